@@ -1,0 +1,370 @@
+//! Command-line syntax.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::limits::LimitArgs;
+
+/// Put processes on a resource rein with cgroups: CPU, memory, IO, pids and cpuset
+/// limits on cgroup v2, v1 and hybrid hosts. No daemon.
+#[derive(Parser, Debug)]
+#[command(name = "rein", version, max_term_width = 100, after_help = EXIT_HELP)]
+pub struct Cli {
+    /// Use this directory as the cgroup tree instead of the mounted hierarchies
+    /// (a v2 root, or v1 mounts side by side; for tests and dry runs)
+    #[arg(long, global = true, env = "REIN_CGROUP_ROOT", value_name = "DIR", hide = true)]
+    pub cgroup_root: Option<PathBuf>,
+
+    /// Who makes the groups: systemd (transient units over D-Bus), cgroupfs (rein writes
+    /// the cgroup files), or auto: systemd where it is PID 1 on a cgroup v2 host and its bus
+    /// answers, cgroupfs otherwise ('rein check' says which and why)
+    #[arg(long, global = true, env = "REIN_DRIVER", value_enum, default_value_t = DriverArg::Auto)]
+    pub driver: DriverArg,
+
+    /// Use your own systemd user manager (rootless, in your delegated subtree) instead of
+    /// the system manager; implies the systemd driver
+    #[arg(long, global = true)]
+    pub user: bool,
+
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_HELP: &str = "Exit status: 'rein run' returns the command's status (128+N when signal N killed it, \
+125 when rein failed, 126 when the command cannot be executed, 127 when it is not found); other commands \
+return 0, 125 on error, 2 on a usage error.";
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show the cgroup mode, where each controller is bound, and what rein can do here
+    Check {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command in a new transient group with limits, then report and remove the group
+    #[command(after_help = RUN_HELP)]
+    Run(Box<RunArgs>),
+    #[command(flatten)]
+    Groups(crate::groups_cli::GroupCommand),
+    /// Make the groups of a rein.toml file exist with its limits (idempotent, all or nothing)
+    #[command(after_help = APPLY_HELP)]
+    Apply(ApplyArgs),
+    /// Show what 'rein apply FILE' would create, change (old -> new per file) and remove
+    Diff(DiffArgs),
+    /// Remove the groups a rein.toml file made (refuses populated ones unless --kill)
+    Down(DownArgs),
+    /// Check a rein.toml file: every mistake, with its line and column
+    Validate(ValidateArgs),
+    /// Show groups' usage: CPU, memory, pids, IO, pressure, OOM kills
+    #[command(after_help = STAT_HELP)]
+    Stat(StatArgs),
+    /// Stream groups' events: OOM kills, limit hits, pressure triggers, groups emptied
+    #[command(after_help = EVENTS_HELP)]
+    Events(EventsArgs),
+    /// Draw a recorded run (rein run --record) as an SVG or PNG picture
+    #[command(after_help = PLOT_HELP)]
+    Plot(PlotArgs),
+    /// Watch groups live: CPU, memory, IO, pids, pressure, OOM kills; freeze, thaw or kill one
+    #[command(after_help = crate::cmd::top::HELP)]
+    Top(TopArgs),
+    /// Serve the groups' accounting to Prometheus: OpenMetrics text over HTTP
+    #[command(after_help = crate::cmd::exporter::HELP)]
+    Exporter(ExporterArgs),
+}
+
+const STAT_HELP: &str = "Examples:\n  rein stat rein/run-4242\n  rein stat --watch 1s tenants/a tenants/b\n  \
+rein stat --json rein/run-4242 | jq .memory.peak\n\n\
+NAME is a group path relative to the hierarchy root. CPU% needs two samples: it is shown from the second \
+sample of --watch on. JSON: one object per group per sample (JSON Lines), sizes in bytes, times in \
+microseconds; fields the kernel does not provide are absent (docs/OBSERVABILITY.md).";
+
+const EVENTS_HELP: &str = "Examples:\n  rein events rein/run-4242\n  rein events --json --pressure memory:some:150ms/1s tenants/a\n  \
+rein events                      # every group under /rein, those started later too\n\n\
+Events: oom_kill, oom, memory_max, memory_high, pids_max, pressure, empty, removed. rein events runs until \
+every named group is removed, or until interrupted.";
+
+const PLOT_HELP: &str = "Example:\n  rein run --record r.json --memory 64M -- ./job\n  rein plot r.json -o r.png\n\n\
+Draws memory and CPU over time, the limits as dashed lines and OOM kills as red marks.";
+
+const APPLY_HELP: &str = "Examples:\n  rein validate examples/dev-environment.toml\n  \
+rein apply examples/dev-environment.toml            # again: 'no change'\n  \
+rein diff examples/dev-environment.toml             # after editing a limit: that change, old -> new\n  \
+rein apply --prune --start rein.toml                # remove groups gone from the file; start commands\n  \
+rein down examples/dev-environment.toml\n\n\
+A failed write undoes the whole apply: groups it created are removed, values it changed restored. \
+The file's format: docs/CONFIG.md.";
+
+/// A rein.toml file and where its groups go.
+#[derive(clap::Args, Debug)]
+pub struct FileArgs {
+    /// The rein.toml file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Put the file's groups (and its own parent) beneath this group
+    #[arg(long, value_name = "PATH")]
+    pub parent: Option<String>,
+}
+
+/// `rein apply`.
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+
+    /// Also remove the groups this file made that it no longer declares
+    #[arg(long)]
+    pub prune: bool,
+
+    /// Kill the processes of groups being removed (else a populated group is refused)
+    #[arg(long, requires = "prune")]
+    pub kill: bool,
+
+    /// Start each group's command (its 'command' key) when the group holds no process
+    #[arg(long)]
+    pub start: bool,
+
+    /// Print every mkdir, write and rmdir rein would do, and do nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rein diff`.
+#[derive(clap::Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+
+    /// Include the removals 'apply --prune' would do
+    #[arg(long)]
+    pub prune: bool,
+
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rein down`.
+#[derive(clap::Args, Debug)]
+pub struct DownArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+
+    /// Kill the processes inside first
+    #[arg(long)]
+    pub kill: bool,
+
+    /// Print what rein would remove, and remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rein validate`.
+#[derive(clap::Args, Debug)]
+pub struct ValidateArgs {
+    /// The rein.toml file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rein stat`.
+#[derive(clap::Args, Debug)]
+pub struct StatArgs {
+    /// Groups, as paths relative to the hierarchy root (e.g. rein/run-4242)
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Print JSON Lines: one object per group per sample
+    #[arg(long)]
+    pub json: bool,
+
+    /// Sample again every INTERVAL (e.g. 1s, 500ms) until interrupted
+    #[arg(long, value_name = "INTERVAL")]
+    pub watch: Option<String>,
+}
+
+/// `rein events`.
+#[derive(clap::Args, Debug)]
+pub struct EventsArgs {
+    /// Groups to watch; none: every child of --parent, those created later included
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+
+    /// Print JSON Lines: one object per event
+    #[arg(long)]
+    pub json: bool,
+
+    /// A PSI trigger RESOURCE:some|full:THRESHOLD/WINDOW, e.g. memory:some:150ms/1s (repeatable)
+    #[arg(long, value_name = "TRIGGER")]
+    pub pressure: Vec<String>,
+
+    /// Parent whose children are watched when no NAME is given
+    #[arg(long, value_name = "PATH", default_value = rein::run::DEFAULT_PARENT)]
+    pub parent: String,
+
+    /// How often counters the kernel does not notify about are read (cgroup v1)
+    #[arg(long, value_name = "INTERVAL", default_value = "100ms")]
+    pub poll: String,
+}
+
+/// `rein plot`.
+#[derive(clap::Args, Debug)]
+pub struct PlotArgs {
+    /// A recording made by rein run --record
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// The picture to write: .svg or .png
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+}
+
+const RUN_HELP: &str = "Examples:\n  rein run --memory 256M --cpu 20% -- make -j4\n  \
+rein run --memory 20M -- python3 -c 'b = bytearray(100*1024*1024)'    # exits 137, OOM reported\n  \
+rein run --dry-run --memory 256M --cpu 20% -- true\n\n\
+When the command exits, anything it left running in the group is killed and the group removed.\n\
+SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to rein are forwarded to the command.";
+
+/// `rein run`.
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub limits: LimitArgs,
+
+    /// Parent group for the transient group, created if missing (cgroupfs driver; default rein)
+    #[arg(long, value_name = "PATH")]
+    pub parent: Option<String>,
+
+    /// Name of the transient group (cgroupfs driver; default run-<pid>)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Run in this existing group instead (NAME, or libcgroup's CONTROLLERS:NAME); it is
+    /// kept, with its other processes, when the command ends
+    #[arg(short = 'g', long = "group", value_name = "NAME", conflicts_with_all = ["parent", "name"])]
+    pub group: Option<String>,
+
+    /// Slice for the scope (systemd driver; default rein.slice): NAME or NAME.slice, '-'
+    /// separating levels (a-b lives in a), '-' for the root slice
+    #[arg(long, value_name = "SLICE")]
+    pub slice: Option<String>,
+
+    /// Name of the scope unit (systemd driver; default rein-run-<pid>.scope)
+    #[arg(long, value_name = "NAME")]
+    pub unit: Option<String>,
+
+    /// Report what happened on stderr: human (default) or json
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, require_equals = true, default_missing_value = "human")]
+    pub report: Option<ReportFormat>,
+
+    /// Print every mkdir and write rein would do, and do nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Record the group's usage and events over time into FILE (JSON Lines), for rein plot
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// How often --record samples
+    #[arg(long, value_name = "INTERVAL", default_value = "100ms", requires = "record")]
+    pub record_interval: String,
+
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// `--driver` values.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverArg {
+    /// systemd where it manages the hierarchy, cgroupfs otherwise
+    Auto,
+    /// Transient systemd units over D-Bus
+    Systemd,
+    /// rein writes the cgroup files itself
+    Cgroupfs,
+}
+
+/// Report formats.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Lines for people
+    Human,
+    /// One JSON object
+    Json,
+}
+
+/// `rein top`.
+#[derive(clap::Args, Debug)]
+pub struct TopArgs {
+    /// Show this group and the groups below it (a path relative to the cgroup root)
+    #[arg(value_name = "SUBTREE")]
+    pub subtree: Option<String>,
+
+    /// Show every group, not only rein's (the `rein` parent and groups rein marked)
+    #[arg(short, long)]
+    pub all: bool,
+
+    /// Print one frame as text and exit (rates are measured over --interval)
+    #[arg(long)]
+    pub once: bool,
+
+    /// Time between refreshes: 1s, 500ms, 2.5 (seconds)
+    #[arg(short = 'd', long, value_name = "DURATION", default_value = "1s")]
+    pub interval: String,
+
+    /// Sort by this column
+    #[arg(short, long, value_name = "COLUMN", default_value = "cpu")]
+    pub sort: crate::cmd::top::Column,
+
+    /// Reverse the sort order
+    #[arg(short, long)]
+    pub reverse: bool,
+
+    /// Show only groups whose path contains TEXT
+    #[arg(short, long, value_name = "TEXT")]
+    pub filter: Option<String>,
+
+    /// Show groups as a tree (children under their parent)
+    #[arg(short, long)]
+    pub tree: bool,
+}
+
+/// `rein exporter`.
+#[derive(clap::Args, Debug)]
+pub struct ExporterArgs {
+    /// Address to serve on: PORT (loopback, 127.0.0.1:PORT) or IP:PORT
+    #[arg(short, long, value_name = "[IP:]PORT")]
+    pub listen: String,
+
+    /// Export this group and the groups below it (a path relative to the cgroup root)
+    #[arg(long, value_name = "PATH")]
+    pub subtree: Option<String>,
+
+    /// Export every group, not only rein's (the `rein` parent and groups rein marked)
+    #[arg(short, long)]
+    pub all: bool,
+
+    /// Keep at most N interface files open between scrapes (each costs about 5.4 KiB of
+    /// kernel memory; files beyond are opened at each scrape, which is slower) [default: 4096,
+    /// about 20 MiB]
+    #[arg(long, value_name = "N")]
+    pub max_open_files: Option<usize>,
+}

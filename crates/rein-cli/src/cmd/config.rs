@@ -1,0 +1,188 @@
+//! `rein apply`, `diff`, `down` and `validate`: rein.toml files (rein::config).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use rein::config::apply::{self, Options, Started};
+use rein::config::load::{self, Loaded};
+use rein::config::resolve::Context;
+use rein::{Error, GroupPath, Hierarchy};
+
+use crate::cli::{ApplyArgs, DiffArgs, DownArgs, FileArgs, ValidateArgs};
+
+type Detect<'a> = &'a dyn Fn() -> anyhow::Result<Arc<Hierarchy>>;
+
+/// Loads and checks the file; a file with mistakes prints every one (located) and fails.
+fn read(file: &std::path::Path, json: bool) -> anyhow::Result<Loaded> {
+    match load::load(file, &Context::host()) {
+        Ok(l) => Ok(l),
+        Err(Error::Config(d)) => {
+            if json {
+                println!("{}", serde_json::json!({ "file": d.file, "valid": false, "errors": d.errors }));
+            } else {
+                eprint!("{d}");
+            }
+            Err(Error::Config(d).into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn options(f: &FileArgs, prune: bool, kill: bool) -> anyhow::Result<Options> {
+    let prefix = f.parent.as_deref().map(GroupPath::parse).transpose()?;
+    Ok(Options { prefix, prune, kill })
+}
+
+/// A refusal found while planning, shown at its place in the file.
+fn refused(loaded: &Loaded, r: apply::Refused) -> anyhow::Error {
+    if !r.at.is_empty() {
+        eprint!("{}", loaded.locate(&r.problem()));
+    }
+    r.error.into()
+}
+
+/// `rein validate FILE`.
+pub fn validate(a: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let loaded = read(&a.file, a.json)?;
+    let parent = loaded.resolved.parent.clone().unwrap_or_default();
+    let groups: Vec<String> = loaded
+        .resolved
+        .groups
+        .iter()
+        .map(|g| if parent.is_root() { g.path.to_string() } else { format!("{parent}/{}", g.path.as_str()) })
+        .collect();
+    if a.json {
+        println!("{}", serde_json::json!({ "file": a.file, "valid": true, "groups": groups, "errors": [] }));
+    } else {
+        let n = groups.len();
+        println!("{}: ok, {n} group{}: {}", a.file.display(), if n == 1 { "" } else { "s" }, groups.join(" "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rein diff FILE`.
+pub fn diff(a: &DiffArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let loaded = read(&a.file.file, a.json)?;
+    let opts = options(&a.file, a.prune, true)?;
+    let h = hierarchy()?;
+    let changes = apply::plan(&h, &loaded.resolved, &loaded.owner, &opts).map_err(|r| refused(&loaded, r))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&changes.diff)?);
+    } else {
+        print!("{}", changes.diff);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rein apply FILE`.
+pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let loaded = read(&a.file.file, a.json)?;
+    let opts = options(&a.file, a.prune, a.kill)?;
+    let h = hierarchy()?;
+    let changes = apply::plan(&h, &loaded.resolved, &loaded.owner, &opts).map_err(|r| refused(&loaded, r))?;
+    let commands = if a.start { apply::commands(&loaded.resolved, &opts)? } else { Vec::new() };
+    // A command that cannot be found fails the apply before anything is written.
+    for (path, d) in &commands {
+        let argv = d.command.as_deref().unwrap_or_default();
+        if let Some(program) = argv.first()
+            && !program_exists(program)
+        {
+            let e = Error::Spawn { program: program.clone(), cause: std::io::Error::from_raw_os_error(libc::ENOENT) };
+            let mut at = d.at.clone();
+            at.extend(["command".to_string(), "0".to_string()]);
+            let p = rein::config::resolve::Problem::value(&at, format!("{e} (to start in {path})"));
+            eprint!("{}", loaded.locate(&p));
+            return Err(e.into());
+        }
+    }
+    if a.dry_run && a.json {
+        let actions: Vec<String> = changes.display(&h).lines().map(String::from).collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diff": changes.diff, "actions": actions }))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.dry_run {
+        print!("{}", changes.display(&h));
+        for (path, d) in &commands {
+            println!(
+                "# start in {path} unless it holds processes: {}",
+                d.command.as_deref().unwrap_or_default().join(" ")
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    apply::apply(&h, &changes).with_context(|| {
+        format!("{}: nothing applied (every change of this apply was undone)", a.file.file.display())
+    })?;
+    let mut started = Vec::new();
+    for (path, d) in &commands {
+        started.push(apply::start(&h, path, d).with_context(|| format!("cannot start the command of {path}"))?);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diff": changes.diff, "started": started }))?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", changes.diff);
+    for s in &started {
+        match s {
+            Started::Started { group, pid } => println!("started in {group}: pid {pid}"),
+            Started::Running { group, processes } => {
+                println!(
+                    "not started in {group}: it holds {processes} process{} already",
+                    if *processes == 1 { "" } else { "es" }
+                )
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `program` can be found as execvp would (a path, or a name on PATH).
+fn program_exists(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable =
+        |p: &std::path::Path| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+    if program.contains('/') {
+        return runnable(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
+        .to_string_lossy()
+        .split(':')
+        .any(|d| runnable(&std::path::Path::new(if d.is_empty() { "." } else { d }).join(program)))
+}
+
+/// `rein down FILE`.
+pub fn down(a: &DownArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let loaded = read(&a.file.file, a.json)?;
+    let opts = options(&a.file, false, a.kill)?;
+    let h = hierarchy()?;
+    let t = apply::plan_down(&h, &loaded.resolved, &loaded.owner, &opts)?;
+    if !a.dry_run {
+        apply::down(&h, &t)?;
+    }
+    if a.dry_run && !a.json {
+        print!("{t}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.json {
+        let kept: Vec<_> = t.kept.iter().map(|(g, why)| serde_json::json!({ "group": g, "reason": why })).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "dry_run": a.dry_run, "removed": t.describe(), "kept": kept })
+            )?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for g in t.groups() {
+        println!("removed {g}");
+    }
+    for (g, why) in &t.kept {
+        println!("kept {g}: {why}");
+    }
+    if t.groups().is_empty() && t.kept.is_empty() {
+        println!("nothing to remove: no group of this file exists");
+    }
+    Ok(ExitCode::SUCCESS)
+}

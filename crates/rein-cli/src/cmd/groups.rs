@@ -1,0 +1,562 @@
+//! The named-group commands: create, set, show, ls, exec, move, freeze, thaw, kill, rm,
+//! gc. Each turns its arguments into library calls (rein::lifecycle, rein::inspect,
+//! rein::ownership) and prints the outcome; `--dry-run` prints the plan instead.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rein::compat::files::{self, Host};
+use rein::compat::libcgroup::{self, GroupSpec};
+use rein::inspect::{self, Inspection};
+use rein::lifecycle::{self, Change, RemoveOptions};
+use rein::ownership::{self, Mark, Owner, ProcTable};
+use rein::plan::Place;
+use rein::units::human_bytes;
+use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
+
+use crate::groups_cli::{
+    CreateArgs, ExecArgs, GcArgs, GroupArg, GroupCommand, KillArgs, LsArgs, MoveArgs, NameArgs, RawArgs, RmArgs,
+    ShowArgs,
+};
+use crate::limits::LimitArgs;
+
+type Detect<'a> = &'a dyn Fn() -> anyhow::Result<Arc<Hierarchy>>;
+
+/// Runs a named-group command.
+pub fn dispatch(cmd: &GroupCommand, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    match cmd {
+        GroupCommand::Create(a) => create(a, hierarchy),
+        GroupCommand::Set(a) => set(a, hierarchy),
+        GroupCommand::Show(a) => show(a, hierarchy),
+        GroupCommand::Ls(a) => ls(a, hierarchy),
+        GroupCommand::Exec(a) => exec(a, hierarchy),
+        GroupCommand::Move(a) => move_(a, hierarchy),
+        GroupCommand::Freeze(a) => freeze(a, true, hierarchy),
+        GroupCommand::Thaw(a) => freeze(a, false, hierarchy),
+        GroupCommand::Kill(a) => kill(a, hierarchy),
+        GroupCommand::Rm(a) => rm(a, hierarchy),
+        GroupCommand::Gc(a) => gc(a, hierarchy),
+        GroupCommand::Compat(c) => super::compat::run(c),
+    }
+}
+
+/// The host as the raw-name translator sees it.
+pub fn host(h: &Hierarchy) -> Host {
+    Host::of(h, rustix::param::page_size() as u64)
+}
+
+/// The controllers `rein create NAME` gives a group when no -g names them: every limit
+/// controller the host offers (v1 adds cpuacct for CPU time and the freezer).
+pub fn default_controllers(h: &Hierarchy) -> BTreeSet<Controller> {
+    lifecycle::default_controllers(h)
+}
+
+/// The group a NAME or -g specs name, and the controllers the specs list (None when
+/// given as NAME). All specs must name the same group.
+pub fn target(g: &GroupArg) -> anyhow::Result<(GroupPath, Option<Vec<GroupSpec>>)> {
+    let specs: Vec<GroupSpec> = g.group.iter().map(|s| libcgroup::parse_group_spec(s)).collect::<Result<_, _>>()?;
+    let path = match (&g.name, specs.first()) {
+        (Some(_), Some(_)) => bail!("give the group once: as NAME or as -g CONTROLLERS:NAME"),
+        (Some(n), None) => GroupPath::parse(n)?,
+        (None, Some(s)) => s.path.clone(),
+        (None, None) => bail!("no group given: name it (rein create web) or use -g CONTROLLERS:NAME"),
+    };
+    if let Some(other) = specs.iter().find(|s| s.path != path) {
+        bail!("one group at a time: -g names both {} and {} (cgcreate takes several)", path, other.path);
+    }
+    Ok((path, (!specs.is_empty()).then_some(specs)))
+}
+
+/// The controllers the -g specs resolve to on this host.
+pub fn spec_controllers(h: &Hierarchy, specs: &[GroupSpec]) -> rein::Result<BTreeSet<Controller>> {
+    let host = host(h);
+    let mut out = BTreeSet::new();
+    for s in specs {
+        out.extend(libcgroup::resolve(&s.controllers, &host)?);
+    }
+    Ok(out)
+}
+
+/// Builds the change a create/set/exec asks for: flags, -p, -r (translated against the
+/// group's present values when it exists).
+pub fn change(
+    h: &Hierarchy,
+    path: &GroupPath,
+    limits: &LimitArgs,
+    raw: &RawArgs,
+    accounting: BTreeSet<Controller>,
+) -> anyhow::Result<Change> {
+    let resources = limits.to_resources(&rein::device::resolve)?;
+    let settings = raw.raw.iter().map(|s| files::parse_setting(s)).collect::<Result<Vec<_>, _>>()?;
+    let translated = files::translate(&settings, &host(h), &current_reader(h, path))?;
+    let twice = resources.overlap(&translated.resources);
+    if !twice.is_empty() {
+        bail!(Error::invalid("settings", twice.join(", "), "set by a flag and by -r too; give each setting once"));
+    }
+    let mut resources = resources;
+    resources.merge(&translated.resources);
+    resources.validate()?;
+    Ok(Change { spec: Spec { resources, accounting }, raw: translated.raw })
+}
+
+/// Reads a group's present files by their native name, in whichever hierarchy has them.
+pub fn current_reader<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(&str) -> Option<String> + 'a {
+    move |file: &str| {
+        let home = files::home_of(file).ok()?;
+        let place = lifecycle::place_of(h, home).ok()?;
+        let m = place.mount(h);
+        if m.exists(path) { m.read(path, file).ok() } else { None }
+    }
+}
+
+fn create(a: &CreateArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let (path, specs) = target(&a.group)?;
+    let h = hierarchy()?;
+    let accounting = match &specs {
+        Some(s) => spec_controllers(&h, s)?,
+        None => default_controllers(&h),
+    };
+    let change = change(&h, &path, &a.limits, &a.raw, accounting)?;
+    if a.dry_run {
+        let plan = lifecycle::plan_create(&h, &path, &change, Mark::Named)?;
+        print!("{}", plan.display(&h));
+        return Ok(ExitCode::SUCCESS);
+    }
+    lifecycle::create(h, &path, &change, Mark::Named)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open(h: &Arc<Hierarchy>, path: &GroupPath) -> rein::Result<Group> {
+    Group::open(h.clone(), path)
+}
+
+fn set(a: &CreateArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let (path, specs) = target(&a.group)?;
+    let h = hierarchy()?;
+    let group = open(&h, &path)?;
+    let accounting = match &specs {
+        Some(s) => spec_controllers(&h, s)?,
+        None => BTreeSet::new(),
+    };
+    // Changes of one group take turns (rein::lock): from reading the present values,
+    // which translations and rollback use, to the last write.
+    let _lock = if a.dry_run { None } else { Some(group.lock()?) };
+    let change = change(&h, &path, &a.limits, &a.raw, accounting)?;
+    if change.spec.resources.is_empty() && change.raw.is_empty() && change.spec.accounting.is_empty() {
+        bail!("nothing to set: give limits (--memory 256M, -p MemoryMax=256M, -r memory.max=268435456, ...)");
+    }
+    let plan = lifecycle::plan_set(&group, &change)?;
+    if a.dry_run {
+        print!("{}", plan.display(&h));
+        return Ok(ExitCode::SUCCESS);
+    }
+    plan.execute(&h)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(a: &ShowArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let (path, _) = target(&a.group)?;
+    let h = hierarchy()?;
+    let group = open(&h, &path)?;
+    let i = inspect::inspect(&group, &ProcTable::default())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&i)?);
+    } else {
+        print!("{}", show_text(&i));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn owner_text(mark: Option<Mark>, state: Option<Owner>) -> String {
+    match (mark, state) {
+        (None, _) => "-".into(),
+        (Some(Mark::Transient { pid, .. }), Some(Owner::Running)) => format!("rein (transient, pid {pid} running)"),
+        (Some(Mark::Transient { pid, .. }), Some(_)) => {
+            format!("rein (transient, pid {pid} gone: 'rein gc' removes it)")
+        }
+        (Some(m), _) => format!("rein ({m})"),
+    }
+}
+
+fn show_text(i: &Inspection) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("group       {}\n", i.group));
+    out.push_str(&format!("owner       {}\n", owner_text(i.owner, i.owner_state)));
+    for (n, d) in i.directories.iter().enumerate() {
+        let label = if n == 0 { "directory" } else { "" };
+        let what = if d.controllers.is_empty() {
+            d.hierarchy.to_string()
+        } else {
+            format!("{}: {}", d.hierarchy, d.controllers.join(" "))
+        };
+        out.push_str(&format!("{label:<11} {} ({what})\n", d.path.display()));
+    }
+    out.push_str("limits      (as written in the files)\n");
+    let width = i.files.iter().map(|f| f.file.len()).max().unwrap_or(0);
+    for f in &i.files {
+        let mut lines = f.value.lines();
+        let first = lines.next().unwrap_or("");
+        let human = first
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n >= 1024 && (f.file.starts_with("memory.") && !f.file.contains("oom")));
+        let note = match human {
+            Some(n) if n >= (1 << 62) => "  (no limit)".to_string(),
+            Some(n) => format!("  ({})", human_bytes(n)),
+            None => String::new(),
+        };
+        out.push_str(format!("  {:<width$}  {first}{note}", f.file).trim_end());
+        out.push('\n');
+        for l in lines {
+            out.push_str(&format!("  {:<width$}  {l}\n", ""));
+        }
+    }
+    let s = &i.stats;
+    out.push_str("usage\n");
+    if let Some(m) = s.memory {
+        let mut parts = Vec::new();
+        if let Some(c) = m.current {
+            parts.push(format!("current {}", human_bytes(c)));
+        }
+        if let Some(p) = m.peak {
+            parts.push(format!("peak {}", human_bytes(p)));
+        }
+        if let Some(k) = m.oom_kill {
+            parts.push(format!("{k} OOM kill{}", if k == 1 { "" } else { "s" }));
+        }
+        out.push_str(&format!("  memory    {}\n", parts.join(", ")));
+    }
+    if let Some(u) = s.cpu.usage_usec {
+        let secs = |us: u64| format!("{:.3}s", us as f64 / 1e6);
+        let mut line = format!("  cpu       {}", secs(u));
+        if let (Some(us), Some(sy)) = (s.cpu.user_usec, s.cpu.system_usec) {
+            line.push_str(&format!(" (user {}, system {})", secs(us), secs(sy)));
+        }
+        if let Some(pct) = s.cpu.max.and_then(|m| m.percent()) {
+            line.push_str(&format!(", limit {pct:.0}% of one CPU"));
+        }
+        if let (Some(t), Some(n)) = (s.cpu.throttled_usec, s.cpu.nr_throttled) {
+            line.push_str(&format!(", throttled {} in {n} periods", secs(t)));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    if let Some(p) = s.pids {
+        let mut parts = Vec::new();
+        if let Some(c) = p.current {
+            parts.push(format!("current {c}"));
+        }
+        if let Some(pk) = p.peak {
+            parts.push(format!("peak {pk}"));
+        }
+        out.push_str(&format!("  pids      {}\n", parts.join(", ")));
+    }
+    if let Some(f) = s.frozen {
+        out.push_str(&format!("  frozen    {}\n", if f { "yes" } else { "no" }));
+    }
+    let procs: Vec<String> = i.procs.iter().map(|p| p.to_string()).collect();
+    let below = i.procs_total.saturating_sub(i.procs.len());
+    let extra = if below > 0 { format!(" (and {below} in child groups)") } else { String::new() };
+    out.push_str(&format!(
+        "processes   {}{extra}\n",
+        if procs.is_empty() { "none".to_string() } else { procs.join(" ") }
+    ));
+    if !i.children.is_empty() {
+        out.push_str(&format!("children    {}\n", i.children.join(", ")));
+    }
+    out
+}
+
+fn ls(a: &LsArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let under = a.under.as_deref().map(GroupPath::parse).transpose()?;
+    let h = hierarchy()?;
+    if let Some(u) = &under {
+        open(&h, u)?;
+    }
+    let mut entries = inspect::list(&h, under.as_ref(), &ProcTable::default())?;
+    if a.mine {
+        entries.retain(|e| e.owner.is_some());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.tree {
+        for e in &entries {
+            let name = e.group.rsplit('/').next().unwrap_or("");
+            let owner = match e.owner {
+                Some(_) => format!("  [{}]", owner_text(e.owner, e.owner_state)),
+                None => String::new(),
+            };
+            let procs = if e.procs > 0 {
+                format!("  {} proc{}", e.procs, if e.procs == 1 { "" } else { "s" })
+            } else {
+                String::new()
+            };
+            println!("{}{name}{procs}{owner}", "  ".repeat(e.depth));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = entries.iter().map(|e| e.group.len()).max().unwrap_or(5).max(5);
+    println!("{:<width$}  {:>5}  {:<40}  HIERARCHIES", "GROUP", "PROCS", "OWNER");
+    for e in &entries {
+        println!(
+            "{:<width$}  {:>5}  {:<40}  {}",
+            e.group,
+            e.procs,
+            owner_text(e.owner, e.owner_state),
+            e.hierarchies.join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The places a libcgroup spec selects in a group: the directories of the named
+/// controllers' hierarchies, and the cgroup2 directory (rein's core: kill, freeze,
+/// pressure) where the group has one. Every directory for `*` or a v2 host.
+pub fn places_for(group: &Group, controllers: Option<&BTreeSet<Controller>>) -> anyhow::Result<Option<Vec<Place>>> {
+    let Some(wanted) = controllers else { return Ok(None) };
+    let h = group.hierarchy();
+    let mut places = Vec::new();
+    for c in wanted {
+        match lifecycle::place_of(h, files::Home::Controller(*c)) {
+            Ok(Place::V2) => {}
+            Ok(p) => {
+                if !group.nodes().iter().any(|n| n.place == p) {
+                    bail!(Error::state(
+                        format!("group {} has no directory in the {} hierarchy", group.path(), c.v1_name()),
+                        Some(format!("create it there first: cgcreate -g {}:{}", c.v1_name(), group.path().as_str())),
+                    ));
+                }
+                places.push(p);
+            }
+            // On v2 a v1-only name (cpuacct, freezer) means the core.
+            Err(_) => {}
+        }
+    }
+    if group.nodes().iter().any(|n| n.place == Place::V2) {
+        places.push(Place::V2);
+    }
+    Ok(Some(places))
+}
+
+fn exec(a: &ExecArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let (path, specs) = target(&a.group)?;
+    let h = hierarchy()?;
+    let group = open(&h, &path)?;
+    let controllers = specs.as_deref().map(|s| spec_controllers(&h, s)).transpose()?;
+    // The change lock (rein::lock) covers reading the present values to the last write;
+    // its fds are close-on-exec, so the command does not keep it.
+    let _lock = if a.dry_run { None } else { Some(group.lock()?) };
+    let change = change(&h, &path, &a.limits, &a.raw, BTreeSet::new())?;
+    let has_change = !change.spec.resources.is_empty() || !change.raw.is_empty();
+    let places = places_for(&group, controllers.as_ref())?;
+    let (program, rest) = a.command.split_first().context("no command given")?;
+    if a.dry_run {
+        if has_change {
+            print!("{}", lifecycle::plan_set(&group, &change)?.display(&h));
+        }
+        for l in lifecycle::describe_move(&group, places.as_deref(), &[std::process::id()]) {
+            println!("{}", l.replacen(&std::process::id().to_string(), "$$", 1));
+        }
+        let cmdline: Vec<String> = a.command.iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        println!("exec {}", cmdline.join(" "));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if has_change {
+        lifecycle::plan_set(&group, &change)?.execute(&h)?;
+    }
+    let group = open(&h, &path)?;
+    lifecycle::move_pids(&group, places.as_deref(), &[std::process::id()], &ProcTable::default())?;
+    Ok(exec_command(program, rest, "rein"))
+}
+
+/// Replaces this process with the command (PATH search as execvp); returns only when
+/// that fails: 127 when not found, 126 when not executable, after printing why.
+pub fn exec_command(program: &std::ffi::OsStr, args: &[std::ffi::OsString], me: &str) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(program).args(args).exec();
+    let code = match err.kind() {
+        std::io::ErrorKind::NotFound => 127,
+        std::io::ErrorKind::PermissionDenied => 126,
+        _ if err.raw_os_error() == Some(libc::ENOEXEC) => 126,
+        _ => 125,
+    };
+    eprintln!("{me}: error: cannot run '{}': {err}", program.to_string_lossy());
+    ExitCode::from(code)
+}
+
+fn parse_pids(list: &[String]) -> anyhow::Result<Vec<u32>> {
+    list.iter()
+        .map(|p| {
+            p.trim().parse::<u32>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                anyhow::Error::new(Error::invalid("pid", p, "expected a process id (a positive whole number)"))
+            })
+        })
+        .collect()
+}
+
+fn move_(a: &MoveArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let path = GroupPath::parse(&a.name)?;
+    let pids = parse_pids(&a.pids)?;
+    let h = hierarchy()?;
+    let group = open(&h, &path)?;
+    if a.dry_run {
+        for l in lifecycle::describe_move(&group, None, &pids) {
+            println!("{l}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    lifecycle::move_pids(&group, None, &pids, &ProcTable::default())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn freeze(a: &NameArgs, frozen: bool, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let path = GroupPath::parse(&a.name)?;
+    let h = hierarchy()?;
+    let group = open(&h, &path)?;
+    if a.dry_run {
+        let mut r = rein::Resources::new();
+        r.freeze = Some(frozen);
+        let (plan, _) = Group::plan(&h, &path, &Spec { resources: r, ..Spec::default() }, false)?;
+        print!("{}", plan.display(&h));
+        println!("# then wait until the kernel reports the group {}", if frozen { "frozen" } else { "thawed" });
+        return Ok(ExitCode::SUCCESS);
+    }
+    group.freeze(frozen)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses a signal: a number, or a name with or without SIG (TERM, SIGKILL, hup).
+pub fn parse_signal(s: &str) -> rein::Result<i32> {
+    const NAMES: [(&str, i32); 14] = [
+        ("HUP", libc::SIGHUP),
+        ("INT", libc::SIGINT),
+        ("QUIT", libc::SIGQUIT),
+        ("KILL", libc::SIGKILL),
+        ("USR1", libc::SIGUSR1),
+        ("USR2", libc::SIGUSR2),
+        ("TERM", libc::SIGTERM),
+        ("CONT", libc::SIGCONT),
+        ("STOP", libc::SIGSTOP),
+        ("TSTP", libc::SIGTSTP),
+        ("ALRM", libc::SIGALRM),
+        ("PIPE", libc::SIGPIPE),
+        ("WINCH", libc::SIGWINCH),
+        ("ABRT", libc::SIGABRT),
+    ];
+    if let Ok(n) = s.parse::<i32>()
+        && (1..=64).contains(&n)
+    {
+        return Ok(n);
+    }
+    let up = s.to_ascii_uppercase();
+    let name = up.strip_prefix("SIG").unwrap_or(&up);
+    NAMES.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(|| {
+        Error::invalid("--signal", s, "expected a signal name (TERM, HUP, INT, KILL, USR1, ...) or number 1-64")
+    })
+}
+
+fn kill(a: &KillArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let path = GroupPath::parse(&a.name)?;
+    let signal = a.signal.as_deref().map(parse_signal).transpose()?;
+    let h = hierarchy()?;
+    let group = open(&h, &path)?;
+    let pids = group.all_procs()?;
+    if a.dry_run {
+        let what = match signal {
+            None => "SIGKILL (through cgroup.kill where the group has it)".to_string(),
+            Some(s) => format!("signal {s}"),
+        };
+        println!(
+            "# send {what} to {}",
+            if pids.is_empty() { "no process".into() } else { ownership::describe_pids(&pids, &ProcTable::default()) }
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    match signal {
+        None | Some(libc::SIGKILL) => lifecycle::kill_all(&group)?,
+        Some(s) => {
+            lifecycle::signal_all(&group, s)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn rm(a: &RmArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let path = GroupPath::parse(&a.name)?;
+    let h = hierarchy()?;
+    let group = open(&h, &path)?;
+    let removal = lifecycle::plan_remove(&group, RemoveOptions { kill: a.kill, recursive: a.recursive })?;
+    if a.dry_run {
+        print!("{removal}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    lifecycle::remove(&group, &removal)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn gc(a: &GcArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let under = a.under.as_deref().map(GroupPath::parse).transpose()?;
+    let h = hierarchy()?;
+    if let Some(u) = &under {
+        open(&h, u)?;
+    }
+    let procs = ProcTable::default();
+    let mut entries = ownership::gc_plan(&h, under.as_ref(), &procs)?;
+    if !a.dry_run {
+        entries = ownership::gc_execute(&h, entries);
+    }
+    let failed = entries.iter().any(|e| e.error.is_some());
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&entries)?);
+    } else {
+        for e in &entries {
+            let owner = match e.owner {
+                Owner::Gone => format!("rein pid {} is gone", e.pid),
+                Owner::Reused => format!("pid {} now belongs to another process", e.pid),
+                Owner::Running => format!("rein pid {} is running", e.pid),
+            };
+            match (&e.error, e.remove, a.dry_run) {
+                (Some(err), _, _) => println!("failed  {}: {err}", e.directory.display()),
+                (None, true, true) => println!("would remove  {} ({owner})", e.directory.display()),
+                (None, true, false) => println!("removed  {} ({owner})", e.directory.display()),
+                (None, false, _) => {
+                    println!("kept  {}: {}", e.directory.display(), e.kept_because.as_deref().unwrap_or(""))
+                }
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(crate::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("TERM").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("sigterm").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        for bad in ["0", "65", "TERMINATE", "", "-1"] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn targets() {
+        let g = |name: Option<&str>, specs: &[&str]| GroupArg {
+            name: name.map(String::from),
+            group: specs.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(target(&g(Some("web"), &[])).unwrap().0.as_str(), "web");
+        let (p, s) = target(&g(None, &["memory:a", "cpu:a"])).unwrap();
+        assert_eq!((p.as_str(), s.unwrap().len()), ("a", 2));
+        assert!(target(&g(None, &["memory:a", "cpu:b"])).is_err());
+        assert!(target(&g(Some("a"), &["memory:a"])).is_err());
+        assert!(target(&g(None, &[])).is_err());
+    }
+}

@@ -1,0 +1,53 @@
+//! One module per command; each turns parsed arguments into library calls and output.
+
+mod check;
+mod compat;
+mod config;
+mod driver;
+mod events;
+pub mod exporter;
+pub mod groups;
+mod plot;
+mod run;
+mod sampling;
+mod stat;
+pub mod top;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rein::{Hierarchy, Verify};
+
+use crate::cli::{Cli, Command};
+
+/// Runs the command.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let hierarchy = || -> anyhow::Result<Arc<Hierarchy>> { Ok(Arc::new(detect(&cli)?)) };
+    let drivers = driver::DriverOpts { driver: cli.driver, user: cli.user, fake_tree: cli.cgroup_root.is_some() };
+    match &cli.command {
+        Command::Check { json } => check::check(&*hierarchy()?, drivers, *json),
+        Command::Run(args) => run::run(args, drivers, &hierarchy),
+        Command::Groups(cmd) => groups::dispatch(cmd, &hierarchy),
+        Command::Apply(args) => config::apply(args, &hierarchy),
+        Command::Diff(args) => config::diff(args, &hierarchy),
+        Command::Down(args) => config::down(args, &hierarchy),
+        Command::Validate(args) => config::validate(args),
+        Command::Stat(args) => stat::stat(args, &hierarchy),
+        Command::Events(args) => events::events(args, &hierarchy),
+        Command::Plot(args) => plot::plot(args),
+        Command::Top(args) => top::top(args, &hierarchy),
+        Command::Exporter(args) => exporter::exporter(args, &hierarchy),
+    }
+}
+
+fn detect(cli: &Cli) -> rein::Result<Hierarchy> {
+    detect_at(cli.cgroup_root.as_deref())
+}
+
+/// The hierarchy: the mounted one, or a fake tree at `root` (REIN_CGROUP_ROOT).
+pub fn detect_at(root: Option<&std::path::Path>) -> rein::Result<Hierarchy> {
+    match root {
+        Some(root) => Hierarchy::from_root(root, Verify::Nothing),
+        None => Hierarchy::detect(),
+    }
+}

@@ -1,0 +1,243 @@
+//! `rein run`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use rein::launch::Prepared;
+use rein::record::Recorder;
+use rein::run::{Detail, Report, RunError, Supervisor, Target};
+use rein::{Controller, Group, GroupPath, Hierarchy, Mode, Spec};
+use rein_systemd::{ScopeOptions, Systemd, names};
+use std::time::Duration;
+
+use super::driver::{self, Chosen, DriverOpts};
+use crate::cli::{ReportFormat, RunArgs};
+use crate::report;
+
+/// Controllers `rein run` enables even without limits on them. Always memory: the OOM
+/// kills of the group are counted there. For a report or a recording also pids (peak),
+/// io (bytes and operations per device; v1 blkio counts throttled devices only) and, on
+/// v1, cpuacct (CPU time; cpu.stat gives it in the v2 core). Each one costs a directory
+/// per run on v1, so a plain run leaves them out. Where one is missing, its figures are
+/// simply absent.
+fn accounting(h: &Hierarchy, full: bool) -> std::collections::BTreeSet<Controller> {
+    let mut set: std::collections::BTreeSet<Controller> = [Controller::Memory].into();
+    if full {
+        set.extend([Controller::Pids, Controller::Io]);
+        if h.mode() == Mode::Legacy {
+            set.insert(Controller::Cpuacct);
+        }
+    }
+    set
+}
+
+/// The command line as a unit description: printable, and short enough for `systemctl status`.
+fn description(args: &RunArgs) -> String {
+    let line: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let mut text: String = line.join(" ").chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if text.chars().count() > 200 {
+        text = text.chars().take(200).collect::<String>() + "...";
+    }
+    format!("rein run: {text}")
+}
+
+pub fn run(
+    args: &RunArgs,
+    drivers: DriverOpts,
+    hierarchy: &dyn Fn() -> anyhow::Result<Arc<Hierarchy>>,
+) -> anyhow::Result<ExitCode> {
+    // Everything the user typed is checked before the host is touched.
+    let resources = args.limits.to_resources(&rein::device::resolve)?;
+    let parent = GroupPath::parse(args.parent.as_deref().unwrap_or(rein::run::DEFAULT_PARENT)).context("--parent")?;
+    if let Some(name) = &args.name {
+        GroupPath::parse(name).context("--name")?;
+    }
+    let interval = rein::units::parse_duration_usec(&args.record_interval)
+        .map_err(|e| rein::Error::invalid("--record-interval", &args.record_interval, e))?;
+    if interval < 1000 {
+        return Err(rein::Error::invalid("--record-interval", &args.record_interval, "must be at least 1ms").into());
+    }
+    if let Some(unit) = &args.unit {
+        names::scope_name(unit)?;
+    }
+    if let Some(slice) = &args.slice {
+        names::slice_name(slice)?;
+    }
+    let (program, rest) = args.command.split_first().context("no command given")?;
+    let cmd = Prepared::new(program, rest).map_err(|e| anyhow::anyhow!("cannot run {program:?}: {}", e.io_error()))?;
+    let h = hierarchy()?;
+    // `-g NAME` joins an existing group (through cgroup.procs, whichever driver made it);
+    // the group keeps its directories and its other processes when the command ends.
+    if let Some(g) = &args.group {
+        let path = match g.contains(':') {
+            // libcgroup's CONTROLLERS:NAME names the same group.
+            true => rein::compat::libcgroup::parse_group_spec(g)?.path,
+            false => GroupPath::parse(g).context("-g")?,
+        };
+        let target = Target::Existing(path);
+        let spec = Spec { resources, accounting: Default::default() };
+        if args.dry_run {
+            return dry_run_cgroupfs(args, &h, &target, &spec);
+        }
+        let sup = Supervisor::install()?;
+        return finish(args, &program.to_string_lossy(), rein::run::run(h, &sup, &cmd, &target, &spec));
+    }
+    let full = args.report.is_some() || args.record.is_some();
+    let spec = Spec { resources, accounting: accounting(&h, full) };
+
+    // Signals are blocked before anything else starts: the systemd driver's D-Bus
+    // connection runs a helper thread, which must inherit the mask, or a ^C could land
+    // there and kill rein between creating a unit and removing it.
+    let sup = if args.dry_run { None } else { Some(Supervisor::install()?) };
+    let scope = ScopeOptions {
+        unit: args.unit.clone(),
+        slice: args.slice.clone().unwrap_or_else(|| names::DEFAULT_SLICE.into()),
+        description: description(args),
+        delegate: false,
+    };
+    let outcome = match driver::choose(drivers, &h, scope)? {
+        Chosen::Cgroupfs { reason } => {
+            for (flag, given) in [("--slice", args.slice.is_some()), ("--unit", args.unit.is_some())] {
+                if given {
+                    anyhow::bail!("{flag} applies to the systemd driver, and this run uses cgroupfs ({reason})");
+                }
+            }
+            let target = Target::New { parent, name: args.name.clone() };
+            if args.dry_run {
+                return dry_run_cgroupfs(args, &h, &target, &spec);
+            }
+            let sup = sup.as_ref().expect("installed for real runs");
+            let cmdline: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            let mut recorder = match &args.record {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create the recording {}", path.display()))?;
+                    Some((path, Recorder::new(std::io::BufWriter::new(file), Duration::from_micros(interval), cmdline)))
+                }
+                None => None,
+            };
+            let observer = recorder.as_mut().map(|(_, r)| r as &mut dyn rein::run::Observer);
+            let detail = if full { Detail::Full } else { Detail::OomOnly };
+            let outcome = rein::run::run_observed(h, sup, &cmd, &target, &spec, observer, detail);
+            match (&outcome, recorder) {
+                (Ok(rep), Some((path, r))) => {
+                    if let Err(e) = r.finish(rep) {
+                        crate::print_error(&anyhow::anyhow!("writing the recording {}: {e}", path.display()));
+                    }
+                }
+                // Nothing ran: leave no recording of it.
+                (Err(_), Some((path, _))) => {
+                    let _ = std::fs::remove_file(path);
+                }
+                (_, None) => {}
+            }
+            outcome
+        }
+        Chosen::Systemd { sd, reason: _ } => {
+            for (flag, given) in [("--parent", args.parent.is_some()), ("--name", args.name.is_some())] {
+                if given {
+                    anyhow::bail!(
+                        "{flag} applies to the cgroupfs driver; under systemd use --slice and --unit \
+                         (or --driver cgroupfs)"
+                    );
+                }
+            }
+            if args.record.is_some() {
+                anyhow::bail!("--record works with the cgroupfs driver for now (add --driver cgroupfs)");
+            }
+            if args.dry_run {
+                return dry_run_systemd(args, &sd, &h, &spec);
+            }
+            let sup = sup.as_ref().expect("installed for real runs");
+            rein::run::run_in_unit(h, sup, &cmd, &*sd, &spec)
+        }
+    };
+    finish(args, &program.to_string_lossy(), outcome)
+}
+
+fn finish(args: &RunArgs, program: &str, outcome: Result<Report, RunError>) -> anyhow::Result<ExitCode> {
+    match outcome {
+        Ok(rep) => {
+            report::print_outcome(&rep, program);
+            match args.report {
+                Some(ReportFormat::Json) => eprintln!("{}", report::json(&rep)),
+                Some(ReportFormat::Human) => eprint!("{}", report::human(&rep)),
+                None => {}
+            }
+            if let Some(e) = &rep.cleanup_error {
+                crate::print_error(&anyhow::anyhow!("cleaning up {}: {e}", rep.unit.as_deref().unwrap_or(&rep.group)));
+            }
+            Ok(ExitCode::from(rep.exit_code.clamp(0, 255) as u8))
+        }
+        Err(e) => {
+            let code = e.exit_code();
+            crate::print_error(&anyhow::Error::new(e.into_error()));
+            Ok(ExitCode::from(code))
+        }
+    }
+}
+
+fn cmdline(args: &RunArgs) -> String {
+    let line: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    format!("{:?}", line.join(" "))
+}
+
+fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> anyhow::Result<ExitCode> {
+    let path = rein::run::target_path(target)?;
+    if let Target::Existing(_) = target {
+        let group = Group::open(h.clone(), &path)?;
+        if !spec.resources.is_empty() {
+            print!("{}", group.plan_update(spec)?.display(h));
+        }
+        for n in group.nodes() {
+            println!("$CHILD > {}", n.place.mount(h).file_path(&path, rein::v2::CGROUP_PROCS).display());
+        }
+        println!("# start {} there; the group stays when it exits", cmdline(args));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (mut plan, nodes) = Group::plan(h, &path, spec, true)?;
+    plan.mark_new_groups(rein::ownership::Mark::transient_for_self(&Default::default())?);
+    print!("{}", plan.display(h));
+    let first = nodes.first().map(|n| n.place.mount(h).dir_path(&path));
+    let how = if nodes.iter().any(|n| n.place == rein::plan::Place::V2) && rein::launch::has_clone3() {
+        "clone3 CLONE_INTO_CGROUP"
+    } else {
+        "the child writes 0 to cgroup.procs before exec"
+    };
+    println!("# start {} in {} ({how})", cmdline(args), first.map(|p| p.display().to_string()).unwrap_or_default());
+    println!("# when it exits: kill what is left in the group, read the accounting, then");
+    for n in &nodes {
+        println!("rmdir {}", n.place.mount(h).dir_path(&path).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn dry_run_systemd(args: &RunArgs, sd: &Systemd, h: &Hierarchy, spec: &Spec) -> anyhow::Result<ExitCode> {
+    let plan = sd.plan(h, spec, 0)?;
+    let mount = h.unified().map(|u| u.mount.path().to_path_buf()).unwrap_or_default();
+    println!(
+        "# systemd {} ({} manager): start {} held before exec, then",
+        sd.version(),
+        sd.instance().as_str(),
+        cmdline(args)
+    );
+    print!("{}", plan.to_string().replace("PIDs=[0]", "PIDs=[<pid of the held command>]"));
+    println!(
+        "# wait for the job's JobRemoved signal; the command is then in {}",
+        mount.join(&plan.scope_cgroup).display()
+    );
+    if !plan.residual.is_empty() {
+        println!("# what systemd {} cannot express, written into the scope's own files:", sd.version());
+        for w in rein::v2::limit_writes(&plan.residual, &plan.residual.controllers()) {
+            println!("{} > {}", w.value, mount.join(&plan.scope_cgroup).join(&*w.file).display());
+        }
+    }
+    if let Some(frozen) = plan.freeze {
+        println!("{} {}", if frozen { "FreezeUnit" } else { "ThawUnit" }, plan.scope);
+    }
+    println!("# release the command; when it exits: kill what is left in the scope, read the accounting");
+    println!("# from {} (it outlives the scope), then", mount.join(&plan.slice_cgroup).display());
+    println!("StopUnit {} (mode fail)", plan.slice);
+    Ok(ExitCode::SUCCESS)
+}

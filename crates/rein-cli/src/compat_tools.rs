@@ -1,0 +1,707 @@
+//! Multi-call: invoked as cgcreate, cgset, cgget, cgexec, cgclassify or cgdelete (links
+//! made by `rein compat install`), rein takes those libcgroup tools' options and prints
+//! their output formats, so scripts and tutorials written for libcgroup run unchanged,
+//! on cgroup v2 hosts too (v1 names are translated, see rein::compat::files).
+//!
+//! Options follow libcgroup's getopt_long strings (src/tools/*.c): options and
+//! operands may mix (GNU permutation) except for cgexec, which stops at the command.
+//! Exit status follows rein's contract rather than libcgroup's ECG* numbers: 0 on
+//! success, 125 on error, 2 on a usage error (cgexec: the command's own status, as it
+//! replaces itself with the command; 126/127 when it cannot run it).
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rein::compat::files::{self, Home};
+use rein::compat::libcgroup::{self, Controllers, GroupSpec};
+use rein::lifecycle::{self, Change};
+use rein::ownership::{Mark, ProcTable};
+use rein::plan::{Place, Plan};
+use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
+
+use crate::cmd::groups::{current_reader, exec_command, host, places_for, spec_controllers};
+
+/// The libcgroup tool names rein answers to.
+pub const TOOLS: [&str; 6] = ["cgcreate", "cgset", "cgget", "cgexec", "cgclassify", "cgdelete"];
+
+/// The tool rein was invoked as, if argv[0] names one.
+pub fn called_as() -> Option<&'static str> {
+    let argv0 = std::env::args_os().next()?;
+    let base = std::path::Path::new(&argv0).file_name()?.to_str()?.to_string();
+    TOOLS.iter().copied().find(|t| *t == base)
+}
+
+/// Runs the tool with the process's arguments.
+pub fn main(tool: &'static str) -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let result = match tool {
+        "cgcreate" => cgcreate(&args),
+        "cgset" => cgset(&args),
+        "cgget" => cgget(&args),
+        "cgexec" => cgexec(&args),
+        "cgclassify" => cgclassify(&args),
+        _ => cgdelete(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => match e.downcast_ref::<Usage>() {
+            Some(u) => {
+                if !u.0.is_empty() {
+                    eprintln!("{tool}: {}", u.0);
+                }
+                eprintln!("Try '{tool} -h' for more information.");
+                ExitCode::from(2)
+            }
+            None => {
+                eprintln!("{tool}: error: {e:#}");
+                if let Some(h) = e.chain().find_map(|c| c.downcast_ref::<Error>()).and_then(Error::hint) {
+                    eprintln!("{tool}: hint: {h}");
+                }
+                ExitCode::from(crate::EXIT_FAILURE)
+            }
+        },
+    }
+}
+
+/// A usage error (exit 2).
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(msg.into()))
+}
+
+/// One option a tool takes: its short letter (or a private code for long-only ones),
+/// long names, and whether it takes an argument.
+struct Opt {
+    id: char,
+    long: &'static [&'static str],
+    arg: bool,
+}
+
+const fn opt(id: char, long: &'static [&'static str], arg: bool) -> Opt {
+    Opt { id, long, arg }
+}
+
+/// Long-only option codes.
+const COPY_FROM: char = '\u{1}';
+const CANCEL_STICKY: char = '\u{2}';
+
+enum Item {
+    Opt(char, Option<String>),
+    Arg(OsString),
+}
+
+/// getopt_long: `-abc` clusters, `-rVALUE` / `-r VALUE`, `--long=V` / `--long V`, unique
+/// prefixes of long names, `--` ends options. `stop_at_operand` is getopt's `+` (cgexec).
+fn getopt(args: &[OsString], opts: &[Opt], stop_at_operand: bool) -> anyhow::Result<Vec<Item>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    let text = |a: &OsString| a.to_str().map(str::to_string).ok_or_else(|| usage("options must be UTF-8"));
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        let bytes = a.as_bytes();
+        if bytes == b"--" {
+            out.extend(args[i..].iter().cloned().map(Item::Arg));
+            break;
+        }
+        if bytes.starts_with(b"--") {
+            let s = text(a)?;
+            let body = &s[2..];
+            let (name, inline) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (body, None),
+            };
+            let exact = opts.iter().find(|o| o.long.contains(&name));
+            let matches: Vec<&Opt> = opts.iter().filter(|o| o.long.iter().any(|l| l.starts_with(name))).collect();
+            let o = match (exact, matches.as_slice()) {
+                (Some(o), _) => o,
+                (None, [o]) => *o,
+                (None, []) => return Err(usage(format!("unrecognized option '--{name}'"))),
+                (None, _) => return Err(usage(format!("option '--{name}' is ambiguous"))),
+            };
+            let value = if o.arg {
+                match inline {
+                    Some(v) => Some(v),
+                    None if i < args.len() => {
+                        i += 1;
+                        Some(text(&args[i - 1])?)
+                    }
+                    None => return Err(usage(format!("option '--{name}' requires an argument"))),
+                }
+            } else if inline.is_some() {
+                return Err(usage(format!("option '--{name}' doesn't allow an argument")));
+            } else {
+                None
+            };
+            out.push(Item::Opt(o.id, value));
+            continue;
+        }
+        if bytes.len() > 1 && bytes[0] == b'-' {
+            let s = text(a)?;
+            for (pos, c) in s[1..].char_indices() {
+                let o = opts
+                    .iter()
+                    .find(|o| o.id == c && c.is_ascii_alphanumeric())
+                    .ok_or_else(|| usage(format!("invalid option -- '{c}'")))?;
+                if o.arg {
+                    let rest = &s[1 + pos + c.len_utf8()..];
+                    let value = if !rest.is_empty() {
+                        rest.to_string()
+                    } else if i < args.len() {
+                        i += 1;
+                        text(&args[i - 1])?
+                    } else {
+                        return Err(usage(format!("option requires an argument -- '{c}'")));
+                    };
+                    out.push(Item::Opt(c, Some(value)));
+                    break;
+                }
+                out.push(Item::Opt(c, None));
+            }
+            continue;
+        }
+        out.push(Item::Arg(a.clone()));
+        if stop_at_operand {
+            out.extend(args[i..].iter().cloned().map(Item::Arg));
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn hierarchy() -> anyhow::Result<Arc<Hierarchy>> {
+    let root = std::env::var_os("REIN_CGROUP_ROOT").map(std::path::PathBuf::from);
+    Ok(Arc::new(crate::cmd::detect_at(root.as_deref())?))
+}
+
+fn help(text: &str) -> anyhow::Result<ExitCode> {
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn operand_text(a: &OsString) -> anyhow::Result<String> {
+    a.to_str().map(str::to_string).ok_or_else(|| usage("group names must be UTF-8"))
+}
+
+/// Groups named more than once (`-g cpu:a -g memory:a`) merge their controllers.
+fn merge_specs(specs: Vec<GroupSpec>) -> Vec<GroupSpec> {
+    let mut out: Vec<GroupSpec> = Vec::new();
+    for s in specs {
+        match out.iter_mut().find(|o| o.path == s.path) {
+            Some(o) => {
+                o.controllers = match (&o.controllers, s.controllers) {
+                    (Controllers::All, _) | (_, Controllers::All) => Controllers::All,
+                    (Controllers::Named(a), Controllers::Named(b)) => {
+                        let mut v = a.clone();
+                        v.extend(b.into_iter().filter(|n| !a.contains(n)));
+                        Controllers::Named(v)
+                    }
+                };
+            }
+            None => out.push(s),
+        }
+    }
+    out
+}
+
+const CGCREATE_HELP: &str = "Usage: cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] -g <controllers>:<path> [-g ...]
+Create control group(s) (rein's libcgroup compatibility)
+  -g <controllers>:<path>\tControl group which should be added
+  -h, --help\t\t\tDisplay this help
+  -a, -t, -d, -f, -s\t\tnot supported: rein does not change owners or modes
+";
+
+fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let opts = [
+        opt('a', &[], true),
+        opt('t', &[], true),
+        opt('d', &["dperm"], true),
+        opt('f', &["fperm"], true),
+        opt('s', &["tperm"], true),
+        opt('g', &[], true),
+        opt('h', &["help"], false),
+    ];
+    let mut specs = Vec::new();
+    for item in getopt(args, &opts, false)? {
+        match item {
+            Item::Opt('h', _) => return help(CGCREATE_HELP),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt(c, _) => bail!(Error::Unsupported {
+                what: format!("cgcreate -{c}"),
+                mode: "rein".into(),
+                reason: "rein's compatibility mode does not change owners or modes of group files; \
+                         chown or chmod the group directory after creating it (or delegate a subtree)"
+                    .into(),
+            }),
+            Item::Arg(a) => {
+                return Err(usage(format!("unexpected operand '{}'; groups are given with -g", a.to_string_lossy())));
+            }
+        }
+    }
+    if specs.is_empty() {
+        return Err(usage("no group given: cgcreate -g <controllers>:<path>"));
+    }
+    let h = hierarchy()?;
+    let mut created: Vec<GroupPath> = Vec::new();
+    for s in merge_specs(specs) {
+        let r = create_one(&h, &s).with_context(|| format!("cannot create group '{}'", s.path.as_str()));
+        match r {
+            Ok(true) => created.push(s.path.clone()),
+            Ok(false) => {}
+            Err(e) => {
+                // The groups this run created go again: nothing half-made stays.
+                for p in created.iter().rev() {
+                    if let Ok(g) = Group::open(h.clone(), p) {
+                        let _ = g.remove();
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Creates a group, or (as libcgroup does for an existing one) gives it the missing
+/// controllers. Returns whether it was created.
+fn create_one(h: &Arc<Hierarchy>, s: &GroupSpec) -> anyhow::Result<bool> {
+    let accounting = spec_controllers(h, std::slice::from_ref(s))?;
+    let change = Change { spec: Spec { accounting, ..Spec::default() }, raw: Vec::new() };
+    match Group::open(h.clone(), &s.path) {
+        Ok(g) => {
+            let _lock = g.lock()?;
+            lifecycle::plan_set(&g, &change)?.execute(h)?;
+            Ok(false)
+        }
+        Err(_) => {
+            lifecycle::create(h.clone(), &s.path, &change, Mark::Named)?;
+            Ok(true)
+        }
+    }
+}
+
+const CGSET_HELP: &str = "Usage: cgset [-r <name=value>] <cgroup_path> ...
+   or: cgset --copy-from <source_cgroup_path> <cgroup_path> ...
+Set the parameters of given cgroup(s) (rein's libcgroup compatibility: v1 names work on v2 and v2 names on v1)
+  -r, --variable <name>\t\t\tDefine parameter to set
+  --copy-from <source_cgroup_path>\tControl group whose parameters will be copied
+";
+
+fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let opts =
+        [opt('r', &["variable", "rule"], true), opt(COPY_FROM, &["copy-from"], true), opt('h', &["help"], false)];
+    let mut settings = Vec::new();
+    let mut copy_from = None;
+    let mut groups = Vec::new();
+    for item in getopt(args, &opts, false)? {
+        match item {
+            Item::Opt('h', _) => return help(CGSET_HELP),
+            Item::Opt('r', Some(v)) => settings.push(files::parse_setting(&v)?),
+            Item::Opt(COPY_FROM, Some(v)) => copy_from = Some(GroupPath::parse(&v)?),
+            Item::Opt(..) => return Err(usage("")),
+            Item::Arg(a) => groups.push(GroupPath::parse(&operand_text(&a)?)?),
+        }
+    }
+    if settings.is_empty() && copy_from.is_none() {
+        return Err(usage("no name-value pair was set"));
+    }
+    if !settings.is_empty() && copy_from.is_some() {
+        return Err(usage("-r and --copy-from exclude each other"));
+    }
+    if groups.is_empty() {
+        return Err(usage("no cgroup specified"));
+    }
+    let h = hierarchy()?;
+    let copied = match &copy_from {
+        Some(src) => {
+            let g = Group::open(h.clone(), src)?;
+            let mut r = rein::inspect::inspect(&g, &ProcTable::default())?.limits;
+            // The limits, not the state: a frozen source does not freeze the copies.
+            r.freeze = None;
+            Some(r)
+        }
+        None => None,
+    };
+    // Every group's change lock (rein::lock), in path order so that two cgsets naming the
+    // same groups in another order cannot wait for each other; then one plan for every
+    // group: a refusal anywhere changes nothing anywhere.
+    let mut order: Vec<&GroupPath> = groups.iter().collect();
+    order.sort();
+    order.dedup();
+    let mut locks = Vec::with_capacity(order.len());
+    for path in order {
+        locks.push(Group::open(h.clone(), path)?.lock()?);
+    }
+    let mut plan = Plan::new();
+    for path in &groups {
+        let group = Group::open(h.clone(), path)?;
+        let change = match &copied {
+            Some(r) => Change { spec: Spec { resources: r.clone(), ..Spec::default() }, raw: Vec::new() },
+            None => {
+                let t = files::translate(&settings, &host(&h), &current_reader(&h, path))?;
+                Change { spec: Spec { resources: t.resources, ..Spec::default() }, raw: t.raw }
+            }
+        };
+        plan.extend(lifecycle::plan_set(&group, &change)?);
+    }
+    plan.execute(&h)?;
+    drop(locks);
+    Ok(ExitCode::SUCCESS)
+}
+
+const CGGET_HELP: &str = "Usage: cgget [-nv] [-r <name>] [-g <controllers>] [-a] <path> ...
+   or: cgget [-nv] [-r <name>] -g <controllers>:<path> ...
+Print parameter(s) of given group(s) (rein's libcgroup compatibility: v1 names are read from v2 files and the other way round)
+  -a, --all\t\t\tPrint info about all relevant controllers
+  -g <controllers>\t\tController which info should be displayed
+  -g <controllers>:<path>\tControl group which info should be displayed
+  -h, --help\t\t\tDisplay this help
+  -n\t\t\t\tDo not print headers
+  -r, --variable <name>\t\tDefine parameter to display
+  -v, --values-only\t\tPrint only values, not parameter names
+";
+
+/// What cgget prints for a group.
+enum Want {
+    Names(Vec<String>),
+    Controllers(Controllers),
+}
+
+fn cgget(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let opts = [
+        opt('r', &["variable"], true),
+        opt('h', &["help"], false),
+        opt('a', &["all"], false),
+        opt('v', &["values-only"], false),
+        opt('n', &[], false),
+        opt('g', &[], true),
+    ];
+    if args.is_empty() {
+        return Err(usage(""));
+    }
+    let (mut headers, mut names) = (true, true);
+    let mut vars = Vec::new();
+    let mut ctrl_lists: Vec<String> = Vec::new();
+    let mut with_path: Vec<(String, GroupSpec)> = Vec::new();
+    let mut all = false;
+    let mut operands = Vec::new();
+    for item in getopt(args, &opts, false)? {
+        match item {
+            Item::Opt('h', _) => return help(CGGET_HELP),
+            Item::Opt('n', _) => headers = false,
+            Item::Opt('v', _) => names = false,
+            Item::Opt('r', Some(v)) => {
+                files::home_of(&v).map_err(|_| Error::invalid("parameter name", &v, "expected CONTROLLER.FILE"))?;
+                vars.push(v)
+            }
+            Item::Opt('a', _) => all = true,
+            Item::Opt('g', Some(v)) if v.contains(':') => {
+                let shown = v.split_once(':').map(|(_, p)| p.to_string()).unwrap_or_default();
+                with_path.push((shown, libcgroup::parse_group_spec(&v)?));
+            }
+            Item::Opt('g', Some(v)) => ctrl_lists.push(v),
+            Item::Opt(..) => return Err(usage("")),
+            Item::Arg(a) => operands.push(operand_text(&a)?),
+        }
+    }
+    if !vars.is_empty() && (all || !ctrl_lists.is_empty() || !with_path.is_empty()) {
+        return Err(usage("-r excludes -g and -a"));
+    }
+    if !with_path.is_empty() && !operands.is_empty() {
+        return Err(usage("give groups either with -g <controllers>:<path> or as operands"));
+    }
+    let mut jobs: Vec<(String, GroupPath, Want)> = Vec::new();
+    for (shown, spec) in with_path {
+        jobs.push((shown, spec.path, Want::Controllers(spec.controllers)));
+    }
+    if jobs.is_empty() {
+        if operands.is_empty() {
+            return Err(usage("no group given"));
+        }
+        for o in operands {
+            let path = GroupPath::parse(&o)?;
+            let want = if !vars.is_empty() {
+                Want::Names(vars.clone())
+            } else if !ctrl_lists.is_empty() && !all {
+                Want::Controllers(Controllers::Named(
+                    ctrl_lists.iter().flat_map(|l| l.split(',')).map(String::from).collect(),
+                ))
+            } else {
+                Want::Controllers(Controllers::All)
+            };
+            jobs.push((o, path, want));
+        }
+    }
+    let h = hierarchy()?;
+    let host = host(&h);
+    let mut out = String::new();
+    for (shown, path, want) in jobs {
+        let group = Group::open(h.clone(), &path)?;
+        let lines: Vec<(String, String)> = match want {
+            Want::Names(list) => {
+                let read = reader(&h, &path);
+                let mut v = Vec::new();
+                for n in list {
+                    let value = files::read(&n, &host, &read).with_context(|| format!("cannot read {n} of {shown}"))?;
+                    v.push((n, value));
+                }
+                v
+            }
+            Want::Controllers(c) => {
+                let controllers = libcgroup::resolve(&c, &host)?;
+                controller_files(&group, &controllers)?
+            }
+        };
+        if headers {
+            out.push_str(&format!("{shown}:\n"));
+        }
+        for (name, value) in lines {
+            let value = value.strip_suffix('\n').unwrap_or(&value).replace('\n', "\n\t");
+            if names {
+                out.push_str(&format!("{name}: {value}\n"));
+            } else {
+                out.push_str(&format!("{value}\n"));
+            }
+        }
+        if headers {
+            out.push('\n');
+        }
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads files of the running mode in a group, wherever they live.
+fn reader<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(Home, &str) -> Option<String> + 'a {
+    move |home: Home, file: &str| {
+        let place = lifecycle::place_of(h, home).ok()?;
+        place.mount(h).read(path, file).ok()
+    }
+}
+
+/// Every readable file of each controller in the group, in the kernel's directory order.
+fn controller_files(group: &Group, controllers: &BTreeSet<Controller>) -> anyhow::Result<Vec<(String, String)>> {
+    let h = group.hierarchy();
+    let mut out = Vec::new();
+    for c in controllers {
+        let Ok(place) = lifecycle::place_of(h, Home::Controller(*c)) else { continue };
+        if !group.nodes().iter().any(|n| n.place == place) {
+            continue;
+        }
+        let m = place.mount(h);
+        let prefix = format!("{}.", if place == Place::V2 { c.v2_name() } else { c.v1_name() });
+        for f in m.files(group.path())? {
+            if !f.starts_with(&prefix) {
+                continue;
+            }
+            // Write-only files (memory.force_empty, cgroup.kill) are skipped, as libcgroup does.
+            if let Ok(v) = m.read(group.path(), &f) {
+                out.push((f, v));
+            }
+        }
+    }
+    Ok(out)
+}
+
+const CGEXEC_HELP: &str = "Usage: cgexec [-h] [-g <controllers>:<path>] [--sticky] command [arguments] ...
+Run the task in given control group(s) (rein's libcgroup compatibility)
+  -g <controllers>:<path>\tControl group which should be added
+  -h, --help\t\t\tDisplay this help
+  --sticky\t\t\taccepted and ignored: rein runs no cgrulesengd daemon
+";
+
+fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let opts = [opt('g', &[], true), opt('s', &["sticky"], false), opt('h', &["help"], false)];
+    let mut specs = Vec::new();
+    let mut command: Vec<OsString> = Vec::new();
+    for item in getopt(args, &opts, true)? {
+        match item {
+            Item::Opt('h', _) => return help(CGEXEC_HELP),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('s', _) => {}
+            Item::Opt(..) => return Err(usage("")),
+            Item::Arg(a) => command.push(a),
+        }
+    }
+    let Some((program, rest)) = command.split_first() else {
+        return Err(usage("no command given"));
+    };
+    if specs.is_empty() {
+        return Err(usage("rein needs -g <controllers>:<path>: it has no cgrules.conf daemon to pick a group"));
+    }
+    let h = hierarchy()?;
+    join(&h, &specs, &[std::process::id()])?;
+    Ok(exec_command(program, rest, "cgexec"))
+}
+
+/// Moves `pids` into each spec's group, in the hierarchies of its controllers.
+fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pids: &[u32]) -> anyhow::Result<()> {
+    for s in merge_specs(specs.to_vec()) {
+        let group = Group::open(h.clone(), &s.path)?;
+        let controllers = match &s.controllers {
+            Controllers::All => None,
+            c => Some(libcgroup::resolve(c, &host(h))?),
+        };
+        let places = places_for(&group, controllers.as_ref())?;
+        lifecycle::move_pids(&group, places.as_deref(), pids, &ProcTable::default())
+            .with_context(|| format!("cannot move into group '{}'", s.path.as_str()))?;
+    }
+    Ok(())
+}
+
+const CGCLASSIFY_HELP: &str =
+    "Usage: cgclassify [[-g] <controllers>:<path>] [--sticky | --cancel-sticky] <list of pids>
+Move running task(s) to given cgroups (rein's libcgroup compatibility)
+  -h, --help\t\t\tDisplay this help
+  -g <controllers>:<path>\tControl group to be used as target
+  --cancel-sticky, --sticky\taccepted and ignored: rein runs no cgrulesengd daemon
+";
+
+fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let opts = [
+        opt('g', &[], true),
+        opt('s', &["sticky"], false),
+        opt(CANCEL_STICKY, &["cancel-sticky"], false),
+        opt('h', &["help"], false),
+    ];
+    let mut specs = Vec::new();
+    let mut pids = Vec::new();
+    for item in getopt(args, &opts, false)? {
+        match item {
+            Item::Opt('h', _) => return help(CGCLASSIFY_HELP),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('s' | CANCEL_STICKY, _) => {}
+            Item::Opt(..) => return Err(usage("")),
+            Item::Arg(a) => {
+                let t = operand_text(&a)?;
+                if t.contains(':') && pids.is_empty() {
+                    specs.push(libcgroup::parse_group_spec(&t)?);
+                    continue;
+                }
+                let pid = t.parse::<u32>().ok().filter(|p| *p > 0);
+                pids.push(pid.ok_or_else(|| Error::invalid("pid", &t, "expected a process id"))?);
+            }
+        }
+    }
+    if specs.is_empty() {
+        return Err(usage("rein needs -g <controllers>:<path>: it has no cgrules.conf daemon to pick a group"));
+    }
+    if pids.is_empty() {
+        return Err(usage("no process given"));
+    }
+    let h = hierarchy()?;
+    join(&h, &specs, &pids)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+const CGDELETE_HELP: &str = "Usage: cgdelete [-h] [-r] [[-g] <controllers>:<path>] ...
+Remove control group(s) (rein's libcgroup compatibility); their processes move to the parent group
+  -g <controllers>:<path>\tControl group to be removed (-g is optional)
+  -h, --help\t\t\tDisplay this help
+  -r, --recursive\t\tRecursively remove all subgroups
+";
+
+fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let opts = [opt('r', &["recursive"], false), opt('g', &[], true), opt('h', &["help"], false)];
+    let mut recursive = false;
+    let mut specs = Vec::new();
+    for item in getopt(args, &opts, false)? {
+        match item {
+            Item::Opt('h', _) => return help(CGDELETE_HELP),
+            Item::Opt('r', _) => recursive = true,
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt(..) => return Err(usage("")),
+            Item::Arg(a) => specs.push(libcgroup::parse_group_spec(&operand_text(&a)?)?),
+        }
+    }
+    if specs.is_empty() {
+        return Err(usage("no group given: cgdelete <controllers>:<path>"));
+    }
+    let h = hierarchy()?;
+    for s in merge_specs(specs) {
+        let group =
+            Group::open(h.clone(), &s.path).with_context(|| format!("cannot remove group '{}'", s.path.as_str()))?;
+        let controllers = match &s.controllers {
+            Controllers::All => None,
+            c => Some(libcgroup::resolve(c, &host(&h))?),
+        };
+        let mut places = places_for(&group, controllers.as_ref())?;
+        // The cgroup2 directory is rein's companion of the v1 ones: it goes with the
+        // last of them.
+        if let Some(ps) = &mut places {
+            let left = group.nodes().iter().any(|n| n.place != Place::V2 && !ps.contains(&n.place));
+            if left {
+                ps.retain(|p| *p != Place::V2);
+            }
+        }
+        lifecycle::delete(&group, places.as_deref(), recursive)
+            .with_context(|| format!("cannot remove group '{}'", s.path.as_str()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn show(items: Vec<Item>) -> Vec<String> {
+        items
+            .into_iter()
+            .map(|i| match i {
+                Item::Opt(c, Some(v)) => format!("-{c} {v}"),
+                Item::Opt(c, None) => format!("-{c}"),
+                Item::Arg(a) => a.to_string_lossy().into_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn getopt_like_libcgroup() {
+        let opts = [opt('r', &["variable"], true), opt('n', &[], false), opt('v', &["values-only"], false)];
+        let got = getopt(
+            &os(&["-nv", "-rmemory.max", "grp", "-r", "cpu.max", "--values-only", "--variable=a.b"]),
+            &opts,
+            false,
+        )
+        .unwrap();
+        assert_eq!(show(got), ["-n", "-v", "-r memory.max", "grp", "-r cpu.max", "-v", "-r a.b"]);
+        // Unique prefixes of long names, as getopt_long allows.
+        assert_eq!(show(getopt(&os(&["--val"]), &opts, false).unwrap()), ["-v"]);
+        assert_eq!(show(getopt(&os(&["--", "-n"]), &opts, false).unwrap()), ["-n"]);
+        for bad in [&["-x"][..], &["-r"], &["--bogus"], &["--values-only=1"]] {
+            assert!(getopt(&os(bad), &opts, false).is_err(), "{bad:?}");
+        }
+        // cgexec's '+': options stop at the command.
+        let cg = [opt('g', &[], true), opt('s', &["sticky"], false)];
+        let got = getopt(&os(&["-g", "memory:x", "python3", "-c", "-g"]), &cg, true).unwrap();
+        assert_eq!(show(got), ["-g memory:x", "python3", "-c", "-g"]);
+    }
+
+    #[test]
+    fn specs_merge_per_group() {
+        let specs =
+            ["cpu:a", "memory:a", "memory:b", "*:b"].iter().map(|s| libcgroup::parse_group_spec(s).unwrap()).collect();
+        let m = merge_specs(specs);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].controllers, Controllers::Named(vec!["cpu".into(), "memory".into()]));
+        assert_eq!(m[1].controllers, Controllers::All);
+    }
+}

@@ -1,0 +1,66 @@
+//! `rein`: run and steer processes under cgroup limits.
+//!
+//! Exit status contract:
+//! - `rein run`: the command's own status; 128+N if a signal N killed it; 125 if rein
+//!   itself failed; 126 if the command is not executable; 127 if it was not found.
+//! - every other command: 0 on success, 125 on error, 2 on a usage error.
+
+mod cli;
+mod cmd;
+mod compat_tools;
+mod groups_cli;
+mod limits;
+mod plot;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// rein's own failures.
+pub const EXIT_FAILURE: u8 = 125;
+
+fn main() -> ExitCode {
+    // rein acts with its caller's rights and trusts its caller's environment (paths,
+    // PATH, REIN_CGROUP_ROOT): installed setuid it would lend root's rights to anyone.
+    // See docs/SECURITY.md.
+    if rustix::process::getuid() != rustix::process::geteuid()
+        || rustix::process::getgid() != rustix::process::getegid()
+    {
+        eprintln!(
+            "rein: error: rein must not run setuid or setgid (real uid {}, effective uid {})",
+            rustix::process::getuid().as_raw(),
+            rustix::process::geteuid().as_raw()
+        );
+        eprintln!(
+            "rein: hint: remove the bit (chmod u-s,g-s), and delegate a cgroup subtree to users instead (docs/SECURITY.md)"
+        );
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    // Multi-call: invoked as cgcreate, cgset, ... (see 'rein compat install').
+    if let Some(tool) = compat_tools::called_as() {
+        return compat_tools::main(tool);
+    }
+    let args = cli::Cli::parse();
+    match cmd::dispatch(args) {
+        Ok(code) => code,
+        // The reader went away (`rein stat --watch 1s | head`): nothing more to say.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            print_error(&err);
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Prints `rein: error: ...` and, for rein's own errors, a hint line.
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("rein: error: {err:#}");
+    if let Some(hint) = err.chain().find_map(|e| e.downcast_ref::<rein::Error>()).and_then(rein::Error::hint) {
+        eprintln!("rein: hint: {hint}");
+    }
+}

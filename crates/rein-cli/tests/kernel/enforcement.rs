@@ -1,0 +1,205 @@
+//! Limits enforced by the kernel, driven through `rein run`.
+
+use rein::Mode;
+
+use crate::support::{ALL, BlockDevice, V2, bin, env, report, text};
+
+fn testload() -> String {
+    bin("rein-testload").display().to_string()
+}
+
+fn f(v: &serde_json::Value, path: &[&str]) -> f64 {
+    let mut v = v;
+    for p in path {
+        v = &v[*p];
+    }
+    v.as_f64().unwrap_or_else(|| panic!("no number at {path:?} in {v}"))
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn oom_kill_is_reported_with_exit_137() {
+    let Some(e) = env("oom_kill", ALL) else { return };
+    let out = e.rein(&["run", "--memory", "20M", "--report=json", "--", &testload(), "alloc", "100"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(137), "stderr:\n{err}");
+    assert!(err.contains("killed by the kernel OOM killer: memory limit 20M"), "stderr:\n{err}");
+    let r = report(&out);
+    assert_eq!(r["oom_kills"], 1, "{r}");
+    assert_eq!(r["stats"]["memory"]["oom_kill"], 1, "memory.events / oom_control oom_kill: {r}");
+    assert!(f(&r, &["memory_peak_bytes"]) <= (20u64 << 20) as f64 + 65536.0, "{r}");
+    assert!(e.leftovers().is_empty(), "left: {:?}", e.leftovers());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn memory_high_throttles_without_killing() {
+    let Some(e) = env("memory_high", V2) else { return };
+    let out = e.rein(&["run", "--memory-high", "16M", "--report=json", "--", &testload(), "alloc", "24"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "stderr:\n{err}");
+    let r = report(&out);
+    assert!(f(&r, &["stats", "memory", "high_events"]) > 0.0, "memory.events high: {r}");
+    assert_eq!(r["oom_kills"], 0);
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn cpu_quota_holds_the_ratio_of_cpu_to_wall() {
+    let Some(e) = env("cpu_max", ALL) else { return };
+    let out = e.rein(&["run", "--cpu", "20%", "--report=json", "--", &testload(), "spin", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let r = report(&out);
+    let ratio = f(&r, &["cpu_usage_usec"]) / f(&r, &["wall_usec"]);
+    assert!((0.15..=0.25).contains(&ratio), "CPU/wall {ratio:.3}, want 0.20 +- 0.05: {r}");
+    assert!(f(&r, &["cpu_nr_throttled"]) >= 10.0, "{r}");
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn cpu_weight_splits_one_core_two_to_one() {
+    let Some(e) = env("cpu_weight", ALL) else { return };
+    let spin = |weight: &'static str, name: &'static str| {
+        let cmd = bin("rein");
+        let parent = e.parent.clone();
+        let tl = testload();
+        std::thread::spawn(move || {
+            std::process::Command::new(cmd)
+                .args(["run", "--parent", &parent, "--name", name, "--cpuset", "0", "--cpu-weight", weight])
+                .args(["--", &tl, "spin", "6"])
+                .output()
+                .expect("rein")
+        })
+    };
+    let heavy = spin("200", "heavy");
+    let light = spin("100", "light");
+    // The two runs start at slightly different times (much so under TCG): measure only
+    // while both spin, from the groups' own cpu usage at two moments.
+    let usage = |name: &str| -> Option<u64> {
+        let g = rein::Group::open(e.h.clone(), &e.path(name)).ok()?;
+        g.stats().ok()?.cpu.usage_usec
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while usage("heavy").is_none() || usage("light").is_none() {
+        assert!(std::time::Instant::now() < deadline, "both groups must exist");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (h0, l0) = (usage("heavy").unwrap(), usage("light").unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (h1, l1) = (usage("heavy").expect("heavy still runs"), usage("light").expect("light still runs"));
+    let (dh, dl) = ((h1 - h0) as f64, (l1 - l0) as f64);
+    assert!(heavy.join().unwrap().status.success() && light.join().unwrap().status.success());
+    let ratio = dh / dl;
+    assert!((1.6..=2.5).contains(&ratio), "heavy/light CPU {ratio:.2} ({dh} vs {dl} us), want ~2");
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn cpuset_pins_the_command() {
+    let Some(e) = env("cpuset", ALL) else { return };
+    let out = e.rein(&["run", "--cpuset", "1", "--", &testload(), "affinity"]);
+    let (o, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(o.trim(), "1");
+    let out = e.rein(&["run", "--cpuset", "0-63", "--", "true"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(err.contains("not available"), "{err}");
+    assert!(e.leftovers().is_empty());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn pids_max_stops_forks() {
+    let Some(e) = env("pids_max", ALL) else { return };
+    let out = e.rein(&["run", "--pids", "5", "--report=json", "--", &testload(), "fork", "10", "0.5"]);
+    let (o, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(o.trim(), "forked 4", "the 5th task must be refused: {err}");
+    let r = report(&out);
+    assert!(f(&r, &["stats", "pids", "max_events"]) >= 1.0, "{r}");
+    assert_eq!(f(&r, &["pids_peak"]), 5.0, "{r}");
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn io_max_throttles_writes() {
+    let Some(e) = env("io_max", ALL) else { return };
+    let dev = BlockDevice::get();
+    let limit = format!("{}:wbps=1M", dev.path);
+    let out = e.rein(&["run", "--io-max", &limit, "--", &testload(), "write", &dev.path, "3"]);
+    let (o, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let secs: f64 = o.trim().parse().unwrap_or_else(|_| panic!("seconds: {o} {err}"));
+    assert!(secs >= 1.8, "3 MiB at 1 MiB/s took {secs}s");
+    // Unthrottled, the same write is fast: the limit, not the device, made it slow.
+    let out = e.rein(&["run", "--", &testload(), "write", &dev.path, "3"]);
+    let fast: f64 = text(&out).0.trim().parse().expect("seconds");
+    assert!(fast < secs / 2.0, "unthrottled {fast}s vs throttled {secs}s");
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn leftovers_are_killed_and_no_group_remains() {
+    let Some(e) = env("leftovers", ALL) else { return };
+    let out = e.rein(&["run", "--report=json", "--", "sh", "-c", "sleep 60 & sleep 60 & echo started"]);
+    let (o, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(o.trim(), "started");
+    assert_eq!(report(&out)["killed_leftovers"], true);
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn failures_leave_nothing_behind() {
+    let Some(e) = env("failures", ALL) else { return };
+    for (args, code) in [
+        (vec!["run", "--memory", "lots", "--", "true"], 125),
+        (vec!["run", "--", "/nonexistent"], 127),
+        (vec!["run", "--", "/etc/hostname"], 126),
+        (vec!["run", "--pids", "max", "--cpuset", "0", "--mems", "7", "--", "true"], 125),
+    ] {
+        let out = e.rein(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out).1);
+        assert!(e.leftovers().is_empty(), "{args:?} left {:?}", e.leftovers());
+    }
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn exit_status_and_signals_pass_through() {
+    let Some(e) = env("status", ALL) else { return };
+    assert_eq!(e.rein(&["run", "--", "sh", "-c", "exit 7"]).status.code(), Some(7));
+    assert_eq!(e.rein(&["run", "--", "sh", "-c", "kill -TERM $$"]).status.code(), Some(143));
+    // SIGTERM to rein reaches the command.
+    let mut child = std::process::Command::new(bin("rein"))
+        .args(["run", "--parent", &e.parent, "--", &testload(), "sleep", "30"])
+        .spawn()
+        .expect("rein");
+    // Signal once the group exists: rein blocks its signals before it makes the group, so
+    // from then on SIGTERM is forwarded (a fixed sleep raced rein's start on a loaded VM).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while e.leftovers().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    rein::launch::kill(child.id() as i32, libc::SIGTERM).expect("kill");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(143));
+    assert!(e.leftovers().is_empty());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn v1_only_errors_name_the_closest_equivalent() {
+    let Some(e) = env("v1_errors", &[Mode::Hybrid, Mode::Legacy]) else { return };
+    let out = e.rein(&["run", "--memory-high", "10M", "--", "true"]);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        err.contains("memory.high is not supported on cgroup v1") && err.contains("memory.limit_in_bytes"),
+        "{err}"
+    );
+}

@@ -1,0 +1,453 @@
+//! Named groups, their life cycle, the libcgroup tutorial through the compat names, and
+//! the systemd and Docker vocabularies, against the real kernel (the hybrid host's v1
+//! controllers, and the v2 VM).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rein::compat::files;
+use rein::{Group, GroupPath, Mode, Spec};
+
+use crate::support::{ALL, Env, V2, bin, env, text};
+
+fn testload() -> String {
+    bin("rein-testload").display().to_string()
+}
+
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), text(&o).0, text(&o).1);
+    o
+}
+
+/// The libcgroup names, installed with `rein compat install` into a directory of the test.
+struct Tools {
+    dir: tempfile::TempDir,
+}
+
+impl Tools {
+    fn install(e: &Env) -> Tools {
+        let dir = tempfile::tempdir().expect("tempdir");
+        ok(e.rein(&["compat", "install", dir.path().to_str().expect("utf-8")]));
+        Tools { dir }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) -> Output {
+        Command::new(self.dir.path().join(tool)).args(args).output().expect("run tool")
+    }
+}
+
+/// A file of a group in the running mode, read through the library's accessor.
+fn file(e: &Env, group: &str, name: &str) -> String {
+    let path = GroupPath::parse(group).expect("path");
+    let place = rein::lifecycle::place_of(&e.h, files::home_of(name).expect("home")).expect("place");
+    place.mount(&e.h).read(&path, name).unwrap_or_else(|err| panic!("{group} {name}: {err}")).trim_end().to_string()
+}
+
+fn show(e: &Env, group: &str) -> serde_json::Value {
+    let o = ok(e.rein(&["show", group, "--json"]));
+    serde_json::from_slice(&o.stdout).expect("show --json")
+}
+
+fn python3() -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join("python3")).find(|p| p.is_file())
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn procs(e: &Env, group: &str) -> Vec<u64> {
+    show(e, group)["procs"].as_array().expect("procs").iter().map(|p| p.as_u64().expect("pid")).collect()
+}
+
+fn v2(e: &Env) -> bool {
+    e.h.mode() == Mode::Unified
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn libcgroup_tutorial_runs_unchanged_through_the_compat_names() {
+    let Some(e) = env("tutorial", ALL) else { return };
+    let t = Tools::install(&e);
+    // The tutorial's commands, with the test's parent in front of its group names.
+    let dp = format!("{}/data_processor", e.parent);
+    ok(t.run("cgcreate", &["-g", &format!("memory:{dp}")]));
+    ok(t.run("cgset", &["-r", "memory.limit_in_bytes=20971520", &dp]));
+    ok(t.run("cgset", &["-r", "memory.memsw.limit_in_bytes=20971520", &dp]));
+    let o = ok(t.run("cgget", &["-r", "memory.limit_in_bytes", &dp]));
+    assert_eq!(text(&o).0, format!("{dp}:\nmemory.limit_in_bytes: 20971520\n\n"));
+    if v2(&e) {
+        assert_eq!(file(&e, &dp, "memory.max"), "20971520");
+        assert_eq!(file(&e, &dp, "memory.swap.max"), "0");
+    } else {
+        assert_eq!(file(&e, &dp, "memory.limit_in_bytes"), "20971520");
+        assert_eq!(file(&e, &dp, "memory.memsw.limit_in_bytes"), "20971520");
+    }
+    // "Allocates 100 MB" under a 20 MB limit: the OOM killer ends it.
+    let alloc: Vec<String> = match python3() {
+        Some(p) => vec![p.display().to_string(), "-c".into(), "b = bytearray(100*1024*1024)".into()],
+        None => vec![testload(), "alloc".into(), "100".into()],
+    };
+    let mut args = vec!["-g".to_string(), format!("memory:{dp}")];
+    args.extend(alloc);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = t.run("cgexec", &args);
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(o.status.signal(), Some(libc::SIGKILL), "{:?} {}", o.status, text(&o).1);
+    let s = show(&e, &dp);
+    assert!(s["stats"]["memory"]["oom_kill"].as_u64().unwrap_or(0) >= 1, "{}", s["stats"]);
+
+    let ve = format!("{}/video_encoder", e.parent);
+    ok(t.run("cgcreate", &["-g", &format!("cpu:{ve}")]));
+    ok(t.run("cgset", &["-r", "cpu.cfs_quota_us=35000", &ve]));
+    let o = ok(t.run("cgget", &["-nv", "-r", "cpu.cfs_quota_us", "-r", "cpu.cfs_period_us", &ve]));
+    assert_eq!(text(&o).0, "35000\n100000\n");
+    if v2(&e) {
+        assert_eq!(file(&e, &ve, "cpu.max"), "35000 100000");
+    } else {
+        assert_eq!(file(&e, &ve, "cpu.cfs_quota_us"), "35000");
+    }
+    let limits = &show(&e, &ve)["limits"]["cpu"]["max"];
+    assert_eq!((limits["quota"].as_u64(), limits["period"].as_u64()), (Some(35_000), Some(100_000)), "{limits}");
+    // The kernel holds a busy loop to 35% of one CPU.
+    let before = show(&e, &ve)["stats"]["cpu"]["usage_usec"].as_f64().expect("cpu usage");
+    let start = Instant::now();
+    ok(t.run("cgexec", &["-g", &format!("cpu:{ve}"), &testload(), "spin", "3"]));
+    let wall = start.elapsed().as_micros() as f64;
+    let used = show(&e, &ve)["stats"]["cpu"]["usage_usec"].as_f64().expect("cpu usage") - before;
+    let ratio = used / wall;
+    assert!((0.28..=0.42).contains(&ratio), "CPU/wall {ratio:.3}, want 0.35 +- 0.07");
+
+    ok(t.run("cgdelete", &["-g", &format!("memory:{dp}")]));
+    ok(t.run("cgdelete", &[&format!("cpu:{ve}")]));
+    assert!(e.leftovers().is_empty(), "left: {:?}", e.leftovers());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn show_agrees_with_the_files() {
+    let Some(e) = env("show", ALL) else { return };
+    let g = format!("{}/web", e.parent);
+    ok(e.rein(&["create", &g, "--memory", "20M", "--cpu", "35%", "--pids", "50"]));
+    let check = |want_mem: u64, want_pids: u64| {
+        let s = show(&e, &g);
+        let files = s["files"].as_array().expect("files");
+        assert!(files.len() >= 4, "{s}");
+        for f in files {
+            let on_disk = std::fs::read_to_string(f["path"].as_str().expect("path")).expect("read");
+            assert_eq!(on_disk.trim_end_matches('\n'), f["value"].as_str().expect("value"), "{f}");
+        }
+        assert_eq!(s["limits"]["memory"]["max"].as_u64(), Some(want_mem), "{}", s["limits"]);
+        assert_eq!(s["limits"]["pids"]["max"].as_u64(), Some(want_pids), "{}", s["limits"]);
+        assert_eq!(s["limits"]["cpu"]["max"]["quota"].as_u64(), Some(35_000));
+        assert_eq!(s["owner"]["kind"], "named");
+    };
+    check(20 << 20, 50);
+    // systemd's names change it live; show follows.
+    ok(e.rein(&["set", &g, "-p", "MemoryMax=64M", "-p", "TasksMax=10"]));
+    check(64 << 20, 10);
+    let human = text(&ok(e.rein(&["show", &g]))).0;
+    assert!(human.contains("67108864  (64M)") && human.contains("rein (named)"), "{human}");
+    ok(e.rein(&["rm", &g]));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn rm_refuses_a_populated_group_until_told_to_kill() {
+    let Some(e) = env("rm", ALL) else { return };
+    let g = format!("{}/busy", e.parent);
+    ok(e.rein(&["create", &g]));
+    // rein exec replaces itself with the command: the child is the sleeper.
+    let mut child = Command::new(bin("rein"))
+        .args(["exec", &g, "--", &testload(), "sleep", "30"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("rein exec");
+    let pid = u64::from(child.id());
+    wait_until("the sleeper to join", || procs(&e, &g) == [pid]);
+    let o = e.rein(&["rm", &g]);
+    assert_eq!(o.status.code(), Some(125), "{}", text(&o).1);
+    assert!(text(&o).1.contains(&format!("holds 1 process: {pid} (rein-testload)")), "{}", text(&o).1);
+    assert!(text(&o).1.contains("--kill"), "{}", text(&o).1);
+    show(&e, &g);
+    ok(e.rein(&["rm", "--kill", &g]));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(child.wait().expect("wait").signal(), Some(libc::SIGKILL));
+    assert_eq!(e.rein(&["show", &g]).status.code(), Some(125));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
+
+fn gc_entries(e: &Env, dry_run: bool) -> Vec<serde_json::Value> {
+    let mut args = vec!["gc", e.parent.as_str(), "--json"];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    let o = ok(e.rein(&args));
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("json").as_array().expect("list").clone()
+}
+
+/// Starts `rein run --name NAME -- sleep` under the test's parent, waits until the
+/// command runs, and returns the supervisor and the command's pid.
+fn start_run(e: &Env, name: &str) -> (std::process::Child, u64) {
+    let sup = Command::new(bin("rein"))
+        .args(["run", "--parent", &e.parent, "--name", name, "--", &testload(), "sleep", "60"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("rein run");
+    let g = format!("{}/{name}", e.parent);
+    let mut pid = 0;
+    wait_until("the run's command", || {
+        let o = e.rein(&["show", &g, "--json"]);
+        if !o.status.success() {
+            return false;
+        }
+        let s: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        pid = s["procs"].as_array().and_then(|p| p.first()).and_then(|p| p.as_u64()).unwrap_or(0);
+        pid != 0
+    });
+    (sup, pid)
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn gc_removes_the_group_of_a_killed_supervisor_and_nothing_else() {
+    let Some(e) = env("gc", ALL) else { return };
+    // The group of a rein run whose supervisor is SIGKILLed.
+    let (mut stale_sup, stale_cmd) = start_run(&e, "stale");
+    // Another one whose command keeps running.
+    let (mut busy_sup, busy_cmd) = start_run(&e, "stale-busy");
+    // A live run, a named group, a group rein did not make.
+    let (mut live_sup, _) = start_run(&e, "live");
+    ok(e.rein(&["create", &format!("{}/named", e.parent)]));
+    let foreign = GroupPath::parse(&format!("{}/foreign", e.parent)).expect("path");
+    Group::create(e.h.clone(), &foreign, &Spec::default()).expect("an unmarked group");
+
+    for sup in [&mut stale_sup, &mut busy_sup] {
+        rein::launch::kill(sup.id() as i32, libc::SIGKILL).expect("kill -9");
+        sup.wait().expect("reap");
+    }
+    // While its command runs, even a dead supervisor's group stays.
+    let kept: Vec<_> = gc_entries(&e, true);
+    assert!(kept.iter().all(|x| x["remove"] == false), "{kept:?}");
+    // The command ends: now it is stale and empty.
+    rein::launch::kill(stale_cmd as i32, libc::SIGKILL).expect("kill the command");
+    let stale = format!("/{}/stale", e.parent);
+    wait_until("the stale group to empty", || procs(&e, &stale[1..]).is_empty());
+
+    let plan = gc_entries(&e, true);
+    let removable: Vec<&str> =
+        plan.iter().filter(|x| x["remove"] == true).map(|x| x["group"].as_str().expect("group")).collect();
+    assert!(!removable.is_empty() && removable.iter().all(|g| *g == stale), "{plan:?}");
+    for x in plan.iter().filter(|x| x["group"] != stale.as_str()) {
+        let why = x["kept_because"].as_str().expect("reason");
+        assert!(why.contains("still running") || why.contains("holds processes"), "{x}");
+    }
+    let done = gc_entries(&e, false);
+    assert!(done.iter().all(|x| x["error"].is_null()), "{done:?}");
+    // Gone in every hierarchy; everything else is still there.
+    assert!(e.leftovers().iter().all(|d| !d.ends_with("stale")), "{:?}", e.leftovers());
+    for g in ["stale-busy", "live", "named", "foreign"] {
+        ok(e.rein(&["show", &format!("{}/{g}", e.parent)]));
+    }
+    // A second gc finds nothing to do.
+    assert!(gc_entries(&e, false).iter().all(|x| x["remove"] == false));
+
+    rein::launch::kill(busy_cmd as i32, libc::SIGKILL).expect("kill");
+    rein::launch::kill(live_sup.id() as i32, libc::SIGTERM).expect("stop the live run");
+    live_sup.wait().expect("reap");
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn move_freeze_thaw_kill_and_run_in_a_named_group() {
+    let Some(e) = env("lifecycle", ALL) else { return };
+    let g = format!("{}/m", e.parent);
+    ok(e.rein(&["create", &g]));
+    let mut sleeper = Command::new(testload()).args(["tick", "30"]).stdout(Stdio::null()).spawn().expect("spawn");
+    let pid = sleeper.id();
+    ok(e.rein(&["move", &g, &pid.to_string()]));
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    assert!(
+        cg.lines().filter(|l| !l.contains("name=systemd")).all(|l| l.ends_with(&format!("/{g}")) || l.ends_with(":/")),
+        "{cg}"
+    );
+    assert!(cg.contains(&format!("/{g}")), "{cg}");
+    ok(e.rein(&["freeze", &g]));
+    assert_eq!(show(&e, &g)["stats"]["frozen"], true);
+    ok(e.rein(&["thaw", &g]));
+    assert_eq!(show(&e, &g)["stats"]["frozen"], false);
+    ok(e.rein(&["kill", &g, "--signal", "TERM"]));
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(sleeper.wait().expect("wait").signal(), Some(libc::SIGTERM));
+    let o = e.rein(&["move", &g, "999999999"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o).1.contains("no such process"), "{}", text(&o).1);
+
+    // rein run -g and rein exec join it through cgroup.procs and keep it.
+    // (Not e.rein: it adds --parent to run, which -g excludes.)
+    let o = ok(Command::new(bin("rein"))
+        .args(["run", "-g", &g, "--", "sh", "-c", "cat /proc/self/cgroup"])
+        .output()
+        .expect("run"));
+    assert!(text(&o).0.contains(&format!("/{g}")), "{}", text(&o).0);
+    let o = ok(e.rein(&["exec", &g, "--", "sh", "-c", "cat /proc/self/cgroup"]));
+    assert!(text(&o).0.contains(&format!("/{g}")), "{}", text(&o).0);
+    show(&e, &g);
+    ok(e.rein(&["rm", &g]));
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn raw_names_are_translated_to_the_running_mode() {
+    let Some(e) = env("raw", ALL) else { return };
+    let t = Tools::install(&e);
+    let g = format!("{}/x", e.parent);
+    if v2(&e) {
+        ok(e.rein(&[
+            "create",
+            &g,
+            "-r",
+            "memory.limit_in_bytes=20M",
+            "-r",
+            "memory.memsw.limit_in_bytes=30M",
+            "-r",
+            "cpu.cfs_quota_us=35000",
+            "-r",
+            "cpu.shares=512",
+            "-r",
+            "pids.max=7",
+        ]));
+        assert_eq!(file(&e, &g, "memory.max"), "20971520");
+        assert_eq!(file(&e, &g, "memory.swap.max"), "10485760");
+        assert_eq!(file(&e, &g, "cpu.max"), "35000 100000");
+        assert_eq!(file(&e, &g, "cpu.weight"), "50");
+        let o = ok(t.run("cgget", &["-nv", "-r", "memory.memsw.limit_in_bytes", "-r", "cpu.shares", &g]));
+        assert_eq!(text(&o).0, "31457280\n512\n");
+    } else {
+        ok(e.rein(&[
+            "create",
+            &g,
+            "-r",
+            "memory.max=20M",
+            "-r",
+            "memory.swap.max=10M",
+            "-r",
+            "cpu.max=35000 100000",
+            "-r",
+            "cpu.weight=50",
+            "-r",
+            "pids.max=7",
+        ]));
+        assert_eq!(file(&e, &g, "memory.limit_in_bytes"), "20971520");
+        assert_eq!(file(&e, &g, "memory.memsw.limit_in_bytes"), "31457280");
+        assert_eq!(file(&e, &g, "cpu.cfs_quota_us"), "35000");
+        assert_eq!(file(&e, &g, "cpu.shares"), "512");
+        let o = ok(t.run("cgget", &["-nv", "-r", "memory.swap.max", "-r", "cpu.max", "-r", "cpu.weight", &g]));
+        assert_eq!(text(&o).0, "10485760\n35000 100000\n50\n");
+    }
+    assert_eq!(file(&e, &g, "pids.max"), "7");
+    // A name with no meaning here is refused, and nothing is made.
+    let (name, closest) =
+        if v2(&e) { ("memory.swappiness=10", "vm.swappiness") } else { ("memory.high=1G", "memory.limit_in_bytes") };
+    let o = e.rein(&["create", &format!("{}/refused", e.parent), "-r", name]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(text(&o).1.contains(closest), "{}", text(&o).1);
+    ok(e.rein(&["rm", &g]));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn nested_names_enable_controllers_down_the_path() {
+    let Some(e) = env("nested", V2) else { return };
+    let g = format!("{}/tenants/a", e.parent);
+    ok(e.rein(&["create", &g, "--memory", "8M", "--pids", "9"]));
+    let mid = format!("{}/tenants", e.parent);
+    let enabled = file(&e, &mid, "cgroup.subtree_control");
+    assert!(enabled.contains("memory") && enabled.contains("pids"), "{enabled}");
+    assert_eq!(file(&e, &g, "memory.max"), "8388608");
+    let ls: serde_json::Value = serde_json::from_slice(&ok(e.rein(&["ls", &e.parent, "--json"])).stdout).expect("json");
+    let owners: Vec<(String, String)> = ls
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|x| {
+            (x["group"].as_str().unwrap_or("").to_string(), x["owner"]["kind"].as_str().unwrap_or("-").to_string())
+        })
+        .collect();
+    assert!(owners.contains(&(format!("/{mid}"), "parent".into())), "{owners:?}");
+    assert!(owners.contains(&(format!("/{g}"), "named".into())), "{owners:?}");
+    ok(e.rein(&["rm", "-r", &mid]));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn systemd_and_docker_vocabularies_write_their_semantics() {
+    let Some(e) = env("vocab", ALL) else { return };
+    let s = format!("{}/s", e.parent);
+    ok(e.rein(&[
+        "create",
+        &s,
+        "-p",
+        "MemoryMax=64M",
+        "-p",
+        "CPUQuota=20%",
+        "-p",
+        "TasksMax=10",
+        "-p",
+        "CPUWeight=200",
+    ]));
+    let d = format!("{}/d", e.parent);
+    ok(e.rein(&[
+        "create",
+        &d,
+        "--memory",
+        "32m",
+        "--memory-swap",
+        "48m",
+        "--cpu-quota",
+        "25000",
+        "--pids-limit",
+        "9",
+        "--cpu-shares",
+        "512",
+    ]));
+    assert_eq!(file(&e, &s, "pids.max"), "10");
+    assert_eq!(file(&e, &d, "pids.max"), "9");
+    if v2(&e) {
+        assert_eq!(file(&e, &s, "memory.max"), "67108864");
+        assert_eq!(file(&e, &s, "cpu.max"), "20000 100000");
+        assert_eq!(file(&e, &s, "cpu.weight"), "200");
+        assert_eq!(file(&e, &d, "memory.max"), "33554432");
+        assert_eq!(file(&e, &d, "memory.swap.max"), "16777216");
+        assert_eq!(file(&e, &d, "cpu.max"), "25000 100000");
+        assert_eq!(file(&e, &d, "cpu.weight"), "50");
+        let o = e.rein(&["create", &format!("{}/o", e.parent), "--memory", "32m", "--oom-kill-disable"]);
+        assert_eq!(o.status.code(), Some(125));
+        assert!(
+            text(&o).1.contains("not supported on cgroup v2") && text(&o).1.contains("memory.high"),
+            "{}",
+            text(&o).1
+        );
+    } else {
+        assert_eq!(file(&e, &s, "memory.limit_in_bytes"), "67108864");
+        assert_eq!(file(&e, &s, "cpu.cfs_quota_us"), "20000");
+        assert_eq!(file(&e, &s, "cpu.shares"), "2048");
+        assert_eq!(file(&e, &d, "memory.memsw.limit_in_bytes"), "50331648");
+        assert_eq!(file(&e, &d, "cpu.shares"), "512");
+        let o = ok(e.rein(&["create", &format!("{}/o", e.parent), "--memory", "32m", "--oom-kill-disable"]));
+        drop(o);
+        assert!(file(&e, &format!("{}/o", e.parent), "memory.oom_control").contains("oom_kill_disable 1"));
+        ok(e.rein(&["rm", &format!("{}/o", e.parent)]));
+    }
+    ok(e.rein(&["rm", &s]));
+    ok(e.rein(&["rm", &d]));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}

@@ -1,0 +1,156 @@
+//! What every real-kernel test needs: the binaries, a parent group of its own that is
+//! removed afterwards, and a statement of the modes it supports.
+//!
+//! These tests are `#[ignore]`d in plain `cargo test` (they need root and a real cgroup
+//! tree); `scripts/test --tier host` runs them on this hybrid host (v1 controllers) and
+//! `scripts/test --tier vm` inside a pure cgroup v2 VM. In a mode a test supports, a
+//! missing requirement is a failure, never a skip.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use rein::{Group, GroupPath, Hierarchy, Mode};
+
+/// Finds a binary built with the tests: next to the test executable (the VM payload),
+/// one directory up (target/debug/deps -> target/debug), or among the examples there
+/// (target/debug/examples, for the library's examples).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().expect("exe dir");
+    let up = dir.parent().map(Path::to_path_buf).unwrap_or_default();
+    for candidate in [dir.join(name), up.join(name), up.join("examples").join(name)] {
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("{name} not found next to {} or in its parent; build the workspace first", exe.display());
+}
+
+/// A test's environment.
+pub struct Env {
+    pub h: Arc<Hierarchy>,
+    pub parent: String,
+}
+
+/// The modes a test supports. Returns None (and says so) when the running mode is not
+/// one of them; panics when rein's basic needs (root, a cgroup tree) are missing.
+pub fn env(test: &str, modes: &[Mode]) -> Option<Env> {
+    assert!(rustix::process::geteuid().is_root(), "real-kernel tests need root");
+    let h = Arc::new(Hierarchy::detect().expect("detect the cgroup hierarchy"));
+    if !modes.contains(&h.mode()) {
+        eprintln!("{test}: not applicable in mode {} (supports {modes:?})", h.mode());
+        return None;
+    }
+    let parent = format!("rein-test-{}-{}", test.replace('_', "-"), std::process::id());
+    Some(Env { h, parent })
+}
+
+/// Every mode.
+pub const ALL: &[Mode] = &[Mode::Unified, Mode::Hybrid, Mode::Legacy];
+/// Modes where limits are written in v2 files.
+pub const V2: &[Mode] = &[Mode::Unified];
+
+impl Env {
+    /// `rein ARGS` (for `run`, `--parent` is added).
+    pub fn rein(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(bin("rein"));
+        if args.first() == Some(&"run") {
+            cmd.arg("run").arg("--parent").arg(&self.parent).args(&args[1..]);
+        } else {
+            cmd.args(args);
+        }
+        cmd.output().expect("run rein")
+    }
+
+    /// The group path `parent/name`.
+    pub fn path(&self, name: &str) -> GroupPath {
+        GroupPath::parse(&format!("{}/{name}", self.parent)).expect("path")
+    }
+
+    /// Whether any directory of the parent still has a child group.
+    pub fn leftovers(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for m in self.mounts() {
+            let dir = m.join(&self.parent);
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                out.extend(rd.filter_map(|e| e.ok()).filter(|e| e.path().is_dir()).map(|e| e.path()));
+            }
+        }
+        out
+    }
+
+    fn mounts(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = self.h.v1_mounts().iter().map(|m| m.mount.path().to_path_buf()).collect();
+        if let Some(u) = self.h.unified() {
+            v.push(u.mount.path().to_path_buf());
+        }
+        v
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        // Kill anything a failed test left, then remove the parent bottom-up.
+        if let Ok(g) = Group::open(self.h.clone(), &GroupPath::parse(&self.parent).expect("parent")) {
+            let _ = g.kill();
+        }
+        for m in self.mounts() {
+            remove_tree(&m.join(&self.parent));
+        }
+    }
+}
+
+fn remove_tree(dir: &Path) {
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.filter_map(|e| e.ok()) {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_tree(&e.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
+
+/// stdout and stderr as text.
+pub fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Parses the JSON report rein printed as the last line of stderr.
+pub fn report(o: &Output) -> serde_json::Value {
+    let (_, err) = text(o);
+    let line = err.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON report in:\n{err}"));
+    serde_json::from_str(line).expect("report JSON")
+}
+
+/// A block device for IO tests: REIN_TEST_BLOCK_DEVICE (the VM's /dev/vdb), or a fresh
+/// loop device over a sparse file, detached on drop.
+pub struct BlockDevice {
+    pub path: String,
+    loop_file: Option<tempfile::NamedTempFile>,
+}
+
+impl BlockDevice {
+    pub fn get() -> BlockDevice {
+        if let Ok(p) = std::env::var("REIN_TEST_BLOCK_DEVICE") {
+            return BlockDevice { path: p, loop_file: None };
+        }
+        let f = tempfile::NamedTempFile::new_in("/var/tmp").expect("temp file");
+        f.as_file().set_len(64 << 20).expect("truncate");
+        let out = Command::new("losetup").args(["-f", "--show"]).arg(f.path()).output().expect("losetup");
+        assert!(out.status.success(), "losetup failed: {}", String::from_utf8_lossy(&out.stderr));
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        BlockDevice { path, loop_file: Some(f) }
+    }
+}
+
+impl Drop for BlockDevice {
+    fn drop(&mut self) {
+        if self.loop_file.is_some() {
+            let _ = Command::new("losetup").arg("-d").arg(&self.path).status();
+        }
+    }
+}

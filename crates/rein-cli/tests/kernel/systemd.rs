@@ -1,0 +1,609 @@
+//! The systemd driver against a real systemd (PID 1, D-Bus, cgroup v2): the systemd VM of
+//! `scripts/test --tier systemd` runs these. Elsewhere (no systemd as PID 1) each test says
+//! it does not apply and passes; in the systemd VM a missing piece (bus, root, user
+//! manager) fails it.
+//!
+//! Each test names its units `rein-t-<test>-<pid>` and stops them (and their per-run
+//! slices) when it ends, pass or fail.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rein::launch::{self, Attach, Prepared, SigMask};
+use rein::units::Limit;
+use rein::{Bytes, Controller, Hierarchy, Resources, Spec};
+use rein_systemd::{Instance, ScopeOptions, Systemd};
+
+use crate::support::{bin, report, text};
+
+/// The library's group handle over the systemd driver.
+mod library;
+
+/// The user the systemd VM provides for --user tests.
+const TESTER: &str = "tester";
+const TESTER_UID: u32 = 1000;
+
+struct Sd {
+    test: String,
+    /// (manager, unit) pairs to stop at the end.
+    cleanup: std::cell::RefCell<Vec<(Instance, String)>>,
+}
+
+/// The test's environment, or None (with the reason printed) where systemd is not PID 1.
+fn sd(test: &str) -> Option<Sd> {
+    if !rein_systemd::systemd_booted() {
+        eprintln!("{test}: not applicable: systemd is not PID 1 (scripts/test --tier systemd runs it)");
+        return None;
+    }
+    assert!(rustix::process::geteuid().is_root(), "the systemd tests run as root (the --user ones switch to {TESTER})");
+    Some(Sd { test: test.replace('_', "-"), cleanup: Default::default() })
+}
+
+impl Sd {
+    /// A unit stem of this test: `rein-t-<test>-<tag>-<pid>`.
+    fn unit(&self, tag: &str) -> String {
+        let u = format!("rein-t-{}-{tag}-{}", self.test, std::process::id());
+        self.cleanup.borrow_mut().push((Instance::System, format!("{u}.scope")));
+        self.cleanup.borrow_mut().push((Instance::System, run_slice(&u)));
+        u
+    }
+
+    fn user_unit(&self, tag: &str) -> String {
+        let u = format!("rein-t-{}-{tag}-{}", self.test, std::process::id());
+        self.cleanup.borrow_mut().push((Instance::User, format!("{u}.scope")));
+        self.cleanup.borrow_mut().push((Instance::User, run_slice(&u)));
+        u
+    }
+}
+
+impl Drop for Sd {
+    fn drop(&mut self) {
+        for (instance, unit) in self.cleanup.borrow().iter() {
+            match instance {
+                Instance::System => {
+                    let _ = Command::new("systemctl").args(["stop", unit]).output();
+                    let _ = Command::new("systemctl").args(["reset-failed", unit]).output();
+                }
+                Instance::User => {
+                    let _ = as_tester(&["systemctl", "--user", "stop", unit]);
+                }
+            }
+        }
+    }
+}
+
+/// The per-run slice rein makes for scope `stem` in the default slice.
+fn run_slice(stem: &str) -> String {
+    format!("rein-{}.slice", stem.replace('-', "_"))
+}
+
+fn rein(args: &[&str]) -> Output {
+    Command::new(bin("rein")).args(args).output().expect("run rein")
+}
+
+fn testload() -> String {
+    bin("rein-testload").display().to_string()
+}
+
+fn systemctl(args: &[&str]) -> String {
+    let o = Command::new("systemctl").args(args).output().expect("systemctl");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Whether systemd has `unit` loaded. (Not `systemctl show`: that loads a slice by name,
+/// an implicit slice needs no unit file, so it would always say "loaded".)
+fn loaded(unit: &str) -> bool {
+    !systemctl(&["list-units", "--all", "--plain", "--no-legend", "--no-pager", unit]).is_empty()
+}
+
+fn user_loaded(unit: &str) -> bool {
+    let o = as_tester(&["systemctl", "--user", "list-units", "--all", "--plain", "--no-legend", "--no-pager", unit]);
+    !String::from_utf8_lossy(&o.stdout).trim().is_empty()
+}
+
+/// Runs `argv` as the VM's test user, with the environment a login gives it.
+fn as_tester(argv: &[&str]) -> Output {
+    Command::new("runuser")
+        .args(["-u", TESTER, "--", "env"])
+        .arg(format!("XDG_RUNTIME_DIR=/run/user/{TESTER_UID}"))
+        .arg(format!("DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/{TESTER_UID}/bus"))
+        .args(argv)
+        .output()
+        .expect("runuser")
+}
+
+/// Starts the test user's manager (lingering, as a login would) and waits until it runs.
+fn user_manager() {
+    let o = Command::new("loginctl").args(["enable-linger", TESTER]).output().expect("loginctl");
+    assert!(o.status.success(), "loginctl enable-linger: {}", String::from_utf8_lossy(&o.stderr));
+    wait_active(&format!("user@{TESTER_UID}.service"));
+}
+
+fn wait_active(unit: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while systemctl(&["is-active", unit]) != "active" {
+        assert!(Instant::now() < deadline, "{unit} did not become active");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A shell script that prints `file=value` for each of `files` in its own cgroup.
+fn print_files(files: &[&str]) -> String {
+    format!(
+        "d=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); echo \"cgroup=$d\"; for f in {}; do \
+         printf '%s=%s\\n' $f \"$(tr '\\n' ';' < $d/$f)\"; done",
+        files.join(" ")
+    )
+}
+
+fn parse_files(out: &str) -> BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_end_matches(';').to_string()))
+        .collect()
+}
+
+fn block_device() -> String {
+    std::env::var("REIN_TEST_BLOCK_DEVICE").expect("REIN_TEST_BLOCK_DEVICE (the systemd VM's /dev/vdb)")
+}
+
+const PARITY_FILES: [&str; 13] = [
+    "memory.max",
+    "memory.high",
+    "memory.low",
+    "memory.min",
+    "memory.swap.max",
+    "memory.oom.group",
+    "cpu.max",
+    "cpu.weight",
+    "cpuset.cpus",
+    "cpuset.mems",
+    "io.weight",
+    "io.max",
+    "pids.max",
+];
+
+/// Runs the same property set through `systemd-run --scope -p ...` and through `rein run`
+/// and returns both sets of files.
+fn both(
+    s: &Sd,
+    tag: &str,
+    rein_flags: &[&str],
+    systemd_props: &[&str],
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let script = print_files(&PARITY_FILES);
+    let theirs = s.unit(&format!("{tag}-sd"));
+    let mut cmd = Command::new("systemd-run");
+    cmd.args(["--scope", "--quiet", "--unit", &theirs]);
+    for p in systemd_props {
+        cmd.args(["-p", p]);
+    }
+    let o = cmd.args(["sh", "-c", &script]).output().expect("systemd-run");
+    assert!(o.status.success(), "systemd-run: {}", String::from_utf8_lossy(&o.stderr));
+    let sd_files = parse_files(&String::from_utf8_lossy(&o.stdout));
+
+    let ours = s.unit(&format!("{tag}-rein"));
+    let mut args = vec!["run", "--unit", &ours];
+    args.extend_from_slice(rein_flags);
+    args.extend(["--", "sh", "-c", &script]);
+    let o = rein(&args);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "rein: {err}");
+    let rein_files = parse_files(&out);
+    assert!(
+        rein_files["cgroup"].ends_with(&format!("/rein.slice/{}/{ours}.scope", run_slice(&ours))),
+        "{rein_files:?}"
+    );
+    (sd_files, rein_files)
+}
+
+/// Asserts that each file of `expected` holds the same after both runs, and that value.
+/// (Files of controllers neither run asked for exist or not depending on the siblings in
+/// each parent slice, so only the files of the properties given are compared.)
+fn assert_parity(
+    sd_files: &BTreeMap<String, String>,
+    rein_files: &BTreeMap<String, String>,
+    expected: &[(&str, &str)],
+) {
+    for (f, v) in expected {
+        assert_eq!(sd_files.get(*f), rein_files.get(*f), "{f}: systemd-run vs rein\n{sd_files:#?}\n{rein_files:#?}");
+        assert_eq!(rein_files.get(*f).map(String::as_str), Some(*v), "{f}: {rein_files:#?}");
+    }
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_parity_with_systemd_run_for_every_property() {
+    let Some(s) = sd("parity") else { return };
+    let dev = block_device();
+    let io_max = format!("{dev}:wbps=1M,riops=100");
+    let (sd_files, rein_files) = both(
+        &s,
+        "all",
+        &[
+            "--memory",
+            "64M",
+            "--memory-high",
+            "48M",
+            "--memory-low",
+            "8M",
+            "--memory-min",
+            "4M",
+            "--swap",
+            "0",
+            "--cpu",
+            "20%",
+            "--cpu-weight",
+            "200",
+            "--cpuset",
+            "1",
+            "--mems",
+            "0",
+            "--io-weight",
+            "300",
+            "--io-max",
+            &io_max,
+            "--pids",
+            "64",
+        ],
+        &[
+            "MemoryMax=64M",
+            "MemoryHigh=48M",
+            "MemoryLow=8M",
+            "MemoryMin=4M",
+            "MemorySwapMax=0",
+            "CPUQuota=20%",
+            "CPUWeight=200",
+            "AllowedCPUs=1",
+            "AllowedMemoryNodes=0",
+            "IOWeight=300",
+            // systemd reads IO bandwidth suffixes in powers of 1000 (1M = 1000000); rein's
+            // sizes are binary (1M = 1048576): the bytes are spelled out.
+            &format!("IOWriteBandwidthMax={dev} 1048576"),
+            &format!("IOReadIOPSMax={dev} 100"),
+            "TasksMax=64",
+        ],
+    );
+    let majmin = std::fs::read_to_string(format!("/sys/class/block/{}/dev", dev.trim_start_matches("/dev/")))
+        .expect("device number")
+        .trim()
+        .to_string();
+    let io = format!("{majmin} rbps=max wbps=1048576 riops=100 wiops=max");
+    assert_parity(
+        &sd_files,
+        &rein_files,
+        &[
+            ("memory.max", "67108864"),
+            ("memory.high", "50331648"),
+            ("memory.low", "8388608"),
+            ("memory.min", "4194304"),
+            ("memory.swap.max", "0"),
+            ("memory.oom.group", "0"),
+            ("cpu.max", "20000 100000"),
+            ("cpu.weight", "200"),
+            ("cpuset.cpus", "1"),
+            ("cpuset.mems", "0"),
+            ("io.weight", "default 300"),
+            ("io.max", &io),
+            ("pids.max", "64"),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_parity_for_periods_and_fractions() {
+    let Some(s) = sd("period") else { return };
+    let (a, b) =
+        both(&s, "p50", &["--cpu", "33%", "--cpu-period", "50ms"], &["CPUQuota=33%", "CPUQuotaPeriodSec=50ms"]);
+    assert_parity(&a, &b, &[("cpu.max", "16500 50000")]);
+    let (a, b) = both(&s, "cpus", &["--cpus", "1.5", "--memory", "max"], &["CPUQuota=150%", "MemoryMax=infinity"]);
+    assert_parity(&a, &b, &[("cpu.max", "150000 100000"), ("memory.max", "max")]);
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_scope_shows_in_systemctl_status() {
+    let Some(s) = sd("status") else { return };
+    let u = s.unit("x");
+    let o = rein(&[
+        "run",
+        "--unit",
+        &u,
+        "--memory",
+        "64M",
+        "--",
+        "systemctl",
+        "status",
+        "--no-pager",
+        &format!("{u}.scope"),
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains(&format!("{u}.scope - rein run: systemctl status")), "{out}");
+    assert!(out.contains("Active: active (running)"), "{out}");
+    assert!(out.contains("max: 64.0M"), "{out}");
+    assert!(out.contains(&format!("CGroup: /rein.slice/{}/{u}.scope", run_slice(&u))), "{out}");
+    let check = rein(&["check"]);
+    assert!(text(&check).0.contains("driver       systemd (transient units over D-Bus)"), "{}", text(&check).0);
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_oom_kill_is_reported() {
+    let Some(s) = sd("oom") else { return };
+    let u = s.unit("x");
+    let o = rein(&["run", "--unit", &u, "--memory", "20M", "--report=json", "--", &testload(), "alloc", "100"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(137), "{err}");
+    assert!(err.contains("killed by the kernel OOM killer: memory limit 20M"), "{err}");
+    let r = report(&o);
+    assert_eq!(r["unit"], format!("{u}.scope"), "{r}");
+    assert_eq!(r["oom_kills"], 1, "{r}");
+    assert_eq!(r["stats"]["memory"]["oom_kill"], 1, "{r}");
+    let peak = r["memory_peak_bytes"].as_u64().expect("peak");
+    assert!(peak > 16 << 20 && peak <= (20 << 20) + 65536, "peak {peak}: {r}");
+    assert!(!loaded(&format!("{u}.scope")), "{} still loaded", &format!("{u}.scope"));
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_scope_and_slice_are_gone_after_exit_leftovers_included() {
+    let Some(s) = sd("gone") else { return };
+    let u = s.unit("x");
+    let pidfile = tempfile::NamedTempFile::new().expect("temp file");
+    let script = format!("sleep 300 & echo $! > {}; exit 3", pidfile.path().display());
+    let o = rein(&["run", "--unit", &u, "--report=json", "--", "sh", "-c", &script]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o).1);
+    let r = report(&o);
+    assert_eq!(r["killed_leftovers"], true, "{r}");
+    let pid: i32 = std::fs::read_to_string(pidfile.path()).unwrap().trim().parse().expect("pid");
+    assert!(launch::kill(pid, 0).is_err(), "leftover {pid} still alive");
+    for unit in [format!("{u}.scope"), run_slice(&u)] {
+        assert!(!loaded(&unit), "{} still loaded", &unit);
+    }
+    assert!(!std::path::Path::new("/sys/fs/cgroup/rein.slice").join(run_slice(&u)).exists());
+    // CPU time outlives the scope in its slice: the report has it.
+    assert!(r["cpu_usage_usec"].as_u64().expect("cpu usage") > 0, "{r}");
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_residual_oom_group_is_written_into_the_scope() {
+    let Some(s) = sd("residual") else { return };
+    let u = s.unit("x");
+    let o = rein(&[
+        "run",
+        "--unit",
+        &u,
+        "--memory",
+        "64M",
+        "--oom-group",
+        "--",
+        "sh",
+        "-c",
+        &print_files(&["memory.oom.group"]),
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(parse_files(&out).get("memory.oom.group").map(String::as_str), Some("1"), "{out}");
+    let dry = rein(&["run", "--dry-run", "--unit", &u, "--oom-group", "--", "true"]);
+    assert!(text(&dry).0.contains("memory.oom.group"), "{}", text(&dry).0);
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_dry_run_prints_the_call_and_creates_nothing() {
+    let Some(s) = sd("dry") else { return };
+    let u = s.unit("x");
+    let o = rein(&["run", "--dry-run", "--unit", &u, "--memory", "64M", "--cpu", "20%", "--", "true"]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    for needle in [
+        format!("StartTransientUnit {u}.scope (mode fail)"),
+        "MemoryMax=67108864".into(),
+        "CPUQuotaPerSecUSec=200000".into(),
+        format!("+ auxiliary unit {}", run_slice(&u)),
+        format!("StopUnit {}", run_slice(&u)),
+    ] {
+        assert!(out.contains(&needle), "{needle}:\n{out}");
+    }
+    assert!(!loaded(&format!("{u}.scope")), "{} still loaded", &format!("{u}.scope"));
+    assert!(!loaded(&run_slice(&u)), "{} still loaded", &run_slice(&u));
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_refusals_exit_125_and_leave_nothing() {
+    let Some(s) = sd("refuse") else { return };
+    // A name systemd already has: rein's held command never runs, its slice is stopped.
+    let taken = s.unit("taken");
+    let mut holder = Command::new("systemd-run")
+        .args(["--scope", "--quiet", "--unit", &taken, "sleep", "120"])
+        .spawn()
+        .expect("systemd-run");
+    wait_active(&format!("{taken}.scope"));
+    let marker = tempfile::tempdir().expect("temp dir");
+    let ran = marker.path().join("ran");
+    let o = rein(&["run", "--unit", &taken, "--", "touch", ran.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("UnitExists") && err.contains("hint: pick another --unit"), "{err}");
+    assert!(!ran.exists(), "the command ran although its unit was refused");
+    assert!(!loaded(&run_slice(&taken)), "{} still loaded", &run_slice(&taken));
+    let _ = systemctl(&["stop", &format!("{taken}.scope")]);
+    let _ = holder.wait();
+    // Bad names and misplaced flags.
+    for (args, needle) in [
+        (vec!["--unit", "a/b"], "invalid --unit"),
+        (vec!["--slice", "a--b"], "separates slice levels"),
+        (vec!["--parent", "x"], "--parent applies to the cgroupfs driver"),
+        (vec!["--driver", "cgroupfs", "--unit", "x"], "--unit applies to the systemd driver"),
+    ] {
+        let mut full = vec!["run"];
+        full.extend(args.iter());
+        full.extend(["--", "true"]);
+        let o = rein(&full);
+        assert_eq!(o.status.code(), Some(125), "{args:?}: {}", text(&o).1);
+        assert!(text(&o).1.contains(needle), "{args:?}: {}", text(&o).1);
+    }
+    // Not found: 127, and the unit is still cleaned up.
+    let u = s.unit("nf");
+    let o = rein(&["run", "--unit", &u, "--", "/nonexistent/rein-test"]);
+    assert_eq!(o.status.code(), Some(127), "{}", text(&o).1);
+    assert!(!loaded(&format!("{u}.scope")), "{} still loaded", &format!("{u}.scope"));
+    assert!(!loaded(&run_slice(&u)), "{} still loaded", &run_slice(&u));
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_signals_reach_the_command_and_the_unit_goes() {
+    let Some(s) = sd("signal") else { return };
+    let u = s.unit("x");
+    let child = Command::new(bin("rein"))
+        .args(["run", "--unit", &u, "--", &testload(), "sleep", "60"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rein");
+    wait_active(&format!("{u}.scope"));
+    launch::kill(child.id() as i32, libc::SIGTERM).expect("SIGTERM rein");
+    let o = child.wait_with_output().expect("wait");
+    assert_eq!(o.status.code(), Some(128 + libc::SIGTERM), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!loaded(&format!("{u}.scope")), "{} still loaded", &format!("{u}.scope"));
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_library_updates_a_unit_live() {
+    let Some(s) = sd("update") else { return };
+    let u = s.unit("x");
+    let h = Arc::new(Hierarchy::detect().expect("hierarchy"));
+    let driver = Systemd::connect(Instance::System, ScopeOptions { unit: Some(u.clone()), ..ScopeOptions::default() })
+        .expect("connect");
+    let spec = Spec {
+        resources: Resources::new().memory_max(Bytes::mib(64)),
+        accounting: [Controller::Memory, Controller::Pids].into(),
+    };
+    let cmd = Prepared::new(OsStr::new("sleep"), &["60".into()]).expect("prepare");
+    let held = launch::spawn_held(&cmd, &Attach::default(), &SigMask::current()).expect("spawn held");
+    let mut unit = rein::driver::Manager::create_transient(&driver, &h, &spec, held.pid() as u32).expect("create");
+    let child = held.release(0).expect("release");
+    let dir = std::path::Path::new("/sys/fs/cgroup").join(unit.group().path().as_str());
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default().trim().to_string();
+    assert_eq!(read("memory.max"), "67108864");
+    let mut change = Resources::new().memory_max(Bytes::mib(32)).pids_max(Limit::Value(10));
+    change.memory.oom_group = Some(true);
+    unit.update(&change).expect("update");
+    assert_eq!(read("memory.max"), "33554432");
+    assert_eq!(read("pids.max"), "10");
+    assert_eq!(read("memory.oom.group"), "1");
+    // systemd knows the new limits (they are its properties, not files behind its back).
+    assert_eq!(systemctl(&["show", "-p", "MemoryMax", "--value", &format!("{u}.scope")]), "33554432");
+    unit.kill().expect("kill");
+    while launch::try_wait(child.pid).expect("wait").is_none() {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    unit.remove().expect("remove");
+    assert!(!loaded(&format!("{u}.scope")), "{} still loaded", &format!("{u}.scope"));
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_user_manager_without_delegation_names_the_missing_controller() {
+    let Some(s) = sd("user-plain") else { return };
+    user_manager();
+    let rein_bin = bin("rein").display().to_string();
+    let u = s.user_unit("mem");
+    let o = as_tester(&[
+        &rein_bin,
+        "--user",
+        "run",
+        "--unit",
+        &u,
+        "--memory",
+        "30M",
+        "--",
+        "sh",
+        "-c",
+        &print_files(&["memory.max"]),
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let files = parse_files(&out);
+    assert_eq!(files.get("memory.max").map(String::as_str), Some("31457280"), "{out}");
+    assert!(
+        files["cgroup"].contains(&format!("/user@{TESTER_UID}.service/rein.slice/{}/{u}.scope", run_slice(&u))),
+        "{out}"
+    );
+    assert!(!user_loaded(&format!("{u}.scope")) && !user_loaded(&run_slice(&u)), "user units left");
+    // io is not delegated to user managers by default: a clear error, not systemd's silent no-op.
+    let u = s.user_unit("io");
+    let o = as_tester(&[&rein_bin, "--user", "run", "--unit", &u, "--io-weight", "200", "--", "true"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("controller 'io' is not available under"), "{err}");
+    assert!(err.contains("does not delegate 'io' to this user manager"), "{err}");
+    let o = as_tester(&[&rein_bin, "--user", "run", "--cpuset", "0", "--", "true"]);
+    assert!(text(&o).1.contains("controller 'cpuset'"), "{}", text(&o).1);
+    // A user without --user reaches the system manager, which refuses: the hint says --user.
+    let o = as_tester(&[&rein_bin, "run", "--memory", "30M", "--", "true"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("AccessDenied") || err.contains("InteractiveAuthorizationRequired"), "{err}");
+    assert!(err.contains("run with --user"), "{err}");
+    let o = as_tester(&[&rein_bin, "--user", "check"]);
+    assert!(text(&o).0.contains("units go to its user manager"), "{}", text(&o).0);
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_user_manager_with_delegation_takes_io() {
+    let Some(s) = sd("user-deleg") else { return };
+    let dropin = std::path::Path::new("/etc/systemd/system/user@.service.d/rein-test-delegate.conf");
+    std::fs::create_dir_all(dropin.parent().unwrap()).expect("drop-in dir");
+    std::fs::write(dropin, "[Service]\nDelegate=cpu cpuset io memory pids\n").expect("drop-in");
+    struct Restore<'a>(&'a std::path::Path);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+            let _ = Command::new("systemctl").arg("daemon-reload").status();
+            let _ = Command::new("systemctl").args(["restart", &format!("user@{TESTER_UID}.service")]).status();
+        }
+    }
+    let _restore = Restore(dropin);
+    assert!(Command::new("systemctl").arg("daemon-reload").status().expect("daemon-reload").success());
+    user_manager();
+    assert!(
+        Command::new("systemctl")
+            .args(["restart", &format!("user@{TESTER_UID}.service")])
+            .status()
+            .expect("restart")
+            .success()
+    );
+    wait_active(&format!("user@{TESTER_UID}.service"));
+    let rein_bin = bin("rein").display().to_string();
+    let u = s.user_unit("io");
+    let o = as_tester(&[
+        &rein_bin,
+        "--user",
+        "run",
+        "--unit",
+        &u,
+        "--io-weight",
+        "200",
+        "--cpuset",
+        "0",
+        "--",
+        "sh",
+        "-c",
+        &print_files(&["io.weight", "cpuset.cpus"]),
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    let files = parse_files(&out);
+    assert_eq!(files.get("io.weight").map(String::as_str), Some("default 200"), "{out}");
+    assert_eq!(files.get("cpuset.cpus").map(String::as_str), Some("0"), "{out}");
+}

@@ -1,0 +1,642 @@
+//! rein's systemd driver: groups as transient systemd units, created over D-Bus.
+//!
+//! Where systemd is PID 1 it owns the cgroup v2 tree: it enables controllers, writes the
+//! limits of its units, and may rewrite or remove what others made behind its back. There
+//! rein asks systemd for a unit, as `systemd-run --scope` does, instead of writing
+//! cgroupfs itself. [`Systemd`] implements [`rein::driver::Manager`] for `rein run`.
+//!
+//! # One run
+//!
+//! 1. rein starts the command *held* before execve ([`rein::launch::spawn_held`]).
+//! 2. [`transient_plan`] (pure) maps the [`rein::Resources`] to unit properties
+//!    ([`properties::map`]) and names the units: the scope (`--unit`, default
+//!    `rein-run-<pid>.scope`) inside a slice of its own (`rein-rein_run_<pid>.slice`) inside
+//!    `--slice` (default `rein.slice`).
+//! 3. One StartTransientUnit call creates both (the slice as an auxiliary unit), with the
+//!    held pid in `PIDs=`; rein waits for the job's JobRemoved signal ([`bus`]).
+//! 4. Limits systemd cannot express (the mapping's residual: `memory.oom.group` before
+//!    systemd 253) are written into the scope's own cgroup files. The command is released.
+//! 5. When it exits, rein kills what it left in the scope. systemd removes a scope's cgroup
+//!    as soon as it is empty, so the final accounting is read from the per-run slice, which
+//!    outlives it: cgroup v2 keeps a removed child's CPU time, OOM kills and IO in its
+//!    parent, and the slice's peaks are the scope's (it holds nothing else).
+//! 6. rein stops the slice and waits until both units are gone.
+//!
+//! # Choosing the driver
+//!
+//! [`decide`] is the policy: `auto` picks systemd when systemd is PID 1 (`/run/systemd/system`
+//! exists), the hierarchy is pure cgroup v2, and (checked by the caller, by connecting) its
+//! bus answers; cgroupfs otherwise.
+//!
+//! # Groups for `rein::Cgroup` handles
+//!
+//! [`SliceDriver`] implements [`rein::driver::Driver`]: a handle's group is a transient
+//! slice, each process added to it a scope in that slice (see [`slices`]).
+//! [`detect_driver`] picks it or the cgroupfs driver with the policy above:
+//!
+//! ```no_run
+//! use rein::{Bytes, Cgroup};
+//! use rein_systemd::{Instance, Requested, detect_driver};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let choice = detect_driver(Requested::Auto, Instance::System)?;
+//! println!("driver {}: {}", choice.driver.name(), choice.reason);
+//! let worker = Cgroup::builder("workers/w1").driver(choice.driver).memory_max(Bytes::mib(256)).create()?;
+//! let child = worker.spawn(&mut std::process::Command::new("./job"))?;
+//! # Ok(()) }
+//! ```
+//!
+//! # The user manager
+//!
+//! With [`Instance::User`] the units go to the caller's own systemd (`user@UID.service`),
+//! which can only use the controllers the system manager delegated to it (cpu, memory and
+//! pids by default). systemd itself silently ignores a property whose controller is not
+//! delegated (systemd issue 9641); rein refuses it, naming the controller.
+#![deny(missing_docs)]
+
+pub mod bus;
+pub mod names;
+pub mod properties;
+pub mod slices;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rein::driver::{Manager, TransientUnit};
+use rein::plan::{Action, Place};
+use rein::stats::Stats;
+use rein::{Controller, Error, Group, GroupPath, Hierarchy, Mode, Resources, Result, Spec};
+
+pub use bus::{Bus, DbusBus, Instance};
+use properties::{Property, Value};
+pub use slices::{DriverChoice, SliceDriver, detect_driver};
+
+/// How long [`Manager`] removal waits for systemd to unload the units after stopping them.
+pub const UNLOAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// True when systemd is the running init system (sd_booted(3): `/run/systemd/system` is a
+/// directory, which systemd creates early at boot).
+pub fn systemd_booted() -> bool {
+    Path::new("/run/systemd/system").is_dir()
+}
+
+/// The driver asked for (`--driver`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    /// systemd where it manages the hierarchy, cgroupfs otherwise.
+    Auto,
+    /// systemd, or an error saying why not.
+    Systemd,
+    /// rein writes cgroupfs itself.
+    Cgroupfs,
+}
+
+/// What [`decide`] looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts {
+    /// systemd is PID 1 ([`systemd_booted`]).
+    pub booted: bool,
+    /// The hierarchy mode.
+    pub mode: Mode,
+    /// The tree is a fake one (`REIN_CGROUP_ROOT`), not the host's.
+    pub fake_tree: bool,
+    /// `--user` was given.
+    pub user: bool,
+}
+
+/// The driver [`decide`] chose, and why (for `rein check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// rein writes cgroupfs itself.
+    Cgroupfs(String),
+    /// systemd, if its bus answers (the caller connects).
+    Systemd(String),
+}
+
+/// The driver policy. Each condition, in order:
+/// - a fake tree is never systemd's;
+/// - `--user` means systemd's user manager, so it needs the systemd driver;
+/// - systemd must be PID 1 for either instance to own the tree;
+/// - the driver needs a pure cgroup v2 hierarchy: on hybrid and v1 hosts systemd splits
+///   limits across v1 hierarchies that rein's cgroupfs driver already handles.
+///
+/// `auto` turns every "no" into cgroupfs with the reason; an explicit `systemd` turns it
+/// into an error. Bus reachability is the caller's last check (connecting costs a round
+/// trip): under `auto`, a bus that does not answer means cgroupfs too.
+pub fn decide(requested: Requested, facts: Facts) -> Result<Decision> {
+    if requested == Requested::Cgroupfs {
+        if facts.user {
+            return Err(Error::invalid(
+                "--user",
+                "--driver cgroupfs",
+                "--user runs under systemd's user manager; drop --driver cgroupfs",
+            ));
+        }
+        return Ok(Decision::Cgroupfs("--driver cgroupfs".into()));
+    }
+    let why_not = if facts.fake_tree {
+        Some("the cgroup tree is a directory given by REIN_CGROUP_ROOT, not systemd's".to_string())
+    } else if !facts.booted {
+        Some("systemd is not PID 1 (no /run/systemd/system)".to_string())
+    } else if facts.mode != Mode::Unified {
+        Some(format!("the hierarchy is {} and the systemd driver needs pure cgroup v2", facts.mode))
+    } else {
+        None
+    };
+    match (why_not, requested, facts.user) {
+        (None, _, user) => Ok(Decision::Systemd(format!(
+            "systemd is PID 1 and manages the cgroup v2 hierarchy; units go to its {} manager",
+            if user { "user" } else { "system" }
+        ))),
+        (Some(reason), Requested::Auto, false) => Ok(Decision::Cgroupfs(format!("auto: {reason}"))),
+        (Some(reason), _, user) => Err(Error::state(
+            format!("{} needs systemd, and {reason}", if user { "--user" } else { "--driver systemd" }),
+            Some(if user {
+                "without systemd, run rein as root or inside a delegated cgroup subtree, without --user".into()
+            } else {
+                "use --driver cgroupfs (or auto)".into()
+            }),
+        )),
+    }
+}
+
+/// How `rein run`'s scope is named and placed.
+#[derive(Debug, Clone)]
+pub struct ScopeOptions {
+    /// The scope's name (validated by [`names::scope_name`]); None picks
+    /// `rein-run-<pid of rein>.scope`.
+    pub unit: Option<String>,
+    /// The slice for the per-run slice (validated by [`names::slice_name`]).
+    pub slice: String,
+    /// `Description=`, shown by `systemctl status`.
+    pub description: String,
+    /// `Delegate=yes`: let the command make child groups of its own in the scope.
+    pub delegate: bool,
+}
+
+impl Default for ScopeOptions {
+    fn default() -> Self {
+        ScopeOptions { unit: None, slice: names::DEFAULT_SLICE.into(), description: "rein run".into(), delegate: false }
+    }
+}
+
+/// Everything one StartTransientUnit call will carry, and what follows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransientPlan {
+    /// The scope, e.g. `rein-run-42.scope`.
+    pub scope: String,
+    /// Its per-run slice (an auxiliary unit of the same call).
+    pub slice: String,
+    /// The scope's properties.
+    pub scope_properties: Vec<Property>,
+    /// The slice's properties.
+    pub slice_properties: Vec<Property>,
+    /// Written into the scope's cgroup files once it exists.
+    pub residual: Resources,
+    /// FreezeUnit / ThawUnit afterwards.
+    pub freeze: Option<bool>,
+    /// The scope's cgroup, relative to the cgroup2 mount.
+    pub scope_cgroup: String,
+    /// The per-run slice's cgroup, relative to the cgroup2 mount.
+    pub slice_cgroup: String,
+}
+
+/// Plans a transient scope for `pid` (pure): names, properties, residual, cgroups.
+///
+/// `root` is the manager's root cgroup ([`Bus::control_group`]), `version` its major
+/// version, `available` the controllers its root offers (checked here: a limit needing a
+/// controller the manager does not have is an error naming it, an accounting-only one is
+/// dropped), `default_unit` the scope name when the options give none.
+pub fn transient_plan(
+    spec: &Spec,
+    options: &ScopeOptions,
+    version: u32,
+    root: &str,
+    available: &BTreeSet<Controller>,
+    pid: u32,
+    default_unit: &str,
+) -> Result<TransientPlan> {
+    spec.resources.validate()?;
+    let scope = match &options.unit {
+        Some(u) => names::scope_name(u)?,
+        None => default_unit.to_string(),
+    };
+    let parent = names::slice_name(&options.slice)?;
+    let slice = names::run_slice(&parent, &scope);
+    if slice.len() > names::MAX_UNIT_NAME {
+        return Err(Error::invalid("--unit", &scope, "too long to name its per-run slice after it"));
+    }
+    if let Some(c) = spec.resources.controllers().into_iter().find(|c| !available.contains(c)) {
+        return Err(Error::ControllerUnavailable {
+            controller: c.to_string(),
+            path: Path::new("/sys/fs/cgroup").join(root.trim_start_matches('/')).join("cgroup.controllers"),
+            hint: not_delegated_hint(c, root),
+        });
+    }
+    let mapping = properties::map(&spec.resources, version);
+    let mut props = vec![
+        Property::new("Description", Value::Str(options.description.clone())),
+        Property::new("Slice", Value::Str(slice.clone())),
+        Property::new("PIDs", Value::Pids(vec![pid])),
+        // Collect the scope even when it failed (systemd 253+ fails a scope on an OOM kill
+        // unless OOMPolicy=continue): rein reports the failure itself.
+        Property::new("CollectMode", Value::Str("inactive-or-failed".into())),
+    ];
+    let wants = |c: Controller| spec.accounting.contains(&c) && available.contains(&c);
+    if wants(Controller::Memory) || !mapping.residual.memory.eq(&Default::default()) {
+        props.push(Property::new("MemoryAccounting", Value::Bool(true)));
+    }
+    if wants(Controller::Pids) {
+        props.push(Property::new("TasksAccounting", Value::Bool(true)));
+    }
+    if wants(Controller::Io) {
+        props.push(Property::new("IOAccounting", Value::Bool(true)));
+    }
+    if options.delegate {
+        props.push(Property::new("Delegate", Value::Bool(true)));
+    }
+    props.extend(mapping.properties);
+    let slice_properties = vec![
+        Property::new("Description", Value::Str(format!("rein: accounting for {scope}"))),
+        Property::new("CollectMode", Value::Str("inactive-or-failed".into())),
+    ];
+    let slice_cgroup = names::under_root(root, &names::slice_cgroup(&slice));
+    Ok(TransientPlan {
+        scope_cgroup: format!("{slice_cgroup}/{scope}"),
+        slice_cgroup,
+        scope,
+        slice,
+        scope_properties: props,
+        slice_properties,
+        residual: mapping.residual,
+        freeze: mapping.freeze,
+    })
+}
+
+fn not_delegated_hint(c: Controller, root: &str) -> String {
+    if root.trim_matches('/').is_empty() {
+        format!(
+            "the kernel does not offer '{c}' in cgroup v2 here (compiled out, or disabled on the kernel command line)"
+        )
+    } else {
+        format!(
+            "the system manager does not delegate '{c}' to this user manager (it delegates cpu, memory and pids \
+             by default). An administrator can add it: mkdir -p /etc/systemd/system/user@.service.d && printf \
+             '[Service]\\nDelegate=cpu cpuset io memory pids\\n' > /etc/systemd/system/user@.service.d/delegate.conf \
+             && systemctl daemon-reload, then restart the user manager (log out and in, or systemctl restart \
+             user@UID.service); or run without --user as root"
+        )
+    }
+}
+
+impl fmt::Display for TransientPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "StartTransientUnit {} (mode fail)", self.scope)?;
+        for p in &self.scope_properties {
+            writeln!(f, "  {p}")?;
+        }
+        writeln!(f, "  + auxiliary unit {}", self.slice)?;
+        for p in &self.slice_properties {
+            writeln!(f, "    {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The systemd driver: a connection to one manager, and how to name `rein run`'s scopes.
+pub struct Systemd<B: Bus = DbusBus> {
+    bus: Arc<B>,
+    version_text: String,
+    version: u32,
+    root: String,
+    options: ScopeOptions,
+}
+
+impl<B: Bus> fmt::Debug for Systemd<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Systemd")
+            .field("instance", &self.bus.instance())
+            .field("version", &self.version_text)
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+impl Systemd<DbusBus> {
+    /// Connects to the system or user manager.
+    pub fn connect(instance: Instance, options: ScopeOptions) -> Result<Systemd<DbusBus>> {
+        Systemd::new(DbusBus::connect(instance)?, options)
+    }
+}
+
+impl<B: Bus + 'static> Systemd<B> {
+    /// A driver over `bus`: reads the manager's version and root cgroup.
+    pub fn new(bus: B, options: ScopeOptions) -> Result<Systemd<B>> {
+        let version_text = bus.version()?;
+        let version = properties::parse_version(&version_text).ok_or_else(|| Error::Manager {
+            manager: "systemd".into(),
+            op: "read its version".into(),
+            message: format!("cannot parse version '{version_text}'"),
+            hint: None,
+        })?;
+        let root = bus.control_group()?;
+        Ok(Systemd { bus: Arc::new(bus), version_text, version, root, options })
+    }
+
+    /// The manager's version string.
+    pub fn version(&self) -> &str {
+        &self.version_text
+    }
+
+    /// Which manager.
+    pub fn instance(&self) -> Instance {
+        self.bus.instance()
+    }
+
+    /// The manager's root cgroup, relative to the cgroup2 mount (empty for the system manager).
+    pub fn root(&self) -> &str {
+        self.root.trim_matches('/')
+    }
+
+    /// The controllers the manager's root cgroup offers.
+    pub fn available(&self, h: &Hierarchy) -> Result<BTreeSet<Controller>> {
+        let u = h.unified().ok_or_else(|| Error::Unsupported {
+            what: "the systemd driver".into(),
+            mode: h.mode().to_string(),
+            reason: "it needs a cgroup2 mount".into(),
+        })?;
+        if self.root().is_empty() {
+            return Ok(u.controllers.clone());
+        }
+        let path = GroupPath::parse(self.root())?;
+        let text = u.mount.read(&path, "cgroup.controllers")?;
+        Ok(text.split_whitespace().filter_map(Controller::from_name).collect())
+    }
+
+    /// The plan [`Manager::create_transient`] follows for `pid` (for dry runs).
+    pub fn plan(&self, h: &Hierarchy, spec: &Spec, pid: u32) -> Result<TransientPlan> {
+        check_device_paths(&spec.resources)?;
+        let available = self.available(h)?;
+        transient_plan(
+            spec,
+            &self.options,
+            self.version,
+            &self.root,
+            &available,
+            pid,
+            &names::default_scope_name(std::process::id()),
+        )
+    }
+
+    fn create(&self, h: &Arc<Hierarchy>, spec: &Spec, pid: u32, default_unit: &str) -> Result<SystemdUnit<B>> {
+        let available = self.available(h)?;
+        let plan = transient_plan(spec, &self.options, self.version, &self.root, &available, pid, default_unit)?;
+        check_device_paths(&spec.resources)?;
+        self.bus
+            .start_transient(
+                &plan.scope,
+                &plan.scope_properties,
+                &[(plan.slice.clone(), plan.slice_properties.clone())],
+            )
+            .inspect_err(|_| {
+                // A job that failed after the call may have left the units (failed or
+                // active): stopping the slice stops both. A refused call left nothing.
+                let _ = self.bus.stop(&plan.slice);
+            })?;
+        let unit = SystemdUnit::adopt(self.bus.clone(), h, plan, pid, self.version);
+        match unit {
+            Ok(u) => Ok(u),
+            Err((e, slice)) => {
+                let _ = self.bus.stop(&slice);
+                Err(e)
+            }
+        }
+    }
+}
+
+impl<B: Bus + 'static> Manager for Systemd<B> {
+    fn name(&self) -> &str {
+        "systemd"
+    }
+
+    fn create_transient(&self, h: &Arc<Hierarchy>, spec: &Spec, pid: u32) -> Result<Box<dyn TransientUnit>> {
+        let default_unit = names::default_scope_name(std::process::id());
+        match self.create(h, spec, pid, &default_unit) {
+            // A unit of an earlier rein with our pid (a crash, then pid reuse): pick a
+            // fresh default name, as the cgroupfs driver does for its groups.
+            Err(Error::Manager { message, .. })
+                if self.options.unit.is_none() && message.contains("org.freedesktop.systemd1.UnitExists") =>
+            {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or(0);
+                let fresh = format!("rein-run-{}-{nanos:x}.scope", std::process::id());
+                Ok(Box::new(self.create(h, spec, pid, &fresh)?))
+            }
+            other => Ok(Box::new(other?)),
+        }
+    }
+}
+
+/// A scope made by [`Systemd`], with its per-run slice.
+pub struct SystemdUnit<B: Bus> {
+    bus: Arc<B>,
+    plan: TransientPlan,
+    group: Group,
+    h: Arc<Hierarchy>,
+    version: u32,
+    /// The scope's limits as the kernel showed them right after creation: the per-run
+    /// slice's files show the slice's own (none).
+    limits: Stats,
+    removed: bool,
+}
+
+impl<B: Bus> fmt::Debug for SystemdUnit<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SystemdUnit").field("scope", &self.plan.scope).field("slice", &self.plan.slice).finish()
+    }
+}
+
+impl<B: Bus> SystemdUnit<B> {
+    /// Checks that `pid` landed in the scope, writes the residual and freezes as planned.
+    /// On failure returns the error and the slice to stop.
+    fn adopt(
+        bus: Arc<B>,
+        h: &Arc<Hierarchy>,
+        plan: TransientPlan,
+        pid: u32,
+        version: u32,
+    ) -> std::result::Result<SystemdUnit<B>, (Error, String)> {
+        let slice = plan.slice.clone();
+        let fail = |e: Error| (e, slice.clone());
+        let actual = rein::hierarchy::cgroup_v2_of(pid).unwrap_or_default();
+        if actual.trim_start_matches('/') != plan.scope_cgroup {
+            return Err(fail(Error::state(
+                format!(
+                    "systemd started {} but process {pid} is in '{actual}', not in /{}",
+                    plan.scope, plan.scope_cgroup
+                ),
+                Some("another program may have moved it; see 'systemctl status' of the scope".into()),
+            )));
+        }
+        let path = GroupPath::parse(&plan.scope_cgroup).map_err(fail)?;
+        let mut group = Group::open(h.clone(), &path).map_err(fail)?;
+        if !plan.residual.is_empty() {
+            write_residual(&mut group, &plan.residual).map_err(fail)?;
+        }
+        if let Some(frozen) = plan.freeze {
+            bus.freeze(&plan.scope, frozen).map_err(fail)?;
+        }
+        let limits = group.stats().map_err(fail)?;
+        Ok(SystemdUnit { bus, plan, group, h: h.clone(), version, limits, removed: false })
+    }
+
+    /// The plan the unit was made from.
+    pub fn plan(&self) -> &TransientPlan {
+        &self.plan
+    }
+
+    fn scope_exists(&self) -> bool {
+        self.h.unified().is_some_and(|u| u.mount.exists(self.group.path()))
+    }
+}
+
+/// Checks that systemd can resolve the device path of every IO limit: it logs and skips a
+/// limit whose path it cannot stat, so a missing `/dev/block/MAJ:MIN` (no udev) would
+/// silently drop the limit.
+pub fn check_device_paths(r: &Resources) -> Result<()> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    for m in &r.io.max {
+        let path = properties::device_path(m.device);
+        let ok = std::fs::metadata(&path).is_ok_and(|meta| {
+            meta.file_type().is_block_device()
+                && (libc::major(meta.rdev()), libc::minor(meta.rdev())) == (m.device.major, m.device.minor)
+        });
+        if !ok {
+            return Err(Error::invalid(
+                "io limit",
+                m.device.to_string(),
+                format!(
+                    "systemd takes IO limits by device path and {path} does not name that block device \
+                     (udev makes /dev/block/*); without it systemd would skip the limit"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl<B: Bus> Drop for SystemdUnit<B> {
+    /// A unit dropped without [`TransientUnit::remove`] (an early return in a library
+    /// user) is stopped all the same: systemd signals what still runs in it.
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = self.bus.stop(&self.plan.slice);
+        }
+    }
+}
+
+/// Writes `residual` into the unit's own cgroup files, refusing any plan that would touch
+/// more than the unit's directory (the ancestors are systemd's).
+fn write_residual(group: &mut Group, residual: &Resources) -> Result<()> {
+    let spec = Spec { resources: residual.clone(), accounting: BTreeSet::new() };
+    let plan = group.plan_update(&spec)?;
+    let path = group.path().clone();
+    if let Some(a) =
+        plan.actions().iter().find(|a| !matches!(a, Action::Write { place: Place::V2, group, .. } if *group == path))
+    {
+        return Err(Error::state(
+            format!("writing what systemd cannot express would also change the tree around {path}: {a:?}"),
+            Some(
+                "systemd should have enabled the controllers for the scope; check 'systemctl status' of its slice"
+                    .into(),
+            ),
+        ));
+    }
+    group.update(&spec)
+}
+
+impl<B: Bus> TransientUnit for SystemdUnit<B> {
+    fn name(&self) -> &str {
+        &self.plan.scope
+    }
+
+    fn group(&self) -> &Group {
+        &self.group
+    }
+
+    fn final_stats(&self) -> Result<Stats> {
+        let slice = Group::open(self.h.clone(), &GroupPath::parse(&self.plan.slice_cgroup)?)?;
+        let mut s = slice.stats()?;
+        // The limits in force were the scope's, not the slice's.
+        s.cpu.max = self.limits.cpu.max;
+        if let (Some(m), Some(l)) = (s.memory.as_mut(), self.limits.memory) {
+            m.max = l.max;
+            m.high = l.high;
+            m.swap_max = l.swap_max;
+        }
+        if let (Some(p), Some(l)) = (s.pids.as_mut(), self.limits.pids) {
+            p.max = l.max;
+        }
+        Ok(s)
+    }
+
+    fn kill(&self) -> Result<()> {
+        match self.group.kill() {
+            Ok(()) => Ok(()),
+            // systemd removes the scope's cgroup as soon as it is empty, possibly between
+            // cgroup.kill and rein's look at cgroup.events: gone means empty.
+            Err(_) if !self.scope_exists() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn update(&mut self, resources: &Resources) -> Result<()> {
+        let mapping = properties::map(resources, self.version);
+        if !mapping.properties.is_empty() {
+            self.bus.set_properties(&self.plan.scope, &mapping.properties)?;
+        }
+        if !mapping.residual.is_empty() {
+            write_residual(&mut self.group, &mapping.residual)?;
+        }
+        if let Some(frozen) = mapping.freeze {
+            self.bus.freeze(&self.plan.scope, frozen)?;
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self) -> Result<()> {
+        if self.removed {
+            return Ok(());
+        }
+        // Stopping the slice stops the scope in it too (were it still running).
+        self.bus.stop(&self.plan.slice)?;
+        // Stopped units are unloaded by systemd's garbage collection right after; wait for
+        // it, so that the units are gone when rein returns. The slice is unloaded last: the
+        // scope's Requires= on it keeps it loaded while the scope is.
+        let deadline = Instant::now() + UNLOAD_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        while self.bus.is_loaded(&self.plan.slice)? {
+            if Instant::now() > deadline {
+                return Err(Error::state(
+                    format!(
+                        "systemd still has {} or {} loaded {UNLOAD_TIMEOUT:?} after stopping",
+                        self.plan.scope, self.plan.slice
+                    ),
+                    Some("see 'systemctl status' of both".into()),
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
+        self.removed = true;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

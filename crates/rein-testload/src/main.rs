@@ -1,0 +1,143 @@
+//! `rein-testload`: small, predictable workloads for the real-kernel tests, so the same
+//! tests run on the host and in a busybox VM without python.
+//!
+//! ```text
+//! rein-testload alloc MB [HOLD_SECS]   allocate and touch MB MiB, then hold them
+//! rein-testload grow MB STEP_MB STEP_MS  allocate STEP_MB MiB every STEP_MS ms up to MB, then hold 1 s
+//! rein-testload spin SECS              burn one CPU for SECS of wall time
+//! rein-testload fork N [HOLD_SECS]     fork N children that sleep; print how many forks worked
+//! rein-testload write PATH MB          O_DIRECT write of MB MiB; print seconds taken
+//! rein-testload affinity               print the CPUs this process may run on (0-1)
+//! rein-testload sleep SECS             sleep
+//! rein-testload tick SECS              print a line every 10 ms for SECS (to see freezes)
+//! ```
+
+use std::time::{Duration, Instant};
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
+    args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        eprintln!("rein-testload: expected {what} as argument {i}");
+        std::process::exit(2)
+    })
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("alloc") => {
+            let mb: usize = arg(&args, 2, "MiB");
+            let hold: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+            // 1 MiB blocks filled by memset: fast even in a debug build under TCG.
+            let mut v: Vec<Vec<u8>> = Vec::with_capacity(mb);
+            for _ in 0..mb {
+                v.push(vec![1u8; 1 << 20]);
+            }
+            std::hint::black_box(&v);
+            println!("allocated {mb} MiB");
+            std::thread::sleep(Duration::from_secs_f64(hold));
+        }
+        Some("grow") => {
+            let mb: usize = arg(&args, 2, "MiB");
+            let step: usize = arg(&args, 3, "step MiB");
+            let pause: u64 = arg(&args, 4, "step milliseconds");
+            let mut blocks: Vec<Vec<u8>> = Vec::new();
+            let mut have = 0;
+            while have < mb {
+                let n = step.min(mb - have).max(1);
+                blocks.push(vec![1u8; n << 20]);
+                have += n;
+                std::thread::sleep(Duration::from_millis(pause));
+            }
+            std::hint::black_box(&blocks);
+            println!("grew to {mb} MiB");
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        Some("spin") => {
+            let secs: f64 = arg(&args, 2, "seconds");
+            let end = Instant::now() + Duration::from_secs_f64(secs);
+            let mut x = 0u64;
+            while Instant::now() < end {
+                for _ in 0..10_000 {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            }
+        }
+        Some("fork") => {
+            let n: usize = arg(&args, 2, "count");
+            let hold: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1.0);
+            let mut ok = 0;
+            let mut kids = Vec::new();
+            for _ in 0..n {
+                // SAFETY: the child only sleeps and exits.
+                match unsafe { libc::fork() } {
+                    0 => {
+                        std::thread::sleep(Duration::from_secs_f64(hold));
+                        // SAFETY: plain exit in the child.
+                        unsafe { libc::_exit(0) }
+                    }
+                    pid if pid > 0 => {
+                        ok += 1;
+                        kids.push(pid);
+                    }
+                    _ => {
+                        let e = std::io::Error::last_os_error();
+                        eprintln!("fork failed: {e}");
+                    }
+                }
+            }
+            println!("forked {ok}");
+            for pid in kids {
+                // SAFETY: waiting for our own children.
+                unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+            }
+        }
+        Some("write") => {
+            let path = args.get(2).cloned().unwrap_or_default();
+            let mb: usize = arg(&args, 3, "MiB");
+            let c = std::ffi::CString::new(path.clone()).expect("path");
+            // SAFETY: open/write/close on a buffer we own, aligned for O_DIRECT.
+            unsafe {
+                let fd = libc::open(c.as_ptr(), libc::O_WRONLY | libc::O_DIRECT | libc::O_CLOEXEC);
+                if fd < 0 {
+                    eprintln!("open {path}: {}", std::io::Error::last_os_error());
+                    std::process::exit(1);
+                }
+                let layout = std::alloc::Layout::from_size_align(1 << 20, 4096).expect("layout");
+                let buf = std::alloc::alloc_zeroed(layout);
+                let start = Instant::now();
+                for _ in 0..mb {
+                    if libc::write(fd, buf.cast(), 1 << 20) != 1 << 20 {
+                        eprintln!("write {path}: {}", std::io::Error::last_os_error());
+                        std::process::exit(1);
+                    }
+                }
+                libc::fsync(fd);
+                println!("{:.3}", start.elapsed().as_secs_f64());
+                libc::close(fd);
+            }
+        }
+        Some("affinity") => {
+            // SAFETY: cpu_set_t is plain data filled by the kernel.
+            let cpus: Vec<usize> = unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set);
+                (0..libc::CPU_SETSIZE as usize).filter(|c| libc::CPU_ISSET(*c, &set)).collect()
+            };
+            println!("{}", cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","));
+        }
+        Some("sleep") => std::thread::sleep(Duration::from_secs_f64(arg(&args, 2, "seconds"))),
+        Some("tick") => {
+            let end = Instant::now() + Duration::from_secs_f64(arg(&args, 2, "seconds"));
+            let mut n = 0u64;
+            while Instant::now() < end {
+                n += 1;
+                println!("{n}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        _ => {
+            eprintln!("usage: rein-testload alloc|grow|spin|fork|write|affinity|sleep|tick ...");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Parsers for the kernel's interface-file formats, named after the formats in
+//! Documentation/admin-guide/cgroup-v2.rst ("Interface Files": flat keyed, nested keyed,
+//! single value) plus the v1 formats rein reads. Pure functions over `&str`, tested on
+//! kernel output captured into `testdata/`.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+use crate::units::{DeviceNumber, Limit};
+
+/// A single value: a number, or `max` (v2), or `-1` / the v1 "unlimited" page-counter value.
+pub fn single_u64(file: &str, text: &str) -> Result<u64> {
+    let t = text.trim();
+    t.parse().map_err(|_| Error::parse(file, format!("expected a number, found '{}'", crate::error::escape(t))))
+}
+
+/// A limit: `max` or a number (v2 style).
+pub fn limit_u64(file: &str, text: &str) -> Result<Limit<u64>> {
+    match text.trim() {
+        "max" => Ok(Limit::Max),
+        _ => single_u64(file, text).map(Limit::Value),
+    }
+}
+
+/// v1's `memory.limit_in_bytes` and friends: unlimited is PAGE_COUNTER_MAX in bytes
+/// (9223372036854771712 on 4 KiB pages), and `-1` reads back as that value.
+pub fn v1_memory_limit(file: &str, text: &str) -> Result<Limit<u64>> {
+    let t = text.trim();
+    if t == "-1" {
+        return Ok(Limit::Max);
+    }
+    let n = single_u64(file, t)?;
+    // Anything within a page of i64::MAX is the kernel's "no limit".
+    if n >= (i64::MAX as u64) - (1 << 20) { Ok(Limit::Max) } else { Ok(Limit::Value(n)) }
+}
+
+/// v1 signed values where `-1` means unlimited (`cpu.cfs_quota_us`).
+pub fn v1_signed_limit(file: &str, text: &str) -> Result<Limit<u64>> {
+    match text.trim() {
+        "-1" => Ok(Limit::Max),
+        t => single_u64(file, t).map(Limit::Value),
+    }
+}
+
+/// Flat keyed: `key value` per line (`memory.events`, `cpu.stat`, `pids.events`,
+/// v1 `memory.oom_control`, `cpuacct.stat`, `memory.stat`).
+pub fn flat_keyed(file: &str, text: &str) -> Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut it = line.split_whitespace();
+        let (Some(key), Some(value), None) = (it.next(), it.next(), it.next()) else {
+            return Err(Error::parse(file, format!("expected 'key value', found '{}'", crate::error::escape(line))));
+        };
+        let value = value
+            .parse()
+            .map_err(|_| Error::parse(file, format!("'{}' is not a number", crate::error::escape(value))))?;
+        out.insert(key.to_string(), value);
+    }
+    Ok(out)
+}
+
+/// Nested keyed: `MAJ:MIN key=value key=value ...` per line (`io.stat`, `io.max`).
+/// Values are kept as text (`max` occurs in io.max).
+pub fn nested_keyed(file: &str, text: &str) -> Result<BTreeMap<DeviceNumber, BTreeMap<String, String>>> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut it = line.split_whitespace();
+        let dev = it.next().unwrap_or("");
+        let dev = DeviceNumber::parse(dev).map_err(|e| Error::parse(file, e))?;
+        let mut fields = BTreeMap::new();
+        for kv in it {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                Error::parse(file, format!("expected key=value, found '{}'", crate::error::escape(kv)))
+            })?;
+            fields.insert(k.to_string(), v.to_string());
+        }
+        out.insert(dev, fields);
+    }
+    Ok(out)
+}
+
+/// v1 per-device lists: `MAJ:MIN value` per line (`blkio.throttle.read_bps_device`).
+pub fn device_values(file: &str, text: &str) -> Result<BTreeMap<DeviceNumber, u64>> {
+    let mut out = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (dev, value) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| Error::parse(file, format!("expected 'MAJ:MIN value', found '{line}'")))?;
+        let dev = DeviceNumber::parse(dev).map_err(|e| Error::parse(file, e))?;
+        out.insert(dev, single_u64(file, value)?);
+    }
+    Ok(out)
+}
+
+/// v1 blkio statistics: `MAJ:MIN Op value` lines and a final `Total value`
+/// (`blkio.throttle.io_service_bytes`). Returns per device, per op (Read, Write, ...).
+pub fn v1_blkio_stat(file: &str, text: &str) -> Result<BTreeMap<DeviceNumber, BTreeMap<String, u64>>> {
+    let mut out: BTreeMap<DeviceNumber, BTreeMap<String, u64>> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        match parts.as_slice() {
+            ["Total", _] => {}
+            [dev, op, value] => {
+                let dev = DeviceNumber::parse(dev).map_err(|e| Error::parse(file, e))?;
+                out.entry(dev).or_default().insert(op.to_string(), single_u64(file, value)?);
+            }
+            _ => return Err(Error::parse(file, format!("unexpected line '{}'", crate::error::escape(line)))),
+        }
+    }
+    Ok(out)
+}
+
+/// `cpu.max`: `$MAX $PERIOD`, where `$MAX` may be `max`.
+pub fn cpu_max(file: &str, text: &str) -> Result<(Limit<u64>, u64)> {
+    let mut it = text.split_whitespace();
+    let (Some(quota), Some(period), None) = (it.next(), it.next(), it.next()) else {
+        return Err(Error::parse(file, "expected '$MAX $PERIOD'"));
+    };
+    Ok((limit_u64(file, quota)?, single_u64(file, period)?))
+}
+
+/// One line of a pressure file: averages in percent and the total stall time in µs.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct PressureLine {
+    /// Share of time stalled over the last 10 s, in percent.
+    pub avg10: f64,
+    /// Over the last 60 s.
+    pub avg60: f64,
+    /// Over the last 300 s.
+    pub avg300: f64,
+    /// Total stall time, microseconds.
+    pub total_usec: u64,
+}
+
+/// A pressure file (`cpu.pressure`, `memory.pressure`, `io.pressure`): `some` and,
+/// except for CPU on older kernels, `full` lines.
+pub fn pressure(file: &str, text: &str) -> Result<(PressureLine, Option<PressureLine>)> {
+    let mut some = None;
+    let mut full = None;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut it = line.split_whitespace();
+        let kind = it.next().unwrap_or("");
+        let mut p = PressureLine::default();
+        for kv in it {
+            let (k, v) = kv.split_once('=').ok_or_else(|| Error::parse(file, format!("unexpected '{kv}'")))?;
+            let bad = || Error::parse(file, format!("'{v}' is not a number"));
+            match k {
+                "avg10" => p.avg10 = v.parse().map_err(|_| bad())?,
+                "avg60" => p.avg60 = v.parse().map_err(|_| bad())?,
+                "avg300" => p.avg300 = v.parse().map_err(|_| bad())?,
+                "total" => p.total_usec = v.parse().map_err(|_| bad())?,
+                _ => {}
+            }
+        }
+        match kind {
+            "some" => some = Some(p),
+            "full" => full = Some(p),
+            _ => return Err(Error::parse(file, format!("unexpected line '{}'", crate::error::escape(line)))),
+        }
+    }
+    let some = some.ok_or_else(|| Error::parse(file, "no 'some' line"))?;
+    Ok((some, full))
+}
+
+/// v1 `cpuacct.usage_all`: a `cpu user system` header, then per CPU its user and system
+/// time in ns. Returns the sums (user, system), ns. Like `cpuacct.usage_user` and
+/// `usage_sys` these come from tick-based accounting; `cpuacct.usage` is the precise total.
+pub fn v1_cpuacct_usage_all(file: &str, text: &str) -> Result<(u64, u64)> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    if lines.next().map(|h| h.split_whitespace().collect::<Vec<_>>()) != Some(vec!["cpu", "user", "system"]) {
+        return Err(Error::parse(file, "expected a 'cpu user system' header"));
+    }
+    let (mut user, mut system) = (0u64, 0u64);
+    for line in lines {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [_, u, s] = f.as_slice() else {
+            return Err(Error::parse(
+                file,
+                format!("expected 'CPU USER SYSTEM', found '{}'", crate::error::escape(line)),
+            ));
+        };
+        user = user.saturating_add(single_u64(file, u)?);
+        system = system.saturating_add(single_u64(file, s)?);
+    }
+    Ok((user, system))
+}
+
+/// `cgroup.procs` / `tasks`: one pid per line.
+pub fn pids(file: &str, text: &str) -> Result<Vec<u32>> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().parse().map_err(|_| Error::parse(file, format!("'{l}' is not a pid"))))
+        .collect()
+}
+
+/// The page size memory limits are rounded down to (the kernel keeps them in pages).
+fn page_size() -> u64 {
+    rustix::param::page_size() as u64
+}
+
+/// True when writing `written` to `file` would not change a file that reads `current`:
+/// how rein skips writes on a live update. Knows the files whose read-back form differs
+/// from the written one (v1 `-1` reads as a huge number, memory limits round down to
+/// pages, `io.max` and the v1 throttle files list every device and key, `io.weight` adds
+/// per-device lines, CPU lists may be written in another order).
+pub fn same_setting(file: &str, written: &str, current: &str) -> bool {
+    let (w, c) = (written.trim(), current.trim());
+    if w == c {
+        return true;
+    }
+    let page = page_size();
+    let round = |l: Limit<u64>| l.map(|v| v / page * page);
+    match file {
+        "memory.limit_in_bytes" | "memory.memsw.limit_in_bytes" | "memory.soft_limit_in_bytes" => {
+            matches!((v1_memory_limit(file, w), v1_memory_limit(file, c)), (Ok(a), Ok(b)) if round(a) == round(b))
+        }
+        "memory.max" | "memory.high" | "memory.low" | "memory.min" | "memory.swap.max" => {
+            matches!((limit_u64(file, w), limit_u64(file, c)), (Ok(a), Ok(b)) if round(a) == round(b))
+        }
+        "cpu.cfs_quota_us" => matches!((v1_signed_limit(file, w), v1_signed_limit(file, c)), (Ok(a), Ok(b)) if a == b),
+        "cpuset.cpus" | "cpuset.mems" => {
+            matches!((crate::units::CpuList::parse(w), crate::units::CpuList::parse(c)), (Ok(a), Ok(b)) if a == b)
+        }
+        "io.weight" => c.lines().next().map(str::trim) == Some(w),
+        "io.max" => match (nested_keyed(file, w), nested_keyed(file, c)) {
+            (Ok(want), Ok(have)) => want.iter().all(|(dev, keys)| {
+                keys.iter().all(|(k, v)| have.get(dev).and_then(|h| h.get(k)).map(String::as_str).unwrap_or("max") == v)
+            }),
+            _ => false,
+        },
+        f if f.starts_with("blkio.throttle.") && f.ends_with("_device") => {
+            match (device_values(file, w), device_values(file, c)) {
+                (Ok(want), Ok(have)) => want.iter().all(|(dev, v)| have.get(dev).copied().unwrap_or(0) == *v),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(name: &str) -> String {
+        let path = format!("{}/testdata/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn v2_files() {
+        let ev = flat_keyed("memory.events", &data("v2/memory.events")).unwrap();
+        assert_eq!(ev["oom_kill"], 1);
+        assert!(ev.contains_key("high"));
+        let stat = flat_keyed("cpu.stat", &data("v2/cpu.stat")).unwrap();
+        assert!(stat.contains_key("usage_usec") && stat.contains_key("throttled_usec"));
+        let (some, full) = pressure("memory.pressure", &data("v2/memory.pressure")).unwrap();
+        assert!(some.avg10 >= 0.0 && full.is_some());
+        assert_eq!(cpu_max("cpu.max", "max 100000\n").unwrap(), (Limit::Max, 100000));
+        assert_eq!(cpu_max("cpu.max", "20000 100000\n").unwrap(), (Limit::Value(20000), 100000));
+        assert!(cpu_max("cpu.max", "20000").is_err());
+        let io = nested_keyed("io.stat", &data("v2/io.stat")).unwrap();
+        assert!(io.values().all(|f| f.contains_key("rbytes") && f.contains_key("wbytes")));
+        let max = nested_keyed("io.max", "7:0 rbps=max wbps=1048576 riops=max wiops=max\n").unwrap();
+        assert_eq!(max[&DeviceNumber { major: 7, minor: 0 }]["wbps"], "1048576");
+    }
+
+    #[test]
+    fn v1_files() {
+        let oom = flat_keyed("memory.oom_control", &data("v1/memory.oom_control")).unwrap();
+        assert_eq!(oom["oom_kill"], 1);
+        let acct = flat_keyed("cpuacct.stat", &data("v1/cpuacct.stat")).unwrap();
+        assert!(acct.contains_key("user") && acct.contains_key("system"));
+        assert_eq!(
+            v1_memory_limit("memory.limit_in_bytes", &data("v1/memory.limit_in_bytes.unlimited")).unwrap(),
+            Limit::Max
+        );
+        assert_eq!(v1_memory_limit("memory.limit_in_bytes", "20971520\n").unwrap(), Limit::Value(20971520));
+        assert_eq!(v1_signed_limit("cpu.cfs_quota_us", "-1\n").unwrap(), Limit::Max);
+        let bytes =
+            v1_blkio_stat("blkio.throttle.io_service_bytes", &data("v1/blkio.throttle.io_service_bytes")).unwrap();
+        assert!(bytes.values().all(|ops| ops.contains_key("Write")));
+        assert_eq!(device_values("x", "7:0 1048576\n").unwrap()[&DeviceNumber { major: 7, minor: 0 }], 1048576);
+        let (user, system) = v1_cpuacct_usage_all("cpuacct.usage_all", &data("v1/cpuacct.usage_all")).unwrap();
+        assert!(user > 0 && system == 0, "a shell loop: user time only ({user}, {system})");
+        let events = flat_keyed("pids.events", &data("v1/pids.events")).unwrap();
+        assert_eq!(events["max"], 1);
+    }
+
+    #[test]
+    fn same_settings() {
+        assert!(same_setting("memory.max", "268435456", "268435456\n"));
+        assert!(same_setting("memory.max", "1000000", &format!("{}\n", 1000000 / page_size() * page_size())));
+        assert!(!same_setting("memory.max", "268435456", "max\n"));
+        assert!(same_setting("memory.limit_in_bytes", "-1", "9223372036854771712\n"));
+        assert!(same_setting("cpu.cfs_quota_us", "-1", "-1\n"));
+        assert!(same_setting("cpuset.cpus", "1,0", "0-1\n"));
+        assert!(same_setting("io.weight", "default 50", "default 50\n8:0 200\n"));
+        assert!(same_setting("io.max", "7:0 wbps=1048576", "7:0 rbps=max wbps=1048576 riops=max wiops=max\n"));
+        assert!(!same_setting("io.max", "7:0 wbps=1048576", "7:0 rbps=max wbps=2097152 riops=max wiops=max\n"));
+        assert!(!same_setting("io.max", "7:0 wbps=1048576", ""));
+        assert!(same_setting("blkio.throttle.write_bps_device", "7:0 1048576", "7:0 1048576\n8:0 5\n"));
+        assert!(same_setting("blkio.throttle.write_bps_device", "7:0 0", "8:0 5\n"));
+        assert!(!same_setting("cpu.max", "20000 100000", "max 100000\n"));
+        assert!(!same_setting("pids.max", "5", "max"));
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        for text in ["a", "a b c", "key notanumber", "\u{0}"] {
+            assert!(flat_keyed("f", text).is_err(), "{text:?}");
+        }
+        assert!(nested_keyed("f", "x rbps=1").is_err());
+        assert!(nested_keyed("f", "8:0 rbps").is_err());
+        assert!(pressure("f", "").is_err());
+        assert!(pressure("f", "some avg10=x").is_err());
+        assert!(pids("f", "12\nx\n").is_err());
+        assert_eq!(pids("f", "12\n13\n").unwrap(), [12, 13]);
+        assert!(single_u64("f", "").is_err());
+        assert!(v1_blkio_stat("f", "8:0 Read").is_err());
+        assert!(v1_cpuacct_usage_all("f", "0 1 2\n").is_err());
+        assert!(v1_cpuacct_usage_all("f", "cpu user system\n0 1\n").is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! rein.toml: many groups declared in one file, and the commands over it (`rein
+//! validate`, `diff`, `apply`, `down`). The format, every key and the examples are in
+//! docs/CONFIG.md.
+//!
+//! The flow is the library's usual one, with a file at the front:
+//!
+//! ```text
+//! rein.toml -> load (located mistakes) -> model::Config -> resolve -> Declared groups (Resources)
+//!           -> apply::plan (Group::plan per group, one Plan, removals, Diff) -> apply::apply
+//! ```
+//!
+//! - [`model`]: the file as written ([`model::Config`]), a serde model programs can build
+//!   or (de)serialize.
+//! - [`load`]: reads a file and reports every mistake with its line and column.
+//! - [`resolve`]: checks every value, translates every vocabulary (rein's and Docker's
+//!   flags through [`crate::flags`], systemd properties, interface-file names) and merges
+//!   defaults and templates: one [`crate::Resources`] per group.
+//! - [`apply`]: plans against the host, shows the diff, applies all or nothing, removes
+//!   what the file no longer declares (its own groups only), starts commands.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use rein::config::{apply, model::{Config, GroupConfig, Key, Settings}, resolve::Context};
+//! use rein::Hierarchy;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = Config::default();
+//! config.name = Some("dev".into());
+//! config.parent = Some("dev".into());
+//! let mut db = GroupConfig::default();
+//! db.settings = Settings::default().with(Key::Memory, "2G").with(Key::Cpu, "40%");
+//! config.groups.insert("database".into(), db);
+//!
+//! let resolved = config.resolve(&Context::host()).map_err(|p| format!("{p:?}"))?;
+//! let h = Arc::new(Hierarchy::detect()?);
+//! let changes = apply::plan(&h, &resolved, "dev", &apply::Options::default()).map_err(|r| r.error)?;
+//! print!("{}", changes.diff);
+//! apply::apply(&h, &changes)?;
+//! # Ok(()) }
+//! ```
+
+pub mod apply;
+pub mod load;
+pub mod model;
+pub mod resolve;

@@ -1,0 +1,252 @@
+//! Drivers: who makes the group a command runs in.
+//!
+//! By default rein writes the cgroup files itself: the *cgroupfs* driver, which is
+//! [`Group`]. Where a service manager owns the hierarchy (systemd as PID 1 on a
+//! cgroup v2 host), groups made behind its back can have their limits reset or be moved, so
+//! rein asks the manager for a unit instead, through a [`Manager`]. The systemd
+//! implementation lives in the `rein-systemd` crate, which keeps D-Bus out of this library.
+//!
+//! A manager needs a process to create a transient unit around (systemd's scopes are made
+//! from pids), so [`crate::run::run_in_unit`] starts the command held before execve
+//! ([`crate::launch::spawn_held`]), has the manager create the unit with its pid, then
+//! releases it. rein still supervises the command, kills what it leaves behind, and
+//! reads the accounting; the manager removes the unit.
+//!
+//! [`crate::Cgroup`] handles use the second seam here: a [`Driver`] makes long-lived groups
+//! ([`DriverGroup`]) that exist before any process is in them. [`Cgroupfs`] writes the
+//! files itself; the systemd driver (`rein_systemd::SliceDriver`) makes each group a
+//! transient slice and each process added to it a scope inside that slice.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::cgroupfs::GroupPath;
+use crate::error::{Error, Result};
+use crate::group::{Group, Spec};
+use crate::hierarchy::Hierarchy;
+use crate::ownership::{Mark, ProcTable};
+use crate::resources::Resources;
+use crate::stats::Stats;
+
+/// A service manager that makes transient units for rein (see the module guide).
+pub trait Manager {
+    /// Its name in messages, e.g. "systemd".
+    fn name(&self) -> &str;
+
+    /// Creates a transient unit holding the process `pid` (a child held before execve)
+    /// with `spec`'s limits, and returns it once the process is inside. Nothing is left
+    /// behind on failure.
+    fn create_transient(&self, h: &Arc<Hierarchy>, spec: &Spec, pid: u32) -> Result<Box<dyn TransientUnit>>;
+}
+
+/// A transient unit made by a [`Manager`] around one command.
+pub trait TransientUnit: fmt::Debug {
+    /// The unit's name, e.g. `rein-run-42.scope`.
+    fn name(&self) -> &str;
+
+    /// The group the command runs in (the unit's cgroup).
+    fn group(&self) -> &Group;
+
+    /// The unit's accounting once its processes are gone. A manager removes a unit's
+    /// cgroup as soon as it is empty, so this reads wherever the figures outlive it.
+    fn final_stats(&self) -> Result<Stats>;
+
+    /// Kills every process in the unit and waits until it is empty. A manager removes an
+    /// emptied unit's cgroup at once, so a group that vanished meanwhile counts as empty.
+    fn kill(&self) -> Result<()>;
+
+    /// Changes the unit's limits live (fields not set in `resources` are left alone).
+    fn update(&mut self, resources: &Resources) -> Result<()>;
+
+    /// Removes the unit (and whatever it made for it) and waits until it is gone. Call it
+    /// once the unit's processes have exited or been killed.
+    fn remove(&mut self) -> Result<()>;
+}
+
+// Long-lived groups for `Cgroup` handles.
+
+/// Makes and opens the groups behind [`crate::Cgroup`] handles: [`Cgroupfs`] here, the
+/// systemd driver in the `rein-systemd` crate (`rein_systemd::SliceDriver`, chosen by
+/// `rein_systemd::detect_driver`).
+///
+/// Unlike a [`Manager`]'s transient units, these groups exist before any process is in
+/// them, and live until their handle removes them.
+pub trait Driver: fmt::Debug + Send + Sync {
+    /// Its name in messages: "cgroupfs", "systemd".
+    fn name(&self) -> &str;
+
+    /// The hierarchy its groups live in.
+    fn hierarchy(&self) -> &Arc<Hierarchy>;
+
+    /// Creates the group `name` with `spec`. Fails if it exists; nothing is left behind
+    /// on failure.
+    fn create(&self, name: &GroupPath, spec: &Spec) -> Result<Box<dyn DriverGroup>>;
+
+    /// Opens the existing group `name`.
+    fn open(&self, name: &GroupPath) -> Result<Box<dyn DriverGroup>>;
+}
+
+/// How a child that [`crate::Cgroup::spawn`] starts gets into a [`DriverGroup`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Entry {
+    /// The child writes itself into the `cgroup.procs` file of each of the group's
+    /// directories before execve ([`crate::launch::join_on_exec`]).
+    ProcsFiles,
+    /// The child waits before execve until [`DriverGroup::add_pid`] has moved it
+    /// ([`crate::launch::hold_on_exec`]): for managers that move processes themselves.
+    AddPid,
+}
+
+/// One group made or opened by a [`Driver`].
+pub trait DriverGroup: fmt::Debug + Send + Sync {
+    /// The cgroup: stats, events, processes and kill go through it.
+    fn group(&self) -> &Group;
+
+    /// The service manager's unit for the group, if any (e.g. `rein-web.slice`).
+    fn unit(&self) -> Option<&str> {
+        None
+    }
+
+    /// How [`crate::Cgroup::spawn`] puts a child in.
+    fn entry(&self) -> Entry;
+
+    /// Moves process `pid` (all its threads) into the group. Nothing is half-moved on failure.
+    fn add_pid(&self, pid: u32) -> Result<()>;
+
+    /// Changes the limits live (fields not set in `resources` are left alone); on failure
+    /// the values already changed are restored.
+    fn update(&mut self, resources: &Resources) -> Result<()>;
+
+    /// Freezes (`true`) or thaws the group and waits until it is done.
+    fn freeze(&self, frozen: bool) -> Result<()>;
+
+    /// Records that the group outlives its handle (the cgroupfs driver turns its
+    /// `transient` ownership mark into `named`, so `rein gc` leaves it alone).
+    fn persist(&mut self) -> Result<()>;
+
+    /// Kills every process in the group and below, then removes the group and its
+    /// descendants. A group that is gone already counts as removed.
+    fn remove(&mut self) -> Result<()>;
+}
+
+/// The cgroupfs driver for [`crate::Cgroup`] handles: rein writes the cgroup files itself
+/// (cgroup v2, v1 and hybrid hosts, as [`Group`] does).
+///
+/// Groups it creates carry the ownership mark `transient pid=P start=T` of the calling
+/// process ([`crate::ownership`]): if the process dies before its handles remove them,
+/// `rein gc` collects them once they are empty. [`DriverGroup::persist`] makes the mark
+/// `named`.
+#[derive(Debug, Clone)]
+pub struct Cgroupfs {
+    h: Arc<Hierarchy>,
+}
+
+impl Cgroupfs {
+    /// The driver over `h`.
+    pub fn new(h: Arc<Hierarchy>) -> Cgroupfs {
+        Cgroupfs { h }
+    }
+
+    /// The driver over this host's hierarchy ([`Hierarchy::detect`]).
+    pub fn detect() -> Result<Cgroupfs> {
+        Ok(Cgroupfs::new(Arc::new(Hierarchy::detect()?)))
+    }
+}
+
+impl Driver for Cgroupfs {
+    fn name(&self) -> &str {
+        "cgroupfs"
+    }
+
+    fn hierarchy(&self) -> &Arc<Hierarchy> {
+        &self.h
+    }
+
+    fn create(&self, name: &GroupPath, spec: &Spec) -> Result<Box<dyn DriverGroup>> {
+        let mark = Mark::transient_for_self(&ProcTable::default())?;
+        let group = Group::create_marked(self.h.clone(), name, spec, mark)?;
+        Ok(Box::new(CgroupfsGroup { group, mark: Some(mark) }))
+    }
+
+    fn open(&self, name: &GroupPath) -> Result<Box<dyn DriverGroup>> {
+        Ok(Box::new(CgroupfsGroup { group: Group::open(self.h.clone(), name)?, mark: None }))
+    }
+}
+
+/// A group of the [`Cgroupfs`] driver.
+#[derive(Debug)]
+struct CgroupfsGroup {
+    group: Group,
+    /// The mark this handle gave the group when it created it; removal checks that the
+    /// directory still carries it. None for opened groups.
+    mark: Option<Mark>,
+}
+
+impl DriverGroup for CgroupfsGroup {
+    fn group(&self) -> &Group {
+        &self.group
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::ProcsFiles
+    }
+
+    fn add_pid(&self, pid: u32) -> Result<()> {
+        crate::lifecycle::move_pids(&self.group, None, &[pid], &ProcTable::default())
+    }
+
+    fn update(&mut self, resources: &Resources) -> Result<()> {
+        let change = crate::lifecycle::Change {
+            spec: Spec { resources: resources.clone(), accounting: Default::default() },
+            raw: Vec::new(),
+        };
+        crate::lifecycle::set(&mut self.group, &change)
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        self.group.freeze(frozen)
+    }
+
+    fn persist(&mut self) -> Result<()> {
+        if self.mark.is_none() {
+            return Ok(());
+        }
+        let h = self.group.hierarchy();
+        for n in self.group.nodes() {
+            n.place.mount(h).set_xattr(self.group.path(), crate::ownership::XATTR, &Mark::Named.value())?;
+        }
+        self.mark = Some(Mark::Named);
+        Ok(())
+    }
+
+    fn remove(&mut self) -> Result<()> {
+        let h = self.group.hierarchy().clone();
+        let path = self.group.path().clone();
+        let group = match Group::open(h, &path) {
+            Ok(g) => g,
+            Err(Error::State { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if let Some(mine) = self.mark {
+            let now = group.mark()?;
+            if now != Some(mine) {
+                return Err(Error::state(
+                    format!(
+                        "group {path} is no longer the one this handle created: its mark is {}, not '{}'; left alone",
+                        now.map(|m| format!("'{}'", m.value())).unwrap_or_else(|| "gone".into()),
+                        mine.value()
+                    ),
+                    Some(
+                        "someone removed the group and made it again (or changed its user.rein mark); remove it \
+                         with 'rein rm' if it is yours"
+                            .into(),
+                    ),
+                ));
+            }
+        }
+        let removal =
+            crate::lifecycle::plan_remove(&group, crate::lifecycle::RemoveOptions { kill: true, recursive: true })?;
+        crate::lifecycle::remove(&group, &removal)
+    }
+}

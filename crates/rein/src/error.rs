@@ -1,0 +1,169 @@
+//! The library's one error type.
+//!
+//! Every error says what happened and where; [`Error::hint`] says what to do about it
+//! when there is something to do. Messages are lower case without a trailing period,
+//! so they compose into `rein: error: <message>` lines.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result alias used throughout the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in rein.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value given by the user (a size, a percentage, a CPU list, ...) is not valid.
+    #[error("invalid {what} '{value}': {reason}")]
+    InvalidValue {
+        /// What the value was for, e.g. "memory limit" or "--cpu".
+        what: String,
+        /// The value as given.
+        value: String,
+        /// Why it was refused, and what is allowed.
+        reason: String,
+    },
+
+    /// A group name or path is not acceptable.
+    #[error("invalid group name '{name}': {reason}")]
+    InvalidName {
+        /// The name as given (control characters escaped).
+        name: String,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// The running cgroup mode cannot express a setting.
+    #[error("{what} is not supported on cgroup {mode}: {reason}")]
+    Unsupported {
+        /// The setting, in the kernel's words.
+        what: String,
+        /// The hierarchy mode, e.g. "v1".
+        mode: String,
+        /// Why, and the closest equivalent.
+        reason: String,
+    },
+
+    /// A controller needed for a setting is not available where the group lives.
+    #[error("controller '{controller}' is not available under {path}")]
+    ControllerUnavailable {
+        /// The controller name, e.g. "memory".
+        controller: String,
+        /// Where it was looked for.
+        path: PathBuf,
+        /// What to do about it.
+        hint: String,
+    },
+
+    /// A system call on a cgroup file or directory failed.
+    #[error("cannot {op} {path}: {cause}")]
+    Io {
+        /// What rein was doing, e.g. "write '20000 100000' to".
+        op: String,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error (carries the errno); part of the message, not a separate source.
+        cause: io::Error,
+        /// What to do, when rein can tell.
+        hint: Option<String>,
+    },
+
+    /// The cgroup hierarchy could not be detected or is unusable.
+    #[error("cgroup hierarchy: {0}")]
+    Hierarchy(String),
+
+    /// A group is in a state that forbids the operation (exists, populated, missing, ...).
+    #[error("{message}")]
+    State {
+        /// What is wrong.
+        message: String,
+        /// What to do.
+        hint: Option<String>,
+    },
+
+    /// A kernel interface file held something rein could not parse.
+    #[error("cannot parse {file}: {reason}")]
+    Parse {
+        /// The file (or format) being parsed.
+        file: String,
+        /// What was wrong.
+        reason: String,
+    },
+
+    /// A service manager (systemd) refused or failed a request.
+    #[error("{manager}: cannot {op}: {message}")]
+    Manager {
+        /// Which manager, e.g. "systemd".
+        manager: String,
+        /// What rein asked for, e.g. "start rein-run-42.scope".
+        op: String,
+        /// What the manager said (its D-Bus error name included when there is one).
+        message: String,
+        /// What to do, when rein can tell.
+        hint: Option<String>,
+    },
+
+    /// A rein.toml file holds mistakes: every one, located (file, line, column).
+    #[error("{}: {} mistake{}", .0.file.display(), .0.errors.len(), if .0.errors.len() == 1 { "" } else { "s" })]
+    Config(Box<crate::config::load::Diagnostics>),
+
+    /// Starting the command failed.
+    #[error("cannot run '{program}': {cause}")]
+    Spawn {
+        /// The program as given.
+        program: String,
+        /// The underlying error; part of the message, not a separate source.
+        cause: io::Error,
+    },
+}
+
+impl Error {
+    /// What the user can do about this error, when there is an obvious step.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Error::ControllerUnavailable { hint, .. } => Some(hint),
+            Error::Io { hint, .. } | Error::State { hint, .. } | Error::Manager { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The OS error number behind this error, if any.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Io { cause, .. } | Error::Spawn { cause, .. } => cause.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// An [`Error::InvalidValue`]; the value is escaped so it cannot forge output lines.
+    pub fn invalid(what: impl Into<String>, value: impl AsRef<str>, reason: impl Into<String>) -> Self {
+        Error::InvalidValue { what: what.into(), value: escape(value.as_ref()), reason: reason.into() }
+    }
+
+    /// An [`Error::State`].
+    pub fn state(message: impl Into<String>, hint: Option<String>) -> Self {
+        Error::State { message: message.into(), hint }
+    }
+
+    pub(crate) fn parse(file: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Parse { file: file.into(), reason: reason.into() }
+    }
+}
+
+/// Escape control characters so that a hostile value cannot forge output lines.
+pub(crate) fn escape(s: &str) -> String {
+    const MAX: usize = 120;
+    let mut out = String::new();
+    for c in s.chars().take(MAX) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if s.chars().count() > MAX {
+        out.push_str("...");
+    }
+    out
+}

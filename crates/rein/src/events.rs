@@ -1,0 +1,1251 @@
+//! Events: OOM kills, limit hits, pressure triggers and groups becoming empty, as they
+//! happen, for one or more groups, without a daemon.
+//!
+//! A [`Watcher`] turns the kernel's notification mechanisms into one stream of [`Event`]s:
+//!
+//! | event | cgroup v2 (and the cgroup2 side of a hybrid host) | cgroup v1 |
+//! |---|---|---|
+//! | `oom_kill` | `memory.events` `oom_kill`, inotify `IN_MODIFY` | eventfd on `memory.oom_control` through `cgroup.event_control`, then `oom_kill` read back |
+//! | `oom` | `memory.events` `oom` | none (v1 counts no OOM entries) |
+//! | `memory_max` | `memory.events` `max` | `memory.failcnt` + `memory.memsw.failcnt`, polled |
+//! | `memory_high` | `memory.events` `high` | none (no memory.high) |
+//! | `pids_max` | `pids.events` `max`, inotify | `pids.events` `max`, polled (v1 files send no inotify events) |
+//! | `pressure` | a PSI trigger written to `<resource>.pressure`, `POLLPRI` | none (no per-group PSI); hybrid uses the cgroup2 group |
+//! | `empty` | `cgroup.events` `populated` 1 -> 0, inotify | `cgroup.procs` of the group and its descendants, polled |
+//! | `removed` | inotify `IN_DELETE` on the parent directory (cgroupfs sends no `IN_DELETE_SELF`) | the same |
+//!
+//! Polled counters are read every [`Options::poll_interval`] (100 ms by default). v1's
+//! `release_agent` could report emptiness without polling, but it is one program per
+//! hierarchy, set at the hierarchy root, shared with every other user of the host: rein
+//! does not take it over.
+//!
+//! # Whose OOM kill
+//!
+//! An `oom_kill` event counts the kills of this group's processes, never an ancestor's
+//! OOM. On v2 it is `oom_kill` in the group's own `memory.events` (the group and its
+//! descendants): not `oom`, which the kernel counts in the group whose limit was hit.
+//! When a parent and its child carry the same limit the parent hits it, and a watcher of
+//! the child's `oom` sees nothing (containerd PR 6323 fixed exactly that). On v1 the
+//! eventfd fires for an OOM of the group *or any ancestor*, so rein reads the group's
+//! own `oom_kill` counter and reports only what it counts.
+//!
+//! # Latency
+//!
+//! The kernel rate-limits `cgroup.events`/`memory.events` notifications to one per 20 ms
+//! per file (`CGROUP_FILE_NOTIFY_MIN_INTV`), and on v1 the eventfd fires *before* the
+//! victim is chosen. So after a sign that an OOM kill is near (a `max` or `oom` increase
+//! on v2, the eventfd on v1) the watcher re-reads the memory counters every
+//! [`RECHECK_INTERVAL`] for a short window: the kill is reported within a few
+//! milliseconds instead of at the next notification.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use rein::events::{Options, Watcher};
+//! use rein::{Group, GroupPath, Hierarchy};
+//!
+//! # fn main() -> rein::Result<()> {
+//! let h = Arc::new(Hierarchy::detect()?);
+//! let mut w = Watcher::new(h.clone(), Options::default())?;
+//! w.add(&Group::open(h, &GroupPath::parse("rein/job")?)?)?;
+//! for event in w {
+//!     println!("{}", serde_json::to_string(&event?).unwrap());
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::fmt;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::event::epoll;
+use rustix::fs::OFlags;
+use rustix::fs::inotify;
+use rustix::io::Errno;
+use serde::{Serialize, Serializer};
+
+use crate::cgroupfs::{GroupDir, GroupPath, format};
+use crate::error::{Error, Result};
+use crate::group::Group;
+use crate::hierarchy::{Controller, Hierarchy, Mode, parse_controller_list};
+use crate::plan::Place;
+use crate::units::parse_duration_usec;
+use crate::{v1, v2};
+
+/// How often memory counters are re-read after a sign of an imminent OOM kill.
+pub const RECHECK_INTERVAL: Duration = Duration::from_millis(1);
+/// How long after a v2 `max`/`oom` increase the memory counters are re-read (a little
+/// more than the kernel's 20 ms notification interval).
+const RECHECK_WINDOW_V2: Duration = Duration::from_millis(25);
+/// How long after a v1 OOM eventfd notification the `oom_kill` counter is re-read: the
+/// kernel notifies before it picks and kills a victim, and sends nothing afterwards.
+const RECHECK_WINDOW_V1: Duration = Duration::from_secs(1);
+
+/// A resource with pressure stall information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PressureResource {
+    /// `cpu.pressure`.
+    Cpu,
+    /// `memory.pressure`.
+    Memory,
+    /// `io.pressure`.
+    Io,
+}
+
+impl PressureResource {
+    /// The cgroup2 interface file.
+    pub fn file(self) -> &'static str {
+        match self {
+            PressureResource::Cpu => v2::CPU_PRESSURE,
+            PressureResource::Memory => v2::MEMORY_PRESSURE,
+            PressureResource::Io => v2::IO_PRESSURE,
+        }
+    }
+}
+
+/// Which stall a trigger measures: `some` (at least one task stalled) or `full` (all
+/// non-idle tasks stalled at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stall {
+    /// At least one task stalled.
+    Some,
+    /// All non-idle tasks stalled.
+    Full,
+}
+
+/// A PSI trigger: fire when tasks stalled on `resource` for more than `threshold_usec`
+/// within any `window_usec` (Documentation/accounting/psi.rst, "Monitoring for pressure
+/// thresholds"). Written as `memory:some:150ms/1s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct PressureTrigger {
+    /// The resource.
+    pub resource: PressureResource,
+    /// `some` or `full`.
+    pub stall: Stall,
+    /// Stall time that fires the trigger, µs.
+    pub threshold_usec: u64,
+    /// The window it is measured over, µs.
+    pub window_usec: u64,
+}
+
+/// The window range every kernel since PSI triggers exist (5.2) accepts.
+const WINDOW_MIN_USEC: u64 = 500_000;
+const WINDOW_MAX_USEC: u64 = 10_000_000;
+/// Without CAP_SYS_RESOURCE the kernel (6.5+) accepts only windows that are multiples of
+/// 2 s, served by its regular 2 s averaging work instead of a real-time poller thread.
+const UNPRIVILEGED_WINDOW_USEC: u64 = 2_000_000;
+
+impl PressureTrigger {
+    /// Parses `RESOURCE:some|full:THRESHOLD/WINDOW`, e.g. `memory:some:150ms/1s`.
+    /// The window must be 500ms..10s and the threshold above 0 and at most the window.
+    pub fn parse(s: &str) -> Result<PressureTrigger> {
+        let bad = |reason: &str| Error::invalid("pressure trigger", s, reason);
+        let parts: Vec<&str> = s.trim().split(':').collect();
+        let [res, stall, times] = parts.as_slice() else {
+            return Err(bad("expected RESOURCE:some|full:THRESHOLD/WINDOW, e.g. memory:some:150ms/1s"));
+        };
+        let resource = match *res {
+            "cpu" => PressureResource::Cpu,
+            "memory" => PressureResource::Memory,
+            "io" => PressureResource::Io,
+            _ => return Err(bad("the resource must be cpu, memory or io")),
+        };
+        let stall = match *stall {
+            "some" => Stall::Some,
+            "full" => Stall::Full,
+            _ => return Err(bad("the stall kind must be 'some' or 'full'")),
+        };
+        let Some((threshold, window)) = times.split_once('/') else {
+            return Err(bad("expected THRESHOLD/WINDOW after the second ':', e.g. 150ms/1s"));
+        };
+        let threshold_usec = parse_duration_usec(threshold).map_err(|e| bad(&format!("threshold: {e}")))?;
+        let window_usec = parse_duration_usec(window).map_err(|e| bad(&format!("window: {e}")))?;
+        if !(WINDOW_MIN_USEC..=WINDOW_MAX_USEC).contains(&window_usec) {
+            return Err(bad("the window must be between 500ms and 10s (the kernel's range)"));
+        }
+        if threshold_usec == 0 || threshold_usec > window_usec {
+            return Err(bad("the threshold must be above 0 and at most the window"));
+        }
+        Ok(PressureTrigger { resource, stall, threshold_usec, window_usec })
+    }
+
+    /// What is written to the pressure file: `some 150000 1000000`.
+    pub fn kernel_text(&self) -> String {
+        let stall = match self.stall {
+            Stall::Some => "some",
+            Stall::Full => "full",
+        };
+        format!("{stall} {} {}", self.threshold_usec, self.window_usec)
+    }
+}
+
+impl FromStr for PressureTrigger {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        PressureTrigger::parse(s)
+    }
+}
+
+fn short_duration(usec: u64) -> String {
+    if usec % 1_000_000 == 0 {
+        format!("{}s", usec / 1_000_000)
+    } else if usec % 1000 == 0 {
+        format!("{}ms", usec / 1000)
+    } else {
+        format!("{usec}us")
+    }
+}
+
+impl fmt::Display for PressureTrigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let res = match self.resource {
+            PressureResource::Cpu => "cpu",
+            PressureResource::Memory => "memory",
+            PressureResource::Io => "io",
+        };
+        let stall = if self.stall == Stall::Some { "some" } else { "full" };
+        write!(f, "{res}:{stall}:{}/{}", short_duration(self.threshold_usec), short_duration(self.window_usec))
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// The OOM killer killed processes of the group (`count` new kills, `total` so far).
+    OomKill {
+        /// New kills since the last event.
+        count: u64,
+        /// The kernel's counter.
+        total: u64,
+    },
+    /// The group (or a descendant) hit its own memory limit and entered OOM (v2).
+    Oom {
+        /// New entries since the last event.
+        count: u64,
+        /// The kernel's counter.
+        total: u64,
+    },
+    /// Usage hit the hard memory limit (reclaim followed; an OOM may follow).
+    MemoryMax {
+        /// New hits since the last event.
+        count: u64,
+        /// The kernel's counter.
+        total: u64,
+    },
+    /// Usage went above memory.high and the group was throttled (v2).
+    MemoryHigh {
+        /// New hits since the last event.
+        count: u64,
+        /// The kernel's counter.
+        total: u64,
+    },
+    /// Forks were refused by pids.max.
+    PidsMax {
+        /// Refused forks since the last event.
+        count: u64,
+        /// The kernel's counter.
+        total: u64,
+    },
+    /// A PSI trigger fired.
+    Pressure(PressureTrigger),
+    /// The last process left the group and its descendants.
+    Empty,
+    /// The group was removed; no more events come from it.
+    Removed,
+}
+
+impl EventKind {
+    /// The event's name in JSON and in rein's output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::OomKill { .. } => "oom_kill",
+            EventKind::Oom { .. } => "oom",
+            EventKind::MemoryMax { .. } => "memory_max",
+            EventKind::MemoryHigh { .. } => "memory_high",
+            EventKind::PidsMax { .. } => "pids_max",
+            EventKind::Pressure(_) => "pressure",
+            EventKind::Empty => "empty",
+            EventKind::Removed => "removed",
+        }
+    }
+
+    /// `(count, total)` of counter events.
+    pub fn counts(&self) -> Option<(u64, u64)> {
+        match *self {
+            EventKind::OomKill { count, total }
+            | EventKind::Oom { count, total }
+            | EventKind::MemoryMax { count, total }
+            | EventKind::MemoryHigh { count, total }
+            | EventKind::PidsMax { count, total } => Some((count, total)),
+            _ => None,
+        }
+    }
+}
+
+/// One event of one group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// When rein saw it.
+    pub time: SystemTime,
+    /// The group.
+    pub group: GroupPath,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// The time as microseconds since the Unix epoch.
+    pub fn unix_usec(&self) -> u64 {
+        self.time.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    }
+}
+
+/// JSON: `{"time_usec":..,"group":"..","event":"oom_kill","count":1,"total":1}`; pressure
+/// events carry `resource`, `stall`, `threshold_usec`, `window_usec` instead of counts.
+impl Serialize for Event {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("time_usec", &self.unix_usec())?;
+        m.serialize_entry("group", &self.group.to_string())?;
+        m.serialize_entry("event", self.kind.name())?;
+        if let Some((count, total)) = self.kind.counts() {
+            m.serialize_entry("count", &count)?;
+            m.serialize_entry("total", &total)?;
+        }
+        if let EventKind::Pressure(t) = &self.kind {
+            m.serialize_entry("resource", &t.resource)?;
+            m.serialize_entry("stall", &t.stall)?;
+            m.serialize_entry("threshold_usec", &t.threshold_usec)?;
+            m.serialize_entry("window_usec", &t.window_usec)?;
+        }
+        m.end()
+    }
+}
+
+/// How a [`Watcher`] works.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// PSI triggers set on every watched group that has a cgroup2 directory.
+    pub triggers: Vec<PressureTrigger>,
+    /// How often counters without kernel notification are read (v1 memory.failcnt and
+    /// pids.events, v1 emptiness).
+    pub poll_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { triggers: Vec::new(), poll_interval: Duration::from_millis(100) }
+    }
+}
+
+/// The counters a watcher compares between reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Counters {
+    oom: Option<u64>,
+    oom_kill: Option<u64>,
+    max: Option<u64>,
+    high: Option<u64>,
+    pids_max: Option<u64>,
+}
+
+/// One hierarchy directory of a watched group.
+struct NodeWatch {
+    place: Place,
+    controllers: BTreeSet<Controller>,
+    dir: GroupDir,
+    wd: Option<i32>,
+}
+
+struct Watched {
+    path: GroupPath,
+    nodes: Vec<NodeWatch>,
+    counters: Counters,
+    populated: Option<bool>,
+    /// Re-reading memory counters (an OOM kill may be imminent): next read, and until when.
+    recheck: Option<(Instant, Instant)>,
+}
+
+impl Watched {
+    fn node(&self, place_v2: bool, c: Controller) -> Option<&NodeWatch> {
+        self.nodes.iter().find(|n| (n.place == Place::V2) == place_v2 && n.controllers.contains(&c))
+    }
+    fn v2(&self) -> Option<&NodeWatch> {
+        self.nodes.iter().find(|n| n.place == Place::V2)
+    }
+    /// Whether some counter of this group has no kernel notification and must be polled.
+    fn needs_polling(&self) -> bool {
+        self.v2().is_none()
+            || self.node(false, Controller::Memory).is_some()
+            || self.node(false, Controller::Pids).is_some()
+    }
+}
+
+/// What an inotify watch descriptor stands for: one directory, in the roles it plays.
+#[derive(Debug, Clone, Default)]
+struct WdRole {
+    /// The directory: a group path in a hierarchy.
+    at: Option<(GroupPath, Place)>,
+    /// It is a watched group's directory (group id): its files' changes matter.
+    group: Option<usize>,
+    /// It is a followed parent (parent id): new children matter.
+    parent: Option<usize>,
+}
+
+enum Source {
+    OomEventfd { group: usize, fd: OwnedFd },
+    Psi { group: usize, fd: OwnedFd, trigger: PressureTrigger },
+}
+
+impl Source {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Source::OomEventfd { fd, .. } | Source::Psi { fd, .. } => fd.as_fd(),
+        }
+    }
+    fn group(&self) -> usize {
+        match self {
+            Source::OomEventfd { group, .. } | Source::Psi { group, .. } => *group,
+        }
+    }
+}
+
+const INOTIFY_TOKEN: u64 = 0;
+
+/// Watches groups and yields their [`Event`]s; see the module documentation.
+///
+/// [`Watcher::wait`] blocks (with an optional timeout); the watcher is also an
+/// [`Iterator`] that blocks for each event and ends when every watched group is gone.
+/// [`Watcher::as_fd`] and [`Watcher::deadline`] let another event loop drive it.
+pub struct Watcher {
+    h: Arc<Hierarchy>,
+    opts: Options,
+    epoll: OwnedFd,
+    inotify: OwnedFd,
+    inotify_buf: Vec<MaybeUninit<u8>>,
+    groups: Vec<Option<Watched>>,
+    by_path: HashMap<GroupPath, usize>,
+    wds: HashMap<i32, WdRole>,
+    sources: Vec<Option<Source>>,
+    parents: Vec<GroupPath>,
+    queue: VecDeque<Event>,
+    next_poll: Option<Instant>,
+}
+
+impl fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Watcher").field("groups", &self.by_path.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl AsFd for Watcher {
+    /// An epoll fd that becomes readable when the watcher has something to process.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+}
+
+fn sys(op: &str, e: Errno) -> Error {
+    Error::Io { op: op.into(), path: "(events)".into(), cause: e.into(), hint: None }
+}
+
+impl Watcher {
+    /// A watcher with no group yet. Checks the triggers against this process's rights.
+    pub fn new(h: Arc<Hierarchy>, opts: Options) -> Result<Watcher> {
+        if opts.poll_interval.is_zero() {
+            return Err(Error::invalid("poll interval", "0", "must be above 0"));
+        }
+        if !opts.triggers.is_empty() {
+            if h.unified().is_none() {
+                return Err(Error::Unsupported {
+                    what: "a pressure trigger".into(),
+                    mode: Mode::Legacy.to_string(),
+                    reason:
+                        "per-group pressure files exist only in cgroup2; /proc/pressure has the system-wide figures"
+                            .into(),
+                });
+            }
+            let privileged = rustix::thread::capabilities(None)
+                .map(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_RESOURCE))
+                .unwrap_or(false);
+            if let Some(t) = opts.triggers.iter().find(|t| !privileged && t.window_usec % UNPRIVILEGED_WINDOW_USEC != 0)
+            {
+                return Err(Error::invalid(
+                    "pressure trigger",
+                    t.to_string(),
+                    "without CAP_SYS_RESOURCE the kernel accepts only windows that are multiples of 2s \
+                     (e.g. a window of 2s); run as root with CAP_SYS_RESOURCE for shorter windows",
+                ));
+            }
+        }
+        let epoll = epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| sys("create an epoll instance", e))?;
+        let inotify = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+            .map_err(|e| sys("create an inotify instance", e))?;
+        epoll::add(&epoll, &inotify, epoll::EventData::new_u64(INOTIFY_TOKEN), epoll::EventFlags::IN)
+            .map_err(|e| sys("watch the inotify fd", e))?;
+        Ok(Watcher {
+            h,
+            opts,
+            epoll,
+            inotify,
+            inotify_buf: vec![MaybeUninit::uninit(); 64 * 1024],
+            groups: Vec::new(),
+            by_path: HashMap::new(),
+            wds: HashMap::new(),
+            sources: Vec::new(),
+            parents: Vec::new(),
+            queue: VecDeque::new(),
+            next_poll: None,
+        })
+    }
+
+    /// Watches a group: every hierarchy it lives in. Events that happened before are
+    /// not reported.
+    pub fn add(&mut self, group: &Group) -> Result<()> {
+        let id = self.entry(group.path());
+        for n in group.nodes() {
+            self.attach(id, n.place, Some(n.controllers.clone()))?;
+        }
+        let counters = self.read_counters(id);
+        let populated = self.read_populated(id);
+        if let Some(g) = self.groups[id].as_mut() {
+            g.counters = counters;
+            g.populated = populated;
+        }
+        self.schedule_poll();
+        Ok(())
+    }
+
+    /// Watches the children of `parent`: those that exist now (from now on) and those
+    /// created later (from their creation, so a kill between the `mkdir` and the
+    /// watcher noticing it is still reported). The parent itself is not watched.
+    pub fn follow_children(&mut self, parent: &Group) -> Result<()> {
+        let pid = self.parents.len();
+        self.parents.push(parent.path().clone());
+        let mut existing = Vec::new();
+        let h = self.h.clone();
+        for n in parent.nodes() {
+            let m = n.place.mount(&h);
+            let dir = m.group_dir(parent.path())?;
+            self.add_watch(
+                &dir,
+                parent.path(),
+                n.place,
+                inotify::WatchFlags::CREATE | inotify::WatchFlags::ONLYDIR,
+                |r| r.parent = Some(pid),
+            )?;
+            for child in m.children(parent.path())? {
+                existing.push((parent.path().join(&child)?, n.place));
+            }
+        }
+        let mut ids = BTreeSet::new();
+        for (path, place) in existing {
+            let id = self.entry(&path);
+            // A child that vanished in between is simply not watched.
+            let _ = self.attach(id, place, None);
+            ids.insert(id);
+        }
+        // Children that exist already: report from now on, like [`Watcher::add`].
+        for id in ids {
+            let c = self.read_counters(id);
+            let p = self.read_populated(id);
+            if let Some(g) = self.groups[id].as_mut() {
+                g.counters = c;
+                g.populated = p;
+            }
+        }
+        self.drop_empty_entries();
+        self.schedule_poll();
+        Ok(())
+    }
+
+    /// The groups watched now.
+    pub fn groups(&self) -> impl Iterator<Item = &GroupPath> {
+        self.groups.iter().flatten().map(|g| &g.path)
+    }
+
+    /// When [`Watcher::wait`] must be called even if [`Watcher::as_fd`] stays quiet
+    /// (polled counters, OOM rechecks).
+    pub fn deadline(&self) -> Option<Instant> {
+        let recheck = self.groups.iter().flatten().filter_map(|g| g.recheck.map(|(next, _)| next)).min();
+        match (recheck, self.next_poll) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next event, waiting at most `timeout` (forever with None). `Ok(None)` when the
+    /// timeout passed, or when nothing is watched any more.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Event>> {
+        let until = timeout.map(|t| Instant::now() + t);
+        loop {
+            if let Some(e) = self.queue.pop_front() {
+                return Ok(Some(e));
+            }
+            if self.by_path.is_empty() && self.parents.is_empty() {
+                return Ok(None);
+            }
+            let now = Instant::now();
+            if until.is_some_and(|u| now >= u) && !self.due(now) {
+                return Ok(None);
+            }
+            let wake = match (self.deadline(), until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let ts = wake.map(|w| {
+                let d = w.saturating_duration_since(now);
+                rustix::event::Timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ }
+            });
+            let mut ready: Vec<epoll::Event> = Vec::with_capacity(64);
+            match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut ready), ts.as_ref()) {
+                Ok(_) | Err(Errno::INTR) => {}
+                Err(e) => return Err(sys("wait for events", e)),
+            }
+            for ev in ready {
+                let token = ev.data.u64();
+                if token == INOTIFY_TOKEN {
+                    self.read_inotify()?;
+                } else {
+                    self.source_ready(token as usize - 1, ev.flags);
+                }
+            }
+            self.run_due(Instant::now());
+        }
+    }
+
+    fn due(&self, now: Instant) -> bool {
+        self.next_poll.is_some_and(|p| now >= p)
+            || self.groups.iter().flatten().any(|g| g.recheck.is_some_and(|(next, _)| now >= next))
+    }
+
+    /// Runs the polls and rechecks that are due.
+    fn run_due(&mut self, now: Instant) {
+        for id in 0..self.groups.len() {
+            let Some(g) = &self.groups[id] else { continue };
+            if let Some((next, until)) = g.recheck {
+                if now < next {
+                    continue;
+                }
+                self.check_memory(id);
+                if let Some(g) = self.groups[id].as_mut() {
+                    // check_memory may have extended the window.
+                    let until = g.recheck.map_or(until, |r| r.1).max(until);
+                    g.recheck = (now < until).then_some((now + RECHECK_INTERVAL, until));
+                }
+            }
+        }
+        if self.next_poll.is_some_and(|p| now >= p) {
+            for id in 0..self.groups.len() {
+                let Some(g) = &self.groups[id] else { continue };
+                if !g.needs_polling() {
+                    continue;
+                }
+                let v2 = g.v2().is_some();
+                self.check_memory(id);
+                self.check_pids(id);
+                if !v2 {
+                    self.check_populated(id);
+                }
+            }
+            self.next_poll = None;
+            self.schedule_poll();
+        }
+    }
+
+    fn schedule_poll(&mut self) {
+        if self.next_poll.is_none() && self.groups.iter().flatten().any(Watched::needs_polling) {
+            self.next_poll = Some(Instant::now() + self.opts.poll_interval);
+        }
+    }
+
+    fn entry(&mut self, path: &GroupPath) -> usize {
+        if let Some(id) = self.by_path.get(path) {
+            return *id;
+        }
+        let id = self.groups.len();
+        self.groups.push(Some(Watched {
+            path: path.clone(),
+            nodes: Vec::new(),
+            counters: Counters::default(),
+            populated: None,
+            recheck: None,
+        }));
+        self.by_path.insert(path.clone(), id);
+        id
+    }
+
+    fn drop_empty_entries(&mut self) {
+        for id in 0..self.groups.len() {
+            if self.groups[id].as_ref().is_some_and(|g| g.nodes.is_empty()) {
+                self.forget(id);
+            }
+        }
+    }
+
+    fn add_watch(
+        &mut self,
+        dir: &GroupDir,
+        path: &GroupPath,
+        place: Place,
+        flags: inotify::WatchFlags,
+        role: impl FnOnce(&mut WdRole),
+    ) -> Result<i32> {
+        // Through the O_PATH fd, so the watch lands on the directory rein resolved safely.
+        let proc_path = format!("/proc/self/fd/{}", dir.fd().as_raw_fd());
+        let wd = inotify::add_watch(&self.inotify, proc_path.as_str(), flags | inotify::WatchFlags::MASK_ADD).map_err(
+            |e| Error::Io {
+                op: "watch (inotify)".into(),
+                path: dir.path().to_path_buf(),
+                cause: e.into(),
+                hint: (e == Errno::NOSPC).then(|| {
+                    "the inotify watch limit is reached: raise /proc/sys/fs/inotify/max_user_watches".to_string()
+                }),
+            },
+        )?;
+        let r = self.wds.entry(wd).or_default();
+        r.at = Some((path.clone(), place));
+        role(r);
+        Ok(wd)
+    }
+
+    /// Attaches one hierarchy directory of a group: inotify, the v1 OOM eventfd, PSI triggers.
+    fn attach(&mut self, id: usize, place: Place, controllers: Option<BTreeSet<Controller>>) -> Result<()> {
+        let Some(g) = &self.groups[id] else { return Ok(()) };
+        if g.nodes.iter().any(|n| n.place == place) {
+            return Ok(());
+        }
+        let path = g.path.clone();
+        let h = self.h.clone();
+        let m = place.mount(&h);
+        let dir = m.group_dir(&path)?;
+        let controllers = match (controllers, place) {
+            (Some(c), _) => c,
+            (None, Place::V2) => {
+                dir.read_opt(v2::CGROUP_CONTROLLERS)?.map(|t| parse_controller_list(&t)).unwrap_or_default()
+            }
+            (None, Place::V1(i)) => self.h.v1_mounts()[i].controllers.clone(),
+        };
+        // v2: every interface file of the group reports changes on the directory watch.
+        // v1 files send no inotify events, so nothing is watched there but removal.
+        let wd = if place == Place::V2 {
+            Some(self.add_watch(&dir, &path, place, inotify::WatchFlags::MODIFY, |r| r.group = Some(id))?)
+        } else {
+            None
+        };
+        // Removal: kernfs sends no IN_DELETE_SELF, but the parent sees IN_DELETE.
+        if let Some(parent) = path.parent() {
+            let pdir = m.group_dir(&parent)?;
+            self.add_watch(&pdir, &parent, place, inotify::WatchFlags::DELETE | inotify::WatchFlags::ONLYDIR, |_| {})?;
+        }
+        if place != Place::V2 && controllers.contains(&Controller::Memory) {
+            let efd =
+                rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK)
+                    .map_err(|e| sys("create an eventfd", e))?;
+            let ofd = dir.open(v1::MEMORY_OOM_CONTROL, OFlags::RDONLY)?;
+            // The kernel keeps the eventfd, not the oom_control fd: it can be closed after.
+            dir.write(v1::CGROUP_EVENT_CONTROL, &format!("{} {}", efd.as_raw_fd(), ofd.as_raw_fd()))?;
+            self.add_source(Source::OomEventfd { group: id, fd: efd }, epoll::EventFlags::IN)?;
+        }
+        if place == Place::V2 {
+            for t in self.opts.triggers.clone() {
+                let fd = dir.open(t.resource.file(), OFlags::RDWR | OFlags::NONBLOCK)?;
+                crate::cgroupfs::write_once(&fd, &t.kernel_text()).map_err(|e| psi_error(&dir, &t, e))?;
+                // EPOLLPRI only: a pressure file is always readable.
+                self.add_source(Source::Psi { group: id, fd, trigger: t }, epoll::EventFlags::PRI)?;
+            }
+        }
+        if let Some(g) = self.groups[id].as_mut() {
+            g.nodes.push(NodeWatch { place, controllers, dir, wd });
+        }
+        Ok(())
+    }
+
+    fn add_source(&mut self, s: Source, flags: epoll::EventFlags) -> Result<()> {
+        let slot = self.sources.iter().position(Option::is_none).unwrap_or_else(|| {
+            self.sources.push(None);
+            self.sources.len() - 1
+        });
+        epoll::add(&self.epoll, s.fd(), epoll::EventData::new_u64(slot as u64 + 1), flags)
+            .map_err(|e| sys("watch an event fd", e))?;
+        self.sources[slot] = Some(s);
+        Ok(())
+    }
+
+    fn drop_source(&mut self, slot: usize) {
+        if let Some(s) = self.sources[slot].take() {
+            let _ = epoll::delete(&self.epoll, s.fd());
+        }
+    }
+
+    /// Stops watching a group.
+    fn forget(&mut self, id: usize) {
+        let Some(g) = self.groups[id].take() else { return };
+        self.by_path.remove(&g.path);
+        for n in &g.nodes {
+            if let Some(wd) = n.wd {
+                if let Some(r) = self.wds.get_mut(&wd) {
+                    r.group = None;
+                }
+            }
+        }
+        for slot in 0..self.sources.len() {
+            if self.sources[slot].as_ref().is_some_and(|s| s.group() == id) {
+                self.drop_source(slot);
+            }
+        }
+    }
+
+    fn push(&mut self, id: usize, kind: EventKind) {
+        if let Some(g) = &self.groups[id] {
+            self.queue.push_back(Event { time: SystemTime::now(), group: g.path.clone(), kind });
+        }
+    }
+
+    fn read_inotify(&mut self) -> Result<()> {
+        let mut work: Vec<(i32, inotify::ReadFlags, Option<String>)> = Vec::new();
+        {
+            let mut reader = inotify::Reader::new(&self.inotify, &mut self.inotify_buf);
+            loop {
+                match reader.next() {
+                    Ok(ev) => work.push((
+                        ev.wd(),
+                        ev.events(),
+                        ev.file_name().map(|n| n.to_string_lossy().into_owned()).filter(|n| !n.is_empty()),
+                    )),
+                    Err(Errno::AGAIN) => break,
+                    Err(Errno::INTR) => continue,
+                    Err(e) => return Err(sys("read inotify events", e)),
+                }
+            }
+        }
+        for (wd, flags, name) in work {
+            if flags.contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
+                // Events were lost: read everything again.
+                for id in 0..self.groups.len() {
+                    self.check_memory(id);
+                    self.check_pids(id);
+                    self.check_populated(id);
+                }
+                continue;
+            }
+            let Some(role) = self.wds.get(&wd).cloned() else { continue };
+            if flags.contains(inotify::ReadFlags::IGNORED) {
+                self.wds.remove(&wd);
+                continue;
+            }
+            let (Some((at, place)), Some(name)) = (role.at, name) else { continue };
+            if flags.contains(inotify::ReadFlags::CREATE) {
+                if let Some(pid) = role.parent {
+                    self.child_created(pid, place, &name);
+                }
+                continue;
+            }
+            if flags.contains(inotify::ReadFlags::DELETE) {
+                if let Some(id) = at.join(&name).ok().and_then(|p| self.by_path.get(&p).copied()) {
+                    self.node_gone(id, place);
+                }
+                continue;
+            }
+            let Some(id) = role.group else { continue };
+            match name.as_str() {
+                v2::MEMORY_EVENTS => self.check_memory(id),
+                v2::PIDS_EVENTS => self.check_pids(id),
+                v2::CGROUP_EVENTS => self.check_populated(id),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn child_created(&mut self, parent: usize, place: Place, name: &str) {
+        let Ok(path) = self.parents[parent].join(name) else { return };
+        let id = self.entry(&path);
+        if self.attach(id, place, None).is_err() {
+            // Gone again already, or not a group rein can read: nothing to watch.
+            if self.groups[id].as_ref().is_some_and(|g| g.nodes.is_empty()) {
+                self.forget(id);
+            }
+            return;
+        }
+        // A new group's counters start at zero: what they show now happened in it.
+        self.settle_new_node(id);
+        self.schedule_poll();
+    }
+
+    /// After a directory joined a group: read what it adds, reporting counts since zero
+    /// for the parts that are new.
+    fn settle_new_node(&mut self, id: usize) {
+        self.check_memory(id);
+        self.check_pids(id);
+        if self.groups[id].as_ref().is_some_and(|g| g.populated.is_none()) {
+            let p = self.read_populated(id);
+            if let Some(g) = self.groups[id].as_mut() {
+                g.populated = p;
+            }
+        }
+    }
+
+    fn node_gone(&mut self, id: usize, place: Place) {
+        let Some(g) = self.groups[id].as_mut() else { return };
+        g.nodes.retain(|n| n.place != place);
+        if g.nodes.is_empty() {
+            // Only an empty group can be removed; the kernel's cgroup.events notification
+            // of that may come after the parent's IN_DELETE.
+            if g.populated == Some(true) {
+                self.push(id, EventKind::Empty);
+            }
+            self.push(id, EventKind::Removed);
+            self.forget(id);
+        }
+    }
+
+    fn source_ready(&mut self, slot: usize, flags: epoll::EventFlags) {
+        let Some(s) = self.sources.get(slot).and_then(Option::as_ref) else { return };
+        let id = s.group();
+        let trigger = match s {
+            Source::OomEventfd { fd, .. } => {
+                let mut buf = [0u8; 8];
+                let _ = rustix::io::read(fd, &mut buf);
+                None
+            }
+            Source::Psi { trigger, .. } => Some(*trigger),
+        };
+        match trigger {
+            None => {
+                // The eventfd also fires when the group is removed; reading oom_kill then
+                // fails and the inotify watch reports the removal.
+                self.check_memory(id);
+                if let Some(g) = self.groups[id].as_mut() {
+                    recheck_for(g, RECHECK_WINDOW_V1);
+                }
+            }
+            // The group's directory is gone: kernfs reports POLLERR from then on.
+            Some(_) if flags.contains(epoll::EventFlags::ERR) => self.drop_source(slot),
+            Some(t) if flags.contains(epoll::EventFlags::PRI) => self.push(id, EventKind::Pressure(t)),
+            Some(_) => {}
+        }
+    }
+
+    fn read_counters(&self, id: usize) -> Counters {
+        let mut c = Counters::default();
+        let Some(g) = &self.groups[id] else { return c };
+        if let Some(n) = g.node(true, Controller::Memory) {
+            if let Some(kv) = n
+                .dir
+                .read_opt(v2::MEMORY_EVENTS)
+                .ok()
+                .flatten()
+                .and_then(|t| format::flat_keyed(v2::MEMORY_EVENTS, &t).ok())
+            {
+                c.oom = kv.get("oom").copied();
+                c.oom_kill = kv.get("oom_kill").copied();
+                c.max = kv.get("max").copied();
+                c.high = kv.get("high").copied();
+            }
+        } else if let Some(n) = g.node(false, Controller::Memory) {
+            let num = |f: &str| n.dir.read_opt(f).ok().flatten().and_then(|t| format::single_u64(f, &t).ok());
+            if let Some(kv) = n
+                .dir
+                .read_opt(v1::MEMORY_OOM_CONTROL)
+                .ok()
+                .flatten()
+                .and_then(|t| format::flat_keyed(v1::MEMORY_OOM_CONTROL, &t).ok())
+            {
+                c.oom_kill = kv.get("oom_kill").copied();
+            }
+            c.max = match (num(v1::MEMORY_FAILCNT), num(v1::MEMORY_MEMSW_FAILCNT)) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            };
+        }
+        let pids = g.node(true, Controller::Pids).or_else(|| g.node(false, Controller::Pids));
+        if let Some(n) = pids {
+            c.pids_max = n
+                .dir
+                .read_opt(v2::PIDS_EVENTS)
+                .ok()
+                .flatten()
+                .and_then(|t| format::flat_keyed(v2::PIDS_EVENTS, &t).ok())
+                .and_then(|kv| kv.get("max").copied());
+        }
+        c
+    }
+
+    fn read_populated(&self, id: usize) -> Option<bool> {
+        let g = self.groups[id].as_ref()?;
+        if let Some(n) = g.v2() {
+            let t = n.dir.read_opt(v2::CGROUP_EVENTS).ok()??;
+            return format::flat_keyed(v2::CGROUP_EVENTS, &t).ok()?.get("populated").map(|v| *v != 0);
+        }
+        // v1: populated in any hierarchy it lives in (a process may sit in the group's
+        // memory directory and elsewhere for cpu).
+        let mut out = None;
+        for n in &g.nodes {
+            match subtree_populated(n.place.mount(&self.h), &g.path) {
+                Some(true) => return Some(true),
+                Some(false) => out = Some(false),
+                None => {}
+            }
+        }
+        out
+    }
+
+    fn check_memory(&mut self, id: usize) {
+        self.check_counters(id, true);
+    }
+
+    fn check_pids(&mut self, id: usize) {
+        self.check_counters(id, false);
+    }
+
+    fn check_counters(&mut self, id: usize, memory: bool) {
+        let Some(g) = &self.groups[id] else { return };
+        let old = g.counters;
+        let new = self.read_counters(id);
+        let delta = |o: Option<u64>, n: Option<u64>| match (o, n) {
+            (Some(o), Some(n)) if n > o => Some((n - o, n)),
+            (None, Some(n)) if n > 0 => Some((n, n)),
+            _ => None,
+        };
+        let mut kinds = Vec::new();
+        let mut merged = old;
+        if memory {
+            if let Some((count, total)) = delta(old.max, new.max) {
+                kinds.push(EventKind::MemoryMax { count, total });
+            }
+            if let Some((count, total)) = delta(old.high, new.high) {
+                kinds.push(EventKind::MemoryHigh { count, total });
+            }
+            let oom = delta(old.oom, new.oom);
+            if let Some((count, total)) = oom {
+                kinds.push(EventKind::Oom { count, total });
+            }
+            let kill = delta(old.oom_kill, new.oom_kill);
+            if let Some((count, total)) = kill {
+                kinds.push(EventKind::OomKill { count, total });
+            }
+            // v2: a `max` or `oom` increase means a kill may follow within milliseconds,
+            // but its notification may be held back by the kernel's 20 ms rate limit.
+            let v2_memory = g.node(true, Controller::Memory).is_some();
+            let hint = v2_memory && (oom.is_some() || delta(old.max, new.max).is_some()) && kill.is_none();
+            merged = Counters {
+                oom: new.oom.or(old.oom),
+                oom_kill: new.oom_kill.or(old.oom_kill),
+                max: new.max.or(old.max),
+                high: new.high.or(old.high),
+                ..merged
+            };
+            if let Some(g) = self.groups[id].as_mut() {
+                g.counters = merged;
+                if hint {
+                    recheck_for(g, RECHECK_WINDOW_V2);
+                }
+            }
+        } else {
+            if let Some((count, total)) = delta(old.pids_max, new.pids_max) {
+                kinds.push(EventKind::PidsMax { count, total });
+            }
+            merged.pids_max = new.pids_max.or(old.pids_max);
+            if let Some(g) = self.groups[id].as_mut() {
+                g.counters = merged;
+            }
+        }
+        for k in kinds {
+            self.push(id, k);
+        }
+    }
+
+    fn check_populated(&mut self, id: usize) {
+        let Some(g) = &self.groups[id] else { return };
+        let old = g.populated;
+        let new = self.read_populated(id);
+        if old == Some(true) && new == Some(false) {
+            self.push(id, EventKind::Empty);
+        }
+        if let (Some(g), Some(_)) = (self.groups[id].as_mut(), new) {
+            g.populated = new;
+        }
+    }
+}
+
+/// Re-reads a group's memory counters every [`RECHECK_INTERVAL`] for `window`.
+fn recheck_for(g: &mut Watched, window: Duration) {
+    let now = Instant::now();
+    let until = g.recheck.map_or(now + window, |(_, u)| u.max(now + window));
+    g.recheck = Some((now + RECHECK_INTERVAL, until));
+}
+
+fn psi_error(dir: &GroupDir, t: &PressureTrigger, e: Errno) -> Error {
+    let hint = match e {
+        Errno::INVAL => "the kernel refused the trigger: the window must be 500ms..10s, the threshold at most the \
+                         window, and without CAP_SYS_RESOURCE the window a multiple of 2s"
+            .to_string(),
+        Errno::PERM | Errno::ACCESS => {
+            "creating PSI triggers needs CAP_SYS_RESOURCE on kernels before 6.5; run as root".to_string()
+        }
+        Errno::OPNOTSUPP => {
+            "PSI is off: 'psi=0' on the kernel command line, or 0 in the group's cgroup.pressure".into()
+        }
+        Errno::BUSY => "a trigger is set on this file descriptor already".into(),
+        _ => String::new(),
+    };
+    Error::Io {
+        op: format!("set the pressure trigger {t} ('{}') on", t.kernel_text()),
+        path: dir.path().join(t.resource.file()),
+        cause: e.into(),
+        hint: (!hint.is_empty()).then_some(hint),
+    }
+}
+
+/// Whether a v1 group or a descendant holds a process (v1 has no `populated` flag).
+fn subtree_populated(m: &crate::cgroupfs::Mount, g: &GroupPath) -> Option<bool> {
+    let t = m.read(g, v1::CGROUP_PROCS).ok()?;
+    if !t.trim().is_empty() {
+        return Some(true);
+    }
+    for child in m.children(g).ok()? {
+        if subtree_populated(m, &g.join(&child).ok()?)? {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+impl Iterator for Watcher {
+    type Item = Result<Event>;
+
+    /// Blocks for the next event; ends when nothing is watched any more.
+    fn next(&mut self) -> Option<Result<Event>> {
+        self.wait(None).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeTree, Layout};
+
+    #[test]
+    fn triggers_parse_and_refuse_with_reasons() {
+        let t = PressureTrigger::parse("memory:some:150ms/1s").unwrap();
+        assert_eq!(t.kernel_text(), "some 150000 1000000");
+        assert_eq!(t.to_string(), "memory:some:150ms/1s");
+        assert_eq!(PressureTrigger::parse("io:full:1s/10s").unwrap().kernel_text(), "full 1000000 10000000");
+        for (text, needle) in [
+            ("memory", "expected RESOURCE:some|full"),
+            ("disk:some:1s/2s", "cpu, memory or io"),
+            ("cpu:most:1s/2s", "'some' or 'full'"),
+            ("cpu:some:1s", "THRESHOLD/WINDOW"),
+            ("cpu:some:1s/20s", "between 500ms and 10s"),
+            ("cpu:some:3s/2s", "at most the window"),
+            ("cpu:some:0ms/2s", "above 0"),
+            ("cpu:some:x/2s", "threshold:"),
+        ] {
+            let e = PressureTrigger::parse(text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+            assert!(e.starts_with("invalid pressure trigger"), "{e}");
+        }
+    }
+
+    fn write(tree: &FakeTree, rel: &str, text: &str) {
+        std::fs::write(tree.path().join(rel), text).unwrap();
+    }
+
+    fn next(w: &mut Watcher) -> Option<Event> {
+        w.wait(Some(Duration::from_secs(2))).unwrap()
+    }
+
+    /// On a fake v2 tree the watcher sees the same inotify events a kernel sends (a
+    /// write to memory.events modifies the file), and reports deltas of the group's own
+    /// counters.
+    #[test]
+    fn v2_counter_deltas_become_events() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("p/g");
+        let h = tree.hierarchy();
+        let mut w = Watcher::new(h.clone(), Options::default()).unwrap();
+        w.add(&Group::open(h, &GroupPath::parse("p/g").unwrap()).unwrap()).unwrap();
+        // The parent's counters are not the group's.
+        write(&tree, "p/memory.events", "low 0\nhigh 0\nmax 9\noom 3\noom_kill 0\noom_group_kill 0\n");
+        write(&tree, "p/g/memory.events", "low 0\nhigh 0\nmax 2\noom 0\noom_kill 1\noom_group_kill 0\n");
+        let e = next(&mut w).unwrap();
+        assert_eq!(e.kind, EventKind::MemoryMax { count: 2, total: 2 });
+        assert_eq!(e.group.as_str(), "p/g");
+        assert_eq!(next(&mut w).unwrap().kind, EventKind::OomKill { count: 1, total: 1 });
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["event"], "memory_max");
+        assert_eq!(json["group"], "/p/g");
+        write(&tree, "p/g/pids.events", "max 4\n");
+        assert_eq!(next(&mut w).unwrap().kind, EventKind::PidsMax { count: 4, total: 4 });
+        write(&tree, "p/g/cgroup.events", "populated 1\nfrozen 0\n");
+        assert_eq!(w.wait(Some(Duration::from_millis(50))).unwrap(), None, "becoming populated is no event");
+        write(&tree, "p/g/cgroup.events", "populated 0\nfrozen 0\n");
+        assert_eq!(next(&mut w).unwrap().kind, EventKind::Empty);
+        assert_eq!(w.wait(Some(Duration::from_millis(50))).unwrap(), None);
+    }
+
+    #[test]
+    fn v1_counters_are_polled_and_removal_ends_the_stream() {
+        let tree = FakeTree::new(Layout::V1);
+        let dirs = tree.group("g");
+        let h = tree.hierarchy();
+        let opts = Options { poll_interval: Duration::from_millis(10), ..Options::default() };
+        let mut w = Watcher::new(h.clone(), opts).unwrap();
+        w.add(&Group::open(h, &GroupPath::parse("g").unwrap()).unwrap()).unwrap();
+        // The OOM eventfd was registered the v1 way.
+        let ctl = std::fs::read_to_string(tree.path().join("memory/g/cgroup.event_control")).unwrap_or_default();
+        assert!(ctl.split_whitespace().count() == 2, "cgroup.event_control: {ctl:?}");
+        write(&tree, "memory/g/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n");
+        write(&tree, "pids/g/pids.events", "max 1\n");
+        let mut kinds: Vec<EventKind> = (0..2).filter_map(|_| next(&mut w)).map(|e| e.kind).collect();
+        kinds.sort_by_key(|k| k.name());
+        assert_eq!(kinds, [EventKind::OomKill { count: 2, total: 2 }, EventKind::PidsMax { count: 1, total: 1 }]);
+        write(&tree, "cpu/g/cgroup.procs", "42\n");
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(w.wait(Some(Duration::from_millis(30))).unwrap(), None);
+        write(&tree, "cpu/g/cgroup.procs", "");
+        assert_eq!(next(&mut w).unwrap().kind, EventKind::Empty);
+        for d in dirs {
+            std::fs::remove_dir_all(d).unwrap();
+        }
+        assert_eq!(next(&mut w).unwrap().kind, EventKind::Removed);
+        assert!(w.next().is_none(), "nothing left to watch");
+    }
+
+    #[test]
+    fn follow_children_reports_new_groups_from_zero() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("rein");
+        let h = tree.hierarchy();
+        let mut w = Watcher::new(h.clone(), Options::default()).unwrap();
+        w.follow_children(&Group::open(h, &GroupPath::parse("rein").unwrap()).unwrap()).unwrap();
+        // A group made after the watcher started, with a kill already counted.
+        let dir = tree.path().join("rein/run-1");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.controllers"), "memory\n").unwrap();
+        std::fs::write(dir.join("memory.events"), "oom 1\noom_kill 1\n").unwrap();
+        let mut kinds = Vec::new();
+        while let Some(e) = w.wait(Some(Duration::from_millis(300))).unwrap() {
+            assert_eq!(e.group.as_str(), "rein/run-1");
+            kinds.push(e.kind);
+        }
+        assert!(kinds.contains(&EventKind::OomKill { count: 1, total: 1 }), "{kinds:?}");
+    }
+
+    #[test]
+    fn triggers_need_cgroup2() {
+        let tree = FakeTree::new(Layout::V1);
+        let t = PressureTrigger::parse("memory:some:150ms/2s").unwrap();
+        let e = Watcher::new(tree.hierarchy(), Options { triggers: vec![t], ..Options::default() }).unwrap_err();
+        assert!(e.to_string().contains("a pressure trigger is not supported on cgroup v1"), "{e}");
+    }
+}

@@ -1,0 +1,1099 @@
+//! [`Group`]: a cgroup across every hierarchy it lives in, and its life cycle.
+//!
+//! On v2 a group is one directory. On v1 it is one directory per hierarchy that holds a
+//! controller it needs. On a hybrid host it is both: the cgroup2 directory carries the
+//! v2 core (`clone3` into the group, `cgroup.kill`, `cgroup.freeze`, pressure, populated
+//! events) and the v1 directories carry the limits of the controllers bound there.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rustix::fs::OFlags;
+use rustix::io::Errno;
+
+use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, format};
+use crate::error::{Error, Result};
+use crate::hierarchy::{Binding, Controller, Hierarchy, Mode, parse_controller_list};
+use crate::launch;
+use crate::plan::{Action, Place, Plan, Write};
+use crate::resources::Resources;
+use crate::stats::Stats;
+use crate::units::CpuList;
+use crate::{v1, v2};
+
+/// How long [`Group::kill`] and [`Group::remove`] wait for the kernel before giving up.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One directory of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Which hierarchy.
+    pub place: Place,
+    /// The controllers this directory carries for the group.
+    pub controllers: BTreeSet<Controller>,
+}
+
+/// What a new or updated group needs.
+#[derive(Debug, Clone, Default)]
+pub struct Spec {
+    /// The limits to write.
+    pub resources: Resources,
+    /// Controllers wanted for accounting only: enabled where available, skipped silently
+    /// where not (their statistics are then absent).
+    pub accounting: BTreeSet<Controller>,
+}
+
+/// A group and the directories it has in each hierarchy.
+#[derive(Debug)]
+pub struct Group {
+    h: Arc<Hierarchy>,
+    path: GroupPath,
+    nodes: Vec<Node>,
+    /// Created by this process and never killed: safe for clone3 (see [`crate::launch`]).
+    fresh: AtomicBool,
+    /// The directories [`Group::open`] found, kept for reading stats (same order as nodes).
+    dirs: Vec<Option<GroupDir>>,
+}
+
+fn unavailable(h: &Hierarchy, c: Controller, at: &std::path::Path, root: bool) -> Error {
+    let hint = match h.mode() {
+        Mode::Unified if root => format!(
+            "this kernel's cgroup2 root does not offer '{c}' (see {}/cgroup.controllers); it may be \
+             compiled out or bound to a v1 hierarchy",
+            at.display()
+        ),
+        Mode::Unified => format!(
+            "'{c}' is not enabled in the parent's cgroup.subtree_control, and rein may not enable it there; \
+             ask the owner of the parent group to delegate it"
+        ),
+        Mode::Hybrid => format!(
+            "on this hybrid host '{c}' is bound to neither a v1 hierarchy nor the cgroup2 mount ({})",
+            at.display()
+        ),
+        Mode::Legacy => format!(
+            "no v1 hierarchy mounts '{c}'; mount one, e.g. 'mount -t cgroup -o {} cgroup /sys/fs/cgroup/{}'",
+            c.v1_name(),
+            c.v1_name()
+        ),
+    };
+    Error::ControllerUnavailable { controller: c.to_string(), path: at.to_path_buf(), hint }
+}
+
+fn list(set: &BTreeSet<Controller>, sign: &str) -> String {
+    set.iter().map(|c| format!("{sign}{c}")).collect::<Vec<_>>().join(" ")
+}
+
+/// CPUs and memory nodes a group may use, as granted by its parent.
+fn check_cpuset(r: &Resources, cpus: &CpuList, mems: &CpuList, parent: &str) -> Result<()> {
+    for (what, want, have) in [("CPU", &r.cpuset.cpus, cpus), ("memory node", &r.cpuset.mems, mems)] {
+        if let Some(want) = want {
+            if !have.is_empty() && !want.is_subset(have) {
+                return Err(Error::invalid(
+                    if what == "CPU" { "cpuset.cpus" } else { "cpuset.mems" },
+                    want.to_string(),
+                    format!("{what} {} not available: {parent} allows {have}", want.difference(have)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Group {
+    /// Plans creating (`must_be_new`) or updating the group at `path` so it carries
+    /// `spec`. Reads the tree; writes nothing. The returned nodes are where the group
+    /// lives once the plan has run.
+    pub fn plan(h: &Hierarchy, path: &GroupPath, spec: &Spec, must_be_new: bool) -> Result<(Plan, Vec<Node>)> {
+        let r = &spec.resources;
+        r.validate()?;
+        let mut required = r.controllers();
+        if r.freeze.is_some() && h.unified().is_none() {
+            required.insert(Controller::Freezer);
+        }
+        let mut v2_set = BTreeSet::new();
+        let mut v1_sets: BTreeMap<usize, BTreeSet<Controller>> = BTreeMap::new();
+        for (c, needed) in required.iter().map(|c| (*c, true)).chain(spec.accounting.iter().map(|c| (*c, false))) {
+            match h.binding(c) {
+                Some(Binding::V2(_)) => {
+                    v2_set.insert(c);
+                }
+                Some(Binding::V1(m)) => {
+                    let i = h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or(0);
+                    v1_sets.entry(i).or_default().extend(m.controllers.iter().copied().filter(|x| *x == c));
+                }
+                None if needed => {
+                    let at = h.unified().map(|u| u.mount.path()).unwrap_or(std::path::Path::new("/sys/fs/cgroup"));
+                    return Err(unavailable(h, c, at, true));
+                }
+                None => {}
+            }
+        }
+
+        let mut plan = Plan::new();
+        let mut nodes = Vec::new();
+        if let Some(u) = h.unified() {
+            let enabled = plan_v2(&u.mount, &u.controllers, path, spec, &required, &v2_set, must_be_new, &mut plan, h)?;
+            nodes.push(Node { place: Place::V2, controllers: enabled });
+        }
+        for (i, set) in v1_sets {
+            plan_v1(h, i, path, spec, &set, must_be_new, &mut plan)?;
+            nodes.push(Node { place: Place::V1(i), controllers: set });
+        }
+        if let Some(freeze) = r.freeze {
+            let (place, file, value) = if h.unified().is_some() {
+                (Place::V2, v2::CGROUP_FREEZE, if freeze { "1" } else { "0" })
+            } else {
+                let i = nodes.iter().find(|n| n.controllers.contains(&Controller::Freezer)).map(|n| n.place);
+                (i.unwrap_or(Place::V1(0)), v1::FREEZER_STATE, if freeze { "FROZEN" } else { "THAWED" })
+            };
+            let previous = existing_value(h, place, path, file);
+            plan.push(Action::Write {
+                place,
+                group: path.clone(),
+                write: Write::new(file, value),
+                previous,
+                if_empty: false,
+            });
+        }
+        Ok((plan, nodes))
+    }
+
+    /// Creates the group at `path` with `spec`, enabling controllers down the path and
+    /// creating missing ancestors. Fails if it exists. Nothing is left behind on failure.
+    pub fn create(h: Arc<Hierarchy>, path: &GroupPath, spec: &Spec) -> Result<Group> {
+        let (plan, nodes) = Group::plan(&h, path, spec, true)?;
+        plan.execute(&h)?;
+        Ok(Group { h, path: path.clone(), nodes, fresh: AtomicBool::new(true), dirs: Vec::new() })
+    }
+
+    /// Opens an existing group: every hierarchy where its directory exists.
+    pub fn open(h: Arc<Hierarchy>, path: &GroupPath) -> Result<Group> {
+        // Opening each directory (O_PATH) is the existence check, and the fds are kept
+        // for reading stats: `rein stat` of many groups pays one lookup per directory.
+        let mut nodes = Vec::new();
+        let mut dirs = Vec::new();
+        // A path that exists but cannot be reached (a symlink or mount point in it, no
+        // permission) is reported as such, not as a missing group.
+        let mut unreachable: Option<Error> = None;
+        let mut note = |e: Error| {
+            if e.errno() != Some(libc::ENOENT) && unreachable.is_none() {
+                unreachable = Some(e);
+            }
+        };
+        if let Some(u) = h.unified() {
+            let found = u.mount.group_dir(path).map_err(&mut note);
+            if let Ok(dir) = found {
+                let controllers = dir
+                    .read_opt(v2::CGROUP_CONTROLLERS)
+                    .ok()
+                    .flatten()
+                    .map(|t| parse_controller_list(&t))
+                    .unwrap_or_default();
+                nodes.push(Node { place: Place::V2, controllers });
+                dirs.push(Some(dir));
+            }
+        }
+        for (i, m) in h.v1_mounts().iter().enumerate() {
+            if let Ok(dir) = m.mount.group_dir(path).map_err(&mut note) {
+                nodes.push(Node { place: Place::V1(i), controllers: m.controllers.clone() });
+                dirs.push(Some(dir));
+            }
+        }
+        if let Some(e) = unreachable {
+            return Err(e);
+        }
+        if nodes.is_empty() {
+            return Err(Error::state(
+                format!("no group {path}"),
+                Some("see 'rein ls' for the groups that exist".into()),
+            ));
+        }
+        Ok(Group { h, path: path.clone(), nodes, fresh: AtomicBool::new(false), dirs })
+    }
+
+    /// Plans a live change of limits (creating directories in hierarchies the group lacks).
+    pub fn plan_update(&self, spec: &Spec) -> Result<Plan> {
+        Group::plan(&self.h, &self.path, spec, false).map(|(p, _)| p)
+    }
+
+    /// Changes limits live. On failure, values already changed are restored.
+    pub fn update(&mut self, spec: &Spec) -> Result<()> {
+        let (plan, nodes) = Group::plan(&self.h, &self.path, spec, false)?;
+        plan.execute(&self.h)?;
+        self.dirs.clear();
+        for n in nodes {
+            match self.nodes.iter_mut().find(|x| x.place == n.place) {
+                Some(x) => x.controllers.extend(n.controllers),
+                None => self.nodes.push(n),
+            }
+        }
+        Ok(())
+    }
+
+    /// The group's path.
+    pub fn path(&self) -> &GroupPath {
+        &self.path
+    }
+
+    /// The hierarchy.
+    pub fn hierarchy(&self) -> &Arc<Hierarchy> {
+        &self.h
+    }
+
+    /// The directories of the group.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    fn mount(&self, place: Place) -> &Mount {
+        place.mount(&self.h)
+    }
+
+    fn v2_node(&self) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.place == Place::V2)
+    }
+
+    fn node_with(&self, c: Controller) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.controllers.contains(&c))
+    }
+
+    /// Opens what [`launch::spawn`] needs to put a child in this group: the v2 directory
+    /// for clone3 when the group is fresh, else `cgroup.procs` files.
+    pub fn attach_fds(&self) -> Result<AttachFds> {
+        let mut out = AttachFds { dir: None, procs: Vec::new(), procs_paths: Vec::new(), procs_places: Vec::new() };
+        for n in &self.nodes {
+            let m = self.mount(n.place);
+            if n.place == Place::V2 && self.fresh.load(Ordering::Relaxed) {
+                out.dir = Some(m.open_dir(&self.path)?);
+            } else {
+                out.procs.push(m.open_file(&self.path, v1::CGROUP_PROCS, OFlags::WRONLY)?);
+                out.procs_paths.push(m.file_path(&self.path, v1::CGROUP_PROCS));
+                out.procs_places.push(n.place);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves a process (all its threads) into the group, in every hierarchy.
+    pub fn add_pid(&self, pid: u32) -> Result<()> {
+        for n in &self.nodes {
+            self.mount(n.place).write(&self.path, v1::CGROUP_PROCS, &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The processes in the group itself (not in child groups).
+    pub fn procs(&self) -> Result<Vec<u32>> {
+        let Some(n) = self.nodes.first() else { return Ok(Vec::new()) };
+        let text = self.mount(n.place).read(&self.path, v1::CGROUP_PROCS)?;
+        format::pids(v1::CGROUP_PROCS, &text)
+    }
+
+    /// True if any process is in the group or below it.
+    pub fn is_populated(&self) -> Result<bool> {
+        if let Some(n) = self.v2_node() {
+            let m = self.mount(n.place);
+            if let Ok(t) = m.read(&self.path, v2::CGROUP_EVENTS) {
+                return Ok(format::flat_keyed(v2::CGROUP_EVENTS, &t)?.get("populated").is_some_and(|v| *v != 0));
+            }
+        }
+        // v1: no populated flag; look at this group and every descendant.
+        for n in &self.nodes {
+            if self.subtree_has_procs(self.mount(n.place), &self.path)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn subtree_has_procs(&self, m: &Mount, g: &GroupPath) -> Result<bool> {
+        if !m.read(g, v1::CGROUP_PROCS)?.trim().is_empty() {
+            return Ok(true);
+        }
+        for child in m.children(g)? {
+            if self.subtree_has_procs(m, &g.join(&child)?)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Sends `signal` to every process in the group (not its child groups). Returns how many.
+    pub fn signal(&self, signal: i32) -> Result<usize> {
+        let mut n = 0;
+        for pid in self.procs()? {
+            if launch::kill(pid as i32, signal).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Kills every process in the group and its child groups and waits until it is empty.
+    ///
+    /// v2 (and hybrid) writes `cgroup.kill` (Linux 5.14), which the kernel applies to
+    /// new forks too. Without it, rein freezes the group when it can (so nothing forks
+    /// while it works), SIGKILLs each process, and thaws it.
+    pub fn kill(&self) -> Result<()> {
+        self.fresh.store(false, Ordering::Relaxed);
+        if let Some(n) = self.v2_node() {
+            let m = self.mount(n.place);
+            if m.has_file(&self.path, v2::CGROUP_KILL) {
+                m.write(&self.path, v2::CGROUP_KILL, "1")?;
+                return self.wait_empty();
+            }
+        }
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let freezer = self.node_with(Controller::Freezer).map(|n| n.place);
+        loop {
+            let pids = self.all_pids()?;
+            if pids.is_empty() {
+                return Ok(());
+            }
+            if let Some(place) = freezer {
+                let _ = self.mount(place).write(&self.path, v1::FREEZER_STATE, "FROZEN");
+            }
+            for pid in pids {
+                let _ = launch::kill(pid as i32, libc::SIGKILL);
+            }
+            if let Some(place) = freezer {
+                // Killed tasks only die once thawed.
+                let _ = self.mount(place).write(&self.path, v1::FREEZER_STATE, "THAWED");
+            }
+            if Instant::now() > deadline {
+                return Err(self.stuck("kill"));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Every process in the group and its child groups, in every hierarchy it lives in.
+    pub fn all_procs(&self) -> Result<Vec<u32>> {
+        self.all_pids()
+    }
+
+    /// Names of the group's child groups, across all its hierarchies, sorted.
+    pub fn children(&self) -> Result<Vec<String>> {
+        let mut out = BTreeSet::new();
+        for n in &self.nodes {
+            out.extend(self.mount(n.place).children(&self.path)?);
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// The rein mark on the group's directories (the first one found), if any.
+    pub fn mark(&self) -> Result<Option<crate::ownership::Mark>> {
+        for n in &self.nodes {
+            if let Some(v) = self.mount(n.place).get_xattr(&self.path, crate::ownership::XATTR)? {
+                return Ok(crate::ownership::Mark::parse(&v).ok());
+            }
+        }
+        Ok(None)
+    }
+
+    /// Creates the group like [`Group::create`], marking the directories the plan
+    /// creates as rein's: `mark` on the group, [`crate::ownership::Mark::Parent`] on
+    /// ancestors made on the way.
+    pub fn create_marked(
+        h: Arc<Hierarchy>,
+        path: &GroupPath,
+        spec: &Spec,
+        mark: crate::ownership::Mark,
+    ) -> Result<Group> {
+        let (mut plan, nodes) = Group::plan(&h, path, spec, true)?;
+        plan.mark_new_groups(mark);
+        plan.execute(&h)?;
+        Ok(Group { h, path: path.clone(), nodes, fresh: AtomicBool::new(true), dirs: Vec::new() })
+    }
+
+    fn all_pids(&self) -> Result<Vec<u32>> {
+        let mut out = BTreeSet::new();
+        for n in &self.nodes {
+            collect_pids(self.mount(n.place), &self.path, &mut out)?;
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    fn stuck(&self, what: &str) -> Error {
+        Error::state(
+            format!("group {} still holds processes {:.1}s after {what}", self.path, SETTLE_TIMEOUT.as_secs_f64()),
+            Some("a process may be stuck in uninterruptible sleep (D state) or frozen; see 'ps -o pid,stat,cmd' for the pids in its cgroup.procs".into()),
+        )
+    }
+
+    /// Waits, with backoff, until no process is left in the group.
+    pub fn wait_empty(&self) -> Result<()> {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let mut pause = Duration::from_micros(20);
+        while self.is_populated()? {
+            if Instant::now() > deadline {
+                return Err(self.stuck("kill"));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// Freezes (`true`) or thaws the group and waits until the kernel reports it done.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        if let Some(n) = self.v2_node() {
+            let m = self.mount(n.place);
+            if m.has_file(&self.path, v2::CGROUP_FREEZE) {
+                m.write(&self.path, v2::CGROUP_FREEZE, if frozen { "1" } else { "0" })?;
+                loop {
+                    let ev = format::flat_keyed(v2::CGROUP_EVENTS, &m.read(&self.path, v2::CGROUP_EVENTS)?)?;
+                    if ev.get("frozen").map(|v| *v != 0) == Some(frozen) {
+                        return Ok(());
+                    }
+                    if Instant::now() > deadline {
+                        return Err(self.stuck(if frozen { "freeze" } else { "thaw" }));
+                    }
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+            }
+        }
+        let Some(n) = self.node_with(Controller::Freezer) else {
+            return Err(Error::Unsupported {
+                what: "freezing".into(),
+                mode: self.h.mode().to_string(),
+                reason: format!("group {} has no cgroup.freeze and no freezer hierarchy directory", self.path),
+            });
+        };
+        let m = self.mount(n.place);
+        let want = if frozen { "FROZEN" } else { "THAWED" };
+        m.write(&self.path, v1::FREEZER_STATE, want)?;
+        loop {
+            if m.read(&self.path, v1::FREEZER_STATE)?.trim() == want {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.stuck(if frozen { "freeze" } else { "thaw" }));
+            }
+            std::thread::sleep(Duration::from_micros(500));
+        }
+    }
+
+    /// Reads the group's accounting from every hierarchy it lives in.
+    ///
+    /// Each directory is opened once and each file read once. On a hybrid host the
+    /// cgroup2 core provides CPU time (`cpu.stat`) and the frozen state, so the v1
+    /// cpuacct and freezer files are not read; throttling comes from the v1 cpu
+    /// hierarchy.
+    pub fn stats(&self) -> Result<Stats> {
+        read_stats(&self.nodes, |i, n| self.dir(i, n))
+    }
+
+    /// Node `i`'s directory: the one [`Group::open`] kept, or opened now.
+    fn dir(&self, i: usize, n: &Node) -> Result<DirRef<'_>> {
+        match self.dirs.get(i).and_then(Option::as_ref) {
+            Some(d) => Ok(DirRef::Kept(d)),
+            None => Ok(DirRef::Opened(self.mount(n.place).group_dir(&self.path)?)),
+        }
+    }
+
+    /// OOM kills counted in the group's own memory files (never an ancestor's).
+    pub fn oom_kills(&self) -> Option<u64> {
+        let n = self.node_with(Controller::Memory)?;
+        match n.place {
+            Place::V2 => v2::oom_kills(self.mount(n.place), &self.path),
+            Place::V1(_) => v1::oom_kills(self.mount(n.place), &self.path),
+        }
+    }
+
+    /// Removes the group's directories. Retries EBUSY (the kernel may still be tearing
+    /// down exited tasks) with bounded backoff for up to [`SETTLE_TIMEOUT`]; a group that
+    /// is gone already is fine.
+    pub fn remove(&self) -> Result<()> {
+        self.remove_within(SETTLE_TIMEOUT)
+    }
+
+    /// [`Group::remove`], retrying EBUSY for up to `timeout` per directory: pauses from
+    /// 50 µs doubling to at most 50 ms, then the last EBUSY is returned with its hint.
+    pub fn remove_within(&self, timeout: Duration) -> Result<()> {
+        for n in &self.nodes {
+            let m = self.mount(n.place);
+            let deadline = Instant::now() + timeout;
+            let mut pause = Duration::from_micros(50);
+            loop {
+                match m.try_rmdir(&self.path) {
+                    Ok(()) | Err(Errno::NOENT) => break,
+                    Err(Errno::BUSY) if Instant::now() < deadline => {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(50));
+                    }
+                    Err(_) => {
+                        return m.rmdir(&self.path);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the group's change lock (see [`crate::lock`]): an exclusive flock on each of
+    /// its directories, cgroup2 first, then v1 in mount order. Waits up to
+    /// [`crate::lock::LOCK_TIMEOUT`] for another process's lock, then fails naming it.
+    pub fn lock(&self) -> Result<crate::lock::GroupLock> {
+        self.lock_within(crate::lock::LOCK_TIMEOUT)
+    }
+
+    /// [`Group::lock`] with another timeout.
+    pub fn lock_within(&self, timeout: Duration) -> Result<crate::lock::GroupLock> {
+        let mut places: Vec<Place> = self.nodes.iter().map(|n| n.place).collect();
+        places.sort();
+        let mut dirs = Vec::with_capacity(places.len());
+        for place in places {
+            let m = self.mount(place);
+            dirs.push((m.open_dir(&self.path)?, m.dir_path(&self.path)));
+        }
+        crate::lock::lock_all(dirs, timeout, &crate::ownership::ProcTable::default())
+    }
+
+    /// The plan that [`Group::remove`] follows, for dry runs.
+    pub fn describe_remove(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| format!("rmdir {}", self.mount(n.place).dir_path(&self.path).display())).collect()
+    }
+}
+
+fn collect_pids(m: &Mount, g: &GroupPath, out: &mut BTreeSet<u32>) -> Result<()> {
+    match m.read(g, v1::CGROUP_PROCS) {
+        Ok(t) => out.extend(format::pids(v1::CGROUP_PROCS, &t)?),
+        Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    for child in m.children(g)? {
+        collect_pids(m, &g.join(&child)?, out)?;
+    }
+    Ok(())
+}
+
+/// File descriptors that put a child into a group (see [`Group::attach_fds`]).
+#[derive(Debug)]
+pub struct AttachFds {
+    dir: Option<OwnedFd>,
+    procs: Vec<OwnedFd>,
+    procs_paths: Vec<std::path::PathBuf>,
+    procs_places: Vec<Place>,
+}
+
+impl AttachFds {
+    /// The `cgroup.procs` file behind `procs[i]` of [`AttachFds::as_attach`] (for messages).
+    pub fn procs_path(&self, i: usize) -> Option<&std::path::Path> {
+        self.procs_paths.get(i).map(|p| p.as_path())
+    }
+
+    /// The hierarchy of `procs[i]`.
+    pub fn procs_place(&self, i: usize) -> Option<Place> {
+        self.procs_places.get(i).copied()
+    }
+
+    /// Borrows them in the form [`launch::spawn`] takes.
+    pub fn as_attach(&self) -> launch::Attach<'_> {
+        launch::Attach {
+            cgroup_dir: self.dir.as_ref().map(|f| f.as_fd()),
+            procs: self.procs.iter().map(|f| f.as_fd()).collect(),
+        }
+    }
+}
+
+fn existing_value(h: &Hierarchy, place: Place, path: &GroupPath, file: &str) -> Option<String> {
+    let m = place.mount(h);
+    if m.exists(path) { m.read(path, file).ok() } else { None }
+}
+
+/// Plans the cgroup2 side: ancestors, controller enabling down the path, the group, its writes.
+#[allow(clippy::too_many_arguments)]
+fn plan_v2(
+    m: &Mount,
+    root_controllers: &BTreeSet<Controller>,
+    path: &GroupPath,
+    spec: &Spec,
+    required: &BTreeSet<Controller>,
+    wanted: &BTreeSet<Controller>,
+    must_be_new: bool,
+    plan: &mut Plan,
+    _h: &Hierarchy,
+) -> Result<BTreeSet<Controller>> {
+    let lineage = path.lineage();
+    let (ancestors, _) = lineage.split_at(lineage.len() - 1);
+    let mut wanted = wanted.clone();
+    let mut exists = true;
+    let mut available = root_controllers.clone();
+    let mut cpus_allowed = CpuList::default();
+    let mut mems_allowed = CpuList::default();
+    for a in ancestors {
+        if !a.is_root() {
+            exists = exists && m.exists(a);
+            if exists {
+                // What it has now, and what this plan enables in its parent before it
+                // gets here (its cgroup.controllers is its parent's subtree_control).
+                let now = parse_controller_list(&m.read(a, v2::CGROUP_CONTROLLERS)?);
+                available = now.union(&available).copied().collect();
+            } else {
+                plan.push(Action::Mkdir { place: Place::V2, group: a.clone(), must_be_new: false });
+            }
+        }
+        if exists {
+            if let Ok(t) = m.read(a, v2::CPUSET_CPUS_EFFECTIVE) {
+                cpus_allowed = CpuList::parse(&t).unwrap_or_default();
+            }
+            if let Ok(t) = m.read(a, v2::CPUSET_MEMS_EFFECTIVE) {
+                mems_allowed = CpuList::parse(&t).unwrap_or_default();
+            }
+        }
+        if let Some(c) = wanted.iter().find(|c| !available.contains(c) && required.contains(c)) {
+            return Err(unavailable_at(m, a, *c));
+        }
+        wanted.retain(|c| available.contains(c));
+        let enabled =
+            if exists { parse_controller_list(&m.read(a, v2::CGROUP_SUBTREE_CONTROL)?) } else { BTreeSet::new() };
+        let mut missing: BTreeSet<Controller> = wanted.difference(&enabled).copied().collect();
+        // An ancestor above a delegated subtree belongs to someone else: what it does not
+        // enable already cannot be had. A limit that needs it is refused, naming the
+        // file; an accounting-only controller is left out (its figures are absent).
+        if !missing.is_empty() && exists && !m.may_write(a, v2::CGROUP_SUBTREE_CONTROL) {
+            if let Some(c) = missing.iter().find(|c| required.contains(c)) {
+                return Err(not_delegated(m, a, *c));
+            }
+            wanted.retain(|c| !missing.contains(c));
+            missing.clear();
+        }
+        if !missing.is_empty() {
+            plan.push(Action::Write {
+                place: Place::V2,
+                group: a.clone(),
+                write: Write::new(v2::CGROUP_SUBTREE_CONTROL, list(&missing, "+")),
+                previous: None,
+                if_empty: false,
+            });
+        }
+        available = enabled.union(&wanted).copied().collect();
+    }
+    let parent = ancestors.last().map(|a| m.dir_path(a)).unwrap_or_default();
+    check_cpuset(&spec.resources, &cpus_allowed, &mems_allowed, &parent.display().to_string())?;
+    v2::check_supported(&spec.resources, &wanted)?;
+    let group_exists = exists && m.exists(path);
+    if group_exists && must_be_new {
+        return Err(Error::state(
+            format!("group {path} already exists ({})", m.dir_path(path).display()),
+            Some("pick another name, or use 'rein set' to change an existing group".into()),
+        ));
+    }
+    if !group_exists {
+        plan.push(Action::Mkdir { place: Place::V2, group: path.clone(), must_be_new: true });
+    }
+    for write in v2::limit_writes(&spec.resources, &wanted) {
+        let previous = if group_exists { m.read(path, &write.file).ok() } else { None };
+        // A live change writes only what differs, so applying the same limits twice is a no-op.
+        if previous.as_deref().is_some_and(|old| format::same_setting(&write.file, &write.value, old)) {
+            continue;
+        }
+        plan.push(Action::Write { place: Place::V2, group: path.clone(), write, previous, if_empty: false });
+    }
+    Ok(wanted)
+}
+
+/// A controller an ancestor the user may not change does not pass down (see plan_v2).
+fn not_delegated(m: &Mount, a: &GroupPath, c: Controller) -> Error {
+    let file = m.file_path(a, v2::CGROUP_SUBTREE_CONTROL);
+    Error::ControllerUnavailable {
+        controller: c.to_string(),
+        path: m.dir_path(a),
+        hint: format!(
+            "'{c}' is not delegated: {} does not enable it and you may not change that file; ask its owner \
+             (as root: echo +{c} > {}), or leave out the limits that need '{c}'",
+            file.display(),
+            file.display()
+        ),
+    }
+}
+
+fn unavailable_at(m: &Mount, a: &GroupPath, c: Controller) -> Error {
+    if a.is_root() {
+        Error::ControllerUnavailable {
+            controller: c.to_string(),
+            path: m.file_path(a, v2::CGROUP_CONTROLLERS),
+            hint: format!("the kernel does not offer '{c}' in cgroup v2 (compiled out, or bound to a v1 hierarchy)"),
+        }
+    } else {
+        Error::ControllerUnavailable {
+            controller: c.to_string(),
+            path: m.file_path(a, v2::CGROUP_CONTROLLERS),
+            hint: format!(
+                "'{c}' is not delegated to {a}: enable it in its parent's cgroup.subtree_control \
+                 (as root: echo +{c} > {}), or pick another --parent",
+                m.file_path(&a.parent().unwrap_or_default(), v2::CGROUP_SUBTREE_CONTROL).display()
+            ),
+        }
+    }
+}
+
+/// A group directory [`Group::open`] kept, or one opened for one read of stats.
+enum DirRef<'a> {
+    Kept(&'a GroupDir),
+    Opened(GroupDir),
+}
+
+impl FileSource for DirRef<'_> {
+    fn read_opt(&self, file: &str) -> Result<Option<String>> {
+        match self {
+            DirRef::Kept(d) => d.read_opt(file),
+            DirRef::Opened(d) => d.read_opt(file),
+        }
+    }
+}
+
+/// Reads a group's accounting from its directories (`nodes`, one per hierarchy), each
+/// through the [`FileSource`] `dir(i, node)` gives, with the v1 and v2 readers: one
+/// schema whatever the mode, and the one path every reader of stats takes
+/// ([`Group::stats`] with [`GroupDir`]s, [`crate::tree::Tree`] with its open files).
+///
+/// Each directory is read once and each file once. On a hybrid host the cgroup2 core
+/// provides CPU time (`cpu.stat`) and the frozen state, so the v1 cpuacct and freezer
+/// files are not read, and a v1 hierarchy without an accounting controller is not opened;
+/// throttling and the bandwidth limit come from the v1 cpu hierarchy.
+pub(crate) fn read_stats<S: FileSource>(
+    nodes: &[Node],
+    mut dir: impl FnMut(usize, &Node) -> Result<S>,
+) -> Result<Stats> {
+    let mut s = Stats::default();
+    let core = nodes.iter().any(|n| n.place == Place::V2);
+    for (i, n) in nodes.iter().enumerate().filter(|(_, n)| n.place != Place::V2) {
+        let mut on = n.controllers.clone();
+        if core {
+            on.remove(&Controller::Cpuacct);
+            on.remove(&Controller::Freezer);
+        }
+        if on.iter().any(|c| {
+            matches!(
+                c,
+                Controller::Cpu
+                    | Controller::Cpuacct
+                    | Controller::Memory
+                    | Controller::Pids
+                    | Controller::Io
+                    | Controller::Freezer
+            )
+        }) {
+            v1::read_stats(&dir(i, n)?, &on, &mut s)?;
+        }
+    }
+    if let Some((i, n)) = nodes.iter().enumerate().find(|(_, n)| n.place == Place::V2) {
+        let cpu_v1 = s.cpu;
+        v2::read_stats(&dir(i, n)?, &n.controllers, &mut s)?;
+        // On hybrid, throttling and the bandwidth limit live in the v1 cpu hierarchy.
+        if !n.controllers.contains(&Controller::Cpu) {
+            s.cpu.nr_periods = cpu_v1.nr_periods.or(s.cpu.nr_periods);
+            s.cpu.nr_throttled = cpu_v1.nr_throttled.or(s.cpu.nr_throttled);
+            s.cpu.throttled_usec = cpu_v1.throttled_usec.or(s.cpu.throttled_usec);
+            s.cpu.max = cpu_v1.max.or(s.cpu.max);
+        }
+    }
+    Ok(s)
+}
+
+/// Plans one v1 hierarchy: ancestors (with cpuset.cpus/mems copied down), the group, its writes.
+fn plan_v1(
+    h: &Hierarchy,
+    index: usize,
+    path: &GroupPath,
+    spec: &Spec,
+    on: &BTreeSet<Controller>,
+    must_be_new: bool,
+    plan: &mut Plan,
+) -> Result<()> {
+    let v1m = &h.v1_mounts()[index];
+    let m = &v1m.mount;
+    let place = Place::V1(index);
+    let has_cpuset = v1m.controllers.contains(&Controller::Cpuset);
+    let lineage = path.lineage();
+    let (ancestors, _) = lineage.split_at(lineage.len() - 1);
+    let mut exists = true;
+    // A new cpuset group starts with empty cpus and mems, and no task can join it until
+    // both are set: copy them down from the nearest ancestor that has them.
+    let mut cpus = String::new();
+    let mut mems = String::new();
+    for a in ancestors {
+        if !a.is_root() {
+            exists = exists && m.exists(a);
+            if !exists {
+                plan.push(Action::Mkdir { place, group: a.clone(), must_be_new: false });
+            }
+        }
+        if has_cpuset {
+            let (c, me) = if exists {
+                (m.read(a, v1::CPUSET_CPUS)?.trim().to_string(), m.read(a, v1::CPUSET_MEMS)?.trim().to_string())
+            } else {
+                (String::new(), String::new())
+            };
+            for (file, have, inherited) in [(v1::CPUSET_CPUS, &c, &mut cpus), (v1::CPUSET_MEMS, &me, &mut mems)] {
+                if have.is_empty() && !a.is_root() {
+                    plan.push(Action::Write {
+                        place,
+                        group: a.clone(),
+                        write: Write::new(file, inherited.clone()),
+                        previous: None,
+                        if_empty: true,
+                    });
+                } else if !have.is_empty() {
+                    *inherited = have.clone();
+                }
+            }
+        }
+    }
+    if has_cpuset {
+        let parent = ancestors.last().map(|a| m.dir_path(a)).unwrap_or_default();
+        let c = CpuList::parse(&cpus).unwrap_or_default();
+        let me = CpuList::parse(&mems).unwrap_or_default();
+        check_cpuset(&spec.resources, &c, &me, &parent.display().to_string())?;
+    }
+    let group_exists = exists && m.exists(path);
+    if group_exists && must_be_new {
+        return Err(Error::state(
+            format!("group {path} already exists ({})", m.dir_path(path).display()),
+            Some("pick another name, or use 'rein set' to change an existing group".into()),
+        ));
+    }
+    let mut r = spec.resources.clone();
+    if !group_exists {
+        plan.push(Action::Mkdir { place, group: path.clone(), must_be_new: true });
+        if has_cpuset {
+            r.cpuset.cpus = r.cpuset.cpus.or_else(|| CpuList::parse(&cpus).ok());
+            r.cpuset.mems = r.cpuset.mems.or_else(|| CpuList::parse(&mems).ok());
+        }
+    }
+    let mut on = on.clone();
+    if has_cpuset {
+        on.insert(Controller::Cpuset);
+    }
+    let current = |file: &str| if group_exists { m.read(path, file).ok() } else { None };
+    for write in v1::limit_writes(&r, &on, &current)? {
+        let previous = if group_exists { m.read(path, &write.file).ok() } else { None };
+        if previous.as_deref().is_some_and(|old| format::same_setting(&write.file, &write.value, old)) {
+            continue;
+        }
+        plan.push(Action::Write { place, group: path.clone(), write, previous, if_empty: false });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeTree, Layout};
+    use crate::units::{Bytes, Limit};
+
+    fn spec(r: Resources) -> Spec {
+        Spec { resources: r, accounting: [Controller::Memory, Controller::Pids].into() }
+    }
+
+    fn lines(tree: &FakeTree, path: &str, r: Resources) -> Vec<String> {
+        let h = tree.hierarchy();
+        let (plan, _) = Group::plan(&h, &GroupPath::parse(path).unwrap(), &spec(r), true).unwrap();
+        let root = tree.path().display().to_string();
+        plan.display(&h).to_string().lines().map(|l| l.replace(&root, "")).collect()
+    }
+
+    fn r() -> Resources {
+        Resources::new().memory_max(Bytes::mib(256)).cpu_percent(20.0).unwrap()
+    }
+
+    #[test]
+    fn v2_plan_enables_controllers_down_the_path() {
+        let tree = FakeTree::new(Layout::V2);
+        assert_eq!(
+            lines(&tree, "rein/run-1", r()),
+            [
+                "'+cpu +memory +pids' > /cgroup.subtree_control",
+                "mkdir /rein",
+                "'+cpu +memory +pids' > /rein/cgroup.subtree_control",
+                "mkdir /rein/run-1",
+                "268435456 > /rein/run-1/memory.max",
+                "'20000 100000' > /rein/run-1/cpu.max",
+            ]
+        );
+    }
+
+    #[test]
+    fn v2_plan_skips_what_is_enabled_already() {
+        let tree = FakeTree::new(Layout::V2);
+        std::fs::write(tree.path().join("cgroup.subtree_control"), "cpu memory pids io\n").unwrap();
+        tree.group("rein");
+        std::fs::write(tree.path().join("rein/cgroup.subtree_control"), "memory pids cpu\n").unwrap();
+        assert_eq!(
+            lines(&tree, "rein/run-1", r()),
+            ["mkdir /rein/run-1", "268435456 > /rein/run-1/memory.max", "'20000 100000' > /rein/run-1/cpu.max"]
+        );
+    }
+
+    #[test]
+    fn v2_plan_enables_down_through_existing_ancestors() {
+        // An earlier run enabled only memory on the way; this one needs pids too: it is
+        // enabled in the root and passed down through the existing `rein`, whose
+        // cgroup.controllers does not list it yet when the plan is made.
+        let tree = FakeTree::new(Layout::V2);
+        std::fs::write(tree.path().join("cgroup.subtree_control"), "memory\n").unwrap();
+        tree.group("rein");
+        std::fs::write(tree.path().join("rein/cgroup.controllers"), "memory\n").unwrap();
+        std::fs::write(tree.path().join("rein/cgroup.subtree_control"), "memory\n").unwrap();
+        let h = tree.hierarchy();
+        let s = Spec { resources: Resources::new().pids_max(5), accounting: [Controller::Memory].into() };
+        let (plan, _) = Group::plan(&h, &GroupPath::parse("rein/run-1").unwrap(), &s, true).unwrap();
+        let root = tree.path().display().to_string();
+        let l: Vec<String> = plan.display(&h).to_string().lines().map(|l| l.replace(&root, "")).collect();
+        assert_eq!(
+            l,
+            [
+                "+pids > /cgroup.subtree_control",
+                "+pids > /rein/cgroup.subtree_control",
+                "mkdir /rein/run-1",
+                "5 > /rein/run-1/pids.max"
+            ]
+        );
+    }
+
+    #[test]
+    fn v1_plan_copies_cpusets_down_and_writes_each_hierarchy() {
+        let tree = FakeTree::new(Layout::V1);
+        let mut res = r();
+        res.cpuset.cpus = Some(CpuList::parse("1").unwrap());
+        assert_eq!(
+            lines(&tree, "rein/run-1", res),
+            [
+                "mkdir /cpu/rein",
+                "mkdir /cpu/rein/run-1",
+                "100000 > /cpu/rein/run-1/cpu.cfs_period_us",
+                "20000 > /cpu/rein/run-1/cpu.cfs_quota_us",
+                "mkdir /cpuset/rein",
+                "0-1 > /cpuset/rein/cpuset.cpus",
+                "0 > /cpuset/rein/cpuset.mems",
+                "mkdir /cpuset/rein/run-1",
+                "1 > /cpuset/rein/run-1/cpuset.cpus",
+                "0 > /cpuset/rein/run-1/cpuset.mems",
+                "mkdir /memory/rein",
+                "mkdir /memory/rein/run-1",
+                "268435456 > /memory/rein/run-1/memory.limit_in_bytes",
+                "mkdir /pids/rein",
+                "mkdir /pids/rein/run-1",
+            ]
+        );
+    }
+
+    #[test]
+    fn hybrid_plan_uses_cgroup2_for_the_core_and_v1_for_limits() {
+        let tree = FakeTree::new(Layout::Hybrid);
+        let l = lines(&tree, "rein/run-1", Resources::new().memory_max(Bytes::mib(20)));
+        assert_eq!(
+            l,
+            [
+                "mkdir /unified/rein",
+                "mkdir /unified/rein/run-1",
+                "mkdir /memory/rein",
+                "mkdir /memory/rein/run-1",
+                "20971520 > /memory/rein/run-1/memory.limit_in_bytes",
+                "mkdir /pids/rein",
+                "mkdir /pids/rein/run-1",
+            ]
+        );
+        let h = tree.hierarchy();
+        let (_, nodes) = Group::plan(&h, &GroupPath::parse("x").unwrap(), &spec(Resources::new()), true).unwrap();
+        assert_eq!(nodes[0].place, Place::V2);
+    }
+
+    #[test]
+    fn refusals_happen_before_any_write() {
+        let tree = FakeTree::new(Layout::V2);
+        let h = tree.hierarchy();
+        let path = GroupPath::parse("rein/x").unwrap();
+        // A CPU the parent does not grant.
+        let bad = Resources::new().cpus(CpuList::parse("0-7").unwrap());
+        let e = Group::plan(&h, &path, &spec(bad), true).unwrap_err();
+        assert!(e.to_string().contains("CPU 2-7 not available"), "{e}");
+        // A controller the root does not offer.
+        std::fs::write(tree.path().join("cgroup.controllers"), "cpu memory\n").unwrap();
+        let h = tree.hierarchy();
+        let e = Group::plan(&h, &path, &spec(Resources::new().pids_max(5)), true).unwrap_err();
+        assert!(matches!(e, Error::ControllerUnavailable { .. }), "{e}");
+        // An accounting-only controller that is missing is skipped, not an error.
+        Group::plan(&h, &path, &spec(Resources::new()), true).unwrap();
+        // v1 cannot express memory.high.
+        let v1 = FakeTree::new(Layout::V1);
+        let e =
+            Group::plan(&v1.hierarchy(), &path, &spec(Resources::new().memory_high(Bytes::mib(1))), true).unwrap_err();
+        assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+        // Existing group with must_be_new.
+        v1.group("rein/x");
+        let e = Group::plan(&v1.hierarchy(), &path, &spec(Resources::new()), true).unwrap_err();
+        assert!(e.to_string().contains("already exists"), "{e}");
+    }
+
+    #[test]
+    fn update_writes_live_and_rolls_back_on_failure() {
+        let tree = FakeTree::new(Layout::V2);
+        std::fs::write(tree.path().join("cgroup.subtree_control"), "cpuset cpu io memory pids\n").unwrap();
+        tree.group("web");
+        std::fs::write(tree.path().join("web/memory.max"), "1048576\n").unwrap();
+        let h = tree.hierarchy();
+        let mut g = Group::open(h.clone(), &GroupPath::parse("web").unwrap()).unwrap();
+        g.update(&Spec { resources: Resources::new().memory_max(Bytes::mib(2)).pids_max(9), ..Spec::default() })
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(tree.path().join("web/memory.max")).unwrap(), "2097152");
+        assert_eq!(std::fs::read_to_string(tree.path().join("web/pids.max")).unwrap(), "9");
+        // pids.max is removed from the fake: the second write fails and the first is undone.
+        std::fs::remove_file(tree.path().join("web/pids.max")).unwrap();
+        let e = g
+            .update(&Spec { resources: Resources::new().memory_max(Limit::Max).pids_max(3), ..Spec::default() })
+            .unwrap_err();
+        assert!(e.to_string().contains("pids.max"), "{e}");
+        assert_eq!(std::fs::read_to_string(tree.path().join("web/memory.max")).unwrap(), "2097152");
+    }
+
+    #[test]
+    fn an_update_to_the_same_values_writes_nothing() {
+        for layout in [Layout::V2, Layout::V1] {
+            let tree = FakeTree::new(layout);
+            if layout == Layout::V2 {
+                std::fs::write(tree.path().join("cgroup.subtree_control"), "cpuset cpu io memory pids\n").unwrap();
+            }
+            tree.group("web");
+            let h = tree.hierarchy();
+            let mut g = Group::open(h.clone(), &GroupPath::parse("web").unwrap()).unwrap();
+            let s = Spec { resources: r().pids_max(7), ..Spec::default() };
+            assert!(!g.plan_update(&s).unwrap().is_empty());
+            g.update(&s).unwrap();
+            // The kernel would print "max"/-1 style values back; the fake keeps what was written.
+            let again = g.plan_update(&s).unwrap();
+            assert!(again.is_empty(), "{layout:?}: {}", again.display(&h));
+        }
+    }
+
+    #[test]
+    fn create_rolls_back_created_directories() {
+        // In a fake tree a new directory has no interface files, so the first limit
+        // write fails: both directories this plan created must be gone afterwards.
+        let tree = FakeTree::new(Layout::V2);
+        let h = tree.hierarchy();
+        let e = Group::create(h, &GroupPath::parse("a/b").unwrap(), &spec(r())).unwrap_err();
+        assert_eq!(e.errno(), Some(libc::ENOENT), "{e}");
+        assert!(!tree.path().join("a").exists());
+    }
+
+    #[test]
+    fn stats_read_on_fake_trees() {
+        for layout in [Layout::V2, Layout::V1, Layout::Hybrid] {
+            let tree = FakeTree::new(layout);
+            tree.group("g");
+            let g = Group::open(tree.hierarchy(), &GroupPath::parse("g").unwrap()).unwrap();
+            let s = g.stats().unwrap();
+            assert_eq!(s.memory.unwrap().oom_kill, Some(0), "{layout:?}");
+            assert_eq!(s.cpu.usage_usec, Some(0), "{layout:?}");
+            assert_eq!(g.oom_kills(), Some(0));
+            assert!(!g.is_populated().unwrap());
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! Reading groups back: `rein show` (the limit files as written, the same limits in
+//! the model, usage) and `rein ls` (the tree, and which groups are rein's).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::cgroupfs::{GroupPath, format};
+use crate::convert;
+use crate::error::Result;
+use crate::group::Group;
+use crate::hierarchy::{Controller, Hierarchy, Mode};
+use crate::ownership::{Mark, Owner, ProcTable, XATTR};
+use crate::plan::Place;
+use crate::resources::{CpuMax, IoMax, Resources};
+use crate::stats::Stats;
+use crate::units::{Bytes, CpuList, Limit, Weight};
+use crate::{v1, v2};
+
+/// The limit files of each controller, v2 names.
+const V2_FILES: &[(Option<Controller>, &str)] = &[
+    (Some(Controller::Memory), v2::MEMORY_MIN),
+    (Some(Controller::Memory), v2::MEMORY_LOW),
+    (Some(Controller::Memory), v2::MEMORY_HIGH),
+    (Some(Controller::Memory), v2::MEMORY_MAX),
+    (Some(Controller::Memory), v2::MEMORY_SWAP_MAX),
+    (Some(Controller::Memory), v2::MEMORY_OOM_GROUP),
+    (Some(Controller::Cpu), v2::CPU_WEIGHT),
+    (Some(Controller::Cpu), v2::CPU_MAX),
+    (Some(Controller::Cpuset), v2::CPUSET_CPUS),
+    (Some(Controller::Cpuset), v2::CPUSET_MEMS),
+    (Some(Controller::Io), v2::IO_WEIGHT),
+    (Some(Controller::Io), v2::IO_MAX),
+    (Some(Controller::Pids), v2::PIDS_MAX),
+    (None, v2::CGROUP_FREEZE),
+];
+
+/// The limit files of each controller, v1 names.
+const V1_FILES: &[(Controller, &str)] = &[
+    (Controller::Memory, v1::MEMORY_LIMIT),
+    (Controller::Memory, v1::MEMORY_MEMSW_LIMIT),
+    (Controller::Memory, v1::MEMORY_SOFT_LIMIT),
+    (Controller::Memory, v1::MEMORY_OOM_CONTROL),
+    (Controller::Cpu, v1::CPU_SHARES),
+    (Controller::Cpu, v1::CPU_CFS_PERIOD),
+    (Controller::Cpu, v1::CPU_CFS_QUOTA),
+    (Controller::Cpuset, v1::CPUSET_CPUS),
+    (Controller::Cpuset, v1::CPUSET_MEMS),
+    (Controller::Io, v1::BLKIO_BFQ_WEIGHT),
+    (Controller::Io, v1::BLKIO_READ_BPS),
+    (Controller::Io, v1::BLKIO_WRITE_BPS),
+    (Controller::Io, v1::BLKIO_READ_IOPS),
+    (Controller::Io, v1::BLKIO_WRITE_IOPS),
+    (Controller::Pids, v1::PIDS_MAX),
+    (Controller::Freezer, v1::FREEZER_STATE),
+];
+
+/// One directory of a group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Directory {
+    /// The directory.
+    pub path: PathBuf,
+    /// `v2` or `v1`.
+    pub hierarchy: &'static str,
+    /// Controllers it carries for the group.
+    pub controllers: Vec<String>,
+}
+
+/// One limit file, as the kernel shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FileValue {
+    /// The interface file name.
+    pub file: String,
+    /// Its full path.
+    pub path: PathBuf,
+    /// Its content, trailing newline removed.
+    pub value: String,
+}
+
+/// Everything `rein show` prints.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Inspection {
+    /// The group (`/web`).
+    pub group: String,
+    /// The host's mode.
+    pub mode: Mode,
+    /// rein's mark, if rein made it.
+    pub owner: Option<Mark>,
+    /// For transient groups: whether their rein process still runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_state: Option<Owner>,
+    /// Its directories.
+    pub directories: Vec<Directory>,
+    /// The limit files, as written.
+    pub files: Vec<FileValue>,
+    /// The same limits in rein's version-neutral model.
+    pub limits: Resources,
+    /// Usage now.
+    pub stats: Stats,
+    /// Processes in the group itself.
+    pub procs: Vec<u32>,
+    /// Processes in the group and its child groups.
+    pub procs_total: usize,
+    /// Child groups.
+    pub children: Vec<String>,
+}
+
+/// Reads a group's limit files, limits, usage and members.
+pub fn inspect(group: &Group, procs: &ProcTable) -> Result<Inspection> {
+    let h = group.hierarchy();
+    let path = group.path();
+    let mut directories = Vec::new();
+    let mut files = Vec::new();
+    for n in group.nodes() {
+        let m = n.place.mount(h);
+        let (hierarchy, names): (&str, Vec<&str>) = match n.place {
+            Place::V2 => (
+                "v2",
+                V2_FILES
+                    .iter()
+                    .filter(|(c, _)| c.is_none_or(|c| n.controllers.contains(&c)))
+                    .map(|(_, f)| *f)
+                    .collect(),
+            ),
+            Place::V1(_) => {
+                ("v1", V1_FILES.iter().filter(|(c, _)| n.controllers.contains(c)).map(|(_, f)| *f).collect())
+            }
+        };
+        directories.push(Directory {
+            path: m.dir_path(path),
+            hierarchy,
+            controllers: n.controllers.iter().map(|c| c.v1_name().to_string()).collect(),
+        });
+        for f in names {
+            if let Ok(text) = m.read(path, f) {
+                files.push(FileValue {
+                    file: f.to_string(),
+                    path: m.file_path(path, f),
+                    value: text.strip_suffix('\n').unwrap_or(&text).to_string(),
+                });
+            }
+        }
+    }
+    let by_name: BTreeMap<&str, &str> = files.iter().map(|f| (f.file.as_str(), f.value.as_str())).collect();
+    let limits = read_limits(&by_name)?;
+    let owner = group.mark()?;
+    let owner_state = match owner {
+        Some(Mark::Transient { pid, start }) => Some(procs.owner(pid, start)),
+        _ => None,
+    };
+    Ok(Inspection {
+        group: path.to_string(),
+        mode: h.mode(),
+        owner,
+        owner_state,
+        directories,
+        files,
+        limits,
+        stats: group.stats()?,
+        procs: group.procs().unwrap_or_default(),
+        procs_total: group.all_procs()?.len(),
+        children: group.children()?,
+    })
+}
+
+/// The limits in rein's model, from limit files of either version (by file name).
+/// Defaults read as what they are (`memory.max` "max" is `Limit::Max`); an empty
+/// cpuset list, or v1's "no soft limit", is absent.
+pub fn read_limits(files: &BTreeMap<&str, &str>) -> Result<Resources> {
+    let mut r = Resources::new();
+    let get = |f: &str| files.get(f).copied();
+    let bytes = |l: Limit<u64>| l.map(Bytes);
+    if let Some(t) = get(v2::MEMORY_MAX) {
+        r.memory.max = Some(bytes(format::limit_u64(v2::MEMORY_MAX, t)?));
+    }
+    if let Some(t) = get(v1::MEMORY_LIMIT) {
+        r.memory.max = Some(bytes(format::v1_memory_limit(v1::MEMORY_LIMIT, t)?));
+    }
+    if let Some(t) = get(v2::MEMORY_HIGH) {
+        r.memory.high = Some(bytes(format::limit_u64(v2::MEMORY_HIGH, t)?));
+    }
+    if let Some(Limit::Value(v)) = get(v2::MEMORY_LOW).map(|t| format::limit_u64(v2::MEMORY_LOW, t)).transpose()? {
+        r.memory.low = Some(Bytes(v));
+    }
+    if let Some(Limit::Value(v)) =
+        get(v1::MEMORY_SOFT_LIMIT).map(|t| format::v1_memory_limit(v1::MEMORY_SOFT_LIMIT, t)).transpose()?
+    {
+        r.memory.low = Some(Bytes(v));
+    }
+    if let Some(Limit::Value(v)) = get(v2::MEMORY_MIN).map(|t| format::limit_u64(v2::MEMORY_MIN, t)).transpose()? {
+        r.memory.min = Some(Bytes(v));
+    }
+    if let Some(t) = get(v2::MEMORY_SWAP_MAX) {
+        r.memory.swap_max = Some(bytes(format::limit_u64(v2::MEMORY_SWAP_MAX, t)?));
+    }
+    if let (Some(t), Some(max)) = (get(v1::MEMORY_MEMSW_LIMIT), r.memory.max) {
+        let memsw = format::v1_memory_limit(v1::MEMORY_MEMSW_LIMIT, t)?;
+        r.memory.swap_max = Some(bytes(convert::swap_from_memsw(max.map(|b| b.0), memsw)));
+    }
+    if let Some(t) = get(v2::MEMORY_OOM_GROUP) {
+        r.memory.oom_group = Some(format::single_u64(v2::MEMORY_OOM_GROUP, t)? != 0);
+    }
+    if let Some(t) = get(v1::MEMORY_OOM_CONTROL) {
+        r.memory.oom_kill_disable =
+            format::flat_keyed(v1::MEMORY_OOM_CONTROL, t)?.get("oom_kill_disable").map(|v| *v != 0);
+    }
+    if let Some(t) = get(v2::CPU_MAX) {
+        let (q, p) = format::cpu_max(v2::CPU_MAX, t)?;
+        r.cpu.max = Some(CpuMax { quota: q, period: p });
+    }
+    if let (Some(q), Some(p)) = (get(v1::CPU_CFS_QUOTA), get(v1::CPU_CFS_PERIOD)) {
+        r.cpu.max = Some(CpuMax {
+            quota: format::v1_signed_limit(v1::CPU_CFS_QUOTA, q)?,
+            period: format::single_u64(v1::CPU_CFS_PERIOD, p)?,
+        });
+    }
+    if let Some(t) = get(v2::CPU_WEIGHT) {
+        r.cpu.weight = t.trim().parse::<Weight>().ok();
+    }
+    if let Some(t) = get(v1::CPU_SHARES) {
+        r.cpu.weight = Some(convert::shares_to_weight(format::single_u64(v1::CPU_SHARES, t)?));
+    }
+    for (file, slot) in [(v2::CPUSET_CPUS, &mut r.cpuset.cpus), (v2::CPUSET_MEMS, &mut r.cpuset.mems)] {
+        if let Some(t) = get(file) {
+            let l = CpuList::parse(t).map_err(|e| crate::error::Error::parse(file, e))?;
+            *slot = (!l.is_empty()).then_some(l);
+        }
+    }
+    if let Some(t) = get(v2::IO_WEIGHT) {
+        let line = t.lines().find(|l| l.starts_with("default")).unwrap_or("");
+        r.io.weight = line.trim_start_matches("default").trim().parse::<Weight>().ok();
+    }
+    if let Some(t) = get(v1::BLKIO_BFQ_WEIGHT) {
+        r.io.weight = Some(convert::bfq_weight_to_io_weight(format::single_u64(v1::BLKIO_BFQ_WEIGHT, t)?));
+    }
+    if let Some(t) = get(v2::IO_MAX) {
+        for (dev, keys) in format::nested_keyed(v2::IO_MAX, t)? {
+            let mut m = IoMax::new(dev);
+            for (k, v) in keys {
+                let v = format::limit_u64(v2::IO_MAX, &v)?;
+                match k.as_str() {
+                    "rbps" => m.rbps = Some(v),
+                    "wbps" => m.wbps = Some(v),
+                    "riops" => m.riops = Some(v),
+                    "wiops" => m.wiops = Some(v),
+                    _ => {}
+                }
+            }
+            r.io.max.push(m);
+        }
+    }
+    for (i, file) in
+        [v1::BLKIO_READ_BPS, v1::BLKIO_WRITE_BPS, v1::BLKIO_READ_IOPS, v1::BLKIO_WRITE_IOPS].into_iter().enumerate()
+    {
+        let Some(t) = get(file) else { continue };
+        for (dev, v) in format::device_values(file, t)? {
+            let m = match r.io.max.iter_mut().find(|m| m.device == dev) {
+                Some(m) => m,
+                None => {
+                    r.io.max.push(IoMax::new(dev));
+                    r.io.max.last_mut().expect("just pushed")
+                }
+            };
+            let slot = [&mut m.rbps, &mut m.wbps, &mut m.riops, &mut m.wiops].into_iter().nth(i).expect("four keys");
+            *slot = Some(Limit::Value(v));
+        }
+    }
+    if let Some(t) = get(v2::PIDS_MAX) {
+        r.pids.max = Some(format::limit_u64(v2::PIDS_MAX, t)?);
+    }
+    if let Some(t) = get(v2::CGROUP_FREEZE) {
+        r.freeze = Some(t.trim() == "1");
+    }
+    if let Some(t) = get(v1::FREEZER_STATE) {
+        r.freeze = Some(t.trim() != "THAWED");
+    }
+    Ok(r)
+}
+
+/// One group in `rein ls`.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Entry {
+    /// The group (`/tenants/a`).
+    pub group: String,
+    /// Depth below the listing's start (0 for its top groups).
+    pub depth: usize,
+    /// The hierarchies it has a directory in: `v2`, or v1 mount names like `memory`.
+    pub hierarchies: Vec<String>,
+    /// rein's mark, if rein made it.
+    pub owner: Option<Mark>,
+    /// For transient groups: whether their rein process still runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_state: Option<Owner>,
+    /// Processes in the group itself (all hierarchies).
+    pub procs: usize,
+}
+
+/// Lists the groups beneath `under` (the whole tree when None), in every hierarchy,
+/// depth first and sorted. Reads only.
+pub fn list(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Result<Vec<Entry>> {
+    let mut places: Vec<(Place, String)> = Vec::new();
+    if h.unified().is_some() {
+        places.push((Place::V2, "v2".into()));
+    }
+    for (i, m) in h.v1_mounts().iter().enumerate() {
+        let name = m.controllers.iter().map(|c| c.v1_name()).collect::<Vec<_>>().join(",");
+        places.push((Place::V1(i), name));
+    }
+    let start = under.cloned().unwrap_or_default();
+    let mut all: BTreeMap<GroupPath, Vec<usize>> = BTreeMap::new();
+    for (pi, (place, _)) in places.iter().enumerate() {
+        let m = place.mount(h);
+        if !m.exists(&start) {
+            continue;
+        }
+        let mut stack = vec![start.clone()];
+        while let Some(g) = stack.pop() {
+            let children = match m.children(&g) {
+                Ok(c) => c,
+                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            for c in children {
+                if let Ok(child) = g.join(&c) {
+                    all.entry(child.clone()).or_default().push(pi);
+                    stack.push(child);
+                }
+            }
+        }
+    }
+    let base_depth = start.lineage().len();
+    let mut out = Vec::new();
+    for (g, in_places) in all {
+        let mut owner = None;
+        let mut pids = BTreeSet::new();
+        for pi in &in_places {
+            let m = places[*pi].0.mount(h);
+            if owner.is_none() {
+                owner = m.get_xattr(&g, XATTR).ok().flatten().and_then(|v| Mark::parse(&v).ok());
+            }
+            if let Ok(t) = m.read(&g, v1::CGROUP_PROCS) {
+                pids.extend(format::pids(v1::CGROUP_PROCS, &t).unwrap_or_default());
+            }
+        }
+        let owner_state = match owner {
+            Some(Mark::Transient { pid, start }) => Some(procs.owner(pid, start)),
+            _ => None,
+        };
+        out.push(Entry {
+            depth: g.lineage().len() - base_depth - 1,
+            group: g.to_string(),
+            hierarchies: in_places.iter().map(|pi| places[*pi].1.clone()).collect(),
+            owner,
+            owner_state,
+            procs: pids.len(),
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{FakeTree, Layout};
+    use crate::units::DeviceNumber;
+
+    #[test]
+    fn limits_read_back_from_either_version() {
+        let v2files: BTreeMap<&str, &str> = [
+            ("memory.max", "20971520"),
+            ("memory.high", "max"),
+            ("memory.low", "0"),
+            ("memory.swap.max", "0"),
+            ("cpu.max", "35000 100000"),
+            ("cpu.weight", "100"),
+            ("cpuset.cpus", ""),
+            ("io.max", "7:0 rbps=max wbps=1048576 riops=max wiops=max"),
+            ("pids.max", "max"),
+            ("cgroup.freeze", "0"),
+        ]
+        .into();
+        let v1files: BTreeMap<&str, &str> = [
+            ("memory.limit_in_bytes", "20971520"),
+            ("memory.memsw.limit_in_bytes", "20971520"),
+            ("memory.soft_limit_in_bytes", "9223372036854771712"),
+            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0"),
+            ("cpu.shares", "1024"),
+            ("cpu.cfs_quota_us", "35000"),
+            ("cpu.cfs_period_us", "100000"),
+            ("cpuset.cpus", ""),
+            ("blkio.throttle.write_bps_device", "7:0 1048576"),
+            ("blkio.throttle.read_bps_device", ""),
+            ("pids.max", "max"),
+            ("freezer.state", "THAWED"),
+        ]
+        .into();
+        let a = read_limits(&v2files).unwrap();
+        let mut b = read_limits(&v1files).unwrap();
+        assert_eq!(a.memory.max, Some(Limit::Value(Bytes::mib(20))));
+        assert_eq!(a.cpu.max, Some(CpuMax { quota: Limit::Value(35_000), period: 100_000 }));
+        assert_eq!(a.io.max[0].device, DeviceNumber { major: 7, minor: 0 });
+        // The v2 and v1 files of the same limits read back alike, except what only one has.
+        assert_eq!(b.memory.oom_kill_disable, Some(false));
+        b.memory.oom_kill_disable = None;
+        let mut a2 = a.clone();
+        a2.memory.high = None;
+        a2.memory.low = None;
+        a2.io.max[0].rbps = None;
+        a2.io.max[0].riops = None;
+        a2.io.max[0].wiops = None;
+        assert_eq!(a2, b);
+    }
+
+    #[test]
+    fn ls_walks_every_hierarchy_and_shows_marks() {
+        let tree = FakeTree::new(Layout::Hybrid);
+        tree.group("t/a");
+        let h = tree.hierarchy();
+        h.unified().unwrap().mount.set_xattr(&GroupPath::parse("t/a").unwrap(), XATTR, "named").unwrap();
+        std::fs::write(tree.path().join("memory/t/a/cgroup.procs"), "1\n2\n").unwrap();
+        std::fs::write(tree.path().join("unified/t/a/cgroup.procs"), "2\n").unwrap();
+        let l = list(&h, None, &ProcTable::default()).unwrap();
+        assert_eq!(l.iter().map(|e| e.group.as_str()).collect::<Vec<_>>(), ["/t", "/t/a"]);
+        let a = &l[1];
+        assert_eq!(a.depth, 1);
+        assert_eq!(a.owner, Some(Mark::Named));
+        assert_eq!(a.procs, 2);
+        assert!(a.hierarchies.contains(&"v2".to_string()) && a.hierarchies.contains(&"memory".to_string()));
+        let under = list(&h, Some(&GroupPath::parse("t").unwrap()), &ProcTable::default()).unwrap();
+        assert_eq!(under.len(), 1);
+        assert_eq!(under[0].depth, 0);
+    }
+}

@@ -1,0 +1,632 @@
+//! Named groups through their life: create, change, move processes in, remove.
+//!
+//! `rein create`, `set`, `move`, `rm` and the libcgroup compat names (cgcreate, cgset,
+//! cgclassify, cgdelete) are thin layers over these functions. Every change is a
+//! [`Plan`] first: `--dry-run` prints it, and executing it either completes or rolls
+//! back, so a refused value leaves neither a stray group nor a partial set of limits.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cgroupfs::{GroupPath, format};
+use crate::compat::files::{Home, RawWrite};
+use crate::error::{Error, Result};
+use crate::group::{Group, Spec};
+use crate::hierarchy::{Binding, Controller, Hierarchy};
+use crate::ownership::{Mark, ProcTable, describe_pids};
+use crate::plan::{Action, Place, Plan, Write};
+use crate::{v1, v2};
+
+/// What a create or set asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    /// Limits in the model, and the controllers the group must have.
+    pub spec: Spec,
+    /// Writes passed through as given (raw names of the running mode), after the
+    /// model's writes, in order.
+    pub raw: Vec<RawWrite>,
+}
+
+impl Change {
+    /// The model's settings that a raw write sets too, named (a setting given twice).
+    pub fn conflicts(&self) -> Vec<String> {
+        let fields = self.spec.resources.fields();
+        self.raw
+            .iter()
+            .filter_map(|w| crate::compat::files::field_of(w).filter(|f| fields.contains(f)).map(|f| (f, &w.file)))
+            .map(|(f, file)| format!("{f} (and -r {file})"))
+            .collect()
+    }
+}
+
+/// The controllers a named group gets when none are named: every limit controller the
+/// host offers, so limits can be added later (v1 adds cpuacct for CPU time and the
+/// freezer).
+pub fn default_controllers(h: &Hierarchy) -> BTreeSet<Controller> {
+    let mut set: BTreeSet<Controller> =
+        [Controller::Cpu, Controller::Cpuset, Controller::Memory, Controller::Io, Controller::Pids].into();
+    if h.mode() != crate::hierarchy::Mode::Unified {
+        set.extend([Controller::Cpuacct, Controller::Freezer]);
+    }
+    set
+}
+
+/// Where a raw write's file lives on this host.
+pub fn place_of(h: &Hierarchy, home: Home) -> Result<Place> {
+    match home {
+        Home::Core if h.unified().is_some() => Ok(Place::V2),
+        Home::Core => Err(Error::Unsupported {
+            what: "cgroup.* core files".into(),
+            mode: h.mode().to_string(),
+            reason: "no cgroup2 hierarchy is mounted".into(),
+        }),
+        Home::Controller(c) => match h.binding(c) {
+            Some(Binding::V2(_)) => Ok(Place::V2),
+            Some(Binding::V1(m)) => {
+                Ok(Place::V1(h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or_default()))
+            }
+            None => Err(Error::ControllerUnavailable {
+                controller: c.v1_name().into(),
+                path: "/proc/self/mountinfo".into(),
+                hint: "no hierarchy of this host binds it (see 'rein check')".into(),
+            }),
+        },
+    }
+}
+
+fn spec_with_raw(change: &Change) -> Spec {
+    let mut spec = change.spec.clone();
+    spec.accounting.extend(crate::compat::files::controllers_of(&change.raw));
+    spec
+}
+
+fn refuse_conflicts(change: &Change) -> Result<()> {
+    let c = change.conflicts();
+    if c.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid("settings", c.join(", "), "set twice; give each setting once"))
+}
+
+fn push_raw(h: &Hierarchy, path: &GroupPath, raw: &[RawWrite], plan: &mut Plan) -> Result<()> {
+    for w in raw {
+        let place = place_of(h, w.home)?;
+        let m = place.mount(h);
+        let previous = if m.exists(path) { m.read(path, &w.file).ok() } else { None };
+        plan.push(Action::Write {
+            place,
+            group: path.clone(),
+            write: Write::new(w.file.clone(), w.value.clone()),
+            previous,
+            if_empty: false,
+        });
+    }
+    Ok(())
+}
+
+/// Plans creating the group at `path`: missing ancestors, controllers enabled down the
+/// path, the group in every hierarchy it needs, its limits, then the raw writes, with
+/// the new directories marked (`mark` on the group, `parent` on ancestors).
+pub fn plan_create(h: &Hierarchy, path: &GroupPath, change: &Change, mark: Mark) -> Result<Plan> {
+    refuse_conflicts(change)?;
+    let (mut plan, _) = Group::plan(h, path, &spec_with_raw(change), true)?;
+    push_raw(h, path, &change.raw, &mut plan)?;
+    plan.mark_new_groups(mark);
+    Ok(plan)
+}
+
+/// Creates the group (see [`plan_create`]); nothing is left behind when a step fails.
+pub fn create(h: Arc<Hierarchy>, path: &GroupPath, change: &Change, mark: Mark) -> Result<Group> {
+    let plan = plan_create(&h, path, change, mark)?;
+    plan.execute(&h)?;
+    Group::open(h, path)
+}
+
+/// Plans a live change of an existing group. Controllers it lacks are enabled; on v1
+/// a hierarchy where it has no directory yet gets one, but only while the group is
+/// empty: a new v1 directory starts without the group's processes, so a limit there
+/// would silently not apply to them.
+pub fn plan_set(group: &Group, change: &Change) -> Result<Plan> {
+    refuse_conflicts(change)?;
+    let h = group.hierarchy();
+    let path = group.path();
+    let (mut plan, _) = Group::plan(h, path, &spec_with_raw(change), false)?;
+    let new_dirs: Vec<PathBuf> = plan
+        .actions()
+        .iter()
+        .filter_map(|a| match a {
+            Action::Mkdir { place, group: g, .. } if g == path => Some(place.mount(h).dir_path(g)),
+            _ => None,
+        })
+        .collect();
+    if !new_dirs.is_empty() {
+        let pids = group.all_procs()?;
+        if !pids.is_empty() {
+            return Err(Error::state(
+                format!(
+                    "group {path} has no directory yet in {} and holds processes ({}); a new v1 directory \
+                     would not contain them, so the limit would not apply",
+                    new_dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+                    describe_pids(&pids, &ProcTable::default())
+                ),
+                Some(
+                    "create groups with every controller they will need (rein create NAME, or -g CONTROLLERS:NAME), \
+                     or stop the processes first"
+                        .into(),
+                ),
+            ));
+        }
+    }
+    push_raw(h, path, &change.raw, &mut plan)?;
+    // Directories added to a group of rein's carry its mark; a group rein did not make
+    // stays unmarked, so it never looks like rein's.
+    if let Some(mark) = group.mark()? {
+        plan.mark_new_groups(mark);
+    }
+    Ok(plan)
+}
+
+/// Changes an existing group live (see [`plan_set`]); on failure the values already
+/// changed are restored. Holds the group's change lock ([`Group::lock`]) from planning
+/// to the last write, so concurrent changes of one group take turns.
+pub fn set(group: &mut Group, change: &Change) -> Result<()> {
+    let _lock = group.lock()?;
+    let plan = plan_set(group, change)?;
+    plan.execute(group.hierarchy())?;
+    *group = Group::open(group.hierarchy().clone(), group.path())?;
+    Ok(())
+}
+
+/// How `rein rm` treats what is inside.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoveOptions {
+    /// Kill the processes inside first (else a populated group is refused).
+    pub kill: bool,
+    /// Remove child groups too (else a group with children is refused).
+    pub recursive: bool,
+}
+
+/// What removing a group will do, for `--dry-run` and for doing it.
+#[derive(Debug, Clone)]
+pub struct Removal {
+    /// Processes that will be killed (only with `kill`).
+    pub kill: Vec<u32>,
+    /// Groups removed, deepest first, the group itself last.
+    pub groups: Vec<GroupPath>,
+    /// Their directories, in removal order.
+    pub directories: Vec<PathBuf>,
+}
+
+impl fmt::Display for Removal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.kill.is_empty() {
+            writeln!(f, "# kill {}", describe_pids(&self.kill, &ProcTable::default()))?;
+        }
+        for d in &self.directories {
+            writeln!(f, "rmdir {}", d.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// Every descendant of `path` in any hierarchy, deepest first.
+fn descendants(h: &Hierarchy, path: &GroupPath) -> Result<Vec<GroupPath>> {
+    let mut all = BTreeSet::new();
+    let mut mounts: Vec<&crate::cgroupfs::Mount> = h.v1_mounts().iter().map(|m| &m.mount).collect();
+    if let Some(u) = h.unified() {
+        mounts.push(&u.mount);
+    }
+    for m in mounts {
+        if !m.exists(path) {
+            continue;
+        }
+        let mut stack = vec![path.clone()];
+        while let Some(g) = stack.pop() {
+            for c in m.children(&g)? {
+                let child = g.join(&c)?;
+                all.insert(child.clone());
+                stack.push(child);
+            }
+        }
+    }
+    let mut v: Vec<GroupPath> = all.into_iter().collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.as_str().matches('/').count()));
+    Ok(v)
+}
+
+/// Plans removing `group`, refusing a populated group (unless `kill`) or one with
+/// child groups (unless `recursive`) with a message saying what is inside.
+pub fn plan_remove(group: &Group, opts: RemoveOptions) -> Result<Removal> {
+    let h = group.hierarchy();
+    let path = group.path();
+    let children = group.children()?;
+    if !children.is_empty() && !opts.recursive {
+        return Err(Error::state(
+            format!("group {path} has child groups: {}", children.join(", ")),
+            Some("remove them first, or add --recursive".into()),
+        ));
+    }
+    let pids = group.all_procs()?;
+    if !pids.is_empty() && !opts.kill {
+        let n = pids.len();
+        return Err(Error::state(
+            format!(
+                "group {path} holds {n} process{}: {}",
+                if n == 1 { "" } else { "es" },
+                describe_pids(&pids, &ProcTable::default())
+            ),
+            Some("stop them, move them out ('rein move'), or add --kill to kill them".into()),
+        ));
+    }
+    let mut groups = descendants(h, path)?;
+    groups.push(path.clone());
+    let mut directories = Vec::new();
+    for g in &groups {
+        if let Ok(grp) = Group::open(h.clone(), g) {
+            directories.extend(grp.nodes().iter().map(|n| n.place.mount(h).dir_path(g)));
+        }
+    }
+    Ok(Removal { kill: pids, groups, directories })
+}
+
+/// Removes a group as planned: kills what is inside (when asked), then removes
+/// descendants deepest first, then the group.
+pub fn remove(group: &Group, removal: &Removal) -> Result<()> {
+    let h = group.hierarchy();
+    if !removal.kill.is_empty() {
+        kill_all(group)?;
+    }
+    for g in &removal.groups {
+        match Group::open(h.clone(), g) {
+            Ok(grp) => grp.remove()?,
+            Err(Error::State { .. }) => {} // gone already
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Kills every process of the group and below, in every hierarchy: `cgroup.kill`
+/// where the cgroup2 side has it, then SIGKILL for anything only a v1 hierarchy holds
+/// (a process a libcgroup tool moved into one v1 hierarchy alone), until empty.
+pub fn kill_all(group: &Group) -> Result<()> {
+    group.kill()?;
+    let deadline = std::time::Instant::now() + crate::group::SETTLE_TIMEOUT;
+    loop {
+        let pids = group.all_procs()?;
+        if pids.is_empty() {
+            return Ok(());
+        }
+        for p in &pids {
+            let _ = crate::launch::kill(*p as i32, libc::SIGKILL);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(Error::state(
+                format!(
+                    "group {} still holds processes after kill: {}",
+                    group.path(),
+                    describe_pids(&pids, &ProcTable::default())
+                ),
+                Some("a process may be stuck in uninterruptible sleep (D state), or frozen".into()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Sends `signal` to every process of the group and below; returns how many got it.
+pub fn signal_all(group: &Group, signal: i32) -> Result<usize> {
+    let mut n = 0;
+    for p in group.all_procs()? {
+        if crate::launch::kill(p as i32, signal).is_ok() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// What libcgroup's cgdelete does, in the group's directories at `places` (all when
+/// None): refuse child groups unless `recursive`; move every process of the group (and
+/// of its child groups) to the group's parent; remove the child groups deepest first,
+/// then the group. Unlike libcgroup 2.0.2, every hierarchy named is removed, not only
+/// the first.
+pub fn delete(group: &Group, places: Option<&[Place]>, recursive: bool) -> Result<()> {
+    let h = group.hierarchy();
+    let path = group.path();
+    let parent = path.parent().unwrap_or_default();
+    let nodes: Vec<Place> =
+        group.nodes().iter().map(|n| n.place).filter(|p| places.is_none_or(|ps| ps.contains(p))).collect();
+    let mut plans = Vec::new();
+    for place in &nodes {
+        let m = place.mount(h);
+        let mut below = Vec::new();
+        let mut stack = vec![path.clone()];
+        while let Some(g) = stack.pop() {
+            for c in m.children(&g)? {
+                let child = g.join(&c)?;
+                below.push(child.clone());
+                stack.push(child);
+            }
+        }
+        if !below.is_empty() && !recursive {
+            let names: Vec<String> = below.iter().map(|b| b.to_string()).collect();
+            return Err(Error::state(
+                format!("cannot remove group {path}: it has child groups: {}", names.join(", ")),
+                Some("remove them first, or add -r".into()),
+            ));
+        }
+        below.sort_by_key(|p| std::cmp::Reverse(p.as_str().matches('/').count()));
+        plans.push((*place, below));
+    }
+    for (place, below) in &plans {
+        let m = place.mount(h);
+        for g in below.iter().chain(std::iter::once(path)) {
+            let text = match m.read(g, v1::CGROUP_PROCS) {
+                Ok(t) => t,
+                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            for pid in format::pids(v1::CGROUP_PROCS, &text)? {
+                match m.write(&parent, v1::CGROUP_PROCS, &pid.to_string()) {
+                    Ok(()) => {}
+                    // Exited meanwhile.
+                    Err(e) if e.errno() == Some(libc::ESRCH) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    for (place, below) in &plans {
+        for g in below.iter().chain(std::iter::once(path)) {
+            rmdir_settled(place.mount(h), g)?;
+        }
+    }
+    Ok(())
+}
+
+/// rmdir, retrying EBUSY while the kernel finishes tearing down exited tasks.
+fn rmdir_settled(m: &crate::cgroupfs::Mount, g: &GroupPath) -> Result<()> {
+    let deadline = std::time::Instant::now() + crate::group::SETTLE_TIMEOUT;
+    let mut pause = std::time::Duration::from_micros(50);
+    loop {
+        match m.rmdir(g) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(()),
+            Err(e) if e.errno() == Some(libc::EBUSY) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One line of /proc/PID/cgroup: the hierarchy's controllers (empty for cgroup2) and
+/// the path.
+pub fn parse_proc_cgroup(text: &str) -> Vec<(BTreeSet<String>, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(3, ':');
+            let (_id, ctrls, path) = (it.next()?, it.next()?, it.next()?);
+            let set: BTreeSet<String> = ctrls.split(',').filter(|c| !c.is_empty()).map(String::from).collect();
+            Some((set, path.to_string()))
+        })
+        .collect()
+}
+
+/// The deepest group that is an ancestor of (or equal to) both `a` and `b`.
+pub fn common_ancestor(a: &GroupPath, b: &GroupPath) -> GroupPath {
+    let (la, lb) = (a.lineage(), b.lineage());
+    la.iter().zip(lb.iter()).take_while(|(x, y)| x == y).last().map(|(x, _)| x.clone()).unwrap_or_default()
+}
+
+/// The hint for EACCES/EPERM when moving `pid` into `to` at `place`: the kernel wants
+/// write access to cgroup.procs of the common ancestor of the old and the new group
+/// (cgroup-v2.rst, "Delegation Containment"); this names that file.
+pub fn move_denied_hint(h: &Hierarchy, place: Place, pid: u32, to: &GroupPath, procs: &ProcTable) -> String {
+    let m = place.mount(h);
+    let Some((_, from)) = current_groups(h, pid, procs).into_iter().find(|(p, _)| *p == place) else {
+        return "moving a process needs write access to cgroup.procs of the common ancestor of its old and new \
+                group; run as root, or from inside the subtree delegated to you"
+            .into();
+    };
+    let common = common_ancestor(&from, to);
+    format!(
+        "moving a process needs write access to cgroup.procs of the common ancestor of its old and new group: \
+         it is in {from} and the group is {to}, so that is {}; run as root, or start rein from inside the \
+         subtree delegated to you (e.g. from a leaf group of it)",
+        m.file_path(&common, v1::CGROUP_PROCS).display()
+    )
+}
+
+/// Where `pid` is now, per place, read from /proc/PID/cgroup.
+pub(crate) fn current_groups(h: &Hierarchy, pid: u32, procs: &ProcTable) -> Vec<(Place, GroupPath)> {
+    let Some(text) = procs.cgroups(pid) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (ctrls, path) in parse_proc_cgroup(&text) {
+        let group = GroupPath::parse(&path).unwrap_or_default();
+        if ctrls.is_empty() {
+            if h.unified().is_some() {
+                out.push((Place::V2, group));
+            }
+            continue;
+        }
+        let set: BTreeSet<Controller> = ctrls.iter().filter_map(|c| Controller::from_name(c)).collect();
+        if let Some(i) = h.v1_mounts().iter().position(|m| !set.is_empty() && m.controllers == set) {
+            out.push((Place::V1(i), group));
+        }
+    }
+    out
+}
+
+/// Moves processes (with all their threads) into the group's directories at `places`
+/// (every directory of the group when None). Checks every pid first; if a move fails,
+/// the processes already moved go back where they were.
+pub fn move_pids(group: &Group, places: Option<&[Place]>, pids: &[u32], procs: &ProcTable) -> Result<()> {
+    let h = group.hierarchy();
+    let path = group.path();
+    for p in pids {
+        if *p == 0 || procs.start_time(*p).is_none() {
+            return Err(Error::invalid("pid", p.to_string(), "no such process"));
+        }
+    }
+    let targets: Vec<Place> =
+        group.nodes().iter().map(|n| n.place).filter(|p| places.is_none_or(|ps| ps.contains(p))).collect();
+    let before: Vec<Vec<(Place, GroupPath)>> = pids.iter().map(|p| current_groups(h, *p, procs)).collect();
+    let mut done: Vec<(usize, Place)> = Vec::new();
+    for (i, pid) in pids.iter().enumerate() {
+        for place in &targets {
+            if let Err(e) = place.mount(h).write(path, v1::CGROUP_PROCS, &pid.to_string()) {
+                for (j, pl) in done.iter().rev() {
+                    if let Some((_, old)) = before[*j].iter().find(|(p, _)| p == pl) {
+                        let _ = pl.mount(h).write(old, v1::CGROUP_PROCS, &pids[*j].to_string());
+                    }
+                }
+                return Err(match e {
+                    Error::Io { op, path: file, cause, .. }
+                        if matches!(cause.raw_os_error(), Some(libc::EACCES | libc::EPERM)) =>
+                    {
+                        let hint = Some(move_denied_hint(h, *place, *pid, path, procs));
+                        Error::Io { op, path: file, cause, hint }
+                    }
+                    e => e,
+                });
+            }
+            done.push((i, *place));
+        }
+    }
+    Ok(())
+}
+
+/// The actions [`move_pids`] takes, for `--dry-run`.
+pub fn describe_move(group: &Group, places: Option<&[Place]>, pids: &[u32]) -> Vec<String> {
+    let h = group.hierarchy();
+    let mut out = Vec::new();
+    for pid in pids {
+        for n in group.nodes().iter().filter(|n| places.is_none_or(|ps| ps.contains(&n.place))) {
+            out.push(format!("{pid} > {}", n.place.mount(h).file_path(group.path(), v2::CGROUP_PROCS).display()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compat::files::Home;
+    use crate::resources::Resources;
+    use crate::testing::{FakeTree, Layout};
+    use crate::units::{Bytes, Limit};
+
+    fn lines(tree: &FakeTree, plan: &Plan) -> Vec<String> {
+        let root = tree.path().display().to_string();
+        plan.display(&tree.hierarchy()).to_string().lines().map(|l| l.replace(&root, "")).collect()
+    }
+
+    #[test]
+    fn create_marks_the_group_and_the_parents_it_makes() {
+        let tree = FakeTree::new(Layout::V2);
+        let h = tree.hierarchy();
+        let change = Change {
+            spec: Spec { resources: Resources::new().memory_max(Bytes::mib(20)), ..Spec::default() },
+            raw: vec![RawWrite {
+                home: Home::Controller(Controller::Memory),
+                file: "memory.swap.max".into(),
+                value: "0".into(),
+            }],
+        };
+        let plan = plan_create(&h, &GroupPath::parse("tenants/a").unwrap(), &change, Mark::Named).unwrap();
+        assert_eq!(
+            lines(&tree, &plan),
+            [
+                "+memory > /cgroup.subtree_control",
+                "mkdir /tenants",
+                "setfattr -n user.rein -v parent /tenants",
+                "+memory > /tenants/cgroup.subtree_control",
+                "mkdir /tenants/a",
+                "setfattr -n user.rein -v named /tenants/a",
+                "20971520 > /tenants/a/memory.max",
+                "0 > /tenants/a/memory.swap.max",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_setting_given_twice_is_refused() {
+        let tree = FakeTree::new(Layout::V2);
+        let change = Change {
+            spec: Spec { resources: Resources::new().memory_max(Limit::Max), ..Spec::default() },
+            raw: vec![RawWrite {
+                home: Home::Controller(Controller::Memory),
+                file: "memory.max".into(),
+                value: "1".into(),
+            }],
+        };
+        let e = plan_create(&tree.hierarchy(), &GroupPath::parse("a").unwrap(), &change, Mark::Named).unwrap_err();
+        assert!(e.to_string().contains("memory.max (and -r memory.max)"), "{e}");
+    }
+
+    #[test]
+    fn set_on_v1_refuses_a_new_directory_under_running_processes() {
+        let tree = FakeTree::new(Layout::V1);
+        tree.group("web");
+        // The group lives only in the memory hierarchy, and holds a process.
+        for m in ["cpu", "cpuacct", "cpuset", "blkio", "pids", "freezer"] {
+            std::fs::remove_dir_all(tree.path().join(m).join("web")).unwrap();
+        }
+        std::fs::write(tree.path().join("memory/web/cgroup.procs"), format!("{}\n", std::process::id())).unwrap();
+        let g = Group::open(tree.hierarchy(), &GroupPath::parse("web").unwrap()).unwrap();
+        let change = Change {
+            spec: Spec { resources: Resources::new().cpu_percent(35.0).unwrap(), ..Spec::default() },
+            ..Change::default()
+        };
+        let e = plan_set(&g, &change).unwrap_err().to_string();
+        assert!(e.contains("has no directory yet in") && e.contains("cpu/web"), "{e}");
+        // A memory change is fine: the directory exists.
+        let change = Change {
+            spec: Spec { resources: Resources::new().memory_max(Bytes::mib(1)), ..Spec::default() },
+            ..Change::default()
+        };
+        plan_set(&g, &change).unwrap();
+    }
+
+    #[test]
+    fn remove_refuses_populated_groups_and_children_and_says_what_is_inside() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("web/child");
+        let me = std::process::id();
+        std::fs::write(tree.path().join("web/cgroup.procs"), format!("{me}\n")).unwrap();
+        let g = Group::open(tree.hierarchy(), &GroupPath::parse("web").unwrap()).unwrap();
+        let e = plan_remove(&g, RemoveOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("child groups: child"), "{e}");
+        let e = plan_remove(&g, RemoveOptions { recursive: true, kill: false }).unwrap_err().to_string();
+        assert!(e.contains("holds 1 process: ") && e.contains(&me.to_string()), "{e}");
+        let r = plan_remove(&g, RemoveOptions { recursive: true, kill: true }).unwrap();
+        assert_eq!(r.groups.iter().map(|g| g.as_str()).collect::<Vec<_>>(), ["web/child", "web"]);
+        assert_eq!(r.kill, [me]);
+        let root = tree.path().display().to_string();
+        let text = r.to_string().replace(&root, "");
+        assert!(text.ends_with("rmdir /web/child\nrmdir /web\n"), "{text}");
+    }
+
+    #[test]
+    fn common_ancestors() {
+        let p = |s: &str| if s.is_empty() { GroupPath::root() } else { GroupPath::parse(s).unwrap() };
+        assert_eq!(common_ancestor(&p("a/b/c"), &p("a/b/d")), p("a/b"));
+        assert_eq!(common_ancestor(&p("a/b"), &p("a/b/c")), p("a/b"));
+        assert_eq!(common_ancestor(&p("a"), &p("b")), GroupPath::root());
+        assert_eq!(common_ancestor(&GroupPath::root(), &p("x/y")), GroupPath::root());
+        assert_eq!(common_ancestor(&p("ab/c"), &p("a/c")), GroupPath::root());
+    }
+
+    #[test]
+    fn proc_cgroup_lines() {
+        let text = "4:memory:/process_api/x\n2:cpu,cpuacct:/\n1:name=systemd:/\n0::/rein/run-1\n";
+        let v = parse_proc_cgroup(text);
+        assert_eq!(v[0], (["memory".to_string()].into(), "/process_api/x".to_string()));
+        assert_eq!(v[1].0.len(), 2);
+        assert_eq!(v[3], (BTreeSet::new(), "/rein/run-1".to_string()));
+    }
+}

@@ -1,0 +1,461 @@
+//! Which groups are rein's: the `user.rein` mark, and garbage collection of the
+//! transient groups a crashed `rein run` left behind.
+//!
+//! # The mark
+//!
+//! rein writes an extended attribute on every cgroup directory it creates, as part of
+//! the same [`crate::plan::Plan`] as the `mkdir` (so `--dry-run` shows it and rollback
+//! covers it). cgroupfs keeps `user.*` attributes on cgroup directories since Linux 5.7
+//! (v1 and v2 alike). The attribute lives and dies with the directory: there is no
+//! registry file to drift out of date, and a group someone else made can never carry it
+//! by accident.
+//!
+//! | value | written by | meaning |
+//! |---|---|---|
+//! | `named` | `rein create` (and the `cgcreate` compat name) | a group the user named and owns; rein never removes it on its own |
+//! | `parent` | any rein command that had to create a missing ancestor | a directory rein made to hold other groups; never collected |
+//! | `transient pid=P start=T` | `rein run` | a group that lives as long as the rein process P, started at T (clock ticks after boot, field 22 of /proc/P/stat) |
+//!
+//! # Garbage collection
+//!
+//! A transient group is stale when its rein process is gone: no process P exists, or
+//! the process P that exists now started at another time (the pid was reused). `rein gc`
+//! removes a stale transient directory only when it is also empty: no process in it and
+//! no child group under it. Everything else is left alone and reported with the reason.
+//! The pid is only meaningful in the pid namespace rein ran in: run `rein gc` from the
+//! same one.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::cgroupfs::{GroupPath, Mount, format};
+use crate::error::{Error, Result};
+use crate::hierarchy::Hierarchy;
+use crate::plan::Place;
+use crate::v1;
+
+/// The extended attribute that marks rein's directories.
+pub const XATTR: &str = "user.rein";
+
+/// What a rein mark says about a directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Mark {
+    /// Created by `rein create`: the user's group.
+    Named,
+    /// An ancestor rein created on the way to another group.
+    Parent,
+    /// Created by `rein apply` for the rein.toml file whose owner name hashes to `id`
+    /// ([`config_id`]): `apply --prune` and `rein down` remove only these.
+    Config {
+        /// The hash of the file's owner name.
+        id: u64,
+    },
+    /// Created by `rein run` for the life of one rein process.
+    Transient {
+        /// The rein process.
+        pid: u32,
+        /// When it started, in clock ticks after boot (`/proc/PID/stat` field 22).
+        start: u64,
+    },
+}
+
+impl Mark {
+    /// The mark as stored in the extended attribute.
+    pub fn value(&self) -> String {
+        match self {
+            Mark::Named => "named".into(),
+            Mark::Parent => "parent".into(),
+            Mark::Config { id } => format!("config id={id:016x}"),
+            Mark::Transient { pid, start } => format!("transient pid={pid} start={start}"),
+        }
+    }
+
+    /// Parses a stored mark.
+    pub fn parse(text: &str) -> Result<Mark> {
+        let bad = |why: &str| Error::parse(XATTR, format!("'{}': {why}", crate::error::escape(text)));
+        let mut words = text.split_whitespace();
+        match words.next() {
+            Some("named") if words.next().is_none() => Ok(Mark::Named),
+            Some("parent") if words.next().is_none() => Ok(Mark::Parent),
+            Some("config") => match (words.next().and_then(|w| w.strip_prefix("id=")), words.next()) {
+                (Some(id), None) if id.len() == 16 => {
+                    u64::from_str_radix(id, 16).map(|id| Mark::Config { id }).map_err(|_| bad("id is not hexadecimal"))
+                }
+                _ => Err(bad("config marks are 'config id=' and 16 hex digits")),
+            },
+            Some("transient") => {
+                let (mut pid, mut start) = (None, None);
+                for w in words {
+                    match w.split_once('=') {
+                        Some(("pid", v)) => pid = Some(v.parse().map_err(|_| bad("pid is not a number"))?),
+                        Some(("start", v)) => start = Some(v.parse().map_err(|_| bad("start is not a number"))?),
+                        _ => return Err(bad("unknown field")),
+                    }
+                }
+                match (pid, start) {
+                    (Some(pid), Some(start)) => Ok(Mark::Transient { pid, start }),
+                    _ => Err(bad("transient marks need pid= and start=")),
+                }
+            }
+            _ => Err(bad("expected named, parent or transient")),
+        }
+    }
+
+    /// The mark for a transient group of the calling process.
+    pub fn transient_for_self(procs: &ProcTable) -> Result<Mark> {
+        let pid = std::process::id();
+        let start = procs.start_time(pid).ok_or_else(|| {
+            Error::state(
+                format!("cannot read the start time of rein itself from {}", procs.root.join("self/stat").display()),
+                Some("rein needs /proc mounted to mark its transient groups".into()),
+            )
+        })?;
+        Ok(Mark::Transient { pid, start })
+    }
+}
+
+impl fmt::Display for Mark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mark::Named => f.write_str("named"),
+            Mark::Parent => f.write_str("parent"),
+            Mark::Config { id } => write!(f, "config {id:016x}"),
+            Mark::Transient { pid, .. } => write!(f, "transient (rein pid {pid})"),
+        }
+    }
+}
+
+/// The id of a rein.toml file's groups: FNV-1a (64 bit) of its owner name (its `name`
+/// key, else its absolute path). Stable across rein versions and hosts.
+pub fn config_id(owner: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in owner.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The start time of a process from the text of `/proc/PID/stat`: field 22, counted
+/// after the command name, which is in parentheses and may itself hold spaces and `)`.
+pub fn parse_stat_start_time(stat: &str) -> Result<u64> {
+    let after = stat.rfind(')').map(|i| &stat[i + 1..]).ok_or_else(|| Error::parse("stat", "no ')' after comm"))?;
+    // After the comm: field 3 (state) is the first word, so field 22 is the 20th.
+    let field = after.split_whitespace().nth(19).ok_or_else(|| Error::parse("stat", "fewer than 22 fields"))?;
+    field
+        .parse()
+        .map_err(|_| Error::parse("stat", format!("starttime '{}' is not a number", crate::error::escape(field))))
+}
+
+/// Reads processes from a proc filesystem (`/proc`, or a fake one in tests).
+#[derive(Debug, Clone)]
+pub struct ProcTable {
+    root: PathBuf,
+}
+
+impl Default for ProcTable {
+    fn default() -> Self {
+        ProcTable { root: PathBuf::from("/proc") }
+    }
+}
+
+/// Whether the rein process behind a transient mark is still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Owner {
+    /// The same process (pid and start time) is running.
+    Running,
+    /// No process has that pid.
+    Gone,
+    /// Another process has the pid now (it started at another time).
+    Reused,
+}
+
+impl ProcTable {
+    /// A table over a proc filesystem mounted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> ProcTable {
+        ProcTable { root: root.into() }
+    }
+
+    /// The start time of `pid` (clock ticks after boot), if it exists.
+    pub fn start_time(&self, pid: u32) -> Option<u64> {
+        let name = if pid == std::process::id() && self.root == Path::new("/proc") {
+            "self".to_string()
+        } else {
+            pid.to_string()
+        };
+        let text = std::fs::read_to_string(self.root.join(name).join("stat")).ok()?;
+        parse_stat_start_time(&text).ok()
+    }
+
+    /// The command name of `pid` (for messages), if it exists.
+    pub fn comm(&self, pid: u32) -> Option<String> {
+        let text = std::fs::read_to_string(self.root.join(pid.to_string()).join("comm")).ok()?;
+        Some(crate::error::escape(text.trim_end()))
+    }
+
+    /// The text of `/proc/PID/cgroup`, if the process exists.
+    pub fn cgroups(&self, pid: u32) -> Option<String> {
+        std::fs::read_to_string(self.root.join(pid.to_string()).join("cgroup")).ok()
+    }
+
+    /// The text of `/proc/locks` (who holds which file lock), if readable.
+    pub fn locks(&self) -> Option<String> {
+        std::fs::read_to_string(self.root.join("locks")).ok()
+    }
+
+    /// Whether the owner of a transient mark is still running.
+    pub fn owner(&self, pid: u32, start: u64) -> Owner {
+        match self.start_time(pid) {
+            None => Owner::Gone,
+            Some(t) if t == start => Owner::Running,
+            Some(_) => Owner::Reused,
+        }
+    }
+}
+
+/// What `rein gc` decided about one directory.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct GcEntry {
+    /// The group.
+    pub group: String,
+    /// The directory.
+    pub directory: PathBuf,
+    /// The rein process that made it.
+    pub pid: u32,
+    /// Where that process is.
+    pub owner: Owner,
+    /// Whether gc removes (or, in a dry run, would remove) it.
+    pub remove: bool,
+    /// Why it is kept, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_because: Option<String>,
+    /// Set when the removal itself failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    place: Place,
+    #[serde(skip)]
+    path: GroupPath,
+}
+
+/// Finds rein's transient directories beneath `under` (the whole tree when None) in
+/// every hierarchy, and decides which are stale and empty. Reads only.
+pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Result<Vec<GcEntry>> {
+    let mut out = Vec::new();
+    let mut places = Vec::new();
+    if h.unified().is_some() {
+        places.push(Place::V2);
+    }
+    places.extend((0..h.v1_mounts().len()).map(Place::V1));
+    for place in places {
+        let m = place.mount(h);
+        let start = under.cloned().unwrap_or_default();
+        if !m.exists(&start) {
+            continue;
+        }
+        let mut stack = vec![start];
+        while let Some(g) = stack.pop() {
+            let children = match m.children(&g) {
+                Ok(c) => c,
+                // A group removed while we walk is not an error.
+                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            for c in children.iter().rev() {
+                if let Ok(child) = g.join(c) {
+                    stack.push(child);
+                }
+            }
+            if g.is_root() {
+                continue;
+            }
+            let mark = match m.get_xattr(&g, XATTR) {
+                Ok(v) => v,
+                // Removed while we walk (a run ending): nothing to collect.
+                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(Ok(Mark::Transient { pid, start })) = mark.map(|v| Mark::parse(&v)) else {
+                continue;
+            };
+            let owner = procs.owner(pid, start);
+            // rein makes a group inside a directory its user may write, so the two share
+            // an owner. A mark on a directory whose owner does not own the parent (the
+            // top of a subtree delegated to a user, who may set any user.* attribute on
+            // it) proves nothing, and removing it would do what its owner cannot.
+            let (dir_uid, parent_uid) = (m.owner(&g).ok(), g.parent().and_then(|p| m.owner(&p).ok()));
+            let kept_because = match owner {
+                Owner::Running => Some(format!("its rein process {pid} is still running")),
+                _ if dir_uid != parent_uid => Some(format!(
+                    "its owner (uid {}) does not own its parent (uid {}): rein did not make it there",
+                    dir_uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into()),
+                    parent_uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into())
+                )),
+                _ if !children.is_empty() => Some(format!("it has child groups: {}", children.join(", "))),
+                _ => match procs_in(m, &g)? {
+                    p if p.is_empty() => None,
+                    p => Some(format!("it holds processes: {}", describe_pids(&p, procs))),
+                },
+            };
+            out.push(GcEntry {
+                group: g.to_string(),
+                directory: m.dir_path(&g),
+                pid,
+                owner,
+                remove: kept_because.is_none(),
+                kept_because,
+                error: None,
+                place,
+                path: g,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Removes the entries [`gc_plan`] chose, re-checking each is still empty (rmdir fails
+/// with EBUSY otherwise, so nothing populated is ever removed). Failures are recorded
+/// in the entries; returns them all.
+pub fn gc_execute(h: &Hierarchy, mut entries: Vec<GcEntry>) -> Vec<GcEntry> {
+    for e in entries.iter_mut().filter(|e| e.remove) {
+        if let Err(err) = e.place.mount(h).rmdir(&e.path) {
+            e.remove = false;
+            e.error = Some(err.to_string());
+        }
+    }
+    entries
+}
+
+fn procs_in(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
+    match m.read(g, v1::CGROUP_PROCS) {
+        Ok(t) => format::pids(v1::CGROUP_PROCS, &t),
+        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `1234 (sleep), 1240 (python3)`, at most ten, for messages.
+pub fn describe_pids(pids: &[u32], procs: &ProcTable) -> String {
+    const SHOWN: usize = 10;
+    let unique: BTreeSet<u32> = pids.iter().copied().collect();
+    let mut parts: Vec<String> = unique
+        .iter()
+        .take(SHOWN)
+        .map(|p| match procs.comm(*p) {
+            Some(c) => format!("{p} ({c})"),
+            None => p.to_string(),
+        })
+        .collect();
+    if unique.len() > SHOWN {
+        parts.push(format!("and {} more", unique.len() - SHOWN));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_round_trip_and_refuse_junk() {
+        for m in [Mark::Named, Mark::Parent, Mark::Config { id: 0xabc }, Mark::Transient { pid: 42, start: 123_456 }] {
+            assert_eq!(Mark::parse(&m.value()).unwrap(), m);
+        }
+        assert_eq!(Mark::Transient { pid: 7, start: 9 }.value(), "transient pid=7 start=9");
+        for bad in [
+            "",
+            "named x",
+            "transient",
+            "transient pid=1",
+            "transient pid=x start=1",
+            "owned",
+            "transient pid=1 start=2 x=3",
+            "config",
+            "config id=12",
+            "config id=zzzzzzzzzzzzzzzz",
+        ] {
+            assert!(Mark::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stat_start_time_survives_hostile_comm() {
+        // Captured from this host (/proc/self/stat of a shell), comm replaced.
+        let tail = "S 1 1 1 0 -1 4194560 1000 0 0 0 3 1 0 0 20 0 1 0 987654 8000000 500 18446744073709551615";
+        for comm in ["bash", "a b", "x) S 1 2 3", "((", ")"] {
+            let stat = format!("4242 ({comm}) {tail}");
+            assert_eq!(parse_stat_start_time(&stat).unwrap(), 987_654, "{comm}");
+        }
+        assert!(parse_stat_start_time("4242 (x) S 1 2").is_err());
+        assert!(parse_stat_start_time("no parens").is_err());
+    }
+
+    fn fake_proc(entries: &[(u32, u64, &str)]) -> (tempfile::TempDir, ProcTable) {
+        let dir = tempfile::tempdir().unwrap();
+        for (pid, start, comm) in entries {
+            let d = dir.path().join(pid.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            let stat = format!("{pid} ({comm}) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0");
+            std::fs::write(d.join("stat"), stat).unwrap();
+            std::fs::write(d.join("comm"), format!("{comm}\n")).unwrap();
+        }
+        let table = ProcTable::new(dir.path());
+        (dir, table)
+    }
+
+    #[test]
+    fn owners_running_gone_reused() {
+        let (_d, procs) = fake_proc(&[(10, 500, "rein"), (11, 900, "sleep")]);
+        assert_eq!(procs.owner(10, 500), Owner::Running);
+        assert_eq!(procs.owner(11, 500), Owner::Reused);
+        assert_eq!(procs.owner(12, 500), Owner::Gone);
+        assert_eq!(describe_pids(&[11, 12], &procs), "11 (sleep), 12");
+    }
+
+    #[test]
+    fn gc_keeps_everything_but_stale_empty_transient_groups() {
+        use crate::testing::{FakeTree, Layout};
+        let tree = FakeTree::new(Layout::V2);
+        let h = tree.hierarchy();
+        let m = &h.unified().unwrap().mount;
+        let (_d, procs) = fake_proc(&[(10, 500, "rein"), (20, 7, "sleep")]);
+        let mark = |p: &str, mark: Option<Mark>| {
+            tree.group(p);
+            if let Some(mark) = mark {
+                m.set_xattr(&GroupPath::parse(p).unwrap(), XATTR, &mark.value()).unwrap();
+            }
+        };
+        mark("t", Some(Mark::Parent));
+        mark("t/stale", Some(Mark::Transient { pid: 99, start: 1 }));
+        mark("t/reused", Some(Mark::Transient { pid: 10, start: 1 }));
+        mark("t/alive", Some(Mark::Transient { pid: 10, start: 500 }));
+        mark("t/busy", Some(Mark::Transient { pid: 99, start: 1 }));
+        std::fs::write(tree.path().join("t/busy/cgroup.procs"), "20\n").unwrap();
+        mark("t/nested", Some(Mark::Transient { pid: 99, start: 1 }));
+        mark("t/nested/inner", None);
+        mark("t/named", Some(Mark::Named));
+        mark("t/foreign", None);
+        let plan = gc_plan(&h, Some(&GroupPath::parse("t").unwrap()), &procs).unwrap();
+        let verdicts: Vec<(String, bool, Option<String>)> =
+            plan.iter().map(|e| (e.group.clone(), e.remove, e.kept_because.clone())).collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("/t/alive".to_string(), false, Some("its rein process 10 is still running".to_string())),
+                ("/t/busy".into(), false, Some("it holds processes: 20 (sleep)".into())),
+                ("/t/nested".into(), false, Some("it has child groups: inner".into())),
+                ("/t/reused".into(), true, None),
+                ("/t/stale".into(), true, None),
+            ]
+        );
+        // A fake directory holds files, so rmdir fails: the failure is reported, not hidden.
+        let done = gc_execute(&h, plan);
+        assert!(done.iter().filter(|e| e.group == "/t/stale").all(|e| !e.remove && e.error.is_some()));
+    }
+}

@@ -1,0 +1,496 @@
+//! `rein run`: one command in a transient group, supervised to the end.
+//!
+//! The life of a run:
+//! 1. [`Supervisor::install`] blocks SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGCHLD and
+//!    reads them from a signalfd, before the group exists: a ^C during setup can no longer
+//!    kill rein between mkdir and rmdir and strand a group.
+//! 2. The group is created with its limits (nothing is left if a write fails), and
+//!    marked as this process's ([`crate::ownership`]), so `rein gc` can collect it if
+//!    rein is killed before it removes the group.
+//! 3. The command starts inside it ([`crate::launch`]).
+//! 4. Signals sent to rein are forwarded to the command, except those the kernel sent
+//!    to the whole foreground process group (a terminal's ^C), which the command got
+//!    already.
+//! 5. When the command exits, whatever it left running in the group is killed: a
+//!    transient group ends with its command. Then the final accounting is read and the
+//!    group removed.
+//!
+//! [`run_in_unit`] is the same life with a service manager's unit as the group (the systemd
+//! driver, see [`crate::driver`]): the command starts held, the manager creates the unit
+//! around its pid, then the command is released; at the end the manager removes the unit.
+
+use std::ffi::OsString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::cgroupfs::GroupPath;
+use crate::driver::Manager;
+use crate::error::{Error, Result};
+use crate::group::{AttachFds, Group, Spec};
+use crate::hierarchy::Hierarchy;
+use crate::launch::{self, ExitStatus, Prepared, Rusage, SigMask, SpawnError};
+use crate::plan::Place;
+use crate::stats::Stats;
+
+/// The parent of transient groups unless told otherwise.
+pub const DEFAULT_PARENT: &str = "rein";
+
+/// Blocks the signals a supervisor handles and reads them from a signalfd.
+pub struct Supervisor {
+    sigfd: OwnedFd,
+    child_mask: SigMask,
+}
+
+impl Supervisor {
+    /// Blocks the forwarded signals and SIGCHLD in this thread. Call it before creating
+    /// the group, in a single-threaded program or before other threads start (they
+    /// inherit the mask).
+    pub fn install() -> Result<Supervisor> {
+        let mut signals = launch::FORWARDED.to_vec();
+        signals.push(libc::SIGCHLD);
+        let child_mask = launch::block(&signals);
+        let sigfd = launch::signalfd(&signals).map_err(|e| Error::Spawn { program: "signalfd".into(), cause: e })?;
+        Ok(Supervisor { sigfd, child_mask })
+    }
+}
+
+/// Where the command runs.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A new transient group `parent/name`, removed at the end.
+    New {
+        /// The parent group (created if missing).
+        parent: GroupPath,
+        /// The group's name; None picks `run-<pid>`.
+        name: Option<String>,
+    },
+    /// An existing group, kept at the end (`rein run -g`).
+    Existing(GroupPath),
+}
+
+/// What happened.
+#[derive(Debug, Serialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// The group the command ran in.
+    pub group: String,
+    /// The service manager's unit the group belonged to (systemd driver), e.g. `rein-run-42.scope`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// How the command ended.
+    pub status: ExitStatus,
+    /// The shell-style exit code (code, or 128 + signal).
+    pub exit_code: i32,
+    /// Wall-clock time from start to exit, µs.
+    pub wall_usec: u64,
+    /// The group's accounting at the end (all processes, not only the command).
+    pub stats: Stats,
+    /// OOM kills in the group.
+    pub oom_kills: u64,
+    /// getrusage of the command and its reaped children (a fallback where cgroup
+    /// accounting is missing).
+    #[serde(skip)]
+    pub rusage: Rusage,
+    /// Processes still running when the command ended, killed by rein.
+    pub killed_leftovers: bool,
+    /// A failure while cleaning up (the command's status is still valid).
+    #[serde(skip)]
+    pub cleanup_error: Option<Error>,
+}
+
+/// Why a run failed before the command ran.
+#[derive(Debug)]
+pub enum RunError {
+    /// rein could not set up the group.
+    Setup(Error),
+    /// The command could not start (not found, not executable, could not join).
+    Spawn(SpawnError, Error),
+}
+
+impl RunError {
+    /// The exit status for this failure: 127 not found, 126 not executable, else 125.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::Setup(_) => 125,
+            RunError::Spawn(s, _) => s.exit_code(),
+        }
+    }
+
+    /// The error to show.
+    pub fn error(&self) -> &Error {
+        match self {
+            RunError::Setup(e) | RunError::Spawn(_, e) => e,
+        }
+    }
+
+    /// The error, by value.
+    pub fn into_error(self) -> Error {
+        match self {
+            RunError::Setup(e) | RunError::Spawn(_, e) => e,
+        }
+    }
+}
+
+/// A name for a transient group: `run-<pid>`, unique among live rein processes.
+pub fn default_name() -> String {
+    format!("run-{}", std::process::id())
+}
+
+/// Resolves a target to the group path it names.
+pub fn target_path(target: &Target) -> Result<GroupPath> {
+    match target {
+        Target::New { parent, name } => parent.join(name.as_deref().unwrap_or(&default_name())),
+        Target::Existing(p) => Ok(p.clone()),
+    }
+}
+
+fn spawn_error(cmd: &Prepared, e: &SpawnError, group: &Group, fds: &AttachFds) -> Error {
+    let program = cmd.program().to_string_lossy().into_owned();
+    match e {
+        SpawnError::Attach(i, err) => {
+            let h = group.hierarchy();
+            // clone3 into the cgroup2 directory (None), or the child's write of 0 to the
+            // cgroup.procs of one hierarchy; the kernel checks the same things for both.
+            let place = i.and_then(|i| fds.procs_place(i)).unwrap_or(Place::V2);
+            let path = i.and_then(|i| fds.procs_path(i)).map(|p| p.to_path_buf()).unwrap_or_else(|| {
+                if h.unified().is_some() {
+                    place.mount(h).file_path(group.path(), crate::v2::CGROUP_PROCS)
+                } else {
+                    group.path().to_string().into()
+                }
+            });
+            let errno = err.raw_os_error().unwrap_or(libc::EIO);
+            let hint = match errno {
+                libc::ENOSPC => Some(
+                    "the group's cpuset.cpus or cpuset.mems is empty, and no process can join a cpuset without CPUs \
+                     and memory nodes: give --cpuset and --mems (the parent's cpuset.cpus and cpuset.mems say \
+                     what it may have)"
+                        .into(),
+                ),
+                libc::EAGAIN => Some("the group's pids.max leaves no room for another task".into()),
+                libc::EACCES | libc::EPERM => Some(crate::lifecycle::move_denied_hint(
+                    h,
+                    place,
+                    std::process::id(),
+                    group.path(),
+                    &crate::ownership::ProcTable::default(),
+                )),
+                libc::EBUSY => Some(
+                    "cgroup v2's no-internal-process rule: the group enables controllers for child groups, so \
+                     processes can only join its leaf groups"
+                        .into(),
+                ),
+                _ => None,
+            };
+            Error::Io {
+                op: format!("move '{program}' into"),
+                path,
+                cause: std::io::Error::from_raw_os_error(errno),
+                hint,
+            }
+        }
+        SpawnError::NotFound(err) | SpawnError::NotExecutable(err) | SpawnError::Other(err) => {
+            Error::Spawn { program, cause: std::io::Error::from_raw_os_error(err.raw_os_error().unwrap_or(libc::EIO)) }
+        }
+    }
+}
+
+/// Watches a run while its command runs, e.g. [`crate::record::Recorder`] sampling
+/// the group's usage. Called from the supervisor's loop, between signals.
+pub trait Observer {
+    /// The command runs in `group` now.
+    fn started(&mut self, group: &Group);
+    /// A file descriptor to wait on beside the signals; [`Observer::wake`] is called
+    /// when it is readable.
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+    /// When [`Observer::wake`] is due at the latest.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// The fd is readable or the deadline passed.
+    fn wake(&mut self, group: &Group);
+    /// The command exited; the group still holds whatever it left behind.
+    fn finished(&mut self, group: &Group);
+}
+
+/// Runs `cmd` in `target` with `spec`, forwarding signals, and returns what happened.
+pub fn run(
+    h: Arc<Hierarchy>,
+    sup: &Supervisor,
+    cmd: &Prepared,
+    target: &Target,
+    spec: &Spec,
+) -> Result<Report, RunError> {
+    run_observed(h, sup, cmd, target, spec, None, Detail::Full)
+}
+
+/// How much accounting a run reads when its command has exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// Every statistic of the group ([`Group::stats`]): what a report shows.
+    #[default]
+    Full,
+    /// Only the OOM-kill count (one file), and the full statistics only when there was
+    /// an OOM kill: `rein run` without `--report`, where the exit is a hot path.
+    OomOnly,
+}
+
+/// [`run`], with an [`Observer`] watching the group while the command runs, reading
+/// `detail` of the accounting at the end.
+pub fn run_observed<'o>(
+    h: Arc<Hierarchy>,
+    sup: &Supervisor,
+    cmd: &Prepared,
+    target: &Target,
+    spec: &Spec,
+    mut observer: Option<&mut (dyn Observer + 'o)>,
+    detail: Detail,
+) -> Result<Report, RunError> {
+    let transient = matches!(target, Target::New { .. });
+    let group = match target {
+        Target::New { .. } => create_transient(&h, target, spec).map_err(RunError::Setup)?,
+        Target::Existing(path) => {
+            let mut g = Group::open(h.clone(), path).map_err(RunError::Setup)?;
+            if !spec.resources.is_empty() {
+                let _lock = g.lock().map_err(RunError::Setup)?;
+                g.update(spec).map_err(RunError::Setup)?;
+            }
+            g
+        }
+    };
+    let cleanup_on_failure = |group: &Group| {
+        if transient {
+            let _ = group.kill();
+            let _ = group.remove();
+        }
+    };
+    pause_for_tests("created");
+    let fds = match group.attach_fds() {
+        Ok(f) => f,
+        Err(e) => {
+            cleanup_on_failure(&group);
+            return Err(RunError::Setup(e));
+        }
+    };
+    let started = Instant::now();
+    let child = match launch::spawn(cmd, &fds.as_attach(), &sup.child_mask) {
+        Ok(c) => c,
+        Err(e) => {
+            let err = spawn_error(cmd, &e, &group, &fds);
+            cleanup_on_failure(&group);
+            return Err(RunError::Spawn(e, err));
+        }
+    };
+    drop(fds);
+    if let Some(o) = observer.as_deref_mut() {
+        o.started(&group);
+    }
+    let (status, rusage) = supervise(sup, child.pid, &group, observer.as_deref_mut());
+    if let Some(o) = observer {
+        o.finished(&group);
+    }
+    let wall_usec = started.elapsed().as_micros() as u64;
+
+    let mut report = Report {
+        group: group.path().to_string(),
+        unit: None,
+        status,
+        exit_code: status.code(),
+        wall_usec,
+        stats: Stats::default(),
+        oom_kills: 0,
+        rusage,
+        killed_leftovers: false,
+        cleanup_error: None,
+    };
+    let mut finish = || -> Result<()> {
+        if transient && group.is_populated()? {
+            report.killed_leftovers = true;
+            group.kill()?;
+        }
+        match detail {
+            Detail::Full => {
+                report.stats = group.stats()?;
+                report.oom_kills = report.stats.memory.and_then(|m| m.oom_kill).unwrap_or(0);
+            }
+            Detail::OomOnly => {
+                report.oom_kills = group.oom_kills().unwrap_or(0);
+                if report.oom_kills > 0 {
+                    report.stats = group.stats()?;
+                }
+            }
+        }
+        if transient {
+            pause_for_tests("cleanup");
+            group.remove()?;
+        }
+        Ok(())
+    };
+    if let Err(e) = finish() {
+        report.cleanup_error = Some(e);
+    }
+    Ok(report)
+}
+
+/// Runs `cmd` in a transient unit that `manager` creates (the systemd driver), forwarding
+/// signals, and returns what happened. The life of [`run`], except that the command starts
+/// held until the manager has moved it into its unit, and that the manager removes the unit.
+pub fn run_in_unit(
+    h: Arc<Hierarchy>,
+    sup: &Supervisor,
+    cmd: &Prepared,
+    manager: &dyn Manager,
+    spec: &Spec,
+) -> Result<Report, RunError> {
+    let program = || cmd.program().to_string_lossy().into_owned();
+    let plain_spawn_error = |e: &SpawnError| Error::Spawn {
+        program: program(),
+        cause: std::io::Error::from_raw_os_error(e.io_error().raw_os_error().unwrap_or(libc::EIO)),
+    };
+    let held = launch::spawn_held(cmd, &launch::Attach::default(), &sup.child_mask).map_err(|e| {
+        let err = plain_spawn_error(&e);
+        RunError::Spawn(e, err)
+    })?;
+    let pid = u32::try_from(held.pid()).unwrap_or(0);
+    let mut unit = match manager.create_transient(&h, spec, pid) {
+        Ok(u) => u,
+        Err(e) => {
+            held.abort();
+            return Err(RunError::Setup(e));
+        }
+    };
+    let started = Instant::now();
+    let child = match held.release(0) {
+        Ok(c) => c,
+        Err(e) => {
+            let err = plain_spawn_error(&e);
+            let _ = unit.kill();
+            let _ = unit.remove();
+            return Err(RunError::Spawn(e, err));
+        }
+    };
+    let (status, rusage) = supervise(sup, child.pid, unit.group(), None);
+    let wall_usec = started.elapsed().as_micros() as u64;
+
+    let mut report = Report {
+        group: unit.group().path().to_string(),
+        unit: Some(unit.name().to_string()),
+        status,
+        exit_code: status.code(),
+        wall_usec,
+        stats: Stats::default(),
+        oom_kills: 0,
+        rusage,
+        killed_leftovers: false,
+        cleanup_error: None,
+    };
+    let mut finish = || -> Result<()> {
+        // The manager removes an empty unit's cgroup on its own, so the group may be gone
+        // already: that only means nothing was left.
+        if unit.group().is_populated().unwrap_or(false) {
+            report.killed_leftovers = true;
+            unit.kill()?;
+        }
+        report.stats = unit.final_stats()?;
+        report.oom_kills = report.stats.memory.and_then(|m| m.oom_kill).unwrap_or(0);
+        Ok(())
+    };
+    let finished = finish();
+    let removed = unit.remove();
+    if let Err(e) = finished.and(removed) {
+        report.cleanup_error = Some(e);
+    }
+    Ok(report)
+}
+
+/// Debug builds only: with `REIN_TEST_PAUSE=<stage>` in the environment, `rein run`
+/// stops at that stage of its life for up to a minute, after saying so on stderr
+/// (`rein: test pause at <stage> (pid P)`), so the real-kernel suite can `kill -9` it
+/// exactly there. Stages: `created` (the group exists and is marked, the command has
+/// not started) and `cleanup` (the command has ended, leftovers are killed, the group
+/// is about to be removed). Release builds compile this to nothing and read no variable.
+#[cfg(debug_assertions)]
+fn pause_for_tests(stage: &str) {
+    if std::env::var_os("REIN_TEST_PAUSE").is_some_and(|v| v == stage) {
+        eprintln!("rein: test pause at {stage} (pid {})", std::process::id());
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn pause_for_tests(_stage: &str) {}
+
+fn create_transient(h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> Result<Group> {
+    let path = target_path(target)?;
+    // Marked as this process's, so 'rein gc' can tell a group a crash left behind.
+    let mark = crate::ownership::Mark::transient_for_self(&crate::ownership::ProcTable::default())?;
+    match Group::create_marked(h.clone(), &path, spec, mark) {
+        // A stale group of an earlier rein with our pid (a crash, then pid reuse).
+        Err(Error::State { message, .. })
+            if message.contains("already exists") && matches!(target, Target::New { name: None, .. }) =>
+        {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let Target::New { parent, .. } = target else { unreachable!() };
+            Group::create_marked(h.clone(), &parent.join(&format!("{}-{nanos:x}", default_name()))?, spec, mark)
+        }
+        other => other,
+    }
+}
+
+/// Waits for the child, forwarding signals and waking the observer. Returns the child's
+/// status and rusage.
+fn supervise<'o>(
+    sup: &Supervisor,
+    pid: i32,
+    group: &Group,
+    mut observer: Option<&mut (dyn Observer + 'o)>,
+) -> (ExitStatus, Rusage) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    loop {
+        match launch::try_wait(pid) {
+            Ok(Some(done)) => return done,
+            Ok(None) => {}
+            // ECHILD: someone else reaped it (cannot happen in rein); report a failure.
+            Err(_) => return (ExitStatus::Exited(125), Rusage::default()),
+        }
+        let (observer_ready, due) = {
+            let ofd = observer.as_deref().and_then(|o| o.fd());
+            let deadline = observer.as_deref().and_then(|o| o.deadline());
+            let timeout = deadline.map(|d| {
+                let left = d.saturating_duration_since(Instant::now());
+                Timespec { tv_sec: left.as_secs() as _, tv_nsec: left.subsec_nanos() as _ }
+            });
+            let mut fds = vec![PollFd::new(&sup.sigfd, PollFlags::IN)];
+            if let Some(fd) = ofd {
+                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
+            }
+            let _ = poll(&mut fds, timeout.as_ref());
+            let ready = fds.get(1).is_some_and(|f| !f.revents().is_empty());
+            (ready, deadline.is_some_and(|d| Instant::now() >= d))
+        };
+        if observer_ready || due {
+            if let Some(o) = observer.as_deref_mut() {
+                o.wake(group);
+            }
+        }
+        while let Some((sig, from_kernel)) = launch::read_signal(sup.sigfd.as_fd()) {
+            if sig == libc::SIGCHLD || from_kernel {
+                continue;
+            }
+            let _ = launch::kill(pid, sig);
+        }
+    }
+}
+
+/// Arguments as OsStrings (helper for callers holding `String`s).
+pub fn os_args<I: IntoIterator<Item = S>, S: Into<OsString>>(args: I) -> Vec<OsString> {
+    args.into_iter().map(Into::into).collect()
+}

@@ -1,0 +1,252 @@
+//! Fake cgroup trees in a temporary directory (feature `testing`).
+//!
+//! A fake tree has the directories and interface files of a real one, with realistic
+//! contents, so planners, readers and the CLI's `--dry-run` can be tested without root.
+//! What it cannot do is what the kernel does on mkdir: a directory created in a fake tree
+//! is empty, so writes into it fail with ENOENT (as a misspelled file would). Tests that
+//! execute plans pre-create the group with [`FakeTree::group`].
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::cgroupfs::Verify;
+use crate::hierarchy::Hierarchy;
+
+/// A fake cgroup tree, removed on drop.
+pub struct FakeTree {
+    dir: tempfile::TempDir,
+    layout: Layout,
+}
+
+/// Which kind of host to imitate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Pure cgroup v2 at the root.
+    V2,
+    /// v1 hierarchies: cpu and cpuacct separate (as on rein's development host).
+    V1,
+    /// v1 hierarchies plus a cgroup2 mount at `unified` holding only hugetlb.
+    Hybrid,
+}
+
+const V2_CONTROLLERS: &str = "cpuset cpu io memory hugetlb pids rdma misc\n";
+const V1_MOUNTS: [&str; 7] = ["cpu", "cpuacct", "cpuset", "memory", "blkio", "pids", "freezer"];
+
+fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("fake tree dir");
+    }
+    std::fs::write(path, text).expect("fake tree file");
+}
+
+/// The files of a v2 group (non-root) with the given controllers enabled.
+fn v2_group_files(dir: &Path, controllers: &str) {
+    let mut files = vec![
+        ("cgroup.controllers", controllers.to_string()),
+        ("cgroup.subtree_control", String::new()),
+        ("cgroup.procs", String::new()),
+        ("cgroup.events", "populated 0\nfrozen 0\n".into()),
+        ("cgroup.freeze", "0\n".into()),
+        ("cgroup.kill", String::new()),
+        ("cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n".into()),
+        (
+            "cpu.pressure",
+            "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n".into(),
+        ),
+        (
+            "memory.pressure",
+            "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n".into(),
+        ),
+        (
+            "io.pressure",
+            "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n".into(),
+        ),
+    ];
+    let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
+    if has("memory") {
+        for (f, v) in [
+            ("memory.max", "max\n"),
+            ("memory.high", "max\n"),
+            ("memory.low", "0\n"),
+            ("memory.min", "0\n"),
+            ("memory.swap.max", "max\n"),
+            ("memory.oom.group", "0\n"),
+            ("memory.current", "0\n"),
+            ("memory.peak", "0\n"),
+            ("memory.swap.current", "0\n"),
+            ("memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n"),
+        ] {
+            files.push((f, v.into()));
+        }
+    }
+    if has("cpu") {
+        // With the cpu controller on, cpu.stat has the throttling fields too.
+        files.retain(|(f, _)| *f != "cpu.stat");
+        files.push((
+            "cpu.stat",
+            "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n".into(),
+        ));
+        files.push(("cpu.max", "max 100000\n".into()));
+        files.push(("cpu.weight", "100\n".into()));
+    }
+    if has("cpuset") {
+        for (f, v) in [
+            ("cpuset.cpus", "\n"),
+            ("cpuset.mems", "\n"),
+            ("cpuset.cpus.effective", "0-1\n"),
+            ("cpuset.mems.effective", "0\n"),
+        ] {
+            files.push((f, v.into()));
+        }
+    }
+    if has("io") {
+        for (f, v) in [("io.max", ""), ("io.weight", "default 100\n"), ("io.stat", "")] {
+            files.push((f, v.into()));
+        }
+    }
+    if has("pids") {
+        for (f, v) in [("pids.max", "max\n"), ("pids.current", "0\n"), ("pids.peak", "0\n"), ("pids.events", "max 0\n")]
+        {
+            files.push((f, v.into()));
+        }
+    }
+    for (f, v) in files {
+        write(&dir.join(f), &v);
+    }
+}
+
+/// The files of a v1 group of one hierarchy.
+fn v1_group_files(dir: &Path, mount: &str, root: bool) {
+    let mut files: Vec<(&str, &str)> = vec![("cgroup.procs", ""), ("tasks", ""), ("notify_on_release", "0\n")];
+    match mount {
+        "cpu" => files.extend([
+            ("cpu.cfs_period_us", "100000\n"),
+            ("cpu.cfs_quota_us", "-1\n"),
+            ("cpu.shares", "1024\n"),
+            ("cpu.stat", "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n"),
+        ]),
+        "cpuacct" => files.extend([
+            ("cpuacct.usage", "0\n"),
+            ("cpuacct.usage_user", "0\n"),
+            ("cpuacct.usage_sys", "0\n"),
+            ("cpuacct.stat", "user 0\nsystem 0\n"),
+        ]),
+        "cpuset" => files.extend([
+            ("cpuset.cpus", if root { "0-1\n" } else { "\n" }),
+            ("cpuset.mems", if root { "0\n" } else { "\n" }),
+            ("cpuset.effective_cpus", "0-1\n"),
+            ("cpuset.effective_mems", "0\n"),
+        ]),
+        "memory" => files.extend([
+            ("memory.limit_in_bytes", "9223372036854771712\n"),
+            ("memory.memsw.limit_in_bytes", "9223372036854771712\n"),
+            ("memory.soft_limit_in_bytes", "9223372036854771712\n"),
+            ("memory.usage_in_bytes", "0\n"),
+            ("memory.max_usage_in_bytes", "0\n"),
+            ("memory.memsw.usage_in_bytes", "0\n"),
+            ("memory.failcnt", "0\n"),
+            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"),
+            ("memory.memsw.failcnt", "0\n"),
+            ("cgroup.event_control", ""),
+        ]),
+        "blkio" => files.extend([
+            ("blkio.throttle.read_bps_device", ""),
+            ("blkio.throttle.write_bps_device", ""),
+            ("blkio.throttle.read_iops_device", ""),
+            ("blkio.throttle.write_iops_device", ""),
+            ("blkio.throttle.io_service_bytes_recursive", "Total 0\n"),
+            ("blkio.throttle.io_serviced_recursive", "Total 0\n"),
+            ("blkio.bfq.weight", "100\n"),
+        ]),
+        "pids" if !root => files.extend([
+            ("pids.max", "max\n"),
+            ("pids.current", "0\n"),
+            ("pids.peak", "0\n"),
+            ("pids.events", "max 0\n"),
+        ]),
+        "freezer" if !root => files.push(("freezer.state", "THAWED\n")),
+        _ => {}
+    }
+    for (f, v) in files {
+        write(&dir.join(f), v);
+    }
+}
+
+impl FakeTree {
+    /// A fake tree of the given layout.
+    pub fn new(layout: Layout) -> FakeTree {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        match layout {
+            Layout::V2 => {
+                v2_group_files(root, V2_CONTROLLERS);
+                // The root has no cgroup.kill, cgroup.freeze, cpu.max, memory.max (the kernel's rule).
+                for f in [
+                    "cgroup.kill",
+                    "cgroup.freeze",
+                    "cgroup.events",
+                    "cpu.max",
+                    "cpu.weight",
+                    "memory.max",
+                    "memory.high",
+                    "pids.max",
+                ] {
+                    let _ = std::fs::remove_file(root.join(f));
+                }
+            }
+            Layout::V1 | Layout::Hybrid => {
+                for m in V1_MOUNTS {
+                    v1_group_files(&root.join(m), m, true);
+                }
+                if layout == Layout::Hybrid {
+                    let u = root.join("unified");
+                    write(&u.join("cgroup.controllers"), "hugetlb\n");
+                    write(&u.join("cgroup.subtree_control"), "");
+                    write(&u.join("cgroup.procs"), "");
+                    write(&u.join("cpu.stat"), "usage_usec 0\nuser_usec 0\nsystem_usec 0\n");
+                }
+            }
+        }
+        FakeTree { dir, layout }
+    }
+
+    /// The tree's root directory (what `REIN_CGROUP_ROOT` takes).
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The hierarchy over this tree.
+    pub fn hierarchy(&self) -> Arc<Hierarchy> {
+        Arc::new(Hierarchy::from_root(self.dir.path(), Verify::Nothing).expect("fake hierarchy"))
+    }
+
+    /// Pre-creates a group (and its ancestors) with realistic files in every hierarchy,
+    /// as the kernel would on mkdir. Returns its directories.
+    pub fn group(&self, path: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        for depth in 1..=parts.len() {
+            let rel: PathBuf = parts[..depth].iter().collect();
+            match self.layout {
+                Layout::V2 => {
+                    let d = self.path().join(&rel);
+                    v2_group_files(&d, "cpuset cpu io memory pids");
+                    out.push(d);
+                }
+                Layout::V1 | Layout::Hybrid => {
+                    for m in V1_MOUNTS {
+                        let d = self.path().join(m).join(&rel);
+                        v1_group_files(&d, m, false);
+                        out.push(d);
+                    }
+                    if self.layout == Layout::Hybrid {
+                        let d = self.path().join("unified").join(&rel);
+                        v2_group_files(&d, "");
+                        out.push(d);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
