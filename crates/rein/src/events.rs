@@ -1069,6 +1069,11 @@ impl Watcher {
         let old = g.populated;
         let new = self.read_populated(id);
         if old == Some(true) && new == Some(false) {
+            // What happened before the group emptied is reported before it: an OOM kill's
+            // memory.events notification may still be held back by the kernel's rate limit
+            // (20 ms per file) when cgroup.events already says the victim is gone.
+            self.check_memory(id);
+            self.check_pids(id);
             self.push(id, EventKind::Empty);
         }
         if let (Some(g), Some(_)) = (self.groups[id].as_mut(), new) {
@@ -1191,6 +1196,26 @@ mod tests {
         write(&tree, "p/g/cgroup.events", "populated 0\nfrozen 0\n");
         assert_eq!(next(&mut w).unwrap().kind, EventKind::Empty);
         assert_eq!(w.wait(Some(Duration::from_millis(50))).unwrap(), None);
+    }
+
+    /// The kernel rate-limits notifications per file (20 ms): the cgroup.events change of
+    /// an OOM victim's exit can arrive before memory.events' oom_kill change. The kill is
+    /// still reported before the group's emptying, and only once.
+    #[test]
+    fn an_oom_kill_is_reported_before_the_emptying_it_caused() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("p/g");
+        let h = tree.hierarchy();
+        let mut w = Watcher::new(h.clone(), Options::default()).unwrap();
+        w.add(&Group::open(h, &GroupPath::parse("p/g").unwrap()).unwrap()).unwrap();
+        write(&tree, "p/g/cgroup.events", "populated 1\nfrozen 0\n");
+        assert_eq!(w.wait(Some(Duration::from_millis(50))).unwrap(), None);
+        // Notifications in the order a rate-limited kernel may send them.
+        write(&tree, "p/g/cgroup.events", "populated 0\nfrozen 0\n");
+        write(&tree, "p/g/memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\noom_group_kill 0\n");
+        let kinds: Vec<_> =
+            std::iter::from_fn(|| w.wait(Some(Duration::from_millis(100))).unwrap()).map(|e| e.kind.name()).collect();
+        assert_eq!(kinds, ["memory_max", "oom", "oom_kill", "empty"]);
     }
 
     #[test]
