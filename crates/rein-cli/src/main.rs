@@ -9,6 +9,7 @@ mod cli;
 mod cmd;
 mod compat_tools;
 mod groups_cli;
+mod lean;
 mod limits;
 mod plot;
 mod report;

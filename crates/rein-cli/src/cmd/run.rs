@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use super::driver::{self, Chosen, DriverOpts};
 use crate::cli::{ReportFormat, RunArgs};
+use crate::lean::Lean;
 use crate::report;
 
 /// Controllers `rein run` enables even without limits on them. Always memory: the OOM
@@ -81,7 +82,9 @@ pub fn run(
             return dry_run_cgroupfs(args, &h, &target, &spec);
         }
         let sup = Supervisor::install()?;
-        return finish(args, &program.to_string_lossy(), rein::run::run(h, &sup, &cmd, &target, &spec));
+        let mut lean = Lean::new(None);
+        let outcome = rein::run::run_observed(h, &sup, &cmd, &target, &spec, Some(&mut lean), Detail::Full);
+        return finish(args, &program.to_string_lossy(), outcome);
     }
     let full = args.report.is_some() || args.record.is_some();
     let spec = Spec { resources, accounting: accounting(&h, full) };
@@ -117,9 +120,9 @@ pub fn run(
                 }
                 None => None,
             };
-            let observer = recorder.as_mut().map(|(_, r)| r as &mut dyn rein::run::Observer);
+            let mut lean = Lean::new(recorder.as_mut().map(|(_, r)| r as &mut dyn rein::run::Observer));
             let detail = if full { Detail::Full } else { Detail::OomOnly };
-            let outcome = rein::run::run_observed(h, sup, &cmd, &target, &spec, observer, detail);
+            let outcome = rein::run::run_observed(h, sup, &cmd, &target, &spec, Some(&mut lean), detail);
             match (&outcome, recorder) {
                 (Ok(rep), Some((path, r))) => {
                     if let Err(e) = r.finish(rep) {
