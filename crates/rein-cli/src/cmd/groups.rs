@@ -365,11 +365,16 @@ fn exec(a: &ExecArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         println!("exec {}", cmdline.join(" "));
         return Ok(ExitCode::SUCCESS);
     }
-    if has_change {
+    let reopened;
+    let group = if has_change {
         lifecycle::plan_set(&group, &change)?.execute(&h)?;
-    }
-    let group = open(&h, &path)?;
-    lifecycle::move_pids(&group, places.as_deref(), &[std::process::id()], &ProcTable::default())?;
+        // The change may have made the group in more hierarchies: join it there too.
+        reopened = open(&h, &path)?;
+        &reopened
+    } else {
+        &group
+    };
+    lifecycle::move_pids(group, places.as_deref(), &[std::process::id()], &ProcTable::default())?;
     Ok(exec_command(program, rest, "rein"))
 }
 
