@@ -6,7 +6,7 @@
 //!   cpu.stat, io.stat and the pressure files of every group at every refresh;
 //! - mountinfo: every rein process detects the hierarchy from it;
 //! - vocabularies: libcgroup `-r`, systemd `-p` and rein.toml into the one model;
-//! - the model into files: the v2 and v1 writes of a typical limit set.
+//! - the model into files: the v2 writes of a typical limit set, and its validation.
 //!
 //! Inputs are real files (benches/data: memory.stat and mountinfo from this project's
 //! hybrid host; v2 files shaped like kernel 6.18's).

@@ -1165,6 +1165,16 @@ mod tests {
         std::fs::write(tree.path().join(rel), text).unwrap();
     }
 
+    /// A fake v2 tree with group p/g, and a watcher of p/g.
+    fn watch_v2_group() -> (FakeTree, Watcher) {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("p/g");
+        let h = tree.hierarchy();
+        let mut w = Watcher::new(h.clone(), Options::default()).unwrap();
+        w.add(&Group::open(h, &GroupPath::parse("p/g").unwrap()).unwrap()).unwrap();
+        (tree, w)
+    }
+
     fn next(w: &mut Watcher) -> Option<Event> {
         w.wait(Some(Duration::from_secs(2))).unwrap()
     }
@@ -1174,11 +1184,7 @@ mod tests {
     /// counters.
     #[test]
     fn v2_counter_deltas_become_events() {
-        let tree = FakeTree::new(Layout::V2);
-        tree.group("p/g");
-        let h = tree.hierarchy();
-        let mut w = Watcher::new(h.clone(), Options::default()).unwrap();
-        w.add(&Group::open(h, &GroupPath::parse("p/g").unwrap()).unwrap()).unwrap();
+        let (tree, mut w) = watch_v2_group();
         // The parent's counters are not the group's.
         write(&tree, "p/memory.events", "low 0\nhigh 0\nmax 9\noom 3\noom_kill 0\noom_group_kill 0\n");
         write(&tree, "p/g/memory.events", "low 0\nhigh 0\nmax 2\noom 0\noom_kill 1\noom_group_kill 0\n");
@@ -1203,11 +1209,7 @@ mod tests {
     /// still reported before the group's emptying, and only once.
     #[test]
     fn an_oom_kill_is_reported_before_the_emptying_it_caused() {
-        let tree = FakeTree::new(Layout::V2);
-        tree.group("p/g");
-        let h = tree.hierarchy();
-        let mut w = Watcher::new(h.clone(), Options::default()).unwrap();
-        w.add(&Group::open(h, &GroupPath::parse("p/g").unwrap()).unwrap()).unwrap();
+        let (tree, mut w) = watch_v2_group();
         write(&tree, "p/g/cgroup.events", "populated 1\nfrozen 0\n");
         assert_eq!(w.wait(Some(Duration::from_millis(50))).unwrap(), None);
         // Notifications in the order a rate-limited kernel may send them.
