@@ -25,7 +25,7 @@
 //! The pid is only meaningful in the pid namespace rein ran in: run `rein gc` from the
 //! same one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -316,6 +316,21 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
             });
         }
     }
+    // A group is one unit across hierarchies: the command of a rein killed at launch is
+    // in the cgroup2 directory from clone3 on and joins the v1 ones an instant later, so
+    // an empty directory of a group kept elsewhere is kept too (and never half-removed).
+    let mut kept: BTreeMap<String, String> = BTreeMap::new();
+    for e in &out {
+        if let Some(why) = &e.kept_because {
+            kept.entry(e.group.clone()).or_insert_with(|| format!("{why} (in {})", e.directory.display()));
+        }
+    }
+    for e in out.iter_mut().filter(|e| e.remove) {
+        if let Some(why) = kept.get(&e.group) {
+            e.remove = false;
+            e.kept_because = Some(why.clone());
+        }
+    }
     Ok(out)
 }
 
@@ -416,6 +431,35 @@ mod tests {
         assert_eq!(procs.owner(11, 500), Owner::Reused);
         assert_eq!(procs.owner(12, 500), Owner::Gone);
         assert_eq!(describe_pids(&[11, 12], &procs), "11 (sleep), 12");
+    }
+
+    /// The command of a rein killed while launching it sits in the group's cgroup2
+    /// directory before it joins the v1 ones: gc keeps the whole group, not only the
+    /// directory that holds it, and says where the process is.
+    #[test]
+    fn gc_keeps_every_directory_of_a_group_one_of_which_is_populated() {
+        use crate::testing::{FakeTree, Layout};
+        let tree = FakeTree::new(Layout::Hybrid);
+        let h = tree.hierarchy();
+        let (_d, procs) = fake_proc(&[(20, 7, "rein")]);
+        let dirs = tree.group("t/g");
+        let g = GroupPath::parse("t/g").unwrap();
+        let mark = Mark::Transient { pid: 99, start: 1 }.value();
+        let mut places = vec![Place::V2];
+        places.extend((0..h.v1_mounts().len()).map(Place::V1));
+        for place in &places {
+            place.mount(&h).set_xattr(&g, XATTR, &mark).unwrap();
+        }
+        let unified = dirs.iter().find(|d| *d == &tree.path().join("unified/t/g")).unwrap();
+        std::fs::write(unified.join("cgroup.procs"), "20\n").unwrap();
+        let plan = gc_plan(&h, Some(&GroupPath::parse("t").unwrap()), &procs).unwrap();
+        assert_eq!(plan.len(), places.len());
+        let held = format!("it holds processes: 20 (rein) (in {})", unified.display());
+        for e in &plan {
+            assert!(!e.remove, "{}", e.directory.display());
+            let why = e.kept_because.as_deref().unwrap();
+            assert!(why == "it holds processes: 20 (rein)" || why == held, "{}: {why}", e.directory.display());
+        }
     }
 
     #[test]
