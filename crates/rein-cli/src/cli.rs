@@ -12,6 +12,17 @@ use crate::limits::LimitArgs;
 #[derive(Parser, Debug)]
 #[command(name = "rein", version, max_term_width = 100, after_help = EXIT_HELP)]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every command takes.
+#[derive(clap::Args, Debug)]
+pub struct Globals {
     /// Use this directory as the cgroup tree instead of the mounted hierarchies
     /// (a v2 root, or v1 mounts side by side; for tests and dry runs)
     #[arg(long, global = true, env = "REIN_CGROUP_ROOT", value_name = "DIR", hide = true)]
@@ -27,10 +38,38 @@ pub struct Cli {
     /// the system manager; implies the systemd driver
     #[arg(long, global = true)]
     pub user: bool,
+}
 
-    /// What to do
-    #[command(subcommand)]
-    pub command: Command,
+impl Cli {
+    /// Parses the command line, exiting with clap's message (status 2) on a usage error.
+    ///
+    /// `rein run` and `rein exec` start other programs, so their start-up is their cost:
+    /// building clap's whole command tree (every command's options and help) was most of
+    /// rein's own user time. They are parsed first against a tree holding only their own
+    /// subcommand; anything that does not parse cleanly there (a mistake, `--help`, a global
+    /// option before the command) goes through the whole tree, so every message is the same.
+    pub fn parse_args() -> Cli {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        Cli::parse_lean(&args).unwrap_or_else(|| Cli::parse_from(args))
+    }
+
+    /// The parse of `args` against the tree of its subcommand alone, when that is `run` or
+    /// `exec` and it parses cleanly.
+    fn parse_lean(args: &[OsString]) -> Option<Cli> {
+        use clap::{Args, FromArgMatches};
+        let sub = args.get(1)?.to_str()?;
+        let tree = match sub {
+            "run" => RunArgs::augment_args(clap::Command::new("run")),
+            "exec" => crate::groups_cli::ExecArgs::augment_args(clap::Command::new("exec")),
+            _ => return None,
+        };
+        let root = Globals::augment_args(clap::Command::new("rein"))
+            .subcommand_required(true)
+            .arg_required_else_help(true)
+            .subcommand(tree);
+        let matches = root.try_get_matches_from(args).ok()?;
+        Cli::from_arg_matches(&matches).ok()
+    }
 }
 
 const EXIT_HELP: &str = "Exit status: 'rein run' returns the command's status (128+N when signal N killed it, \
@@ -367,4 +406,65 @@ pub struct ExporterArgs {
     /// about 20 MiB]
     #[arg(long, value_name = "N")]
     pub max_open_files: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(line: &str) -> Vec<OsString> {
+        line.split(' ').map(OsString::from).collect()
+    }
+
+    /// The lean parse gives what the whole tree gives, and nothing where the whole tree
+    /// refuses (so the user sees clap's message from the whole tree).
+    #[test]
+    fn the_lean_parse_of_run_and_exec_agrees_with_the_whole_tree() {
+        let accepted = [
+            "rein run -- true",
+            "rein run --memory 256M --cpu 20% -- sleep 1",
+            "rein run --memory 256M --cpus 1.5 --pids-limit 10 --report json -- sh -c exit",
+            "rein run --report --memory 1G -- a b c",
+            "rein run -p MemoryMax=256M -p CPUQuota=20% -- true",
+            "rein run --parent jobs --name one --io-weight 200 --cpuset 0 -- true",
+            "rein run --record r.json --record-interval 50ms --name one -- true",
+            "rein run --slice work.slice --unit one -p MemoryHigh=1G -- true",
+            "rein run -g jobs/one --memory-swap 1G --blkio-weight 300 -- true",
+            "rein run --driver cgroupfs -- true",
+            "rein run --user -- true",
+            "rein run true --flag-of-the-command x",
+            "rein run --memory 256M true",
+            "rein exec web -- true",
+            "rein exec -g memory,cpu:web -- /bin/true a",
+            "rein exec web --memory 64M -r memory.max=64M -- true",
+            "rein exec web --dry-run -- true",
+            "rein exec --driver systemd web -- true",
+        ];
+        let refused = [
+            "rein run",
+            "rein run --memory",
+            "rein run --no-such-option -- true",
+            "rein run --sample 50ms -- true",
+            "rein run -g a --parent b -- true",
+            "rein exec",
+            "rein exec web",
+            "rein exec web true",
+            "rein exec --no-such -- true",
+            "rein run --help",
+            "rein exec --help",
+            "rein run -h",
+        ];
+        for line in accepted {
+            let whole = Cli::try_parse_from(argv(line)).map(|c| format!("{c:?}"));
+            assert!(whole.is_ok(), "{line}: {whole:?}");
+            assert_eq!(Cli::parse_lean(&argv(line)).map(|c| format!("{c:?}")), whole.ok(), "{line}");
+        }
+        for line in refused {
+            assert!(Cli::try_parse_from(argv(line)).is_err(), "{line}");
+            assert!(Cli::parse_lean(&argv(line)).is_none(), "{line}");
+        }
+        assert!(Cli::parse_lean(&argv("rein run -- true")).is_some(), "the lean path is taken");
+        assert!(Cli::parse_lean(&argv("rein ls")).is_none(), "only run and exec");
+        assert!(Cli::parse_lean(&argv("rein --driver cgroupfs run -- true")).is_none(), "global option first");
+    }
 }

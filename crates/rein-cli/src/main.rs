@@ -16,8 +16,6 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// rein's own failures.
 pub const EXIT_FAILURE: u8 = 125;
 
@@ -42,7 +40,7 @@ fn main() -> ExitCode {
     if let Some(tool) = compat_tools::called_as() {
         return compat_tools::main(tool);
     }
-    let args = cli::Cli::parse();
+    let args = cli::Cli::parse_args();
     match cmd::dispatch(args) {
         Ok(code) => code,
         // The reader went away (`rein stat --watch 1s | head`): nothing more to say.

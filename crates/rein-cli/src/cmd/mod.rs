@@ -23,7 +23,11 @@ use crate::cli::{Cli, Command};
 /// Runs the command.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let hierarchy = || -> anyhow::Result<Arc<Hierarchy>> { Ok(Arc::new(detect(&cli)?)) };
-    let drivers = driver::DriverOpts { driver: cli.driver, user: cli.user, fake_tree: cli.cgroup_root.is_some() };
+    let drivers = driver::DriverOpts {
+        driver: cli.globals.driver,
+        user: cli.globals.user,
+        fake_tree: cli.globals.cgroup_root.is_some(),
+    };
     match &cli.command {
         Command::Check { json } => check::check(&*hierarchy()?, drivers, *json),
         Command::Run(args) => run::run(args, drivers, &hierarchy),
@@ -41,7 +45,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn detect(cli: &Cli) -> rein::Result<Hierarchy> {
-    detect_at(cli.cgroup_root.as_deref())
+    detect_at(cli.globals.cgroup_root.as_deref())
 }
 
 /// The hierarchy: the mounted one, or a fake tree at `root` (REIN_CGROUP_ROOT).

@@ -300,6 +300,14 @@ impl Mount {
             self.root().and_then(|root| {
                 rustix::fs::openat(root, ".", OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             })
+        } else if self.fd.get().is_none()
+            && rustix::fs::access(self.dir_path(group), rustix::fs::Access::EXISTS) == Err(Errno::NOENT)
+        {
+            // Before the root is first opened (and its filesystem checked), one lookup by
+            // absolute path answers "is the group in this hierarchy?" for the absent ones:
+            // finding a group across nine v1 hierarchies opens only the roots of those that
+            // have it. What this finds is opened the hardened way below.
+            Err(Errno::NOENT)
         } else {
             self.resolve(group.as_str(), OFlags::PATH | OFlags::DIRECTORY)
         };
