@@ -8,7 +8,7 @@ use rein::flags::Flags;
 use rein::{Error, Resources};
 
 /// Limits, in rein's own words (sizes in binary units: 256M = 256 MiB).
-#[derive(Args, Debug, Default, Clone)]
+#[derive(Args, Debug, Default, Clone, PartialEq)]
 pub struct LimitArgs {
     /// Hard memory limit (memory.max): a size like 256M or 1.5G, or max
     #[arg(long, allow_hyphen_values = true, value_name = "SIZE", help_heading = "Limits")]

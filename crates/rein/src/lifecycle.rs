@@ -468,7 +468,7 @@ pub fn move_pids(group: &Group, places: Option<&[Place]>, pids: &[u32], procs: &
     let h = group.hierarchy();
     let path = group.path();
     for p in pids {
-        // This process exists (`rein exec` joins the group itself): no need to look.
+        // The calling process (joining the group itself) exists: no need to look in /proc.
         if *p == 0 || (*p != std::process::id() && procs.start_time(*p).is_none()) {
             return Err(Error::invalid("pid", p.to_string(), "no such process"));
         }

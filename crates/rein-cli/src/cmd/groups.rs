@@ -348,9 +348,10 @@ fn exec(a: &ExecArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let group = open(&h, &path)?;
     let controllers = specs.as_deref().map(|s| spec_controllers(&h, s)).transpose()?;
     // The change lock (rein::lock) covers reading the present values to the last write;
-    // its fds are close-on-exec, so the command does not keep it. Joining alone needs none.
-    let changes = !a.raw.raw.is_empty() || !a.limits.to_resources(&rein::device::resolve)?.is_empty();
-    let _lock = if a.dry_run || !changes { None } else { Some(group.lock()?) };
+    // its fds are close-on-exec, so the command does not keep it. Joining alone (no limit
+    // given) changes no file of the group and takes none.
+    let joins_only = a.limits == LimitArgs::default() && a.raw.raw.is_empty();
+    let _lock = if a.dry_run || joins_only { None } else { Some(group.lock()?) };
     let change = change(&h, &path, &a.limits, &a.raw, BTreeSet::new())?;
     let has_change = !change.spec.resources.is_empty() || !change.raw.is_empty();
     let places = places_for(&group, controllers.as_ref())?;
