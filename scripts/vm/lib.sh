@@ -9,6 +9,8 @@
 #   <rc>  the guest command's exit status (from the @@EXIT=<rc>@@ marker)
 #   124   the VM hit --timeout before printing the marker
 #   99    the VM stopped (panic, qemu error, ...) without printing the marker
+#   98    the guest's boot failed before CMD (a module or the test disk missing;
+#         the guest prints why in a "rein init:" / "rein-vm-run:" line)
 #   2     bad usage, or the host is missing something (kernel, qemu, ...)
 #   130   interrupted (SIGINT/SIGTERM) on the host
 
@@ -195,6 +197,49 @@ vm_stage_payload() {
   vm_debug "payload: ${#files[@]} file(s), ${#VM_LIBS[@]} shared librar(y/ies)"
 }
 
+# vm_module_closure MODDIR NAME...: the modules NAME... and every module they
+# depend on, as paths relative to MODDIR, in load order (each after the modules
+# it needs), each once, from MODDIR/modules.dep. A name may use - or _. A module
+# built into the kernel (modules.builtin) is skipped; one that is neither there
+# nor in modules.dep is an error.
+vm_module_closure() {
+  local mdir=$1
+  shift
+  awk -v want="$*" '
+    function base(p,   b) { b = p; sub(/.*\//, "", b); sub(/\.ko(\.(xz|zst|gz))?$/, "", b); gsub(/-/, "_", b); return b }
+    function visit(p,   n, i, d) {
+      if (p in done) return
+      if (p in busy) { print "module dependency loop at " p > "/dev/stderr"; bad = 1; return }
+      busy[p] = 1
+      n = split(deps[p], d, " ")
+      for (i = 1; i <= n; i++) visit(d[i])
+      done[p] = 1
+      print p
+    }
+    FILENAME ~ /modules\.builtin$/ { builtin[base($1)] = 1; next }
+    { p = $1; sub(/:$/, "", p); $1 = ""; deps[p] = $0; path[base(p)] = p }
+    END {
+      n = split(want, w, " ")
+      for (i = 1; i <= n; i++) {
+        m = w[i]; gsub(/-/, "_", m)
+        if (m in path) visit(path[m])
+        else if (!(m in builtin)) { print "module " w[i] " is not in modules.dep" > "/dev/stderr"; bad = 1 }
+      }
+      exit bad
+    }' "$mdir/modules.dep" "$mdir/modules.builtin"
+}
+
+# vm_module_copy SRC DEST: copies a module, decompressed (DEST names the .ko as
+# found; a compressed one is written without its .xz/.zst/.gz suffix).
+vm_module_copy() {
+  case "$1" in
+    *.ko.xz) xz -dc "$1" >"${2%.xz}" ;;
+    *.ko.zst) zstd -qdc "$1" >"${2%.zst}" ;;
+    *.ko.gz) gzip -dc "$1" >"${2%.gz}" ;;
+    *) cp "$1" "$2" ;;
+  esac
+}
+
 # vm_disk FILE SIZE: a sparse raw disk image.
 vm_disk() {
   rm -f "$1"
@@ -218,6 +263,8 @@ vm_cache_mode() {
 # shellcheck disable=SC2016
 VM_AWK_FILTER='
 { sub(/\r+$/, "") }
+# The guest says why a boot failed in "rein init:" / "rein-vm-run:" lines: always shown.
+/^rein(-vm-run| init): / { print; fflush(); next }
 !started {
   if (debug) { print; fflush() }
   if (index($0, start)) started = 1
