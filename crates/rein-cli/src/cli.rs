@@ -291,7 +291,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub parent: Option<String>,
 
-    /// Name of the transient group (cgroupfs driver; default run-<pid>)
+    /// Name of the transient group (cgroupfs driver; default run-PID, PID being rein's)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 
@@ -305,7 +305,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SLICE")]
     pub slice: Option<String>,
 
-    /// Name of the scope unit (systemd driver; default rein-run-<pid>.scope)
+    /// Name of the scope unit (systemd driver; default rein-run-PID.scope)
     #[arg(long, value_name = "NAME")]
     pub unit: Option<String>,
 

@@ -28,7 +28,7 @@ use crate::cmd::groups::{current_reader, exec_command, host, places_for, spec_co
 /// The libcgroup tool names rein answers to.
 pub const TOOLS: [&str; 6] = ["cgcreate", "cgset", "cgget", "cgexec", "cgclassify", "cgdelete"];
 
-/// The tool rein was invoked as, if argv[0] names one.
+/// The tool rein was invoked as, if `argv[0]` names one.
 pub fn called_as() -> Option<&'static str> {
     let argv0 = std::env::args_os().next()?;
     let base = std::path::Path::new(&argv0).file_name()?.to_str()?.to_string();
