@@ -4,6 +4,7 @@
 mod config;
 #[path = "../corpus/mod.rs"]
 mod corpus;
+mod counts;
 mod enforcement;
 mod groups;
 mod library;
