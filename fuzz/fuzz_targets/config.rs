@@ -14,7 +14,7 @@ use rein::{DeviceNumber, Error};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    let facts = || HostFacts { physical_memory: 24 << 30, page_size: 4096, tasks_max: 4_194_303 };
+    let facts = || HostFacts { physical_memory: 24 << 30, page_size: 4096, tasks_max: 4_194_303, online_cpus: 2 };
     let device = |d: &str| DeviceNumber::parse(d).map_err(|e| Error::invalid("device", d, e));
     let ctx = Context { facts: &facts, device: &device };
     match load::parse(text, Path::new("fuzz.toml"), "fuzz", &ctx) {

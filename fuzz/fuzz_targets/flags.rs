@@ -42,7 +42,13 @@ fuzz_target!(|data: &[u8]| {
     f.blkio_weight = next();
     f.device_write_bps = next().into_iter().collect();
     f.device_read_iops = next().into_iter().collect();
-    if let Ok(r) = f.to_resources(&resolve) {
+    let facts = || rein::compat::systemd::HostFacts {
+        physical_memory: 24 << 30,
+        page_size: 4096,
+        tasks_max: 4_194_303,
+        online_cpus: 2,
+    };
+    if let Ok(r) = f.to_resources(&resolve, &facts) {
         r.validate().expect("accepted flags make a valid model");
     }
 });

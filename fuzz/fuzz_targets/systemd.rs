@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = systemd::parse_timespan_usec(s);
     let props: Vec<(String, String)> = s.lines().filter_map(|l| systemd::parse_property(l).ok()).collect();
-    let facts = || HostFacts { physical_memory: 24 << 30, page_size: 4096, tasks_max: 4_194_303 };
+    let facts = || HostFacts { physical_memory: 24 << 30, page_size: 4096, tasks_max: 4_194_303, online_cpus: 2 };
     let resolve = |d: &str| DeviceNumber::parse(d).map_err(|e| Error::invalid("device", d, e));
     if let Ok(r) = systemd::to_resources(&props, &facts, &resolve) {
         r.validate().expect("accepted properties make a valid model");

@@ -132,7 +132,7 @@ mod vocabularies {
     use super::*;
 
     fn facts() -> HostFacts {
-        HostFacts { physical_memory: 8 << 30, page_size: 4096, tasks_max: 4_194_303 }
+        HostFacts { physical_memory: 8 << 30, page_size: 4096, tasks_max: 4_194_303, online_cpus: 2 }
     }
 
     fn device(d: &str) -> rein::Result<DeviceNumber> {

@@ -148,7 +148,7 @@ impl LimitArgs {
         &self,
         resolve: &dyn Fn(&str) -> Result<rein::DeviceNumber, Error>,
     ) -> Result<Resources, Error> {
-        let mut r = self.flags().to_resources(resolve)?;
+        let mut r = self.flags().to_resources(resolve, &systemd::HostFacts::detect)?;
         if !self.property.is_empty() {
             let props = self.property.iter().map(|p| systemd::parse_property(p)).collect::<Result<Vec<_>, _>>()?;
             let from_props = systemd::to_resources(&props, &systemd::HostFacts::detect, resolve)?;

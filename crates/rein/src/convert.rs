@@ -14,29 +14,34 @@ pub const DEFAULT_SHARES: u64 = 1024;
 
 /// `cpu.shares` (2..=262144, default 1024) to `cpu.weight` (1..=10000, default 100).
 ///
-/// rein uses systemd's proportional formula, `weight = shares * 100 / 1024` (rounded to
-/// the nearest integer), clamped to 1..=10000 (systemd `cg_cpu_shares_to_weight`). Why this one of the three in use:
+/// rein uses systemd's proportional formula exactly, `weight = shares * 100 / 1024`
+/// rounded down, clamped to 1..=10000 (systemd `cgroup_cpu_shares_to_weight`), so that
+/// `CPUShares=1030` (or `--cpu-shares 1030`, `-r cpu.shares=1030`) gives weight 100 here as
+/// it does under systemd. Why this one of the three formulas in use:
 /// - it maps the default to the default (1024 -> 100), so a converted group competes
 ///   fairly with unconverted neighbours; runc's old linear formula
 ///   (`1 + (shares - 2) * 9999 / 262142`) maps 1024 to 39 and starves such groups;
 /// - it keeps ratios between groups (512:256 stays 2:1), which is what shares mean;
 ///   the newer log-quadratic formula of opencontainers/cgroups keeps the default but
 ///   bends ratios;
-/// - it is its own inverse up to rounding ([`weight_to_shares`]).
+/// - with [`weight_to_shares`] rounding up, every weight survives weight -> shares ->
+///   weight exactly.
 ///
-/// Ratios hold to within rounding for shares 2..=102400; below 16 shares
-/// everything clamps to weight 1.
+/// Ratios hold to within rounding for shares 2..=102400; below 21 shares everything
+/// clamps to weight 1.
 pub fn shares_to_weight(shares: u64) -> Weight {
     let shares = shares.clamp(MIN_SHARES, MAX_SHARES);
-    let w = ((shares * 100 + DEFAULT_SHARES / 2) / DEFAULT_SHARES).clamp(1, 10_000);
+    let w = (shares * 100 / DEFAULT_SHARES).clamp(1, 10_000);
     Weight::new(w).unwrap_or(Weight::DEFAULT)
 }
 
 /// `cpu.weight` (1..=10000, default 100) to `cpu.shares` (2..=262144, default 1024):
-/// `shares = weight * 1024 / 100` (rounded), the inverse of [`shares_to_weight`]: a weight
-/// survives the round trip exactly.
+/// `shares = weight * 1024 / 100` rounded up, the inverse of [`shares_to_weight`]: a
+/// weight survives the round trip exactly. (systemd's `cgroup_cpu_weight_to_shares`
+/// rounds down, which sends weight 2 to 20 shares and back to weight 1; the two differ
+/// by at most one share.)
 pub fn weight_to_shares(weight: Weight) -> u64 {
-    ((weight.get() * DEFAULT_SHARES + 50) / 100).clamp(MIN_SHARES, MAX_SHARES)
+    (weight.get() * DEFAULT_SHARES).div_ceil(100).clamp(MIN_SHARES, MAX_SHARES)
 }
 
 /// `io.weight` (1..=10000, default 100) to v1 `blkio.bfq.weight` (1..=1000, default 100):
@@ -172,8 +177,14 @@ mod tests {
             (10, 1),
             (11, 1),
             (15, 1),
-            (16, 2),
+            (16, 1),
+            (20, 1),
+            (21, 2),
             (256, 25),
+            (1023, 99),
+            (1030, 100),
+            (1034, 100),
+            (1035, 101),
             (512, 50),
             (1024, 100),
             (2048, 200),
@@ -184,7 +195,7 @@ mod tests {
         for (shares, weight) in table {
             assert_eq!(shares_to_weight(shares).get(), weight, "shares {shares}");
         }
-        let back = [(1, 10), (7, 72), (25, 256), (50, 512), (100, 1024), (200, 2048), (10_000, 102_400)];
+        let back = [(1, 11), (2, 21), (7, 72), (25, 256), (50, 512), (100, 1024), (200, 2048), (10_000, 102_400)];
         for (weight, shares) in back {
             assert_eq!(weight_to_shares(w(weight)), shares, "weight {weight}");
         }
@@ -193,8 +204,8 @@ mod tests {
     #[test]
     fn shares_keep_ratios() {
         assert_eq!(shares_to_weight(512).get(), shares_to_weight(256).get() * 2);
-        for weight in [1, 7, 50, 100, 333, 5000, 10_000] {
-            assert_eq!(shares_to_weight(weight_to_shares(w(weight))).get(), weight);
+        for weight in 1..=10_000 {
+            assert_eq!(shares_to_weight(weight_to_shares(w(weight))).get(), weight, "weight {weight}");
         }
     }
 

@@ -7,6 +7,7 @@
 //! parsers in [`crate::compat`].
 
 use crate::compat::docker;
+use crate::compat::systemd::HostFacts;
 use crate::error::{Error, Result};
 use crate::resources::{CpuMax, DEFAULT_CPU_PERIOD_US, IoMax, Resources};
 use crate::units::{self, Bytes, CpuList, DeviceNumber, Limit, Weight};
@@ -172,9 +173,14 @@ pub fn parse_io_max(v: &str, resolve: &dyn Fn(&str) -> Result<DeviceNumber>) -> 
 
 impl Flags {
     /// Checks every value and builds the model, with the flags' semantics (Docker's for
-    /// Docker's flags). Devices are resolved with `resolve`. Errors name the flag
+    /// Docker's flags). Devices are resolved with `resolve`; `facts` is asked for the
+    /// host's CPU count when `--cpus` gives a number of CPUs. Errors name the flag
     /// (`--memory`) and the value.
-    pub fn to_resources(&self, resolve: &dyn Fn(&str) -> Result<DeviceNumber, Error>) -> Result<Resources> {
+    pub fn to_resources(
+        &self,
+        resolve: &dyn Fn(&str) -> Result<DeviceNumber, Error>,
+        facts: &dyn Fn() -> HostFacts,
+    ) -> Result<Resources> {
         let mut r = Resources::new();
         if let Some(v) = &self.memory {
             r.memory.max = Some(size_limit("memory", v)?);
@@ -223,6 +229,22 @@ impl Flags {
                 let micro = units::parse_percent_micro(&format!("{t}%")).map_err(|e| {
                     invalid("cpus", v, format!("{e}; expected a number of CPUs like 1.5, or a CPU list like 0-1"))
                 })?;
+                // Docker refuses more CPUs than the host has ("Range of CPUs is from
+                // 0.01 to 2.00, as there are only 2 CPUs available"): such a quota never
+                // binds, so it is a mistake, not a limit.
+                let online = facts().online_cpus;
+                if micro > u64::from(online) * 1_000_000 {
+                    return Err(invalid(
+                        "cpus",
+                        v,
+                        format!(
+                            "this host has {online} CPU{}, so a number of CPUs is at most {online}; \
+                             for a quota of more CPUs than this host has, use --cpu {}%",
+                            if online == 1 { "" } else { "s" },
+                            micro / 10_000
+                        ),
+                    ));
+                }
                 let p = period.unwrap_or(DEFAULT_CPU_PERIOD_US);
                 r.cpu.max = Some(if micro == 0 {
                     CpuMax::new(Limit::Max, p)?
@@ -384,10 +406,28 @@ mod tests {
         DeviceNumber::parse(s).map_err(|e| Error::invalid("device", s, e))
     }
 
+    fn two_cpus() -> HostFacts {
+        HostFacts { physical_memory: 8 << 30, page_size: 4096, tasks_max: 4_194_303, online_cpus: 2 }
+    }
+
     fn parse(f: impl FnOnce(&mut Flags)) -> Result<Resources> {
         let mut a = Flags::default();
         f(&mut a);
-        a.to_resources(&no_dev)
+        a.to_resources(&no_dev, &two_cpus)
+    }
+
+    #[test]
+    fn cpus_are_at_most_the_hosts() {
+        let r = parse(|a| a.cpus = Some("2".into())).unwrap();
+        assert_eq!(r.cpu.max.unwrap().quota, Limit::Value(200_000));
+        assert_eq!(parse(|a| a.cpus = Some("1.5".into())).unwrap().cpu.max.unwrap().quota, Limit::Value(150_000));
+        let e = parse(|a| a.cpus = Some("64".into())).unwrap_err().to_string();
+        assert!(e.contains("--cpus") && e.contains("'64'") && e.contains("has 2 CPUs"), "{e}");
+        assert!(e.contains("--cpu 6400%"), "{e}");
+        assert!(parse(|a| a.cpus = Some("2.01".into())).is_err());
+        // A CPU list is not a count, and --cpu takes any quota.
+        assert!(parse(|a| a.cpus = Some("0-1".into())).is_ok());
+        assert!(parse(|a| a.cpu = Some("6400%".into())).is_ok());
     }
 
     #[test]

@@ -65,16 +65,50 @@ pub struct Bytes(pub u64);
 
 impl Bytes {
     /// `n` kibibytes.
+    ///
+    /// # Panics
+    /// When `n` KiB does not fit a u64 (in release builds too: a limit must never wrap to
+    /// a different one). [`Bytes::checked_kib`] returns `None` instead.
     pub const fn kib(n: u64) -> Bytes {
-        Bytes(n * 1024)
+        match Bytes::checked_kib(n) {
+            Some(b) => b,
+            None => panic!("Bytes::kib: the size does not fit in 64 bits"),
+        }
     }
-    /// `n` mebibytes.
+    /// `n` mebibytes. Panics like [`Bytes::kib`] when it does not fit a u64.
     pub const fn mib(n: u64) -> Bytes {
-        Bytes(n * 1024 * 1024)
+        match Bytes::checked_mib(n) {
+            Some(b) => b,
+            None => panic!("Bytes::mib: the size does not fit in 64 bits"),
+        }
     }
-    /// `n` gibibytes.
+    /// `n` gibibytes. Panics like [`Bytes::kib`] when it does not fit a u64.
     pub const fn gib(n: u64) -> Bytes {
-        Bytes(n * 1024 * 1024 * 1024)
+        match Bytes::checked_gib(n) {
+            Some(b) => b,
+            None => panic!("Bytes::gib: the size does not fit in 64 bits"),
+        }
+    }
+    /// `n` kibibytes, or `None` when that does not fit a u64.
+    pub const fn checked_kib(n: u64) -> Option<Bytes> {
+        match n.checked_mul(1 << 10) {
+            Some(v) => Some(Bytes(v)),
+            None => None,
+        }
+    }
+    /// `n` mebibytes, or `None` when that does not fit a u64.
+    pub const fn checked_mib(n: u64) -> Option<Bytes> {
+        match n.checked_mul(1 << 20) {
+            Some(v) => Some(Bytes(v)),
+            None => None,
+        }
+    }
+    /// `n` gibibytes, or `None` when that does not fit a u64.
+    pub const fn checked_gib(n: u64) -> Option<Bytes> {
+        match n.checked_mul(1 << 30) {
+            Some(v) => Some(Bytes(v)),
+            None => None,
+        }
     }
 }
 
@@ -516,6 +550,17 @@ mod tests {
         }
         assert!(parse_size("lots").unwrap_err().contains("unknown unit"));
         assert!(parse_size("-1").unwrap_err().contains("negative"));
+    }
+
+    #[test]
+    fn byte_constructors_never_wrap() {
+        assert_eq!(Bytes::kib(1), Bytes(1024));
+        assert_eq!(Bytes::checked_gib(1 << 33), Some(Bytes(1 << 63)));
+        assert_eq!(Bytes::checked_gib(1 << 34), None);
+        assert_eq!(Bytes::checked_mib(u64::MAX), None);
+        assert_eq!(Bytes::checked_kib(u64::MAX >> 10), Some(Bytes((u64::MAX >> 10) << 10)));
+        assert_eq!(Bytes::checked_kib((u64::MAX >> 10) + 1), None);
+        assert!(std::panic::catch_unwind(|| Bytes::gib(u64::MAX / 1000)).is_err());
     }
 
     #[test]

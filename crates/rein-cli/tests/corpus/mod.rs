@@ -122,6 +122,7 @@ pub fn hostile_values() -> Vec<Case> {
         case(&["--cpu", "20%", "--cpu-period", "0"], 125, "--cpu-period"),
         case(&["--cpus", "-1"], 125, "--cpus '-1'"),
         case(&["--cpus", "NaN"], 125, "--cpus 'NaN'"),
+        case(&["--cpus", "4096"], 125, "a number of CPUs is at most"),
         // weights
         case(&["--cpu-weight", "0"], 125, "between 1 and 10000"),
         case(&["--cpu-weight", "10001"], 125, "between 1 and 10000"),

@@ -861,9 +861,9 @@ pub fn read(name: &str, host: &Host, read: Reader<'_>) -> Result<String> {
             let st = format::flat_keyed(v2::CPU_STAT, &get(Home::Core, v2::CPU_STAT)?)?;
             let f = |k: &str| st.get(k).copied().unwrap_or(0);
             match name {
-                v1::CPUACCT_USAGE => (f("usage_usec") * 1000).to_string(),
-                v1::CPUACCT_USAGE_USER => (f("user_usec") * 1000).to_string(),
-                v1::CPUACCT_USAGE_SYS => (f("system_usec") * 1000).to_string(),
+                v1::CPUACCT_USAGE => f("usage_usec").saturating_mul(1000).to_string(),
+                v1::CPUACCT_USAGE_USER => f("user_usec").saturating_mul(1000).to_string(),
+                v1::CPUACCT_USAGE_SYS => f("system_usec").saturating_mul(1000).to_string(),
                 _ => {
                     let ticks = |us: u64| us / (1_000_000 / convert::USER_HZ);
                     format!("user {}\nsystem {}", ticks(f("user_usec")), ticks(f("system_usec")))

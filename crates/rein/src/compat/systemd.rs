@@ -33,6 +33,8 @@ pub struct HostFacts {
     pub page_size: u64,
     /// The most tasks the system allows: min(kernel.threads-max, kernel.pid_max - 1).
     pub tasks_max: u64,
+    /// CPUs online (/sys/devices/system/cpu/online): the most Docker's `--cpus` takes.
+    pub online_cpus: u32,
 }
 
 impl HostFacts {
@@ -43,7 +45,19 @@ impl HostFacts {
         let read = |f: &str| std::fs::read_to_string(f).ok().and_then(|t| t.trim().parse::<u64>().ok());
         let threads = read("/proc/sys/kernel/threads-max").unwrap_or(u64::MAX);
         let pids = read("/proc/sys/kernel/pid_max").map(|p| p.saturating_sub(1)).unwrap_or(u64::MAX);
-        HostFacts { physical_memory, page_size: rustix::param::page_size() as u64, tasks_max: threads.min(pids) }
+        let online_cpus = std::fs::read_to_string("/sys/devices/system/cpu/online")
+            .ok()
+            .and_then(|t| crate::units::CpuList::parse(t.trim()).ok())
+            .map(|l| l.len() as u32)
+            .filter(|n| *n > 0)
+            .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get() as u32))
+            .unwrap_or(1);
+        HostFacts {
+            physical_memory,
+            page_size: rustix::param::page_size() as u64,
+            tasks_max: threads.min(pids),
+            online_cpus,
+        }
     }
 }
 
@@ -344,7 +358,9 @@ pub fn systemd_size(t: &str, base: u64) -> Result<u64, String> {
     if !frac.is_empty() {
         let denom = 10u128.pow(frac.len().min(18) as u32);
         let f: u128 = frac[..frac.len().min(18)].parse().map_err(|_| "bad fraction".to_string())?;
-        total += f * unit / denom;
+        // Checked: an integer part just below u128::MAX / unit leaves no room for the
+        // fraction (`340282366920938463463.9E` wrapped to 525392568231788544 in release).
+        total = total.checked_add(f * unit / denom).ok_or("too large")?;
     }
     u64::try_from(total).map_err(|_| "too large".into())
 }
@@ -416,7 +432,8 @@ pub fn parse_timespan_usec(t: &str) -> Result<u64, String> {
 mod tests {
     use super::*;
 
-    const FACTS: HostFacts = HostFacts { physical_memory: 24 << 30, page_size: 4096, tasks_max: 4_194_303 };
+    const FACTS: HostFacts =
+        HostFacts { physical_memory: 24 << 30, page_size: 4096, tasks_max: 4_194_303, online_cpus: 2 };
 
     fn facts() -> HostFacts {
         FACTS
@@ -552,5 +569,10 @@ mod tests {
         assert_eq!(systemd_size("100", 1000), Ok(100));
         assert!(systemd_size("5MB", 1000).is_err());
         assert!(systemd_size("99999999E", 1024).is_err());
+        // The integer part fits u128 times the unit, the fraction does not.
+        assert_eq!(systemd_size("340282366920938463463.9E", 1000), Err("too large".to_string()));
+        assert_eq!(systemd_size("340282366920938463463.9", 1000), Err("too large".to_string()));
+        assert_eq!(systemd_size("18446744073709551615", 1000), Ok(u64::MAX));
+        assert_eq!(systemd_size("18446744073709551616", 1000), Err("too large".to_string()));
     }
 }

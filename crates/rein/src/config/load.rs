@@ -499,7 +499,7 @@ mod tests {
 
     fn ctx() -> Context<'static> {
         fn facts() -> HostFacts {
-            HostFacts { physical_memory: 8 << 30, page_size: 4096, tasks_max: 4_194_303 }
+            HostFacts { physical_memory: 8 << 30, page_size: 4096, tasks_max: 4_194_303, online_cpus: 2 }
         }
         fn device(s: &str) -> Result<DeviceNumber> {
             DeviceNumber::parse(s).map_err(|e| Error::invalid("device", s, e))

@@ -258,7 +258,7 @@ fn layer(s: &Settings, base: &[String], ctx: &Context<'_>, out: &mut Vec<Problem
                 let _ = set_flag(&mut f, *p, v);
             }
         }
-        match f.to_resources(ctx.device) {
+        match f.to_resources(ctx.device, ctx.facts) {
             Ok(mut r) => {
                 apply_bools(&Settings { limits: [(*key, value.clone())].into(), ..Settings::default() }, &mut r);
                 let mut mine = r.fields();
@@ -267,7 +267,7 @@ fn layer(s: &Settings, base: &[String], ctx: &Context<'_>, out: &mut Vec<Problem
                     if let Some(v) = s.limits.get(p) {
                         let mut g = Flags::default();
                         let _ = set_flag(&mut g, *p, v);
-                        if let Ok(pr) = g.to_resources(ctx.device) {
+                        if let Ok(pr) = g.to_resources(ctx.device, ctx.facts) {
                             mine.retain(|f| !pr.fields().contains(f));
                         }
                     }
@@ -279,7 +279,7 @@ fn layer(s: &Settings, base: &[String], ctx: &Context<'_>, out: &mut Vec<Problem
         }
     }
     let flags = if out.len() == before {
-        match all.to_resources(ctx.device) {
+        match all.to_resources(ctx.device, ctx.facts) {
             Ok(mut r) => {
                 apply_bools(s, &mut r);
                 Some(r)
