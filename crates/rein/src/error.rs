@@ -108,6 +108,20 @@ pub enum Error {
     #[error("{}: {} mistake{}", .0.file.display(), .0.errors.len(), if .0.errors.len() == 1 { "" } else { "s" })]
     Config(Box<crate::config::load::Diagnostics>),
 
+    /// A bpf(2) call failed: loading, attaching, detaching or reading a cgroup BPF
+    /// program. When the kernel's verifier refused a program, its log is kept.
+    #[error("cannot {op}: {cause}{}", log.as_ref().map(|l| format!("\n{l}")).unwrap_or_default())]
+    Bpf {
+        /// What rein was doing, e.g. "attach the rein_devices BPF program".
+        op: String,
+        /// The underlying error (carries the errno).
+        cause: io::Error,
+        /// The verifier's log, when it refused a program.
+        log: Option<String>,
+        /// What to do, when rein can tell.
+        hint: Option<String>,
+    },
+
     /// Starting the command failed.
     #[error("cannot run '{program}': {cause}")]
     Spawn {
@@ -123,7 +137,10 @@ impl Error {
     pub fn hint(&self) -> Option<&str> {
         match self {
             Error::ControllerUnavailable { hint, .. } => Some(hint),
-            Error::Io { hint, .. } | Error::State { hint, .. } | Error::Manager { hint, .. } => hint.as_deref(),
+            Error::Io { hint, .. }
+            | Error::State { hint, .. }
+            | Error::Manager { hint, .. }
+            | Error::Bpf { hint, .. } => hint.as_deref(),
             _ => None,
         }
     }
@@ -131,7 +148,7 @@ impl Error {
     /// The OS error number behind this error, if any.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Io { cause, .. } | Error::Spawn { cause, .. } => cause.raw_os_error(),
+            Error::Io { cause, .. } | Error::Spawn { cause, .. } | Error::Bpf { cause, .. } => cause.raw_os_error(),
             _ => None,
         }
     }

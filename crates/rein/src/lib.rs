@@ -73,11 +73,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bpf;
 pub mod cgroupfs;
 pub mod compat;
 pub mod config;
 pub mod convert;
 pub mod device;
+pub mod devices;
 pub mod driver;
 mod error;
 pub mod events;

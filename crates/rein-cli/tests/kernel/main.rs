@@ -1,6 +1,7 @@
 //! rein's real-kernel suite: one source, run on the hybrid host (v1 controllers) and in a
 //! pure cgroup v2 VM. See support.rs for how tests declare the modes they support.
 
+mod bpf;
 mod config;
 #[path = "../corpus/mod.rs"]
 mod corpus;

@@ -1,0 +1,543 @@
+//! Device access rules: which device nodes a group's processes may open (read, write) or
+//! create (mknod), with the semantics of cgroup v1's devices controller.
+//!
+//! The model is a policy and an ordered list of rules ([`DeviceAccess`]). Applied in
+//! order to the policy's starting point they give the state the v1 kernel keeps
+//! ([`Effective`]: a default and a list of exceptions to it), and that state is what every
+//! backend enforces: v1 writes it to `devices.deny`/`devices.allow`, v2 compiles it into a
+//! `BPF_PROG_TYPE_CGROUP_DEVICE` program. [`Effective::allows`] is the v1 kernel's check
+//! (security/device_cgroup.c), the table the program tests are held to.
+//!
+//! Rules are written as v1 writes them: `TYPE MAJOR:MINOR ACCESS`, TYPE `a` (all), `b`
+//! (block) or `c` (char), `*` for any major or minor, ACCESS some of `r` (read), `w`
+//! (write), `m` (mknod); `a` alone means every device.
+
+use std::fmt;
+
+/// The kind of device a rule is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeviceType {
+    /// `a`: every device (a rule of this type sets the default and clears the exceptions).
+    All,
+    /// `b`: block devices.
+    Block,
+    /// `c`: character devices.
+    Char,
+}
+
+impl DeviceType {
+    /// The letter v1 uses.
+    pub fn letter(self) -> char {
+        match self {
+            DeviceType::All => 'a',
+            DeviceType::Block => 'b',
+            DeviceType::Char => 'c',
+        }
+    }
+}
+
+/// Kinds of access, as a set: the bits are BPF's (`BPF_DEVCG_ACC_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Access(u8);
+
+impl Access {
+    /// `m`: mknod.
+    pub const MKNOD: Access = Access(1);
+    /// `r`: open for reading.
+    pub const READ: Access = Access(2);
+    /// `w`: open for writing.
+    pub const WRITE: Access = Access(4);
+    /// `rwm`.
+    pub const ALL: Access = Access(7);
+
+    /// The raw bits (`BPF_DEVCG_ACC_MKNOD | ..._READ | ..._WRITE`).
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// From raw bits (only the low three count).
+    pub fn from_bits(bits: u8) -> Access {
+        Access(bits & 7)
+    }
+
+    /// Parses `r`, `w`, `m` in any order (each at most once), as v1 does.
+    pub fn parse(s: &str) -> Result<Access, String> {
+        let mut a = 0u8;
+        for c in s.chars() {
+            let bit = match c {
+                'r' => 2,
+                'w' => 4,
+                'm' => 1,
+                other => return Err(format!("unknown access '{other}'; use r (read), w (write), m (mknod)")),
+            };
+            if a & bit != 0 {
+                return Err(format!("access '{c}' given twice"));
+            }
+            a |= bit;
+        }
+        if a == 0 {
+            return Err("no access given; use some of r, w, m".into());
+        }
+        Ok(Access(a))
+    }
+
+    /// Every access of `other` is in `self`.
+    pub fn contains(self, other: Access) -> bool {
+        other.0 & !self.0 == 0
+    }
+
+    /// Some access is in both.
+    pub fn intersects(self, other: Access) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    fn remove(self, other: Access) -> Access {
+        Access(self.0 & !other.0)
+    }
+
+    fn union(self, other: Access) -> Access {
+        Access(self.0 | other.0)
+    }
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (bit, c) in [(2, 'r'), (4, 'w'), (1, 'm')] {
+            if self.0 & bit != 0 {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The largest major and minor device numbers (12 and 20 bits: the kernel's MINORBITS).
+pub const MAX_MAJOR: u32 = (1 << 12) - 1;
+/// The largest minor device number.
+pub const MAX_MINOR: u32 = (1 << 20) - 1;
+
+/// One rule: allow or deny some access to some devices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeviceRule {
+    /// Allow (`devices.allow`) or deny (`devices.deny`).
+    pub allow: bool,
+    /// Which devices: every one, or block or character ones.
+    pub kind: DeviceType,
+    /// The major number, `None` for any (`*`).
+    pub major: Option<u32>,
+    /// The minor number, `None` for any (`*`).
+    pub minor: Option<u32>,
+    /// What access.
+    pub access: Access,
+}
+
+impl DeviceRule {
+    /// Parses a rule in v1's syntax (`c 1:3 rw`, `b 7:* rwm`, `a`), as `allow` or deny.
+    pub fn parse(s: &str, allow: bool) -> Result<DeviceRule, String> {
+        let t = s.trim();
+        let mut words = t.split_ascii_whitespace();
+        let kind = match words.next() {
+            Some("a") => DeviceType::All,
+            Some("b") => DeviceType::Block,
+            Some("c") => DeviceType::Char,
+            Some(other) => return Err(format!("unknown device type '{other}'; use a (all), b (block) or c (char)")),
+            None => return Err("empty rule; expected TYPE MAJOR:MINOR ACCESS like 'c 1:3 rw', or 'a'".into()),
+        };
+        let nums = words.next();
+        let access = words.next();
+        if let Some(extra) = words.next() {
+            return Err(format!("unexpected '{extra}' after the access"));
+        }
+        if kind == DeviceType::All {
+            // v1 ignores what follows `a`; rein accepts only the spelling that means it.
+            return match (nums, access) {
+                (None, None) | (Some("*:*"), None) | (Some("*:*"), Some("rwm")) => {
+                    Ok(DeviceRule { allow, kind, major: None, minor: None, access: Access::ALL })
+                }
+                _ => Err("'a' means every device and every access; write it alone".into()),
+            };
+        }
+        let nums = nums.ok_or("expected MAJOR:MINOR after the type (numbers or *)")?;
+        let (maj, min) = nums.split_once(':').ok_or_else(|| format!("'{nums}' is not MAJOR:MINOR"))?;
+        let number = |v: &str, what: &str, max: u32| -> Result<Option<u32>, String> {
+            if v == "*" {
+                return Ok(None);
+            }
+            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(format!("{what} '{v}' is not a number or *"));
+            }
+            match v.parse::<u32>() {
+                Ok(n) if n <= max => Ok(Some(n)),
+                _ => Err(format!("{what} '{v}' is more than the largest, {max}")),
+            }
+        };
+        let major = number(maj, "major", MAX_MAJOR)?;
+        let minor = number(min, "minor", MAX_MINOR)?;
+        let access = Access::parse(access.ok_or("expected the access after MAJOR:MINOR (some of r, w, m)")?)?;
+        Ok(DeviceRule { allow, kind, major, minor, access })
+    }
+}
+
+impl fmt::Display for DeviceRule {
+    /// v1's syntax, without the allow/deny (see [`DeviceRule::allow`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.kind == DeviceType::All {
+            return write!(f, "a *:* rwm");
+        }
+        let n = |v: Option<u32>| v.map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+        write!(f, "{} {}:{} {}", self.kind.letter(), n(self.major), n(self.minor), self.access)
+    }
+}
+
+/// What devices are allowed when no rule says otherwise, with systemd's meanings
+/// (`DevicePolicy=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DevicePolicy {
+    /// Every device when no rule allows one; otherwise like [`DevicePolicy::Closed`].
+    Auto,
+    /// Only what rules allow, plus the pseudo devices every program expects
+    /// ([`PSEUDO_DEVICES`] and the pseudo-terminals).
+    Closed,
+    /// Only what rules allow.
+    Strict,
+}
+
+impl DevicePolicy {
+    /// Parses `auto`, `closed` or `strict`.
+    pub fn parse(s: &str) -> Result<DevicePolicy, String> {
+        match s.trim() {
+            "auto" => Ok(DevicePolicy::Auto),
+            "closed" => Ok(DevicePolicy::Closed),
+            "strict" => Ok(DevicePolicy::Strict),
+            other => Err(format!("unknown device policy '{other}'; use auto, closed or strict")),
+        }
+    }
+
+    /// The word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DevicePolicy::Auto => "auto",
+            DevicePolicy::Closed => "closed",
+            DevicePolicy::Strict => "strict",
+        }
+    }
+}
+
+/// The character devices [`DevicePolicy::Closed`] allows (`rwm`), as systemd does:
+/// /dev/null, zero, full, random, urandom, tty and ptmx. The pseudo-terminals (/dev/pts/N)
+/// come in addition, with their majors from /proc/devices ([`pts_majors`]).
+pub const PSEUDO_DEVICES: [(&str, u32, u32); 7] = [
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+    ("/dev/ptmx", 5, 2),
+];
+
+/// The majors of the pseudo-terminal slaves ("pts" in /proc/devices; 136 when it cannot
+/// be read).
+pub fn pts_majors() -> Vec<u32> {
+    let found = std::fs::read_to_string("/proc/devices").map(|t| pts_majors_in(&t)).unwrap_or_default();
+    if found.is_empty() { vec![136] } else { found }
+}
+
+/// The "pts" majors of a /proc/devices text, in its Character section.
+pub fn pts_majors_in(proc_devices: &str) -> Vec<u32> {
+    let mut chars = false;
+    let mut out = Vec::new();
+    for line in proc_devices.lines() {
+        let l = line.trim();
+        if l.starts_with("Character devices") {
+            chars = true;
+        } else if l.starts_with("Block devices") {
+            chars = false;
+        } else if chars {
+            if let Some((n, name)) = l.split_once(char::is_whitespace) {
+                if name.trim() == "pts" {
+                    out.extend(n.parse::<u32>().ok());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Device access for a group: a policy and an ordered list of rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceAccess {
+    /// systemd's policy; `None` is v1's own starting point, every device allowed (what a
+    /// v1 group starts with, and what libcgroup's `devices.allow`/`devices.deny` change).
+    pub policy: Option<DevicePolicy>,
+    /// The rules, applied in order.
+    pub rules: Vec<DeviceRule>,
+}
+
+impl DeviceAccess {
+    /// The v1 state these rules make, starting from the policy's starting point. `pts`
+    /// are the pseudo-terminal majors [`DevicePolicy::Closed`] allows.
+    pub fn effective(&self, pts: &[u32]) -> Effective {
+        let closed = match self.policy {
+            None => false,
+            Some(DevicePolicy::Strict) => false,
+            Some(DevicePolicy::Closed) => true,
+            Some(DevicePolicy::Auto) => self.rules.iter().any(|r| r.allow),
+        };
+        let restricted = closed || self.policy == Some(DevicePolicy::Strict);
+        let mut e = Effective { default_allow: !restricted, exceptions: Vec::new() };
+        if closed {
+            for (_, major, minor) in PSEUDO_DEVICES {
+                e.exceptions.push(Exception {
+                    kind: DeviceType::Char,
+                    major: Some(major),
+                    minor: Some(minor),
+                    access: Access::ALL,
+                });
+            }
+            for m in pts {
+                e.exceptions.push(Exception {
+                    kind: DeviceType::Char,
+                    major: Some(*m),
+                    minor: None,
+                    access: Access(6),
+                });
+            }
+        }
+        for r in &self.rules {
+            e.apply(r);
+        }
+        e
+    }
+}
+
+/// One exception to the default: v1's `struct dev_exception_item`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Exception {
+    /// Block or character devices (never [`DeviceType::All`]).
+    pub kind: DeviceType,
+    /// The major, `None` for any.
+    pub major: Option<u32>,
+    /// The minor, `None` for any.
+    pub minor: Option<u32>,
+    /// The access the exception is about.
+    pub access: Access,
+}
+
+impl Exception {
+    fn same_device(&self, r: &DeviceRule) -> bool {
+        self.kind == r.kind && self.major == r.major && self.minor == r.minor
+    }
+
+    fn covers(&self, kind: DeviceType, major: u32, minor: u32) -> bool {
+        self.kind == kind && self.major.is_none_or(|m| m == major) && self.minor.is_none_or(|m| m == minor)
+    }
+
+    /// As an allow or deny rule.
+    pub fn rule(&self, allow: bool) -> DeviceRule {
+        DeviceRule { allow, kind: self.kind, major: self.major, minor: self.minor, access: self.access }
+    }
+}
+
+/// The state v1's devices controller keeps for a group: a default (every device allowed,
+/// or none) and the exceptions to it (denied devices when the default allows, allowed
+/// ones when it denies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective {
+    /// Every access allowed unless an exception denies it (else: denied unless allowed).
+    pub default_allow: bool,
+    /// The exceptions, in the order they were made.
+    pub exceptions: Vec<Exception>,
+}
+
+impl Effective {
+    /// Applies one rule as writing it to `devices.allow` / `devices.deny` does
+    /// (devcgroup_update_access): `a` sets the default and clears the exceptions; a rule
+    /// in the default's direction takes its access off the exception for exactly that
+    /// device; a rule against the default adds its access to that device's exception.
+    pub fn apply(&mut self, r: &DeviceRule) {
+        if r.kind == DeviceType::All {
+            self.default_allow = r.allow;
+            self.exceptions.clear();
+            return;
+        }
+        if r.allow == self.default_allow {
+            for e in self.exceptions.iter_mut().filter(|e| e.same_device(r)) {
+                e.access = e.access.remove(r.access);
+            }
+            self.exceptions.retain(|e| !e.access.is_empty());
+        } else if let Some(e) = self.exceptions.iter_mut().find(|e| e.same_device(r)) {
+            e.access = e.access.union(r.access);
+        } else {
+            self.exceptions.push(Exception { kind: r.kind, major: r.major, minor: r.minor, access: r.access });
+        }
+    }
+
+    /// Whether `access` to the device `kind major:minor` is allowed: the v1 kernel's
+    /// check. With a denying default one exception must cover the whole access; with an
+    /// allowing default any exception that touches part of it denies.
+    pub fn allows(&self, kind: DeviceType, major: u32, minor: u32, access: Access) -> bool {
+        let matching = self.exceptions.iter().filter(|e| e.covers(kind, major, minor));
+        if self.default_allow {
+            !matching.into_iter().any(|e| e.access.intersects(access))
+        } else {
+            matching.into_iter().any(|e| e.access.contains(access))
+        }
+    }
+
+    /// The rules that make this state from nothing: `a` allowed or denied, then each
+    /// exception (what `rein show` lists).
+    pub fn rules(&self) -> Vec<DeviceRule> {
+        let mut out = vec![DeviceRule {
+            allow: self.default_allow,
+            kind: DeviceType::All,
+            major: None,
+            minor: None,
+            access: Access::ALL,
+        }];
+        out.extend(self.exceptions.iter().map(|e| e.rule(!self.default_allow)));
+        out
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn rule(s: &str) -> DeviceRule {
+        let (allow, body) = match s.split_once(' ') {
+            Some(("allow", b)) => (true, b),
+            Some(("deny", b)) => (false, b),
+            _ => panic!("test rule '{s}' wants allow/deny first"),
+        };
+        DeviceRule::parse(body, allow).unwrap()
+    }
+
+    pub(crate) fn access(policy: Option<DevicePolicy>, rules: &[&str]) -> DeviceAccess {
+        DeviceAccess { policy, rules: rules.iter().map(|r| rule(r)).collect() }
+    }
+
+    /// (policy, rules, device, access, allowed?): the table the BPF program is also
+    /// held to (crate::bpf::device_program) and the kernel tests follow.
+    #[allow(clippy::type_complexity)]
+    pub(crate) const TABLE: &[(Option<DevicePolicy>, &[&str], (DeviceType, u32, u32), &str, bool)] = {
+        use DevicePolicy::*;
+        use DeviceType::{Block as B, Char as C};
+        &[
+            // Nothing said: everything allowed.
+            (None, &[], (C, 1, 3), "rwm", true),
+            (Some(Auto), &[], (B, 8, 0), "rw", true),
+            // strict: only what is allowed.
+            (Some(Strict), &[], (C, 1, 3), "r", false),
+            (Some(Strict), &["allow c 1:3 rw"], (C, 1, 3), "rw", true),
+            (Some(Strict), &["allow c 1:3 rw"], (C, 1, 3), "m", false),
+            (Some(Strict), &["allow c 1:3 rw"], (C, 1, 5), "r", false),
+            (Some(Strict), &["allow c 1:3 rw"], (B, 1, 3), "r", false),
+            (Some(Strict), &["allow c 1:* r"], (C, 1, 200), "r", true),
+            (Some(Strict), &["allow c 1:* r"], (C, 1, 200), "w", false),
+            (Some(Strict), &["allow c *:* m"], (C, 42, 7), "m", true),
+            (Some(Strict), &["allow b *:3 r"], (B, 9, 3), "r", true),
+            (Some(Strict), &["allow b *:3 r"], (B, 9, 4), "r", false),
+            // One exception must cover the whole access (v1's match_exception).
+            (Some(Strict), &["allow c 1:* r", "allow c 1:3 w"], (C, 1, 3), "rw", false),
+            (Some(Strict), &["allow c 1:3 r", "allow c 1:3 w"], (C, 1, 3), "rw", true),
+            // A deny in the default's direction takes access off that exact device only.
+            (Some(Strict), &["allow c 1:3 rwm", "deny c 1:3 w"], (C, 1, 3), "w", false),
+            (Some(Strict), &["allow c 1:3 rwm", "deny c 1:3 w"], (C, 1, 3), "r", true),
+            (Some(Strict), &["allow c 1:* rwm", "deny c 1:3 w"], (C, 1, 3), "w", true),
+            // closed: the pseudo devices and the pts.
+            (Some(Closed), &[], (C, 1, 3), "rw", true),
+            (Some(Closed), &[], (C, 1, 9), "r", true),
+            (Some(Closed), &[], (C, 5, 2), "rw", true),
+            (Some(Closed), &[], (C, 136, 4), "rw", true),
+            (Some(Closed), &[], (C, 136, 4), "m", false),
+            (Some(Closed), &[], (C, 1, 1), "r", false),
+            (Some(Closed), &[], (B, 7, 0), "r", false),
+            (Some(Closed), &["allow b 7:0 r"], (B, 7, 0), "r", true),
+            (Some(Closed), &["allow b 7:0 r"], (B, 7, 0), "w", false),
+            // auto: closed as soon as something is allowed.
+            (Some(Auto), &["allow b 7:0 r"], (B, 8, 0), "r", false),
+            (Some(Auto), &["allow b 7:0 r"], (C, 1, 3), "w", true),
+            (Some(Auto), &["deny c 1:3 rwm"], (C, 1, 3), "r", false),
+            (Some(Auto), &["deny c 1:3 rwm"], (C, 1, 5), "r", true),
+            // v1's own: deny lists; any overlap denies (match_exception_partial).
+            (None, &["deny c 1:3 w"], (C, 1, 3), "rw", false),
+            (None, &["deny c 1:3 w"], (C, 1, 3), "r", true),
+            (None, &["deny c 1:* m"], (C, 1, 77), "m", false),
+            (None, &["deny c 1:* m"], (C, 1, 77), "rw", true),
+            (None, &["deny c 1:3 rw", "allow c 1:3 r"], (C, 1, 3), "r", true),
+            (None, &["deny c 1:3 rw", "allow c 1:3 r"], (C, 1, 3), "w", false),
+            // The tutorial's whitelist: deny everything, then allow one device.
+            (None, &["deny a", "allow c 1:3 rw"], (C, 1, 3), "rw", true),
+            (None, &["deny a", "allow c 1:3 rw"], (C, 1, 5), "r", false),
+            (None, &["deny a", "allow c 1:3 rw", "allow a"], (C, 1, 5), "r", true),
+            // a clears what came before.
+            (Some(Closed), &["deny a"], (C, 1, 3), "r", false),
+        ]
+    };
+
+    pub(crate) fn acc(s: &str) -> Access {
+        Access::parse(s).unwrap()
+    }
+
+    #[test]
+    fn the_v1_semantics_table() {
+        for (policy, rules, (kind, major, minor), a, want) in TABLE {
+            let e = access(*policy, rules).effective(&[136]);
+            assert_eq!(
+                e.allows(*kind, *major, *minor, acc(a)),
+                *want,
+                "{policy:?} {rules:?} {kind:?} {major}:{minor} {a}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parses_v1_rules_and_refuses_the_rest() {
+        assert_eq!(DeviceRule::parse("c 1:3 rw", true).unwrap().to_string(), "c 1:3 rw");
+        assert_eq!(DeviceRule::parse(" b *:* mwr ", false).unwrap().to_string(), "b *:* rwm");
+        assert_eq!(DeviceRule::parse("a", true).unwrap().to_string(), "a *:* rwm");
+        assert_eq!(DeviceRule::parse("a *:* rwm", true).unwrap().kind, DeviceType::All);
+        for (bad, why) in [
+            ("", "empty rule"),
+            ("x 1:3 r", "unknown device type 'x'"),
+            ("c 1:3", "expected the access"),
+            ("c 1-3 r", "is not MAJOR:MINOR"),
+            ("c 1:3 rx", "unknown access 'x'"),
+            ("c 1:3 rr", "given twice"),
+            ("c 4096:0 r", "more than the largest, 4095"),
+            ("c 1:1048576 r", "more than the largest"),
+            ("c -1:3 r", "is not a number"),
+            ("c 1:3 r extra", "unexpected 'extra'"),
+            ("a 1:3 r", "write it alone"),
+        ] {
+            let e = DeviceRule::parse(bad, true).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+        assert_eq!(DevicePolicy::parse("closed"), Ok(DevicePolicy::Closed));
+        assert!(DevicePolicy::parse("open").unwrap_err().contains("auto, closed or strict"));
+    }
+
+    #[test]
+    fn pts_majors_come_from_the_character_section() {
+        let t = "Character devices:\n  1 mem\n136 pts\n137 pts\n\nBlock devices:\n136 pts\n  7 loop\n";
+        assert_eq!(pts_majors_in(t), vec![136, 137]);
+        assert_eq!(pts_majors_in(""), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn effective_rules_rebuild_the_state() {
+        let e =
+            access(Some(DevicePolicy::Strict), &["allow c 1:3 rw", "allow b 7:* r", "deny c 1:3 w"]).effective(&[136]);
+        let again = DeviceAccess { policy: None, rules: e.rules() }.effective(&[]);
+        assert_eq!(again, e);
+        assert_eq!(
+            e.rules().iter().map(|r| format!("{} {r}", if r.allow { "allow" } else { "deny" })).collect::<Vec<_>>(),
+            ["deny a *:* rwm", "allow c 1:3 r", "allow b 7:* r"]
+        );
+    }
+}
