@@ -14,34 +14,37 @@ pub const DEFAULT_SHARES: u64 = 1024;
 
 /// `cpu.shares` (2..=262144, default 1024) to `cpu.weight` (1..=10000, default 100).
 ///
-/// rein uses systemd's proportional formula exactly, `weight = shares * 100 / 1024`
-/// rounded down, clamped to 1..=10000 (systemd `cgroup_cpu_shares_to_weight`), so that
-/// `CPUShares=1030` (or `--cpu-shares 1030`, `-r cpu.shares=1030`) gives weight 100 here as
-/// it does under systemd. Why this one of the three formulas in use:
+/// rein uses systemd's proportional formula, `weight = shares * 100 / 1024` (rounded to
+/// the nearest integer), clamped to 1..=10000 (systemd `cg_cpu_shares_to_weight`). Why this one of the three in use:
 /// - it maps the default to the default (1024 -> 100), so a converted group competes
 ///   fairly with unconverted neighbours; runc's old linear formula
 ///   (`1 + (shares - 2) * 9999 / 262142`) maps 1024 to 39 and starves such groups;
 /// - it keeps ratios between groups (512:256 stays 2:1), which is what shares mean;
 ///   the newer log-quadratic formula of opencontainers/cgroups keeps the default but
 ///   bends ratios;
-/// - with [`weight_to_shares`] rounding up, every weight survives weight -> shares ->
-///   weight exactly.
+/// - it is its own inverse up to rounding ([`weight_to_shares`]).
 ///
-/// Ratios hold to within rounding for shares 2..=102400; below 21 shares everything
-/// clamps to weight 1.
+/// Rounded to the nearest weight, not down as systemd's `cgroup_cpu_shares_to_weight`
+/// does (1030 shares: weight 101 here, 100 there): systemd converts only its deprecated
+/// `CPUShares=`, which rein's systemd vocabulary refuses, so no systemd property meets this
+/// function; the users it serves (`--cpu-shares`, Docker's flag, libcgroup's
+/// `cpu.shares`, rein.toml) write shares as fractions of 1024, and the tutorial's
+/// 512 : 307 : 205 means 50% : 30% : 20%, which rounding keeps (truncation gives 50 : 29 :
+/// 20) and which then reads back on v1 as the same 512, 307, 205.
+///
+/// Ratios hold to within rounding for shares 2..=102400; below 16 shares
+/// everything clamps to weight 1.
 pub fn shares_to_weight(shares: u64) -> Weight {
     let shares = shares.clamp(MIN_SHARES, MAX_SHARES);
-    let w = (shares * 100 / DEFAULT_SHARES).clamp(1, 10_000);
+    let w = ((shares * 100 + DEFAULT_SHARES / 2) / DEFAULT_SHARES).clamp(1, 10_000);
     Weight::new(w).unwrap_or(Weight::DEFAULT)
 }
 
 /// `cpu.weight` (1..=10000, default 100) to `cpu.shares` (2..=262144, default 1024):
-/// `shares = weight * 1024 / 100` rounded up, the inverse of [`shares_to_weight`]: a
-/// weight survives the round trip exactly. (systemd's `cgroup_cpu_weight_to_shares`
-/// rounds down, which sends weight 2 to 20 shares and back to weight 1; the two differ
-/// by at most one share.)
+/// `shares = weight * 1024 / 100` (rounded), the inverse of [`shares_to_weight`]: a weight
+/// survives the round trip exactly.
 pub fn weight_to_shares(weight: Weight) -> u64 {
-    (weight.get() * DEFAULT_SHARES).div_ceil(100).clamp(MIN_SHARES, MAX_SHARES)
+    ((weight.get() * DEFAULT_SHARES + 50) / 100).clamp(MIN_SHARES, MAX_SHARES)
 }
 
 /// `io.weight` (1..=10000, default 100) to v1 `blkio.bfq.weight` (1..=1000, default 100):
@@ -177,14 +180,14 @@ mod tests {
             (10, 1),
             (11, 1),
             (15, 1),
-            (16, 1),
-            (20, 1),
-            (21, 2),
+            (16, 2),
             (256, 25),
-            (1023, 99),
-            (1030, 100),
-            (1034, 100),
-            (1035, 101),
+            (205, 20),
+            (307, 30),
+            (512, 50),
+            (1023, 100),
+            (1029, 100),
+            (1030, 101),
             (512, 50),
             (1024, 100),
             (2048, 200),
@@ -195,7 +198,18 @@ mod tests {
         for (shares, weight) in table {
             assert_eq!(shares_to_weight(shares).get(), weight, "shares {shares}");
         }
-        let back = [(1, 11), (2, 21), (7, 72), (25, 256), (50, 512), (100, 1024), (200, 2048), (10_000, 102_400)];
+        let back = [
+            (1, 10),
+            (2, 20),
+            (7, 72),
+            (20, 205),
+            (30, 307),
+            (25, 256),
+            (50, 512),
+            (100, 1024),
+            (200, 2048),
+            (10_000, 102_400),
+        ];
         for (weight, shares) in back {
             assert_eq!(weight_to_shares(w(weight)), shares, "weight {weight}");
         }
