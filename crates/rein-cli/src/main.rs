@@ -2,7 +2,8 @@
 //!
 //! Exit status contract:
 //! - `rein run`: the command's own status; 128+N if a signal N killed it; 125 if rein
-//!   itself failed; 126 if the command is not executable; 127 if it was not found.
+//!   itself failed; 126 if the command is not executable; 127 if it was not found; 128+N
+//!   if signal N ended rein while it waited for systemd, before the command ran.
 //! - every other command: 0 on success, 125 on error, 2 on a usage error.
 
 mod cli;
@@ -47,9 +48,18 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             print_error(&err);
-            ExitCode::from(EXIT_FAILURE)
+            ExitCode::from(exit_code(&err))
         }
     }
+}
+
+/// 128 + N for a wait that signal N cut short (as if the signal had ended rein), else
+/// [`EXIT_FAILURE`].
+fn exit_code(err: &anyhow::Error) -> u8 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<rein::Error>())
+        .and_then(rein::Error::interrupted_by)
+        .map_or(EXIT_FAILURE, |sig| (128 + sig).clamp(0, 255) as u8)
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

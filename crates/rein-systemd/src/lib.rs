@@ -55,6 +55,8 @@
 #![deny(missing_docs)]
 
 pub mod bus;
+#[cfg(test)]
+mod fake_bus;
 pub mod names;
 pub mod properties;
 pub mod slices;
@@ -70,12 +72,14 @@ use rein::plan::{Action, Place};
 use rein::stats::Stats;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Mode, Resources, Result, Spec};
 
-pub use bus::{Bus, DbusBus, Instance};
+pub use bus::{Bounds, Bus, DbusBus, Instance, Left, StartError};
 use properties::{Property, Value};
 pub use slices::{DriverChoice, SliceDriver, detect_driver};
 
-/// How long [`Manager`] removal waits for systemd to unload the units after stopping them.
-pub const UNLOAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long removal waits for systemd to unload the units it stopped. systemd unloads a
+/// stopped unit in its next loop, so this is reached only by a manager too slow to answer,
+/// and is as long as a call may take ([`bus::CALL_TIMEOUT`]).
+pub const UNLOAD_TIMEOUT: Duration = bus::CALL_TIMEOUT;
 
 /// True when systemd is the running init system (sd_booted(3): `/run/systemd/system` is a
 /// directory, which systemd creates early at boot).
@@ -328,7 +332,77 @@ impl<B: Bus> fmt::Debug for Systemd<B> {
 impl Systemd<DbusBus> {
     /// Connects to the system or user manager.
     pub fn connect(instance: Instance, options: ScopeOptions) -> Result<Systemd<DbusBus>> {
-        Systemd::new(DbusBus::connect(instance)?, options)
+        Systemd::connect_with(instance, options, Bounds::default())
+    }
+
+    /// Connects with `bounds` for every wait on the manager (`rein run` passes its
+    /// supervisor's interrupt, so that a ^C ends a wait on a wedged manager).
+    pub fn connect_with(instance: Instance, options: ScopeOptions, bounds: Bounds) -> Result<Systemd<DbusBus>> {
+        Systemd::new(DbusBus::connect_with(instance, bounds)?, options)
+    }
+}
+
+/// Why [`Systemd`] could not create a unit, and whether a unit of the name was loaded.
+struct CreateError {
+    error: Error,
+    taken: bool,
+}
+
+impl From<Error> for CreateError {
+    fn from(error: Error) -> CreateError {
+        CreateError { error, taken: false }
+    }
+}
+
+/// The error for a name systemd has loaded already (StartTransientUnit's `UnitExists`):
+/// the scope's, or its per-run slice's (two `--unit` names can share one, as `-` and `_`
+/// both become `_` in it). `says` is systemd's message, which names the unit.
+fn taken_error(plan: &TransientPlan, says: &str, instance: Instance) -> Error {
+    let (message, hint) = if says.contains(&plan.slice) {
+        (
+            format!("unit {}, the per-run slice of {}, already exists", plan.slice, plan.scope),
+            format!(
+                "a run whose --unit gives the same slice ('-' and '_' both become '_') is going on: choose another \
+                 --unit, or stop that run ('systemctl stop {}')",
+                plan.slice
+            ),
+        )
+    } else {
+        (
+            format!("unit {} already exists", plan.scope),
+            format!(
+                "another run (or systemd-run) uses that name: choose another --unit, or stop the one that runs \
+                 ('systemctl stop {}')",
+                plan.scope
+            ),
+        )
+    };
+    Error::Manager {
+        manager: format!("systemd {} manager", instance.as_str()),
+        op: format!("start {}", plan.scope),
+        message: format!("{message} (org.freedesktop.systemd1.UnitExists)"),
+        hint: Some(hint),
+    }
+}
+
+/// `e` with `more` added to its hint, where it has one.
+fn add_hint(e: Error, more: String) -> Error {
+    match e {
+        Error::Manager { manager, op, message, hint } => {
+            let hint = Some(match hint {
+                Some(h) => format!("{h}; {more}"),
+                None => more,
+            });
+            Error::Manager { manager, op, message, hint }
+        }
+        Error::State { message, hint } => {
+            let hint = Some(match hint {
+                Some(h) => format!("{h}; {more}"),
+                None => more,
+            });
+            Error::State { message, hint }
+        }
+        other => other,
     }
 }
 
@@ -391,28 +465,74 @@ impl<B: Bus + 'static> Systemd<B> {
         )
     }
 
-    fn create(&self, h: &Arc<Hierarchy>, spec: &Spec, pid: u32, default_unit: &str) -> Result<SystemdUnit<B>> {
+    fn create(
+        &self,
+        h: &Arc<Hierarchy>,
+        spec: &Spec,
+        pid: u32,
+        default_unit: &str,
+    ) -> std::result::Result<SystemdUnit<B>, CreateError> {
         let available = self.available(h)?;
         let plan = transient_plan(spec, &self.options, self.version, &self.root, &available, pid, default_unit)?;
         check_device_paths(&spec.resources)?;
-        self.bus
-            .start_transient(
-                &plan.scope,
-                &plan.scope_properties,
-                &[(plan.slice.clone(), plan.slice_properties.clone())],
-            )
-            .inspect_err(|_| {
-                // A job that failed after the call may have left the units (failed or
-                // active): stopping the slice stops both. A refused call left nothing.
-                let _ = self.bus.stop(&plan.slice);
-            })?;
-        let unit = SystemdUnit::adopt(self.bus.clone(), h, plan, pid, self.version);
-        match unit {
+        let started = self.bus.start_transient(
+            &plan.scope,
+            &plan.scope_properties,
+            &[(plan.slice.clone(), plan.slice_properties.clone())],
+        );
+        if let Err(e) = started {
+            let taken = e.taken;
+            return Err(CreateError { error: self.undo_start(&plan, pid, e), taken });
+        }
+        match SystemdUnit::adopt(self.bus.clone(), h, plan, pid, self.version) {
             Ok(u) => Ok(u),
-            Err((e, slice)) => {
-                let _ = self.bus.stop(&slice);
-                Err(e)
+            // Started by this call: ours to stop.
+            Err((e, slice)) => Err(self.stop_ours(&slice, e).into()),
+        }
+    }
+
+    /// Undoes what a failed start made, and only that: units of those names that the call
+    /// did not make belong to someone else (a second `rein run --unit X` must not stop the
+    /// first one's units). Returns the error to report.
+    fn undo_start(&self, plan: &TransientPlan, pid: u32, e: StartError) -> Error {
+        let ours = match e.left {
+            Left::Units => true,
+            Left::Nothing => false,
+            // No answer came: the held process is in the scope only if systemd made it for
+            // this call (PIDs= names it), and then the slice, of the same call, is ours too.
+            Left::Unknown => {
+                rein::hierarchy::cgroup_v2_of(pid).is_some_and(|cg| cg.trim_start_matches('/') == plan.scope_cgroup)
             }
+        };
+        if ours {
+            // Stopping the slice stops the scope in it too.
+            return self.stop_ours(&plan.slice, e.error);
+        }
+        match e.left {
+            Left::Nothing if e.taken => {
+                let says = match &e.error {
+                    Error::Manager { message, .. } => message.as_str(),
+                    _ => "",
+                };
+                taken_error(plan, says, self.bus.instance())
+            }
+            Left::Unknown => add_hint(
+                e.error,
+                format!(
+                    "should systemd still make {} and {} for this run, 'systemctl stop {}' removes both",
+                    plan.scope, plan.slice, plan.slice
+                ),
+            ),
+            _ => e.error,
+        }
+    }
+
+    /// Stops `slice`, which this run made, and returns `error` (saying what is left if the
+    /// stop failed too).
+    fn stop_ours(&self, slice: &str, error: Error) -> Error {
+        match self.bus.stop(slice) {
+            Ok(()) => error,
+            Err(stop) => add_hint(error, format!("stopping {slice} failed as well ({stop}): 'systemctl stop {slice}'")),
         }
     }
 }
@@ -424,20 +544,22 @@ impl<B: Bus + 'static> Manager for Systemd<B> {
 
     fn create_transient(&self, h: &Arc<Hierarchy>, spec: &Spec, pid: u32) -> Result<Box<dyn TransientUnit>> {
         let default_unit = names::default_scope_name(std::process::id());
-        match self.create(h, spec, pid, &default_unit) {
+        let created = match self.create(h, spec, pid, &default_unit) {
             // A unit of an earlier rein with our pid (a crash, then pid reuse): pick a
             // fresh default name, as the cgroupfs driver does for its groups.
-            Err(Error::Manager { message, .. })
-                if self.options.unit.is_none() && message.contains("org.freedesktop.systemd1.UnitExists") =>
-            {
+            Err(CreateError { taken: true, .. }) if self.options.unit.is_none() => {
                 let nanos = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.subsec_nanos())
                     .unwrap_or(0);
                 let fresh = format!("rein-run-{}-{nanos:x}.scope", std::process::id());
-                Ok(Box::new(self.create(h, spec, pid, &fresh)?))
+                self.create(h, spec, pid, &fresh)
             }
-            other => Ok(Box::new(other?)),
+            other => other,
+        };
+        match created {
+            Ok(u) => Ok(Box::new(u)),
+            Err(e) => Err(e.error),
         }
     }
 }
@@ -532,7 +654,8 @@ pub fn check_device_paths(r: &Resources) -> Result<()> {
 
 impl<B: Bus> Drop for SystemdUnit<B> {
     /// A unit dropped without [`TransientUnit::remove`] (an early return in a library
-    /// user) is stopped all the same: systemd signals what still runs in it.
+    /// user) is stopped all the same: systemd signals what still runs in it. Bounded as
+    /// every wait on the bus is ([`Bounds`]); it does not wait for the unload.
     fn drop(&mut self) {
         if !self.removed {
             let _ = self.bus.stop(&self.plan.slice);
@@ -613,29 +736,34 @@ impl<B: Bus> TransientUnit for SystemdUnit<B> {
         if self.removed {
             return Ok(());
         }
-        // Stopping the slice stops the scope in it too (were it still running).
+        // Stopping the slice stops the scope in it too (were it still running). The slice
+        // is unloaded last: the scope's Requires= on it keeps it loaded while the scope is.
         self.bus.stop(&self.plan.slice)?;
-        // Stopped units are unloaded by systemd's garbage collection right after; wait for
-        // it, so that the units are gone when rein returns. The slice is unloaded last: the
-        // scope's Requires= on it keeps it loaded while the scope is.
-        let deadline = Instant::now() + UNLOAD_TIMEOUT;
-        let mut pause = Duration::from_millis(1);
-        while self.bus.is_loaded(&self.plan.slice)? {
+        wait_unloaded(&*self.bus, &[&self.plan.scope, &self.plan.slice])?;
+        self.removed = true;
+        Ok(())
+    }
+}
+
+/// Waits until systemd has unloaded each of `units`, for at most [`UNLOAD_TIMEOUT`] in all.
+/// systemd unloads a stopped unit in its loop after the stop job, asynchronously to the
+/// JobRemoved signal, so the units may still be listed for a moment after the stop.
+fn wait_unloaded<B: Bus + ?Sized>(bus: &B, units: &[&str]) -> Result<()> {
+    let deadline = Instant::now() + UNLOAD_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    for unit in units {
+        while bus.is_loaded(unit)? {
             if Instant::now() > deadline {
                 return Err(Error::state(
-                    format!(
-                        "systemd still has {} or {} loaded {UNLOAD_TIMEOUT:?} after stopping",
-                        self.plan.scope, self.plan.slice
-                    ),
-                    Some("see 'systemctl status' of both".into()),
+                    format!("systemd still has {unit} loaded {UNLOAD_TIMEOUT:?} after stopping it"),
+                    Some(format!("see 'systemctl status {unit}'")),
                 ));
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(50));
         }
-        self.removed = true;
-        Ok(())
     }
+    Ok(())
 }
 
 #[cfg(test)]

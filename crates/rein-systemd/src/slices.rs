@@ -32,14 +32,13 @@
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use rein::driver::{Cgroupfs, Driver, DriverGroup, Entry};
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Resources, Result, Spec};
 
-use crate::bus::{Bus, DbusBus, Instance};
+use crate::bus::{Bounds, Bus, DbusBus, Instance, Left, StartError};
 use crate::properties::{self, Property, Value};
-use crate::{Decision, Facts, Requested, UNLOAD_TIMEOUT, names};
+use crate::{Decision, Facts, Requested, add_hint, names, wait_unloaded};
 
 /// The systemd driver for [`rein::Cgroup`] handles (see the module guide).
 pub struct SliceDriver<B: Bus = DbusBus> {
@@ -65,7 +64,41 @@ impl SliceDriver<DbusBus> {
     /// Connects to the system or user manager; groups go into `parent` (a slice name as
     /// `--slice` takes it, e.g. `rein.slice`).
     pub fn connect(instance: Instance, h: Arc<Hierarchy>, parent: &str) -> Result<SliceDriver<DbusBus>> {
-        SliceDriver::new(DbusBus::connect(instance)?, h, parent)
+        SliceDriver::connect_with(instance, h, parent, Bounds::default())
+    }
+
+    /// [`SliceDriver::connect`] with `bounds` for every wait on the manager.
+    pub fn connect_with(
+        instance: Instance,
+        h: Arc<Hierarchy>,
+        parent: &str,
+        bounds: Bounds,
+    ) -> Result<SliceDriver<DbusBus>> {
+        SliceDriver::new(DbusBus::connect_with(instance, bounds)?, h, parent)
+    }
+}
+
+/// Undoes what a failed start of `unit` made, and only that (see [`Left`]): a unit of that
+/// name the call did not make is someone else's. `ours` decides an unanswered call (a
+/// scope is ours when the process it names is in it). Returns the error to report.
+fn undo_start<B: Bus + ?Sized>(bus: &B, unit: &str, e: StartError, ours: impl FnOnce() -> bool) -> Error {
+    let stop = match e.left {
+        Left::Units => true,
+        Left::Nothing => false,
+        Left::Unknown => ours(),
+    };
+    if stop {
+        return match bus.stop(unit) {
+            Ok(()) => e.error,
+            Err(stop) => add_hint(e.error, format!("stopping {unit} failed as well ({stop}): 'systemctl stop {unit}'")),
+        };
+    }
+    match e.left {
+        Left::Unknown => add_hint(
+            e.error,
+            format!("should systemd still make {unit} for this call, 'systemctl stop {unit}' removes it"),
+        ),
+        _ => e.error,
     }
 }
 
@@ -216,10 +249,18 @@ impl<B: Bus + Send + Sync + 'static> Driver for SliceDriver<B> {
                 Some(format!("pick another name, or open it (systemctl status {})", plan.slice)),
             ));
         }
-        self.bus.start_transient(&plan.slice, &plan.properties, &[]).inspect_err(|_| {
-            // A job that failed after the call may have left the slice: it was not there before.
-            let _ = self.bus.stop(&plan.slice);
-        })?;
+        if let Err(e) = self.bus.start_transient(&plan.slice, &plan.properties, &[]) {
+            if e.taken {
+                // Made by someone else since the look above: theirs, left alone.
+                return Err(Error::state(
+                    format!("group {name} already exists: systemd has {} loaded", plan.slice),
+                    Some(format!("pick another name, or open it (systemctl status {})", plan.slice)),
+                ));
+            }
+            // An unanswered call: a slice holds no process to tell whose it is, so it is
+            // left alone (and named in the hint).
+            return Err(undo_start(&*self.bus, &plan.slice, e, || false));
+        }
         let made = || -> Result<Group> {
             let mut group = self.group_at(&plan.cgroup)?;
             if !plan.residual.is_empty() {
@@ -284,22 +325,30 @@ impl<B: Bus> SliceGroup<B> {
         self.h.unified().is_some_and(|u| u.mount.exists(self.group.path()))
     }
 
-    /// Starts the scope `scope` around `pid` in the slice and checks that the process is in it.
-    fn adopt(&self, scope: &str, pid: u32) -> Result<()> {
+    /// Starts the scope `scope` around `pid` in the slice and checks that the process is in
+    /// it. The error says whether the name was taken.
+    fn adopt(&self, scope: &str, pid: u32) -> std::result::Result<(), (Error, bool)> {
         let props = [
             Property::new("Description", Value::Str(format!("rein: process {pid} of {}", self.slice))),
             Property::new("Slice", Value::Str(self.slice.clone())),
             Property::new("PIDs", Value::Pids(vec![pid])),
             Property::new("CollectMode", Value::Str("inactive-or-failed".into())),
         ];
-        self.bus.start_transient(scope, &props, &[])?;
         let want = format!("{}/{scope}", self.group.path().as_str());
-        let actual = rein::hierarchy::cgroup_v2_of(pid).unwrap_or_default();
-        if actual.trim_start_matches('/') != want {
+        let in_scope = || rein::hierarchy::cgroup_v2_of(pid).is_some_and(|cg| cg.trim_start_matches('/') == want);
+        if let Err(e) = self.bus.start_transient(scope, &props, &[]) {
+            let taken = e.taken;
+            return Err((undo_start(&*self.bus, scope, e, in_scope), taken));
+        }
+        if !in_scope() {
+            let actual = rein::hierarchy::cgroup_v2_of(pid).unwrap_or_default();
             let _ = self.bus.stop(scope);
-            return Err(Error::state(
-                format!("systemd started {scope} but process {pid} is in '{actual}', not in /{want}"),
-                Some("the process may have exited, or another program moved it".into()),
+            return Err((
+                Error::state(
+                    format!("systemd started {scope} but process {pid} is in '{actual}', not in /{want}"),
+                    Some("the process may have exited, or another program moved it".into()),
+                ),
+                false,
             ));
         }
         Ok(())
@@ -324,9 +373,9 @@ impl<B: Bus + Send + Sync + 'static> DriverGroup for SliceGroup<B> {
             return Err(Error::invalid("pid", pid.to_string(), "no such process"));
         }
         let stem = self.slice.strip_suffix(".slice").unwrap_or(&self.slice);
-        match self.adopt(&format!("{stem}-{pid}.scope"), pid) {
+        let adopted = match self.adopt(&format!("{stem}-{pid}.scope"), pid) {
             // A scope of an earlier process with this pid, not collected yet.
-            Err(Error::Manager { message, .. }) if message.contains("org.freedesktop.systemd1.UnitExists") => {
+            Err((_, true)) => {
                 let nanos = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.subsec_nanos())
@@ -334,7 +383,8 @@ impl<B: Bus + Send + Sync + 'static> DriverGroup for SliceGroup<B> {
                 self.adopt(&format!("{stem}-{pid}-{nanos:x}.scope"), pid)
             }
             other => other,
-        }
+        };
+        adopted.map_err(|(e, _)| e)
     }
 
     fn update(&mut self, resources: &Resources) -> Result<()> {
@@ -364,28 +414,22 @@ impl<B: Bus + Send + Sync + 'static> DriverGroup for SliceGroup<B> {
         if !self.bus.is_loaded(&self.slice)? {
             return Ok(());
         }
-        if self.exists() {
-            match rein::lifecycle::kill_all(&self.group) {
-                Ok(()) => {}
+        // SIGKILL to everything at once first (stopping would SIGTERM each scope and wait).
+        // A kill that fails does not keep the slice from being stopped: systemd then
+        // signals what is left itself. The first error is the one returned.
+        let killed = match self.exists() {
+            true => match rein::lifecycle::kill_all(&self.group) {
                 // Gone meanwhile: empty.
-                Err(_) if !self.exists() => {}
-                Err(e) => return Err(e),
-            }
-        }
+                Err(_) if !self.exists() => Ok(()),
+                other => other,
+            },
+            false => Ok(()),
+        };
+        // Stopping the slice stops the scopes and child slices in it; each of them holds
+        // the slice loaded until it is unloaded itself, so the slice goes last.
         self.bus.stop(&self.slice)?;
-        let deadline = Instant::now() + UNLOAD_TIMEOUT;
-        let mut pause = Duration::from_millis(1);
-        while self.bus.is_loaded(&self.slice)? {
-            if Instant::now() > deadline {
-                return Err(Error::state(
-                    format!("systemd still has {} loaded {UNLOAD_TIMEOUT:?} after stopping it", self.slice),
-                    Some(format!("see 'systemctl status {}'", self.slice)),
-                ));
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(50));
-        }
-        Ok(())
+        wait_unloaded(&*self.bus, &[&self.slice])?;
+        killed
     }
 }
 
@@ -447,11 +491,13 @@ mod tests {
 
     use super::*;
 
-    /// A bus that records calls; `loaded` lists the units it says are loaded.
+    /// A bus that records calls; `loaded` lists the units it says are loaded; the next
+    /// start fails as `fail` says (what it left, and whether the name was taken).
     #[derive(Default)]
     struct Recorder {
         calls: Mutex<Vec<String>>,
         loaded: Mutex<Vec<String>>,
+        fail: Mutex<Option<(Left, bool)>>,
     }
 
     impl Bus for Recorder {
@@ -464,9 +510,17 @@ mod tests {
         fn control_group(&self) -> Result<String> {
             Ok("/".into())
         }
-        fn start_transient(&self, name: &str, props: &[Property], _: &[(String, Vec<Property>)]) -> Result<()> {
+        fn start_transient(
+            &self,
+            name: &str,
+            props: &[Property],
+            _: &[(String, Vec<Property>)],
+        ) -> std::result::Result<(), StartError> {
             let shown: Vec<String> = props.iter().map(|p| p.to_string()).collect();
             self.calls.lock().unwrap().push(format!("start {name} {}", shown.join(" ")));
+            if let Some((left, taken)) = self.fail.lock().unwrap().take() {
+                return Err(StartError { error: Error::state("refused", None), left, taken });
+            }
             self.loaded.lock().unwrap().push(name.to_string());
             Ok(())
         }
@@ -587,6 +641,39 @@ mod tests {
         assert_eq!(calls(&d).len(), c.len());
         let e = d.open(&path("pool/w1")).unwrap_err();
         assert!(e.to_string().contains("systemd has no unit rein-pool-w1.slice"), "{e}");
+    }
+
+    #[test]
+    fn a_failed_start_stops_only_what_the_call_made() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("rein.slice/rein-a.slice");
+        let d = driver(&tree);
+        let spec = Spec { resources: Resources::new(), accounting: BTreeSet::new() };
+        let fail = |left, taken| *d.bus.fail.lock().unwrap() = Some((left, taken));
+        // Taken between the look and the call: someone else's slice, left alone.
+        fail(Left::Nothing, true);
+        let e = d.create(&path("a"), &spec).unwrap_err();
+        assert!(e.to_string().contains("group /a already exists"), "{e}");
+        // No answer: a slice holds no process to tell whose it is; named in the hint.
+        fail(Left::Unknown, false);
+        let e = d.create(&path("a"), &spec).unwrap_err();
+        assert!(e.hint().unwrap().contains("'systemctl stop rein-a.slice'"), "{e:?}");
+        assert_eq!(calls(&d).iter().filter(|c| c.starts_with("stop")).count(), 0, "{:?}", calls(&d));
+        // Made, then failed: ours to stop.
+        fail(Left::Units, false);
+        d.create(&path("a"), &spec).unwrap_err();
+        assert_eq!(calls(&d).last().unwrap(), "stop rein-a.slice");
+        // A process's scope: made and failed, stopped; an unanswered one only if the
+        // process is in it (it is not: the recorder moves nothing).
+        let g = d.create(&path("a"), &spec).unwrap();
+        let me = std::process::id();
+        fail(Left::Units, false);
+        g.add_pid(me).unwrap_err();
+        assert_eq!(calls(&d).last().unwrap(), &format!("stop rein-a-{me}.scope"));
+        let before = calls(&d).len();
+        fail(Left::Unknown, false);
+        g.add_pid(me).unwrap_err();
+        assert_eq!(calls(&d).len(), before + 1, "{:?}", calls(&d));
     }
 
     #[test]

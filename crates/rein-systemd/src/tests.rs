@@ -143,11 +143,18 @@ fn bad_names_and_values_are_refused_before_any_call() {
     assert!(transient_plan(&zero, &ScopeOptions::default(), 252, "/", &all_controllers(), 1, "d.scope").is_err());
 }
 
-/// A bus that records calls and fails where told.
+/// A bus that records calls; each start fails as the next entry of `starts` says (then
+/// succeeds).
 #[derive(Default)]
 struct Recorder {
     calls: RefCell<Vec<String>>,
-    fail_start: bool,
+    starts: RefCell<Vec<(Left, Option<&'static str>)>>,
+}
+
+impl Recorder {
+    fn failing(starts: &[(Left, Option<&'static str>)]) -> Recorder {
+        Recorder { starts: RefCell::new(starts.iter().rev().cloned().collect()), ..Recorder::default() }
+    }
 }
 
 impl Bus for Recorder {
@@ -160,17 +167,31 @@ impl Bus for Recorder {
     fn control_group(&self) -> Result<String> {
         Ok(String::new())
     }
-    fn start_transient(&self, name: &str, props: &[Property], aux: &[(String, Vec<Property>)]) -> Result<()> {
+    fn start_transient(
+        &self,
+        name: &str,
+        props: &[Property],
+        aux: &[(String, Vec<Property>)],
+    ) -> std::result::Result<(), StartError> {
         self.calls.borrow_mut().push(format!("start {name} ({} properties) aux {}", props.len(), aux[0].0));
-        if self.fail_start {
-            return Err(Error::Manager {
-                manager: "systemd".into(),
+        let Some((left, refusal)) = self.starts.borrow_mut().pop() else { return Ok(()) };
+        let message = match (left, refusal) {
+            (_, Some(name)) => {
+                format!("Unit {name} was already loaded or has a fragment file. (org.freedesktop.systemd1.UnitExists)")
+            }
+            (Left::Unknown, None) => "no answer within 25s".to_string(),
+            _ => "the job ended with result 'failed'".to_string(),
+        };
+        Err(StartError {
+            error: Error::Manager {
+                manager: "systemd system manager".into(),
                 op: format!("start {name}"),
-                message: "the job ended with result 'failed'".into(),
+                message,
                 hint: None,
-            });
-        }
-        Ok(())
+            },
+            left,
+            taken: refusal.is_some(),
+        })
     }
     fn stop(&self, name: &str) -> Result<()> {
         self.calls.borrow_mut().push(format!("stop {name}"));
@@ -193,11 +214,15 @@ fn calls(sd: &Systemd<Recorder>) -> Vec<String> {
     sd.bus.calls.borrow().clone()
 }
 
+fn unit(name: &str) -> ScopeOptions {
+    ScopeOptions { unit: Some(name.into()), ..ScopeOptions::default() }
+}
+
 #[test]
 fn a_failed_job_stops_the_slice_so_nothing_stays() {
     let tree = FakeTree::new(Layout::V2);
     let h = tree.hierarchy();
-    let sd = Systemd::new(Recorder { fail_start: true, ..Recorder::default() }, ScopeOptions::default()).unwrap();
+    let sd = Systemd::new(Recorder::failing(&[(Left::Units, None)]), ScopeOptions::default()).unwrap();
     let e = sd.create_transient(&h, &run_spec(Resources::new()), 1).unwrap_err();
     assert!(e.to_string().contains("result 'failed'"), "{e}");
     let pid = std::process::id();
@@ -211,12 +236,71 @@ fn a_failed_job_stops_the_slice_so_nothing_stays() {
 }
 
 #[test]
+fn a_taken_unit_is_refused_and_the_units_of_that_name_are_left_alone() {
+    // A second `rein run --unit x` while the first runs: systemd refuses the call, and the
+    // units named x.scope and rein-x.slice are the first run's. Nothing may stop them.
+    let tree = FakeTree::new(Layout::V2);
+    let h = tree.hierarchy();
+    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, Some("x.scope"))]), unit("x")).unwrap();
+    let e = sd.create_transient(&h, &run_spec(Resources::new()), 1).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "systemd system manager: cannot start x.scope: unit x.scope already exists (org.freedesktop.systemd1.UnitExists)"
+    );
+    let hint = e.hint().unwrap();
+    assert!(hint.contains("choose another --unit") && hint.contains("'systemctl stop x.scope'"), "{hint}");
+    assert_eq!(calls(&sd), ["start x.scope (6 properties) aux rein-x.slice"]);
+    // Only the per-run slice is taken ('a-b' and 'a_b' share rein-a_b.slice): said so.
+    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, Some("rein-a_b.slice"))]), unit("a_b")).unwrap();
+    let e = sd.create_transient(&h, &run_spec(Resources::new()), 1).unwrap_err();
+    assert!(e.to_string().contains("unit rein-a_b.slice, the per-run slice of a_b.scope, already exists"), "{e}");
+    assert_eq!(calls(&sd), ["start a_b.scope (6 properties) aux rein-a_b.slice"]);
+    // Any other refusal stops nothing either.
+    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, None)]), unit("x")).unwrap();
+    sd.create_transient(&h, &run_spec(Resources::new()), 1).unwrap_err();
+    assert_eq!(calls(&sd).len(), 1);
+}
+
+#[test]
+fn a_taken_default_name_is_retried_under_a_fresh_one() {
+    let tree = FakeTree::new(Layout::V2);
+    let h = tree.hierarchy();
+    let pid = std::process::id();
+    let stale = format!("rein-run-{pid}.scope");
+    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, Some("stale"))]), ScopeOptions::default()).unwrap();
+    // The retry starts; the recorder moves nothing, so adopting fails and the new slice,
+    // made by this run, is stopped. The stale units are not.
+    let e = sd.create_transient(&h, &run_spec(Resources::new()), pid).unwrap_err();
+    assert!(e.to_string().contains("is in"), "{e}");
+    let c = calls(&sd);
+    assert_eq!(c.len(), 3, "{c:?}");
+    assert!(c[0].starts_with(&format!("start {stale} ")), "{c:?}");
+    assert!(
+        c[1].starts_with(&format!("start rein-run-{pid}-")) && !c[1].starts_with(&format!("start {stale}")),
+        "{c:?}"
+    );
+    assert!(c[2].starts_with(&format!("stop rein-rein_run_{pid}_")), "{c:?}");
+}
+
+#[test]
+fn an_unanswered_start_stops_only_units_that_hold_the_process() {
+    // No answer: the scope is ours only if the process it names is in it. Here it is not
+    // (the recorder moves nothing), so nothing is stopped and the hint names the units.
+    let tree = FakeTree::new(Layout::V2);
+    let h = tree.hierarchy();
+    let sd = Systemd::new(Recorder::failing(&[(Left::Unknown, None)]), unit("x")).unwrap();
+    let e = sd.create_transient(&h, &run_spec(Resources::new()), std::process::id()).unwrap_err();
+    assert!(e.to_string().contains("no answer within 25s"), "{e}");
+    assert!(e.hint().unwrap().contains("'systemctl stop rein-x.slice' removes both"), "{e:?}");
+    assert_eq!(calls(&sd), ["start x.scope (6 properties) aux rein-x.slice"]);
+}
+
+#[test]
 fn a_pid_systemd_did_not_move_is_an_error_and_the_slice_is_stopped() {
     // The recorder "starts" the unit but moves nothing: our own pid stays where it is.
     let tree = FakeTree::new(Layout::V2);
     let h = tree.hierarchy();
-    let sd =
-        Systemd::new(Recorder::default(), ScopeOptions { unit: Some("t".into()), ..ScopeOptions::default() }).unwrap();
+    let sd = Systemd::new(Recorder::default(), unit("t")).unwrap();
     let e = sd.create_transient(&h, &run_spec(Resources::new()), std::process::id()).unwrap_err();
     assert!(e.to_string().contains("not in /rein.slice/rein-t.slice/t.scope"), "{e}");
     assert_eq!(calls(&sd).last().unwrap(), "stop rein-t.slice");

@@ -18,6 +18,7 @@
 //! transient slice and each process added to it a scope inside that slice.
 
 use std::fmt;
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 
 use crate::cgroupfs::GroupPath;
@@ -61,6 +62,19 @@ pub trait TransientUnit: fmt::Debug {
     /// Removes the unit (and whatever it made for it) and waits until it is gone. Call it
     /// once the unit's processes have exited or been killed.
     fn remove(&mut self) -> Result<()>;
+}
+
+/// What cuts a wait on a service manager short. `rein run` blocks its termination signals
+/// from the start (so that a ^C cannot kill it between creating a unit and removing it);
+/// while the manager has not answered, those signals must still end the wait:
+/// [`crate::run::Supervisor::interrupt`] gives one that does.
+pub trait Interrupt: fmt::Debug + Send + Sync {
+    /// A descriptor that becomes readable once the wait should end.
+    fn fd(&self) -> BorrowedFd<'_>;
+
+    /// Takes what made [`Interrupt::fd`] readable, so that a later wait (the cleanup's) is
+    /// not cut short by the same request, and returns the signal behind it, if a signal.
+    fn take(&self) -> Option<i32>;
 }
 
 // Long-lived groups for `Cgroup` handles.

@@ -122,6 +122,16 @@ pub enum Error {
         hint: Option<String>,
     },
 
+    /// A wait on someone else (a service manager's answer) was cut short on request: a
+    /// signal to `rein run` while systemd had not answered yet.
+    #[error("interrupted by {} while waiting for {waiting_for}", signal_name(*.signal))]
+    Interrupted {
+        /// The signal that asked for it, if a signal did.
+        signal: Option<i32>,
+        /// What rein was waiting for, e.g. "the systemd system manager to start x.scope".
+        waiting_for: String,
+    },
+
     /// Starting the command failed.
     #[error("cannot run '{program}': {cause}")]
     Spawn {
@@ -141,6 +151,15 @@ impl Error {
             | Error::State { hint, .. }
             | Error::Manager { hint, .. }
             | Error::Bpf { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The signal that cut a wait short ([`Error::Interrupted`]), if one did: `rein` then
+    /// exits with 128 + that number, as if the signal had ended it.
+    pub fn interrupted_by(&self) -> Option<i32> {
+        match self {
+            Error::Interrupted { signal, .. } => *signal,
             _ => None,
         }
     }
@@ -165,6 +184,18 @@ impl Error {
 
     pub(crate) fn parse(file: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Parse { file: file.into(), reason: reason.into() }
+    }
+}
+
+/// "SIGINT" for the signals `rein run` handles, "signal N" for others, "a request" for none.
+fn signal_name(signal: Option<i32>) -> String {
+    match signal {
+        Some(libc::SIGINT) => "SIGINT".into(),
+        Some(libc::SIGTERM) => "SIGTERM".into(),
+        Some(libc::SIGHUP) => "SIGHUP".into(),
+        Some(libc::SIGQUIT) => "SIGQUIT".into(),
+        Some(n) => format!("signal {n}"),
+        None => "a request".into(),
     }
 }
 

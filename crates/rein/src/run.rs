@@ -27,7 +27,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::cgroupfs::GroupPath;
-use crate::driver::Manager;
+use crate::driver::{Interrupt, Manager};
 use crate::error::{Error, Result};
 use crate::group::{AttachFds, Group, Spec};
 use crate::hierarchy::Hierarchy;
@@ -54,6 +54,29 @@ impl Supervisor {
         let child_mask = launch::block(&signals);
         let sigfd = launch::signalfd(&signals).map_err(|e| Error::Spawn { program: "signalfd".into(), cause: e })?;
         Ok(Supervisor { sigfd, child_mask })
+    }
+
+    /// An [`Interrupt`] for waits on others during the run (the systemd driver's bus calls):
+    /// readable while one of the forwarded signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) is
+    /// pending. Its own signalfd, without SIGCHLD: a child's end is no reason to give up.
+    pub fn interrupt(&self) -> Result<Arc<dyn Interrupt>> {
+        let fd =
+            launch::signalfd(&launch::FORWARDED).map_err(|e| Error::Spawn { program: "signalfd".into(), cause: e })?;
+        Ok(Arc::new(SignalInterrupt(fd)))
+    }
+}
+
+/// [`Supervisor::interrupt`]: a signalfd of the forwarded signals.
+#[derive(Debug)]
+struct SignalInterrupt(OwnedFd);
+
+impl Interrupt for SignalInterrupt {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+
+    fn take(&self) -> Option<i32> {
+        launch::read_signal(self.0.as_fd()).map(|(sig, _)| sig)
     }
 }
 
@@ -111,10 +134,11 @@ pub enum RunError {
 }
 
 impl RunError {
-    /// The exit status for this failure: 127 not found, 126 not executable, else 125.
+    /// The exit status for this failure: 127 not found, 126 not executable, 128 + N when
+    /// signal N cut the setup short ([`Error::Interrupted`]), else 125.
     pub fn exit_code(&self) -> u8 {
         match self {
-            RunError::Setup(_) => 125,
+            RunError::Setup(e) => e.interrupted_by().map_or(125, |sig| (128 + sig).clamp(0, 255) as u8),
             RunError::Spawn(s, _) => s.exit_code(),
         }
     }
@@ -456,7 +480,13 @@ fn supervise<'o>(
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
     loop {
         match launch::try_wait(pid) {
-            Ok(Some(done)) => return done,
+            Ok(Some(done)) => {
+                // Signals that came with the end are spent (a terminal's ^C reaches rein as
+                // the command dies of it): left pending, they would cut short the cleanup's
+                // waits on a service manager (Supervisor::interrupt).
+                while launch::read_signal(sup.sigfd.as_fd()).is_some() {}
+                return done;
+            }
             Ok(None) => {}
             // ECHILD: someone else reaped it (cannot happen in rein); report a failure.
             Err(_) => return (ExitStatus::Exited(125), Rusage::default()),

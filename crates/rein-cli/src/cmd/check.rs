@@ -139,10 +139,11 @@ fn build(h: &Hierarchy, (driver, driver_reason): (&'static str, String)) -> Repo
 }
 
 pub fn check(h: &Hierarchy, drivers: DriverOpts, json: bool) -> anyhow::Result<ExitCode> {
-    let chosen = match driver::choose(drivers, h, rein_systemd::ScopeOptions::default())? {
-        Chosen::Cgroupfs { reason } => ("cgroupfs", reason),
-        Chosen::Systemd { reason, .. } => ("systemd", reason),
-    };
+    let chosen =
+        match driver::choose(drivers, h, rein_systemd::ScopeOptions::default(), rein_systemd::Bounds::default())? {
+            Chosen::Cgroupfs { reason } => ("cgroupfs", reason),
+            Chosen::Systemd { reason, .. } => ("systemd", reason),
+        };
     let r = build(h, chosen);
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);

@@ -1,7 +1,7 @@
 //! Choosing the driver: `--driver`, `--user`, and what the host offers.
 
 use rein::Hierarchy;
-use rein_systemd::{Decision, Facts, Instance, Requested, ScopeOptions, Systemd};
+use rein_systemd::{Bounds, Decision, Facts, Instance, Requested, ScopeOptions, Systemd};
 
 use crate::cli::DriverArg;
 
@@ -32,9 +32,10 @@ pub enum Chosen {
     },
 }
 
-/// Applies the policy ([`rein_systemd::decide`]) and, for systemd, connects to its bus.
-/// Under `auto` (and without `--user`) a bus that does not answer means cgroupfs.
-pub fn choose(opts: DriverOpts, h: &Hierarchy, scope: ScopeOptions) -> anyhow::Result<Chosen> {
+/// Applies the policy ([`rein_systemd::decide`]) and, for systemd, connects to its bus
+/// with `bounds` for every wait on it. Under `auto` (and without `--user`) a bus that does
+/// not answer means cgroupfs; an interrupted wait means the end.
+pub fn choose(opts: DriverOpts, h: &Hierarchy, scope: ScopeOptions, bounds: Bounds) -> anyhow::Result<Chosen> {
     let requested = match opts.driver {
         DriverArg::Auto => Requested::Auto,
         DriverArg::Systemd => Requested::Systemd,
@@ -46,12 +47,14 @@ pub fn choose(opts: DriverOpts, h: &Hierarchy, scope: ScopeOptions) -> anyhow::R
         Decision::Cgroupfs(reason) => Ok(Chosen::Cgroupfs { reason }),
         Decision::Systemd(reason) => {
             let instance = if opts.user { Instance::User } else { Instance::System };
-            match Systemd::connect(instance, scope) {
+            match Systemd::connect_with(instance, scope, bounds) {
                 Ok(sd) => {
                     let reason = format!("{reason}; systemd {} answers on the {} bus", sd.version(), instance.as_str());
                     Ok(Chosen::Systemd { sd: Box::new(sd), reason })
                 }
-                Err(e) if requested == Requested::Auto && !opts.user => {
+                Err(e)
+                    if requested == Requested::Auto && !opts.user && !matches!(e, rein::Error::Interrupted { .. }) =>
+                {
                     Ok(Chosen::Cgroupfs { reason: format!("auto: systemd is PID 1 but its bus does not answer ({e})") })
                 }
                 Err(e) => Err(e.into()),

@@ -8,7 +8,7 @@ use rein::launch::Prepared;
 use rein::record::Recorder;
 use rein::run::{Detail, Report, RunError, Supervisor, Target};
 use rein::{Controller, Group, GroupPath, Hierarchy, Mode, Spec};
-use rein_systemd::{ScopeOptions, Systemd, names};
+use rein_systemd::{Bounds, ScopeOptions, Systemd, names};
 use std::time::Duration;
 
 use super::driver::{self, Chosen, DriverOpts};
@@ -91,7 +91,9 @@ pub fn run(
 
     // Signals are blocked before anything else starts: the systemd driver's D-Bus
     // connection runs a helper thread, which must inherit the mask, or a ^C could land
-    // there and kill rein between creating a unit and removing it.
+    // there and kill rein between creating a unit and removing it. Blocked, they still end
+    // every wait on the bus (the interrupt): a ^C while systemd does not answer ends rein
+    // with 128 + the signal, after undoing what the run made.
     let sup = if args.dry_run { None } else { Some(Supervisor::install()?) };
     let scope = ScopeOptions {
         unit: args.unit.clone(),
@@ -99,7 +101,11 @@ pub fn run(
         description: description(args),
         delegate: false,
     };
-    let outcome = match driver::choose(drivers, &h, scope)? {
+    let bounds = match &sup {
+        Some(sup) => Bounds::interruptible(sup.interrupt()?),
+        None => Bounds::default(),
+    };
+    let outcome = match driver::choose(drivers, &h, scope, bounds)? {
         Chosen::Cgroupfs { reason } => {
             for (flag, given) in [("--slice", args.slice.is_some()), ("--unit", args.unit.is_some())] {
                 if given {

@@ -122,6 +122,70 @@ fn user_manager() {
     wait_active(&format!("user@{TESTER_UID}.service"));
 }
 
+/// Waits until systemd has none of `units` loaded, for up to a minute: systemd unloads a
+/// stopped unit in its own loop, after the stop's JobRemoved. Returns those still loaded.
+fn left_loaded(units: &[&str]) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left: Vec<String> = units.iter().filter(|u| loaded(u)).map(|u| u.to_string()).collect();
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether rein ended as signal `sig` asks: exit status 128 + N, or death by the signal
+/// itself (what a shell shows as 128 + N either way).
+fn ended_by(status: std::process::ExitStatus, sig: i32) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.code() == Some(128 + sig) || status.signal() == Some(sig)
+}
+
+/// Waits for `child` to end, for up to `limit`; kills it (and fails) if it does not.
+fn wait_for(mut child: std::process::Child, limit: Duration, what: &str) -> (Output, Duration) {
+    let t = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if t.elapsed() > limit {
+            let _ = child.kill();
+            let o = child.wait_with_output().expect("wait");
+            panic!("{what}: rein still ran after {limit:?}; stderr: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = t.elapsed();
+    (child.wait_with_output().expect("wait"), took)
+}
+
+/// A unix socket that accepts connections and reads them, never answering: a wedged bus
+/// daemon. `accepted` gets a message each time a connection comes in.
+struct SilentBus {
+    _dir: tempfile::TempDir,
+    address: String,
+    accepted: std::sync::mpsc::Receiver<()>,
+}
+
+impl SilentBus {
+    fn start() -> SilentBus {
+        use std::io::Read;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bus");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        let (tx, accepted) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let _ = tx.send(());
+                std::thread::spawn(move || {
+                    let mut stream = stream;
+                    let mut buf = [0u8; 4096];
+                    while stream.read(&mut buf).is_ok_and(|n| n > 0) {}
+                });
+            }
+        });
+        SilentBus { address: format!("unix:path={}", path.display()), _dir: dir, accepted }
+    }
+}
+
 fn wait_active(unit: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while systemctl(&["is-active", unit]) != "active" {
@@ -431,7 +495,8 @@ fn systemd_refusals_exit_125_and_leave_nothing() {
     let o = rein(&["run", "--unit", &taken, "--", "touch", ran.to_str().unwrap()]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(125), "{err}");
-    assert!(err.contains("UnitExists") && err.contains("hint: pick another --unit"), "{err}");
+    assert!(err.contains(&format!("unit {taken}.scope already exists (org.freedesktop.systemd1.UnitExists)")), "{err}");
+    assert!(err.contains("hint: another run (or systemd-run) uses that name: choose another --unit"), "{err}");
     assert!(!ran.exists(), "the command ran although its unit was refused");
     assert!(!loaded(&run_slice(&taken)), "{} still loaded", &run_slice(&taken));
     let _ = systemctl(&["stop", &format!("{taken}.scope")]);
@@ -456,6 +521,84 @@ fn systemd_refusals_exit_125_and_leave_nothing() {
     assert_eq!(o.status.code(), Some(127), "{}", text(&o).1);
     assert!(!loaded(&format!("{u}.scope")), "{} still loaded", &format!("{u}.scope"));
     assert!(!loaded(&run_slice(&u)), "{} still loaded", &run_slice(&u));
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_a_second_run_with_a_taken_unit_leaves_the_first_alone() {
+    let Some(s) = sd("second") else { return };
+    let u = s.unit("x");
+    let scope = format!("{u}.scope");
+    let slice = run_slice(&u);
+    let mut first = Command::new(bin("rein"))
+        .args(["run", "--unit", &u, "--", &testload(), "sleep", "120"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rein");
+    wait_active(&scope);
+    // The same --unit again: refused before its command runs, and only that.
+    let marker = tempfile::tempdir().expect("temp dir");
+    let ran = marker.path().join("ran");
+    let o = rein(&["run", "--unit", &u, "--", "touch", ran.to_str().unwrap()]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(!ran.exists(), "the second command ran");
+    // The first run goes on: its command runs, both its units are active.
+    assert!(first.try_wait().expect("try_wait").is_none(), "the first run ended");
+    for unit in [&scope, &slice] {
+        assert_eq!(systemctl(&["is-active", unit]), "active", "{unit} of the first run");
+    }
+    assert!(err.contains(&format!("unit {scope} already exists")), "{err}");
+    assert!(err.contains("choose another --unit"), "{err}");
+    // And it still ends as a run does.
+    launch::kill(first.id() as i32, libc::SIGTERM).expect("SIGTERM rein");
+    let o = first.wait_with_output().expect("wait");
+    assert!(ended_by(o.status, libc::SIGTERM), "{:?} {}", o.status, String::from_utf8_lossy(&o.stderr));
+    assert!(!loaded(&scope) && !loaded(&slice), "units of the first run left");
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_a_wedged_bus_fails_within_the_bound_and_a_signal_ends_the_wait() {
+    let Some(_s) = sd("wedged") else { return };
+    // systemd is PID 1 here, so rein connects; the bus it is pointed at never answers.
+    let bus = SilentBus::start();
+    let marker = tempfile::tempdir().expect("temp dir");
+    let ran = marker.path().join("ran");
+    let rein_at = |timeout: &str| {
+        let mut c = Command::new(bin("rein"));
+        c.env("DBUS_SYSTEM_BUS_ADDRESS", &bus.address)
+            .env("SYSTEMD_BUS_TIMEOUT", timeout)
+            .args(["run", "--driver", "systemd", "--", "touch", ran.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    // The bound: SYSTEMD_BUS_TIMEOUT=1s, as for systemctl.
+    let (o, took) = wait_for(rein_at("1s").spawn().expect("rein"), Duration::from_secs(60), "bounded connect");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("systemd: cannot connect to the system bus: no answer within 1s"), "{err}");
+    assert!(err.contains("SYSTEMD_BUS_TIMEOUT sets how long"), "{err}");
+    assert!(took >= Duration::from_secs(1), "gave up after {took:?}");
+    println!("wedged bus: rein gave up after {took:?} (bound 1s)");
+    // A signal while it waits (the bound far away): rein ends at once with 128 + N.
+    for (sig, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        // Earlier runs' connections are not this one's.
+        while bus.accepted.try_recv().is_ok() {}
+        let child = rein_at("10min").spawn().expect("rein");
+        bus.accepted.recv_timeout(Duration::from_secs(60)).expect("rein did not connect");
+        launch::kill(child.id() as i32, sig).expect("signal rein");
+        let (o, took) = wait_for(child, Duration::from_secs(30), name);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(ended_by(o.status, sig), "{name}: {:?} {err}", o.status);
+        assert!(
+            err.contains(&format!("interrupted by {name} while waiting for the system bus to accept the connection")),
+            "{err}"
+        );
+        println!("wedged bus: {name} ended rein after {took:?}");
+    }
+    assert!(!ran.exists(), "the command ran");
 }
 
 #[test]
@@ -503,7 +646,9 @@ fn systemd_library_updates_a_unit_live() {
     // systemd knows the new limits (they are its properties, not files behind its back).
     assert_eq!(systemctl(&["show", "-p", "MemoryMax", "--value", &format!("{u}.scope")]), "33554432");
     unit.kill().expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(60);
     while launch::try_wait(child.pid).expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "the command outlived the unit's kill");
         std::thread::sleep(Duration::from_millis(5));
     }
     unit.remove().expect("remove");
