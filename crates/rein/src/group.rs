@@ -544,6 +544,12 @@ impl Group {
 
     /// [`Group::lock`] with another timeout.
     pub fn lock_within(&self, timeout: Duration) -> Result<crate::lock::GroupLock> {
+        crate::lock::lock_all(self.lock_dirs()?, timeout, &crate::ownership::ProcTable::default())
+    }
+
+    /// The group's directories opened for locking, in the lock order of [`crate::lock`]:
+    /// cgroup2 first, then v1 in mount order.
+    pub(crate) fn lock_dirs(&self) -> Result<Vec<(OwnedFd, std::path::PathBuf)>> {
         let mut places: Vec<Place> = self.nodes.iter().map(|n| n.place).collect();
         places.sort();
         let mut dirs = Vec::with_capacity(places.len());
@@ -551,7 +557,7 @@ impl Group {
             let m = self.mount(place);
             dirs.push((m.open_dir(&self.path)?, m.dir_path(&self.path)));
         }
-        crate::lock::lock_all(dirs, timeout, &crate::ownership::ProcTable::default())
+        Ok(dirs)
     }
 
     /// The plan that [`Group::remove`] follows, for dry runs.

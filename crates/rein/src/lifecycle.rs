@@ -274,11 +274,24 @@ pub fn plan_remove(group: &Group, opts: RemoveOptions) -> Result<Removal> {
 /// Removes a group as planned: kills what is inside (when asked), then removes
 /// descendants deepest first, then the group.
 pub fn remove(group: &Group, removal: &Removal) -> Result<()> {
-    let h = group.hierarchy();
     if !removal.kill.is_empty() {
         kill_all(group)?;
     }
-    for g in &removal.groups {
+    remove_groups(group.hierarchy(), &removal.groups)
+}
+
+/// Removes an empty group and every group beneath it, in every hierarchy it has a
+/// directory in, deepest first (the kernel refuses to remove a group with children:
+/// EBUSY). What its processes made below it (a command that organises itself into child
+/// groups) goes with it.
+pub fn remove_tree(group: &Group) -> Result<()> {
+    let mut groups = descendants(group.hierarchy(), group.path())?;
+    groups.push(group.path().clone());
+    remove_groups(group.hierarchy(), &groups)
+}
+
+fn remove_groups(h: &Arc<Hierarchy>, groups: &[GroupPath]) -> Result<()> {
+    for g in groups {
         match Group::open(h.clone(), g) {
             Ok(grp) => grp.remove()?,
             Err(Error::State { .. }) => {} // gone already

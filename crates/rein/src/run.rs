@@ -308,11 +308,17 @@ pub fn run_observed<'o>(
         killed_leftovers: false,
         cleanup_error: None,
     };
-    let mut finish = || -> Result<()> {
-        if transient && group.is_populated()? {
+    // Each step runs whatever the one before did: a failed kill or accounting read must
+    // not leave the group behind.
+    let killed = match transient.then(|| group.is_populated()).transpose() {
+        Ok(Some(true)) => {
             report.killed_leftovers = true;
-            group.kill()?;
+            group.kill()
         }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let mut account = || -> Result<()> {
         match detail {
             Detail::Full => {
                 report.stats = group.stats()?;
@@ -325,15 +331,18 @@ pub fn run_observed<'o>(
                 }
             }
         }
-        if transient {
-            pause_for_tests("cleanup");
-            group.remove()?;
-        }
         Ok(())
     };
-    if let Err(e) = finish() {
-        report.cleanup_error = Some(e);
-    }
+    let accounted = account();
+    let removed = if transient {
+        pause_for_tests("cleanup");
+        // With the groups its command made beneath it, in every hierarchy.
+        crate::lifecycle::remove_tree(&group)
+    } else {
+        Ok(())
+    };
+    // The removal's error says what is left behind: it comes first.
+    report.cleanup_error = removed.and(killed).and(accounted).err();
     Ok(report)
 }
 

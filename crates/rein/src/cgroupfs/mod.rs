@@ -155,7 +155,10 @@ impl Mount {
     /// Writes `value` to an interface file in one write(2), as the kernel requires.
     pub fn write(&self, group: &GroupPath, file: &str, value: &str) -> Result<()> {
         let fd = self.open_file(group, file, OFlags::WRONLY | OFlags::TRUNC)?;
-        write_once(&fd, value).map_err(|e| self.fail(Op::Write, group, Some(file), Some(value), e))
+        write_once(&fd, value).map_err(|e| self.fail(Op::Write, group, Some(file), Some(value), e))?;
+        #[cfg(test)]
+        write_log::push(self.file_path(group, file), value);
+        Ok(())
     }
 
     /// Opens an interface file (no create) with `flags` plus `O_CLOEXEC | O_NOFOLLOW`.
@@ -259,7 +262,7 @@ impl Mount {
     /// (or the filesystem keeps no extended attributes).
     pub fn get_xattr(&self, group: &GroupPath, name: &str) -> Result<Option<String>> {
         let fd = self.open_dir(group)?;
-        let mut buf = [0u8; 256];
+        let mut buf = [0u8; 1024];
         match rustix::fs::fgetxattr(&fd, name, &mut buf[..]) {
             Ok(n) => Ok(Some(String::from_utf8_lossy(&buf[..n]).into_owned())),
             Err(Errno::NODATA | Errno::OPNOTSUPP) => Ok(None),
@@ -267,6 +270,31 @@ impl Mount {
             Err(Errno::RANGE) => Ok(Some(String::new())),
             Err(e) => Err(self.fail(Op::Xattr, group, None, Some(name), e)),
         }
+    }
+
+    /// The names of a group directory's extended attributes (none where the filesystem
+    /// keeps none).
+    pub fn xattr_names(&self, group: &GroupPath) -> Result<Vec<String>> {
+        let fd = self.open_dir(group)?;
+        let fail = |e| self.fail(Op::Xattr, group, None, None, e);
+        let mut buf = vec![0u8; 4096];
+        let n = loop {
+            match rustix::fs::flistxattr(&fd, &mut buf[..]) {
+                Ok(n) => break n,
+                Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),
+                // Grown meanwhile: ask for the size, and try again.
+                Err(Errno::RANGE) => {
+                    let need = rustix::fs::flistxattr(&fd, &mut [0u8; 0][..]).map_err(fail)?;
+                    buf.resize(need.max(buf.len() * 2), 0);
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        };
+        Ok(buf[..n]
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect())
     }
 
     /// Removes an extended attribute from a group's directory (absent is fine).
@@ -321,6 +349,37 @@ impl Mount {
             None => self.dir_path(group),
         };
         fail_at(path, op, file, value, errno)
+    }
+}
+
+/// The library's unit tests see every write of their thread: a fake tree's file keeps
+/// only the last value written, and the order and number of writes (one per device in a
+/// rollback, say) is what some tests are about.
+#[cfg(test)]
+pub(crate) mod write_log {
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+
+    thread_local! {
+        static LOG: RefCell<Option<Vec<(PathBuf, String)>>> = const { RefCell::new(None) };
+    }
+
+    /// Starts recording this thread's writes (dropping what was recorded).
+    pub(crate) fn start() {
+        LOG.with(|l| *l.borrow_mut() = Some(Vec::new()));
+    }
+
+    /// Stops recording; returns the writes since [`start`], in order.
+    pub(crate) fn take() -> Vec<(PathBuf, String)> {
+        LOG.with(|l| l.borrow_mut().take().unwrap_or_default())
+    }
+
+    pub(super) fn push(path: PathBuf, value: &str) {
+        LOG.with(|l| {
+            if let Some(v) = l.borrow_mut().as_mut() {
+                v.push((path, value.to_string()));
+            }
+        });
     }
 }
 
