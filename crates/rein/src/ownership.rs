@@ -820,7 +820,11 @@ mod tests {
         assert_eq!(
             verdicts,
             [
-                ("/t".to_string(), false, kept("a parent rein made for other groups: gc never removes it; 'rein rm' does")),
+                (
+                    "/t".to_string(),
+                    false,
+                    kept("a parent rein made for other groups: gc never removes it; 'rein rm' does")
+                ),
                 ("/t/alive".into(), false, kept("its rein process 10 is still running")),
                 ("/t/busy".into(), false, kept("it holds processes: 20 (sleep)")),
                 ("/t/foreign".into(), false, kept("not made by rein: it has no user.rein mark")),

@@ -334,6 +334,29 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
     }
 }
 
+/// Debug builds only: with `REIN_TEST_PAUSE=<stage>` in the environment, rein stops at
+/// that stage for up to a minute, after saying so on stderr (`rein: test pause at
+/// <stage> (pid P)`), so the real-kernel suite can `kill -9` it exactly there, or act
+/// while it waits. With `REIN_TEST_RESUME=FILE` too, it goes on as soon as FILE exists.
+/// Stages: `created` (`rein run`: the group exists and is marked, the command has not
+/// started), `cleanup` (`rein run`: the command has ended, leftovers are killed, the
+/// group is about to be removed) and `rollback` (any plan: a step failed, nothing is
+/// undone yet). Release builds compile this to nothing and read no variable.
+#[cfg(debug_assertions)]
+pub(crate) fn pause_for_tests(stage: &str) {
+    if std::env::var_os("REIN_TEST_PAUSE").is_some_and(|v| v == stage) {
+        eprintln!("rein: test pause at {stage} (pid {})", std::process::id());
+        let resume = std::env::var_os("REIN_TEST_RESUME").map(std::path::PathBuf::from);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline && !resume.as_ref().is_some_and(|f| f.exists()) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+pub(crate) fn pause_for_tests(_stage: &str) {}
+
 /// Undoes `done` newest first, and says what it could not undo and what it kept.
 ///
 /// A directory keeps its mark until it is removed: a rein killed halfway through the
@@ -342,6 +365,7 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
 /// look like a group that was made; a transient mark stays, so gc can collect it once
 /// it is empty.
 fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Failure {
+    pause_for_tests("rollback");
     let mut not_undone = Vec::new();
     let mut kept = Vec::new();
     let created = |place: &Place, group: &GroupPath| {
@@ -366,10 +390,8 @@ fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Failure {
                 let mount = place.mount(h);
                 for value in format::undo_writes(&write.file, &write.value, old) {
                     if let Err(e) = mount.write(group, &write.file, &value) {
-                        not_undone.push(format!(
-                            "could not restore {}: {e}",
-                            mount.file_path(group, &write.file).display()
-                        ));
+                        not_undone
+                            .push(format!("could not restore {}: {e}", mount.file_path(group, &write.file).display()));
                     }
                 }
             }

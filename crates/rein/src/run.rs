@@ -269,7 +269,7 @@ pub fn run_observed<'o>(
             let _ = group.remove();
         }
     };
-    pause_for_tests("created");
+    crate::plan::pause_for_tests("created");
     let fds = match group.attach_fds() {
         Ok(f) => f,
         Err(e) => {
@@ -335,7 +335,7 @@ pub fn run_observed<'o>(
     };
     let accounted = account();
     let removed = if transient {
-        pause_for_tests("cleanup");
+        crate::plan::pause_for_tests("cleanup");
         // With the groups its command made beneath it, in every hierarchy.
         crate::lifecycle::remove_tree(&group)
     } else {
@@ -416,23 +416,6 @@ pub fn run_in_unit(
     }
     Ok(report)
 }
-
-/// Debug builds only: with `REIN_TEST_PAUSE=<stage>` in the environment, `rein run`
-/// stops at that stage of its life for up to a minute, after saying so on stderr
-/// (`rein: test pause at <stage> (pid P)`), so the real-kernel suite can `kill -9` it
-/// exactly there. Stages: `created` (the group exists and is marked, the command has
-/// not started) and `cleanup` (the command has ended, leftovers are killed, the group
-/// is about to be removed). Release builds compile this to nothing and read no variable.
-#[cfg(debug_assertions)]
-fn pause_for_tests(stage: &str) {
-    if std::env::var_os("REIN_TEST_PAUSE").is_some_and(|v| v == stage) {
-        eprintln!("rein: test pause at {stage} (pid {})", std::process::id());
-        std::thread::sleep(std::time::Duration::from_secs(60));
-    }
-}
-
-#[cfg(not(debug_assertions))]
-fn pause_for_tests(_stage: &str) {}
 
 fn create_transient(h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> Result<Group> {
     let path = target_path(target)?;

@@ -528,11 +528,9 @@ fn gc(a: &GcArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
                 _ => String::new(),
             };
             let what = match e.kind {
-                GcKind::Record => format!(
-                    "creation record {} on {}",
-                    e.record.as_deref().unwrap_or_default(),
-                    e.directory.display()
-                ),
+                GcKind::Record => {
+                    format!("creation record {} on {}", e.record.as_deref().unwrap_or_default(), e.directory.display())
+                }
                 GcKind::Unfinished => format!("{} (unmarked: rein was creating it)", e.directory.display()),
                 _ => e.directory.display().to_string(),
             };

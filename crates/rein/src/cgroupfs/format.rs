@@ -372,17 +372,18 @@ mod tests {
                 "7:0 rbps=max wbps=1048576 riops=max wiops=max",
             ),
             // One device before, another written: the new one's line is removed.
-            ("7:0 rbps=max wbps=1048576 riops=max wiops=max\n", "8:16 wbps=1", "8:16 rbps=max wbps=max riops=max wiops=max"),
+            (
+                "7:0 rbps=max wbps=1048576 riops=max wiops=max\n",
+                "8:16 wbps=1",
+                "8:16 rbps=max wbps=max riops=max wiops=max",
+            ),
             // Two devices before: only the written device's line, never both.
             (two, "8:16 rbps=5", "8:16 rbps=2097152 wbps=max riops=max wiops=max"),
         ] {
             assert_eq!(undo_writes("io.max", written, before), [undo], "{before:?} {written:?}");
         }
         assert_eq!(undo_writes("blkio.throttle.write_bps_device", "7:0 2097152", ""), ["7:0 0"]);
-        assert_eq!(
-            undo_writes("blkio.throttle.read_iops_device", "8:16 9", "7:0 5\n8:16 100\n"),
-            ["8:16 100"]
-        );
+        assert_eq!(undo_writes("blkio.throttle.read_iops_device", "8:16 9", "7:0 5\n8:16 100\n"), ["8:16 100"]);
         assert_eq!(undo_writes("io.weight", "default 50", "default 100\n8:0 200\n"), ["default 100"]);
         assert_eq!(undo_writes("io.weight", "8:0 50", "default 100\n"), ["8:0 default"]);
         assert_eq!(undo_writes("io.latency", "8:0 target=10", ""), ["8:0 target=max"]);

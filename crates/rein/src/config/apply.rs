@@ -535,7 +535,10 @@ pub fn plan_locked(
         lock = Some(crate::lock::lock_groups(&groups, crate::lock::LOCK_TIMEOUT).map_err(whole)?);
     }
     Err(whole(Error::state(
-        format!("the groups under {} kept changing while rein planned the apply", base_of(resolved, opts).map_err(whole)?),
+        format!(
+            "the groups under {} kept changing while rein planned the apply",
+            base_of(resolved, opts).map_err(whole)?
+        ),
         Some("another process is creating or removing groups there; try again".into()),
     )))
 }
@@ -718,7 +721,8 @@ impl From<Failed> for Error {
 /// rollback step failed too); after a failed removal, the plan's changes.
 pub fn apply(h: &Arc<Hierarchy>, changes: &Changes) -> std::result::Result<(), Failed> {
     if let Err(f) = changes.plan.try_execute(h) {
-        let left = if f.undone() { Left::Undone { kept: f.kept.clone() } } else { Left::NotUndone(f.not_undone.clone()) };
+        let left =
+            if f.undone() { Left::Undone { kept: f.kept.clone() } } else { Left::NotUndone(f.not_undone.clone()) };
         return Err(Failed { error: f.error, left });
     }
     remove_all(h, &changes.removals).map_err(|error| Failed { error, left: Left::Applied })
