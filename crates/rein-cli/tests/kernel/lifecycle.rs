@@ -573,6 +573,14 @@ fn runs_killed_at_random_moments_leave_nothing_after_gc() {
     eprintln!("{figures}");
     assert!(unmentioned.is_empty(), "gc --dry-run says nothing about {unmentioned:?}:\n{said}");
     assert!(after.is_empty(), "gc left {} directories: {after:?}\nit said:\n{}", after.len(), text(&o).0);
+    // Nor a creation record of a dead rein on the parent.
+    let parent = GroupPath::parse(&e.parent).expect("parent");
+    let mut mounts: Vec<&rein::cgroupfs::Mount> = e.h.v1_mounts().iter().map(|m| &m.mount).collect();
+    mounts.extend(e.h.unified().map(|u| &u.mount));
+    for m in mounts.into_iter().filter(|m| m.exists(&parent)) {
+        let records = rein::ownership::creation_records(m, &parent).expect("records");
+        assert!(records.is_empty(), "{}: {records:?}", m.dir_path(&parent).display());
+    }
 }
 
 /// Names like interface files are refused with the reason, the kernel's new prefixes
