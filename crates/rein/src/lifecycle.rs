@@ -280,16 +280,6 @@ pub fn remove(group: &Group, removal: &Removal) -> Result<()> {
     remove_groups(group.hierarchy(), &removal.groups)
 }
 
-/// Removes an empty group and every group beneath it, in every hierarchy it has a
-/// directory in, deepest first (the kernel refuses to remove a group with children:
-/// EBUSY). What its processes made below it (a command that organises itself into child
-/// groups) goes with it.
-pub fn remove_tree(group: &Group) -> Result<()> {
-    let mut groups = descendants(group.hierarchy(), group.path())?;
-    groups.push(group.path().clone());
-    remove_groups(group.hierarchy(), &groups)
-}
-
 fn remove_groups(h: &Arc<Hierarchy>, groups: &[GroupPath]) -> Result<()> {
     for g in groups {
         match Group::open(h.clone(), g) {

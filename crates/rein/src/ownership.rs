@@ -53,7 +53,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cgroupfs::{GroupPath, Mount, format};
+use crate::cgroupfs::{GroupPath, Mount, ParentDir, format};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
 use crate::plan::Place;
@@ -98,41 +98,43 @@ impl Creating {
 }
 
 /// A creation record set on a parent directory, removed on drop (see [`record_creation`]).
-pub(crate) struct CreationRecord<'m> {
-    mount: &'m Mount,
-    parent: GroupPath,
+pub(crate) struct CreationRecord<'p, 'm> {
+    parent: &'p ParentDir<'m>,
     key: Option<String>,
 }
 
-impl Drop for CreationRecord<'_> {
+impl Drop for CreationRecord<'_, '_> {
     fn drop(&mut self) {
         if let Some(key) = &self.key {
-            let _ = self.mount.remove_xattr(&self.parent, key);
+            let _ = self.parent.remove_xattr(key);
         }
     }
 }
 
-/// Records on `group`'s parent that this process (started at `start`) is making it,
+/// Records on `parent` that this process (started at `start`) is making `group` there,
 /// before the mkdir: see "Creation records" above. Best effort: where the parent takes
 /// no record (no permission, a filesystem without user xattrs, or no room after
 /// [`RECORD_WAIT`]), the creation goes on without one.
-pub(crate) fn record_creation<'m>(mount: &'m Mount, group: &GroupPath, start: u64) -> CreationRecord<'m> {
-    let parent = group.parent().unwrap_or_default();
+pub(crate) fn record_creation<'p, 'm>(
+    parent: &'p ParentDir<'m>,
+    group: &GroupPath,
+    start: u64,
+) -> CreationRecord<'p, 'm> {
     let pid = std::process::id();
     let key = format!("{CREATING}{pid}.{}", rustix::thread::gettid().as_raw_nonzero());
     let value = Creating { pid, start, name: group.name().to_string() }.value();
     let deadline = std::time::Instant::now() + RECORD_WAIT;
     let mut pause = std::time::Duration::from_micros(100);
     loop {
-        match mount.set_xattr(&parent, &key, &value) {
-            Ok(()) => return CreationRecord { mount, parent, key: Some(key) },
+        match parent.set_xattr(&key, &value) {
+            Ok(()) => return CreationRecord { parent, key: Some(key) },
             // Every one of the parent's 128 user attributes is taken, by other creators
             // of the same instant: theirs go within microseconds.
             Err(e) if e.errno() == Some(libc::ENOSPC) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(20));
             }
-            Err(_) => return CreationRecord { mount, parent, key: None },
+            Err(_) => return CreationRecord { parent, key: None },
         }
     }
 }

@@ -225,18 +225,23 @@ impl Plan {
                             ownership::ProcTable::default().start_time(std::process::id()).unwrap_or(0)
                         }),
                     };
-                    let record = ownership::record_creation(place.mount(h), group, started);
-                    match run_action(h, action) {
+                    let mount = place.mount(h);
+                    let parent = match mount.parent_of(group) {
+                        Ok(p) => p,
+                        Err(err) => return Err(rollback(h, &done, err)),
+                    };
+                    // Dropped after the rollback of a failure too: the record names the
+                    // directory until it is gone.
+                    let _record = ownership::record_creation(&parent, group, started);
+                    match parent.mkdir() {
                         Ok(true) => done.push(action),
+                        Ok(false) if is_new(action) => return Err(rollback(h, &done, already_exists(mount, group))),
                         // It existed (an ancestor someone made meanwhile): not ours to mark.
                         Ok(false) => continue,
                         Err(err) => return Err(rollback(h, &done, err)),
                     }
-                    if let Err(err) = run_action(h, mark_action) {
-                        // The record stays until the directory is gone.
-                        let failure = rollback(h, &done, err);
-                        drop(record);
-                        return Err(failure);
+                    if let Err(err) = parent.set_child_xattr(ownership::XATTR, &mark.value()) {
+                        return Err(rollback(h, &done, err));
                     }
                     done.push(mark_action);
                 }
@@ -304,6 +309,17 @@ impl Failure {
     }
 }
 
+fn already_exists(mount: &Mount, group: &GroupPath) -> Error {
+    Error::state(
+        format!("group {} already exists ({})", group, mount.dir_path(group).display()),
+        Some("pick another name, or use 'rein set' to change an existing group".into()),
+    )
+}
+
+fn is_new(mkdir: &Action) -> bool {
+    matches!(mkdir, Action::Mkdir { must_be_new: true, .. })
+}
+
 /// Performs one action. Returns whether it changed something that rollback must undo
 /// (or, for a write with nothing to restore, report as kept).
 fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
@@ -312,10 +328,7 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
             let mount = place.mount(h);
             let created = mount.mkdir(group)?;
             if !created && *must_be_new {
-                return Err(Error::state(
-                    format!("group {} already exists ({})", group, mount.dir_path(group).display()),
-                    Some("pick another name, or use 'rein set' to change an existing group".into()),
-                ));
+                return Err(already_exists(mount, group));
             }
             Ok(created)
         }
@@ -526,7 +539,9 @@ mod tests {
         assert_eq!(m.get_xattr(&g, ownership::XATTR).unwrap().as_deref(), Some("named"));
         assert!(ownership::creation_records(m, &t).unwrap().is_empty());
         // The record, as it stands between mkdir and mark.
-        let record = ownership::record_creation(m, &GroupPath::parse("t/h").unwrap(), 77);
+        let th = GroupPath::parse("t/h").unwrap();
+        let parent = m.parent_of(&th).unwrap();
+        let record = ownership::record_creation(&parent, &th, 77);
         let records = ownership::creation_records(m, &t).unwrap();
         assert_eq!(records.len(), 1, "{records:?}");
         assert_eq!(records[0].1, ownership::Creating { pid: std::process::id(), start: 77, name: "h".into() });

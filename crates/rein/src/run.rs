@@ -337,7 +337,7 @@ pub fn run_observed<'o>(
     let removed = if transient {
         crate::plan::pause_for_tests("cleanup");
         // With the groups its command made beneath it, in every hierarchy.
-        crate::lifecycle::remove_tree(&group)
+        group.remove_tree()
     } else {
         Ok(())
     };

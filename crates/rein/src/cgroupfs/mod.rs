@@ -186,13 +186,13 @@ impl Mount {
 
     /// Creates a group's directory. Returns false if it already existed.
     pub fn mkdir(&self, group: &GroupPath) -> Result<bool> {
+        self.parent_of(group)?.mkdir()
+    }
+
+    /// Opens the parent directory of `group`, to make `group` in it (see [`ParentDir`]).
+    pub(crate) fn parent_of(&self, group: &GroupPath) -> Result<ParentDir<'_>> {
         let parent = group.parent().ok_or_else(|| Error::state("cannot create the cgroup root", None))?;
-        let parent_fd = self.open_dir(&parent)?;
-        match rustix::fs::mkdirat(&parent_fd, group.name(), Mode::from_raw_mode(0o755)) {
-            Ok(()) => Ok(true),
-            Err(Errno::EXIST) => Ok(false),
-            Err(e) => Err(self.fail(Op::Mkdir, group, None, None, e)),
-        }
+        Ok(ParentDir { mount: self, fd: self.open_dir(&parent)?, parent, group: group.clone() })
     }
 
     /// Removes a group's directory (it must hold no processes and no child groups).
@@ -308,18 +308,7 @@ impl Mount {
 
     /// Resolves `rel` beneath the root without following symlinks or leaving the mount.
     fn resolve(&self, rel: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
-        let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        if !NO_OPENAT2.load(Ordering::Relaxed) {
-            let how =
-                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;
-            match rustix::fs::openat2(self.root()?, rel, flags, Mode::empty(), how) {
-                Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
-                // EAGAIN: a concurrent rename raced the lookup; the walk below is safe too.
-                Err(Errno::AGAIN) => {}
-                other => return other,
-            }
-        }
-        walk_beneath(self.root()?, rel, flags)
+        beneath(self.root()?, rel, flags)
     }
 
     /// Opens a group's directory for reading its files by name (see [`GroupDir`]).
@@ -380,6 +369,65 @@ pub(crate) mod write_log {
                 v.push((path, value.to_string()));
             }
         });
+    }
+}
+
+/// Resolves `rel` beneath `dir` without following symlinks or leaving the mount.
+fn beneath(dir: BorrowedFd<'_>, rel: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
+    let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        let how =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;
+        match rustix::fs::openat2(dir, rel, flags, Mode::empty(), how) {
+            Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            // EAGAIN: a concurrent rename raced the lookup; the walk below is safe too.
+            Err(Errno::AGAIN) => {}
+            other => return other,
+        }
+    }
+    walk_beneath(dir, rel, flags)
+}
+
+/// The parent directory of a group being made, held open from the creation record rein
+/// sets on it to the mark on the new directory ([`crate::ownership`], "Creation
+/// records"): one lookup from the root for the record, the mkdir, the mark and the
+/// record's removal.
+pub(crate) struct ParentDir<'m> {
+    mount: &'m Mount,
+    fd: OwnedFd,
+    parent: GroupPath,
+    group: GroupPath,
+}
+
+impl ParentDir<'_> {
+    /// Sets an extended attribute on the parent.
+    pub(crate) fn set_xattr(&self, name: &str, value: &str) -> Result<()> {
+        rustix::fs::fsetxattr(&self.fd, name, value.as_bytes(), rustix::fs::XattrFlags::empty())
+            .map_err(|e| self.mount.fail(Op::Xattr, &self.parent, None, Some(name), e))
+    }
+
+    /// Removes an extended attribute from the parent (absent is fine).
+    pub(crate) fn remove_xattr(&self, name: &str) -> Result<()> {
+        match rustix::fs::fremovexattr(&self.fd, name) {
+            Ok(()) | Err(Errno::NODATA) => Ok(()),
+            Err(e) => Err(self.mount.fail(Op::Xattr, &self.parent, None, Some(name), e)),
+        }
+    }
+
+    /// Creates the group's directory. Returns false if it already existed.
+    pub(crate) fn mkdir(&self) -> Result<bool> {
+        match rustix::fs::mkdirat(&self.fd, self.group.name(), Mode::from_raw_mode(0o755)) {
+            Ok(()) => Ok(true),
+            Err(Errno::EXIST) => Ok(false),
+            Err(e) => Err(self.mount.fail(Op::Mkdir, &self.group, None, None, e)),
+        }
+    }
+
+    /// Sets an extended attribute on the group's directory, opened beneath the parent.
+    pub(crate) fn set_child_xattr(&self, name: &str, value: &str) -> Result<()> {
+        let fail = |e| self.mount.fail(Op::Xattr, &self.group, None, Some(name), e);
+        let fd = beneath(self.fd.as_fd(), self.group.name(), OFlags::RDONLY | OFlags::DIRECTORY).map_err(fail)?;
+        rustix::fs::fsetxattr(&fd, name, value.as_bytes(), rustix::fs::XattrFlags::empty()).map_err(fail)
     }
 }
 
