@@ -139,8 +139,11 @@ pub(crate) fn record_creation<'p, 'm>(
     }
 }
 
+/// Creation records, each with its attribute name.
+pub type Records = Vec<(String, Creating)>;
+
 /// The creation records on a directory: (attribute name, record).
-pub fn creation_records(mount: &Mount, dir: &GroupPath) -> Result<Vec<(String, Creating)>> {
+pub fn creation_records(mount: &Mount, dir: &GroupPath) -> Result<Records> {
     let mut out = Vec::new();
     for name in mount.xattr_names(dir)? {
         if !name.starts_with(CREATING) {
@@ -440,7 +443,7 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
         }
         // Each directory with what its parent says about it: whether the parent is
         // rein's (marked, or the directory gc was given) and its creation records.
-        let mut stack: Vec<(GroupPath, bool, Vec<(String, Creating)>)> = vec![(top.clone(), false, Vec::new())];
+        let mut stack: Vec<(GroupPath, bool, Records)> = vec![(top.clone(), false, Vec::new())];
         while let Some((g, parent_ours, records)) = stack.pop() {
             let children = match m.children(&g) {
                 Ok(c) => c,

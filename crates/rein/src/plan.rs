@@ -186,7 +186,7 @@ impl Plan {
     /// Runs every action; on failure undoes what this run did and returns the error (with
     /// what could not be undone in its hint).
     pub fn execute(&self, h: &Hierarchy) -> Result<()> {
-        self.try_execute(h).map_err(Failure::into_error)
+        self.try_execute(h).map_err(|f| f.into_error())
     }
 
     /// Runs every action; on failure undoes what this run did and says what is left.
@@ -195,7 +195,7 @@ impl Plan {
     /// [`crate::ownership`], "Creation records"): a record on the parent names the
     /// directory from before the mkdir until it carries its mark, so a process killed
     /// in between leaves nothing `rein gc` cannot recognise.
-    pub fn try_execute(&self, h: &Hierarchy) -> std::result::Result<(), Failure> {
+    pub fn try_execute(&self, h: &Hierarchy) -> std::result::Result<(), Box<Failure>> {
         let mut done: Vec<&Action> = Vec::with_capacity(self.actions.len());
         let mut start: Option<u64> = None;
         let mut i = 0;
@@ -377,7 +377,7 @@ pub(crate) fn pause_for_tests(_stage: &str) {}
 /// cannot be removed loses a `named`, `parent` or `config` mark, so that it does not
 /// look like a group that was made; a transient mark stays, so gc can collect it once
 /// it is empty.
-fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Failure {
+fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Box<Failure> {
     pause_for_tests("rollback");
     let mut not_undone = Vec::new();
     let mut kept = Vec::new();
@@ -424,7 +424,7 @@ fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Failure {
         }
     }
     kept.reverse();
-    Failure { error, not_undone, kept }
+    Box::new(Failure { error, not_undone, kept })
 }
 
 #[cfg(test)]

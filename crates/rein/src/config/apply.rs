@@ -710,6 +710,12 @@ impl fmt::Display for Failed {
     }
 }
 
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
 impl From<Failed> for Error {
     fn from(f: Failed) -> Error {
         f.error
@@ -719,13 +725,13 @@ impl From<Failed> for Error {
 /// Executes the changes: the plan (rolled back as a whole when a step fails), then the
 /// removals. On failure, says what is left: after a failed plan, nothing of it (unless a
 /// rollback step failed too); after a failed removal, the plan's changes.
-pub fn apply(h: &Arc<Hierarchy>, changes: &Changes) -> std::result::Result<(), Failed> {
+pub fn apply(h: &Arc<Hierarchy>, changes: &Changes) -> std::result::Result<(), Box<Failed>> {
     if let Err(f) = changes.plan.try_execute(h) {
-        let left =
-            if f.undone() { Left::Undone { kept: f.kept.clone() } } else { Left::NotUndone(f.not_undone.clone()) };
-        return Err(Failed { error: f.error, left });
+        let f = *f;
+        let left = if f.undone() { Left::Undone { kept: f.kept } } else { Left::NotUndone(f.not_undone) };
+        return Err(Box::new(Failed { error: f.error, left }));
     }
-    remove_all(h, &changes.removals).map_err(|error| Failed { error, left: Left::Applied })
+    remove_all(h, &changes.removals).map_err(|error| Box::new(Failed { error, left: Left::Applied }))
 }
 
 fn remove_all(h: &Arc<Hierarchy>, removals: &[Removal]) -> Result<()> {
