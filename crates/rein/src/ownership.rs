@@ -40,9 +40,11 @@
 //!
 //! A transient group is stale when its rein process is gone: no process P exists, or
 //! the process P that exists now started at another time (the pid was reused). `rein gc`
-//! removes a stale transient directory only when it is also empty: no process in it and
-//! no child group under it; the same holds for an unmarked directory whose creation
-//! record's process is gone. Everything else is left alone, and gc says so with the
+//! removes a stale transient directory only when it is also empty: no process in it nor
+//! in any group beneath it. Groups beneath it (a command that organised itself into
+//! child groups) go with it, deepest first, when each has the group's owner and no mark
+//! but the transient one of a rein that is gone. The same holds for an unmarked
+//! directory whose creation record's process is gone. Everything else is left alone, and gc says so with the
 //! reason: groups with another mark, and the unmarked (foreign) groups beneath the
 //! directory it was given or beneath a directory rein marked. The pid is only meaningful
 //! in the pid namespace rein ran in: run `rein gc` from the same one.
@@ -389,6 +391,11 @@ pub struct GcEntry {
     /// Creation records on the parent naming this directory, removed after it.
     #[serde(skip)]
     records: Vec<String>,
+    /// Groups beneath it that go first (its command made them), deepest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub below: Vec<PathBuf>,
+    #[serde(skip)]
+    below_paths: Vec<GroupPath>,
 }
 
 impl GcEntry {
@@ -407,6 +414,8 @@ impl GcEntry {
             place,
             path: g.clone(),
             records: Vec::new(),
+            below: Vec::new(),
+            below_paths: Vec::new(),
         }
     }
 }
@@ -467,6 +476,8 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
                 Err(e) => return Err(e),
             };
             let ours = g == top || matches!(mark, Some(Some(_)));
+            // A group removed with its subtree takes these back off the stack.
+            let pushed_from = stack.len();
             for c in children.iter().rev() {
                 if let Ok(child) = g.join(c) {
                     let named: Vec<(String, Creating)> = here.iter().filter(|(_, r)| r.name == *c).cloned().collect();
@@ -541,6 +552,7 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
             // top of a subtree delegated to a user, who may set any user.* attribute on
             // it) proves nothing, and removing it would do what its owner cannot.
             let (dir_uid, parent_uid) = (m.owner(&g).ok(), g.parent().and_then(|p| m.owner(&p).ok()));
+            let mut below = Vec::new();
             let kept_because = match owner {
                 Owner::Running => Some(format!("its rein process {pid} is still running")),
                 _ if dir_uid != parent_uid => Some(format!(
@@ -548,12 +560,21 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
                     dir_uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into()),
                     parent_uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into())
                 )),
-                _ if !children.is_empty() => Some(format!("it has child groups: {}", children.join(", "))),
-                _ => match procs_in(m, &g)? {
-                    p if p.is_empty() => None,
-                    p => Some(format!("it holds processes: {}", describe_pids(&p, procs))),
+                // Groups its command made beneath it go with it, when nothing holds them.
+                _ => match subtree_to_remove(m, &g, dir_uid, procs)? {
+                    Err(why) => Some(format!("it has child groups ({}): {why}", children.join(", "))),
+                    Ok(groups) => match procs_in(m, &g)? {
+                        p if p.is_empty() => {
+                            below = groups;
+                            None
+                        }
+                        p => Some(format!("it holds processes: {}", describe_pids(&p, procs))),
+                    },
                 },
             };
+            if !below.is_empty() {
+                stack.truncate(pushed_from);
+            }
             let mut e = GcEntry::new(place, m, &g, kind);
             e.mark = if kind == GcKind::Transient { Some(Mark::Transient { pid, start }) } else { None };
             e.pid = Some(pid);
@@ -561,6 +582,8 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
             e.remove = kept_because.is_none();
             e.kept_because = kept_because;
             e.records = records.iter().map(|(k, _)| k.clone()).collect();
+            e.below = below.iter().map(|b| m.dir_path(b)).collect();
+            e.below_paths = below;
             out.push(e);
         }
     }
@@ -603,7 +626,7 @@ pub fn gc_execute(h: &Hierarchy, mut entries: Vec<GcEntry>) -> Vec<GcEntry> {
             e.kept_because = Some("it was marked meanwhile".into());
             continue;
         }
-        if let Err(err) = m.rmdir(&e.path) {
+        if let Err(err) = e.below_paths.iter().chain(std::iter::once(&e.path)).try_for_each(|g| m.rmdir(g)) {
             e.remove = false;
             e.error = Some(err.to_string());
             continue;
@@ -615,6 +638,46 @@ pub fn gc_execute(h: &Hierarchy, mut entries: Vec<GcEntry>) -> Vec<GcEntry> {
         }
     }
     entries
+}
+
+/// The groups beneath `g` (deepest first) when all of them may go with it, else why not:
+/// none may hold a process, each must have `g`'s owner (`uid`: rein's user made them, or
+/// the command it ran), and none may carry a mark but the transient one of a rein that
+/// is gone (a nested `rein run` of the command).
+fn subtree_to_remove(
+    m: &Mount,
+    g: &GroupPath,
+    uid: Option<u32>,
+    procs: &ProcTable,
+) -> Result<std::result::Result<Vec<GroupPath>, String>> {
+    let mut below = Vec::new();
+    let mut stack = vec![g.clone()];
+    while let Some(d) = stack.pop() {
+        let children = match m.children(&d) {
+            Ok(c) => c,
+            Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
+        for c in children {
+            let child = d.join(&c)?;
+            if m.owner(&child).ok() != uid {
+                return Ok(Err(format!("{child} belongs to another user")));
+            }
+            match m.get_xattr(&child, XATTR)?.map(|v| Mark::parse(&v)) {
+                None => {}
+                Some(Ok(Mark::Transient { pid, start })) if procs.owner(pid, start) != Owner::Running => {}
+                Some(_) => return Ok(Err(format!("{child} carries a mark of its own"))),
+            }
+            let p = procs_in(m, &child)?;
+            if !p.is_empty() {
+                return Ok(Err(format!("{child} holds processes: {}", describe_pids(&p, procs))));
+            }
+            below.push(child.clone());
+            stack.push(child);
+        }
+    }
+    below.sort_by_key(|p| std::cmp::Reverse(p.as_str().matches('/').count()));
+    Ok(Ok(below))
 }
 
 fn procs_in(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
@@ -814,8 +877,12 @@ mod tests {
         mark("t/alive", Some(Mark::Transient { pid: 10, start: 500 }));
         mark("t/busy", Some(Mark::Transient { pid: 99, start: 1 }));
         std::fs::write(tree.path().join("t/busy/cgroup.procs"), "20\n").unwrap();
+        // Child groups its command made go with a stale group, unless one holds a process.
         mark("t/nested", Some(Mark::Transient { pid: 99, start: 1 }));
         mark("t/nested/inner", None);
+        mark("t/held", Some(Mark::Transient { pid: 99, start: 1 }));
+        mark("t/held/inner", None);
+        std::fs::write(tree.path().join("t/held/inner/cgroup.procs"), "20\n").unwrap();
         mark("t/named", Some(Mark::Named));
         mark("t/foreign", None);
         let plan = gc_plan(&h, Some(&GroupPath::parse("t").unwrap()), &procs).unwrap();
@@ -833,13 +900,20 @@ mod tests {
                 ("/t/alive".into(), false, kept("its rein process 10 is still running")),
                 ("/t/busy".into(), false, kept("it holds processes: 20 (sleep)")),
                 ("/t/foreign".into(), false, kept("not made by rein: it has no user.rein mark")),
+                (
+                    "/t/held".into(),
+                    false,
+                    kept("it has child groups (inner): /t/held/inner holds processes: 20 (sleep)")
+                ),
+                ("/t/held/inner".into(), false, kept("not made by rein: it has no user.rein mark")),
                 ("/t/named".into(), false, kept("a named group (rein create): gc never removes it; 'rein rm' does")),
-                ("/t/nested".into(), false, kept("it has child groups: inner")),
-                ("/t/nested/inner".into(), false, kept("not made by rein: it has no user.rein mark")),
+                ("/t/nested".into(), true, None),
                 ("/t/reused".into(), true, None),
                 ("/t/stale".into(), true, None),
             ]
         );
+        let nested = plan.iter().find(|e| e.group == "/t/nested").unwrap();
+        assert_eq!(nested.below, [tree.path().join("t/nested/inner")]);
         // A fake directory holds files, so rmdir fails: the failure is reported, not hidden.
         let done = gc_execute(&h, plan);
         assert!(done.iter().filter(|e| e.group == "/t/stale").all(|e| !e.remove && e.error.is_some()));

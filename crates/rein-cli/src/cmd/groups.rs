@@ -534,10 +534,15 @@ fn gc(a: &GcArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
                 GcKind::Unfinished => format!("{} (unmarked: rein was creating it)", e.directory.display()),
                 _ => e.directory.display().to_string(),
             };
+            let with = match e.below.len() {
+                0 => String::new(),
+                1 => " and the group beneath it".into(),
+                n => format!(" and the {n} groups beneath it"),
+            };
             match (&e.error, e.remove, a.dry_run) {
                 (Some(err), _, _) => println!("failed  {what}: {err}"),
-                (None, true, true) => println!("would remove  {what} ({owner})"),
-                (None, true, false) => println!("removed  {what} ({owner})"),
+                (None, true, true) => println!("would remove  {what}{with} ({owner})"),
+                (None, true, false) => println!("removed  {what}{with} ({owner})"),
                 (None, false, _) => println!("kept  {what}: {}", e.kept_because.as_deref().unwrap_or("")),
             }
         }

@@ -459,6 +459,59 @@ fn a_run_whose_command_makes_child_groups_leaves_nothing() {
     eprintln!("a failed accounting read was reported and the group removed all the same");
 }
 
+/// A `rein run` killed with SIGKILL while its command sits in a child group it made:
+/// `rein gc` keeps the group while the command runs, and once it has ended removes the
+/// group with the child groups beneath it, in every hierarchy.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn gc_removes_a_dead_runs_group_with_the_child_groups_its_command_made() {
+    let Some(e) = env("gc_children", ALL) else { return };
+    let dirs: Vec<PathBuf> =
+        e.h.v1_mounts()
+            .iter()
+            .map(|m| m.mount.path().to_path_buf())
+            .chain(e.h.unified().map(|u| u.mount.path().to_path_buf()))
+            .map(|m| m.join(&e.parent).join("orphan"))
+            .collect();
+    let join = match e.h.unified() {
+        Some(u) => u.mount.path().join(&e.parent).join("orphan"),
+        None => {
+            e.h.v1_mounts()
+                .iter()
+                .find(|m| m.controllers.contains(&Controller::Memory))
+                .expect("memory")
+                .mount
+                .path()
+                .join(&e.parent)
+                .join("orphan")
+        }
+    };
+    let script = format!(
+        "for d in {}; do [ -d \"$d\" ] && mkdir -p \"$d/a/b\"; done; echo $$ > {}/a/b/cgroup.procs && exec {} sleep 2",
+        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" "),
+        join.display(),
+        testload()
+    );
+    let mut child = rein()
+        .args(["run", "--parent", &e.parent, "--name", "orphan", "--memory", "64M", "--", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rein run");
+    let procs = join.join("a/b/cgroup.procs");
+    wait_until("the command in orphan/a/b", 30, || std::fs::read_to_string(&procs).is_ok_and(|t| !t.trim().is_empty()));
+    child.kill().expect("kill -9 rein");
+    child.wait().expect("wait");
+    let o = ok(rein().args(["gc", &e.parent]).output().expect("rein gc"));
+    assert!(join.exists(), "gc removed a group whose command still runs:\n{}", text(&o).0);
+    assert!(text(&o).0.contains("holds processes"), "{}", text(&o).0);
+    wait_until("the command to end", 30, || std::fs::read_to_string(&procs).is_ok_and(|t| t.trim().is_empty()));
+    let o = ok(rein().args(["gc", &e.parent]).output().expect("rein gc"));
+    let left = e.leftovers();
+    assert!(left.is_empty(), "gc left {left:?}; it said:\n{}", text(&o).0);
+    eprintln!("gc kept a dead run's group while its command ran in orphan/a/b, then removed it with a and a/b");
+}
+
 /// How many `rein run`s the kill storm starts: 150 on a host, 45 in the VM (TCG is
 /// slow); REIN_TEST_KILL_STORM_RUNS overrides (600 by hand, see docs/TESTING.md).
 fn storm_runs() -> usize {
