@@ -543,13 +543,29 @@ fn runs_killed_at_random_moments_leave_nothing_after_gc() {
     let Some(e) = env("kill_storm", ALL) else { return };
     let runs = storm_runs();
     let args = ["run", "--parent", &e.parent, "--memory", "64M", "--pids", "100", "--", "true"];
-    // A typical run, to place the kills across a whole life.
+    // A typical run, to place the kills across a whole life, and when in it the group
+    // appears (the mkdir, then the mark a few system calls later): half of the kills
+    // land anywhere in a run's life, half around that moment.
     ok(rein().args(args).output().expect("rein")); // the parent exists from here on
-    let t0 = Instant::now();
-    for _ in 0..5 {
-        ok(rein().args(args).output().expect("rein"));
+    let first_dir = e.h.unified().map(|u| u.mount.path()).unwrap_or_else(|| e.h.v1_mounts()[0].mount.path());
+    let mut typical = Duration::ZERO;
+    let mut created = Duration::ZERO;
+    for k in 0..5 {
+        let name = format!("calibrate-{k}");
+        let dir = first_dir.join(&e.parent).join(&name);
+        let t0 = Instant::now();
+        let mut child = rein()
+            .args(["run", "--parent", &e.parent, "--name", &name, "--memory", "64M", "--pids", "100", "--", "true"])
+            .spawn()
+            .expect("rein");
+        while !dir.exists() && child.try_wait().expect("wait").is_none() {
+            std::thread::yield_now();
+        }
+        created += t0.elapsed();
+        assert!(child.wait().expect("wait").success());
+        typical += t0.elapsed();
     }
-    let typical = t0.elapsed() / 5;
+    let (typical, created) = (typical / 5, created / 5);
     let seed = std::env::var("REIN_TEST_KILL_STORM_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1) | 1
     });
@@ -571,7 +587,13 @@ fn runs_killed_at_random_moments_leave_nothing_after_gc() {
                     let mut child =
                         rein().args(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("rein run");
                     if i % 3 == 0 {
-                        let us = rng.lock().expect("rng").below(typical.as_micros() as u64 * 3 / 2);
+                        let us = if i % 2 == 0 {
+                            rng.lock().expect("rng").below(typical.as_micros() as u64 * 3 / 2)
+                        } else {
+                            // Within a fifth of the time to creation, either side of it.
+                            let c = created.as_micros() as u64;
+                            c * 4 / 5 + rng.lock().expect("rng").below(c * 2 / 5)
+                        };
                         std::thread::sleep(Duration::from_micros(us));
                         if child.kill().is_ok() {
                             killed.fetch_add(1, Ordering::Relaxed);
@@ -611,13 +633,14 @@ fn runs_killed_at_random_moments_leave_nothing_after_gc() {
     let after = e.leftovers();
     let figures = format!(
         "kill storm ({} mode, seed {seed}): {runs} runs four at a time in {:.1}s, {} SIGKILLed within {:.1} ms of \
-         their start (a run takes {:.1} ms); left {} groups ({} directories, {unmarked} of them unmarked); \
-         gc --dry-run silent on {}; after gc {} directories left",
+         their start (a run takes {:.1} ms, its group appears after {:.1} ms); left {} groups ({} directories, \
+         {unmarked} of them unmarked); gc --dry-run silent on {}; after gc {} directories left",
         e.h.mode(),
         took.as_secs_f64(),
         killed.load(Ordering::Relaxed),
         typical.as_secs_f64() * 1500.0,
         typical.as_secs_f64() * 1000.0,
+        created.as_secs_f64() * 1000.0,
         groups.len(),
         left.len(),
         unmentioned.len(),
