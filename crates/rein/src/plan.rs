@@ -2,8 +2,10 @@
 //! of them happens, then either shown (`--dry-run`) or executed with rollback.
 //!
 //! Executing a plan is transactional: when a step fails, the groups this plan created
-//! are removed and the values it changed are written back, newest first, so a failed
-//! command leaves nothing half-made behind.
+//! are removed and the values it changed are written back, newest first (per-device
+//! files one device at a time), so a failed command leaves nothing half-made behind.
+//! The one change that stays is a controller enabled in an existing directory's
+//! `cgroup.subtree_control` ([`Failure::kept`] says why).
 
 use std::borrow::Cow;
 use std::fmt;
