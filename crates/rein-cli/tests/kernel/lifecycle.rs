@@ -420,7 +420,10 @@ fn a_run_whose_command_makes_child_groups_leaves_nothing() {
             .join("maker")
     });
     let script = format!(
-        "set -e; for d in {}; do [ -d \"$d\" ] && mkdir -p \"$d/a/b\"; done; {} sleep 60 & echo $! > {}/a/b/cgroup.procs; exit 0",
+        concat!(
+            "set -e; for d in {}; do [ -d \"$d\" ] && mkdir -p \"$d/a/b\"; done; ",
+            "{} sleep 60 & echo $! > {}/a/b/cgroup.procs; exit 0"
+        ),
         dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" "),
         testload(),
         procs_in.display()
