@@ -336,16 +336,11 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    // Every group's change lock (rein::lock), in path order so that two cgsets naming the
-    // same groups in another order cannot wait for each other; then one plan for every
-    // group: a refusal anywhere changes nothing anywhere.
-    let mut order: Vec<&GroupPath> = groups.iter().collect();
-    order.sort();
-    order.dedup();
-    let mut locks = Vec::with_capacity(order.len());
-    for path in order {
-        locks.push(Group::open(h.clone(), path)?.lock()?);
-    }
+    // Every group's change lock (rein::lock), all at once in the lock order (by path), so
+    // that two cgsets naming the same groups in another order cannot wait for each other;
+    // then one plan for every group: a refusal anywhere changes nothing anywhere.
+    let opened = groups.iter().map(|p| Group::open(h.clone(), p)).collect::<rein::Result<Vec<Group>>>()?;
+    let locks = rein::lock::lock_groups(&opened, rein::lock::LOCK_TIMEOUT)?;
     let mut plan = Plan::new();
     for path in &groups {
         let group = Group::open(h.clone(), path)?;

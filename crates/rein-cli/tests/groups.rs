@@ -226,7 +226,10 @@ fn ls_and_gc_tell_rein_groups_apart() {
     let text = out(&o);
     assert!(text.contains("would remove") && text.contains("rein/run-1 (rein pid 999999 is gone)"), "{text}");
     assert!(text.contains("rein/run-2 (pid") || text.contains("rein/run-2:"), "{text}");
-    assert!(!text.contains("mine") && !text.contains("theirs"), "{text}");
+    // What it keeps, it names with the reason.
+    assert!(text.contains("mine: a named group (rein create): gc never removes it"), "{text}");
+    assert!(text.contains("theirs: not made by rein: it has no user.rein mark"), "{text}");
+    assert!(text.contains("rein: a parent rein made for other groups"), "{text}");
     assert_eq!(before, snapshot(&tree));
 }
 

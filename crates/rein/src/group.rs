@@ -515,22 +515,24 @@ impl Group {
     /// [`Group::remove`], retrying EBUSY for up to `timeout` per directory: pauses from
     /// 50 µs doubling to at most 50 ms, then the last EBUSY is returned with its hint.
     pub fn remove_within(&self, timeout: Duration) -> Result<()> {
+        self.remove_dirs(timeout, false)
+    }
+
+    /// Removes the group with every group beneath it, in each hierarchy it has a
+    /// directory in, deepest first: what its processes made below it (a command that
+    /// organises itself into child groups) goes with it. The groups must hold no
+    /// process (kill them first); EBUSY is retried as by [`Group::remove`]. Costs nothing
+    /// over [`Group::remove`] for a group without children: they are looked for only
+    /// when the kernel refuses the rmdir.
+    pub fn remove_tree(&self) -> Result<()> {
+        self.remove_dirs(SETTLE_TIMEOUT, true)
+    }
+
+    fn remove_dirs(&self, timeout: Duration, children: bool) -> Result<()> {
         for n in &self.nodes {
             let m = self.mount(n.place);
             let deadline = Instant::now() + timeout;
-            let mut pause = Duration::from_micros(50);
-            loop {
-                match m.try_rmdir(&self.path) {
-                    Ok(()) | Err(Errno::NOENT) => break,
-                    Err(Errno::BUSY) if Instant::now() < deadline => {
-                        std::thread::sleep(pause);
-                        pause = (pause * 2).min(Duration::from_millis(50));
-                    }
-                    Err(_) => {
-                        return m.rmdir(&self.path);
-                    }
-                }
-            }
+            rmdir_settled(m, &self.path, deadline, children)?;
         }
         Ok(())
     }
@@ -544,6 +546,12 @@ impl Group {
 
     /// [`Group::lock`] with another timeout.
     pub fn lock_within(&self, timeout: Duration) -> Result<crate::lock::GroupLock> {
+        crate::lock::lock_all(self.lock_dirs()?, timeout, &crate::ownership::ProcTable::default())
+    }
+
+    /// The group's directories opened for locking, in the lock order of [`crate::lock`]:
+    /// cgroup2 first, then v1 in mount order.
+    pub(crate) fn lock_dirs(&self) -> Result<Vec<(OwnedFd, std::path::PathBuf)>> {
         let mut places: Vec<Place> = self.nodes.iter().map(|n| n.place).collect();
         places.sort();
         let mut dirs = Vec::with_capacity(places.len());
@@ -551,12 +559,47 @@ impl Group {
             let m = self.mount(place);
             dirs.push((m.open_dir(&self.path)?, m.dir_path(&self.path)));
         }
-        crate::lock::lock_all(dirs, timeout, &crate::ownership::ProcTable::default())
+        Ok(dirs)
     }
 
     /// The plan that [`Group::remove`] follows, for dry runs.
     pub fn describe_remove(&self) -> Vec<String> {
         self.nodes.iter().map(|n| format!("rmdir {}", self.mount(n.place).dir_path(&self.path).display())).collect()
+    }
+}
+
+/// rmdir of one directory, retrying EBUSY until `deadline` (pauses from 50 µs doubling
+/// to 50 ms); with `children`, a directory the kernel refuses because it has child
+/// groups loses them first, deepest first. A directory that is gone already is fine.
+fn rmdir_settled(m: &Mount, g: &GroupPath, deadline: Instant, children: bool) -> Result<()> {
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match m.try_rmdir(g) {
+            Ok(()) | Err(Errno::NOENT) => return Ok(()),
+            Err(Errno::BUSY) => {
+                let below = if children {
+                    match m.children(g) {
+                        Ok(c) => c,
+                        Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(()),
+                        Err(e) => return Err(e),
+                    }
+                } else {
+                    Vec::new()
+                };
+                if !below.is_empty() {
+                    for c in below {
+                        rmdir_settled(m, &g.join(&c)?, deadline, true)?;
+                    }
+                    continue;
+                }
+                if Instant::now() >= deadline {
+                    return m.rmdir(g);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(_) => return m.rmdir(g),
+        }
     }
 }
 

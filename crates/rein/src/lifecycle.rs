@@ -274,11 +274,14 @@ pub fn plan_remove(group: &Group, opts: RemoveOptions) -> Result<Removal> {
 /// Removes a group as planned: kills what is inside (when asked), then removes
 /// descendants deepest first, then the group.
 pub fn remove(group: &Group, removal: &Removal) -> Result<()> {
-    let h = group.hierarchy();
     if !removal.kill.is_empty() {
         kill_all(group)?;
     }
-    for g in &removal.groups {
+    remove_groups(group.hierarchy(), &removal.groups)
+}
+
+fn remove_groups(h: &Arc<Hierarchy>, groups: &[GroupPath]) -> Result<()> {
+    for g in groups {
         match Group::open(h.clone(), g) {
             Ok(grp) => grp.remove()?,
             Err(Error::State { .. }) => {} // gone already

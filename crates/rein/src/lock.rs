@@ -8,10 +8,32 @@
 //! change is lost although it reported success. A [`GroupLock`] makes such changes take
 //! turns.
 //!
-//! The lock is an exclusive `flock(2)` on each of the group's directories, taken in one
-//! fixed order (the cgroup2 directory first, then the v1 directories in mount-table
-//! order), so two processes can never wait for each other. Why the directories
-//! themselves and not a lock file:
+//! The lock is an exclusive `flock(2)` on each of the group's directories.
+//!
+//! # The order
+//!
+//! Every rein process takes these locks in one order, so two of them can never wait for
+//! each other (each would hold a lock the other wants):
+//!
+//! 1. groups in the order of their paths ([`crate::cgroupfs::GroupPath`]'s `Ord`: the
+//!    byte order of `a/b`);
+//! 2. within a group, the cgroup2 directory first, then the v1 directories in
+//!    mount-table order ([`crate::plan::Place`]'s `Ord`).
+//!
+//! A process that needs several groups locks them all at once with [`lock_groups`]
+//! (`cgset` of several groups, `rein apply`); one that finds it needs another group
+//! while it holds some (`rein apply` learns which groups it touches from a plan) lets
+//! go of all of them and takes the whole set again in order. Nobody waits for a lock
+//! while holding one that comes later in the order.
+//!
+//! Who takes them: `rein set`, `cgset`, `cgcreate` of an existing group, `rein exec`
+//! with limits and `rein run -g` with limits (the one group), `rein apply` (every
+//! existing group its plan writes to). Creating a group takes none (mkdir is atomic),
+//! nor does a transient run's own group.
+//!
+//! # Why the directories
+//!
+//! Why the directories themselves and not a lock file:
 //!
 //! - nothing to create: no lock file in cgroupfs (rein never creates files there) and no
 //!   state directory outside it that an unprivileged user might not be able to write;
@@ -33,6 +55,7 @@ use rustix::fs::FlockOperation;
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
+use crate::group::Group;
 use crate::ownership::ProcTable;
 
 /// How long a change waits for another process's lock on the same group.
@@ -97,6 +120,20 @@ fn timed_out(fd: &OwnedFd, path: &std::path::Path, timeout: Duration, procs: &Pr
                 .into(),
         ),
     )
+}
+
+/// Locks every group of `groups` (each in every hierarchy it lives in), in the order
+/// above: by path, then cgroup2 before v1 in mount order. A group named twice is locked
+/// once. Waits up to `timeout` in all for locks other processes hold.
+pub fn lock_groups(groups: &[Group], timeout: Duration) -> Result<GroupLock> {
+    let mut order: Vec<&Group> = groups.iter().collect();
+    order.sort_by(|a, b| a.path().cmp(b.path()));
+    order.dedup_by(|a, b| a.path() == b.path());
+    let mut dirs = Vec::new();
+    for g in order {
+        dirs.extend(g.lock_dirs()?);
+    }
+    lock_all(dirs, timeout, &ProcTable::default())
 }
 
 /// The pids holding a flock(2) lock on the inode `major:minor:ino`, from the text of

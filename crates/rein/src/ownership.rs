@@ -16,14 +16,38 @@
 //! | `parent` | any rein command that had to create a missing ancestor | a directory rein made to hold other groups; never collected |
 //! | `transient pid=P start=T` | `rein run` | a group that lives as long as the rein process P, started at T (clock ticks after boot, field 22 of /proc/P/stat) |
 //!
+//! # Creation records: mkdir and mark as one step
+//!
+//! A directory exists from its `mkdir` on, and gets its mark one system call later: a
+//! rein killed in between (`kill -9`, the OOM killer) would leave an unmarked directory
+//! that looks like anybody's, and `rein gc` could never tell it was rein's. cgroup2 has
+//! no rename (so no "make it under a temporary name, mark it, rename it"), and a
+//! directory cannot be made with an attribute. So rein records its intent on the parent
+//! first: before the `mkdir` it sets `user.rein.creating.<pid>.<tid>` =
+//! `pid=P start=T name=NAME` on the parent directory, and removes it once the new
+//! directory carries its mark. A directory without a mark whose parent holds a record
+//! naming it, by a process that is gone, is a group rein was making when it died: gc
+//! treats it like a stale transient group. A record whose process is gone and whose
+//! directory is marked or absent is removed by gc.
+//!
+//! The kernel keeps at most 128 `user.*` attributes per cgroup directory, 128 KiB in
+//! all (kernfs, `KERNFS_MAX_USER_XATTRS`): a record lives only for the two system calls
+//! around one `mkdir`, and a creator that finds them all taken (ENOSPC: over a hundred
+//! creations in one parent at the same instant) waits for a free one, for up to
+//! [`RECORD_WAIT`], before it goes on without a record.
+//!
 //! # Garbage collection
 //!
 //! A transient group is stale when its rein process is gone: no process P exists, or
 //! the process P that exists now started at another time (the pid was reused). `rein gc`
-//! removes a stale transient directory only when it is also empty: no process in it and
-//! no child group under it. Everything else is left alone and reported with the reason.
-//! The pid is only meaningful in the pid namespace rein ran in: run `rein gc` from the
-//! same one.
+//! removes a stale transient directory only when it is also empty: no process in it nor
+//! in any group beneath it. Groups beneath it (a command that organised itself into
+//! child groups) go with it, deepest first, when each has the group's owner and no mark
+//! but the transient one of a rein that is gone. The same holds for an unmarked
+//! directory whose creation record's process is gone. Everything else is left alone, and gc says so with the
+//! reason: groups with another mark, and the unmarked (foreign) groups beneath the
+//! directory it was given or beneath a directory rein marked. The pid is only meaningful
+//! in the pid namespace rein ran in: run `rein gc` from the same one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -31,7 +55,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::cgroupfs::{GroupPath, Mount, format};
+use crate::cgroupfs::{GroupPath, Mount, ParentDir, format};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
 use crate::plan::Place;
@@ -39,6 +63,100 @@ use crate::v1;
 
 /// The extended attribute that marks rein's directories.
 pub const XATTR: &str = "user.rein";
+
+/// The prefix of the creation records rein sets on a parent directory while it makes a
+/// child there (see "Creation records" above).
+pub const CREATING: &str = "user.rein.creating.";
+
+/// How long a creator waits for the kernel to have room for its creation record.
+pub const RECORD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A creation record: the process `pid`, started at `start`, is making the child `name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Creating {
+    /// The creating process.
+    pub pid: u32,
+    /// Its start time (clock ticks after boot, `/proc/PID/stat` field 22).
+    pub start: u64,
+    /// The child directory being made.
+    pub name: String,
+}
+
+impl Creating {
+    /// The record's value: `pid=P start=T name=NAME`.
+    pub fn value(&self) -> String {
+        format!("pid={} start={} name={}", self.pid, self.start, self.name)
+    }
+
+    /// Parses a record's value; None for anything rein did not write.
+    pub fn parse(value: &str) -> Option<Creating> {
+        let rest = value.strip_prefix("pid=")?;
+        let (pid, rest) = rest.split_once(' ')?;
+        let (start, name) = rest.strip_prefix("start=")?.split_once(" name=")?;
+        let name = name.to_string();
+        crate::cgroupfs::GroupPath::parse(&name).ok().filter(|p| p.parent().is_some_and(|p| p.is_root()))?;
+        Some(Creating { pid: pid.parse().ok()?, start: start.parse().ok()?, name })
+    }
+}
+
+/// A creation record set on a parent directory, removed on drop (see [`record_creation`]).
+pub(crate) struct CreationRecord<'p, 'm> {
+    parent: &'p ParentDir<'m>,
+    key: Option<String>,
+}
+
+impl Drop for CreationRecord<'_, '_> {
+    fn drop(&mut self) {
+        if let Some(key) = &self.key {
+            let _ = self.parent.remove_xattr(key);
+        }
+    }
+}
+
+/// Records on `parent` that this process (started at `start`) is making `group` there,
+/// before the mkdir: see "Creation records" above. Best effort: where the parent takes
+/// no record (no permission, a filesystem without user xattrs, or no room after
+/// [`RECORD_WAIT`]), the creation goes on without one.
+pub(crate) fn record_creation<'p, 'm>(
+    parent: &'p ParentDir<'m>,
+    group: &GroupPath,
+    start: u64,
+) -> CreationRecord<'p, 'm> {
+    let pid = std::process::id();
+    let key = format!("{CREATING}{pid}.{}", rustix::thread::gettid().as_raw_nonzero());
+    let value = Creating { pid, start, name: group.name().to_string() }.value();
+    let deadline = std::time::Instant::now() + RECORD_WAIT;
+    let mut pause = std::time::Duration::from_micros(100);
+    loop {
+        match parent.set_xattr(&key, &value) {
+            Ok(()) => return CreationRecord { parent, key: Some(key) },
+            // Every one of the parent's 128 user attributes is taken, by other creators
+            // of the same instant: theirs go within microseconds.
+            Err(e) if e.errno() == Some(libc::ENOSPC) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(20));
+            }
+            Err(_) => return CreationRecord { parent, key: None },
+        }
+    }
+}
+
+/// Creation records, each with its attribute name.
+pub type Records = Vec<(String, Creating)>;
+
+/// The creation records on a directory: (attribute name, record).
+pub fn creation_records(mount: &Mount, dir: &GroupPath) -> Result<Records> {
+    let mut out = Vec::new();
+    for name in mount.xattr_names(dir)? {
+        if !name.starts_with(CREATING) {
+            continue;
+        }
+        if let Some(c) = mount.get_xattr(dir, &name)?.as_deref().and_then(Creating::parse) {
+            out.push((name, c));
+        }
+    }
+    Ok(out)
+}
 
 /// What a rein mark says about a directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -218,18 +336,46 @@ impl ProcTable {
     }
 }
 
+/// What a directory is to `rein gc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GcKind {
+    /// Marked `transient`: a `rein run` group (or a handle's), removed once its rein
+    /// process is gone and it is empty.
+    Transient,
+    /// Not marked, but its parent holds a creation record naming it: a group rein was
+    /// making (mkdir done, mark not yet); treated like a transient group.
+    Unfinished,
+    /// Marked `named`, `parent` or `config`: never removed by gc.
+    Kept,
+    /// Not marked and no record names it: not rein's (or made by hand); never removed.
+    Foreign,
+    /// A creation record whose process is gone, on the directory `directory`: removed.
+    Record,
+}
+
 /// What `rein gc` decided about one directory.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct GcEntry {
-    /// The group.
+    /// The group (for a [`GcKind::Record`], the directory holding the record).
     pub group: String,
     /// The directory.
     pub directory: PathBuf,
-    /// The rein process that made it.
-    pub pid: u32,
+    /// What it is.
+    pub kind: GcKind,
+    /// Its mark, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mark: Option<Mark>,
+    /// The rein process that made it (a transient mark, or a creation record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
     /// Where that process is.
-    pub owner: Owner,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Owner>,
+    /// For a [`GcKind::Record`]: the attribute (`user.rein.creating.<pid>.<tid>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
     /// Whether gc removes (or, in a dry run, would remove) it.
     pub remove: bool,
     /// Why it is kept, when it is.
@@ -242,10 +388,55 @@ pub struct GcEntry {
     place: Place,
     #[serde(skip)]
     path: GroupPath,
+    /// Creation records on the parent naming this directory, removed after it.
+    #[serde(skip)]
+    records: Vec<String>,
+    /// Groups beneath it that go first (its command made them), deepest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub below: Vec<PathBuf>,
+    #[serde(skip)]
+    below_paths: Vec<GroupPath>,
+}
+
+impl GcEntry {
+    fn new(place: Place, m: &Mount, g: &GroupPath, kind: GcKind) -> GcEntry {
+        GcEntry {
+            group: g.to_string(),
+            directory: m.dir_path(g),
+            kind,
+            mark: None,
+            pid: None,
+            owner: None,
+            record: None,
+            remove: false,
+            kept_because: None,
+            error: None,
+            place,
+            path: g.clone(),
+            records: Vec::new(),
+            below: Vec::new(),
+            below_paths: Vec::new(),
+        }
+    }
+}
+
+/// Why a group with this mark is never removed by gc.
+fn never_collected(mark: &Mark) -> String {
+    match mark {
+        Mark::Named => "a named group (rein create): gc never removes it; 'rein rm' does".into(),
+        Mark::Parent => "a parent rein made for other groups: gc never removes it; 'rein rm' does".into(),
+        Mark::Config { id } => {
+            format!("a group of a rein.toml (config {id:016x}): gc never removes it; 'rein down' of its file does")
+        }
+        Mark::Transient { .. } => String::new(),
+    }
 }
 
 /// Finds rein's transient directories beneath `under` (the whole tree when None) in
-/// every hierarchy, and decides which are stale and empty. Reads only.
+/// every hierarchy, with the unfinished ones its creation records name, and decides
+/// which are stale and empty. Also lists what it keeps: groups with another mark, and
+/// unmarked (foreign) groups directly beneath `under` or beneath a directory rein
+/// marked, each with the reason. Reads only.
 pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Result<Vec<GcEntry>> {
     let mut out = Vec::new();
     let mut places = Vec::new();
@@ -253,36 +444,107 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
         places.push(Place::V2);
     }
     places.extend((0..h.v1_mounts().len()).map(Place::V1));
+    let top = under.cloned().unwrap_or_default();
     for place in places {
         let m = place.mount(h);
-        let start = under.cloned().unwrap_or_default();
-        if !m.exists(&start) {
+        if !m.exists(&top) {
             continue;
         }
-        let mut stack = vec![start];
-        while let Some(g) = stack.pop() {
+        // Each directory with what its parent says about it: whether the parent is
+        // rein's (marked, or the directory gc was given) and its creation records.
+        let mut stack: Vec<(GroupPath, bool, Records)> = vec![(top.clone(), false, Vec::new())];
+        while let Some((g, parent_ours, records)) = stack.pop() {
             let children = match m.children(&g) {
                 Ok(c) => c,
                 // A group removed while we walk is not an error.
                 Err(e) if e.errno() == Some(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
             };
+            let mark = if g.is_root() {
+                None
+            } else {
+                match m.get_xattr(&g, XATTR) {
+                    Ok(v) => v.map(|v| Mark::parse(&v).ok()),
+                    // Removed while we walk (a run ending): nothing to collect.
+                    Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+                    Err(e) => return Err(e),
+                }
+            };
+            let here = match creation_records(m, &g) {
+                Ok(r) => r,
+                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+                Err(e) => return Err(e),
+            };
+            let ours = g == top || matches!(mark, Some(Some(_)));
+            // A group removed with its subtree takes these back off the stack.
+            let pushed_from = stack.len();
             for c in children.iter().rev() {
                 if let Ok(child) = g.join(c) {
-                    stack.push(child);
+                    let named: Vec<(String, Creating)> = here.iter().filter(|(_, r)| r.name == *c).cloned().collect();
+                    stack.push((child, ours, named));
                 }
+            }
+            // Records of processes that are gone, for a directory that is not there or
+            // carries its mark by now: the creation ended (or never began).
+            for (key, r) in &here {
+                let owner = procs.owner(r.pid, r.start);
+                if owner == Owner::Running {
+                    continue;
+                }
+                let child = g.join(&r.name).ok();
+                let marked = child.as_ref().is_some_and(|c| m.get_xattr(c, XATTR).ok().flatten().is_some());
+                if children.contains(&r.name) && !marked {
+                    continue; // decided with the directory itself
+                }
+                let mut e = GcEntry::new(place, m, &g, GcKind::Record);
+                e.pid = Some(r.pid);
+                e.owner = Some(owner);
+                e.record = Some(key.clone());
+                e.remove = true;
+                out.push(e);
             }
             if g.is_root() {
                 continue;
             }
-            let mark = match m.get_xattr(&g, XATTR) {
-                Ok(v) => v,
-                // Removed while we walk (a run ending): nothing to collect.
-                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
-                Err(e) => return Err(e),
-            };
-            let Some(Ok(Mark::Transient { pid, start })) = mark.map(|v| Mark::parse(&v)) else {
-                continue;
+            let (kind, pid, start) = match mark {
+                Some(Some(Mark::Transient { pid, start })) => (GcKind::Transient, pid, start),
+                Some(Some(other)) => {
+                    let mut e = GcEntry::new(place, m, &g, GcKind::Kept);
+                    e.mark = Some(other);
+                    e.kept_because = Some(never_collected(&other));
+                    out.push(e);
+                    continue;
+                }
+                // A value rein does not write: nobody's mark it knows.
+                Some(None) => {
+                    let mut e = GcEntry::new(place, m, &g, GcKind::Foreign);
+                    e.kept_because = Some(format!("its {XATTR} attribute is not a mark rein writes"));
+                    out.push(e);
+                    continue;
+                }
+                None => {
+                    // The creation record of a live process wins: it is making it now.
+                    let live = records.iter().find(|(_, r)| procs.owner(r.pid, r.start) == Owner::Running);
+                    match (live, records.first()) {
+                        (None, Some((_, r))) => (GcKind::Unfinished, r.pid, r.start),
+                        (Some((_, r)), _) => {
+                            let mut e = GcEntry::new(place, m, &g, GcKind::Unfinished);
+                            e.pid = Some(r.pid);
+                            e.owner = Some(Owner::Running);
+                            e.kept_because = Some(format!("rein process {} is creating it", r.pid));
+                            out.push(e);
+                            continue;
+                        }
+                        (None, None) => {
+                            if parent_ours {
+                                let mut e = GcEntry::new(place, m, &g, GcKind::Foreign);
+                                e.kept_because = Some("not made by rein: it has no user.rein mark".into());
+                                out.push(e);
+                            }
+                            continue;
+                        }
+                    }
+                }
             };
             let owner = procs.owner(pid, start);
             // rein makes a group inside a directory its user may write, so the two share
@@ -290,6 +552,7 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
             // top of a subtree delegated to a user, who may set any user.* attribute on
             // it) proves nothing, and removing it would do what its owner cannot.
             let (dir_uid, parent_uid) = (m.owner(&g).ok(), g.parent().and_then(|p| m.owner(&p).ok()));
+            let mut below = Vec::new();
             let kept_because = match owner {
                 Owner::Running => Some(format!("its rein process {pid} is still running")),
                 _ if dir_uid != parent_uid => Some(format!(
@@ -297,35 +560,43 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
                     dir_uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into()),
                     parent_uid.map(|u| u.to_string()).unwrap_or_else(|| "?".into())
                 )),
-                _ if !children.is_empty() => Some(format!("it has child groups: {}", children.join(", "))),
-                _ => match procs_in(m, &g)? {
-                    p if p.is_empty() => None,
-                    p => Some(format!("it holds processes: {}", describe_pids(&p, procs))),
+                // Groups its command made beneath it go with it, when nothing holds them.
+                _ => match subtree_to_remove(m, &g, dir_uid, procs)? {
+                    Err(why) => Some(format!("it has child groups ({}): {why}", children.join(", "))),
+                    Ok(groups) => match procs_in(m, &g)? {
+                        p if p.is_empty() => {
+                            below = groups;
+                            None
+                        }
+                        p => Some(format!("it holds processes: {}", describe_pids(&p, procs))),
+                    },
                 },
             };
-            out.push(GcEntry {
-                group: g.to_string(),
-                directory: m.dir_path(&g),
-                pid,
-                owner,
-                remove: kept_because.is_none(),
-                kept_because,
-                error: None,
-                place,
-                path: g,
-            });
+            if !below.is_empty() {
+                stack.truncate(pushed_from);
+            }
+            let mut e = GcEntry::new(place, m, &g, kind);
+            e.mark = if kind == GcKind::Transient { Some(Mark::Transient { pid, start }) } else { None };
+            e.pid = Some(pid);
+            e.owner = Some(owner);
+            e.remove = kept_because.is_none();
+            e.kept_because = kept_because;
+            e.records = records.iter().map(|(k, _)| k.clone()).collect();
+            e.below = below.iter().map(|b| m.dir_path(b)).collect();
+            e.below_paths = below;
+            out.push(e);
         }
     }
     // A group is one unit across hierarchies: the command of a rein killed at launch is
     // in the cgroup2 directory from clone3 on and joins the v1 ones an instant later, so
     // an empty directory of a group kept elsewhere is kept too (and never half-removed).
     let mut kept: BTreeMap<String, String> = BTreeMap::new();
-    for e in &out {
+    for e in out.iter().filter(|e| e.kind != GcKind::Record) {
         if let Some(why) = &e.kept_because {
             kept.entry(e.group.clone()).or_insert_with(|| format!("{why} (in {})", e.directory.display()));
         }
     }
-    for e in out.iter_mut().filter(|e| e.remove) {
+    for e in out.iter_mut().filter(|e| e.remove && e.kind != GcKind::Record) {
         if let Some(why) = kept.get(&e.group) {
             e.remove = false;
             e.kept_because = Some(why.clone());
@@ -335,16 +606,78 @@ pub fn gc_plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> R
 }
 
 /// Removes the entries [`gc_plan`] chose, re-checking each is still empty (rmdir fails
-/// with EBUSY otherwise, so nothing populated is ever removed). Failures are recorded
-/// in the entries; returns them all.
+/// with EBUSY otherwise, so nothing populated is ever removed) and, for an unfinished
+/// one, still unmarked; then the creation records naming it. Failures are recorded in
+/// the entries; returns them all.
 pub fn gc_execute(h: &Hierarchy, mut entries: Vec<GcEntry>) -> Vec<GcEntry> {
     for e in entries.iter_mut().filter(|e| e.remove) {
-        if let Err(err) = e.place.mount(h).rmdir(&e.path) {
+        let m = e.place.mount(h);
+        if e.kind == GcKind::Record {
+            if let Err(err) = m.remove_xattr(&e.path, e.record.as_deref().unwrap_or_default()) {
+                e.remove = false;
+                e.error = Some(err.to_string());
+            }
+            continue;
+        }
+        // A process that was making it and marked it since (its record is gone then)
+        // owns it now.
+        if e.kind == GcKind::Unfinished && m.get_xattr(&e.path, XATTR).ok().flatten().is_some() {
+            e.remove = false;
+            e.kept_because = Some("it was marked meanwhile".into());
+            continue;
+        }
+        if let Err(err) = e.below_paths.iter().chain(std::iter::once(&e.path)).try_for_each(|g| m.rmdir(g)) {
             e.remove = false;
             e.error = Some(err.to_string());
+            continue;
+        }
+        if let Some(parent) = e.path.parent() {
+            for key in &e.records {
+                let _ = m.remove_xattr(&parent, key);
+            }
         }
     }
     entries
+}
+
+/// The groups beneath `g` (deepest first) when all of them may go with it, else why not:
+/// none may hold a process, each must have `g`'s owner (`uid`: rein's user made them, or
+/// the command it ran), and none may carry a mark but the transient one of a rein that
+/// is gone (a nested `rein run` of the command).
+fn subtree_to_remove(
+    m: &Mount,
+    g: &GroupPath,
+    uid: Option<u32>,
+    procs: &ProcTable,
+) -> Result<std::result::Result<Vec<GroupPath>, String>> {
+    let mut below = Vec::new();
+    let mut stack = vec![g.clone()];
+    while let Some(d) = stack.pop() {
+        let children = match m.children(&d) {
+            Ok(c) => c,
+            Err(e) if e.errno() == Some(libc::ENOENT) => continue,
+            Err(e) => return Err(e),
+        };
+        for c in children {
+            let child = d.join(&c)?;
+            if m.owner(&child).ok() != uid {
+                return Ok(Err(format!("{child} belongs to another user")));
+            }
+            match m.get_xattr(&child, XATTR)?.map(|v| Mark::parse(&v)) {
+                None => {}
+                Some(Ok(Mark::Transient { pid, start })) if procs.owner(pid, start) != Owner::Running => {}
+                Some(_) => return Ok(Err(format!("{child} carries a mark of its own"))),
+            }
+            let p = procs_in(m, &child)?;
+            if !p.is_empty() {
+                return Ok(Err(format!("{child} holds processes: {}", describe_pids(&p, procs))));
+            }
+            below.push(child.clone());
+            stack.push(child);
+        }
+    }
+    below.sort_by_key(|p| std::cmp::Reverse(p.as_str().matches('/').count()));
+    Ok(Ok(below))
 }
 
 fn procs_in(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
@@ -462,6 +795,69 @@ mod tests {
         }
     }
 
+    /// A rein killed between the mkdir and the mark leaves an unmarked directory, named
+    /// by the creation record on its parent: gc removes it (and the record) once the
+    /// process is gone, keeps it while it runs, and removes records left alone.
+    #[test]
+    fn gc_removes_what_a_dead_creator_left_between_mkdir_and_mark() {
+        use crate::testing::{FakeTree, Layout};
+        let tree = FakeTree::new(Layout::V2);
+        let h = tree.hierarchy();
+        let m = &h.unified().unwrap().mount;
+        let (_d, procs) = fake_proc(&[(10, 500, "rein")]);
+        let t = GroupPath::parse("t").unwrap();
+        tree.group("t");
+        // Empty directories, as the kernel's rmdir needs them (a fake group holds files).
+        for d in ["dead", "alive", "done"] {
+            std::fs::create_dir(tree.path().join("t").join(d)).unwrap();
+        }
+        m.set_xattr(&GroupPath::parse("t/done").unwrap(), XATTR, &Mark::Named.value()).unwrap();
+        let record = |key: &str, c: Creating| m.set_xattr(&t, &format!("{CREATING}{key}"), &c.value()).unwrap();
+        record("99.99", Creating { pid: 99, start: 1, name: "dead".into() });
+        record("10.10", Creating { pid: 10, start: 500, name: "alive".into() });
+        record("98.98", Creating { pid: 98, start: 1, name: "done".into() });
+        record("97.97", Creating { pid: 97, start: 1, name: "never-made".into() });
+        let plan = gc_plan(&h, Some(&t), &procs).unwrap();
+        let verdicts: Vec<(GcKind, String, bool, Option<String>)> = plan
+            .iter()
+            .map(|e| (e.kind, e.record.clone().unwrap_or_else(|| e.group.clone()), e.remove, e.kept_because.clone()))
+            .collect();
+        let names = |v: &[(GcKind, String, bool, Option<String>)]| -> Vec<String> {
+            v.iter().map(|x| format!("{:?} {} {}", x.0, x.1, x.2)).collect()
+        };
+        let mut got = names(&verdicts);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                "Kept /t/done false",
+                "Record user.rein.creating.97.97 true",
+                "Record user.rein.creating.98.98 true",
+                "Unfinished /t/alive false",
+                "Unfinished /t/dead true",
+            ],
+            "{verdicts:#?}"
+        );
+        let alive = plan.iter().find(|e| e.group == "/t/alive").unwrap();
+        assert_eq!(alive.kept_because.as_deref(), Some("rein process 10 is creating it"));
+        let done = gc_execute(&h, plan);
+        assert!(done.iter().all(|e| e.error.is_none()), "{done:#?}");
+        assert!(!tree.path().join("t/dead").exists());
+        assert!(tree.path().join("t/alive").exists() && tree.path().join("t/done").exists());
+        let left: Vec<String> = creation_records(m, &t).unwrap().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(left, [format!("{CREATING}10.10")]);
+    }
+
+    #[test]
+    fn creation_records_round_trip_and_refuse_junk() {
+        let c = Creating { pid: 42, start: 7, name: "run-42".into() };
+        assert_eq!(c.value(), "pid=42 start=7 name=run-42");
+        assert_eq!(Creating::parse(&c.value()), Some(c));
+        for bad in ["", "pid=1", "pid=x start=1 name=a", "pid=1 start=1 name=a/b", "pid=1 start=1 name=..", "start=1"] {
+            assert_eq!(Creating::parse(bad), None, "{bad:?}");
+        }
+    }
+
     #[test]
     fn gc_keeps_everything_but_stale_empty_transient_groups() {
         use crate::testing::{FakeTree, Layout};
@@ -481,23 +877,43 @@ mod tests {
         mark("t/alive", Some(Mark::Transient { pid: 10, start: 500 }));
         mark("t/busy", Some(Mark::Transient { pid: 99, start: 1 }));
         std::fs::write(tree.path().join("t/busy/cgroup.procs"), "20\n").unwrap();
+        // Child groups its command made go with a stale group, unless one holds a process.
         mark("t/nested", Some(Mark::Transient { pid: 99, start: 1 }));
         mark("t/nested/inner", None);
+        mark("t/held", Some(Mark::Transient { pid: 99, start: 1 }));
+        mark("t/held/inner", None);
+        std::fs::write(tree.path().join("t/held/inner/cgroup.procs"), "20\n").unwrap();
         mark("t/named", Some(Mark::Named));
         mark("t/foreign", None);
         let plan = gc_plan(&h, Some(&GroupPath::parse("t").unwrap()), &procs).unwrap();
         let verdicts: Vec<(String, bool, Option<String>)> =
             plan.iter().map(|e| (e.group.clone(), e.remove, e.kept_because.clone())).collect();
+        let kept = |s: &str| Some(s.to_string());
         assert_eq!(
             verdicts,
             [
-                ("/t/alive".to_string(), false, Some("its rein process 10 is still running".to_string())),
-                ("/t/busy".into(), false, Some("it holds processes: 20 (sleep)".into())),
-                ("/t/nested".into(), false, Some("it has child groups: inner".into())),
+                (
+                    "/t".to_string(),
+                    false,
+                    kept("a parent rein made for other groups: gc never removes it; 'rein rm' does")
+                ),
+                ("/t/alive".into(), false, kept("its rein process 10 is still running")),
+                ("/t/busy".into(), false, kept("it holds processes: 20 (sleep)")),
+                ("/t/foreign".into(), false, kept("not made by rein: it has no user.rein mark")),
+                (
+                    "/t/held".into(),
+                    false,
+                    kept("it has child groups (inner): /t/held/inner holds processes: 20 (sleep)")
+                ),
+                ("/t/held/inner".into(), false, kept("not made by rein: it has no user.rein mark")),
+                ("/t/named".into(), false, kept("a named group (rein create): gc never removes it; 'rein rm' does")),
+                ("/t/nested".into(), true, None),
                 ("/t/reused".into(), true, None),
                 ("/t/stale".into(), true, None),
             ]
         );
+        let nested = plan.iter().find(|e| e.group == "/t/nested").unwrap();
+        assert_eq!(nested.below, [tree.path().join("t/nested/inner")]);
         // A fake directory holds files, so rmdir fails: the failure is reported, not hidden.
         let done = gc_execute(&h, plan);
         assert!(done.iter().filter(|e| e.group == "/t/stale").all(|e| !e.remove && e.error.is_some()));

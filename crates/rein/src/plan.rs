@@ -2,13 +2,15 @@
 //! of them happens, then either shown (`--dry-run`) or executed with rollback.
 //!
 //! Executing a plan is transactional: when a step fails, the groups this plan created
-//! are removed and the values it changed are written back, newest first, so a failed
-//! command leaves nothing half-made behind.
+//! are removed and the values it changed are written back, newest first (per-device
+//! files one device at a time), so a failed command leaves nothing half-made behind.
+//! The one change that stays is a controller enabled in an existing directory's
+//! `cgroup.subtree_control` ([`Failure::kept`] says why).
 
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::cgroupfs::{GroupPath, Mount};
+use crate::cgroupfs::{GroupPath, Mount, format};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
 use crate::ownership::{self, Mark};
@@ -183,50 +185,162 @@ impl Plan {
         self.actions.extend(other.actions);
     }
 
-    /// Runs every action; on failure undoes what this run did and returns the error.
+    /// Runs every action; on failure undoes what this run did and returns the error (with
+    /// what could not be undone in its hint).
     pub fn execute(&self, h: &Hierarchy) -> Result<()> {
+        self.try_execute(h).map_err(|f| f.into_error())
+    }
+
+    /// Runs every action; on failure undoes what this run did and says what is left.
+    ///
+    /// A `mkdir` followed by the `Mark` of the same directory is one step (see
+    /// [`crate::ownership`], "Creation records"): a record on the parent names the
+    /// directory from before the mkdir until it carries its mark, so a process killed
+    /// in between leaves nothing `rein gc` cannot recognise.
+    pub fn try_execute(&self, h: &Hierarchy) -> std::result::Result<(), Box<Failure>> {
         let mut done: Vec<&Action> = Vec::with_capacity(self.actions.len());
-        for action in &self.actions {
-            if let Action::Mark { place, group, .. } = action {
-                // Only directories this run created are marked.
-                let created = done
-                    .iter()
-                    .any(|d| matches!(d, Action::Mkdir { place: p, group: g, .. } if p == place && g == group));
-                if !created {
-                    continue;
+        let mut start: Option<u64> = None;
+        let mut i = 0;
+        while i < self.actions.len() {
+            let action = &self.actions[i];
+            i += 1;
+            match action {
+                Action::Mkdir { place, group, .. } => {
+                    let mark = match self.actions.get(i) {
+                        Some(m @ Action::Mark { place: p, group: g, mark }) if p == place && g == group => {
+                            Some((m, mark))
+                        }
+                        _ => None,
+                    };
+                    let Some((mark_action, mark)) = mark else {
+                        match run_action(h, action) {
+                            Ok(true) => done.push(action),
+                            Ok(false) => {}
+                            Err(err) => return Err(rollback(h, &done, err)),
+                        }
+                        continue;
+                    };
+                    i += 1;
+                    let started = match mark {
+                        Mark::Transient { pid, start } if *pid == std::process::id() => *start,
+                        _ => *start.get_or_insert_with(|| {
+                            ownership::ProcTable::default().start_time(std::process::id()).unwrap_or(0)
+                        }),
+                    };
+                    let mount = place.mount(h);
+                    let parent = match mount.parent_of(group) {
+                        Ok(p) => p,
+                        Err(err) => return Err(rollback(h, &done, err)),
+                    };
+                    // Dropped after the rollback of a failure too: the record names the
+                    // directory until it is gone.
+                    let _record = ownership::record_creation(&parent, group, started);
+                    match parent.mkdir() {
+                        Ok(true) => done.push(action),
+                        Ok(false) if is_new(action) => return Err(rollback(h, &done, already_exists(mount, group))),
+                        // It existed (an ancestor someone made meanwhile): not ours to mark.
+                        Ok(false) => continue,
+                        Err(err) => return Err(rollback(h, &done, err)),
+                    }
+                    if let Err(err) = parent.set_child_xattr(ownership::XATTR, &mark.value()) {
+                        return Err(rollback(h, &done, err));
+                    }
+                    done.push(mark_action);
                 }
-            }
-            match run_action(h, action) {
-                Ok(true) => done.push(action),
-                Ok(false) => {}
-                Err(err) => return Err(rollback(h, &done, err)),
+                Action::Mark { place, group, .. } => {
+                    // Only directories this run created are marked.
+                    let created = done
+                        .iter()
+                        .any(|d| matches!(d, Action::Mkdir { place: p, group: g, .. } if p == place && g == group));
+                    if created {
+                        match run_action(h, action) {
+                            Ok(_) => done.push(action),
+                            Err(err) => return Err(rollback(h, &done, err)),
+                        }
+                    }
+                }
+                Action::Write { .. } => match run_action(h, action) {
+                    Ok(true) => done.push(action),
+                    Ok(false) => {}
+                    Err(err) => return Err(rollback(h, &done, err)),
+                },
             }
         }
         Ok(())
     }
 }
 
-/// Performs one action. Returns whether it changed something that rollback must undo.
+/// A plan that failed: the error of the step that failed, and what its rollback left.
+#[derive(Debug)]
+pub struct Failure {
+    /// Why the step failed.
+    pub error: Error,
+    /// Changes the rollback could not undo, each with the reason.
+    pub not_undone: Vec<String>,
+    /// Changes left on purpose: controllers enabled in the `cgroup.subtree_control` of a
+    /// directory that existed before (`+cpu > /sys/fs/cgroup/a/cgroup.subtree_control`).
+    /// A controller enabled in a parent reaches every child at once, and anyone may rely
+    /// on it from that instant (a concurrent `rein run` writes its limit in a child); the
+    /// kernel lets the parent disable it all the same, and the child's limit files and
+    /// values silently go. So no rein command disables what it enabled.
+    pub kept: Vec<String>,
+}
+
+impl Failure {
+    /// True when every change the plan made was undone (those in `kept` aside).
+    pub fn undone(&self) -> bool {
+        self.not_undone.is_empty()
+    }
+
+    /// The error, with what could not be undone added to its hint.
+    pub fn into_error(self) -> Error {
+        if self.not_undone.is_empty() {
+            return self.error;
+        }
+        let extra = self.not_undone.join("; ");
+        match self.error {
+            Error::Io { op, path, cause, hint } => {
+                let hint = Some(match hint {
+                    Some(h) => format!("{h}; also {extra}"),
+                    None => extra,
+                });
+                Error::Io { op, path, cause, hint }
+            }
+            other => Error::state(other.to_string(), Some(extra)),
+        }
+    }
+}
+
+fn already_exists(mount: &Mount, group: &GroupPath) -> Error {
+    Error::state(
+        format!("group {} already exists ({})", group, mount.dir_path(group).display()),
+        Some("pick another name, or use 'rein set' to change an existing group".into()),
+    )
+}
+
+fn is_new(mkdir: &Action) -> bool {
+    matches!(mkdir, Action::Mkdir { must_be_new: true, .. })
+}
+
+/// Performs one action. Returns whether it changed something that rollback must undo
+/// (or, for a write with nothing to restore, report as kept).
 fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
     match action {
         Action::Mkdir { place, group, must_be_new } => {
             let mount = place.mount(h);
             let created = mount.mkdir(group)?;
             if !created && *must_be_new {
-                return Err(Error::state(
-                    format!("group {} already exists ({})", group, mount.dir_path(group).display()),
-                    Some("pick another name, or use 'rein set' to change an existing group".into()),
-                ));
+                return Err(already_exists(mount, group));
             }
             Ok(created)
         }
-        Action::Write { place, group, write, if_empty, previous } => {
+        Action::Write { place, group, write, if_empty, .. } => {
             let mount = place.mount(h);
             if *if_empty && mount.read(group, &write.file).map(|t| !t.trim().is_empty()).unwrap_or(false) {
                 return Ok(false);
             }
             mount.write(group, &write.file, &write.value)?;
-            Ok(previous.is_some())
+            Ok(true)
         }
         Action::Mark { place, group, mark } => {
             place.mount(h).set_xattr(group, ownership::XATTR, &mark.value())?;
@@ -235,51 +349,208 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
     }
 }
 
-/// Undoes `done` newest first. Failures to undo are added to the error's hint, so the
-/// user learns exactly what is left.
-fn rollback(h: &Hierarchy, done: &[&Action], err: Error) -> Error {
-    let mut left = Vec::new();
+/// Debug builds only: with `REIN_TEST_PAUSE=<stage>` in the environment, rein stops at
+/// that stage for up to a minute, after saying so on stderr (`rein: test pause at
+/// <stage> (pid P)`), so the real-kernel suite can `kill -9` it exactly there, or act
+/// while it waits. With `REIN_TEST_RESUME=FILE` too, it goes on as soon as FILE exists.
+/// Stages: `created` (`rein run`: the group exists and is marked, the command has not
+/// started), `cleanup` (`rein run`: the command has ended, leftovers are killed, the
+/// group is about to be removed) and `rollback` (any plan: a step failed, nothing is
+/// undone yet). Release builds compile this to nothing and read no variable.
+#[cfg(debug_assertions)]
+pub(crate) fn pause_for_tests(stage: &str) {
+    if std::env::var_os("REIN_TEST_PAUSE").is_some_and(|v| v == stage) {
+        eprintln!("rein: test pause at {stage} (pid {})", std::process::id());
+        let resume = std::env::var_os("REIN_TEST_RESUME").map(std::path::PathBuf::from);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline && !resume.as_ref().is_some_and(|f| f.exists()) {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+pub(crate) fn pause_for_tests(_stage: &str) {}
+
+/// Undoes `done` newest first, and says what it could not undo and what it kept.
+///
+/// A directory keeps its mark until it is removed: a rein killed halfway through the
+/// rollback leaves marked directories, which `rein gc` recognises. Only a directory that
+/// cannot be removed loses a `named`, `parent` or `config` mark, so that it does not
+/// look like a group that was made; a transient mark stays, so gc can collect it once
+/// it is empty.
+fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Box<Failure> {
+    pause_for_tests("rollback");
+    let mut not_undone = Vec::new();
+    let mut kept = Vec::new();
+    let created = |place: &Place, group: &GroupPath| {
+        done.iter().any(|d| matches!(d, Action::Mkdir { place: p, group: g, .. } if p == place && g == group))
+    };
     for action in done.iter().rev() {
         match action {
             Action::Mkdir { place, group, .. } => {
                 let mount = place.mount(h);
                 if let Err(e) = mount.rmdir(group) {
-                    left.push(format!("could not remove {}: {e}", mount.dir_path(group).display()));
+                    not_undone.push(format!("could not remove {}: {e}", mount.dir_path(group).display()));
+                    let mark = done.iter().find_map(|d| match d {
+                        Action::Mark { place: p, group: g, mark } if p == place && g == group => Some(mark),
+                        _ => None,
+                    });
+                    if mark.is_some_and(|m| !matches!(m, Mark::Transient { .. })) {
+                        let _ = mount.remove_xattr(group, ownership::XATTR);
+                    }
                 }
             }
             Action::Write { place, group, write, previous: Some(old), .. } => {
                 let mount = place.mount(h);
-                if let Err(e) = mount.write(group, &write.file, old.trim_end()) {
-                    left.push(format!("could not restore {}: {e}", mount.file_path(group, &write.file).display()));
+                for value in format::undo_writes(&write.file, &write.value, old) {
+                    if let Err(e) = mount.write(group, &write.file, &value) {
+                        not_undone
+                            .push(format!("could not restore {}: {e}", mount.file_path(group, &write.file).display()));
+                    }
                 }
             }
-            Action::Write { .. } => {}
-            Action::Mark { place, group, .. } => {
-                // The rmdir that follows takes the mark with it; removing it first keeps
-                // a directory that cannot be removed from claiming to be rein's.
-                let _ = place.mount(h).remove_xattr(group, ownership::XATTR);
+            // A write into a directory this plan made goes with the directory; one with
+            // nothing to restore elsewhere (controllers enabled) stays, on purpose.
+            Action::Write { place, group, write, previous: None, .. } => {
+                if !created(place, group) && write.file == crate::v2::CGROUP_SUBTREE_CONTROL {
+                    kept.push(format!(
+                        "{} > {}",
+                        shell_quote(&write.value),
+                        place.mount(h).file_path(group, &write.file).display()
+                    ));
+                }
             }
+            // Goes with its directory (above).
+            Action::Mark { .. } => {}
         }
     }
-    if left.is_empty() {
-        return err;
-    }
-    let extra = left.join("; ");
-    match err {
-        Error::Io { op, path, cause, hint } => {
-            let hint = Some(match hint {
-                Some(h) => format!("{h}; also {extra}"),
-                None => extra,
-            });
-            Error::Io { op, path, cause, hint }
-        }
-        other => Error::state(other.to_string(), Some(extra)),
-    }
+    kept.reverse();
+    Box::new(Failure { error, not_undone, kept })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cgroupfs::write_log;
+    use crate::group::{Group, Spec};
+    use crate::resources::{IoMax, Resources};
+    use crate::testing::{FakeTree, Layout};
+    use crate::units::{DeviceNumber, Limit};
+
+    /// Two devices written, then a write that fails: the rollback writes each device's
+    /// old line back, or removes the line of a device that had none, one write per
+    /// device, for 0, 1 and 2 devices limited before.
+    #[test]
+    fn a_rollback_restores_io_limits_device_by_device() {
+        let dev = |major, minor| DeviceNumber { major, minor };
+        let mut r = Resources::new().pids_max(3);
+        let mut a = IoMax::new(dev(7, 0));
+        a.wbps = Some(Limit::Value(2 << 20));
+        let mut b = IoMax::new(dev(8, 16));
+        b.rbps = Some(Limit::Value(3 << 20));
+        r.io.max = vec![a, b];
+        let v2_a = "7:0 rbps=max wbps=1048576 riops=max wiops=max";
+        let v2_b = "8:16 rbps=max wbps=max riops=100 wiops=max";
+        for layout in [Layout::V2, Layout::V1] {
+            let (file, a_line, b_line, a_gone, b_gone, a_new, b_new) = match layout {
+                Layout::V2 => (
+                    "io.max",
+                    v2_a,
+                    v2_b,
+                    "7:0 rbps=max wbps=max riops=max wiops=max",
+                    "8:16 rbps=max wbps=max riops=max wiops=max",
+                    "7:0 wbps=2097152",
+                    "8:16 rbps=3145728",
+                ),
+                _ => ("blkio.throttle.write_bps_device", "7:0 1048576", "8:16 5", "7:0 0", "8:16 0", "7:0 2097152", ""),
+            };
+            for before in [vec![], vec![a_line], vec![a_line, b_line]] {
+                let tree = FakeTree::new(layout);
+                if layout == Layout::V2 {
+                    std::fs::write(tree.path().join("cgroup.subtree_control"), "cpuset cpu io memory pids\n").unwrap();
+                }
+                tree.group("web");
+                let dir = if layout == Layout::V2 { tree.path().join("web") } else { tree.path().join("blkio/web") };
+                let text: String = before.iter().map(|l| format!("{l}\n")).collect();
+                std::fs::write(dir.join(file), &text).unwrap();
+                // The write after the IO limits fails.
+                let pids = if layout == Layout::V2 { tree.path().join("web") } else { tree.path().join("pids/web") };
+                std::fs::remove_file(pids.join("pids.max")).unwrap();
+                let mut g = Group::open(tree.hierarchy(), &GroupPath::parse("web").unwrap()).unwrap();
+                write_log::start();
+                let e = g.update(&Spec { resources: r.clone(), ..Spec::default() }).unwrap_err();
+                let log: Vec<String> =
+                    write_log::take().into_iter().filter(|(p, _)| p == &dir.join(file)).map(|(_, v)| v).collect();
+                assert!(e.to_string().contains("pids.max"), "{e}");
+                assert!(e.hint().is_none_or(|h| !h.contains("could not restore")), "{e:?}");
+                let undo_a = if before.is_empty() { a_gone } else { a_line };
+                let undo_b = if before.len() == 2 { b_line } else { b_gone };
+                let want: Vec<&str> = match layout {
+                    Layout::V2 => vec![a_new, b_new, undo_b, undo_a],
+                    // v1: a file per key; 8:16's read limit lands in read_bps_device.
+                    _ => vec![a_new, undo_a],
+                };
+                assert_eq!(log, want, "{layout:?} with {} device(s) limited before", before.len());
+            }
+        }
+    }
+
+    /// A controller a plan enabled in an existing directory stays enabled after a
+    /// failure, and is reported as kept; directories the plan made are removed with
+    /// what was written in them.
+    #[test]
+    fn a_failure_keeps_controllers_enabled_in_existing_directories_and_says_so() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("t");
+        let h = tree.hierarchy();
+        let (plan, _) = Group::plan(
+            &h,
+            &GroupPath::parse("t/new").unwrap(),
+            &Spec { resources: Resources::new().pids_max(5), ..Spec::default() },
+            true,
+        )
+        .unwrap();
+        // A fake mkdir makes an empty directory: the first write into it fails.
+        let f = plan.try_execute(&h).unwrap_err();
+        assert!(f.undone(), "{:?}", f.not_undone);
+        let root = tree.path().display().to_string();
+        let kept: Vec<String> = f.kept.iter().map(|k| k.replace(&root, "")).collect();
+        assert_eq!(kept, ["+pids > /cgroup.subtree_control", "+pids > /t/cgroup.subtree_control"]);
+        assert_eq!(std::fs::read_to_string(tree.path().join("t/cgroup.subtree_control")).unwrap(), "+pids");
+        assert!(!tree.path().join("t/new").exists());
+        // No creation record is left on the parent.
+        let m = &h.unified().unwrap().mount;
+        assert!(ownership::creation_records(m, &GroupPath::parse("t").unwrap()).unwrap().is_empty());
+    }
+
+    /// While a directory is made, its parent names it in a creation record; once it is
+    /// marked, the record is gone.
+    #[test]
+    fn a_creation_record_covers_the_mkdir_until_the_mark() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("t");
+        let h = tree.hierarchy();
+        let m = &h.unified().unwrap().mount;
+        let t = GroupPath::parse("t").unwrap();
+        let g = GroupPath::parse("t/g").unwrap();
+        let mut plan = Plan::new();
+        plan.push(Action::Mkdir { place: Place::V2, group: g.clone(), must_be_new: true });
+        plan.push(Action::Mark { place: Place::V2, group: g.clone(), mark: Mark::Named });
+        plan.execute(&h).unwrap();
+        assert_eq!(m.get_xattr(&g, ownership::XATTR).unwrap().as_deref(), Some("named"));
+        assert!(ownership::creation_records(m, &t).unwrap().is_empty());
+        // The record, as it stands between mkdir and mark.
+        let th = GroupPath::parse("t/h").unwrap();
+        let parent = m.parent_of(&th).unwrap();
+        let record = ownership::record_creation(&parent, &th, 77);
+        let records = ownership::creation_records(m, &t).unwrap();
+        assert_eq!(records.len(), 1, "{records:?}");
+        assert_eq!(records[0].1, ownership::Creating { pid: std::process::id(), start: 77, name: "h".into() });
+        assert!(records[0].0.starts_with(ownership::CREATING));
+        drop(record);
+        assert!(ownership::creation_records(m, &t).unwrap().is_empty());
+    }
 
     #[test]
     fn quoting() {

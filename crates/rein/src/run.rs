@@ -293,7 +293,7 @@ pub fn run_observed<'o>(
             let _ = group.remove();
         }
     };
-    pause_for_tests("created");
+    crate::plan::pause_for_tests("created");
     let fds = match group.attach_fds() {
         Ok(f) => f,
         Err(e) => {
@@ -332,11 +332,17 @@ pub fn run_observed<'o>(
         killed_leftovers: false,
         cleanup_error: None,
     };
-    let mut finish = || -> Result<()> {
-        if transient && group.is_populated()? {
+    // Each step runs whatever the one before did: a failed kill or accounting read must
+    // not leave the group behind.
+    let killed = match transient.then(|| group.is_populated()).transpose() {
+        Ok(Some(true)) => {
             report.killed_leftovers = true;
-            group.kill()?;
+            group.kill()
         }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let mut account = || -> Result<()> {
         match detail {
             Detail::Full => {
                 report.stats = group.stats()?;
@@ -349,15 +355,18 @@ pub fn run_observed<'o>(
                 }
             }
         }
-        if transient {
-            pause_for_tests("cleanup");
-            group.remove()?;
-        }
         Ok(())
     };
-    if let Err(e) = finish() {
-        report.cleanup_error = Some(e);
-    }
+    let accounted = account();
+    let removed = if transient {
+        crate::plan::pause_for_tests("cleanup");
+        // With the groups its command made beneath it, in every hierarchy.
+        group.remove_tree()
+    } else {
+        Ok(())
+    };
+    // The removal's error says what is left behind: it comes first.
+    report.cleanup_error = removed.and(killed).and(accounted).err();
     Ok(report)
 }
 
@@ -431,23 +440,6 @@ pub fn run_in_unit(
     }
     Ok(report)
 }
-
-/// Debug builds only: with `REIN_TEST_PAUSE=<stage>` in the environment, `rein run`
-/// stops at that stage of its life for up to a minute, after saying so on stderr
-/// (`rein: test pause at <stage> (pid P)`), so the real-kernel suite can `kill -9` it
-/// exactly there. Stages: `created` (the group exists and is marked, the command has
-/// not started) and `cleanup` (the command has ended, leftovers are killed, the group
-/// is about to be removed). Release builds compile this to nothing and read no variable.
-#[cfg(debug_assertions)]
-fn pause_for_tests(stage: &str) {
-    if std::env::var_os("REIN_TEST_PAUSE").is_some_and(|v| v == stage) {
-        eprintln!("rein: test pause at {stage} (pid {})", std::process::id());
-        std::thread::sleep(std::time::Duration::from_secs(60));
-    }
-}
-
-#[cfg(not(debug_assertions))]
-fn pause_for_tests(_stage: &str) {}
 
 fn create_transient(h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> Result<Group> {
     let path = target_path(target)?;

@@ -80,7 +80,14 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let loaded = read(&a.file.file, a.json)?;
     let opts = options(&a.file, a.prune, a.kill)?;
     let h = hierarchy()?;
-    let changes = apply::plan(&h, &loaded.resolved, &loaded.owner, &opts).map_err(|r| refused(&loaded, r))?;
+    // A real apply plans under the change locks of the groups it writes to (held until
+    // `changes` goes); a dry run only reads.
+    let changes = if a.dry_run {
+        apply::plan(&h, &loaded.resolved, &loaded.owner, &opts)
+    } else {
+        apply::plan_locked(&h, &loaded.resolved, &loaded.owner, &opts)
+    }
+    .map_err(|r| refused(&loaded, r))?;
     let commands = if a.start { apply::commands(&loaded.resolved, &opts)? } else { Vec::new() };
     // A command that cannot be found fails the apply before anything is written.
     for (path, d) in &commands {
@@ -111,9 +118,24 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    apply::apply(&h, &changes).with_context(|| {
-        format!("{}: nothing applied (every change of this apply was undone)", a.file.file.display())
-    })?;
+    if let Err(f) = apply::apply(&h, &changes) {
+        let file = a.file.file.display();
+        let context = match &f.left {
+            apply::Left::Undone { kept } if kept.is_empty() => {
+                format!("{file}: nothing applied (every change of this apply was undone)")
+            }
+            apply::Left::Undone { kept } => format!(
+                "{file}: nothing applied (every change of this apply was undone, except controllers enabled in \
+                 existing groups, which stay enabled: {})",
+                kept.join(", ")
+            ),
+            apply::Left::NotUndone(left) => {
+                format!("{file}: apply failed, and these of its changes could not be undone: {}", left.join("; "))
+            }
+            apply::Left::Applied => format!("{file}: applied, but removing a group the file dropped failed"),
+        };
+        return Err(anyhow::Error::from(f.error).context(context));
+    }
     let mut started = Vec::new();
     for (path, d) in &commands {
         started.push(apply::start(&h, path, d).with_context(|| format!("cannot start the command of {path}"))?);

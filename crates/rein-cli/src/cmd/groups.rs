@@ -11,7 +11,7 @@ use rein::compat::files::{self, Host};
 use rein::compat::libcgroup::{self, GroupSpec};
 use rein::inspect::{self, Inspection};
 use rein::lifecycle::{self, Change, RemoveOptions};
-use rein::ownership::{self, Mark, Owner, ProcTable};
+use rein::ownership::{self, GcKind, Mark, Owner, ProcTable};
 use rein::plan::Place;
 use rein::units::human_bytes;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
@@ -521,18 +521,29 @@ fn gc(a: &GcArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&entries)?);
     } else {
         for e in &entries {
-            let owner = match e.owner {
-                Owner::Gone => format!("rein pid {} is gone", e.pid),
-                Owner::Reused => format!("pid {} now belongs to another process", e.pid),
-                Owner::Running => format!("rein pid {} is running", e.pid),
+            let owner = match (e.owner, e.pid) {
+                (Some(Owner::Gone), Some(pid)) => format!("rein pid {pid} is gone"),
+                (Some(Owner::Reused), Some(pid)) => format!("pid {pid} now belongs to another process"),
+                (Some(Owner::Running), Some(pid)) => format!("rein pid {pid} is running"),
+                _ => String::new(),
+            };
+            let what = match e.kind {
+                GcKind::Record => {
+                    format!("creation record {} on {}", e.record.as_deref().unwrap_or_default(), e.directory.display())
+                }
+                GcKind::Unfinished => format!("{} (unmarked: rein was creating it)", e.directory.display()),
+                _ => e.directory.display().to_string(),
+            };
+            let with = match e.below.len() {
+                0 => String::new(),
+                1 => " and the group beneath it".into(),
+                n => format!(" and the {n} groups beneath it"),
             };
             match (&e.error, e.remove, a.dry_run) {
-                (Some(err), _, _) => println!("failed  {}: {err}", e.directory.display()),
-                (None, true, true) => println!("would remove  {} ({owner})", e.directory.display()),
-                (None, true, false) => println!("removed  {} ({owner})", e.directory.display()),
-                (None, false, _) => {
-                    println!("kept  {}: {}", e.directory.display(), e.kept_because.as_deref().unwrap_or(""))
-                }
+                (Some(err), _, _) => println!("failed  {what}: {err}"),
+                (None, true, true) => println!("would remove  {what}{with} ({owner})"),
+                (None, true, false) => println!("removed  {what}{with} ({owner})"),
+                (None, false, _) => println!("kept  {what}: {}", e.kept_because.as_deref().unwrap_or("")),
             }
         }
     }

@@ -52,6 +52,8 @@ pub fn hostile_names() -> Vec<(String, &'static str)> {
         ("cgroup.procs".into(), "interface file"),
         ("memory.max".into(), "interface file"),
         ("g/cpu.weight".into(), "interface file"),
+        ("irq.pressure".into(), "interface file"),
+        ("dmem.max".into(), "interface file"),
         ("tasks".into(), "v1 interface file"),
         ("release_agent".into(), "v1 interface file"),
         ("notify_on_release".into(), "v1 interface file"),

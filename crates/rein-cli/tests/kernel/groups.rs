@@ -246,7 +246,17 @@ fn gc_removes_the_group_of_a_killed_supervisor_and_nothing_else() {
     assert!(!removable.is_empty() && removable.iter().all(|g| *g == stale), "{plan:?}");
     for x in plan.iter().filter(|x| x["group"] != stale.as_str()) {
         let why = x["kept_because"].as_str().expect("reason");
-        assert!(why.contains("still running") || why.contains("holds processes"), "{x}");
+        match x["kind"].as_str() {
+            Some("transient") => assert!(why.contains("still running") || why.contains("holds processes"), "{x}"),
+            Some("kept") => assert!(why.contains("gc never removes it"), "{x}"),
+            Some("foreign") => assert!(why.contains("not made by rein"), "{x}"),
+            _ => panic!("{x}"),
+        }
+    }
+    // What it keeps, it names: the named group and the unmarked one too.
+    for (g, kind) in [("named", "kept"), ("foreign", "foreign")] {
+        let g = format!("/{}/{g}", e.parent);
+        assert!(plan.iter().any(|x| x["group"] == g.as_str() && x["kind"] == kind), "{g}: {plan:?}");
     }
     let done = gc_entries(&e, false);
     assert!(done.iter().all(|x| x["error"].is_null()), "{done:?}");

@@ -10,6 +10,7 @@ mod enforcement;
 mod groups;
 mod library;
 mod library_api;
+mod lifecycle;
 mod observability;
 mod observe;
 mod reliability;

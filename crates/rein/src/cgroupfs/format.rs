@@ -238,6 +238,57 @@ pub fn same_setting(file: &str, written: &str, current: &str) -> bool {
     }
 }
 
+/// What a write of a device that has no line yet is undone with, in the files that hold
+/// one line per device: the value that removes the device's line. `None` for files that
+/// hold one value (writing the old text back restores those).
+fn per_device_reset(file: &str) -> Option<&'static str> {
+    match file {
+        // blk-throttle drops a device's line once all four limits are max.
+        "io.max" => Some("rbps=max wbps=max riops=max wiops=max"),
+        "io.latency" => Some("target=max"),
+        // blk-iocost and bfq: "default" removes a device's own weight.
+        "io.weight" | "io.bfq.weight" | "blkio.bfq.weight_device" => Some("default"),
+        // v1 blk-throttle (and CFQ's weight_device): 0 removes the line.
+        f if f.starts_with("blkio.throttle.") && f.ends_with("_device") => Some("0"),
+        "blkio.weight_device" => Some("0"),
+        _ => None,
+    }
+}
+
+/// The writes that undo a write of `written` to `file`, which held `previous` before.
+///
+/// A file with one value is restored by writing the old text back. The per-device files
+/// (`io.max`, `io.latency`, `io.weight`, `io.bfq.weight`, v1's `blkio.throttle.*_device`
+/// and the weight_device files) hold one line per device, but a write names one device
+/// and changes only its line: the kernel takes one device per write, so their whole old
+/// text cannot be written back (two lines are refused with EINVAL, an empty text sets
+/// nothing). Their undo is one write per device `written` named: the device's old line,
+/// or, for a device that had none, the value that removes its line (io.max
+/// `MAJ:MIN rbps=max wbps=max riops=max wiops=max`, blkio.throttle `MAJ:MIN 0`, ...).
+/// io.weight's `default N` line is put back as `default <old N>`.
+pub fn undo_writes(file: &str, written: &str, previous: &str) -> Vec<String> {
+    let Some(reset) = per_device_reset(file) else {
+        return vec![previous.trim_end().to_string()];
+    };
+    let old_line = |key: &str| {
+        previous.lines().map(str::trim).find(|l| l.split_whitespace().next() == Some(key)).map(String::from)
+    };
+    let mut out: Vec<String> = Vec::new();
+    for line in written.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let Some(key) = line.split_whitespace().next() else { continue };
+        let undo = match old_line(key) {
+            Some(old) => old,
+            // A default weight always has a line; nothing to remove.
+            None if key == "default" => continue,
+            None => format!("{key} {reset}"),
+        };
+        if !out.contains(&undo) {
+            out.push(undo);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +354,39 @@ mod tests {
         assert!(same_setting("blkio.throttle.write_bps_device", "7:0 0", "8:0 5\n"));
         assert!(!same_setting("cpu.max", "20000 100000", "max 100000\n"));
         assert!(!same_setting("pids.max", "5", "max"));
+    }
+
+    #[test]
+    fn undo_writes_restore_per_device_lines_one_device_at_a_time() {
+        // One value: the old text back.
+        assert_eq!(undo_writes("memory.max", "1048576", "max\n"), ["max"]);
+        assert_eq!(undo_writes("cpuset.cpus", "0-1", ""), [""]);
+        let two = "7:0 rbps=max wbps=1048576 riops=max wiops=max\n8:16 rbps=2097152 wbps=max riops=max wiops=max\n";
+        for (before, written, undo) in [
+            // No device before: the line is removed again.
+            ("", "7:0 wbps=2097152", "7:0 rbps=max wbps=max riops=max wiops=max"),
+            // One device before, the same one written: its old line.
+            (
+                "7:0 rbps=max wbps=1048576 riops=max wiops=max\n",
+                "7:0 wbps=2097152",
+                "7:0 rbps=max wbps=1048576 riops=max wiops=max",
+            ),
+            // One device before, another written: the new one's line is removed.
+            (
+                "7:0 rbps=max wbps=1048576 riops=max wiops=max\n",
+                "8:16 wbps=1",
+                "8:16 rbps=max wbps=max riops=max wiops=max",
+            ),
+            // Two devices before: only the written device's line, never both.
+            (two, "8:16 rbps=5", "8:16 rbps=2097152 wbps=max riops=max wiops=max"),
+        ] {
+            assert_eq!(undo_writes("io.max", written, before), [undo], "{before:?} {written:?}");
+        }
+        assert_eq!(undo_writes("blkio.throttle.write_bps_device", "7:0 2097152", ""), ["7:0 0"]);
+        assert_eq!(undo_writes("blkio.throttle.read_iops_device", "8:16 9", "7:0 5\n8:16 100\n"), ["8:16 100"]);
+        assert_eq!(undo_writes("io.weight", "default 50", "default 100\n8:0 200\n"), ["default 100"]);
+        assert_eq!(undo_writes("io.weight", "8:0 50", "default 100\n"), ["8:0 default"]);
+        assert_eq!(undo_writes("io.latency", "8:0 target=10", ""), ["8:0 target=max"]);
     }
 
     #[test]

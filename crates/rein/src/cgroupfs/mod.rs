@@ -155,7 +155,10 @@ impl Mount {
     /// Writes `value` to an interface file in one write(2), as the kernel requires.
     pub fn write(&self, group: &GroupPath, file: &str, value: &str) -> Result<()> {
         let fd = self.open_file(group, file, OFlags::WRONLY | OFlags::TRUNC)?;
-        write_once(&fd, value).map_err(|e| self.fail(Op::Write, group, Some(file), Some(value), e))
+        write_once(&fd, value).map_err(|e| self.fail(Op::Write, group, Some(file), Some(value), e))?;
+        #[cfg(test)]
+        write_log::push(self.file_path(group, file), value);
+        Ok(())
     }
 
     /// Opens an interface file (no create) with `flags` plus `O_CLOEXEC | O_NOFOLLOW`.
@@ -183,13 +186,13 @@ impl Mount {
 
     /// Creates a group's directory. Returns false if it already existed.
     pub fn mkdir(&self, group: &GroupPath) -> Result<bool> {
+        self.parent_of(group)?.mkdir()
+    }
+
+    /// Opens the parent directory of `group`, to make `group` in it (see [`ParentDir`]).
+    pub(crate) fn parent_of(&self, group: &GroupPath) -> Result<ParentDir<'_>> {
         let parent = group.parent().ok_or_else(|| Error::state("cannot create the cgroup root", None))?;
-        let parent_fd = self.open_dir(&parent)?;
-        match rustix::fs::mkdirat(&parent_fd, group.name(), Mode::from_raw_mode(0o755)) {
-            Ok(()) => Ok(true),
-            Err(Errno::EXIST) => Ok(false),
-            Err(e) => Err(self.fail(Op::Mkdir, group, None, None, e)),
-        }
+        Ok(ParentDir { mount: self, fd: self.open_dir(&parent)?, parent, group: group.clone() })
     }
 
     /// Removes a group's directory (it must hold no processes and no child groups).
@@ -259,7 +262,7 @@ impl Mount {
     /// (or the filesystem keeps no extended attributes).
     pub fn get_xattr(&self, group: &GroupPath, name: &str) -> Result<Option<String>> {
         let fd = self.open_dir(group)?;
-        let mut buf = [0u8; 256];
+        let mut buf = [0u8; 1024];
         match rustix::fs::fgetxattr(&fd, name, &mut buf[..]) {
             Ok(n) => Ok(Some(String::from_utf8_lossy(&buf[..n]).into_owned())),
             Err(Errno::NODATA | Errno::OPNOTSUPP) => Ok(None),
@@ -267,6 +270,31 @@ impl Mount {
             Err(Errno::RANGE) => Ok(Some(String::new())),
             Err(e) => Err(self.fail(Op::Xattr, group, None, Some(name), e)),
         }
+    }
+
+    /// The names of a group directory's extended attributes (none where the filesystem
+    /// keeps none).
+    pub fn xattr_names(&self, group: &GroupPath) -> Result<Vec<String>> {
+        let fd = self.open_dir(group)?;
+        let fail = |e| self.fail(Op::Xattr, group, None, None, e);
+        let mut buf = vec![0u8; 4096];
+        let n = loop {
+            match rustix::fs::flistxattr(&fd, &mut buf[..]) {
+                Ok(n) => break n,
+                Err(Errno::OPNOTSUPP) => return Ok(Vec::new()),
+                // Grown meanwhile: ask for the size, and try again.
+                Err(Errno::RANGE) => {
+                    let need = rustix::fs::flistxattr(&fd, &mut [0u8; 0][..]).map_err(fail)?;
+                    buf.resize(need.max(buf.len() * 2), 0);
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        };
+        Ok(buf[..n]
+            .split(|b| *b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect())
     }
 
     /// Removes an extended attribute from a group's directory (absent is fine).
@@ -280,18 +308,7 @@ impl Mount {
 
     /// Resolves `rel` beneath the root without following symlinks or leaving the mount.
     fn resolve(&self, rel: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
-        let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        if !NO_OPENAT2.load(Ordering::Relaxed) {
-            let how =
-                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;
-            match rustix::fs::openat2(self.root()?, rel, flags, Mode::empty(), how) {
-                Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
-                // EAGAIN: a concurrent rename raced the lookup; the walk below is safe too.
-                Err(Errno::AGAIN) => {}
-                other => return other,
-            }
-        }
-        walk_beneath(self.root()?, rel, flags)
+        beneath(self.root()?, rel, flags)
     }
 
     /// Opens a group's directory for reading its files by name (see [`GroupDir`]).
@@ -321,6 +338,96 @@ impl Mount {
             None => self.dir_path(group),
         };
         fail_at(path, op, file, value, errno)
+    }
+}
+
+/// The library's unit tests see every write of their thread: a fake tree's file keeps
+/// only the last value written, and the order and number of writes (one per device in a
+/// rollback, say) is what some tests are about.
+#[cfg(test)]
+pub(crate) mod write_log {
+    use std::cell::RefCell;
+    use std::path::PathBuf;
+
+    thread_local! {
+        static LOG: RefCell<Option<Vec<(PathBuf, String)>>> = const { RefCell::new(None) };
+    }
+
+    /// Starts recording this thread's writes (dropping what was recorded).
+    pub(crate) fn start() {
+        LOG.with(|l| *l.borrow_mut() = Some(Vec::new()));
+    }
+
+    /// Stops recording; returns the writes since [`start`], in order.
+    pub(crate) fn take() -> Vec<(PathBuf, String)> {
+        LOG.with(|l| l.borrow_mut().take().unwrap_or_default())
+    }
+
+    pub(super) fn push(path: PathBuf, value: &str) {
+        LOG.with(|l| {
+            if let Some(v) = l.borrow_mut().as_mut() {
+                v.push((path, value.to_string()));
+            }
+        });
+    }
+}
+
+/// Resolves `rel` beneath `dir` without following symlinks or leaving the mount.
+fn beneath(dir: BorrowedFd<'_>, rel: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
+    let flags = flags | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        let how =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;
+        match rustix::fs::openat2(dir, rel, flags, Mode::empty(), how) {
+            Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            // EAGAIN: a concurrent rename raced the lookup; the walk below is safe too.
+            Err(Errno::AGAIN) => {}
+            other => return other,
+        }
+    }
+    walk_beneath(dir, rel, flags)
+}
+
+/// The parent directory of a group being made, held open from the creation record rein
+/// sets on it to the mark on the new directory ([`crate::ownership`], "Creation
+/// records"): one lookup from the root for the record, the mkdir, the mark and the
+/// record's removal.
+pub(crate) struct ParentDir<'m> {
+    mount: &'m Mount,
+    fd: OwnedFd,
+    parent: GroupPath,
+    group: GroupPath,
+}
+
+impl ParentDir<'_> {
+    /// Sets an extended attribute on the parent.
+    pub(crate) fn set_xattr(&self, name: &str, value: &str) -> Result<()> {
+        rustix::fs::fsetxattr(&self.fd, name, value.as_bytes(), rustix::fs::XattrFlags::empty())
+            .map_err(|e| self.mount.fail(Op::Xattr, &self.parent, None, Some(name), e))
+    }
+
+    /// Removes an extended attribute from the parent (absent is fine).
+    pub(crate) fn remove_xattr(&self, name: &str) -> Result<()> {
+        match rustix::fs::fremovexattr(&self.fd, name) {
+            Ok(()) | Err(Errno::NODATA) => Ok(()),
+            Err(e) => Err(self.mount.fail(Op::Xattr, &self.parent, None, Some(name), e)),
+        }
+    }
+
+    /// Creates the group's directory. Returns false if it already existed.
+    pub(crate) fn mkdir(&self) -> Result<bool> {
+        match rustix::fs::mkdirat(&self.fd, self.group.name(), Mode::from_raw_mode(0o755)) {
+            Ok(()) => Ok(true),
+            Err(Errno::EXIST) => Ok(false),
+            Err(e) => Err(self.mount.fail(Op::Mkdir, &self.group, None, None, e)),
+        }
+    }
+
+    /// Sets an extended attribute on the group's directory, opened beneath the parent.
+    pub(crate) fn set_child_xattr(&self, name: &str, value: &str) -> Result<()> {
+        let fail = |e| self.mount.fail(Op::Xattr, &self.group, None, Some(name), e);
+        let fd = beneath(self.fd.as_fd(), self.group.name(), OFlags::RDONLY | OFlags::DIRECTORY).map_err(fail)?;
+        rustix::fs::fsetxattr(&fd, name, value.as_bytes(), rustix::fs::XattrFlags::empty()).map_err(fail)
     }
 }
 

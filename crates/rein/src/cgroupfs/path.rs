@@ -13,15 +13,28 @@ const MAX_COMPONENT: usize = 255;
 /// Longest group path rein accepts, well under PATH_MAX once the mount point is prefixed.
 pub const MAX_PATH: usize = 1024;
 
-/// Prefixes of interface files (`cgroup.procs`, `memory.max`, ...). A directory named like
-/// that would shadow or collide with a file, so rein refuses such names.
-const INTERFACE_PREFIXES: [&str; 17] = [
+/// The prefixes of interface file names, as the kernel builds them (kernel/cgroup/cgroup.c,
+/// `cgroup_file_name`): a controller's files are `<name>.<file>` with the controller's
+/// name on cgroup2 and its legacy name on v1 (`blkio` for `io`); the core's files are
+/// `cgroup.*`, plus `cpu.stat` and the PSI files `cpu`, `memory`, `io` and (Linux 6.2,
+/// with IRQ time accounting) `irq.pressure`. The controllers are those of
+/// include/linux/cgroup_subsys.h up to Linux 6.18, `dmem` (6.14) and `debug` included.
+///
+/// The kernel itself refuses only a name with a newline (`cgroup_mkdir`) and one that
+/// is taken in the directory (EEXIST from kernfs). A group named like a file that does
+/// not exist yet is accepted, but then breaks the directory: enabling the controller
+/// in the parent's parent later must create that file in the parent, and fails with
+/// EEXIST (`cgroup_add_file`), for every group under that parent. So rein refuses the
+/// whole namespace a controller's files may take, not only the names that exist today.
+/// A bare prefix (`irq`, `dmem`, `memory`) names no file and is accepted.
+const INTERFACE_PREFIXES: [&str; 19] = [
     "cgroup",
     "cpu",
     "cpuacct",
     "cpuset",
     "memory",
     "io",
+    "irq",
     "blkio",
     "pids",
     "freezer",
@@ -29,10 +42,11 @@ const INTERFACE_PREFIXES: [&str; 17] = [
     "hugetlb",
     "rdma",
     "misc",
+    "dmem",
+    "debug",
     "net_cls",
     "net_prio",
     "perf_event",
-    "notify_on_release",
 ];
 
 /// A group's path relative to a hierarchy's root (`rein/run-42`, or empty for the root).
@@ -185,6 +199,10 @@ mod tests {
         assert_eq!(GroupPath::parse("/tenants/a/").unwrap().as_str(), "tenants/a");
         assert_eq!(GroupPath::parse("user.slice").unwrap().as_str(), "user.slice");
         assert_eq!(GroupPath::parse("run-1@x:y").unwrap().to_string(), "/run-1@x:y");
+        // A bare controller name is no file name; nor is a longer word before the dot.
+        for ok in ["irq", "dmem", "memory", "io", "debug", "irqbalance.service", "iosched.slice", "cpus"] {
+            assert_eq!(GroupPath::parse(ok).unwrap().as_str(), ok);
+        }
     }
 
     #[test]
@@ -205,6 +223,12 @@ mod tests {
             "cgroup.procs",
             "memory.max",
             "x/cpu.weight",
+            "irq.pressure",
+            "dmem.max",
+            "dmem.capacity",
+            "debug.cgroup_css_links",
+            "blkio.throttle.io_serviced",
+            "misc.max",
             "tasks",
             "notify_on_release",
             "release_agent",

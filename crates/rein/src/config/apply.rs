@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::group::{Group, Spec};
 use crate::hierarchy::{Binding, Controller, Hierarchy};
 use crate::lifecycle::{self, Change};
+use crate::lock::GroupLock;
 use crate::ownership::{Mark, ProcTable, XATTR, config_id, describe_pids};
 use crate::plan::{Action, Place, Plan, Write};
 use crate::units::CpuList;
@@ -205,13 +206,16 @@ impl fmt::Display for Diff {
 }
 
 /// Everything an apply will do: one plan, the removals, and the diff describing them.
-#[derive(Debug, Clone)]
+/// From [`plan_locked`], it also holds the change locks of the groups it writes to, until
+/// it is dropped.
+#[derive(Debug)]
 pub struct Changes {
     /// Every mkdir, mark and write, in order; executed at once.
     pub plan: Plan,
     /// Per group, what happens.
     pub diff: Diff,
     removals: Vec<Removal>,
+    lock: Option<GroupLock>,
 }
 
 impl Changes {
@@ -490,15 +494,80 @@ pub fn plan(
     };
 
     let diff = describe(h, &plan, resolved, &base, &removals, if opts.prune { &[] } else { &stale }, id);
-    Ok(Changes { plan, diff, removals })
+    Ok(Changes { plan, diff, removals, lock: None })
+}
+
+/// How often [`plan_locked`] plans again when the groups to lock keep changing.
+const LOCK_ROUNDS: usize = 5;
+
+/// [`plan`], made under the change locks ([`crate::lock`]) of every existing group the
+/// plan writes to or adds a directory to, which the returned [`Changes`] hold until it is
+/// dropped: plan, [`apply`], drop. A `rein set`, `cgset`, `rein exec` or `rein run -g` of
+/// one of those groups waits meanwhile, so neither can restore a value the other read
+/// before the other wrote (a lost update), and a rollback restores only values this
+/// apply read under the lock.
+///
+/// Which groups those are is known only from a plan: it plans, locks them (all at once,
+/// in the order of [`crate::lock::lock_groups`]), and plans again under the lock, until
+/// the groups the plan touches are all locked. Groups the plan creates need no lock: a
+/// second creator's mkdir fails.
+pub fn plan_locked(
+    h: &Arc<Hierarchy>,
+    resolved: &Resolved,
+    owner: &str,
+    opts: &Options,
+) -> std::result::Result<Changes, Refused> {
+    let whole = |e: Error| Refused { at: Vec::new(), error: e };
+    let mut held: BTreeSet<GroupPath> = BTreeSet::new();
+    let mut lock: Option<GroupLock> = None;
+    for _ in 0..LOCK_ROUNDS {
+        let mut changes = plan(h, resolved, owner, opts)?;
+        let touched = touched(h, &changes.plan);
+        if touched.is_subset(&held) {
+            changes.lock = lock;
+            return Ok(changes);
+        }
+        // Every lock again, in order, so this process never waits holding a lock that
+        // comes later in the order than the one it waits for.
+        drop(lock.take());
+        held.extend(touched);
+        let groups: Vec<Group> = held.iter().filter_map(|p| Group::open(h.clone(), p).ok()).collect();
+        lock = Some(crate::lock::lock_groups(&groups, crate::lock::LOCK_TIMEOUT).map_err(whole)?);
+    }
+    Err(whole(Error::state(
+        format!(
+            "the groups under {} kept changing while rein planned the apply",
+            base_of(resolved, opts).map_err(whole)?
+        ),
+        Some("another process is creating or removing groups there; try again".into()),
+    )))
+}
+
+/// The existing groups (not the root) a plan writes to or adds a directory to.
+fn touched(h: &Arc<Hierarchy>, plan: &Plan) -> BTreeSet<GroupPath> {
+    let mut made: HashSet<(Place, &GroupPath)> = HashSet::new();
+    let mut out = BTreeSet::new();
+    for a in plan.actions() {
+        let group = match a {
+            Action::Mkdir { place, group, .. } => {
+                made.insert((*place, group));
+                group
+            }
+            Action::Write { place, group, .. } if !made.contains(&(*place, group)) => group,
+            _ => continue,
+        };
+        if !group.is_root() && !out.contains(group) && Group::open(h.clone(), group).is_ok() {
+            out.insert(group.clone());
+        }
+    }
+    out
 }
 
 /// What rollback writes back for a write `Group::plan` does not undo, in a directory that
-/// exists already: controllers enabled in an ancestor's `cgroup.subtree_control` (`+cpu`
-/// is undone by `-cpu`; not at the hierarchy root, which is everybody's), and a v1 ancestor's empty cpuset filled in. `rein create` and
-/// `rein run` leave these (harmless, and a concurrent run may rely on them); an apply
-/// restores them, so a failed apply leaves the tree exactly as it was. If undoing fails
-/// (EBUSY: something else started using the controller), the error says so.
+/// exists already: a v1 ancestor's empty cpuset filled in (the kernel refuses to empty it
+/// again while a child uses its CPUs, so the undo cannot pull them from under anyone).
+/// Controllers enabled in an ancestor's `cgroup.subtree_control` are not undone, as by
+/// every rein command: see [`crate::plan::Failure::kept`].
 fn undo(
     h: &Hierarchy,
     place: Place,
@@ -507,19 +576,11 @@ fn undo(
     if_empty: bool,
     created: &HashSet<(Place, GroupPath)>,
 ) -> Option<String> {
-    // The root is everybody's: what an apply enabled there stays.
-    if group.is_root() || created.contains(&(place, group.clone())) || !place.mount(h).exists(group) {
+    // The root is everybody's: what an apply did there stays.
+    if !if_empty || group.is_root() || created.contains(&(place, group.clone())) || !place.mount(h).exists(group) {
         return None;
     }
-    if write.file == crate::v2::CGROUP_SUBTREE_CONTROL {
-        let inverse: Vec<String> =
-            write.value.split_whitespace().filter_map(|c| c.strip_prefix('+')).map(|c| format!("-{c}")).collect();
-        return (!inverse.is_empty()).then(|| inverse.join(" "));
-    }
-    if if_empty {
-        return place.mount(h).read(group, &write.file).ok();
-    }
-    None
+    place.mount(h).read(group, &write.file).ok()
 }
 
 /// Checks and describes removing `paths` (deepest first): refuses a populated group
@@ -592,12 +653,13 @@ fn describe(
                 if groups[i].action == Verdict::Unchanged {
                     groups[i].action = Verdict::Change;
                 }
-                // A subtree_control write's "previous" is its undo (-cpu), not a value.
-                let shown = if write.file == crate::v2::CGROUP_SUBTREE_CONTROL { None } else { previous.as_ref() };
+                // For a per-device file, the old line of the device written (what a rollback
+                // would write back), not the whole file.
+                let old = previous.as_ref().map(|p| crate::cgroupfs::format::undo_writes(&write.file, &write.value, p));
                 groups[i].files.push(FileDiff {
                     file: write.file.to_string(),
                     path: place.mount(h).file_path(group, &write.file),
-                    old: shown.map(|p| p.trim_end().to_string()),
+                    old: old.map(|o| o.join("\n")),
                     new: write.value.clone(),
                 });
             }
@@ -617,12 +679,59 @@ fn describe(
     }
 }
 
+/// Why an apply failed, and what it left.
+#[derive(Debug)]
+pub struct Failed {
+    /// The step that failed.
+    pub error: Error,
+    /// What is left of the apply.
+    pub left: Left,
+}
+
+/// What a failed apply left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Left {
+    /// The plan failed and every change it made was undone, except the controllers it
+    /// enabled in existing groups (each as `+cpu > PATH`; see
+    /// [`crate::plan::Failure::kept`]), which stay enabled.
+    Undone {
+        /// The controllers left enabled.
+        kept: Vec<String>,
+    },
+    /// The plan failed and these changes could not be undone (each with the reason).
+    NotUndone(Vec<String>),
+    /// The plan was applied; removing a group after it failed (removals are not undone).
+    Applied,
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+impl From<Failed> for Error {
+    fn from(f: Failed) -> Error {
+        f.error
+    }
+}
+
 /// Executes the changes: the plan (rolled back as a whole when a step fails), then the
-/// removals. Returns the error of the step that failed; after a failed plan nothing
-/// of it is left.
-pub fn apply(h: &Arc<Hierarchy>, changes: &Changes) -> Result<()> {
-    changes.plan.execute(h)?;
-    remove_all(h, &changes.removals)
+/// removals. On failure, says what is left: after a failed plan, nothing of it (unless a
+/// rollback step failed too); after a failed removal, the plan's changes.
+pub fn apply(h: &Arc<Hierarchy>, changes: &Changes) -> std::result::Result<(), Box<Failed>> {
+    if let Err(f) = changes.plan.try_execute(h) {
+        let f = *f;
+        let left = if f.undone() { Left::Undone { kept: f.kept } } else { Left::NotUndone(f.not_undone) };
+        return Err(Box::new(Failed { error: f.error, left }));
+    }
+    remove_all(h, &changes.removals).map_err(|error| Box::new(Failed { error, left: Left::Applied }))
 }
 
 fn remove_all(h: &Arc<Hierarchy>, removals: &[Removal]) -> Result<()> {
@@ -981,8 +1090,11 @@ mod tests {
         assert!(!l.contains(&"0-1 > /cpuset/a/b/cpuset.cpus".to_string()), "{l:#?}");
     }
 
+    /// A controller enabled in an existing parent stays enabled after a failed apply: a
+    /// concurrent `rein run` may have made its group there and written its limit the
+    /// moment it was enabled, and disabling it would silently take that limit away.
     #[test]
-    fn controllers_an_apply_enables_in_an_existing_parent_are_undone_on_failure() {
+    fn controllers_an_apply_enables_in_an_existing_parent_stay_enabled_on_failure() {
         let tree = FakeTree::new(Layout::V2);
         std::fs::write(tree.path().join("cgroup.subtree_control"), "cpuset cpu io memory pids\n").unwrap();
         tree.group("t");
@@ -995,9 +1107,67 @@ mod tests {
             }
             _ => None,
         });
-        assert_eq!(undo, Some(Some("-cpu -cpuset -memory -io -pids".to_string())), "{}", c.display(&h));
-        // The diff shows what is enabled, not the undo.
+        assert_eq!(undo, Some(None), "{}", c.display(&h));
+        // The diff shows what is enabled.
         let g = c.diff.groups.iter().find(|g| g.group == "/t").unwrap();
         assert_eq!(g.files[0].old, None);
+        // A fake mkdir makes an empty directory: the first write into /t/dev fails.
+        let f = apply(&h, &c).unwrap_err();
+        let root = tree.path().display().to_string();
+        match f.left {
+            Left::Undone { kept } => assert_eq!(
+                kept.iter().map(|k| k.replace(&root, "")).collect::<Vec<_>>(),
+                ["'+cpu +cpuset +memory +io +pids' > /t/cgroup.subtree_control"]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            std::fs::read_to_string(tree.path().join("t/cgroup.subtree_control")).unwrap(),
+            "+cpu +cpuset +memory +io +pids"
+        );
+        assert!(!tree.path().join("t/dev").exists());
+    }
+
+    /// An apply plans under the change locks of the existing groups it writes to: it
+    /// waits while another process holds one (a `rein set` between reading a value and
+    /// writing it), then reads the values that process left.
+    #[test]
+    fn an_apply_plans_under_the_locks_of_the_groups_it_changes() {
+        let tree = FakeTree::new(Layout::V2);
+        std::fs::write(tree.path().join("cgroup.subtree_control"), "cpuset cpu io memory pids\n").unwrap();
+        tree.group("t/dev/db");
+        tree.group("t/dev/api");
+        for d in ["t", "t/dev"] {
+            std::fs::write(tree.path().join(d).join("cgroup.subtree_control"), "cpuset cpu io memory pids\n").unwrap();
+        }
+        let h = tree.hierarchy();
+        let db = GroupPath::parse("t/dev/db").unwrap();
+        let plain = plan(&h, &resolved(DEV), "dev", &prefix("t")).unwrap();
+        assert_eq!(
+            touched(&h, &plain.plan).into_iter().map(|g| g.to_string()).collect::<Vec<_>>(),
+            ["/t/dev/api", "/t/dev/db"]
+        );
+        // Another holder of db's lock writes a value, then lets go.
+        let held = Group::open(h.clone(), &db).unwrap().lock().unwrap();
+        let h2 = h.clone();
+        let waiter = std::thread::spawn(move || {
+            let t0 = std::time::Instant::now();
+            let c = plan_locked(&h2, &resolved(DEV), "dev", &prefix("t")).unwrap();
+            (t0.elapsed(), c.plan.actions().to_vec(), c.lock.is_some())
+        });
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        std::fs::write(tree.path().join("t/dev/db/memory.max"), "12345\n").unwrap();
+        drop(held);
+        let (waited, actions, locked) = waiter.join().unwrap();
+        assert!(waited >= std::time::Duration::from_millis(140), "{waited:?}");
+        assert!(locked);
+        // The value to restore is the one the other process left.
+        let restore = actions.iter().find_map(|a| match a {
+            Action::Write { group, write, previous, .. } if *group == db && write.file == "memory.max" => {
+                previous.clone()
+            }
+            _ => None,
+        });
+        assert_eq!(restore.as_deref(), Some("12345\n"));
     }
 }

@@ -35,7 +35,8 @@
 //!
 //! let resolved = config.resolve(&Context::host()).map_err(|p| format!("{p:?}"))?;
 //! let h = Arc::new(Hierarchy::detect()?);
-//! let changes = apply::plan(&h, &resolved, "dev", &apply::Options::default()).map_err(|r| r.error)?;
+//! // Planned under the change locks of the groups it changes, held until `changes` goes.
+//! let changes = apply::plan_locked(&h, &resolved, "dev", &apply::Options::default()).map_err(|r| r.error)?;
 //! print!("{}", changes.diff);
 //! apply::apply(&h, &changes)?;
 //! # Ok(()) }
