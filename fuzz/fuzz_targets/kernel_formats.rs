@@ -20,9 +20,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = format::pids("f", s);
     let _ = rein::hierarchy::parse_mountinfo(s);
     let _ = rein::lifecycle::parse_proc_cgroup(s);
-    let _ = rein::ownership::parse_stat_start_time(s);
+    let _ = rein::procfs::parse_stat_start_time(s);
     let _ = rein::lock::flock_holders(s, 0, 0x20, 802562);
-    if let Ok(m) = rein::ownership::Mark::parse(s) {
-        assert_eq!(rein::ownership::Mark::parse(&m.value()).ok(), Some(m));
+    if let Ok(m) = rein::mark::Mark::parse(s) {
+        assert_eq!(rein::mark::Mark::parse(&m.value()).ok(), Some(m));
     }
 });

@@ -19,8 +19,9 @@ use anyhow::{Context, bail};
 use rein::compat::files::{self, Home};
 use rein::compat::libcgroup::{self, Controllers, GroupSpec};
 use rein::lifecycle::{self, Change};
-use rein::ownership::{Mark, ProcTable};
+use rein::mark::Mark;
 use rein::plan::{Place, Plan};
+use rein::procfs::ProcTable;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 
 use crate::cmd::groups::{current_reader, exec_command, host, places_for, spec_controllers};
@@ -340,7 +341,7 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
     // that two cgsets naming the same groups in another order cannot wait for each other;
     // then one plan for every group: a refusal anywhere changes nothing anywhere.
     let opened = groups.iter().map(|p| Group::open(h.clone(), p)).collect::<rein::Result<Vec<Group>>>()?;
-    let locks = rein::lock::lock_groups(&opened, rein::lock::LOCK_TIMEOUT)?;
+    let locks = rein::group::lock_groups(&opened, rein::lock::LOCK_TIMEOUT)?;
     let mut plan = Plan::new();
     for path in &groups {
         let group = Group::open(h.clone(), path)?;

@@ -25,7 +25,8 @@ use crate::cgroupfs::GroupPath;
 use crate::error::{Error, Result};
 use crate::group::{Group, Spec};
 use crate::hierarchy::Hierarchy;
-use crate::ownership::{Mark, ProcTable};
+use crate::mark::Mark;
+use crate::procfs::ProcTable;
 use crate::resources::Resources;
 use crate::stats::Stats;
 
@@ -148,7 +149,7 @@ pub trait DriverGroup: fmt::Debug + Send + Sync {
 /// (cgroup v2, v1 and hybrid hosts, as [`Group`] does).
 ///
 /// Groups it creates carry the ownership mark `transient pid=P start=T` of the calling
-/// process ([`crate::ownership`]): if the process dies before its handles remove them,
+/// process ([`crate::mark`]): if the process dies before its handles remove them,
 /// `rein gc` collects them once they are empty. [`DriverGroup::persist`] makes the mark
 /// `named`.
 #[derive(Debug, Clone)]
@@ -228,7 +229,7 @@ impl DriverGroup for CgroupfsGroup {
         }
         let h = self.group.hierarchy();
         for n in self.group.nodes() {
-            n.place.mount(h).set_xattr(self.group.path(), crate::ownership::XATTR, &Mark::Named.value())?;
+            n.place.mount(h).set_xattr(self.group.path(), crate::mark::XATTR, &Mark::Named.value())?;
         }
         self.mark = Some(Mark::Named);
         Ok(())

@@ -1,11 +1,15 @@
-//! The library's one error type.
+//! The library's one error type, and the located mistakes of a rein.toml file
+//! ([`Diagnostics`]) that one of its variants carries.
 //!
 //! Every error says what happened and where; [`Error::hint`] says what to do about it
 //! when there is something to do. Messages are lower case without a trailing period,
 //! so they compose into `rein: error: <message>` lines.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
+
+use serde::Serialize;
 
 /// Result alias used throughout the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -106,7 +110,7 @@ pub enum Error {
 
     /// A rein.toml file holds mistakes: every one, located (file, line, column).
     #[error("{}: {} mistake{}", .0.file.display(), .0.errors.len(), if .0.errors.len() == 1 { "" } else { "s" })]
-    Config(Box<crate::config::load::Diagnostics>),
+    Config(Box<Diagnostics>),
 
     /// A bpf(2) call failed: loading, attaching, detaching or reading a cgroup BPF
     /// program. When the kernel's verifier refused a program, its log is kept.
@@ -214,4 +218,56 @@ pub(crate) fn escape(s: &str) -> String {
         out.push_str("...");
     }
     out
+}
+
+/// One located mistake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// The file as given.
+    pub file: PathBuf,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// The key path it is about (`groups.db.memory`); empty for syntax errors.
+    pub key: String,
+    /// What is wrong, and what is allowed.
+    pub message: String,
+    /// The source line.
+    #[serde(skip)]
+    pub source_line: String,
+    /// How many characters the caret underlines.
+    #[serde(skip)]
+    pub width: usize,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}:{}:{}: error: {}", self.file.display(), self.line, self.column, self.message)?;
+        let num = self.line.to_string();
+        let pad = " ".repeat(num.len());
+        writeln!(f, "{pad} |")?;
+        writeln!(f, "{num} | {}", self.source_line)?;
+        let indent: String =
+            self.source_line.chars().take(self.column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+        writeln!(f, "{pad} | {indent}{}", "^".repeat(self.width.max(1)))
+    }
+}
+
+/// Every mistake of a file, in the order of the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostics {
+    /// The file as given.
+    pub file: PathBuf,
+    /// The mistakes.
+    pub errors: Vec<Diagnostic>,
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for d in &self.errors {
+            writeln!(f, "{d}")?;
+        }
+        Ok(())
+    }
 }

@@ -385,24 +385,19 @@ impl Group {
     }
 
     /// The rein mark on the group's directories (the first one found), if any.
-    pub fn mark(&self) -> Result<Option<crate::ownership::Mark>> {
+    pub fn mark(&self) -> Result<Option<crate::mark::Mark>> {
         for n in &self.nodes {
-            if let Some(v) = self.mount(n.place).get_xattr(&self.path, crate::ownership::XATTR)? {
-                return Ok(crate::ownership::Mark::parse(&v).ok());
+            if let Some(v) = self.mount(n.place).get_xattr(&self.path, crate::mark::XATTR)? {
+                return Ok(crate::mark::Mark::parse(&v).ok());
             }
         }
         Ok(None)
     }
 
     /// Creates the group like [`Group::create`], marking the directories the plan
-    /// creates as rein's: `mark` on the group, [`crate::ownership::Mark::Parent`] on
+    /// creates as rein's: `mark` on the group, [`crate::mark::Mark::Parent`] on
     /// ancestors made on the way.
-    pub fn create_marked(
-        h: Arc<Hierarchy>,
-        path: &GroupPath,
-        spec: &Spec,
-        mark: crate::ownership::Mark,
-    ) -> Result<Group> {
+    pub fn create_marked(h: Arc<Hierarchy>, path: &GroupPath, spec: &Spec, mark: crate::mark::Mark) -> Result<Group> {
         let (mut plan, nodes) = Group::plan(&h, path, spec, true)?;
         plan.mark_new_groups(mark);
         plan.execute(&h)?;
@@ -546,7 +541,7 @@ impl Group {
 
     /// [`Group::lock`] with another timeout.
     pub fn lock_within(&self, timeout: Duration) -> Result<crate::lock::GroupLock> {
-        crate::lock::lock_all(self.lock_dirs()?, timeout, &crate::ownership::ProcTable::default())
+        crate::lock::lock_all(self.lock_dirs()?, timeout, &crate::procfs::ProcTable::default())
     }
 
     /// The group's directories opened for locking, in the lock order of [`crate::lock`]:
@@ -710,7 +705,7 @@ fn plan_v2(
             plan.push(Action::Write {
                 place: Place::V2,
                 group: a.clone(),
-                write: Write::new(v2::CGROUP_SUBTREE_CONTROL, list(&missing, "+")),
+                write: Write::enable(v2::CGROUP_SUBTREE_CONTROL, list(&missing, "+")),
                 previous: None,
                 if_empty: false,
             });
@@ -923,6 +918,20 @@ fn plan_v1(
         plan.push(Action::Write { place, group: path.clone(), write, previous, if_empty: false });
     }
     Ok(())
+}
+
+/// Locks every group of `groups` (each in every hierarchy it lives in), in the order
+/// of [`crate::lock`]: by path, then cgroup2 before v1 in mount order. A group named twice is locked
+/// once. Waits up to `timeout` in all for locks other processes hold.
+pub fn lock_groups(groups: &[Group], timeout: Duration) -> Result<crate::lock::GroupLock> {
+    let mut order: Vec<&Group> = groups.iter().collect();
+    order.sort_by(|a, b| a.path().cmp(b.path()));
+    order.dedup_by(|a, b| a.path() == b.path());
+    let mut dirs = Vec::new();
+    for g in order {
+        dirs.extend(g.lock_dirs()?);
+    }
+    crate::lock::lock_all(dirs, timeout, &crate::procfs::ProcTable::default())
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@
 //! # Removal and ownership
 //!
 //! Groups the cgroupfs driver creates carry the ownership mark `transient pid=P start=T` of
-//! the process that made them ([`crate::ownership`]): if it dies before its handles remove
+//! the process that made them ([`crate::mark`]): if it dies before its handles remove
 //! them (`kill -9`), `rein gc` removes them once they are empty. Removal refuses a group
 //! whose mark changed since (someone removed it and made it again), and a group holding
 //! the calling process itself: killing it would kill the caller.

@@ -46,7 +46,7 @@
 //!   forwarding, cleanup and a report.
 //! - [`lifecycle`] drives named groups (create, set, move, remove; live changes of one
 //!   group take turns through a [`lock::GroupLock`]), [`inspect`] reads
-//!   them back (show, ls), and [`ownership`] marks the groups rein makes and collects
+//!   them back (show, ls), and [`mark`] marks the groups rein makes, [`gc`] collects
 //!   the transient ones a crash left.
 //! - [`compat`] parses the vocabularies people know: libcgroup's `-g`/`-r`, systemd's
 //!   properties, Docker's flags.
@@ -77,6 +77,7 @@ pub mod bpf;
 pub mod cgroupfs;
 pub mod compat;
 pub mod config;
+pub mod controller;
 pub mod convert;
 pub mod device;
 pub mod devices;
@@ -84,6 +85,7 @@ pub mod driver;
 mod error;
 pub mod events;
 pub mod flags;
+pub mod gc;
 pub mod group;
 pub mod handle;
 pub mod hierarchy;
@@ -91,8 +93,9 @@ pub mod inspect;
 pub mod launch;
 pub mod lifecycle;
 pub mod lock;
-pub mod ownership;
+pub mod mark;
 pub mod plan;
+pub mod procfs;
 pub mod record;
 pub mod resources;
 pub mod run;
@@ -105,10 +108,11 @@ pub mod v1;
 pub mod v2;
 
 pub use cgroupfs::{GroupPath, Verify};
+pub use controller::Controller;
 pub use error::{Error, Result};
 pub use group::{Group, Spec};
 pub use handle::Cgroup;
-pub use hierarchy::{Controller, Hierarchy, Mode};
+pub use hierarchy::{Hierarchy, Mode};
 pub use resources::Resources;
 pub use stats::Stats;
 pub use units::{Bytes, CpuList, DeviceNumber, Limit, Weight};

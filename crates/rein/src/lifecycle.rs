@@ -15,8 +15,9 @@ use crate::compat::files::{Home, RawWrite};
 use crate::error::{Error, Result};
 use crate::group::{Group, Spec};
 use crate::hierarchy::{Binding, Controller, Hierarchy};
-use crate::ownership::{Mark, ProcTable, describe_pids};
+use crate::mark::Mark;
 use crate::plan::{Action, Place, Plan, Write};
+use crate::procfs::{ProcTable, describe_pids};
 use crate::{v1, v2};
 
 /// What a create or set asks for.

@@ -55,8 +55,7 @@ use rustix::fs::FlockOperation;
 use rustix::io::Errno;
 
 use crate::error::{Error, Result};
-use crate::group::Group;
-use crate::ownership::ProcTable;
+use crate::procfs::ProcTable;
 
 /// How long a change waits for another process's lock on the same group.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,11 +106,8 @@ fn timed_out(fd: &OwnedFd, path: &std::path::Path, timeout: Duration, procs: &Pr
             Some(flock_holders(&text, rustix::fs::major(dev), rustix::fs::minor(dev), st.st_ino))
         })
         .unwrap_or_default();
-    let who = if holders.is_empty() {
-        "another process".to_string()
-    } else {
-        crate::ownership::describe_pids(&holders, procs)
-    };
+    let who =
+        if holders.is_empty() { "another process".to_string() } else { crate::procfs::describe_pids(&holders, procs) };
     Error::state(
         format!("{} is locked by {who}; gave up after {:.0}s", path.display(), timeout.as_secs_f64()),
         Some(
@@ -120,20 +116,6 @@ fn timed_out(fd: &OwnedFd, path: &std::path::Path, timeout: Duration, procs: &Pr
                 .into(),
         ),
     )
-}
-
-/// Locks every group of `groups` (each in every hierarchy it lives in), in the order
-/// above: by path, then cgroup2 before v1 in mount order. A group named twice is locked
-/// once. Waits up to `timeout` in all for locks other processes hold.
-pub fn lock_groups(groups: &[Group], timeout: Duration) -> Result<GroupLock> {
-    let mut order: Vec<&Group> = groups.iter().collect();
-    order.sort_by(|a, b| a.path().cmp(b.path()));
-    order.dedup_by(|a, b| a.path() == b.path());
-    let mut dirs = Vec::new();
-    for g in order {
-        dirs.extend(g.lock_dirs()?);
-    }
-    lock_all(dirs, timeout, &ProcTable::default())
 }
 
 /// The pids holding a flock(2) lock on the inode `major:minor:ino`, from the text of

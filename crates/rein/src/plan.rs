@@ -13,7 +13,9 @@ use std::fmt;
 use crate::cgroupfs::{GroupPath, Mount, format};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
-use crate::ownership::{self, Mark};
+pub use crate::hierarchy::Place;
+use crate::mark::{self, Mark};
+use crate::procfs;
 
 /// One interface-file write: `value > file`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,31 +24,22 @@ pub struct Write {
     pub file: Cow<'static, str>,
     /// The text written.
     pub value: String,
+    /// A rollback leaves this write in place and says so: it enables something others
+    /// may rely on by the time the plan fails (a controller in `cgroup.subtree_control`,
+    /// which a concurrent run's limits need), and it sets no limit itself.
+    pub kept_on_rollback: bool,
 }
 
 impl Write {
     /// A write of `value` to `file`.
     pub fn new(file: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Write {
-        Write { file: file.into(), value: value.into() }
+        Write { file: file.into(), value: value.into(), kept_on_rollback: false }
     }
-}
 
-/// Which hierarchy an action touches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Place {
-    /// The cgroup2 hierarchy.
-    V2,
-    /// The v1 hierarchy at this index of [`Hierarchy::v1_mounts`].
-    V1(usize),
-}
-
-impl Place {
-    /// The mount this place refers to.
-    pub fn mount<'h>(&self, h: &'h Hierarchy) -> &'h Mount {
-        match self {
-            Place::V2 => &h.unified().expect("a V2 place exists only with a cgroup2 mount").mount,
-            Place::V1(i) => &h.v1_mounts()[*i].mount,
-        }
+    /// A write that enables something, kept when a plan is rolled back (see
+    /// [`Write::kept_on_rollback`]).
+    pub fn enable(file: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Write {
+        Write { kept_on_rollback: true, ..Write::new(file, value) }
     }
 }
 
@@ -76,7 +69,7 @@ pub enum Action {
         /// ancestors that a concurrent rein may have just set up).
         if_empty: bool,
     },
-    /// Mark a directory this plan created as rein's ([`crate::ownership`]). Skipped
+    /// Mark a directory this plan created as rein's ([`crate::mark`]). Skipped
     /// when the directory existed already (a concurrent process made it first).
     Mark {
         /// Where.
@@ -116,7 +109,7 @@ impl fmt::Display for Display<'_> {
                 Action::Mark { place, group, mark } => writeln!(
                     f,
                     "setfattr -n {} -v {} {}",
-                    ownership::XATTR,
+                    mark::XATTR,
                     shell_quote(&mark.value()),
                     place.mount(self.h).dir_path(group).display()
                 )?,
@@ -194,7 +187,7 @@ impl Plan {
     /// Runs every action; on failure undoes what this run did and says what is left.
     ///
     /// A `mkdir` followed by the `Mark` of the same directory is one step (see
-    /// [`crate::ownership`], "Creation records"): a record on the parent names the
+    /// [`crate::mark`], "Creation records"): a record on the parent names the
     /// directory from before the mkdir until it carries its mark, so a process killed
     /// in between leaves nothing `rein gc` cannot recognise.
     pub fn try_execute(&self, h: &Hierarchy) -> std::result::Result<(), Box<Failure>> {
@@ -224,7 +217,7 @@ impl Plan {
                     let started = match mark {
                         Mark::Transient { pid, start } if *pid == std::process::id() => *start,
                         _ => *start.get_or_insert_with(|| {
-                            ownership::ProcTable::default().start_time(std::process::id()).unwrap_or(0)
+                            procfs::ProcTable::default().start_time(std::process::id()).unwrap_or(0)
                         }),
                     };
                     let mount = place.mount(h);
@@ -234,7 +227,7 @@ impl Plan {
                     };
                     // Dropped after the rollback of a failure too: the record names the
                     // directory until it is gone.
-                    let _record = ownership::record_creation(&parent, group, started);
+                    let _record = mark::record_creation(&parent, group, started);
                     match parent.mkdir() {
                         Ok(true) => done.push(action),
                         Ok(false) if is_new(action) => return Err(rollback(h, &done, already_exists(mount, group))),
@@ -242,7 +235,7 @@ impl Plan {
                         Ok(false) => continue,
                         Err(err) => return Err(rollback(h, &done, err)),
                     }
-                    if let Err(err) = parent.set_child_xattr(ownership::XATTR, &mark.value()) {
+                    if let Err(err) = parent.set_child_xattr(mark::XATTR, &mark.value()) {
                         return Err(rollback(h, &done, err));
                     }
                     done.push(mark_action);
@@ -343,7 +336,7 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
             Ok(true)
         }
         Action::Mark { place, group, mark } => {
-            place.mount(h).set_xattr(group, ownership::XATTR, &mark.value())?;
+            place.mount(h).set_xattr(group, mark::XATTR, &mark.value())?;
             Ok(true)
         }
     }
@@ -397,7 +390,7 @@ fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Box<Failure> {
                         _ => None,
                     });
                     if mark.is_some_and(|m| !matches!(m, Mark::Transient { .. })) {
-                        let _ = mount.remove_xattr(group, ownership::XATTR);
+                        let _ = mount.remove_xattr(group, mark::XATTR);
                     }
                 }
             }
@@ -413,7 +406,7 @@ fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Box<Failure> {
             // A write into a directory this plan made goes with the directory; one with
             // nothing to restore elsewhere (controllers enabled) stays, on purpose.
             Action::Write { place, group, write, previous: None, .. } => {
-                if !created(place, group) && write.file == crate::v2::CGROUP_SUBTREE_CONTROL {
+                if !created(place, group) && write.kept_on_rollback {
                     kept.push(format!(
                         "{} > {}",
                         shell_quote(&write.value),
@@ -521,7 +514,7 @@ mod tests {
         assert!(!tree.path().join("t/new").exists());
         // No creation record is left on the parent.
         let m = &h.unified().unwrap().mount;
-        assert!(ownership::creation_records(m, &GroupPath::parse("t").unwrap()).unwrap().is_empty());
+        assert!(mark::creation_records(m, &GroupPath::parse("t").unwrap()).unwrap().is_empty());
     }
 
     /// While a directory is made, its parent names it in a creation record; once it is
@@ -538,18 +531,18 @@ mod tests {
         plan.push(Action::Mkdir { place: Place::V2, group: g.clone(), must_be_new: true });
         plan.push(Action::Mark { place: Place::V2, group: g.clone(), mark: Mark::Named });
         plan.execute(&h).unwrap();
-        assert_eq!(m.get_xattr(&g, ownership::XATTR).unwrap().as_deref(), Some("named"));
-        assert!(ownership::creation_records(m, &t).unwrap().is_empty());
+        assert_eq!(m.get_xattr(&g, mark::XATTR).unwrap().as_deref(), Some("named"));
+        assert!(mark::creation_records(m, &t).unwrap().is_empty());
         // The record, as it stands between mkdir and mark.
         let th = GroupPath::parse("t/h").unwrap();
         let parent = m.parent_of(&th).unwrap();
-        let record = ownership::record_creation(&parent, &th, 77);
-        let records = ownership::creation_records(m, &t).unwrap();
+        let record = mark::record_creation(&parent, &th, 77);
+        let records = mark::creation_records(m, &t).unwrap();
         assert_eq!(records.len(), 1, "{records:?}");
-        assert_eq!(records[0].1, ownership::Creating { pid: std::process::id(), start: 77, name: "h".into() });
-        assert!(records[0].0.starts_with(ownership::CREATING));
+        assert_eq!(records[0].1, mark::Creating { pid: std::process::id(), start: 77, name: "h".into() });
+        assert!(records[0].0.starts_with(mark::CREATING));
         drop(record);
-        assert!(ownership::creation_records(m, &t).unwrap().is_empty());
+        assert!(mark::creation_records(m, &t).unwrap().is_empty());
     }
 
     #[test]

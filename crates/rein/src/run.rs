@@ -5,7 +5,7 @@
 //!    reads them from a signalfd, before the group exists: a ^C during setup can no longer
 //!    kill rein between mkdir and rmdir and strand a group.
 //! 2. The group is created with its limits (nothing is left if a write fails), and
-//!    marked as this process's ([`crate::ownership`]), so `rein gc` can collect it if
+//!    marked as this process's ([`crate::mark`]), so `rein gc` can collect it if
 //!    rein is killed before it removes the group.
 //! 3. The command starts inside it ([`crate::launch`]).
 //! 4. Signals sent to rein are forwarded to the command, except those the kernel sent
@@ -200,7 +200,7 @@ fn spawn_error(cmd: &Prepared, e: &SpawnError, group: &Group, fds: &AttachFds) -
                     place,
                     std::process::id(),
                     group.path(),
-                    &crate::ownership::ProcTable::default(),
+                    &crate::procfs::ProcTable::default(),
                 )),
                 libc::EBUSY => Some(
                     "cgroup v2's no-internal-process rule: the group enables controllers for child groups, so \
@@ -444,7 +444,7 @@ pub fn run_in_unit(
 fn create_transient(h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> Result<Group> {
     let path = target_path(target)?;
     // Marked as this process's, so 'rein gc' can tell a group a crash left behind.
-    let mark = crate::ownership::Mark::transient_for_self(&crate::ownership::ProcTable::default())?;
+    let mark = crate::mark::Mark::transient_for_self(&crate::procfs::ProcTable::default())?;
     match Group::create_marked(h.clone(), &path, spec, mark) {
         // A stale group of an earlier rein with our pid (a crash, then pid reuse).
         Err(Error::State { message, .. })

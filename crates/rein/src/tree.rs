@@ -41,7 +41,7 @@ use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, read_all, reread_a
 use crate::error::{Error, Result};
 use crate::group::{Node, read_stats};
 use crate::hierarchy::{Controller, Hierarchy};
-use crate::ownership::XATTR;
+use crate::mark::XATTR;
 use crate::plan::Place;
 use crate::stats::Stats;
 
@@ -66,7 +66,7 @@ pub const DEFAULT_MAX_OPEN_FILES: usize = 4096;
 pub enum Scope {
     /// rein's own groups: the transient parent ([`crate::run::DEFAULT_PARENT`]) and
     /// everything below it, and every group whose directory carries rein's mark
-    /// ([`crate::ownership::XATTR`]: `named`, `parent`, `config` or `transient`), with
+    /// ([`crate::mark::XATTR`]: `named`, `parent`, `config` or `transient`), with
     /// everything below it.
     #[default]
     Own,

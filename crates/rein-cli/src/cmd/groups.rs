@@ -9,10 +9,14 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use rein::compat::files::{self, Host};
 use rein::compat::libcgroup::{self, GroupSpec};
+use rein::gc;
+use rein::gc::GcKind;
 use rein::inspect::{self, Inspection};
 use rein::lifecycle::{self, Change, RemoveOptions};
-use rein::ownership::{self, GcKind, Mark, Owner, ProcTable};
+use rein::mark::Mark;
 use rein::plan::Place;
+use rein::procfs;
+use rein::procfs::{Owner, ProcTable};
 use rein::units::human_bytes;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 
@@ -479,7 +483,7 @@ fn kill(a: &KillArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         };
         println!(
             "# send {what} to {}",
-            if pids.is_empty() { "no process".into() } else { ownership::describe_pids(&pids, &ProcTable::default()) }
+            if pids.is_empty() { "no process".into() } else { procfs::describe_pids(&pids, &ProcTable::default()) }
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -512,9 +516,9 @@ fn gc(a: &GcArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         open(&h, u)?;
     }
     let procs = ProcTable::default();
-    let mut entries = ownership::gc_plan(&h, under.as_ref(), &procs)?;
+    let mut entries = gc::plan(&h, under.as_ref(), &procs)?;
     if !a.dry_run {
-        entries = ownership::gc_execute(&h, entries);
+        entries = gc::execute(&h, entries);
     }
     let failed = entries.iter().any(|e| e.error.is_some());
     if a.json {

@@ -206,7 +206,7 @@ fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &
         return Ok(ExitCode::SUCCESS);
     }
     let (mut plan, nodes) = Group::plan(h, &path, spec, true)?;
-    plan.mark_new_groups(rein::ownership::Mark::transient_for_self(&Default::default())?);
+    plan.mark_new_groups(rein::mark::Mark::transient_for_self(&Default::default())?);
     print!("{}", plan.display(h));
     let first = nodes.first().map(|n| n.place.mount(h).dir_path(&path));
     let how = if nodes.iter().any(|n| n.place == rein::plan::Place::V2) && rein::launch::has_clone3() {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rein::driver::{Cgroupfs, Driver};
 use rein::events::{EventKind, Options};
-use rein::ownership::Mark;
+use rein::mark::Mark;
 use rein::plan::Place;
 use rein::{Bytes, Cgroup, Group, GroupPath, Mode, Resources};
 

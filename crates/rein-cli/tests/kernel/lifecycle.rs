@@ -658,7 +658,7 @@ fn runs_killed_at_random_moments_leave_nothing_after_gc() {
     let mut mounts: Vec<&rein::cgroupfs::Mount> = e.h.v1_mounts().iter().map(|m| &m.mount).collect();
     mounts.extend(e.h.unified().map(|u| &u.mount));
     for m in mounts.into_iter().filter(|m| m.exists(&parent)) {
-        let records = rein::ownership::creation_records(m, &parent).expect("records");
+        let records = rein::mark::creation_records(m, &parent).expect("records");
         assert!(records.is_empty(), "{}: {records:?}", m.dir_path(&parent).display());
     }
 }

@@ -251,7 +251,7 @@ impl Mount {
 
     /// Sets an extended attribute on a group's directory (opened beneath the root, as
     /// every access is). rein marks the groups it creates this way (see
-    /// [`crate::ownership`]); cgroupfs keeps `user.*` attributes since Linux 5.7.
+    /// [`crate::mark`]); cgroupfs keeps `user.*` attributes since Linux 5.7.
     pub fn set_xattr(&self, group: &GroupPath, name: &str, value: &str) -> Result<()> {
         let fd = self.open_dir(group)?;
         rustix::fs::fsetxattr(&fd, name, value.as_bytes(), rustix::fs::XattrFlags::empty())
@@ -389,7 +389,7 @@ fn beneath(dir: BorrowedFd<'_>, rel: &str, flags: OFlags) -> std::result::Result
 }
 
 /// The parent directory of a group being made, held open from the creation record rein
-/// sets on it to the mark on the new directory ([`crate::ownership`], "Creation
+/// sets on it to the mark on the new directory ([`crate::mark`], "Creation
 /// records"): one lookup from the root for the record, the mkdir, the mark and the
 /// record's removal.
 pub(crate) struct ParentDir<'m> {

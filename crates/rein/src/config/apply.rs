@@ -32,8 +32,9 @@ use crate::group::{Group, Spec};
 use crate::hierarchy::{Binding, Controller, Hierarchy};
 use crate::lifecycle::{self, Change};
 use crate::lock::GroupLock;
-use crate::ownership::{Mark, ProcTable, XATTR, config_id, describe_pids};
+use crate::mark::{Mark, XATTR, config_id};
 use crate::plan::{Action, Place, Plan, Write};
+use crate::procfs::{ProcTable, describe_pids};
 use crate::units::CpuList;
 
 /// How to apply.
@@ -532,7 +533,7 @@ pub fn plan_locked(
         drop(lock.take());
         held.extend(touched);
         let groups: Vec<Group> = held.iter().filter_map(|p| Group::open(h.clone(), p).ok()).collect();
-        lock = Some(crate::lock::lock_groups(&groups, crate::lock::LOCK_TIMEOUT).map_err(whole)?);
+        lock = Some(crate::group::lock_groups(&groups, crate::lock::LOCK_TIMEOUT).map_err(whole)?);
     }
     Err(whole(Error::state(
         format!(

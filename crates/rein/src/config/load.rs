@@ -13,70 +13,17 @@
 //! than take their dependency trees, see docs/CONFIG.md.)
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use toml::de::{DeTable, DeValue};
 
 use super::model::{Config, GROUP_KEYS, GroupConfig, Key, Settings, TOP_KEYS, Value};
 use super::resolve::{Context, Problem, Resolved, dotted};
+pub use crate::error::{Diagnostic, Diagnostics};
 use crate::error::{Error, Result};
 
 type Spanned<T> = toml::Spanned<T>;
-
-/// One located mistake.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostic {
-    /// The file as given.
-    pub file: PathBuf,
-    /// 1-based line.
-    pub line: usize,
-    /// 1-based column (in characters).
-    pub column: usize,
-    /// The key path it is about (`groups.db.memory`); empty for syntax errors.
-    pub key: String,
-    /// What is wrong, and what is allowed.
-    pub message: String,
-    /// The source line.
-    #[serde(skip)]
-    pub source_line: String,
-    /// How many characters the caret underlines.
-    #[serde(skip)]
-    pub width: usize,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}:{}:{}: error: {}", self.file.display(), self.line, self.column, self.message)?;
-        let num = self.line.to_string();
-        let pad = " ".repeat(num.len());
-        writeln!(f, "{pad} |")?;
-        writeln!(f, "{num} | {}", self.source_line)?;
-        let indent: String =
-            self.source_line.chars().take(self.column - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-        writeln!(f, "{pad} | {indent}{}", "^".repeat(self.width.max(1)))
-    }
-}
-
-/// Every mistake of a file, in the order of the file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diagnostics {
-    /// The file as given.
-    pub file: PathBuf,
-    /// The mistakes.
-    pub errors: Vec<Diagnostic>,
-}
-
-impl fmt::Display for Diagnostics {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for d in &self.errors {
-            writeln!(f, "{d}")?;
-        }
-        Ok(())
-    }
-}
 
 /// A file read and checked.
 #[derive(Debug, Clone)]

@@ -1,0 +1,150 @@
+//! What rein reads of `/proc` about processes: start times (to tell a running owner
+//! from a reused pid), names for messages. [`ProcTable`] takes the proc root, so tests
+//! use a fake one.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// The start time of a process from the text of `/proc/PID/stat`: field 22, counted
+/// after the command name, which is in parentheses and may itself hold spaces and `)`.
+pub fn parse_stat_start_time(stat: &str) -> Result<u64> {
+    let after = stat.rfind(')').map(|i| &stat[i + 1..]).ok_or_else(|| Error::parse("stat", "no ')' after comm"))?;
+    // After the comm: field 3 (state) is the first word, so field 22 is the 20th.
+    let field = after.split_whitespace().nth(19).ok_or_else(|| Error::parse("stat", "fewer than 22 fields"))?;
+    field
+        .parse()
+        .map_err(|_| Error::parse("stat", format!("starttime '{}' is not a number", crate::error::escape(field))))
+}
+
+/// Reads processes from a proc filesystem (`/proc`, or a fake one in tests).
+#[derive(Debug, Clone)]
+pub struct ProcTable {
+    root: PathBuf,
+}
+
+impl Default for ProcTable {
+    fn default() -> Self {
+        ProcTable { root: PathBuf::from("/proc") }
+    }
+}
+
+/// Whether the rein process behind a transient mark is still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Owner {
+    /// The same process (pid and start time) is running.
+    Running,
+    /// No process has that pid.
+    Gone,
+    /// Another process has the pid now (it started at another time).
+    Reused,
+}
+
+impl ProcTable {
+    /// A table over a proc filesystem mounted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> ProcTable {
+        ProcTable { root: root.into() }
+    }
+
+    /// The proc filesystem this table reads.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The start time of process `pid` (clock ticks after boot), if it exists.
+    pub fn start_time(&self, pid: u32) -> Option<u64> {
+        let name = if pid == std::process::id() && self.root == Path::new("/proc") {
+            "self".to_string()
+        } else {
+            pid.to_string()
+        };
+        let text = std::fs::read_to_string(self.root.join(name).join("stat")).ok()?;
+        parse_stat_start_time(&text).ok()
+    }
+
+    /// The command name of `pid` (for messages), if it exists.
+    pub fn comm(&self, pid: u32) -> Option<String> {
+        let text = std::fs::read_to_string(self.root.join(pid.to_string()).join("comm")).ok()?;
+        Some(crate::error::escape(text.trim_end()))
+    }
+
+    /// The text of `/proc/PID/cgroup`, if the process exists.
+    pub fn cgroups(&self, pid: u32) -> Option<String> {
+        std::fs::read_to_string(self.root.join(pid.to_string()).join("cgroup")).ok()
+    }
+
+    /// The text of `/proc/locks` (who holds which file lock), if readable.
+    pub fn locks(&self) -> Option<String> {
+        std::fs::read_to_string(self.root.join("locks")).ok()
+    }
+
+    /// Whether the owner of a transient mark is still running.
+    pub fn owner(&self, pid: u32, start: u64) -> Owner {
+        match self.start_time(pid) {
+            None => Owner::Gone,
+            Some(t) if t == start => Owner::Running,
+            Some(_) => Owner::Reused,
+        }
+    }
+}
+
+/// `1234 (sleep), 1240 (python3)`, at most ten, for messages.
+pub fn describe_pids(pids: &[u32], procs: &ProcTable) -> String {
+    const SHOWN: usize = 10;
+    let unique: BTreeSet<u32> = pids.iter().copied().collect();
+    let mut parts: Vec<String> = unique
+        .iter()
+        .take(SHOWN)
+        .map(|p| match procs.comm(*p) {
+            Some(c) => format!("{p} ({c})"),
+            None => p.to_string(),
+        })
+        .collect();
+    if unique.len() > SHOWN {
+        parts.push(format!("and {} more", unique.len() - SHOWN));
+    }
+    parts.join(", ")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_start_time_survives_hostile_comm() {
+        // Captured from this host (/proc/self/stat of a shell), comm replaced.
+        let tail = "S 1 1 1 0 -1 4194560 1000 0 0 0 3 1 0 0 20 0 1 0 987654 8000000 500 18446744073709551615";
+        for comm in ["bash", "a b", "x) S 1 2 3", "((", ")"] {
+            let stat = format!("4242 ({comm}) {tail}");
+            assert_eq!(parse_stat_start_time(&stat).unwrap(), 987_654, "{comm}");
+        }
+        assert!(parse_stat_start_time("4242 (x) S 1 2").is_err());
+        assert!(parse_stat_start_time("no parens").is_err());
+    }
+
+    pub(crate) fn fake_proc(entries: &[(u32, u64, &str)]) -> (tempfile::TempDir, ProcTable) {
+        let dir = tempfile::tempdir().unwrap();
+        for (pid, start, comm) in entries {
+            let d = dir.path().join(pid.to_string());
+            std::fs::create_dir_all(&d).unwrap();
+            let stat = format!("{pid} ({comm}) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 0 0");
+            std::fs::write(d.join("stat"), stat).unwrap();
+            std::fs::write(d.join("comm"), format!("{comm}\n")).unwrap();
+        }
+        let table = ProcTable::new(dir.path());
+        (dir, table)
+    }
+
+    #[test]
+    fn owners_running_gone_reused() {
+        let (_d, procs) = fake_proc(&[(10, 500, "rein"), (11, 900, "sleep")]);
+        assert_eq!(procs.owner(10, 500), Owner::Running);
+        assert_eq!(procs.owner(11, 500), Owner::Reused);
+        assert_eq!(procs.owner(12, 500), Owner::Gone);
+        assert_eq!(describe_pids(&[11, 12], &procs), "11 (sleep), 12");
+    }
+}
