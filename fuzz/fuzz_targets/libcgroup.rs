@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use libfuzzer_sys::fuzz_target;
 use rein::Controller;
-use rein::compat::files::{self, Host};
+use rein::compat::raw::{self, Host};
 use rein::compat::libcgroup;
 
 fn hosts() -> [Host; 3] {
@@ -51,15 +51,15 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    let settings: Vec<(String, String)> = s.lines().filter_map(|l| files::parse_setting(l).ok()).collect();
+    let settings: Vec<(String, String)> = s.lines().filter_map(|l| raw::parse_setting(l).ok()).collect();
     for (name, value) in &settings {
         assert!(!name.contains('/') && !name.starts_with('.'), "{name}");
         assert!(!value.chars().any(char::is_control), "{value:?}");
-        let _ = files::home_of(name);
+        let _ = raw::home_of(name);
     }
     for h in &hosts {
         for current in [&present as &dyn Fn(&str) -> Option<String>, &|_: &str| None] {
-            if let Ok(t) = files::translate(&settings, h, current) {
+            if let Ok(t) = raw::translate(&settings, h, current) {
                 t.resources.validate().expect("a translation is a valid model");
                 for w in &t.raw {
                     assert!(!w.file.contains('/') && !w.value.chars().any(char::is_control), "{w:?}");

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use divan::{Bencher, black_box};
 use rein::cgroupfs::{FileSource, format};
-use rein::compat::files::{self, Host};
+use rein::compat::raw::{self, Host};
 use rein::compat::systemd::{self, HostFacts};
 use rein::config::resolve::Context;
 use rein::{Bytes, Controller, DeviceNumber, Error, Resources, Stats, Weight, units};
@@ -147,8 +147,8 @@ mod vocabularies {
         let lines = ["memory.limit_in_bytes=20971520", "cpu.cfs_quota_us=35000", "cpu.shares=512", "pids.max=64"];
         b.bench(|| {
             let settings: Vec<(String, String)> =
-                lines.iter().map(|l| files::parse_setting(black_box(l))).collect::<rein::Result<_>>().unwrap();
-            files::translate(&settings, &host, &|_| None).map(|t| t.resources)
+                lines.iter().map(|l| raw::parse_setting(black_box(l))).collect::<rein::Result<_>>().unwrap();
+            raw::translate(&settings, &host, &|_| None).map(|t| t.resources)
         });
     }
 

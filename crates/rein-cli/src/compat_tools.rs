@@ -1,7 +1,7 @@
 //! Multi-call: invoked as cgcreate, cgset, cgget, cgexec, cgclassify or cgdelete (links
 //! made by `rein compat install`), rein takes those libcgroup tools' options and prints
 //! their output formats, so scripts and tutorials written for libcgroup run unchanged,
-//! on cgroup v2 hosts too (v1 names are translated, see rein::compat::files).
+//! on cgroup v2 hosts too (v1 names are translated, see rein::compat::raw).
 //!
 //! Options follow libcgroup's getopt_long strings (src/tools/*.c): options and
 //! operands may mix (GNU permutation) except for cgexec, which stops at the command.
@@ -16,8 +16,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use rein::compat::files::{self, Home};
 use rein::compat::libcgroup::{self, Controllers, GroupSpec};
+use rein::compat::raw::{self, Home};
 use rein::lifecycle::{self, Change};
 use rein::mark::Mark;
 use rein::plan::{Place, Plan};
@@ -311,7 +311,7 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
     for item in getopt(args, &opts, false)? {
         match item {
             Item::Opt('h', _) => return help(CGSET_HELP),
-            Item::Opt('r', Some(v)) => settings.push(files::parse_setting(&v)?),
+            Item::Opt('r', Some(v)) => settings.push(raw::parse_setting(&v)?),
             Item::Opt(COPY_FROM, Some(v)) => copy_from = Some(GroupPath::parse(&v)?),
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => groups.push(GroupPath::parse(&operand_text(&a)?)?),
@@ -348,7 +348,7 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         let change = match &copied {
             Some(r) => Change { spec: Spec { resources: r.clone(), ..Spec::default() }, raw: Vec::new() },
             None => {
-                let t = files::translate(&settings, &host(&h), &current_reader(&h, path))?;
+                let t = raw::translate(&settings, &host(&h), &current_reader(&h, path))?;
                 Change { spec: Spec { resources: t.resources, ..Spec::default() }, raw: t.raw }
             }
         };
@@ -401,7 +401,7 @@ fn cgget(args: &[OsString]) -> anyhow::Result<ExitCode> {
             Item::Opt('n', _) => headers = false,
             Item::Opt('v', _) => names = false,
             Item::Opt('r', Some(v)) => {
-                files::home_of(&v).map_err(|_| Error::invalid("parameter name", &v, "expected CONTROLLER.FILE"))?;
+                raw::home_of(&v).map_err(|_| Error::invalid("parameter name", &v, "expected CONTROLLER.FILE"))?;
                 vars.push(v)
             }
             Item::Opt('a', _) => all = true,
@@ -452,7 +452,7 @@ fn cgget(args: &[OsString]) -> anyhow::Result<ExitCode> {
                 let read = reader(&h, &path);
                 let mut v = Vec::new();
                 for n in list {
-                    let value = files::read(&n, &host, &read).with_context(|| format!("cannot read {n} of {shown}"))?;
+                    let value = raw::read(&n, &host, &read).with_context(|| format!("cannot read {n} of {shown}"))?;
                     v.push((n, value));
                 }
                 v

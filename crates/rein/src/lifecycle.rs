@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::cgroupfs::{GroupPath, format};
-use crate::compat::files::{Home, RawWrite};
+use crate::compat::raw::{Home, RawWrite};
 use crate::error::{Error, Result};
 use crate::group::{Group, Spec};
 use crate::hierarchy::{Binding, Controller, Hierarchy};
@@ -36,7 +36,7 @@ impl Change {
         let fields = self.spec.resources.fields();
         self.raw
             .iter()
-            .filter_map(|w| crate::compat::files::field_of(w).filter(|f| fields.contains(f)).map(|f| (f, &w.file)))
+            .filter_map(|w| crate::compat::raw::field_of(w).filter(|f| fields.contains(f)).map(|f| (f, &w.file)))
             .map(|(f, file)| format!("{f} (and -r {file})"))
             .collect()
     }
@@ -79,7 +79,7 @@ pub fn place_of(h: &Hierarchy, home: Home) -> Result<Place> {
 
 fn spec_with_raw(change: &Change) -> Spec {
     let mut spec = change.spec.clone();
-    spec.accounting.extend(crate::compat::files::controllers_of(&change.raw));
+    spec.accounting.extend(crate::compat::raw::controllers_of(&change.raw));
     spec
 }
 
@@ -520,7 +520,7 @@ pub fn describe_move(group: &Group, places: Option<&[Place]>, pids: &[u32]) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compat::files::Home;
+    use crate::compat::raw::Home;
     use crate::resources::Resources;
     use crate::testing::{FakeTree, Layout};
     use crate::units::{Bytes, Limit};

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use rein::compat::files::{self, Host};
 use rein::compat::libcgroup::{self, GroupSpec};
+use rein::compat::raw::{self, Host};
 use rein::gc;
 use rein::gc::GcKind;
 use rein::inspect::{self, Inspection};
@@ -93,8 +93,8 @@ pub fn change(
     accounting: BTreeSet<Controller>,
 ) -> anyhow::Result<Change> {
     let resources = limits.to_resources(&rein::device::resolve)?;
-    let settings = raw.raw.iter().map(|s| files::parse_setting(s)).collect::<Result<Vec<_>, _>>()?;
-    let translated = files::translate(&settings, &host(h), &current_reader(h, path))?;
+    let settings = raw.raw.iter().map(|s| raw::parse_setting(s)).collect::<Result<Vec<_>, _>>()?;
+    let translated = raw::translate(&settings, &host(h), &current_reader(h, path))?;
     let twice = resources.overlap(&translated.resources);
     if !twice.is_empty() {
         bail!(Error::invalid("settings", twice.join(", "), "set by a flag and by -r too; give each setting once"));
@@ -108,7 +108,7 @@ pub fn change(
 /// Reads a group's present files by their native name, in whichever hierarchy has them.
 pub fn current_reader<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(&str) -> Option<String> + 'a {
     move |file: &str| {
-        let home = files::home_of(file).ok()?;
+        let home = raw::home_of(file).ok()?;
         let place = lifecycle::place_of(h, home).ok()?;
         let m = place.mount(h);
         if m.exists(path) { m.read(path, file).ok() } else { None }
@@ -325,7 +325,7 @@ pub fn places_for(group: &Group, controllers: Option<&BTreeSet<Controller>>) -> 
     let h = group.hierarchy();
     let mut places = Vec::new();
     for c in wanted {
-        match lifecycle::place_of(h, files::Home::Controller(*c)) {
+        match lifecycle::place_of(h, raw::Home::Controller(*c)) {
             Ok(Place::V2) => {}
             Ok(p) => {
                 if !group.nodes().iter().any(|n| n.place == p) {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use rein::compat::files;
+use rein::compat::raw;
 use rein::{GroupPath, Mode};
 
 use crate::support::{ALL, Env, bin, env, text};
@@ -56,7 +56,7 @@ fn v2(e: &Env) -> bool {
 /// A group's file in the running mode (by its native name), through the library's accessor.
 fn file(e: &Env, group: &str, name: &str) -> String {
     let path = GroupPath::parse(&format!("{}/{group}", e.parent)).expect("path");
-    let place = rein::lifecycle::place_of(&e.h, files::home_of(name).expect("home")).expect("place");
+    let place = rein::lifecycle::place_of(&e.h, raw::home_of(name).expect("home")).expect("place");
     place.mount(&e.h).read(&path, name).unwrap_or_else(|err| panic!("{group} {name}: {err}")).trim_end().to_string()
 }
 

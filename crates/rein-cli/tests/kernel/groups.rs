@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use rein::compat::files;
+use rein::compat::raw;
 use rein::{Group, GroupPath, Mode, Spec};
 
 use crate::support::{ALL, Env, V2, bin, env, text};
@@ -40,7 +40,7 @@ impl Tools {
 /// A file of a group in the running mode, read through the library's accessor.
 fn file(e: &Env, group: &str, name: &str) -> String {
     let path = GroupPath::parse(group).expect("path");
-    let place = rein::lifecycle::place_of(&e.h, files::home_of(name).expect("home")).expect("place");
+    let place = rein::lifecycle::place_of(&e.h, raw::home_of(name).expect("home")).expect("place");
     place.mount(&e.h).read(&path, name).unwrap_or_else(|err| panic!("{group} {name}: {err}")).trim_end().to_string()
 }
 

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use crate::cgroupfs::GroupPath;
-use crate::compat::files::Host;
+use crate::compat::raw::Host;
 use crate::error::{Error, Result};
 use crate::hierarchy::Controller;
 

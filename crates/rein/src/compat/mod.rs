@@ -6,7 +6,7 @@
 //!
 //! - [`libcgroup`]: `-g CONTROLLERS:PATH` group specs, as cgcreate, cgexec, cgclassify,
 //!   cgdelete and cgget take them.
-//! - [`files`]: raw interface-file names (`-r memory.limit_in_bytes=...`), translated
+//! - [`raw`]: raw interface-file names (`-r memory.limit_in_bytes=...`), translated
 //!   between v1 and v2 in both directions.
 //! - [`systemd`]: `-p Name=Value` with systemd.resource-control's names and semantics.
 //! - [`docker`]: `docker run`'s resource flags and their semantics.
@@ -15,6 +15,6 @@
 //! systemd property and its Docker flag, with each formula and its source.
 
 pub mod docker;
-pub mod files;
 pub mod libcgroup;
+pub mod raw;
 pub mod systemd;

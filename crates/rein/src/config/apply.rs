@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use super::resolve::{Declared, Problem, Resolved};
 use crate::cgroupfs::GroupPath;
-use crate::compat::files::{self, Host};
+use crate::compat::raw::{self, Host};
 use crate::error::{Error, Result};
 use crate::group::{Group, Spec};
 use crate::hierarchy::{Binding, Controller, Hierarchy};
@@ -317,7 +317,7 @@ fn origin(d: &Declared, e: &Error) -> Vec<String> {
 /// Reads a group's present files by their native name, in whichever hierarchy has them.
 fn current<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(&str) -> Option<String> + 'a {
     move |file: &str| {
-        let home = files::home_of(file).ok()?;
+        let home = raw::home_of(file).ok()?;
         let place = lifecycle::place_of(h, home).ok()?;
         let m = place.mount(h);
         if m.exists(path) { m.read(path, file).ok() } else { None }
@@ -383,7 +383,7 @@ pub fn plan(
         targets.insert(path.clone(), target);
 
         let raw_settings: Vec<(String, String)> = d.raw.clone();
-        let translated = files::translate(&raw_settings, &host, &current(h, &path)).map_err(|e| {
+        let translated = raw::translate(&raw_settings, &host, &current(h, &path)).map_err(|e| {
             // The file named in the error, under the group's files table (the group's
             // table when it came from defaults or a template).
             let name = match &e {
@@ -394,7 +394,7 @@ pub fn plan(
             at.extend(["files".to_string(), name]);
             Refused { at, error: e }
         })?;
-        let mut spec = Spec { resources, accounting: files::controllers_of(&translated.raw) };
+        let mut spec = Spec { resources, accounting: raw::controllers_of(&translated.raw) };
         if new {
             spec.accounting.extend(lifecycle::default_controllers(h));
         }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::cgroupfs::GroupPath;
-use crate::compat::files;
+use crate::compat::raw;
 use crate::compat::systemd::{self, HostFacts};
 use crate::error::{Error, Result};
 use crate::flags::Flags;
@@ -345,12 +345,12 @@ fn layer(s: &Settings, base: &[String], ctx: &Context<'_>, out: &mut Vec<Problem
         };
         settings.push((name.clone(), text.clone()));
         let partner = |f: &str| memory_here(f);
-        match files::to_model(&[(name.clone(), text)], &partner) {
+        match raw::to_model(&[(name.clone(), text)], &partner) {
             Ok(t) => claims.extend(t.resources.fields().into_iter().map(|f| (f, path.clone()))),
             Err(e) => out.push(Problem::value(&path, message(&e))),
         }
     }
-    let from_files = files::to_model(&settings, &memory_here);
+    let from_files = raw::to_model(&settings, &memory_here);
 
     // A setting given in two vocabularies of this table.
     let mut origins: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();

@@ -1,0 +1,269 @@
+//! The name table: every interface-file name rein knows, the version it belongs to,
+//! where it lives (a controller's hierarchy or the core), the model field it sets, and
+//! what to use instead where it has no meaning.
+
+use super::*;
+use crate::error::{Error, Result};
+use crate::hierarchy::Controller;
+use crate::{v1, v2};
+
+/// What rein knows about an interface-file name.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Known {
+    pub(super) name: &'static str,
+    /// None: the same name and format in both versions.
+    pub(super) dialect: Option<Dialect>,
+    pub(super) home: Home,
+    /// The model field it sets (its v2 name), for "set twice" checks; None for read-only
+    /// files or files without a field.
+    pub(super) field: Option<&'static str>,
+    /// Read-only (statistics): `-r` refuses it.
+    pub(super) read_only: bool,
+    /// When the name cannot be written in the other version: why, and the closest thing.
+    pub(super) no_equivalent: Option<&'static str>,
+    /// Never written through `-r` in any version: what to use instead.
+    pub(super) refused: Option<&'static str>,
+}
+
+pub(super) const fn k(name: &'static str, dialect: Option<Dialect>, home: Home, field: Option<&'static str>) -> Known {
+    Known { name, dialect, home, field, read_only: false, no_equivalent: None, refused: None }
+}
+
+pub(super) const fn stat(name: &'static str, dialect: Option<Dialect>, home: Home) -> Known {
+    Known { name, dialect, home, field: None, read_only: true, no_equivalent: None, refused: None }
+}
+
+pub(super) const fn none(name: &'static str, dialect: Dialect, home: Home, why: &'static str) -> Known {
+    Known { name, dialect: Some(dialect), home, field: None, read_only: false, no_equivalent: Some(why), refused: None }
+}
+
+pub(super) const fn refused(name: &'static str, dialect: Option<Dialect>, home: Home, instead: &'static str) -> Known {
+    Known { name, dialect, home, field: None, read_only: false, no_equivalent: None, refused: Some(instead) }
+}
+
+pub(super) const MEM: Home = Home::Controller(Controller::Memory);
+pub(super) const CPU: Home = Home::Controller(Controller::Cpu);
+pub(super) const CPUACCT: Home = Home::Controller(Controller::Cpuacct);
+pub(super) const CPUSET: Home = Home::Controller(Controller::Cpuset);
+pub(super) const IO: Home = Home::Controller(Controller::Io);
+pub(super) const PIDS: Home = Home::Controller(Controller::Pids);
+pub(super) const FREEZER: Home = Home::Controller(Controller::Freezer);
+pub(super) const V1: Option<Dialect> = Some(Dialect::V1);
+pub(super) const V2: Option<Dialect> = Some(Dialect::V2);
+
+/// Every name rein translates or explains. Names not listed pass through where their
+/// controller is bound (the kernel decides whether the file exists).
+pub(super) const KNOWN: &[Known] = &[
+    // memory, v1
+    k(v1::MEMORY_LIMIT, V1, MEM, Some(v2::MEMORY_MAX)),
+    k(v1::MEMORY_MEMSW_LIMIT, V1, MEM, Some(v2::MEMORY_SWAP_MAX)),
+    k(v1::MEMORY_SOFT_LIMIT, V1, MEM, Some(v2::MEMORY_LOW)),
+    k(v1::MEMORY_OOM_CONTROL, V1, MEM, Some(v1::MEMORY_OOM_CONTROL)),
+    stat(v1::MEMORY_USAGE, V1, MEM),
+    stat(v1::MEMORY_MAX_USAGE, V1, MEM),
+    stat(v1::MEMORY_MEMSW_USAGE, V1, MEM),
+    stat(v1::MEMORY_FAILCNT, V1, MEM),
+    none(
+        v1::MEMORY_SWAPPINESS,
+        Dialect::V1,
+        MEM,
+        "cgroup v2 has no per-group swappiness (only the global vm.swappiness); memory.swap.max limits swap per group",
+    ),
+    none(
+        v1::MEMORY_USE_HIERARCHY,
+        Dialect::V1,
+        MEM,
+        "cgroup v2 is always hierarchical: a group's limits cover its descendants",
+    ),
+    none(
+        v1::MEMORY_KMEM_LIMIT,
+        Dialect::V1,
+        MEM,
+        "cgroup v2 charges kernel memory to memory.max together with user memory",
+    ),
+    none(
+        v1::MEMORY_KMEM_TCP_LIMIT,
+        Dialect::V1,
+        MEM,
+        "cgroup v2 charges socket memory to memory.max together with user memory",
+    ),
+    none(v1::MEMORY_MOVE_CHARGE, Dialect::V1, MEM, "cgroup v2 never moves charges with a migrating task"),
+    none(
+        v1::MEMORY_FORCE_EMPTY,
+        Dialect::V1,
+        MEM,
+        "cgroup v2 has no force_empty; memory.reclaim (5.19+) is the closest",
+    ),
+    // memory, v2
+    k(v2::MEMORY_MAX, V2, MEM, Some(v2::MEMORY_MAX)),
+    k(v2::MEMORY_SWAP_MAX, V2, MEM, Some(v2::MEMORY_SWAP_MAX)),
+    k(v2::MEMORY_LOW, V2, MEM, Some(v2::MEMORY_LOW)),
+    k(v2::MEMORY_HIGH, V2, MEM, Some(v2::MEMORY_HIGH)),
+    k(v2::MEMORY_MIN, V2, MEM, Some(v2::MEMORY_MIN)),
+    k(v2::MEMORY_OOM_GROUP, V2, MEM, Some(v2::MEMORY_OOM_GROUP)),
+    stat(v2::MEMORY_CURRENT, V2, MEM),
+    stat(v2::MEMORY_PEAK, V2, MEM),
+    stat(v2::MEMORY_SWAP_CURRENT, V2, MEM),
+    stat(v2::MEMORY_EVENTS, V2, MEM),
+    none(v2::MEMORY_ZSWAP_MAX, Dialect::V2, MEM, "cgroup v1 has no zswap limit"),
+    none(
+        v2::MEMORY_RECLAIM,
+        Dialect::V2,
+        MEM,
+        "cgroup v1 has no proactive reclaim; memory.force_empty empties a group",
+    ),
+    // cpu, v1
+    k(v1::CPU_CFS_QUOTA, V1, CPU, Some(v2::CPU_MAX)),
+    k(v1::CPU_CFS_PERIOD, V1, CPU, Some(v2::CPU_MAX)),
+    k(v1::CPU_SHARES, V1, CPU, Some(v2::CPU_WEIGHT)),
+    k(v1::CPU_CFS_BURST, V1, CPU, None),
+    stat(v1::CPU_STAT, None, CPU),
+    none(
+        v1::CPU_RT_RUNTIME,
+        Dialect::V1,
+        CPU,
+        "cgroup v2 has no per-group real-time bandwidth (the cpu controller needs all RT tasks in the root)",
+    ),
+    none(v1::CPU_RT_PERIOD, Dialect::V1, CPU, "cgroup v2 has no per-group real-time bandwidth"),
+    stat(v1::CPUACCT_USAGE, V1, CPUACCT),
+    stat(v1::CPUACCT_USAGE_USER, V1, CPUACCT),
+    stat(v1::CPUACCT_USAGE_SYS, V1, CPUACCT),
+    stat(v1::CPUACCT_STAT, V1, CPUACCT),
+    // cpu, v2
+    k(v2::CPU_MAX, V2, CPU, Some(v2::CPU_MAX)),
+    k(v2::CPU_WEIGHT, V2, CPU, Some(v2::CPU_WEIGHT)),
+    k(v2::CPU_MAX_BURST, V2, CPU, None),
+    none(v2::CPU_WEIGHT_NICE, Dialect::V2, CPU, "cgroup v1 weighs groups with cpu.shares (see cpu.weight)"),
+    none(v2::CPU_IDLE, Dialect::V2, CPU, "cgroup v1 has no idle groups; a low cpu.shares (2) is the closest"),
+    // cpuset: the same in both (v2 adds the .effective and .partition files)
+    k(v1::CPUSET_CPUS, None, CPUSET, Some(v2::CPUSET_CPUS)),
+    k(v1::CPUSET_MEMS, None, CPUSET, Some(v2::CPUSET_MEMS)),
+    stat(v1::CPUSET_EFFECTIVE_CPUS, V1, CPUSET),
+    stat(v1::CPUSET_EFFECTIVE_MEMS, V1, CPUSET),
+    stat(v2::CPUSET_CPUS_EFFECTIVE, V2, CPUSET),
+    stat(v2::CPUSET_MEMS_EFFECTIVE, V2, CPUSET),
+    // io
+    k(v1::BLKIO_WEIGHT, V1, IO, Some(v2::IO_WEIGHT)),
+    k(v1::BLKIO_BFQ_WEIGHT, V1, IO, Some(v2::IO_WEIGHT)),
+    k(v1::BLKIO_READ_BPS, V1, IO, Some(v2::IO_MAX)),
+    k(v1::BLKIO_WRITE_BPS, V1, IO, Some(v2::IO_MAX)),
+    k(v1::BLKIO_READ_IOPS, V1, IO, Some(v2::IO_MAX)),
+    k(v1::BLKIO_WRITE_IOPS, V1, IO, Some(v2::IO_MAX)),
+    none(
+        v1::BLKIO_WEIGHT_DEVICE,
+        Dialect::V1,
+        IO,
+        "rein models one io.weight per group, not per device; use io.weight (blkio.weight)",
+    ),
+    k(v2::IO_WEIGHT, V2, IO, Some(v2::IO_WEIGHT)),
+    k(v2::IO_MAX, V2, IO, Some(v2::IO_MAX)),
+    stat(v2::IO_STAT, V2, IO),
+    none(v2::IO_LATENCY, Dialect::V2, IO, "cgroup v1 has no IO latency target; blkio.throttle.* caps bandwidth"),
+    none(v2::IO_BFQ_WEIGHT, Dialect::V2, IO, "use io.weight, which rein writes to blkio.bfq.weight on v1"),
+    // pids: the same in both
+    k(v1::PIDS_MAX, None, PIDS, Some(v2::PIDS_MAX)),
+    stat(v1::PIDS_CURRENT, None, PIDS),
+    // freezing
+    k(v1::FREEZER_STATE, V1, FREEZER, Some(v2::CGROUP_FREEZE)),
+    k(v2::CGROUP_FREEZE, V2, Home::Core, Some(v2::CGROUP_FREEZE)),
+    // membership and structure: dedicated commands
+    refused(v1::CGROUP_PROCS, None, Home::Core, "move processes with 'rein move' (or cgclassify)"),
+    refused(v1::TASKS, V1, Home::Core, "move processes with 'rein move' (or cgclassify)"),
+    refused(v2::CGROUP_THREADS, V2, Home::Core, "move processes with 'rein move' (or cgclassify)"),
+    refused(v2::CGROUP_KILL, V2, Home::Core, "kill a group's processes with 'rein kill'"),
+    refused(
+        v2::CGROUP_SUBTREE_CONTROL,
+        V2,
+        Home::Core,
+        "rein enables controllers down the path itself: name them with -g CONTROLLERS:PATH",
+    ),
+];
+
+/// Files with the same format under another name in the other version.
+pub(super) const RENAMED: &[(&str, &str)] = &[
+    (v1::CPU_CFS_BURST, v2::CPU_MAX_BURST),
+    (v1::CPUSET_EFFECTIVE_CPUS, v2::CPUSET_CPUS_EFFECTIVE),
+    (v1::CPUSET_EFFECTIVE_MEMS, v2::CPUSET_MEMS_EFFECTIVE),
+    (v1::MEMORY_USAGE, v2::MEMORY_CURRENT),
+    (v1::MEMORY_MAX_USAGE, v2::MEMORY_PEAK),
+    (v1::TASKS, v2::CGROUP_THREADS),
+];
+
+pub(super) fn known(name: &str) -> Option<&'static Known> {
+    KNOWN.iter().find(|k| k.name == name)
+}
+
+/// Where a name's file lives, from its prefix (`memory.`, `blkio.`, `cgroup.`). Only
+/// a plain interface-file name has a home: lower-case letters, digits, `_` and `.`,
+/// never a path (`-r`, cgget and rein.toml's `files` all come through here).
+pub fn home_of(name: &str) -> Result<Home> {
+    if name.is_empty()
+        || name.starts_with('.')
+        || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+    {
+        return Err(Error::invalid(
+            "interface file",
+            name,
+            "not an interface file name like memory.limit_in_bytes (letters, digits, '_' and '.')",
+        ));
+    }
+    if let Some(k) = known(name) {
+        return Ok(k.home);
+    }
+    let prefix = name.split_once('.').map(|(p, _)| p).unwrap_or(name);
+    if prefix == "cgroup" || name == "notify_on_release" {
+        return Ok(Home::Core);
+    }
+    Controller::from_name(prefix).map(Home::Controller).ok_or_else(|| {
+        Error::invalid(
+            "interface file",
+            name,
+            format!("'{prefix}' is not a cgroup controller; names look like memory.limit_in_bytes or cpu.max"),
+        )
+    })
+}
+
+pub(super) fn dialect_word(d: Option<Dialect>) -> &'static str {
+    match d {
+        Some(d) => d.name(),
+        None => "v1 and v2",
+    }
+}
+
+pub(super) fn unsupported(name: &str, mode: Dialect, reason: impl Into<String>) -> Error {
+    Error::Unsupported { what: name.to_string(), mode: mode.name().into(), reason: reason.into() }
+}
+
+/// The version the host speaks for `name`, or why the name has no home here.
+pub(super) fn host_dialect(name: &str, home: Home, host: &Host) -> Result<Dialect> {
+    if let Some(d) = host.dialect(home) {
+        return Ok(d);
+    }
+    // The freezer's v1 file has a v2 home in the core, and v2's core file a v1 home.
+    match home {
+        Home::Controller(Controller::Freezer) if host.unified => return Ok(Dialect::V2),
+        // v1's cpuacct counts what the cgroup2 core's cpu.stat counts.
+        Home::Controller(Controller::Cpuacct) if host.unified => return Ok(Dialect::V2),
+        Home::Core if host.v1.contains(&Controller::Freezer) && name == v2::CGROUP_FREEZE => return Ok(Dialect::V1),
+        _ => {}
+    }
+    let what = match home {
+        Home::Core => "the cgroup v2 core".to_string(),
+        Home::Controller(c) => format!("the '{}' controller", c.v1_name()),
+    };
+    let hint = match home {
+        Home::Controller(Controller::Devices) => {
+            "; cgroup v2 controls device access with eBPF programs, which rein does not manage"
+        }
+        Home::Controller(Controller::NetCls | Controller::NetPrio) => {
+            "; cgroup v2 has no network controllers: match the cgroup path in nftables (socket cgroupv2) instead"
+        }
+        Home::Controller(Controller::Cpuacct) => "; on cgroup v2 CPU time is in cpu.stat",
+        _ => "",
+    };
+    Err(Error::Unsupported {
+        what: name.to_string(),
+        mode: if host.unified && host.v1.is_empty() { "v2".into() } else { "this host".into() },
+        reason: format!("{what} is not available here{hint} (see 'rein check')"),
+    })
+}
