@@ -48,7 +48,12 @@ impl Supervisor {
     /// Blocks the forwarded signals and SIGCHLD in this thread. Call it before creating
     /// the group, in a single-threaded program or before other threads start (they
     /// inherit the mask).
+    ///
+    /// It also sets SIGCHLD to its default action: a parent that ignores SIGCHLD hands that
+    /// to rein through execve, and the kernel would then reap the command itself, leaving
+    /// rein no status to report.
     pub fn install() -> Result<Supervisor> {
+        launch::sigchld_default();
         let mut signals = launch::FORWARDED.to_vec();
         signals.push(libc::SIGCHLD);
         let child_mask = launch::block(&signals);
@@ -493,4 +498,51 @@ fn supervise<'o>(
 /// Arguments as OsStrings (helper for callers holding `String`s).
 pub fn os_args<I: IntoIterator<Item = S>, S: Into<OsString>>(args: I) -> Vec<OsString> {
     args.into_iter().map(Into::into).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::OwnedFd;
+
+    fn wait(pid: i32) -> std::io::Result<ExitStatus> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some((status, _)) = launch::try_wait(pid)? {
+                return Ok(status);
+            }
+            assert!(Instant::now() < deadline, "pid {pid} did not end");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_supervisor_reaps_its_command_when_the_host_ignores_sigchld() {
+        if !crate::test_support::in_own_process(
+            "run::tests::the_supervisor_reaps_its_command_when_the_host_ignores_sigchld",
+        ) {
+            return;
+        }
+        // SIG_IGN for SIGCHLD survives execve: a parent that ignores it hands that to rein,
+        // and the kernel then reaps rein's children itself (wait4 fails with ECHILD).
+        // SAFETY: this process is the test's own.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+        let sup = Supervisor::install().unwrap();
+        let cmd = Prepared::new("sh".as_ref(), &os_args(["-c", "exit 7"])).unwrap();
+        let child = launch::spawn(&cmd, &launch::Attach::default(), &sup.child_mask).unwrap();
+        assert_eq!(wait(child.pid).unwrap(), ExitStatus::Exited(7));
+        // The command starts with SIGCHLD at its default too.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("status");
+        let stdin: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let cmd = Prepared::new("cat".as_ref(), &os_args(["/proc/self/status"]))
+            .unwrap()
+            .detached(stdin, std::fs::File::create(&out).unwrap().into());
+        let child = launch::spawn(&cmd, &launch::Attach::default(), &sup.child_mask).unwrap();
+        assert_eq!(wait(child.pid).unwrap(), ExitStatus::Exited(0));
+        let status = std::fs::read_to_string(&out).unwrap();
+        let ign = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).unwrap();
+        let mask = u64::from_str_radix(ign.trim(), 16).unwrap();
+        assert_eq!(mask & (1 << (libc::SIGCHLD - 1)), 0, "{status}");
+    }
 }
