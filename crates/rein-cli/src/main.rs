@@ -1,8 +1,10 @@
 //! `rein`: run and steer processes under cgroup limits.
 //!
 //! Exit status contract:
-//! - `rein run`: the command's own status; 128+N if a signal N killed it; 125 if rein
-//!   itself failed; 126 if the command is not executable; 127 if it was not found.
+//! - `rein run`: the command's own status; if a signal N killed it, rein dies of the same
+//!   signal (its parent sees what it would have seen from the command; a shell shows
+//!   128+N); 125 if rein itself failed; 126 if the command could not be executed; 127 if
+//!   it was not found.
 //! - every other command: 0 on success, 125 on error, 2 on a usage error.
 
 mod cli;

@@ -724,6 +724,39 @@ pub fn try_wait(pid: i32) -> io::Result<Option<(ExitStatus, Rusage)>> {
     }
 }
 
+/// Ends this process the way a child that ended with `status` did, so that this process's
+/// parent sees what it would have seen from that child: exit with its code, or death by
+/// the same signal.
+///
+/// A shell stops a loop (`for f in *; do rein run -- cmd "$f"; done`) on ^C only when the
+/// child dies of SIGINT; an exit status of 130 does not do it. So the signal is raised
+/// again here with its default action (unblocked first: rein's supervisor blocks the
+/// signals it forwards). Before a signal whose default action dumps core (SIGQUIT,
+/// SIGABRT, SIGSEGV, ...), this process makes itself undumpable (`PR_SET_DUMPABLE` 0, and
+/// `RLIMIT_CORE` 0; a core_pattern that pipes to a program ignores the rlimit, not the
+/// dumpable flag): the command may have left a core, rein leaves none of its own, and the
+/// parent sees no core flag. Where raising cannot end the process (PID 1 of a namespace
+/// ignores signals it has no handler for), it exits with 128 + the signal.
+///
+/// Print and flush everything to print before calling it.
+pub fn exit_like(status: ExitStatus) -> ! {
+    let signal = match status {
+        ExitStatus::Exited(code) => std::process::exit(code),
+        ExitStatus::Signaled(signal) => signal,
+    };
+    // SAFETY: process-wide settings for a process about to end; plain system calls.
+    unsafe {
+        let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        libc::signal(signal, libc::SIG_DFL);
+        let set = SigMask::of(&[signal]);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set.0, std::ptr::null_mut());
+        libc::raise(signal);
+    }
+    std::process::exit(128 + signal)
+}
+
 /// Sends `signal` to `pid`.
 pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: plain syscall.
@@ -1188,6 +1221,38 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(std::fs::read_to_string(&procs).unwrap(), "0", "the child joined through cgroup.procs");
+    }
+
+    #[test]
+    fn exit_like_dies_of_the_same_signal_and_dumps_no_core() {
+        const NAME: &str = "launch::tests::exit_like_dies_of_the_same_signal_and_dumps_no_core";
+        let dir = tempfile::tempdir().unwrap();
+        let Some(out) = crate::test_support::own_process(NAME, Some(dir.path())) else {
+            // A process that may dump core (the soft limit as high as allowed) and blocks
+            // the signal, as rein's supervisor does.
+            let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: plain system calls on this process, which is the test's own.
+            unsafe {
+                libc::getrlimit(libc::RLIMIT_CORE, &mut lim);
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_CORE, &lim);
+            }
+            block(&[libc::SIGQUIT]);
+            exit_like(ExitStatus::Signaled(libc::SIGQUIT));
+        };
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGQUIT), "{:?}", out);
+        assert!(!out.status.core_dumped(), "{:?}", out);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "files left: {left:?}");
+    }
+
+    #[test]
+    fn exit_like_exits_with_the_code() {
+        let Some(out) = crate::test_support::own_process("launch::tests::exit_like_exits_with_the_code", None) else {
+            exit_like(ExitStatus::Exited(7));
+        };
+        assert_eq!(out.status.code(), Some(7), "{:?}", out);
     }
 
     #[test]

@@ -288,32 +288,22 @@ pub fn remove(group: &Group, removal: &Removal) -> Result<()> {
     Ok(())
 }
 
-/// Kills every process of the group and below, in every hierarchy: `cgroup.kill`
-/// where the cgroup2 side has it, then SIGKILL for anything only a v1 hierarchy holds
-/// (a process a libcgroup tool moved into one v1 hierarchy alone), until empty.
+/// Kills every process of the group and below, in every hierarchy ([`Group::kill`]:
+/// `cgroup.kill` where the cgroup2 side has it, then, frozen first, SIGKILL for anything
+/// only a v1 hierarchy holds), until empty. A group that stays populated is named with
+/// its processes.
 pub fn kill_all(group: &Group) -> Result<()> {
-    group.kill()?;
-    let deadline = std::time::Instant::now() + crate::group::SETTLE_TIMEOUT;
-    loop {
-        let pids = group.all_procs()?;
-        if pids.is_empty() {
-            return Ok(());
-        }
-        for p in &pids {
-            let _ = crate::launch::kill(*p as i32, libc::SIGKILL);
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(Error::state(
-                format!(
-                    "group {} still holds processes after kill: {}",
-                    group.path(),
-                    describe_pids(&pids, &ProcTable::default())
-                ),
-                Some("a process may be stuck in uninterruptible sleep (D state), or frozen".into()),
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    group.kill().map_err(|e| match group.all_procs() {
+        Ok(pids) if !pids.is_empty() => Error::state(
+            format!(
+                "group {} still holds processes after kill: {}",
+                group.path(),
+                describe_pids(&pids, &ProcTable::default())
+            ),
+            Some("a process may be stuck in uninterruptible sleep (D state), or frozen".into()),
+        ),
+        _ => e,
+    })
 }
 
 /// Sends `signal` to every process of the group and below; returns how many got it.

@@ -432,6 +432,16 @@ fn pause_for_tests(_stage: &str) {}
 
 fn create_transient(h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> Result<Group> {
     let path = target_path(target)?;
+    // Where only the v1 freezer lets the leftovers be killed without racing pid reuse
+    // (crate::group::kill_needs_v1_freezer), the group gets a freezer directory.
+    let mut with_freezer;
+    let spec = if crate::group::kill_needs_v1_freezer(h) && !spec.accounting.contains(&crate::Controller::Freezer) {
+        with_freezer = spec.clone();
+        with_freezer.accounting.insert(crate::Controller::Freezer);
+        &with_freezer
+    } else {
+        spec
+    };
     // Marked as this process's, so 'rein gc' can tell a group a crash left behind.
     let mark = crate::ownership::Mark::transient_for_self(&crate::ownership::ProcTable::default())?;
     match Group::create_marked(h.clone(), &path, spec, mark) {
@@ -459,6 +469,7 @@ fn supervise<'o>(
     mut observer: Option<&mut (dyn Observer + 'o)>,
 ) -> (ExitStatus, Rusage) {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let leader = rustix::process::getsid(None).is_ok_and(|sid| sid == rustix::process::getpid());
     loop {
         match launch::try_wait(pid) {
             Ok(Some(done)) => return done,
@@ -487,11 +498,26 @@ fn supervise<'o>(
             }
         }
         while let Some((sig, from_kernel)) = launch::read_signal(sup.sigfd.as_fd()) {
-            if sig == libc::SIGCHLD || from_kernel {
-                continue;
+            if forwarded(sig, from_kernel, leader) {
+                let _ = launch::kill(pid, sig);
             }
-            let _ = launch::kill(pid, sig);
         }
+    }
+}
+
+/// Whether a signal the supervisor read goes on to the command: `from_kernel` when the
+/// kernel sent it (not kill(2) from a process), `session_leader` when rein leads its session.
+fn forwarded(sig: i32, from_kernel: bool, session_leader: bool) -> bool {
+    match sig {
+        libc::SIGCHLD => false,
+        // A terminal hang-up sends SIGHUP (and SIGCONT) to the session leader alone
+        // (tty_signal_session_leader): when rein leads the session (`setsid rein run`, a
+        // terminal emulator or sshd running rein directly), the command has not got it.
+        libc::SIGHUP if from_kernel && session_leader => true,
+        // Other signals from the kernel went to the whole foreground process group (^C,
+        // ^\, the SIGHUP a session leader's exit sends): the command, in rein's process
+        // group, got it already.
+        _ => !from_kernel,
     }
 }
 
@@ -504,6 +530,30 @@ pub fn os_args<I: IntoIterator<Item = S>, S: Into<OsString>>(args: I) -> Vec<OsS
 mod tests {
     use super::*;
     use std::os::fd::OwnedFd;
+
+    #[test]
+    fn which_signals_go_on_to_the_command() {
+        for (sig, from_kernel, leader, want) in [
+            (libc::SIGTERM, false, false, true),
+            (libc::SIGINT, false, true, true),
+            // ^C from the terminal reached the whole foreground process group.
+            (libc::SIGINT, true, false, false),
+            (libc::SIGQUIT, true, true, false),
+            // A hang-up reaches only the session leader.
+            (libc::SIGHUP, true, true, true),
+            // The SIGHUP the exit of another session leader sends to the foreground group.
+            (libc::SIGHUP, true, false, false),
+            (libc::SIGHUP, false, false, true),
+            (libc::SIGCHLD, false, false, false),
+            (libc::SIGCHLD, true, true, false),
+        ] {
+            assert_eq!(
+                forwarded(sig, from_kernel, leader),
+                want,
+                "signal {sig} from kernel {from_kernel}, leader {leader}"
+            );
+        }
+    }
 
     fn wait(pid: i32) -> std::io::Result<ExitStatus> {
         let deadline = Instant::now() + std::time::Duration::from_secs(10);

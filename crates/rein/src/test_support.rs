@@ -16,14 +16,7 @@ const MARK: &str = "REIN_TEST_OWN_PROCESS";
 /// See the module guide. `test` is the test's path inside the crate, as libtest names it
 /// (`launch::tests::name`).
 pub(crate) fn in_own_process(test: &str) -> bool {
-    if std::env::var_os(MARK).is_some_and(|v| v == test) {
-        return true;
-    }
-    let out = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--exact", test, "--test-threads=1", "--nocapture"])
-        .env(MARK, test)
-        .output()
-        .expect("re-run the test binary");
+    let Some(out) = own_process(test, None) else { return true };
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(
         out.status.success() && stdout.contains("1 passed"),
@@ -31,6 +24,21 @@ pub(crate) fn in_own_process(test: &str) -> bool {
         out.status
     );
     false
+}
+
+/// Like [`in_own_process`], but returns how the new process ended (for tests of how a
+/// process ends) instead of requiring success; `None` in the new process itself. It runs
+/// in `dir` when given.
+pub(crate) fn own_process(test: &str, dir: Option<&std::path::Path>) -> Option<std::process::Output> {
+    if std::env::var_os(MARK).is_some_and(|v| v == test) {
+        return None;
+    }
+    let mut cmd = Command::new(std::env::current_exe().expect("the test binary"));
+    cmd.args(["--exact", test, "--test-threads=1", "--nocapture"]).env(MARK, test);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    Some(cmd.output().expect("re-run the test binary"))
 }
 
 /// The audit architecture seccomp sees for this build's system calls.

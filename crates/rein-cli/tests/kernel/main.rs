@@ -11,5 +11,6 @@ mod library_api;
 mod observability;
 mod observe;
 mod reliability;
+mod supervision;
 mod support;
 mod systemd;
