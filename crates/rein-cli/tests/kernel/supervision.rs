@@ -565,6 +565,13 @@ fn race(mut cmd: Command, stage: Stage, mut target: impl FnMut(Option<&str>) -> 
         if unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, &mut n) } != 0 {
             continue; // the caller died meanwhile
         }
+        if pid.is_none() && n.nr as libc::c_long == libc::SYS_kill {
+            // A kill comes after the command's output (its writes were let through): wait
+            // for the line that names the target.
+            while let (None, Ok(line)) = (pid, rx.recv_timeout(Duration::from_secs(5))) {
+                pid = target(Some(&line));
+            }
+        }
         let Some(pid) = pid else {
             let resp = NotifResp { id: n.id, val: 0, error: 0, flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE };
             // SAFETY: ioctl with a struct of the kernel's layout; ENOENT if the caller died.
