@@ -68,7 +68,7 @@ pub(crate) fn kill_method(kill_file: bool, v2_freeze: bool, v1_freezer: Option<P
 }
 
 /// Whether a group on this host needs a directory in the v1 freezer hierarchy to be
-/// killed without racing pid reuse ([`kill_method`]): where there is no cgroup2 mount (pure
+/// killed without racing pid reuse (see [`Group::kill`]): where there is no cgroup2 mount (pure
 /// v1), or the kernel is older than 5.2 (no `cgroup.freeze`, and so no `cgroup.kill`
 /// either). `rein run` adds the freezer to its transient groups there; elsewhere the
 /// cgroup2 core does the work and a v1 freezer directory would only cost a mkdir.
@@ -391,7 +391,12 @@ impl Group {
     /// v2 (and hybrid) writes `cgroup.kill` (Linux 5.14): the kernel kills every process,
     /// new forks too, and no pid is ever read. Without it (v1, older kernels), and for a
     /// process a v1 hierarchy alone holds (a libcgroup tool moved it into one), rein must
-    /// list pids and signal them; see [`kill_method`] for how that avoids pid reuse.
+    /// list pids and signal them, and a pid read can be reaped and reused before the signal
+    /// lands: so the group is frozen first (`cgroup.freeze`, or the v1 freezer), and its
+    /// pids are read only once the kernel says it is frozen; a frozen process cannot exit,
+    /// so its pid stays its own until it is killed. Then the group is thawed. Where the
+    /// group cannot be frozen (v1 without a freezer directory, v2 before 5.2), it is killed
+    /// by pid as it is.
     pub fn kill(&self) -> Result<()> {
         self.fresh.store(false, Ordering::Relaxed);
         let deadline = Instant::now() + SETTLE_TIMEOUT;
@@ -594,12 +599,17 @@ impl Group {
         self.remove_within(SETTLE_TIMEOUT)
     }
 
-    /// [`Group::remove`], retrying EBUSY for up to `timeout` per directory: pauses from
-    /// 50 µs doubling to at most 50 ms, then the last EBUSY is returned with its hint.
+    /// [`Group::remove`], retrying EBUSY for up to `timeout` in all (every directory of the
+    /// group within the same time): pauses from 50 µs doubling to at most 50 ms, then the
+    /// last EBUSY is returned with its hint.
     pub fn remove_within(&self, timeout: Duration) -> Result<()> {
+        self.remove_until(Instant::now() + timeout)
+    }
+
+    /// [`Group::remove_within`] with a deadline.
+    pub(crate) fn remove_until(&self, deadline: Instant) -> Result<()> {
         for n in &self.nodes {
             let m = self.mount(n.place);
-            let deadline = Instant::now() + timeout;
             let mut pause = Duration::from_micros(50);
             loop {
                 match m.try_rmdir(&self.path) {

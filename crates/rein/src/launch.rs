@@ -386,15 +386,19 @@ impl Held {
         started.wait_exec(attach_len)
     }
 
-    /// Makes the child exit (status 125) without running the command, and reaps it.
+    /// Ends the child without running the command, and reaps it.
     pub fn abort(mut self) {
         self.abort_inner();
     }
 
     fn abort_inner(&mut self) {
-        // Closing the gate's only write end gives the child EOF: it exits at once.
+        // Closing the gate's only write end gives the child EOF: it exits at once. Unless
+        // it is stopped (a terminal's ^Z reaches the whole foreground process group): then
+        // the reap would wait for a SIGCONT that may never come. The child never ran the
+        // command, so SIGKILL is always right, and it ends a stopped child too.
         drop(self.gate.take());
         if let Some(started) = self.started.take() {
+            let _ = kill(started.pid, libc::SIGKILL);
             started.reap();
         }
     }
@@ -1103,6 +1107,26 @@ mod tests {
         assert!(!mark.exists());
         // Reaped already: no such child any more.
         assert!(try_wait(pid).is_err());
+    }
+
+    #[test]
+    fn dropping_a_held_child_is_bounded_even_when_it_is_stopped() {
+        // A terminal's ^Z stops the whole foreground process group, the held child too: the
+        // reap on drop must not wait for a SIGCONT that may never come.
+        let cmd = Prepared::new(OsStr::new("true"), &[]).unwrap();
+        let held = spawn_held(&cmd, &Attach::default(), &SigMask::current()).unwrap();
+        let pid = held.pid();
+        kill(pid, libc::SIGSTOP).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(held);
+            let _ = tx.send(());
+        });
+        let done = rx.recv_timeout(std::time::Duration::from_secs(5));
+        if done.is_err() {
+            let _ = kill(pid, libc::SIGCONT);
+        }
+        assert!(done.is_ok(), "dropping the held child blocked on a stopped child");
     }
 
     #[test]

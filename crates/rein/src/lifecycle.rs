@@ -272,15 +272,19 @@ pub fn plan_remove(group: &Group, opts: RemoveOptions) -> Result<Removal> {
 }
 
 /// Removes a group as planned: kills what is inside (when asked), then removes
-/// descendants deepest first, then the group.
+/// descendants deepest first, then the group. Bounded: the kill waits up to
+/// [`crate::group::SETTLE_TIMEOUT`], and the removal of all the directories of all the
+/// groups as long again in all (EBUSY while the kernel tears exited tasks down is retried
+/// until then), however many there are.
 pub fn remove(group: &Group, removal: &Removal) -> Result<()> {
     let h = group.hierarchy();
     if !removal.kill.is_empty() {
         kill_all(group)?;
     }
+    let deadline = std::time::Instant::now() + crate::group::SETTLE_TIMEOUT;
     for g in &removal.groups {
         match Group::open(h.clone(), g) {
-            Ok(grp) => grp.remove()?,
+            Ok(grp) => grp.remove_until(deadline)?,
             Err(Error::State { .. }) => {} // gone already
             Err(e) => return Err(e),
         }

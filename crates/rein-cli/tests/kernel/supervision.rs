@@ -706,3 +706,39 @@ fn a_v1_kill_lists_the_group_only_once_it_is_frozen() {
     assert!(r.status.success(), "{:?}: {}", r.status, r.stderr);
     assert!(removed.status.success(), "{}", text(&removed).1);
 }
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host (v1 freezer)"]
+fn dropping_a_handle_whose_process_cannot_die_returns_after_the_deadline() {
+    // A process frozen in a v1 freezer child group cannot die (v1 delivers SIGKILL only
+    // once thawed), so the group can never be emptied: dropping its handle must give up
+    // after the kill's deadline instead of waiting for it.
+    let Some(e) = env("drop_bound", &[Mode::Hybrid, Mode::Legacy]) else { return };
+    let driver: std::sync::Arc<dyn rein::driver::Driver> =
+        std::sync::Arc::new(rein::driver::Cgroupfs::new(e.h.clone()));
+    let cg = rein::Cgroup::builder(e.path("d").as_str()).driver(driver).create().expect("create");
+    let mut child = cg.spawn(Command::new(testload()).args(["sleep", "60"])).expect("spawn");
+    let freezer =
+        e.h.v1_mounts()
+            .iter()
+            .find(|m| m.controllers.contains(&rein::Controller::Freezer))
+            .expect("a v1 freezer hierarchy")
+            .mount
+            .path()
+            .join(cg.path().as_str());
+    let stuck = freezer.join("stuck");
+    std::fs::create_dir(&stuck).expect("mkdir");
+    std::fs::write(stuck.join("cgroup.procs"), child.id().to_string()).expect("move into the frozen child");
+    std::fs::write(stuck.join("freezer.state"), "FROZEN").expect("freeze");
+    wait_until("FROZEN", 10, || {
+        std::fs::read_to_string(stuck.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+    });
+    let t0 = Instant::now();
+    drop(cg);
+    let took = t0.elapsed();
+    std::fs::write(stuck.join("freezer.state"), "THAWED").expect("thaw");
+    let status = child.wait().expect("wait");
+    eprintln!("drop of a handle whose process could not die returned after {took:?}");
+    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(9), "{took:?}");
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "killed once thawed");
+}
