@@ -338,6 +338,12 @@ impl Cgroup {
     /// Command's `uid`/`gid` changes: under cgroupfs the new identity must be allowed to
     /// write the group's `cgroup.procs` (a delegated subtree), or the spawn fails with
     /// EACCES and a hint.
+    ///
+    /// The child starts with SIGCHLD at its default action, even where this process
+    /// ignores SIGCHLD (then the kernel reaps the child and [`Child::wait`] fails with
+    /// ECHILD: that is this process's choice, which rein does not change). Free stdio slots
+    /// of this process (fd 0, 1 or 2 closed) are held while the child is spawned, so that
+    /// std's fork path cannot hand the program a closed stdio fd ([`launch::StdioSlots`]).
     pub fn spawn(&self, cmd: &mut Command) -> io::Result<Child> {
         // See launch::StdioSlots: a host with fd 0, 1 or 2 closed would otherwise hand the
         // program a closed stdio fd through std's fork path.
