@@ -761,6 +761,15 @@ pub fn exit_like(status: ExitStatus) -> ! {
     std::process::exit(128 + signal)
 }
 
+/// Whether this process leads its session (it called setsid, as a terminal emulator's or
+/// sshd's child does). A process that never left the session of the kernel's init has
+/// session id 0 (a busybox init's console shell): not a leader. (rustix's getsid turns
+/// that 0 into a Pid and panics, hence libc.)
+pub fn is_session_leader() -> bool {
+    // SAFETY: getsid and getpid only read this process's ids.
+    unsafe { libc::getsid(0) == libc::getpid() }
+}
+
 /// Sends `signal` to `pid`.
 pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: plain syscall.
@@ -1277,6 +1286,18 @@ mod tests {
             exit_like(ExitStatus::Exited(7));
         };
         assert_eq!(out.status.code(), Some(7), "{:?}", out);
+    }
+
+    #[test]
+    fn a_process_that_called_setsid_leads_its_session() {
+        if !crate::test_support::in_own_process("launch::tests::a_process_that_called_setsid_leads_its_session") {
+            return;
+        }
+        // A process started by Command is no process-group leader, so setsid works.
+        assert!(!is_session_leader());
+        // SAFETY: this process is the test's own.
+        assert!(unsafe { libc::setsid() } > 0, "setsid: {}", io::Error::last_os_error());
+        assert!(is_session_leader());
     }
 
     #[test]

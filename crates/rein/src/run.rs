@@ -469,7 +469,7 @@ fn supervise<'o>(
     mut observer: Option<&mut (dyn Observer + 'o)>,
 ) -> (ExitStatus, Rusage) {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
-    let leader = rustix::process::getsid(None).is_ok_and(|sid| sid == rustix::process::getpid());
+    let leader = launch::is_session_leader();
     loop {
         match launch::try_wait(pid) {
             Ok(Some(done)) => return done,
