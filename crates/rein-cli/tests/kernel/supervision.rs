@@ -106,7 +106,8 @@ fn a_command_killed_by_a_signal_kills_rein_with_that_signal() {
     // A core-dumping signal: rein dies of it too, with no core of its own, even where it
     // may dump one (the soft limit raised as far as allowed; cwd a directory of the test's).
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut cmd = rein_run(&e, &["--", "sh", "-c", "ulimit -c 0; kill -QUIT $$"]);
+    let quit = libc::SIGQUIT.to_string();
+    let mut cmd = rein_run(&e, &["--", &testload(), "raise", &quit]);
     cmd.current_dir(dir.path());
     // SAFETY: getrlimit and setrlimit are async-signal-safe.
     unsafe {
