@@ -569,8 +569,11 @@ fn race(mut cmd: Command, stage: Stage, mut target: impl FnMut(Option<&str>) -> 
         if pid.is_none() && n.nr as libc::c_long == libc::SYS_kill {
             // A kill comes after the command's output (its writes were let through): wait
             // for the line that names the target.
-            while let (None, Ok(line)) = (pid, rx.recv_timeout(Duration::from_secs(5))) {
-                pid = target(Some(&line));
+            while pid.is_none() {
+                match rx.recv_timeout(Duration::from_secs(5)) {
+                    Ok(line) => pid = target(Some(&line)),
+                    Err(_) => break,
+                }
             }
         }
         let Some(pid) = pid else {
@@ -668,7 +671,7 @@ fn a_v1_kill_never_signals_a_pid_reused_after_the_group_was_listed() {
         "rein SIGKILLed the pid it listed after that process had died and the pid was reused outside the group"
     );
     assert!(r.status.success(), "{:?}: {}", r.status, r.stderr);
-    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+    assert!(e.leftovers().is_empty(), "{:?}: {}", e.leftovers(), r.stderr);
 }
 
 #[test]
