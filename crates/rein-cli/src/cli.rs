@@ -72,9 +72,9 @@ impl Cli {
     }
 }
 
-const EXIT_HELP: &str = "Exit status: 'rein run' returns the command's status (128+N when signal N killed it, \
-125 when rein failed, 126 when the command cannot be executed, 127 when it is not found); other commands \
-return 0, 125 on error, 2 on a usage error.";
+const EXIT_HELP: &str = "Exit status: 'rein run' ends as the command did (its status; killed by signal N, rein \
+dies of signal N, which a shell shows as 128+N), 125 when rein failed, 126 when the command cannot be \
+executed, 127 when it is not found; other commands return 0, 125 on error, 2 on a usage error.";
 
 /// The commands.
 #[derive(Subcommand, Debug)]

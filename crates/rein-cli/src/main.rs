@@ -1,9 +1,11 @@
 //! `rein`: run and steer processes under cgroup limits.
 //!
 //! Exit status contract:
-//! - `rein run`: the command's own status; 128+N if a signal N killed it; 125 if rein
-//!   itself failed; 126 if the command is not executable; 127 if it was not found; 128+N
-//!   if signal N ended rein while it waited for systemd, before the command ran.
+//! - `rein run`: the command's own status; if a signal N killed it, rein dies of the same
+//!   signal (its parent sees what it would have seen from the command; a shell shows
+//!   128+N); 125 if rein itself failed; 126 if the command could not be executed; 127 if
+//!   it was not found; a signal N that ends rein while it waits for systemd, before the
+//!   command ran, ends rein the same way once it has stopped what it made.
 //! - every other command: 0 on success, 125 on error, 2 on a usage error.
 
 mod cli;

@@ -10,7 +10,11 @@
 //! rein-testload affinity               print the CPUs this process may run on (0-1)
 //! rein-testload sleep SECS             sleep
 //! rein-testload tick SECS              print a line every 10 ms for SECS (to see freezes)
+//! rein-testload raise SIGNUM           die of signal SIGNUM, with its default action and no core
 //! ```
+//!
+//! `raise` exists because shells differ: busybox ash ignores SIGQUIT, so `sh -c 'kill -QUIT
+//! $$'` does not die of it there, and a signal ignored on entry cannot be reset by a shell.
 
 use std::time::{Duration, Instant};
 
@@ -126,6 +130,22 @@ fn main() {
             println!("{}", cpus.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","));
         }
         Some("sleep") => std::thread::sleep(Duration::from_secs_f64(arg(&args, 2, "seconds"))),
+        Some("raise") => {
+            let sig: i32 = arg(&args, 2, "a signal number");
+            // SAFETY: process-wide settings of a process about to die; plain system calls.
+            unsafe {
+                let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+                libc::setrlimit(libc::RLIMIT_CORE, &none);
+                libc::signal(sig, libc::SIG_DFL);
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, sig);
+                libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                libc::raise(sig);
+            }
+            eprintln!("rein-testload: signal {sig} did not end this process");
+            std::process::exit(3)
+        }
         Some("tick") => {
             let end = Instant::now() + Duration::from_secs_f64(arg(&args, 2, "seconds"));
             let mut n = 0u64;

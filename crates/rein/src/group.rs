@@ -27,6 +27,59 @@ use crate::{v1, v2};
 /// How long [`Group::kill`] and [`Group::remove`] wait for the kernel before giving up.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long one round of [`Group::kill`] waits for a freeze to complete before it kills
+/// by pid all the same.
+const FREEZE_WAIT: Duration = Duration::from_secs(1);
+
+/// How [`Group::kill`] kills a group, from what the group offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KillMethod {
+    /// Write `cgroup.kill` first.
+    pub kill_file: bool,
+    /// Then, for whatever is left, freeze through this place before listing pids.
+    pub freeze: Option<Place>,
+}
+
+/// The decision behind [`Group::kill`]: `cgroup.kill` where the cgroup2 directory has it
+/// (Linux 5.14; the kernel kills, no pid is read). Every other kill lists pids and signals
+/// them, and a pid read from `cgroup.procs` can belong to another process by the time the
+/// signal is sent: the listed process exits, its parent (outside the group) reaps it, and
+/// the pid is reused. So the group is frozen first and the pids are read only once the
+/// kernel says it is frozen: a frozen process cannot exit, so its pid stays its own until
+/// it is killed. The v1 freezer holds even a process someone else SIGKILLs meanwhile
+/// (killed tasks die only once thawed); v2's `cgroup.freeze` (5.2) lets fatal signals
+/// through, so there only a third party's SIGKILL in that instant could free a pid.
+///
+/// Freezing was chosen over pidfds (open a pidfd per pid, check /proc/PID/cgroup, signal
+/// through the pidfd): the hosts that lack `cgroup.kill` are v1 hosts and kernels before
+/// 5.14, many older than pidfd_send_signal (5.1) and pidfd_open (5.3), while the v1
+/// freezer exists since 2.6.28. A frozen group also cannot fork while it is being killed,
+/// which signalling pid by pid cannot stop.
+///
+/// After `cgroup.kill`, what is left is in a v1 hierarchy alone, where only the v1
+/// freezer reaches. A process in a v1 directory but not in the group's freezer directory
+/// (moved by hand into one hierarchy) is signalled by pid without that protection, and so
+/// is everything where the group has no freezer at all (v1 without a freezer hierarchy,
+/// v2 before 5.2): transient groups get a freezer directory where they need one
+/// ([`kill_needs_v1_freezer`]).
+pub(crate) fn kill_method(kill_file: bool, v2_freeze: bool, v1_freezer: Option<Place>) -> KillMethod {
+    let freeze = if v2_freeze && !kill_file { Some(Place::V2) } else { v1_freezer };
+    KillMethod { kill_file, freeze }
+}
+
+/// Whether a group on this host needs a directory in the v1 freezer hierarchy to be
+/// killed without racing pid reuse (see [`Group::kill`]): where there is no cgroup2 mount (pure
+/// v1), or the kernel is older than 5.2 (no `cgroup.freeze`, and so no `cgroup.kill`
+/// either). `rein run` adds the freezer to its transient groups there; elsewhere the
+/// cgroup2 core does the work and a v1 freezer directory would only cost a mkdir.
+pub fn kill_needs_v1_freezer(h: &Hierarchy) -> bool {
+    needs_v1_freezer(h.unified().is_some(), crate::hierarchy::kernel_version())
+}
+
+fn needs_v1_freezer(has_cgroup2: bool, kernel: (u32, u32)) -> bool {
+    !has_cgroup2 || kernel < (5, 2)
+}
+
 /// One directory of a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
@@ -332,42 +385,65 @@ impl Group {
         Ok(n)
     }
 
-    /// Kills every process in the group and its child groups and waits until it is empty.
+    /// Kills every process in the group and its child groups, in every hierarchy, and
+    /// waits until it is empty (up to [`SETTLE_TIMEOUT`] in all).
     ///
-    /// v2 (and hybrid) writes `cgroup.kill` (Linux 5.14), which the kernel applies to
-    /// new forks too. Without it, rein freezes the group when it can (so nothing forks
-    /// while it works), SIGKILLs each process, and thaws it.
+    /// v2 (and hybrid) writes `cgroup.kill` (Linux 5.14): the kernel kills every process,
+    /// new forks too, and no pid is ever read. Without it (v1, older kernels), and for a
+    /// process a v1 hierarchy alone holds (a libcgroup tool moved it into one), rein must
+    /// list pids and signal them, and a pid read can be reaped and reused before the signal
+    /// lands: so the group is frozen first (`cgroup.freeze`, or the v1 freezer), and its
+    /// pids are read only once the kernel says it is frozen; a frozen process cannot exit,
+    /// so its pid stays its own until it is killed. Then the group is thawed. Where the
+    /// group cannot be frozen (v1 without a freezer directory, v2 before 5.2), it is killed
+    /// by pid as it is.
     pub fn kill(&self) -> Result<()> {
         self.fresh.store(false, Ordering::Relaxed);
-        if let Some(n) = self.v2_node() {
-            let m = self.mount(n.place);
-            if m.has_file(&self.path, v2::CGROUP_KILL) {
-                m.write(&self.path, v2::CGROUP_KILL, "1")?;
-                return self.wait_empty();
-            }
-        }
         let deadline = Instant::now() + SETTLE_TIMEOUT;
-        let freezer = self.node_with(Controller::Freezer).map(|n| n.place);
-        loop {
-            let pids = self.all_pids()?;
-            if pids.is_empty() {
+        let method = self.kill_method();
+        if method.kill_file {
+            let m = self.mount(Place::V2);
+            m.write(&self.path, v2::CGROUP_KILL, "1")?;
+            self.wait_empty_until(deadline)?;
+            if self.all_pids()?.is_empty() {
                 return Ok(());
             }
-            if let Some(place) = freezer {
-                let _ = self.mount(place).write(&self.path, v1::FREEZER_STATE, "FROZEN");
+        }
+        let mut pause = Duration::from_micros(200);
+        loop {
+            // Freeze first, and wait until the kernel says frozen: a frozen process cannot
+            // exit, so the pid listed next stays its own until the SIGKILL below lands.
+            // A freeze that does not complete (a task in D state) does not stop the kill:
+            // the group is killed by pid then, as without a freezer.
+            if let Some(place) = method.freeze {
+                let _ = self.set_frozen(place, true, deadline.min(Instant::now() + FREEZE_WAIT));
             }
-            for pid in pids {
-                let _ = launch::kill(pid as i32, libc::SIGKILL);
+            let pids = self.all_pids()?;
+            for pid in &pids {
+                let _ = launch::kill(*pid as i32, libc::SIGKILL);
             }
-            if let Some(place) = freezer {
-                // Killed tasks only die once thawed.
-                let _ = self.mount(place).write(&self.path, v1::FREEZER_STATE, "THAWED");
+            if let Some(place) = method.freeze {
+                // On v1 killed tasks die only once thawed; on v2 they die frozen, and the
+                // thaw leaves no frozen group behind.
+                let _ = self.set_frozen(place, false, deadline);
+            }
+            if pids.is_empty() {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(self.stuck("kill"));
             }
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
         }
+    }
+
+    /// How [`Group::kill`] goes about it here (see [`kill_method`]).
+    fn kill_method(&self) -> KillMethod {
+        let v2 = self.v2_node().map(|n| self.mount(n.place));
+        let has = |file: &str| v2.is_some_and(|m| m.has_file(&self.path, file));
+        let v1_freezer = self.node_with(Controller::Freezer).map(|n| n.place);
+        kill_method(has(v2::CGROUP_KILL), has(v2::CGROUP_FREEZE), v1_freezer)
     }
 
     /// Every process in the group and its child groups, in every hierarchy it lives in.
@@ -421,7 +497,10 @@ impl Group {
 
     /// Waits, with backoff, until no process is left in the group.
     pub fn wait_empty(&self) -> Result<()> {
-        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        self.wait_empty_until(Instant::now() + SETTLE_TIMEOUT)
+    }
+
+    fn wait_empty_until(&self, deadline: Instant) -> Result<()> {
         let mut pause = Duration::from_micros(20);
         while self.is_populated()? {
             if Instant::now() > deadline {
@@ -436,41 +515,49 @@ impl Group {
     /// Freezes (`true`) or thaws the group and waits until the kernel reports it done.
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
-        if let Some(n) = self.v2_node() {
-            let m = self.mount(n.place);
-            if m.has_file(&self.path, v2::CGROUP_FREEZE) {
-                m.write(&self.path, v2::CGROUP_FREEZE, if frozen { "1" } else { "0" })?;
-                loop {
-                    let ev = format::flat_keyed(v2::CGROUP_EVENTS, &m.read(&self.path, v2::CGROUP_EVENTS)?)?;
-                    if ev.get("frozen").map(|v| *v != 0) == Some(frozen) {
-                        return Ok(());
-                    }
-                    if Instant::now() > deadline {
-                        return Err(self.stuck(if frozen { "freeze" } else { "thaw" }));
-                    }
-                    std::thread::sleep(Duration::from_micros(500));
-                }
+        let v2 = self.v2_node().is_some_and(|n| self.mount(n.place).has_file(&self.path, v2::CGROUP_FREEZE));
+        let place = match (v2, self.node_with(Controller::Freezer)) {
+            (true, _) => Place::V2,
+            (false, Some(n)) => n.place,
+            (false, None) => {
+                return Err(Error::Unsupported {
+                    what: "freezing".into(),
+                    mode: self.h.mode().to_string(),
+                    reason: format!("group {} has no cgroup.freeze and no freezer hierarchy directory", self.path),
+                });
             }
-        }
-        let Some(n) = self.node_with(Controller::Freezer) else {
-            return Err(Error::Unsupported {
-                what: "freezing".into(),
-                mode: self.h.mode().to_string(),
-                reason: format!("group {} has no cgroup.freeze and no freezer hierarchy directory", self.path),
-            });
         };
-        let m = self.mount(n.place);
-        let want = if frozen { "FROZEN" } else { "THAWED" };
-        m.write(&self.path, v1::FREEZER_STATE, want)?;
-        loop {
-            if m.read(&self.path, v1::FREEZER_STATE)?.trim() == want {
-                return Ok(());
-            }
+        self.set_frozen(place, frozen, deadline)
+    }
+
+    /// Freezes or thaws through `place` (the cgroup2 directory's `cgroup.freeze`, or the
+    /// v1 freezer's `freezer.state`) and waits until the kernel reports it done.
+    fn set_frozen(&self, place: Place, frozen: bool, deadline: Instant) -> Result<()> {
+        let m = self.mount(place);
+        let done = || -> Result<bool> {
+            Ok(match place {
+                Place::V2 => {
+                    let ev = format::flat_keyed(v2::CGROUP_EVENTS, &m.read(&self.path, v2::CGROUP_EVENTS)?)?;
+                    ev.get("frozen").map(|v| *v != 0) == Some(frozen)
+                }
+                Place::V1(_) => {
+                    m.read(&self.path, v1::FREEZER_STATE)?.trim() == if frozen { "FROZEN" } else { "THAWED" }
+                }
+            })
+        };
+        match place {
+            Place::V2 => m.write(&self.path, v2::CGROUP_FREEZE, if frozen { "1" } else { "0" })?,
+            Place::V1(_) => m.write(&self.path, v1::FREEZER_STATE, if frozen { "FROZEN" } else { "THAWED" })?,
+        }
+        let mut pause = Duration::from_micros(50);
+        while !done()? {
             if Instant::now() > deadline {
                 return Err(self.stuck(if frozen { "freeze" } else { "thaw" }));
             }
-            std::thread::sleep(Duration::from_micros(500));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
         }
+        Ok(())
     }
 
     /// Reads the group's accounting from every hierarchy it lives in.
@@ -507,10 +594,11 @@ impl Group {
         self.remove_within(SETTLE_TIMEOUT)
     }
 
-    /// [`Group::remove`], retrying EBUSY for up to `timeout` per directory: pauses from
-    /// 50 µs doubling to at most 50 ms, then the last EBUSY is returned with its hint.
+    /// [`Group::remove`], retrying EBUSY for up to `timeout` in all (every directory of the
+    /// group within the same time): pauses from 50 µs doubling to at most 50 ms, then the
+    /// last EBUSY is returned with its hint.
     pub fn remove_within(&self, timeout: Duration) -> Result<()> {
-        self.remove_dirs(timeout, false)
+        self.remove_until(Instant::now() + timeout, false)
     }
 
     /// Removes the group with every group beneath it, in each hierarchy it has a
@@ -520,14 +608,14 @@ impl Group {
     /// over [`Group::remove`] for a group without children: they are looked for only
     /// when the kernel refuses the rmdir.
     pub fn remove_tree(&self) -> Result<()> {
-        self.remove_dirs(SETTLE_TIMEOUT, true)
+        self.remove_until(Instant::now() + SETTLE_TIMEOUT, true)
     }
 
-    fn remove_dirs(&self, timeout: Duration, children: bool) -> Result<()> {
+    /// [`Group::remove_within`] (or, with `children`, [`Group::remove_tree`]) with one
+    /// deadline for every directory of the group.
+    pub(crate) fn remove_until(&self, deadline: Instant, children: bool) -> Result<()> {
         for n in &self.nodes {
-            let m = self.mount(n.place);
-            let deadline = Instant::now() + timeout;
-            rmdir_settled(m, &self.path, deadline, children)?;
+            rmdir_settled(self.mount(n.place), &self.path, deadline, children)?;
         }
         Ok(())
     }
@@ -1147,5 +1235,54 @@ mod tests {
             assert_eq!(g.oom_kills(), Some(0));
             assert!(!g.is_populated().unwrap());
         }
+    }
+
+    #[test]
+    fn kill_freezes_before_it_lists_pids_wherever_the_kernel_cannot_kill() {
+        let v1 = Some(Place::V1(6));
+        let m = |kill_file, freeze| KillMethod { kill_file, freeze };
+        for (kill_file, v2_freeze, v1_freezer, want) in [
+            // 5.14+ cgroup2: the kernel kills; a v1 freezer covers v1-only leftovers.
+            (true, true, None, m(true, None)),
+            (true, true, v1, m(true, v1)),
+            // cgroup2 before 5.14: freeze through cgroup.freeze, then list.
+            (false, true, None, m(false, Some(Place::V2))),
+            (false, true, v1, m(false, Some(Place::V2))),
+            // v1, or cgroup2 before 5.2: the v1 freezer, or nothing to freeze with.
+            (false, false, v1, m(false, v1)),
+            (false, false, None, m(false, None)),
+        ] {
+            assert_eq!(kill_method(kill_file, v2_freeze, v1_freezer), want, "{kill_file} {v2_freeze} {v1_freezer:?}");
+        }
+        // The same decision on the fake trees' groups.
+        for (layout, strip, kill_file, v1_freezer) in [
+            (Layout::V2, &[][..], true, false),
+            (Layout::V2, &["cgroup.kill"][..], false, false),
+            (Layout::Hybrid, &[][..], true, true),
+            (Layout::V1, &[][..], false, true),
+        ] {
+            let tree = FakeTree::new(layout);
+            let h = tree.hierarchy();
+            let freezer = h.v1_mounts().iter().position(|m| m.controllers.contains(&Controller::Freezer));
+            let want = match (kill_file, v1_freezer) {
+                (true, false) => m(true, None),
+                (false, false) => m(false, Some(Place::V2)),
+                (k, true) => m(k, freezer.map(Place::V1)),
+            };
+            let dirs = tree.group("g");
+            for f in strip {
+                std::fs::remove_file(dirs[0].join(f)).unwrap();
+            }
+            let g = Group::open(tree.hierarchy(), &GroupPath::parse("g").unwrap()).unwrap();
+            assert_eq!(g.kill_method(), want, "{layout:?} without {strip:?}");
+        }
+    }
+
+    #[test]
+    fn transient_groups_need_the_v1_freezer_where_cgroup2_cannot_freeze() {
+        assert!(needs_v1_freezer(false, (6, 1)), "pure v1");
+        assert!(needs_v1_freezer(true, (4, 19)), "hybrid without cgroup.freeze");
+        assert!(!needs_v1_freezer(true, (5, 2)));
+        assert!(!needs_v1_freezer(true, (6, 18)));
     }
 }

@@ -338,7 +338,16 @@ impl Cgroup {
     /// Command's `uid`/`gid` changes: under cgroupfs the new identity must be allowed to
     /// write the group's `cgroup.procs` (a delegated subtree), or the spawn fails with
     /// EACCES and a hint.
+    ///
+    /// The child starts with SIGCHLD at its default action, even where this process
+    /// ignores SIGCHLD (then the kernel reaps the child and [`Child::wait`] fails with
+    /// ECHILD: that is this process's choice, which rein does not change). Free stdio slots
+    /// of this process (fd 0, 1 or 2 closed) are held while the child is spawned, so that
+    /// std's fork path cannot hand the program a closed stdio fd ([`launch::StdioSlots`]).
     pub fn spawn(&self, cmd: &mut Command) -> io::Result<Child> {
+        // See launch::StdioSlots: a host with fd 0, 1 or 2 closed would otherwise hand the
+        // program a closed stdio fd through std's fork path.
+        let _slots = launch::StdioSlots::take();
         match self.inner.entry() {
             Entry::AddPid => self.spawn_adopted(cmd),
             _ => self.spawn_joining(cmd),
@@ -639,6 +648,63 @@ mod tests {
         // The fake's cgroup.procs now lists this process: the handle refuses to kill it.
         let e = cg.kill().unwrap_err();
         assert!(e.to_string().contains(&format!("this process ({me}) is in it")), "{e}");
+    }
+
+    #[test]
+    fn spawn_joins_and_keeps_the_childs_stdio_when_the_host_closed_fd_0() {
+        if !crate::test_support::in_own_process(
+            "handle::tests::spawn_joins_and_keeps_the_childs_stdio_when_the_host_closed_fd_0",
+        ) {
+            return;
+        }
+        use std::io::{Read, Write};
+        let tree = FakeTree::new(Layout::Hybrid);
+        let dirs = tree.group("w");
+        let cg = Cgroup::builder("w").driver(fake(&tree)).open().unwrap();
+        // A host program that closed its stdin: the cgroup.procs files the spawn opens get
+        // fd 0 and up, the numbers std then dup2()s the child's stdio onto.
+        // SAFETY: this process is the test's own; nothing else uses fd 0.
+        unsafe { libc::close(0) };
+        let mut child = cg
+            .spawn(Command::new("cat").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()))
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"input").unwrap();
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        assert!(child.wait().unwrap().success());
+        assert_eq!(out, "input");
+        for d in &dirs {
+            assert_eq!(std::fs::read_to_string(d.join("cgroup.procs")).unwrap(), "0", "{}", d.display());
+        }
+    }
+
+    /// Whether /proc/PID/status text says `signal` is ignored.
+    fn ignores(status: &str, signal: i32) -> bool {
+        let line = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).expect("a SigIgn line");
+        let mask = u64::from_str_radix(line.trim(), 16).expect("hex mask");
+        mask & (1 << (signal - 1)) != 0
+    }
+
+    #[test]
+    fn a_spawned_child_starts_with_sigchld_at_its_default() {
+        if !crate::test_support::in_own_process("handle::tests::a_spawned_child_starts_with_sigchld_at_its_default") {
+            return;
+        }
+        use std::io::Read;
+        // A host that ignores SIGCHLD (the kernel reaps its children: it cannot wait for
+        // them, its choice); the command must not inherit that, or its own waits fail.
+        // SAFETY: this process is the test's own.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("w");
+        let cg = Cgroup::builder("w").driver(fake(&tree)).open().unwrap();
+        let mut child =
+            cg.spawn(Command::new("cat").arg("/proc/self/status").stdout(std::process::Stdio::piped())).unwrap();
+        let mut status = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut status).unwrap();
+        let _ = child.wait(); // ECHILD: the kernel reaped it
+        assert!(!ignores(&status, libc::SIGCHLD), "{status}");
+        assert!(ignores(&std::fs::read_to_string("/proc/self/status").unwrap(), libc::SIGCHLD));
     }
 
     #[test]

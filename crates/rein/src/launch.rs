@@ -63,9 +63,11 @@ pub struct Attach<'a> {
 /// What went wrong starting the child.
 #[derive(Debug)]
 pub enum SpawnError {
-    /// No such program (exit status 127).
+    /// No such program (exit status 127): execve said ENOENT.
     NotFound(io::Error),
-    /// The program exists but cannot be executed (126).
+    /// The program could not be executed (126): execve refused it with anything but
+    /// ENOENT (EACCES, ENOEXEC, ELOOP, ENAMETOOLONG, ENOTDIR, ETXTBSY, E2BIG, ...), as
+    /// env(1), nice(1), timeout(1) and bash (for a path with a slash) report it.
     NotExecutable(io::Error),
     /// The child could not join its group (the index into [`Attach::procs`], or None for clone3).
     Attach(Option<usize>, io::Error),
@@ -74,7 +76,8 @@ pub enum SpawnError {
 }
 
 impl SpawnError {
-    /// The exit status a shell would give: 127 not found, 126 not executable, else 125.
+    /// The exit status a shell would give: 127 not found, 126 not executable, else 125
+    /// (see [`exec_exit_code`]).
     pub fn exit_code(&self) -> u8 {
         match self {
             SpawnError::NotFound(_) => 127,
@@ -94,6 +97,18 @@ impl SpawnError {
     }
 }
 
+/// The exit status for a failed execve, as env(1), nice(1) and timeout(1) give it (and bash
+/// for a path with a slash): 127 for ENOENT (not found), 126 for every other refusal
+/// (found but not executable: EACCES, ENOEXEC, ELOOP, ENAMETOOLONG, ENOTDIR, ETXTBSY, ...).
+///
+/// Shells differ at the edges (measured with bash 5.2 and dash 0.5.12): dash gives 127 for
+/// ELOOP, ENAMETOOLONG and ENOTDIR too, and bash gives 127 for a name without a slash that
+/// its PATH search cannot stat (it never calls execve then). rein searches PATH as
+/// execvp does, so it follows the tools built on execvp.
+pub fn exec_exit_code(errno: i32) -> u8 {
+    if errno == libc::ENOENT { 127 } else { 126 }
+}
+
 /// A started child. It is not reaped on drop: the caller waits for it.
 #[derive(Debug)]
 pub struct Child {
@@ -108,6 +123,8 @@ pub struct Child {
 pub struct Prepared {
     program: OsString,
     candidates: Vec<CString>,
+    /// The candidates come from a PATH search (the program has no `/`).
+    search: bool,
     argv: Vec<CString>,
     /// stdin and the output (stdout and stderr) of a detached command.
     detach: Option<(OwnedFd, OwnedFd)>,
@@ -125,7 +142,8 @@ impl Prepared {
         for a in args {
             argv.push(CString::new(a.as_bytes()).map_err(nul)?);
         }
-        let candidates = if program.as_bytes().contains(&b'/') {
+        let search = !program.as_bytes().contains(&b'/');
+        let candidates = if !search {
             vec![argv[0].clone()]
         } else {
             let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
@@ -140,7 +158,7 @@ impl Prepared {
                 })
                 .collect::<Result<_, _>>()?
         };
-        Ok(Prepared { program: program.to_os_string(), candidates, argv, detach: None })
+        Ok(Prepared { program: program.to_os_string(), candidates, search, argv, detach: None })
     }
 
     /// Detaches the command from rein: it starts a session of its own (no controlling
@@ -234,6 +252,89 @@ fn errno() -> i32 {
     io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// `fd`, or a close-on-exec copy of it numbered 3 or above when it is 0, 1 or 2.
+///
+/// A host that closed its stdin (or stdout, stderr) gets that number for the next file it
+/// opens. A child then sets up its stdio with dup2 onto 0, 1 and 2, which would close such
+/// an fd before the child is done with it, or hand it to the program as its stdin; and
+/// dup2(fd, fd) changes nothing, so an fd already at its target would keep close-on-exec.
+/// Every fd the child side uses is therefore kept above 2.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    Ok(rustix::io::fcntl_dupfd_cloexec(&fd, 3)?)
+}
+
+/// Placeholders in this process's free stdio slots (0, 1, 2) while a
+/// [`std::process::Command`] with a `pre_exec` step is spawned; dropping it frees them.
+///
+/// std spawns a Command that has a `pre_exec` closure (as [`join_on_exec`] and
+/// [`hold_on_exec`] add) by fork, and there it sets up the child's stdio with plain dup2:
+/// when fd 0 is free in the parent, the read end of a piped stdin lands on fd 0 itself,
+/// `dup2(0, 0)` leaves its close-on-exec flag, and the program starts with stdin closed
+/// (std's posix_spawn path, taken without `pre_exec`, handles this). A host program that
+/// closed its stdin would see that only through rein. With the free slots taken while
+/// the Command is spawned, no pipe or file lands there; a slot the child inherits (an
+/// inherited stdin the host had closed) holds a close-on-exec placeholder, so the program
+/// starts with it closed, as it would without rein.
+///
+/// The placeholders are ends of a pipe of their own; on drop each is closed only if the
+/// slot still holds it (another thread may have dup2'ed its own file there meanwhile).
+#[derive(Debug)]
+pub struct StdioSlots {
+    held: Vec<(RawFd, u64)>,
+}
+
+impl StdioSlots {
+    /// Takes every free slot among 0, 1 and 2.
+    pub fn take() -> StdioSlots {
+        let mut held = Vec::new();
+        let open = |fd: RawFd| {
+            // SAFETY: F_GETFD only reads the flags of a descriptor number.
+            unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+        };
+        if (0..=2).all(open) {
+            return StdioSlots { held };
+        }
+        // New fds take the lowest free numbers: keep those below 3, close the rest.
+        while let Ok((rd, wr)) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+            let mut done = true;
+            for fd in [rd, wr] {
+                if fd.as_raw_fd() <= 2 {
+                    let ino = rustix::fs::fstat(&fd).map(|st| st.st_ino).unwrap_or(0);
+                    held.push((std::os::fd::IntoRawFd::into_raw_fd(fd), ino));
+                    done = false;
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        StdioSlots { held }
+    }
+}
+
+impl Drop for StdioSlots {
+    fn drop(&mut self) {
+        for (fd, ino) in self.held.drain(..) {
+            // SAFETY: fd is a placeholder this value opened; it is closed only while it is
+            // still that placeholder (same pipe inode), never another thread's file.
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            if rustix::fs::fstat(borrowed).is_ok_and(|st| st.st_ino == ino) {
+                // SAFETY: as above.
+                drop(unsafe { OwnedFd::from_raw_fd(fd) });
+            }
+        }
+    }
+}
+
+/// A close-on-exec pipe (read end, write end) whose ends are both above 2 ([`above_stdio`]).
+fn pipe_above_stdio(flags: rustix::pipe::PipeFlags) -> io::Result<(OwnedFd, OwnedFd)> {
+    let (rd, wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | flags)?;
+    Ok((above_stdio(rd)?, above_stdio(wr)?))
+}
+
 /// Starts `cmd` inside the group described by `attach`, with `mask` as the child's signal mask.
 pub fn spawn(cmd: &Prepared, attach: &Attach<'_>, mask: &SigMask) -> Result<Child, SpawnError> {
     let started = start(cmd, attach, mask, None)?;
@@ -253,8 +354,7 @@ pub struct Held {
 /// Starts `cmd` held: the child waits before joining the groups of `attach` and before
 /// execve until [`Held::release`]. Its pid is [`Held::pid`].
 pub fn spawn_held(cmd: &Prepared, attach: &Attach<'_>, mask: &SigMask) -> Result<Held, SpawnError> {
-    let (gate_rd, gate_wr) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| SpawnError::Other(e.into()))?;
+    let (gate_rd, gate_wr) = pipe_above_stdio(rustix::pipe::PipeFlags::empty()).map_err(SpawnError::Other)?;
     let started = start(cmd, attach, mask, Some((gate_rd.as_raw_fd(), gate_wr.as_raw_fd())))?;
     drop(gate_rd);
     Ok(Held { started: Some(started), gate: Some(gate_wr) })
@@ -286,15 +386,19 @@ impl Held {
         started.wait_exec(attach_len)
     }
 
-    /// Makes the child exit (status 125) without running the command, and reaps it.
+    /// Ends the child without running the command, and reaps it.
     pub fn abort(mut self) {
         self.abort_inner();
     }
 
     fn abort_inner(&mut self) {
-        // Closing the gate's only write end gives the child EOF: it exits at once.
+        // Closing the gate's only write end gives the child EOF: it exits at once. Unless
+        // it is stopped (a terminal's ^Z reaches the whole foreground process group): then
+        // the reap would wait for a SIGCONT that may never come. The child never ran the
+        // command, so SIGKILL is always right, and it ends a stopped child too.
         drop(self.gate.take());
         if let Some(started) = self.started.take() {
+            let _ = kill(started.pid, libc::SIGKILL);
             started.reap();
         }
     }
@@ -336,12 +440,9 @@ impl Started {
         let stage = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
         let err = io::Error::from_raw_os_error(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]));
         Err(match stage {
-            STAGE_EXEC => match err.raw_os_error() {
-                Some(libc::ENOENT) | Some(libc::ENOTDIR) => SpawnError::NotFound(err),
-                Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::ENOEXEC) | Some(libc::EISDIR) => {
-                    SpawnError::NotExecutable(err)
-                }
-                _ => SpawnError::Other(err),
+            STAGE_EXEC => match exec_exit_code(err.raw_os_error().unwrap_or(libc::EIO)) {
+                127 => SpawnError::NotFound(err),
+                _ => SpawnError::NotExecutable(err),
             },
             STAGE_CLONE3_FALLBACK_ATTACH => SpawnError::Attach(None, err),
             STAGE_DETACH => SpawnError::Other(err),
@@ -378,8 +479,7 @@ fn start(
     let candidates: Vec<*const libc::c_char> = cmd.candidates.iter().map(|c| c.as_ptr()).collect();
     let mut procs: Vec<RawFd> = attach.procs.iter().map(|f| f.as_raw_fd()).collect();
 
-    let (rd, wr) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).map_err(|e| SpawnError::Other(e.into()))?;
+    let (rd, wr) = pipe_above_stdio(rustix::pipe::PipeFlags::empty()).map_err(SpawnError::Other)?;
 
     let mut via_clone3 = false;
     let mut fallback_procs: Option<OwnedFd> = None;
@@ -402,34 +502,43 @@ fn start(
             } else {
                 match errno() {
                     // No clone3 (< 5.3) or no CLONE_INTO_CGROUP (< 5.7): fork, and let the
-                    // child join through the group's cgroup.procs.
-                    libc::ENOSYS | libc::E2BIG | libc::EINVAL => {
-                        let f = rustix::fs::openat(
-                            dir,
-                            "cgroup.procs",
-                            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOFOLLOW,
-                            rustix::fs::Mode::empty(),
-                        )
-                        .map_err(|e| SpawnError::Attach(None, e.into()))?;
-                        procs.push(f.as_raw_fd());
-                        fallback_procs = Some(f);
-                        fork()?
-                    }
+                    // child join through the group's cgroup.procs. The same when a seccomp
+                    // filter refuses clone3 itself with EPERM (Docker's default profile
+                    // before 20.10, systemd's SystemCallFilter=): the probe tells that from
+                    // the kernel refusing this clone, as a filter refuses the probe too.
+                    libc::ENOSYS | libc::E2BIG | libc::EINVAL => fallback_fork(dir, &mut procs, &mut fallback_procs)?,
+                    libc::EPERM if !has_clone3() => fallback_fork(dir, &mut procs, &mut fallback_procs)?,
                     e => return Err(SpawnError::Attach(None, io::Error::from_raw_os_error(e))),
                 }
             }
         }
         None => fork()?,
     };
-
     if pid == 0 {
         // SAFETY: in the child; only async-signal-safe calls follow, and it never returns.
         let detach = cmd.detach.as_ref().map(|(i, o)| (i.as_raw_fd(), o.as_raw_fd()));
-        unsafe { child(wr.as_raw_fd(), gate, &procs, detach, &candidates, argv.as_ptr(), &mask.0) }
+        let exec = Exec { candidates: &candidates, search: cmd.search, argv: argv.as_ptr() };
+        unsafe { child(wr.as_raw_fd(), gate, &procs, detach, &exec, &mask.0) }
     }
     drop(wr);
     drop(fallback_procs);
     Ok(Started { pid, via_clone3, report: rd })
+}
+
+/// Forks a child that joins the v2 group `dir` through its `cgroup.procs` (clone3 could not
+/// place it): the file is opened here, added to `procs` and kept open in `keep` until the
+/// child has written to it.
+fn fallback_fork(dir: BorrowedFd<'_>, procs: &mut Vec<RawFd>, keep: &mut Option<OwnedFd>) -> Result<i32, SpawnError> {
+    let f = rustix::fs::openat(
+        dir,
+        "cgroup.procs",
+        rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC | rustix::fs::OFlags::NOFOLLOW,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| SpawnError::Attach(None, e.into()))?;
+    procs.push(f.as_raw_fd());
+    *keep = Some(f);
+    fork()
 }
 
 fn fork() -> Result<i32, SpawnError> {
@@ -441,14 +550,23 @@ fn fork() -> Result<i32, SpawnError> {
     Ok(pid)
 }
 
-/// The child side. Async-signal-safe calls only; never returns.
+/// What the child executes, prepared before the fork.
+struct Exec<'a> {
+    /// Full paths to try in turn.
+    candidates: &'a [*const libc::c_char],
+    /// They come from a PATH search.
+    search: bool,
+    argv: *const *const libc::c_char,
+}
+
+/// The child side. Async-signal-safe calls only; never returns. `report` is above 2
+/// ([`pipe_above_stdio`]), so setting up a detached child's stdio cannot close it.
 unsafe fn child(
     report: RawFd,
     gate: Option<(RawFd, RawFd)>,
     procs: &[RawFd],
     detach: Option<(RawFd, RawFd)>,
-    candidates: &[*const libc::c_char],
-    argv: *const *const libc::c_char,
+    exec: &Exec<'_>,
     mask: *const libc::sigset_t,
 ) -> ! {
     unsafe extern "C" {
@@ -493,29 +611,45 @@ unsafe fn child(
         }
     }
     if let Some((stdin, output)) = detach {
-        // A forked child is never a process-group leader, so setsid succeeds. dup2 clears
-        // close-on-exec on the copies.
-        // SAFETY: setsid and dup2 are async-signal-safe; the fds were opened before the fork.
+        // A forked child is never a process-group leader, so setsid succeeds. Either fd
+        // may be 0, 1 or 2 itself (a host that closed its stdin gets fd 0 for the next
+        // file it opens): dup2 straight onto 0, 1, 2 could close one before it is copied,
+        // and dup2(fd, fd) would keep its close-on-exec. So both are first copied above 2
+        // (close-on-exec copies), then onto 0, 1 and 2 (dup2 clears close-on-exec there).
+        // SAFETY: setsid, fcntl and dup2 are async-signal-safe; the fds were opened before
+        // the fork.
         let ok = unsafe {
-            libc::setsid() >= 0 && libc::dup2(stdin, 0) >= 0 && libc::dup2(output, 1) >= 0 && libc::dup2(output, 2) >= 0
+            let i = libc::fcntl(stdin, libc::F_DUPFD_CLOEXEC, 3);
+            let o = libc::fcntl(output, libc::F_DUPFD_CLOEXEC, 3);
+            i >= 0
+                && o >= 0
+                && libc::setsid() >= 0
+                && libc::dup2(i, 0) >= 0
+                && libc::dup2(o, 1) >= 0
+                && libc::dup2(o, 2) >= 0
         };
         if !ok {
             fail(STAGE_DETACH, errno(), 125);
         }
     }
     // SAFETY: resetting dispositions and the mask before execve. Rust ignores SIGPIPE at
-    // startup; a command expects the default. Handled signals reset on execve anyway.
+    // startup; a command expects the default. SIGCHLD: see sigchld_default (rein's
+    // supervisor has reset it already; a library caller may not have). Handled signals
+    // reset on execve anyway.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
     }
-    // Search like execvp: ENOENT/ENOTDIR try the next directory, EACCES is remembered,
+    sigchld_default();
+    // A path with a slash is executed as given: its errno is the answer. A PATH search
+    // goes as execvp's: ENOENT/ENOTDIR try the next directory, EACCES is remembered,
     // anything else stops the search.
     let mut err = libc::ENOENT;
-    for c in candidates {
+    for c in exec.candidates {
         // SAFETY: NUL-terminated strings and arrays prepared before the fork.
-        unsafe { libc::execve(*c, argv, environ) };
+        unsafe { libc::execve(*c, exec.argv, environ) };
         match errno() {
+            e if !exec.search => err = e,
             libc::ENOENT | libc::ENOTDIR => {}
             libc::EACCES => err = libc::EACCES,
             other => {
@@ -524,7 +658,7 @@ unsafe fn child(
             }
         }
     }
-    fail(STAGE_EXEC, err, 127)
+    fail(STAGE_EXEC, err, exec_exit_code(err).into())
 }
 
 /// How a child ended.
@@ -594,18 +728,72 @@ pub fn try_wait(pid: i32) -> io::Result<Option<(ExitStatus, Rusage)>> {
     }
 }
 
+/// Ends this process the way a child that ended with `status` did, so that this process's
+/// parent sees what it would have seen from that child: exit with its code, or death by
+/// the same signal.
+///
+/// A shell stops a loop (`for f in *; do rein run -- cmd "$f"; done`) on ^C only when the
+/// child dies of SIGINT; an exit status of 130 does not do it. So the signal is raised
+/// again here with its default action (unblocked first: rein's supervisor blocks the
+/// signals it forwards). Before a signal whose default action dumps core (SIGQUIT,
+/// SIGABRT, SIGSEGV, ...), this process makes itself undumpable (`PR_SET_DUMPABLE` 0, and
+/// `RLIMIT_CORE` 0; a core_pattern that pipes to a program ignores the rlimit, not the
+/// dumpable flag): the command may have left a core, rein leaves none of its own, and the
+/// parent sees no core flag. Where raising cannot end the process (PID 1 of a namespace
+/// ignores signals it has no handler for), it exits with 128 + the signal.
+///
+/// Print and flush everything to print before calling it.
+pub fn exit_like(status: ExitStatus) -> ! {
+    let signal = match status {
+        ExitStatus::Exited(code) => std::process::exit(code),
+        ExitStatus::Signaled(signal) => signal,
+    };
+    // SAFETY: process-wide settings for a process about to end; plain system calls.
+    unsafe {
+        let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        libc::setrlimit(libc::RLIMIT_CORE, &none);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        libc::signal(signal, libc::SIG_DFL);
+        let set = SigMask::of(&[signal]);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set.0, std::ptr::null_mut());
+        libc::raise(signal);
+    }
+    std::process::exit(128 + signal)
+}
+
+/// Whether this process leads its session (it called setsid, as a terminal emulator's or
+/// sshd's child does). A process that never left the session of the kernel's init has
+/// session id 0 (a busybox init's console shell): not a leader. (rustix's getsid turns
+/// that 0 into a Pid and panics, hence libc.)
+pub fn is_session_leader() -> bool {
+    // SAFETY: getsid and getpid only read this process's ids.
+    unsafe { libc::getsid(0) == libc::getpid() }
+}
+
 /// Sends `signal` to `pid`.
 pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     // SAFETY: plain syscall.
     if unsafe { libc::kill(pid, signal) } < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
-/// True if this kernel has clone3 (5.3+); CLONE_INTO_CGROUP needs 5.7.
+/// True if this kernel has clone3 (5.3+) and this process may call it; CLONE_INTO_CGROUP
+/// needs 5.7.
 pub fn has_clone3() -> bool {
     // SAFETY: a null, zero-size argument makes clone3 fail without creating anything:
-    // EINVAL where it exists, ENOSYS where it does not.
+    // EINVAL where it exists, ENOSYS where it does not, and whatever a seccomp filter
+    // answers for clone3 where one refuses it (EPERM in Docker's profile before 20.10).
     let r = unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null_mut::<CloneArgs>(), 0usize) };
-    r < 0 && errno() != libc::ENOSYS
+    r < 0 && errno() == libc::EINVAL
+}
+
+/// Sets SIGCHLD to its default action in the calling process (async-signal-safe).
+///
+/// An ignored SIGCHLD survives execve and makes the kernel reap a process's children
+/// behind its back: its waits fail with ECHILD. rein's supervisor must reap its command,
+/// and a command rein starts must not inherit that from rein's parent.
+pub fn sigchld_default() {
+    // SAFETY: signal() with SIG_DFL is async-signal-safe and touches no memory of ours.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
 }
 
 // A std::process::Command started inside a group.
@@ -645,8 +833,10 @@ pub struct ExecJoin {
 /// a pid rather than a [`std::process::Child`].
 pub fn join_on_exec(cmd: &mut std::process::Command, procs: Vec<OwnedFd>) -> io::Result<ExecJoin> {
     use std::os::unix::process::CommandExt;
-    let (report, report_wr) =
-        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK)?;
+    // std sets up the child's stdio (dup2 onto 0, 1, 2) before it runs pre_exec closures:
+    // an fd of the closure's there would be written into the program's stdin instead.
+    let procs = procs.into_iter().map(above_stdio).collect::<io::Result<Vec<_>>>()?;
+    let (report, report_wr) = pipe_above_stdio(rustix::pipe::PipeFlags::NONBLOCK)?;
     let state = Arc::new(JoinState {
         procs: procs.iter().map(|f| AtomicI32::new(f.as_raw_fd())).collect(),
         report: AtomicI32::new(report_wr.as_raw_fd()),
@@ -657,6 +847,7 @@ pub fn join_on_exec(cmd: &mut std::process::Command, procs: Vec<OwnedFd>) -> io:
         if report < 0 {
             return Ok(());
         }
+        sigchld_default();
         for (i, fd) in child_state.procs.iter().enumerate() {
             // SAFETY: fd is a cgroup.procs file the parent opened and keeps open until the
             // spawn returns; write is async-signal-safe.
@@ -748,8 +939,9 @@ pub struct HeldChild {
 /// waiting forever.
 pub fn hold_on_exec(cmd: &mut std::process::Command) -> io::Result<(ExecHold, HeldChild)> {
     use std::os::unix::process::CommandExt;
-    let (pid_rd, pid_wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
-    let (gate_rd, gate_wr) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
+    // Above 2, as in join_on_exec: std dup2()s the child's stdio before the closure runs.
+    let (pid_rd, pid_wr) = pipe_above_stdio(rustix::pipe::PipeFlags::empty())?;
+    let (gate_rd, gate_wr) = pipe_above_stdio(rustix::pipe::PipeFlags::empty())?;
     let state = Arc::new(HoldState {
         pid_wr: AtomicI32::new(pid_wr.as_raw_fd()),
         gate_rd: AtomicI32::new(gate_rd.as_raw_fd()),
@@ -761,6 +953,7 @@ pub fn hold_on_exec(cmd: &mut std::process::Command) -> io::Result<(ExecHold, He
         if pid_wr < 0 {
             return Ok(());
         }
+        sigchld_default();
         let gate_rd = child_state.gate_rd.load(Ordering::Relaxed);
         // SAFETY: close, getpid, write and read are async-signal-safe; the fds are this
         // child's inherited copies of the two pipes. The write end of the gate is closed
@@ -926,6 +1119,26 @@ mod tests {
     }
 
     #[test]
+    fn dropping_a_held_child_is_bounded_even_when_it_is_stopped() {
+        // A terminal's ^Z stops the whole foreground process group, the held child too: the
+        // reap on drop must not wait for a SIGCONT that may never come.
+        let cmd = Prepared::new(OsStr::new("true"), &[]).unwrap();
+        let held = spawn_held(&cmd, &Attach::default(), &SigMask::current()).unwrap();
+        let pid = held.pid();
+        kill(pid, libc::SIGSTOP).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(held);
+            let _ = tx.send(());
+        });
+        let done = rx.recv_timeout(std::time::Duration::from_secs(5));
+        if done.is_err() {
+            let _ = kill(pid, libc::SIGCONT);
+        }
+        assert!(done.is_ok(), "dropping the held child blocked on a stopped child");
+    }
+
+    #[test]
     fn held_child_reports_exec_failure_on_release() {
         let cmd = Prepared::new(OsStr::new("/nonexistent/rein"), &[]).unwrap();
         let held = spawn_held(&cmd, &Attach::default(), &SigMask::current()).unwrap();
@@ -1019,5 +1232,134 @@ mod tests {
     #[test]
     fn clone3_probe() {
         assert!(has_clone3());
+    }
+
+    #[test]
+    fn clone3_refused_with_eperm_falls_back_to_fork_and_cgroup_procs() {
+        // Old Docker profiles and systemd's SystemCallFilter= answer clone3 with EPERM,
+        // not ENOSYS. The filter is the thread's own: other tests never see it.
+        let dir = tempfile::tempdir().unwrap();
+        let procs = dir.path().join("cgroup.procs");
+        std::fs::write(&procs, "").unwrap();
+        let group_dir = std::fs::File::open(dir.path()).unwrap();
+        std::thread::spawn(move || {
+            crate::test_support::deny_syscalls(&[(libc::SYS_clone3, libc::EPERM)]);
+            let cmd = Prepared::new(OsStr::new("true"), &[]).unwrap();
+            let attach = Attach { cgroup_dir: Some(std::os::fd::AsFd::as_fd(&group_dir)), procs: vec![] };
+            let child = spawn(&cmd, &attach, &SigMask::current()).unwrap();
+            assert!(!child.via_clone3);
+            assert_eq!(wait(child.pid), ExitStatus::Exited(0));
+            assert!(!has_clone3(), "clone3 answers EPERM to everything here");
+        })
+        .join()
+        .unwrap();
+        assert_eq!(std::fs::read_to_string(&procs).unwrap(), "0", "the child joined through cgroup.procs");
+    }
+
+    #[test]
+    fn exit_like_dies_of_the_same_signal_and_dumps_no_core() {
+        const NAME: &str = "launch::tests::exit_like_dies_of_the_same_signal_and_dumps_no_core";
+        let dir = tempfile::tempdir().unwrap();
+        let Some(out) = crate::test_support::own_process(NAME, Some(dir.path())) else {
+            // A process that may dump core (the soft limit as high as allowed) and blocks
+            // the signal, as rein's supervisor does.
+            let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: plain system calls on this process, which is the test's own.
+            unsafe {
+                libc::getrlimit(libc::RLIMIT_CORE, &mut lim);
+                lim.rlim_cur = lim.rlim_max;
+                libc::setrlimit(libc::RLIMIT_CORE, &lim);
+            }
+            block(&[libc::SIGQUIT]);
+            exit_like(ExitStatus::Signaled(libc::SIGQUIT));
+        };
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGQUIT), "{:?}", out);
+        assert!(!out.status.core_dumped(), "{:?}", out);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.is_empty(), "files left: {left:?}");
+    }
+
+    #[test]
+    fn exit_like_exits_with_the_code() {
+        let Some(out) = crate::test_support::own_process("launch::tests::exit_like_exits_with_the_code", None) else {
+            exit_like(ExitStatus::Exited(7));
+        };
+        assert_eq!(out.status.code(), Some(7), "{:?}", out);
+    }
+
+    #[test]
+    fn a_process_that_called_setsid_leads_its_session() {
+        if !crate::test_support::in_own_process("launch::tests::a_process_that_called_setsid_leads_its_session") {
+            return;
+        }
+        // A process started by Command is no process-group leader, so setsid works.
+        assert!(!is_session_leader());
+        // SAFETY: this process is the test's own.
+        assert!(unsafe { libc::setsid() } > 0, "setsid: {}", io::Error::last_os_error());
+        assert!(is_session_leader());
+    }
+
+    #[test]
+    fn exec_errors_give_126_except_a_missing_program() {
+        // As env(1), nice(1), timeout(1) and bash (for a path with a slash): only ENOENT
+        // means "not found" (127); any other refusal of execve means "cannot run" (126).
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name).display().to_string();
+        std::os::unix::fs::symlink(at("loop2"), at("loop1")).unwrap();
+        std::os::unix::fs::symlink(at("loop1"), at("loop2")).unwrap();
+        std::fs::write(at("file"), "").unwrap();
+        std::fs::copy("/bin/true", at("busy")).unwrap();
+        let _writer = std::fs::OpenOptions::new().append(true).open(at("busy")).unwrap();
+        for (path, errno, code) in [
+            (at("loop1"), libc::ELOOP, 126),
+            (at(&"x".repeat(300)), libc::ENAMETOOLONG, 126),
+            (at("file/x"), libc::ENOTDIR, 126),
+            (at("busy"), libc::ETXTBSY, 126),
+            (at("missing"), libc::ENOENT, 127),
+        ] {
+            let err = run(&path, &[]).unwrap_err();
+            assert_eq!((err.io_error().raw_os_error(), err.exit_code()), (Some(errno), code), "{path}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_detached_child_gets_its_stdio_when_the_host_has_fd_0_closed() {
+        if !crate::test_support::in_own_process(
+            "launch::tests::a_detached_child_gets_its_stdio_when_the_host_has_fd_0_closed",
+        ) {
+            return;
+        }
+        // A host program that closed its stdin: the next file it opens gets fd 0.
+        // SAFETY: this process is the test's own; nothing else uses fd 0.
+        unsafe { libc::close(0) };
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out) = (dir.path().join("in"), dir.path().join("out"));
+        std::fs::write(&input, "hello\n").unwrap();
+        // First stdin on fd 0 (dup2(0, 0) would keep its close-on-exec), then the output
+        // on fd 0 (dup2(stdin, 0) would close it before it is copied to 1 and 2).
+        for output_first in [false, true] {
+            let open_in = || -> OwnedFd { std::fs::File::open(&input).unwrap().into() };
+            let open_out = || -> OwnedFd { std::fs::File::create(&out).unwrap().into() };
+            let (stdin, output) = if output_first {
+                let o = open_out();
+                (open_in(), o)
+            } else {
+                let i = open_in();
+                (i, open_out())
+            };
+            assert_eq!(if output_first { output.as_raw_fd() } else { stdin.as_raw_fd() }, 0);
+            let cmd = Prepared::new(OsStr::new("sh"), &["-c".into(), "cat; echo err >&2".into()])
+                .unwrap()
+                .detached(stdin, output);
+            let child = spawn(&cmd, &Attach::default(), &SigMask::current()).unwrap();
+            let status = wait(child.pid);
+            let text = std::fs::read_to_string(&out).unwrap();
+            assert_eq!(
+                (status, text.as_str()),
+                (ExitStatus::Exited(0), "hello\nerr\n"),
+                "output first: {output_first}"
+            );
+        }
     }
 }

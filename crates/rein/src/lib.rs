@@ -100,6 +100,8 @@ pub mod record;
 pub mod resources;
 pub mod run;
 pub mod stats;
+#[cfg(test)]
+mod test_support;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tree;

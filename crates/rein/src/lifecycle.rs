@@ -273,7 +273,10 @@ pub fn plan_remove(group: &Group, opts: RemoveOptions) -> Result<Removal> {
 }
 
 /// Removes a group as planned: kills what is inside (when asked), then removes
-/// descendants deepest first, then the group.
+/// descendants deepest first, then the group. Bounded: the kill waits up to
+/// [`crate::group::SETTLE_TIMEOUT`], and the removal of all the directories of all the
+/// groups as long again in all (EBUSY while the kernel tears exited tasks down is retried
+/// until then), however many there are.
 pub fn remove(group: &Group, removal: &Removal) -> Result<()> {
     if !removal.kill.is_empty() {
         kill_all(group)?;
@@ -281,10 +284,13 @@ pub fn remove(group: &Group, removal: &Removal) -> Result<()> {
     remove_groups(group.hierarchy(), &removal.groups)
 }
 
+/// Removes `groups` in order, all of their directories within one
+/// [`crate::group::SETTLE_TIMEOUT`].
 fn remove_groups(h: &Arc<Hierarchy>, groups: &[GroupPath]) -> Result<()> {
+    let deadline = std::time::Instant::now() + crate::group::SETTLE_TIMEOUT;
     for g in groups {
         match Group::open(h.clone(), g) {
-            Ok(grp) => grp.remove()?,
+            Ok(grp) => grp.remove_until(deadline, false)?,
             Err(Error::State { .. }) => {} // gone already
             Err(e) => return Err(e),
         }
@@ -292,32 +298,22 @@ fn remove_groups(h: &Arc<Hierarchy>, groups: &[GroupPath]) -> Result<()> {
     Ok(())
 }
 
-/// Kills every process of the group and below, in every hierarchy: `cgroup.kill`
-/// where the cgroup2 side has it, then SIGKILL for anything only a v1 hierarchy holds
-/// (a process a libcgroup tool moved into one v1 hierarchy alone), until empty.
+/// Kills every process of the group and below, in every hierarchy ([`Group::kill`]:
+/// `cgroup.kill` where the cgroup2 side has it, then, frozen first, SIGKILL for anything
+/// only a v1 hierarchy holds), until empty. A group that stays populated is named with
+/// its processes.
 pub fn kill_all(group: &Group) -> Result<()> {
-    group.kill()?;
-    let deadline = std::time::Instant::now() + crate::group::SETTLE_TIMEOUT;
-    loop {
-        let pids = group.all_procs()?;
-        if pids.is_empty() {
-            return Ok(());
-        }
-        for p in &pids {
-            let _ = crate::launch::kill(*p as i32, libc::SIGKILL);
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(Error::state(
-                format!(
-                    "group {} still holds processes after kill: {}",
-                    group.path(),
-                    describe_pids(&pids, &ProcTable::default())
-                ),
-                Some("a process may be stuck in uninterruptible sleep (D state), or frozen".into()),
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    group.kill().map_err(|e| match group.all_procs() {
+        Ok(pids) if !pids.is_empty() => Error::state(
+            format!(
+                "group {} still holds processes after kill: {}",
+                group.path(),
+                describe_pids(&pids, &ProcTable::default())
+            ),
+            Some("a process may be stuck in uninterruptible sleep (D state), or frozen".into()),
+        ),
+        _ => e,
+    })
 }
 
 /// Sends `signal` to every process of the group and below; returns how many got it.

@@ -48,7 +48,12 @@ impl Supervisor {
     /// Blocks the forwarded signals and SIGCHLD in this thread. Call it before creating
     /// the group, in a single-threaded program or before other threads start (they
     /// inherit the mask).
+    ///
+    /// It also sets SIGCHLD to its default action: a parent that ignores SIGCHLD hands that
+    /// to rein through execve, and the kernel would then reap the command itself, leaving
+    /// rein no status to report.
     pub fn install() -> Result<Supervisor> {
+        launch::sigchld_default();
         let mut signals = launch::FORWARDED.to_vec();
         signals.push(libc::SIGCHLD);
         let child_mask = launch::block(&signals);
@@ -443,6 +448,16 @@ pub fn run_in_unit(
 
 fn create_transient(h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> Result<Group> {
     let path = target_path(target)?;
+    // Where only the v1 freezer lets the leftovers be killed without racing pid reuse
+    // (crate::group::kill_needs_v1_freezer), the group gets a freezer directory.
+    let mut with_freezer;
+    let spec = if crate::group::kill_needs_v1_freezer(h) && !spec.accounting.contains(&crate::Controller::Freezer) {
+        with_freezer = spec.clone();
+        with_freezer.accounting.insert(crate::Controller::Freezer);
+        &with_freezer
+    } else {
+        spec
+    };
     // Marked as this process's, so 'rein gc' can tell a group a crash left behind.
     let mark = crate::mark::Mark::transient_for_self(&crate::procfs::ProcTable::default())?;
     match Group::create_marked(h.clone(), &path, spec, mark) {
@@ -470,6 +485,7 @@ fn supervise<'o>(
     mut observer: Option<&mut (dyn Observer + 'o)>,
 ) -> (ExitStatus, Rusage) {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let leader = launch::is_session_leader();
     loop {
         match launch::try_wait(pid) {
             Ok(Some(done)) => {
@@ -504,15 +520,101 @@ fn supervise<'o>(
             }
         }
         while let Some((sig, from_kernel)) = launch::read_signal(sup.sigfd.as_fd()) {
-            if sig == libc::SIGCHLD || from_kernel {
-                continue;
+            if forwarded(sig, from_kernel, leader) {
+                let _ = launch::kill(pid, sig);
             }
-            let _ = launch::kill(pid, sig);
         }
+    }
+}
+
+/// Whether a signal the supervisor read goes on to the command: `from_kernel` when the
+/// kernel sent it (not kill(2) from a process), `session_leader` when rein leads its session.
+fn forwarded(sig: i32, from_kernel: bool, session_leader: bool) -> bool {
+    match sig {
+        libc::SIGCHLD => false,
+        // A terminal hang-up sends SIGHUP (and SIGCONT) to the session leader alone
+        // (tty_signal_session_leader): when rein leads the session (`setsid rein run`, a
+        // terminal emulator or sshd running rein directly), the command has not got it.
+        libc::SIGHUP if from_kernel && session_leader => true,
+        // Other signals from the kernel went to the whole foreground process group (^C,
+        // ^\, the SIGHUP a session leader's exit sends): the command, in rein's process
+        // group, got it already.
+        _ => !from_kernel,
     }
 }
 
 /// Arguments as OsStrings (helper for callers holding `String`s).
 pub fn os_args<I: IntoIterator<Item = S>, S: Into<OsString>>(args: I) -> Vec<OsString> {
     args.into_iter().map(Into::into).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::OwnedFd;
+
+    #[test]
+    fn which_signals_go_on_to_the_command() {
+        for (sig, from_kernel, leader, want) in [
+            (libc::SIGTERM, false, false, true),
+            (libc::SIGINT, false, true, true),
+            // ^C from the terminal reached the whole foreground process group.
+            (libc::SIGINT, true, false, false),
+            (libc::SIGQUIT, true, true, false),
+            // A hang-up reaches only the session leader.
+            (libc::SIGHUP, true, true, true),
+            // The SIGHUP the exit of another session leader sends to the foreground group.
+            (libc::SIGHUP, true, false, false),
+            (libc::SIGHUP, false, false, true),
+            (libc::SIGCHLD, false, false, false),
+            (libc::SIGCHLD, true, true, false),
+        ] {
+            assert_eq!(
+                forwarded(sig, from_kernel, leader),
+                want,
+                "signal {sig} from kernel {from_kernel}, leader {leader}"
+            );
+        }
+    }
+
+    fn wait(pid: i32) -> std::io::Result<ExitStatus> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some((status, _)) = launch::try_wait(pid)? {
+                return Ok(status);
+            }
+            assert!(Instant::now() < deadline, "pid {pid} did not end");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn the_supervisor_reaps_its_command_when_the_host_ignores_sigchld() {
+        if !crate::test_support::in_own_process(
+            "run::tests::the_supervisor_reaps_its_command_when_the_host_ignores_sigchld",
+        ) {
+            return;
+        }
+        // SIG_IGN for SIGCHLD survives execve: a parent that ignores it hands that to rein,
+        // and the kernel then reaps rein's children itself (wait4 fails with ECHILD).
+        // SAFETY: this process is the test's own.
+        unsafe { libc::signal(libc::SIGCHLD, libc::SIG_IGN) };
+        let sup = Supervisor::install().unwrap();
+        let cmd = Prepared::new("sh".as_ref(), &os_args(["-c", "exit 7"])).unwrap();
+        let child = launch::spawn(&cmd, &launch::Attach::default(), &sup.child_mask).unwrap();
+        assert_eq!(wait(child.pid).unwrap(), ExitStatus::Exited(7));
+        // The command starts with SIGCHLD at its default too.
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("status");
+        let stdin: OwnedFd = std::fs::File::open("/dev/null").unwrap().into();
+        let cmd = Prepared::new("cat".as_ref(), &os_args(["/proc/self/status"]))
+            .unwrap()
+            .detached(stdin, std::fs::File::create(&out).unwrap().into());
+        let child = launch::spawn(&cmd, &launch::Attach::default(), &sup.child_mask).unwrap();
+        assert_eq!(wait(child.pid).unwrap(), ExitStatus::Exited(0));
+        let status = std::fs::read_to_string(&out).unwrap();
+        let ign = status.lines().find_map(|l| l.strip_prefix("SigIgn:")).unwrap();
+        let mask = u64::from_str_radix(ign.trim(), 16).unwrap();
+        assert_eq!(mask & (1 << (libc::SIGCHLD - 1)), 0, "{status}");
+    }
 }

@@ -385,16 +385,12 @@ fn exec(a: &ExecArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
 }
 
 /// Replaces this process with the command (PATH search as execvp); returns only when
-/// that fails: 127 when not found, 126 when not executable, after printing why.
+/// that fails, after printing why: 127 when not found, 126 when execve refused it
+/// otherwise (`rein::launch::exec_exit_code`), 125 when it never got that far.
 pub fn exec_command(program: &std::ffi::OsStr, args: &[std::ffi::OsString], me: &str) -> ExitCode {
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(program).args(args).exec();
-    let code = match err.kind() {
-        std::io::ErrorKind::NotFound => 127,
-        std::io::ErrorKind::PermissionDenied => 126,
-        _ if err.raw_os_error() == Some(libc::ENOEXEC) => 126,
-        _ => 125,
-    };
+    let code = err.raw_os_error().map(rein::launch::exec_exit_code).unwrap_or(125);
     eprintln!("{me}: error: cannot run '{}': {err}", program.to_string_lossy());
     ExitCode::from(code)
 }

@@ -21,9 +21,14 @@ use crate::report;
 /// io (bytes and operations per device; v1 blkio counts throttled devices only) and, on
 /// v1, cpuacct (CPU time; cpu.stat gives it in the v2 core). Each one costs a directory
 /// per run on v1, so a plain run leaves them out. Where one is missing, its figures are
-/// simply absent.
+/// simply absent. Where the cgroup2 core cannot kill the leftovers (pure v1, kernels
+/// before 5.2), the v1 freezer too (`rein::group::kill_needs_v1_freezer`; the library's
+/// run adds it as well, this shows it in a dry run).
 fn accounting(h: &Hierarchy, full: bool) -> std::collections::BTreeSet<Controller> {
     let mut set: std::collections::BTreeSet<Controller> = [Controller::Memory].into();
+    if rein::group::kill_needs_v1_freezer(h) {
+        set.insert(Controller::Freezer);
+    }
     if full {
         set.extend([Controller::Pids, Controller::Io]);
         if h.mode() == Mode::Legacy {
@@ -177,11 +182,26 @@ fn finish(args: &RunArgs, program: &str, outcome: Result<Report, RunError>) -> a
             if let Some(e) = &rep.cleanup_error {
                 crate::print_error(&anyhow::anyhow!("cleaning up {}: {e}", rep.unit.as_deref().unwrap_or(&rep.group)));
             }
+            if let rein::launch::ExitStatus::Signaled(_) = rep.status {
+                // The parent sees what it would have seen from the command itself: death
+                // by the same signal (a shell stops a loop on ^C only then), after rein's
+                // own lines and the report above. See rein::launch::exit_like.
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                rein::launch::exit_like(rep.status);
+            }
             Ok(ExitCode::from(rep.exit_code.clamp(0, 255) as u8))
         }
         Err(e) => {
             let code = e.exit_code();
-            crate::print_error(&anyhow::Error::new(e.into_error()));
+            let err = e.into_error();
+            let signal = err.interrupted_by();
+            crate::print_error(&anyhow::Error::new(err));
+            if let Some(sig) = signal {
+                // A signal ended rein while it waited for systemd, before the command ran,
+                // and what the run made is stopped: end as that signal would have.
+                rein::launch::exit_like(rein::launch::ExitStatus::Signaled(sig));
+            }
             Ok(ExitCode::from(code))
         }
     }

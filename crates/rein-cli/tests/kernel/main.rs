@@ -14,5 +14,6 @@ mod lifecycle;
 mod observability;
 mod observe;
 mod reliability;
+mod supervision;
 mod support;
 mod systemd;

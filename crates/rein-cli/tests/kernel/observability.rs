@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -370,7 +371,7 @@ fn a_recorded_run_plots_usage_against_the_limit() {
         "8",
         "50",
     ]);
-    assert_eq!(out.status.code(), Some(137), "{}", text(&out).1);
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{}", text(&out).1);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&rec)
         .expect("recording")
         .lines()

@@ -154,3 +154,56 @@ impl Drop for BlockDevice {
         }
     }
 }
+
+/// The audit architecture seccomp sees for this build's system calls.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xc000_003e;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xc000_00b7;
+
+/// A seccomp filter program: each `(nr, action)` returns that action for system call `nr`,
+/// everything else is allowed. An action is `SECCOMP_RET_ERRNO | errno` (what container
+/// runtimes and systemd's SystemCallFilter= do) or `SECCOMP_RET_USER_NOTIF`.
+pub fn seccomp_program(rules: &[(libc::c_long, u32)]) -> Vec<libc::sock_filter> {
+    let stmt = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = |offset: u32| stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset);
+    let ret = |k: u32| stmt(libc::BPF_RET | libc::BPF_K, k);
+    // struct seccomp_data: nr at offset 0, arch at offset 4.
+    let mut prog = vec![load(4), jeq(AUDIT_ARCH, 1, 0), ret(libc::SECCOMP_RET_ALLOW), load(0)];
+    for (nr, action) in rules {
+        prog.push(jeq(*nr as u32, 0, 1));
+        prog.push(ret(*action));
+    }
+    prog.push(ret(libc::SECCOMP_RET_ALLOW));
+    prog
+}
+
+/// Arms `cmd` so that its process runs under a seccomp filter making each system call of
+/// `denied` fail with its errno, as an old Docker profile or systemd's SystemCallFilter=
+/// does. The filter is installed in the child before execve (it survives execve).
+pub fn deny_syscalls(cmd: &mut Command, denied: &[(libc::c_long, i32)]) {
+    use std::os::unix::process::CommandExt;
+    let rules: Vec<(libc::c_long, u32)> =
+        denied.iter().map(|(nr, errno)| (*nr, libc::SECCOMP_RET_ERRNO | *errno as u32)).collect();
+    let mut prog = seccomp_program(&rules);
+    let install = move || -> std::io::Result<()> {
+        let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_mut_ptr() };
+        // SAFETY: prctl is async-signal-safe; the program was built before the fork.
+        unsafe {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &fprog as *const libc::sock_fprog) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    // SAFETY: the closure only calls prctl.
+    unsafe { cmd.pre_exec(install) };
+}

@@ -36,7 +36,8 @@ pub enum Verify {
 const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
-/// Set once openat2 has returned ENOSYS, so later calls walk directly.
+/// Set once openat2 turned out to be missing (ENOSYS) or refused by a seccomp filter
+/// (EPERM), so later calls walk directly.
 static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// A hierarchy root; all access to groups beneath it goes through here.
@@ -380,6 +381,11 @@ fn beneath(dir: BorrowedFd<'_>, rel: &str, flags: OFlags) -> std::result::Result
             ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS | ResolveFlags::NO_XDEV;
         match rustix::fs::openat2(dir, rel, flags, Mode::empty(), how) {
             Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            // A seccomp filter that does not know openat2 answers EPERM, not ENOSYS
+            // (Docker's default profile before 20.10, systemd's SystemCallFilter=).
+            // The kernel's own EPERM is told apart by a probe the filter refuses too:
+            // opening the directory itself, which openat2 always allows.
+            Err(Errno::PERM) if openat2_refused(dir) => NO_OPENAT2.store(true, Ordering::Relaxed),
             // EAGAIN: a concurrent rename raced the lookup; the walk below is safe too.
             Err(Errno::AGAIN) => {}
             other => return other,
@@ -593,24 +599,59 @@ impl<T: FileSource + ?Sized> FileSource for &T {
     }
 }
 
+/// Whether openat2 itself is refused (a seccomp filter's EPERM): it cannot even open the
+/// root directory beneath itself.
+fn openat2_refused(root: BorrowedFd<'_>) -> bool {
+    let how = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_XDEV;
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    matches!(rustix::fs::openat2(root, ".", flags, Mode::empty(), how), Err(Errno::PERM | Errno::NOSYS))
+}
+
 /// The component-by-component walk used when openat2 is missing: each step is an
 /// `openat(O_NOFOLLOW)` relative to the previous directory, `..` was refused by
-/// [`GroupPath`] and file-name checks, so the walk cannot climb out.
+/// [`GroupPath`] and file-name checks, so the walk cannot climb out. Like openat2's
+/// `RESOLVE_NO_XDEV`, it does not cross mounts: every step must be on the root's device
+/// (EXDEV otherwise; a tmpfs or bind mount planted over a group or an interface file).
+/// The last component is first looked at with `O_PATH` (opening a FIFO or device someone
+/// mounted there could block or act), then opened, and must still be that same inode.
 fn walk_beneath(root: BorrowedFd<'_>, rel: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
     let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
     if parts.iter().any(|p| *p == ".." || *p == ".") {
         return Err(Errno::XDEV);
     }
+    let dev = rustix::fs::fstat(root)?.st_dev;
+    let same_dev = |fd: &OwnedFd| -> std::result::Result<rustix::fs::Stat, Errno> {
+        let st = rustix::fs::fstat(fd)?;
+        if st.st_dev != dev { Err(Errno::XDEV) } else { Ok(st) }
+    };
+    let step = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mut current: Option<OwnedFd> = None;
     for (i, part) in parts.iter().enumerate() {
         let dirfd = current.as_ref().map(|f| f.as_fd()).unwrap_or(root);
         let last = i + 1 == parts.len();
-        let step_flags =
-            if last { flags } else { OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC };
-        let fd = rustix::fs::openat(dirfd, *part, step_flags, Mode::empty())?;
-        current = Some(fd);
+        let looked =
+            rustix::fs::openat(dirfd, *part, if last { step } else { step | OFlags::DIRECTORY }, Mode::empty())?;
+        let st = same_dev(&looked)?;
+        if !last {
+            current = Some(looked);
+            continue;
+        }
+        if flags.contains(OFlags::PATH) {
+            if flags.contains(OFlags::DIRECTORY)
+                && rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::Directory
+            {
+                return Err(Errno::NOTDIR);
+            }
+            return Ok(looked);
+        }
+        let fd = rustix::fs::openat(dirfd, *part, flags, Mode::empty())?;
+        let now = same_dev(&fd)?;
+        if now.st_ino != st.st_ino {
+            return Err(Errno::XDEV);
+        }
+        return Ok(fd);
     }
-    current.ok_or(Errno::INVAL)
+    Err(Errno::INVAL)
 }
 
 fn rel(group: &GroupPath, file: &str) -> String {
@@ -795,6 +836,41 @@ mod tests {
         let err = m.read(&GroupPath::root(), "cgroup.controllers").unwrap_err();
         assert_eq!(err.errno(), Some(libc::EMEDIUMTYPE), "{err}");
         assert!(err.hint().unwrap().contains("not a cgroup filesystem"), "{err}");
+    }
+
+    #[test]
+    fn the_walk_without_openat2_does_not_cross_mounts() {
+        // /proc is a mount of its own below / on every Linux system: the walk must refuse
+        // to enter it as openat2's RESOLVE_NO_XDEV does.
+        let root = rustix::fs::open("/", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).unwrap();
+        for (rel, flags) in [("proc", OFlags::PATH | OFlags::DIRECTORY), ("proc/version", OFlags::RDONLY)] {
+            let r = walk_beneath(root.as_fd(), rel, flags | OFlags::CLOEXEC | OFlags::NOFOLLOW);
+            assert_eq!(r.err(), Some(Errno::XDEV), "{rel}");
+        }
+        // Within one filesystem it opens what openat2 opens.
+        let (dir, _m) = fake();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/memory.max"), "max\n").unwrap();
+        let root = rustix::fs::open(dir.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let fd = walk_beneath(root.as_fd(), "a/memory.max", OFlags::RDONLY | OFlags::CLOEXEC).unwrap();
+        assert_eq!(read_all(&fd).unwrap(), b"max\n");
+    }
+
+    #[test]
+    fn openat2_refused_with_eperm_falls_back_to_the_walk() {
+        // NO_OPENAT2 is process-wide: the test runs in a process of its own.
+        if !crate::test_support::in_own_process("cgroupfs::tests::openat2_refused_with_eperm_falls_back_to_the_walk") {
+            return;
+        }
+        let (dir, m) = fake();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/memory.max"), "max\n").unwrap();
+        let g = GroupPath::parse("a").unwrap();
+        crate::test_support::deny_syscalls(&[(libc::SYS_openat2, libc::EPERM)]);
+        m.write(&g, "memory.max", "1048576").unwrap();
+        assert_eq!(m.read(&g, "memory.max").unwrap(), "1048576");
+        // The walk reports the kernel's own answers as they are.
+        assert_eq!(m.read(&g, "memory.high").unwrap_err().errno(), Some(libc::ENOENT));
     }
 
     #[test]
