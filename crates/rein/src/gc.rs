@@ -295,7 +295,7 @@ pub fn plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Resu
     Ok(out)
 }
 
-/// Removes the entries [`gc_plan`] chose, re-checking each is still empty (rmdir fails
+/// Removes the entries [`plan`] chose, re-checking each is still empty (rmdir fails
 /// with EBUSY otherwise, so nothing populated is ever removed) and, for an unfinished
 /// one, still unmarked; then the creation records naming it. Failures are recorded in
 /// the entries; returns them all.

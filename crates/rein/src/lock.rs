@@ -20,7 +20,7 @@
 //! 2. within a group, the cgroup2 directory first, then the v1 directories in
 //!    mount-table order ([`crate::plan::Place`]'s `Ord`).
 //!
-//! A process that needs several groups locks them all at once with [`lock_groups`]
+//! A process that needs several groups locks them all at once with [`crate::group::lock_groups`]
 //! (`cgset` of several groups, `rein apply`); one that finds it needs another group
 //! while it holds some (`rein apply` learns which groups it touches from a plan) lets
 //! go of all of them and takes the whole set again in order. Nobody waits for a lock

@@ -509,7 +509,7 @@ const LOCK_ROUNDS: usize = 5;
 /// apply read under the lock.
 ///
 /// Which groups those are is known only from a plan: it plans, locks them (all at once,
-/// in the order of [`crate::lock::lock_groups`]), and plans again under the lock, until
+/// in the order of [`crate::group::lock_groups`]), and plans again under the lock, until
 /// the groups the plan touches are all locked. Groups the plan creates need no lock: a
 /// second creator's mkdir fails.
 pub fn plan_locked(

@@ -14,7 +14,7 @@
 //! `memory.max` is translated to it.
 
 //!
-//! The pieces: [`names`] is the table of every name rein knows (where it lives, which
+//! The pieces: `names` is the table of every name rein knows (where it lives, which
 //! version it belongs to, which model field it sets); `write` turns names of the other
 //! version into the model, `check` checks values of native names before the kernel sees
 //! them, `read` computes a name of the other version from the files that exist.
