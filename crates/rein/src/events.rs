@@ -69,13 +69,13 @@ use rustix::fs::inotify;
 use rustix::io::Errno;
 use serde::{Serialize, Serializer};
 
-use crate::cgroupfs::{GroupDir, GroupPath, format};
+use crate::backend::{self, Changed};
+use crate::cgroupfs::{GroupDir, GroupPath};
 use crate::error::{Error, Result};
 use crate::group::Group;
-use crate::hierarchy::{Controller, Hierarchy, Mode, parse_controller_list};
+use crate::hierarchy::{Controller, Hierarchy, Mode};
 use crate::plan::Place;
 use crate::units::parse_duration_usec;
-use crate::{v1, v2};
 
 /// How often memory counters are re-read after a sign of an imminent OOM kill.
 pub const RECHECK_INTERVAL: Duration = Duration::from_millis(1);
@@ -102,9 +102,9 @@ impl PressureResource {
     /// The cgroup2 interface file.
     pub fn file(self) -> &'static str {
         match self {
-            PressureResource::Cpu => v2::CPU_PRESSURE,
-            PressureResource::Memory => v2::MEMORY_PRESSURE,
-            PressureResource::Io => v2::IO_PRESSURE,
+            PressureResource::Cpu => backend::pressure_file("cpu"),
+            PressureResource::Memory => backend::pressure_file("memory"),
+            PressureResource::Io => backend::pressure_file("io"),
         }
     }
 }
@@ -348,14 +348,7 @@ impl Default for Options {
 }
 
 /// The counters a watcher compares between reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Counters {
-    oom: Option<u64>,
-    oom_kill: Option<u64>,
-    max: Option<u64>,
-    high: Option<u64>,
-    pids_max: Option<u64>,
-}
+type Counters = crate::stats::EventCounters;
 
 /// One hierarchy directory of a watched group.
 struct NodeWatch {
@@ -729,9 +722,7 @@ impl Watcher {
         let dir = m.group_dir(&path)?;
         let controllers = match (controllers, place) {
             (Some(c), _) => c,
-            (None, Place::V2) => {
-                dir.read_opt(v2::CGROUP_CONTROLLERS)?.map(|t| parse_controller_list(&t)).unwrap_or_default()
-            }
+            (None, Place::V2) => backend::v2_controllers(&dir)?,
             (None, Place::V1(i)) => self.h.v1_mounts()[i].controllers.clone(),
         };
         // v2: every interface file of the group reports changes on the directory watch.
@@ -750,9 +741,7 @@ impl Watcher {
             let efd =
                 rustix::event::eventfd(0, rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK)
                     .map_err(|e| sys("create an eventfd", e))?;
-            let ofd = dir.open(v1::MEMORY_OOM_CONTROL, OFlags::RDONLY)?;
-            // The kernel keeps the eventfd, not the oom_control fd: it can be closed after.
-            dir.write(v1::CGROUP_EVENT_CONTROL, &format!("{} {}", efd.as_raw_fd(), ofd.as_raw_fd()))?;
+            backend::v1_register_oom_eventfd(&dir, efd.as_fd())?;
             self.add_source(Source::OomEventfd { group: id, fd: efd }, epoll::EventFlags::IN)?;
         }
         if place == Place::V2 {
@@ -856,11 +845,11 @@ impl Watcher {
                 continue;
             }
             let Some(id) = role.group else { continue };
-            match name.as_str() {
-                v2::MEMORY_EVENTS => self.check_memory(id),
-                v2::PIDS_EVENTS => self.check_pids(id),
-                v2::CGROUP_EVENTS => self.check_populated(id),
-                _ => {}
+            match backend::v2_changed(&name) {
+                Some(Changed::Memory) => self.check_memory(id),
+                Some(Changed::Pids) => self.check_pids(id),
+                Some(Changed::Populated) => self.check_populated(id),
+                None => {}
             }
         }
         Ok(())
@@ -938,44 +927,11 @@ impl Watcher {
     fn read_counters(&self, id: usize) -> Counters {
         let mut c = Counters::default();
         let Some(g) = &self.groups[id] else { return c };
-        if let Some(n) = g.node(true, Controller::Memory) {
-            if let Some(kv) = n
-                .dir
-                .read_opt(v2::MEMORY_EVENTS)
-                .ok()
-                .flatten()
-                .and_then(|t| format::flat_keyed(v2::MEMORY_EVENTS, &t).ok())
-            {
-                c.oom = kv.get("oom").copied();
-                c.oom_kill = kv.get("oom_kill").copied();
-                c.max = kv.get("max").copied();
-                c.high = kv.get("high").copied();
-            }
-        } else if let Some(n) = g.node(false, Controller::Memory) {
-            let num = |f: &str| n.dir.read_opt(f).ok().flatten().and_then(|t| format::single_u64(f, &t).ok());
-            if let Some(kv) = n
-                .dir
-                .read_opt(v1::MEMORY_OOM_CONTROL)
-                .ok()
-                .flatten()
-                .and_then(|t| format::flat_keyed(v1::MEMORY_OOM_CONTROL, &t).ok())
-            {
-                c.oom_kill = kv.get("oom_kill").copied();
-            }
-            c.max = match (num(v1::MEMORY_FAILCNT), num(v1::MEMORY_MEMSW_FAILCNT)) {
-                (None, None) => None,
-                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-            };
+        if let Some(n) = g.node(true, Controller::Memory).or_else(|| g.node(false, Controller::Memory)) {
+            backend::memory_counters(n.place, &n.dir, &mut c);
         }
-        let pids = g.node(true, Controller::Pids).or_else(|| g.node(false, Controller::Pids));
-        if let Some(n) = pids {
-            c.pids_max = n
-                .dir
-                .read_opt(v2::PIDS_EVENTS)
-                .ok()
-                .flatten()
-                .and_then(|t| format::flat_keyed(v2::PIDS_EVENTS, &t).ok())
-                .and_then(|kv| kv.get("max").copied());
+        if let Some(n) = g.node(true, Controller::Pids).or_else(|| g.node(false, Controller::Pids)) {
+            backend::pids_counters(&n.dir, &mut c);
         }
         c
     }
@@ -983,8 +939,7 @@ impl Watcher {
     fn read_populated(&self, id: usize) -> Option<bool> {
         let g = self.groups[id].as_ref()?;
         if let Some(n) = g.v2() {
-            let t = n.dir.read_opt(v2::CGROUP_EVENTS).ok()??;
-            return format::flat_keyed(v2::CGROUP_EVENTS, &t).ok()?.get("populated").map(|v| *v != 0);
+            return backend::v2_populated(&n.dir).ok()?;
         }
         // v1: populated in any hierarchy it lives in (a process may sit in the group's
         // memory directory and elsewhere for cpu).
@@ -1113,7 +1068,7 @@ fn psi_error(dir: &GroupDir, t: &PressureTrigger, e: Errno) -> Error {
 
 /// Whether a v1 group or a descendant holds a process (v1 has no `populated` flag).
 fn subtree_populated(m: &crate::cgroupfs::Mount, g: &GroupPath) -> Option<bool> {
-    let t = m.read(g, v1::CGROUP_PROCS).ok()?;
+    let t = m.read(g, backend::PROCS).ok()?;
     if !t.trim().is_empty() {
         return Some(true);
     }

@@ -19,12 +19,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::cgroupfs::{GroupPath, Mount, format};
+use crate::cgroupfs::{GroupPath, Mount};
 use crate::error::Result;
 use crate::hierarchy::{Hierarchy, Place};
 use crate::mark::{Creating, Mark, Records, XATTR, creation_records};
 use crate::procfs::{Owner, ProcTable, describe_pids};
-use crate::v1;
 
 /// What a directory is to `rein gc`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -253,7 +252,7 @@ pub fn plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Resu
                 // Groups its command made beneath it go with it, when nothing holds them.
                 _ => match subtree_to_remove(m, &g, dir_uid, procs)? {
                     Err(why) => Some(format!("it has child groups ({}): {why}", children.join(", "))),
-                    Ok(groups) => match procs_in(m, &g)? {
+                    Ok(groups) => match crate::backend::procs(m, &g)? {
                         p if p.is_empty() => {
                             below = groups;
                             None
@@ -358,7 +357,7 @@ fn subtree_to_remove(
                 Some(Ok(Mark::Transient { pid, start })) if procs.owner(pid, start) != Owner::Running => {}
                 Some(_) => return Ok(Err(format!("{child} carries a mark of its own"))),
             }
-            let p = procs_in(m, &child)?;
+            let p = crate::backend::procs(m, &child)?;
             if !p.is_empty() {
                 return Ok(Err(format!("{child} holds processes: {}", describe_pids(&p, procs))));
             }
@@ -368,14 +367,6 @@ fn subtree_to_remove(
     }
     below.sort_by_key(|p| std::cmp::Reverse(p.as_str().matches('/').count()));
     Ok(Ok(below))
-}
-
-fn procs_in(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
-    match m.read(g, v1::CGROUP_PROCS) {
-        Ok(t) => format::pids(v1::CGROUP_PROCS, &t),
-        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(test)]

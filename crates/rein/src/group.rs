@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 use rustix::fs::OFlags;
 use rustix::io::Errno;
 
+use crate::backend;
 use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, format};
 use crate::error::{Error, Result};
-use crate::hierarchy::{Binding, Controller, Hierarchy, Mode, parse_controller_list};
+pub use crate::hierarchy::Node;
+use crate::hierarchy::{Binding, Controller, Hierarchy, Mode};
 use crate::launch;
-use crate::plan::{Action, Place, Plan, Write};
+use crate::plan::{Action, Place, Plan};
 use crate::resources::Resources;
 use crate::stats::Stats;
-use crate::units::CpuList;
-use crate::{v1, v2};
 
 /// How long [`Group::kill`] and [`Group::remove`] wait for the kernel before giving up.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -80,15 +80,6 @@ fn needs_v1_freezer(has_cgroup2: bool, kernel: (u32, u32)) -> bool {
     !has_cgroup2 || kernel < (5, 2)
 }
 
-/// One directory of a group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Node {
-    /// Which hierarchy.
-    pub place: Place,
-    /// The controllers this directory carries for the group.
-    pub controllers: BTreeSet<Controller>,
-}
-
 /// What a new or updated group needs.
 #[derive(Debug, Clone, Default)]
 pub struct Spec {
@@ -135,26 +126,6 @@ fn unavailable(h: &Hierarchy, c: Controller, at: &std::path::Path, root: bool) -
     Error::ControllerUnavailable { controller: c.to_string(), path: at.to_path_buf(), hint }
 }
 
-fn list(set: &BTreeSet<Controller>, sign: &str) -> String {
-    set.iter().map(|c| format!("{sign}{c}")).collect::<Vec<_>>().join(" ")
-}
-
-/// CPUs and memory nodes a group may use, as granted by its parent.
-fn check_cpuset(r: &Resources, cpus: &CpuList, mems: &CpuList, parent: &str) -> Result<()> {
-    for (what, want, have) in [("CPU", &r.cpuset.cpus, cpus), ("memory node", &r.cpuset.mems, mems)] {
-        if let Some(want) = want {
-            if !have.is_empty() && !want.is_subset(have) {
-                return Err(Error::invalid(
-                    if what == "CPU" { "cpuset.cpus" } else { "cpuset.mems" },
-                    want.to_string(),
-                    format!("{what} {} not available: {parent} allows {have}", want.difference(have)),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 impl Group {
     /// Plans creating (`must_be_new`) or updating the group at `path` so it carries
     /// `spec`. Reads the tree; writes nothing. The returned nodes are where the group
@@ -188,28 +159,24 @@ impl Group {
         let mut plan = Plan::new();
         let mut nodes = Vec::new();
         if let Some(u) = h.unified() {
-            let enabled = plan_v2(&u.mount, &u.controllers, path, spec, &required, &v2_set, must_be_new, &mut plan, h)?;
+            let enabled =
+                backend::plan_v2(&u.mount, &u.controllers, path, r, &required, &v2_set, must_be_new, &mut plan)?;
             nodes.push(Node { place: Place::V2, controllers: enabled });
         }
         for (i, set) in v1_sets {
-            plan_v1(h, i, path, spec, &set, must_be_new, &mut plan)?;
+            backend::plan_v1(h, i, path, r, &set, must_be_new, &mut plan)?;
             nodes.push(Node { place: Place::V1(i), controllers: set });
         }
         if let Some(freeze) = r.freeze {
-            let (place, file, value) = if h.unified().is_some() {
-                (Place::V2, v2::CGROUP_FREEZE, if freeze { "1" } else { "0" })
+            let place = if h.unified().is_some() {
+                Place::V2
             } else {
                 let i = nodes.iter().find(|n| n.controllers.contains(&Controller::Freezer)).map(|n| n.place);
-                (i.unwrap_or(Place::V1(0)), v1::FREEZER_STATE, if freeze { "FROZEN" } else { "THAWED" })
+                i.unwrap_or(Place::V1(0))
             };
-            let previous = existing_value(h, place, path, file);
-            plan.push(Action::Write {
-                place,
-                group: path.clone(),
-                write: Write::new(file, value),
-                previous,
-                if_empty: false,
-            });
+            let write = backend::freeze_write(place, freeze);
+            let previous = existing_value(h, place, path, &write.file);
+            plan.push(Action::Write { place, group: path.clone(), write, previous, if_empty: false });
         }
         Ok((plan, nodes))
     }
@@ -239,12 +206,7 @@ impl Group {
         if let Some(u) = h.unified() {
             let found = u.mount.group_dir(path).map_err(&mut note);
             if let Ok(dir) = found {
-                let controllers = dir
-                    .read_opt(v2::CGROUP_CONTROLLERS)
-                    .ok()
-                    .flatten()
-                    .map(|t| parse_controller_list(&t))
-                    .unwrap_or_default();
+                let controllers = backend::v2_controllers(&dir).unwrap_or_default();
                 nodes.push(Node { place: Place::V2, controllers });
                 dirs.push(Some(dir));
             }
@@ -322,8 +284,8 @@ impl Group {
             if n.place == Place::V2 && self.fresh.load(Ordering::Relaxed) {
                 out.dir = Some(m.open_dir(&self.path)?);
             } else {
-                out.procs.push(m.open_file(&self.path, v1::CGROUP_PROCS, OFlags::WRONLY)?);
-                out.procs_paths.push(m.file_path(&self.path, v1::CGROUP_PROCS));
+                out.procs.push(m.open_file(&self.path, backend::PROCS, OFlags::WRONLY)?);
+                out.procs_paths.push(m.file_path(&self.path, backend::PROCS));
                 out.procs_places.push(n.place);
             }
         }
@@ -333,7 +295,7 @@ impl Group {
     /// Moves a process (all its threads) into the group, in every hierarchy.
     pub fn add_pid(&self, pid: u32) -> Result<()> {
         for n in &self.nodes {
-            self.mount(n.place).write(&self.path, v1::CGROUP_PROCS, &pid.to_string())?;
+            self.mount(n.place).write(&self.path, backend::PROCS, &pid.to_string())?;
         }
         Ok(())
     }
@@ -341,16 +303,16 @@ impl Group {
     /// The processes in the group itself (not in child groups).
     pub fn procs(&self) -> Result<Vec<u32>> {
         let Some(n) = self.nodes.first() else { return Ok(Vec::new()) };
-        let text = self.mount(n.place).read(&self.path, v1::CGROUP_PROCS)?;
-        format::pids(v1::CGROUP_PROCS, &text)
+        let text = self.mount(n.place).read(&self.path, backend::PROCS)?;
+        format::pids(backend::PROCS, &text)
     }
 
     /// True if any process is in the group or below it.
     pub fn is_populated(&self) -> Result<bool> {
         if let Some(n) = self.v2_node() {
-            let m = self.mount(n.place);
-            if let Ok(t) = m.read(&self.path, v2::CGROUP_EVENTS) {
-                return Ok(format::flat_keyed(v2::CGROUP_EVENTS, &t)?.get("populated").is_some_and(|v| *v != 0));
+            let i = self.nodes.iter().position(|x| x.place == n.place).unwrap_or(0);
+            if let Ok(Some(populated)) = self.dir(i, n).and_then(|d| backend::v2_populated(&d)) {
+                return Ok(populated);
             }
         }
         // v1: no populated flag; look at this group and every descendant.
@@ -363,7 +325,7 @@ impl Group {
     }
 
     fn subtree_has_procs(&self, m: &Mount, g: &GroupPath) -> Result<bool> {
-        if !m.read(g, v1::CGROUP_PROCS)?.trim().is_empty() {
+        if !m.read(g, backend::PROCS)?.trim().is_empty() {
             return Ok(true);
         }
         for child in m.children(g)? {
@@ -403,7 +365,7 @@ impl Group {
         let method = self.kill_method();
         if method.kill_file {
             let m = self.mount(Place::V2);
-            m.write(&self.path, v2::CGROUP_KILL, "1")?;
+            m.write(&self.path, backend::KILL, "1")?;
             self.wait_empty_until(deadline)?;
             if self.all_pids()?.is_empty() {
                 return Ok(());
@@ -440,10 +402,12 @@ impl Group {
 
     /// How [`Group::kill`] goes about it here (see [`kill_method`]).
     fn kill_method(&self) -> KillMethod {
-        let v2 = self.v2_node().map(|n| self.mount(n.place));
-        let has = |file: &str| v2.is_some_and(|m| m.has_file(&self.path, file));
+        let (freeze, kill) = self
+            .v2_node()
+            .map(|n| backend::v2_can_freeze_and_kill(self.mount(n.place), &self.path))
+            .unwrap_or_default();
         let v1_freezer = self.node_with(Controller::Freezer).map(|n| n.place);
-        kill_method(has(v2::CGROUP_KILL), has(v2::CGROUP_FREEZE), v1_freezer)
+        kill_method(kill, freeze, v1_freezer)
     }
 
     /// Every process in the group and its child groups, in every hierarchy it lives in.
@@ -515,7 +479,7 @@ impl Group {
     /// Freezes (`true`) or thaws the group and waits until the kernel reports it done.
     pub fn freeze(&self, frozen: bool) -> Result<()> {
         let deadline = Instant::now() + SETTLE_TIMEOUT;
-        let v2 = self.v2_node().is_some_and(|n| self.mount(n.place).has_file(&self.path, v2::CGROUP_FREEZE));
+        let v2 = self.v2_node().is_some_and(|n| backend::v2_can_freeze_and_kill(self.mount(n.place), &self.path).0);
         let place = match (v2, self.node_with(Controller::Freezer)) {
             (true, _) => Place::V2,
             (false, Some(n)) => n.place,
@@ -534,21 +498,9 @@ impl Group {
     /// v1 freezer's `freezer.state`) and waits until the kernel reports it done.
     fn set_frozen(&self, place: Place, frozen: bool, deadline: Instant) -> Result<()> {
         let m = self.mount(place);
-        let done = || -> Result<bool> {
-            Ok(match place {
-                Place::V2 => {
-                    let ev = format::flat_keyed(v2::CGROUP_EVENTS, &m.read(&self.path, v2::CGROUP_EVENTS)?)?;
-                    ev.get("frozen").map(|v| *v != 0) == Some(frozen)
-                }
-                Place::V1(_) => {
-                    m.read(&self.path, v1::FREEZER_STATE)?.trim() == if frozen { "FROZEN" } else { "THAWED" }
-                }
-            })
-        };
-        match place {
-            Place::V2 => m.write(&self.path, v2::CGROUP_FREEZE, if frozen { "1" } else { "0" })?,
-            Place::V1(_) => m.write(&self.path, v1::FREEZER_STATE, if frozen { "FROZEN" } else { "THAWED" })?,
-        }
+        let done = || backend::freeze_done(place, m, &self.path, frozen);
+        let write = backend::freeze_write(place, frozen);
+        m.write(&self.path, &write.file, &write.value)?;
         let mut pause = Duration::from_micros(50);
         while !done()? {
             if Instant::now() > deadline {
@@ -567,7 +519,7 @@ impl Group {
     /// cpuacct and freezer files are not read; throttling comes from the v1 cpu
     /// hierarchy.
     pub fn stats(&self) -> Result<Stats> {
-        read_stats(&self.nodes, |i, n| self.dir(i, n))
+        backend::read_stats(&self.nodes, |i, n| self.dir(i, n))
     }
 
     /// Node `i`'s directory: the one [`Group::open`] kept, or opened now.
@@ -581,10 +533,7 @@ impl Group {
     /// OOM kills counted in the group's own memory files (never an ancestor's).
     pub fn oom_kills(&self) -> Option<u64> {
         let n = self.node_with(Controller::Memory)?;
-        match n.place {
-            Place::V2 => v2::oom_kills(self.mount(n.place), &self.path),
-            Place::V1(_) => v1::oom_kills(self.mount(n.place), &self.path),
-        }
+        backend::oom_kills(n.place, self.mount(n.place), &self.path)
     }
 
     /// Removes the group's directories. Retries EBUSY (the kernel may still be tearing
@@ -687,8 +636,8 @@ fn rmdir_settled(m: &Mount, g: &GroupPath, deadline: Instant, children: bool) ->
 }
 
 fn collect_pids(m: &Mount, g: &GroupPath, out: &mut BTreeSet<u32>) -> Result<()> {
-    match m.read(g, v1::CGROUP_PROCS) {
-        Ok(t) => out.extend(format::pids(v1::CGROUP_PROCS, &t)?),
+    match m.read(g, backend::PROCS) {
+        Ok(t) => out.extend(format::pids(backend::PROCS, &t)?),
         Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(e),
     }
@@ -732,133 +681,6 @@ fn existing_value(h: &Hierarchy, place: Place, path: &GroupPath, file: &str) -> 
     if m.exists(path) { m.read(path, file).ok() } else { None }
 }
 
-/// Plans the cgroup2 side: ancestors, controller enabling down the path, the group, its writes.
-#[allow(clippy::too_many_arguments)]
-fn plan_v2(
-    m: &Mount,
-    root_controllers: &BTreeSet<Controller>,
-    path: &GroupPath,
-    spec: &Spec,
-    required: &BTreeSet<Controller>,
-    wanted: &BTreeSet<Controller>,
-    must_be_new: bool,
-    plan: &mut Plan,
-    _h: &Hierarchy,
-) -> Result<BTreeSet<Controller>> {
-    let lineage = path.lineage();
-    let (ancestors, _) = lineage.split_at(lineage.len() - 1);
-    let mut wanted = wanted.clone();
-    let mut exists = true;
-    let mut available = root_controllers.clone();
-    let mut cpus_allowed = CpuList::default();
-    let mut mems_allowed = CpuList::default();
-    for a in ancestors {
-        if !a.is_root() {
-            exists = exists && m.exists(a);
-            if exists {
-                // What it has now, and what this plan enables in its parent before it
-                // gets here (its cgroup.controllers is its parent's subtree_control).
-                let now = parse_controller_list(&m.read(a, v2::CGROUP_CONTROLLERS)?);
-                available = now.union(&available).copied().collect();
-            } else {
-                plan.push(Action::Mkdir { place: Place::V2, group: a.clone(), must_be_new: false });
-            }
-        }
-        if exists {
-            if let Ok(t) = m.read(a, v2::CPUSET_CPUS_EFFECTIVE) {
-                cpus_allowed = CpuList::parse(&t).unwrap_or_default();
-            }
-            if let Ok(t) = m.read(a, v2::CPUSET_MEMS_EFFECTIVE) {
-                mems_allowed = CpuList::parse(&t).unwrap_or_default();
-            }
-        }
-        if let Some(c) = wanted.iter().find(|c| !available.contains(c) && required.contains(c)) {
-            return Err(unavailable_at(m, a, *c));
-        }
-        wanted.retain(|c| available.contains(c));
-        let enabled =
-            if exists { parse_controller_list(&m.read(a, v2::CGROUP_SUBTREE_CONTROL)?) } else { BTreeSet::new() };
-        let mut missing: BTreeSet<Controller> = wanted.difference(&enabled).copied().collect();
-        // An ancestor above a delegated subtree belongs to someone else: what it does not
-        // enable already cannot be had. A limit that needs it is refused, naming the
-        // file; an accounting-only controller is left out (its figures are absent).
-        if !missing.is_empty() && exists && !m.may_write(a, v2::CGROUP_SUBTREE_CONTROL) {
-            if let Some(c) = missing.iter().find(|c| required.contains(c)) {
-                return Err(not_delegated(m, a, *c));
-            }
-            wanted.retain(|c| !missing.contains(c));
-            missing.clear();
-        }
-        if !missing.is_empty() {
-            plan.push(Action::Write {
-                place: Place::V2,
-                group: a.clone(),
-                write: Write::enable(v2::CGROUP_SUBTREE_CONTROL, list(&missing, "+")),
-                previous: None,
-                if_empty: false,
-            });
-        }
-        available = enabled.union(&wanted).copied().collect();
-    }
-    let parent = ancestors.last().map(|a| m.dir_path(a)).unwrap_or_default();
-    check_cpuset(&spec.resources, &cpus_allowed, &mems_allowed, &parent.display().to_string())?;
-    v2::check_supported(&spec.resources, &wanted)?;
-    let group_exists = exists && m.exists(path);
-    if group_exists && must_be_new {
-        return Err(Error::state(
-            format!("group {path} already exists ({})", m.dir_path(path).display()),
-            Some("pick another name, or use 'rein set' to change an existing group".into()),
-        ));
-    }
-    if !group_exists {
-        plan.push(Action::Mkdir { place: Place::V2, group: path.clone(), must_be_new: true });
-    }
-    for write in v2::limit_writes(&spec.resources, &wanted) {
-        let previous = if group_exists { m.read(path, &write.file).ok() } else { None };
-        // A live change writes only what differs, so applying the same limits twice is a no-op.
-        if previous.as_deref().is_some_and(|old| format::same_setting(&write.file, &write.value, old)) {
-            continue;
-        }
-        plan.push(Action::Write { place: Place::V2, group: path.clone(), write, previous, if_empty: false });
-    }
-    Ok(wanted)
-}
-
-/// A controller an ancestor the user may not change does not pass down (see plan_v2).
-fn not_delegated(m: &Mount, a: &GroupPath, c: Controller) -> Error {
-    let file = m.file_path(a, v2::CGROUP_SUBTREE_CONTROL);
-    Error::ControllerUnavailable {
-        controller: c.to_string(),
-        path: m.dir_path(a),
-        hint: format!(
-            "'{c}' is not delegated: {} does not enable it and you may not change that file; ask its owner \
-             (as root: echo +{c} > {}), or leave out the limits that need '{c}'",
-            file.display(),
-            file.display()
-        ),
-    }
-}
-
-fn unavailable_at(m: &Mount, a: &GroupPath, c: Controller) -> Error {
-    if a.is_root() {
-        Error::ControllerUnavailable {
-            controller: c.to_string(),
-            path: m.file_path(a, v2::CGROUP_CONTROLLERS),
-            hint: format!("the kernel does not offer '{c}' in cgroup v2 (compiled out, or bound to a v1 hierarchy)"),
-        }
-    } else {
-        Error::ControllerUnavailable {
-            controller: c.to_string(),
-            path: m.file_path(a, v2::CGROUP_CONTROLLERS),
-            hint: format!(
-                "'{c}' is not delegated to {a}: enable it in its parent's cgroup.subtree_control \
-                 (as root: echo +{c} > {}), or pick another --parent",
-                m.file_path(&a.parent().unwrap_or_default(), v2::CGROUP_SUBTREE_CONTROL).display()
-            ),
-        }
-    }
-}
-
 /// A group directory [`Group::open`] kept, or one opened for one read of stats.
 enum DirRef<'a> {
     Kept(&'a GroupDir),
@@ -872,140 +694,6 @@ impl FileSource for DirRef<'_> {
             DirRef::Opened(d) => d.read_opt(file),
         }
     }
-}
-
-/// Reads a group's accounting from its directories (`nodes`, one per hierarchy), each
-/// through the [`FileSource`] `dir(i, node)` gives, with the v1 and v2 readers: one
-/// schema whatever the mode, and the one path every reader of stats takes
-/// ([`Group::stats`] with [`GroupDir`]s, [`crate::tree::Tree`] with its open files).
-///
-/// Each directory is read once and each file once. On a hybrid host the cgroup2 core
-/// provides CPU time (`cpu.stat`) and the frozen state, so the v1 cpuacct and freezer
-/// files are not read, and a v1 hierarchy without an accounting controller is not opened;
-/// throttling and the bandwidth limit come from the v1 cpu hierarchy.
-pub(crate) fn read_stats<S: FileSource>(
-    nodes: &[Node],
-    mut dir: impl FnMut(usize, &Node) -> Result<S>,
-) -> Result<Stats> {
-    let mut s = Stats::default();
-    let core = nodes.iter().any(|n| n.place == Place::V2);
-    for (i, n) in nodes.iter().enumerate().filter(|(_, n)| n.place != Place::V2) {
-        let mut on = n.controllers.clone();
-        if core {
-            on.remove(&Controller::Cpuacct);
-            on.remove(&Controller::Freezer);
-        }
-        if on.iter().any(|c| {
-            matches!(
-                c,
-                Controller::Cpu
-                    | Controller::Cpuacct
-                    | Controller::Memory
-                    | Controller::Pids
-                    | Controller::Io
-                    | Controller::Freezer
-            )
-        }) {
-            v1::read_stats(&dir(i, n)?, &on, &mut s)?;
-        }
-    }
-    if let Some((i, n)) = nodes.iter().enumerate().find(|(_, n)| n.place == Place::V2) {
-        let cpu_v1 = s.cpu;
-        v2::read_stats(&dir(i, n)?, &n.controllers, &mut s)?;
-        // On hybrid, throttling and the bandwidth limit live in the v1 cpu hierarchy.
-        if !n.controllers.contains(&Controller::Cpu) {
-            s.cpu.nr_periods = cpu_v1.nr_periods.or(s.cpu.nr_periods);
-            s.cpu.nr_throttled = cpu_v1.nr_throttled.or(s.cpu.nr_throttled);
-            s.cpu.throttled_usec = cpu_v1.throttled_usec.or(s.cpu.throttled_usec);
-            s.cpu.max = cpu_v1.max.or(s.cpu.max);
-        }
-    }
-    Ok(s)
-}
-
-/// Plans one v1 hierarchy: ancestors (with cpuset.cpus/mems copied down), the group, its writes.
-fn plan_v1(
-    h: &Hierarchy,
-    index: usize,
-    path: &GroupPath,
-    spec: &Spec,
-    on: &BTreeSet<Controller>,
-    must_be_new: bool,
-    plan: &mut Plan,
-) -> Result<()> {
-    let v1m = &h.v1_mounts()[index];
-    let m = &v1m.mount;
-    let place = Place::V1(index);
-    let has_cpuset = v1m.controllers.contains(&Controller::Cpuset);
-    let lineage = path.lineage();
-    let (ancestors, _) = lineage.split_at(lineage.len() - 1);
-    let mut exists = true;
-    // A new cpuset group starts with empty cpus and mems, and no task can join it until
-    // both are set: copy them down from the nearest ancestor that has them.
-    let mut cpus = String::new();
-    let mut mems = String::new();
-    for a in ancestors {
-        if !a.is_root() {
-            exists = exists && m.exists(a);
-            if !exists {
-                plan.push(Action::Mkdir { place, group: a.clone(), must_be_new: false });
-            }
-        }
-        if has_cpuset {
-            let (c, me) = if exists {
-                (m.read(a, v1::CPUSET_CPUS)?.trim().to_string(), m.read(a, v1::CPUSET_MEMS)?.trim().to_string())
-            } else {
-                (String::new(), String::new())
-            };
-            for (file, have, inherited) in [(v1::CPUSET_CPUS, &c, &mut cpus), (v1::CPUSET_MEMS, &me, &mut mems)] {
-                if have.is_empty() && !a.is_root() {
-                    plan.push(Action::Write {
-                        place,
-                        group: a.clone(),
-                        write: Write::new(file, inherited.clone()),
-                        previous: None,
-                        if_empty: true,
-                    });
-                } else if !have.is_empty() {
-                    *inherited = have.clone();
-                }
-            }
-        }
-    }
-    if has_cpuset {
-        let parent = ancestors.last().map(|a| m.dir_path(a)).unwrap_or_default();
-        let c = CpuList::parse(&cpus).unwrap_or_default();
-        let me = CpuList::parse(&mems).unwrap_or_default();
-        check_cpuset(&spec.resources, &c, &me, &parent.display().to_string())?;
-    }
-    let group_exists = exists && m.exists(path);
-    if group_exists && must_be_new {
-        return Err(Error::state(
-            format!("group {path} already exists ({})", m.dir_path(path).display()),
-            Some("pick another name, or use 'rein set' to change an existing group".into()),
-        ));
-    }
-    let mut r = spec.resources.clone();
-    if !group_exists {
-        plan.push(Action::Mkdir { place, group: path.clone(), must_be_new: true });
-        if has_cpuset {
-            r.cpuset.cpus = r.cpuset.cpus.or_else(|| CpuList::parse(&cpus).ok());
-            r.cpuset.mems = r.cpuset.mems.or_else(|| CpuList::parse(&mems).ok());
-        }
-    }
-    let mut on = on.clone();
-    if has_cpuset {
-        on.insert(Controller::Cpuset);
-    }
-    let current = |file: &str| if group_exists { m.read(path, file).ok() } else { None };
-    for write in v1::limit_writes(&r, &on, &current)? {
-        let previous = if group_exists { m.read(path, &write.file).ok() } else { None };
-        if previous.as_deref().is_some_and(|old| format::same_setting(&write.file, &write.value, old)) {
-            continue;
-        }
-        plan.push(Action::Write { place, group: path.clone(), write, previous, if_empty: false });
-    }
-    Ok(())
 }
 
 /// Locks every group of `groups` (each in every hierarchy it lives in), in the order
@@ -1025,8 +713,98 @@ pub fn lock_groups(groups: &[Group], timeout: Duration) -> Result<crate::lock::G
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cgroupfs::write_log;
+    use crate::resources::IoMax;
     use crate::testing::{FakeTree, Layout};
-    use crate::units::{Bytes, Limit};
+    use crate::units::DeviceNumber;
+    use crate::units::{Bytes, CpuList, Limit};
+
+    // Plans' rollback, seen through Group: per-device IO undo, kept enables.
+    /// Two devices written, then a write that fails: the rollback writes each device's
+    /// old line back, or removes the line of a device that had none, one write per
+    /// device, for 0, 1 and 2 devices limited before.
+    #[test]
+    fn a_rollback_restores_io_limits_device_by_device() {
+        let dev = |major, minor| DeviceNumber { major, minor };
+        let mut r = Resources::new().pids_max(3);
+        let mut a = IoMax::new(dev(7, 0));
+        a.wbps = Some(Limit::Value(2 << 20));
+        let mut b = IoMax::new(dev(8, 16));
+        b.rbps = Some(Limit::Value(3 << 20));
+        r.io.max = vec![a, b];
+        let v2_a = "7:0 rbps=max wbps=1048576 riops=max wiops=max";
+        let v2_b = "8:16 rbps=max wbps=max riops=100 wiops=max";
+        for layout in [Layout::V2, Layout::V1] {
+            let (file, a_line, b_line, a_gone, b_gone, a_new, b_new) = match layout {
+                Layout::V2 => (
+                    "io.max",
+                    v2_a,
+                    v2_b,
+                    "7:0 rbps=max wbps=max riops=max wiops=max",
+                    "8:16 rbps=max wbps=max riops=max wiops=max",
+                    "7:0 wbps=2097152",
+                    "8:16 rbps=3145728",
+                ),
+                _ => ("blkio.throttle.write_bps_device", "7:0 1048576", "8:16 5", "7:0 0", "8:16 0", "7:0 2097152", ""),
+            };
+            for before in [vec![], vec![a_line], vec![a_line, b_line]] {
+                let tree = FakeTree::new(layout);
+                if layout == Layout::V2 {
+                    std::fs::write(tree.path().join("cgroup.subtree_control"), "cpuset cpu io memory pids\n").unwrap();
+                }
+                tree.group("web");
+                let dir = if layout == Layout::V2 { tree.path().join("web") } else { tree.path().join("blkio/web") };
+                let text: String = before.iter().map(|l| format!("{l}\n")).collect();
+                std::fs::write(dir.join(file), &text).unwrap();
+                // The write after the IO limits fails.
+                let pids = if layout == Layout::V2 { tree.path().join("web") } else { tree.path().join("pids/web") };
+                std::fs::remove_file(pids.join("pids.max")).unwrap();
+                let mut g = Group::open(tree.hierarchy(), &GroupPath::parse("web").unwrap()).unwrap();
+                write_log::start();
+                let e = g.update(&Spec { resources: r.clone(), ..Spec::default() }).unwrap_err();
+                let log: Vec<String> =
+                    write_log::take().into_iter().filter(|(p, _)| p == &dir.join(file)).map(|(_, v)| v).collect();
+                assert!(e.to_string().contains("pids.max"), "{e}");
+                assert!(e.hint().is_none_or(|h| !h.contains("could not restore")), "{e:?}");
+                let undo_a = if before.is_empty() { a_gone } else { a_line };
+                let undo_b = if before.len() == 2 { b_line } else { b_gone };
+                let want: Vec<&str> = match layout {
+                    Layout::V2 => vec![a_new, b_new, undo_b, undo_a],
+                    // v1: a file per key; 8:16's read limit lands in read_bps_device.
+                    _ => vec![a_new, undo_a],
+                };
+                assert_eq!(log, want, "{layout:?} with {} device(s) limited before", before.len());
+            }
+        }
+    }
+
+    /// A controller a plan enabled in an existing directory stays enabled after a
+    /// failure, and is reported as kept; directories the plan made are removed with
+    /// what was written in them.
+    #[test]
+    fn a_failure_keeps_controllers_enabled_in_existing_directories_and_says_so() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("t");
+        let h = tree.hierarchy();
+        let (plan, _) = Group::plan(
+            &h,
+            &GroupPath::parse("t/new").unwrap(),
+            &Spec { resources: Resources::new().pids_max(5), ..Spec::default() },
+            true,
+        )
+        .unwrap();
+        // A fake mkdir makes an empty directory: the first write into it fails.
+        let f = plan.try_execute(&h).unwrap_err();
+        assert!(f.undone(), "{:?}", f.not_undone);
+        let root = tree.path().display().to_string();
+        let kept: Vec<String> = f.kept.iter().map(|k| k.replace(&root, "")).collect();
+        assert_eq!(kept, ["+pids > /cgroup.subtree_control", "+pids > /t/cgroup.subtree_control"]);
+        assert_eq!(std::fs::read_to_string(tree.path().join("t/cgroup.subtree_control")).unwrap(), "+pids");
+        assert!(!tree.path().join("t/new").exists());
+        // No creation record is left on the parent.
+        let m = &h.unified().unwrap().mount;
+        assert!(crate::mark::creation_records(m, &GroupPath::parse("t").unwrap()).unwrap().is_empty());
+    }
 
     fn spec(r: Resources) -> Spec {
         Spec { resources: r, accounting: [Controller::Memory, Controller::Pids].into() }

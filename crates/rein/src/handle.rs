@@ -361,8 +361,8 @@ impl Cgroup {
         let mut files = Vec::new();
         for n in group.nodes() {
             let m = n.place.mount(h);
-            fds.push(m.open_file(group.path(), crate::v1::CGROUP_PROCS, OFlags::WRONLY).map_err(to_io)?);
-            files.push(m.file_path(group.path(), crate::v1::CGROUP_PROCS));
+            fds.push(m.open_file(group.path(), crate::backend::PROCS, OFlags::WRONLY).map_err(to_io)?);
+            files.push(m.file_path(group.path(), crate::backend::PROCS));
         }
         let join = launch::join_on_exec(cmd, fds)?;
         let spawned = cmd.spawn();

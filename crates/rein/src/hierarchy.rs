@@ -94,6 +94,16 @@ impl Place {
     }
 }
 
+/// One directory of a group: the hierarchy it is in, and the controllers it carries
+/// for the group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// Which hierarchy.
+    pub place: Place,
+    /// The controllers this directory carries for the group.
+    pub controllers: BTreeSet<Controller>,
+}
+
 /// The host's cgroup hierarchies.
 #[derive(Debug)]
 pub struct Hierarchy {

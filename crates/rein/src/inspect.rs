@@ -6,56 +6,16 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::backend;
 use crate::cgroupfs::{GroupPath, format};
-use crate::convert;
 use crate::error::Result;
 use crate::group::Group;
-use crate::hierarchy::{Controller, Hierarchy, Mode};
+use crate::hierarchy::{Hierarchy, Mode};
 use crate::mark::{Mark, XATTR};
 use crate::plan::Place;
 use crate::procfs::{Owner, ProcTable};
-use crate::resources::{CpuMax, IoMax, Resources};
+use crate::resources::Resources;
 use crate::stats::Stats;
-use crate::units::{Bytes, CpuList, Limit, Weight};
-use crate::{v1, v2};
-
-/// The limit files of each controller, v2 names.
-const V2_FILES: &[(Option<Controller>, &str)] = &[
-    (Some(Controller::Memory), v2::MEMORY_MIN),
-    (Some(Controller::Memory), v2::MEMORY_LOW),
-    (Some(Controller::Memory), v2::MEMORY_HIGH),
-    (Some(Controller::Memory), v2::MEMORY_MAX),
-    (Some(Controller::Memory), v2::MEMORY_SWAP_MAX),
-    (Some(Controller::Memory), v2::MEMORY_OOM_GROUP),
-    (Some(Controller::Cpu), v2::CPU_WEIGHT),
-    (Some(Controller::Cpu), v2::CPU_MAX),
-    (Some(Controller::Cpuset), v2::CPUSET_CPUS),
-    (Some(Controller::Cpuset), v2::CPUSET_MEMS),
-    (Some(Controller::Io), v2::IO_WEIGHT),
-    (Some(Controller::Io), v2::IO_MAX),
-    (Some(Controller::Pids), v2::PIDS_MAX),
-    (None, v2::CGROUP_FREEZE),
-];
-
-/// The limit files of each controller, v1 names.
-const V1_FILES: &[(Controller, &str)] = &[
-    (Controller::Memory, v1::MEMORY_LIMIT),
-    (Controller::Memory, v1::MEMORY_MEMSW_LIMIT),
-    (Controller::Memory, v1::MEMORY_SOFT_LIMIT),
-    (Controller::Memory, v1::MEMORY_OOM_CONTROL),
-    (Controller::Cpu, v1::CPU_SHARES),
-    (Controller::Cpu, v1::CPU_CFS_PERIOD),
-    (Controller::Cpu, v1::CPU_CFS_QUOTA),
-    (Controller::Cpuset, v1::CPUSET_CPUS),
-    (Controller::Cpuset, v1::CPUSET_MEMS),
-    (Controller::Io, v1::BLKIO_BFQ_WEIGHT),
-    (Controller::Io, v1::BLKIO_READ_BPS),
-    (Controller::Io, v1::BLKIO_WRITE_BPS),
-    (Controller::Io, v1::BLKIO_READ_IOPS),
-    (Controller::Io, v1::BLKIO_WRITE_IOPS),
-    (Controller::Pids, v1::PIDS_MAX),
-    (Controller::Freezer, v1::FREEZER_STATE),
-];
 
 /// One directory of a group.
 #[derive(Debug, Clone, Serialize)]
@@ -116,19 +76,8 @@ pub fn inspect(group: &Group, procs: &ProcTable) -> Result<Inspection> {
     let mut files = Vec::new();
     for n in group.nodes() {
         let m = n.place.mount(h);
-        let (hierarchy, names): (&str, Vec<&str>) = match n.place {
-            Place::V2 => (
-                "v2",
-                V2_FILES
-                    .iter()
-                    .filter(|(c, _)| c.is_none_or(|c| n.controllers.contains(&c)))
-                    .map(|(_, f)| *f)
-                    .collect(),
-            ),
-            Place::V1(_) => {
-                ("v1", V1_FILES.iter().filter(|(c, _)| n.controllers.contains(c)).map(|(_, f)| *f).collect())
-            }
-        };
+        let hierarchy = if n.place == Place::V2 { "v2" } else { "v1" };
+        let names = backend::limit_files(n.place, &n.controllers);
         directories.push(Directory {
             path: m.dir_path(path),
             hierarchy,
@@ -170,114 +119,7 @@ pub fn inspect(group: &Group, procs: &ProcTable) -> Result<Inspection> {
 /// Defaults read as what they are (`memory.max` "max" is `Limit::Max`); an empty
 /// cpuset list, or v1's "no soft limit", is absent.
 pub fn read_limits(files: &BTreeMap<&str, &str>) -> Result<Resources> {
-    let mut r = Resources::new();
-    let get = |f: &str| files.get(f).copied();
-    let bytes = |l: Limit<u64>| l.map(Bytes);
-    if let Some(t) = get(v2::MEMORY_MAX) {
-        r.memory.max = Some(bytes(format::limit_u64(v2::MEMORY_MAX, t)?));
-    }
-    if let Some(t) = get(v1::MEMORY_LIMIT) {
-        r.memory.max = Some(bytes(format::v1_memory_limit(v1::MEMORY_LIMIT, t)?));
-    }
-    if let Some(t) = get(v2::MEMORY_HIGH) {
-        r.memory.high = Some(bytes(format::limit_u64(v2::MEMORY_HIGH, t)?));
-    }
-    if let Some(Limit::Value(v)) = get(v2::MEMORY_LOW).map(|t| format::limit_u64(v2::MEMORY_LOW, t)).transpose()? {
-        r.memory.low = Some(Bytes(v));
-    }
-    if let Some(Limit::Value(v)) =
-        get(v1::MEMORY_SOFT_LIMIT).map(|t| format::v1_memory_limit(v1::MEMORY_SOFT_LIMIT, t)).transpose()?
-    {
-        r.memory.low = Some(Bytes(v));
-    }
-    if let Some(Limit::Value(v)) = get(v2::MEMORY_MIN).map(|t| format::limit_u64(v2::MEMORY_MIN, t)).transpose()? {
-        r.memory.min = Some(Bytes(v));
-    }
-    if let Some(t) = get(v2::MEMORY_SWAP_MAX) {
-        r.memory.swap_max = Some(bytes(format::limit_u64(v2::MEMORY_SWAP_MAX, t)?));
-    }
-    if let (Some(t), Some(max)) = (get(v1::MEMORY_MEMSW_LIMIT), r.memory.max) {
-        let memsw = format::v1_memory_limit(v1::MEMORY_MEMSW_LIMIT, t)?;
-        r.memory.swap_max = Some(bytes(convert::swap_from_memsw(max.map(|b| b.0), memsw)));
-    }
-    if let Some(t) = get(v2::MEMORY_OOM_GROUP) {
-        r.memory.oom_group = Some(format::single_u64(v2::MEMORY_OOM_GROUP, t)? != 0);
-    }
-    if let Some(t) = get(v1::MEMORY_OOM_CONTROL) {
-        r.memory.oom_kill_disable =
-            format::flat_keyed(v1::MEMORY_OOM_CONTROL, t)?.get("oom_kill_disable").map(|v| *v != 0);
-    }
-    if let Some(t) = get(v2::CPU_MAX) {
-        let (q, p) = format::cpu_max(v2::CPU_MAX, t)?;
-        r.cpu.max = Some(CpuMax { quota: q, period: p });
-    }
-    if let (Some(q), Some(p)) = (get(v1::CPU_CFS_QUOTA), get(v1::CPU_CFS_PERIOD)) {
-        r.cpu.max = Some(CpuMax {
-            quota: format::v1_signed_limit(v1::CPU_CFS_QUOTA, q)?,
-            period: format::single_u64(v1::CPU_CFS_PERIOD, p)?,
-        });
-    }
-    if let Some(t) = get(v2::CPU_WEIGHT) {
-        r.cpu.weight = t.trim().parse::<Weight>().ok();
-    }
-    if let Some(t) = get(v1::CPU_SHARES) {
-        r.cpu.weight = Some(convert::shares_to_weight(format::single_u64(v1::CPU_SHARES, t)?));
-    }
-    for (file, slot) in [(v2::CPUSET_CPUS, &mut r.cpuset.cpus), (v2::CPUSET_MEMS, &mut r.cpuset.mems)] {
-        if let Some(t) = get(file) {
-            let l = CpuList::parse(t).map_err(|e| crate::error::Error::parse(file, e))?;
-            *slot = (!l.is_empty()).then_some(l);
-        }
-    }
-    if let Some(t) = get(v2::IO_WEIGHT) {
-        let line = t.lines().find(|l| l.starts_with("default")).unwrap_or("");
-        r.io.weight = line.trim_start_matches("default").trim().parse::<Weight>().ok();
-    }
-    if let Some(t) = get(v1::BLKIO_BFQ_WEIGHT) {
-        r.io.weight = Some(convert::bfq_weight_to_io_weight(format::single_u64(v1::BLKIO_BFQ_WEIGHT, t)?));
-    }
-    if let Some(t) = get(v2::IO_MAX) {
-        for (dev, keys) in format::nested_keyed(v2::IO_MAX, t)? {
-            let mut m = IoMax::new(dev);
-            for (k, v) in keys {
-                let v = format::limit_u64(v2::IO_MAX, &v)?;
-                match k.as_str() {
-                    "rbps" => m.rbps = Some(v),
-                    "wbps" => m.wbps = Some(v),
-                    "riops" => m.riops = Some(v),
-                    "wiops" => m.wiops = Some(v),
-                    _ => {}
-                }
-            }
-            r.io.max.push(m);
-        }
-    }
-    for (i, file) in
-        [v1::BLKIO_READ_BPS, v1::BLKIO_WRITE_BPS, v1::BLKIO_READ_IOPS, v1::BLKIO_WRITE_IOPS].into_iter().enumerate()
-    {
-        let Some(t) = get(file) else { continue };
-        for (dev, v) in format::device_values(file, t)? {
-            let m = match r.io.max.iter_mut().find(|m| m.device == dev) {
-                Some(m) => m,
-                None => {
-                    r.io.max.push(IoMax::new(dev));
-                    r.io.max.last_mut().expect("just pushed")
-                }
-            };
-            let slot = [&mut m.rbps, &mut m.wbps, &mut m.riops, &mut m.wiops].into_iter().nth(i).expect("four keys");
-            *slot = Some(Limit::Value(v));
-        }
-    }
-    if let Some(t) = get(v2::PIDS_MAX) {
-        r.pids.max = Some(format::limit_u64(v2::PIDS_MAX, t)?);
-    }
-    if let Some(t) = get(v2::CGROUP_FREEZE) {
-        r.freeze = Some(t.trim() == "1");
-    }
-    if let Some(t) = get(v1::FREEZER_STATE) {
-        r.freeze = Some(t.trim() != "THAWED");
-    }
-    Ok(r)
+    backend::read_limits(&|f| files.get(f).map(|t| t.to_string()))
 }
 
 /// One group in `rein ls`.
@@ -342,8 +184,8 @@ pub fn list(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Resu
             if owner.is_none() {
                 owner = m.get_xattr(&g, XATTR).ok().flatten().and_then(|v| Mark::parse(&v).ok());
             }
-            if let Ok(t) = m.read(&g, v1::CGROUP_PROCS) {
-                pids.extend(format::pids(v1::CGROUP_PROCS, &t).unwrap_or_default());
+            if let Ok(t) = m.read(&g, backend::PROCS) {
+                pids.extend(format::pids(backend::PROCS, &t).unwrap_or_default());
             }
         }
         let owner_state = match owner {
@@ -365,8 +207,9 @@ pub fn list(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::CpuMax;
     use crate::testing::{FakeTree, Layout};
-    use crate::units::DeviceNumber;
+    use crate::units::{Bytes, DeviceNumber, Limit};
 
     #[test]
     fn limits_read_back_from_either_version() {

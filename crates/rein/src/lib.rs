@@ -73,6 +73,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backend;
 pub mod bpf;
 pub mod cgroupfs;
 pub mod compat;

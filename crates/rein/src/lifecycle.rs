@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::backend;
 use crate::cgroupfs::{GroupPath, format};
 use crate::compat::raw::{Home, RawWrite};
 use crate::error::{Error, Result};
@@ -18,7 +19,6 @@ use crate::hierarchy::{Binding, Controller, Hierarchy};
 use crate::mark::Mark;
 use crate::plan::{Action, Place, Plan, Write};
 use crate::procfs::{ProcTable, describe_pids};
-use crate::{v1, v2};
 
 /// What a create or set asks for.
 #[derive(Debug, Clone, Default)]
@@ -363,13 +363,13 @@ pub fn delete(group: &Group, places: Option<&[Place]>, recursive: bool) -> Resul
     for (place, below) in &plans {
         let m = place.mount(h);
         for g in below.iter().chain(std::iter::once(path)) {
-            let text = match m.read(g, v1::CGROUP_PROCS) {
+            let text = match m.read(g, backend::PROCS) {
                 Ok(t) => t,
                 Err(e) if e.errno() == Some(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
             };
-            for pid in format::pids(v1::CGROUP_PROCS, &text)? {
-                match m.write(&parent, v1::CGROUP_PROCS, &pid.to_string()) {
+            for pid in format::pids(backend::PROCS, &text)? {
+                match m.write(&parent, backend::PROCS, &pid.to_string()) {
                     Ok(()) => {}
                     // Exited meanwhile.
                     Err(e) if e.errno() == Some(libc::ESRCH) => {}
@@ -437,7 +437,7 @@ pub fn move_denied_hint(h: &Hierarchy, place: Place, pid: u32, to: &GroupPath, p
         "moving a process needs write access to cgroup.procs of the common ancestor of its old and new group: \
          it is in {from} and the group is {to}, so that is {}; run as root, or start rein from inside the \
          subtree delegated to you (e.g. from a leaf group of it)",
-        m.file_path(&common, v1::CGROUP_PROCS).display()
+        m.file_path(&common, backend::PROCS).display()
     )
 }
 
@@ -479,10 +479,10 @@ pub fn move_pids(group: &Group, places: Option<&[Place]>, pids: &[u32], procs: &
     let mut done: Vec<(usize, Place)> = Vec::new();
     for (i, pid) in pids.iter().enumerate() {
         for place in &targets {
-            if let Err(e) = place.mount(h).write(path, v1::CGROUP_PROCS, &pid.to_string()) {
+            if let Err(e) = place.mount(h).write(path, backend::PROCS, &pid.to_string()) {
                 for (j, pl) in done.iter().rev() {
                     if let Some((_, old)) = before[*j].iter().find(|(p, _)| p == pl) {
-                        let _ = pl.mount(h).write(old, v1::CGROUP_PROCS, &pids[*j].to_string());
+                        let _ = pl.mount(h).write(old, backend::PROCS, &pids[*j].to_string());
                     }
                 }
                 return Err(match e {
@@ -507,7 +507,7 @@ pub fn describe_move(group: &Group, places: Option<&[Place]>, pids: &[u32]) -> V
     let mut out = Vec::new();
     for pid in pids {
         for n in group.nodes().iter().filter(|n| places.is_none_or(|ps| ps.contains(&n.place))) {
-            out.push(format!("{pid} > {}", n.place.mount(h).file_path(group.path(), v2::CGROUP_PROCS).display()));
+            out.push(format!("{pid} > {}", n.place.mount(h).file_path(group.path(), backend::PROCS).display()));
         }
     }
     out

@@ -192,6 +192,25 @@ pub struct Io {
     pub max: Vec<IoMax>,
 }
 
+impl Io {
+    /// The limits of `device`, added (empty) when it has none yet: the one place the
+    /// per-device list is searched.
+    pub fn device_mut(&mut self, device: DeviceNumber) -> &mut IoMax {
+        match self.max.iter().position(|m| m.device == device) {
+            Some(i) => &mut self.max[i],
+            None => {
+                self.max.push(IoMax::new(device));
+                self.max.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    /// The limits of `device`, if it has any.
+    pub fn device(&self, device: DeviceNumber) -> Option<&IoMax> {
+        self.max.iter().find(|m| m.device == device)
+    }
+}
+
 /// Throttling of one block device. Each `None` leaves that limit alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -217,6 +236,18 @@ impl IoMax {
     /// No limits yet on `device`.
     pub fn new(device: DeviceNumber) -> IoMax {
         IoMax { device, rbps: None, wbps: None, riops: None, wiops: None }
+    }
+
+    /// The limit named by an `io.max` key (`rbps`, `wbps`, `riops`, `wiops`), `None` for
+    /// any other key.
+    pub fn slot_mut(&mut self, key: &str) -> Option<&mut Option<Limit<u64>>> {
+        match key {
+            "rbps" => Some(&mut self.rbps),
+            "wbps" => Some(&mut self.wbps),
+            "riops" => Some(&mut self.riops),
+            "wiops" => Some(&mut self.wiops),
+            _ => None,
+        }
     }
 
     /// The limits set, as `(io.max key, value)` pairs in the kernel's order.
@@ -434,15 +465,11 @@ impl Resources {
         take!(pids.max);
         take!(freeze);
         for m in &other.io.max {
-            match self.io.max.iter_mut().find(|x| x.device == m.device) {
-                Some(x) => {
-                    x.rbps = m.rbps.or(x.rbps);
-                    x.wbps = m.wbps.or(x.wbps);
-                    x.riops = m.riops.or(x.riops);
-                    x.wiops = m.wiops.or(x.wiops);
-                }
-                None => self.io.max.push(*m),
-            }
+            let x = self.io.device_mut(m.device);
+            x.rbps = m.rbps.or(x.rbps);
+            x.wbps = m.wbps.or(x.wbps);
+            x.riops = m.riops.or(x.riops);
+            x.wiops = m.wiops.or(x.wiops);
         }
     }
 }
@@ -456,6 +483,25 @@ impl From<Bytes> for Limit<Bytes> {
 impl From<u64> for Limit<u64> {
     fn from(n: u64) -> Self {
         Limit::Value(n)
+    }
+}
+
+impl Resources {
+    /// Checks the CPUs and memory nodes asked for against what the parent grants (`cpus`,
+    /// `mems`; an empty list grants everything: unknown), naming `parent` in the error.
+    pub(crate) fn check_cpuset_granted(&self, cpus: &CpuList, mems: &CpuList, parent: &str) -> Result<()> {
+        for (what, want, have) in [("CPU", &self.cpuset.cpus, cpus), ("memory node", &self.cpuset.mems, mems)] {
+            if let Some(want) = want {
+                if !have.is_empty() && !want.is_subset(have) {
+                    return Err(Error::invalid(
+                        if what == "CPU" { "cpuset.cpus" } else { "cpuset.mems" },
+                        want.to_string(),
+                        format!("{what} {} not available: {parent} allows {have}", want.difference(have)),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -186,7 +186,7 @@ fn spawn_error(cmd: &Prepared, e: &SpawnError, group: &Group, fds: &AttachFds) -
             let place = i.and_then(|i| fds.procs_place(i)).unwrap_or(Place::V2);
             let path = i.and_then(|i| fds.procs_path(i)).map(|p| p.to_path_buf()).unwrap_or_else(|| {
                 if h.unified().is_some() {
-                    place.mount(h).file_path(group.path(), crate::v2::CGROUP_PROCS)
+                    place.mount(h).file_path(group.path(), crate::backend::PROCS)
                 } else {
                     group.path().to_string().into()
                 }

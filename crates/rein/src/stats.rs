@@ -221,6 +221,22 @@ pub struct PressureStats {
     pub io: Option<Pressure>,
 }
 
+/// The counters the event watcher ([`crate::events::Watcher`]) compares between reads
+/// to tell what happened: filled by the version's reader through [`crate::backend`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct EventCounters {
+    /// Times the group hit its memory limit and the OOM killer was considered.
+    pub oom: Option<u64>,
+    /// OOM kills in the group.
+    pub oom_kill: Option<u64>,
+    /// Memory limit hits (v2 `max` events; v1 failcnt).
+    pub max: Option<u64>,
+    /// memory.high hits.
+    pub high: Option<u64>,
+    /// Forks refused at pids.max.
+    pub pids_max: Option<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

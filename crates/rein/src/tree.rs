@@ -37,9 +37,10 @@ use std::time::{Duration, Instant};
 use rustix::fs::{OFlags, inotify};
 use rustix::io::Errno;
 
+use crate::backend::read_stats;
 use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, read_all, reread_all};
 use crate::error::{Error, Result};
-use crate::group::{Node, read_stats};
+use crate::group::Node;
 use crate::hierarchy::{Controller, Hierarchy};
 use crate::mark::XATTR;
 use crate::plan::Place;

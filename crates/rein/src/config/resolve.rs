@@ -316,11 +316,13 @@ fn layer(s: &Settings, base: &[String], ctx: &Context<'_>, out: &mut Vec<Problem
 
     // Interface files, one by one, then together.
     let files_base = at(base, "files");
+    // What the memory limit will be (for translating memsw, which is relative to it):
+    // a memory limit file of either version in the same table, else the limit keys'.
     let memory_here = |f: &str| -> Option<String> {
-        if f != crate::v2::MEMORY_MAX {
+        if !raw::is_memory_max(f) {
             return None;
         }
-        for name in [crate::v1::MEMORY_LIMIT, crate::v2::MEMORY_MAX] {
+        for name in raw::MEMORY_LIMIT_NAMES {
             if let Some(v) = s.files.get(name).and_then(Value::as_text) {
                 let n = if v.trim() == "-1" {
                     "max".to_string()

@@ -19,166 +19,15 @@
 //! version into the model, `check` checks values of native names before the kernel sees
 //! them, `read` computes a name of the other version from the files that exist.
 
-use std::collections::BTreeSet;
-
-use crate::error::{Error, Result};
-use crate::hierarchy::{Binding, Controller, Hierarchy};
-use crate::resources::Resources;
-use crate::units::{CpuList, Weight};
-use crate::v2;
-
 mod check;
 mod names;
 mod read;
 mod write;
 
-pub use names::home_of;
-use names::known;
-pub use read::read;
-pub use write::{to_model, translate};
-
-/// The two vocabularies of interface files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// cgroup v1 names (`memory.limit_in_bytes`).
-    V1,
-    /// cgroup v2 names (`memory.max`).
-    V2,
-}
-
-impl Dialect {
-    fn name(self) -> &'static str {
-        match self {
-            Dialect::V1 => "v1",
-            Dialect::V2 => "v2",
-        }
-    }
-}
-
-/// Where an interface file lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Home {
-    /// In the hierarchy of this controller.
-    Controller(Controller),
-    /// In the cgroup2 core (`cgroup.*` files).
-    Core,
-}
-
-/// What the running host offers: which controllers are bound to which version.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Host {
-    /// Controllers bound to a v1 hierarchy.
-    pub v1: BTreeSet<Controller>,
-    /// Controllers offered by the cgroup2 root.
-    pub v2: BTreeSet<Controller>,
-    /// Whether a cgroup2 hierarchy is mounted (its core files exist).
-    pub unified: bool,
-    /// The page size, for v1's "unlimited" memory value.
-    pub page_size: u64,
-}
-
-impl Host {
-    /// The host behind a hierarchy.
-    pub fn of(h: &Hierarchy, page_size: u64) -> Host {
-        let mut host = Host { unified: h.unified().is_some(), page_size, ..Host::default() };
-        for c in Controller::ALL {
-            match h.binding(c) {
-                Some(Binding::V1(_)) => {
-                    host.v1.insert(c);
-                }
-                Some(Binding::V2(_)) => {
-                    host.v2.insert(c);
-                }
-                None => {}
-            }
-        }
-        host
-    }
-
-    /// The version a home speaks here, if it exists.
-    pub fn dialect(&self, home: Home) -> Option<Dialect> {
-        match home {
-            Home::Core => self.unified.then_some(Dialect::V2),
-            Home::Controller(c) if self.v1.contains(&c) => Some(Dialect::V1),
-            Home::Controller(c) if self.v2.contains(&c) => Some(Dialect::V2),
-            Home::Controller(_) => None,
-        }
-    }
-}
-
-/// A raw write that passes through to a file of the running mode.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawWrite {
-    /// Where the file lives.
-    pub home: Home,
-    /// The interface file.
-    pub file: String,
-    /// The value, as given.
-    pub value: String,
-}
-
-/// `-r` settings sorted into what the model carries and what passes through.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Translation {
-    /// Settings translated into the model (names of the other version).
-    pub resources: Resources,
-    /// Settings written as given (names of the running mode), in the order given.
-    pub raw: Vec<RawWrite>,
-}
-
-/// Splits `name=value` (the value may hold `=`, as io.max values do).
-pub fn parse_setting(s: &str) -> Result<(String, String)> {
-    let Some((name, value)) = s.split_once('=') else {
-        return Err(Error::invalid("-r", s, "expected NAME=VALUE, e.g. memory.limit_in_bytes=20971520"));
-    };
-    let name = name.trim();
-    if name.is_empty() || value.is_empty() {
-        return Err(Error::invalid("-r", s, "expected NAME=VALUE with both parts, e.g. cpu.cfs_quota_us=35000"));
-    }
-    // An interface file's name: one path component of lower-case letters, digits, '_'
-    // and '.', as the kernel names them. Nothing that could name another directory.
-    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
-        || name.starts_with('.')
-    {
-        return Err(Error::invalid(
-            "-r",
-            s,
-            "NAME must be an interface file name like memory.limit_in_bytes (letters, digits, '_' and '.')",
-        ));
-    }
-    // The kernel reads one value per write; a trailing newline (as echo adds) is fine.
-    let value = value.strip_suffix('\n').unwrap_or(value);
-    if value.chars().any(char::is_control) || value.is_empty() {
-        return Err(Error::invalid("-r", s, "control characters (newlines, tabs, ...) are not allowed in VALUE"));
-    }
-    Ok((name.to_string(), value.to_string()))
-}
-
-fn io_weight_default(text: &str) -> Result<Weight> {
-    let line = text.lines().find(|l| l.starts_with("default")).unwrap_or(text);
-    let n = line.trim().strip_prefix("default").unwrap_or(line).trim();
-    n.parse::<Weight>().map_err(|e| Error::parse(v2::IO_WEIGHT, e))
-}
-
-/// The controllers a set of raw writes needs, for creating the group's directories.
-pub fn controllers_of(raw: &[RawWrite]) -> BTreeSet<Controller> {
-    raw.iter()
-        .filter_map(|w| match w.home {
-            Home::Controller(c) => Some(c),
-            Home::Core => None,
-        })
-        .collect()
-}
-
-/// The model field a raw write sets, named like [`Resources::fields`], if rein models it.
-pub fn field_of(raw: &RawWrite) -> Option<&'static str> {
-    known(&raw.file).and_then(|k| k.field)
-}
-
-/// Whether `cpus` parses as a CPU list (used to refuse junk before the kernel does).
-pub fn is_cpu_list(text: &str) -> bool {
-    CpuList::parse(text).is_ok()
-}
+pub use check::is_cpu_list;
+pub use names::{Dialect, Home, Host, MEMORY_LIMIT_NAMES, home_of, is_memory_max, parse_setting};
+pub use read::{Reader, read};
+pub use write::{RawWrite, Translation, controllers_of, field_of, to_model, translate};
 
 #[cfg(test)]
 mod tests {
@@ -186,7 +35,10 @@ mod tests {
 
     use super::names::*;
     use super::*;
+    use crate::error::Result;
+    use crate::hierarchy::Controller;
     use crate::resources::CpuMax;
+    use crate::units::Weight;
     use crate::units::{self, Limit};
 
     fn v2_host() -> Host {

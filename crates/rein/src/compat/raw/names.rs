@@ -2,10 +2,117 @@
 //! where it lives (a controller's hierarchy or the core), the model field it sets, and
 //! what to use instead where it has no meaning.
 
-use super::*;
 use crate::error::{Error, Result};
-use crate::hierarchy::Controller;
+use std::collections::BTreeSet;
+
+use crate::hierarchy::{Binding, Controller, Hierarchy};
 use crate::{v1, v2};
+
+/// The two vocabularies of interface files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// cgroup v1 names (`memory.limit_in_bytes`).
+    V1,
+    /// cgroup v2 names (`memory.max`).
+    V2,
+}
+
+impl Dialect {
+    fn name(self) -> &'static str {
+        match self {
+            Dialect::V1 => "v1",
+            Dialect::V2 => "v2",
+        }
+    }
+}
+
+/// Where an interface file lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Home {
+    /// In the hierarchy of this controller.
+    Controller(Controller),
+    /// In the cgroup2 core (`cgroup.*` files).
+    Core,
+}
+
+/// What the running host offers: which controllers are bound to which version.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Host {
+    /// Controllers bound to a v1 hierarchy.
+    pub v1: BTreeSet<Controller>,
+    /// Controllers offered by the cgroup2 root.
+    pub v2: BTreeSet<Controller>,
+    /// Whether a cgroup2 hierarchy is mounted (its core files exist).
+    pub unified: bool,
+    /// The page size, for v1's "unlimited" memory value.
+    pub page_size: u64,
+}
+
+impl Host {
+    /// The host behind a hierarchy.
+    pub fn of(h: &Hierarchy, page_size: u64) -> Host {
+        let mut host = Host { unified: h.unified().is_some(), page_size, ..Host::default() };
+        for c in Controller::ALL {
+            match h.binding(c) {
+                Some(Binding::V1(_)) => {
+                    host.v1.insert(c);
+                }
+                Some(Binding::V2(_)) => {
+                    host.v2.insert(c);
+                }
+                None => {}
+            }
+        }
+        host
+    }
+
+    /// The version a home speaks here, if it exists.
+    pub fn dialect(&self, home: Home) -> Option<Dialect> {
+        match home {
+            Home::Core => self.unified.then_some(Dialect::V2),
+            Home::Controller(c) if self.v1.contains(&c) => Some(Dialect::V1),
+            Home::Controller(c) if self.v2.contains(&c) => Some(Dialect::V2),
+            Home::Controller(_) => None,
+        }
+    }
+}
+
+/// Splits `name=value` (the value may hold `=`, as io.max values do).
+pub fn parse_setting(s: &str) -> Result<(String, String)> {
+    let Some((name, value)) = s.split_once('=') else {
+        return Err(Error::invalid("-r", s, "expected NAME=VALUE, e.g. memory.limit_in_bytes=20971520"));
+    };
+    let name = name.trim();
+    if name.is_empty() || value.is_empty() {
+        return Err(Error::invalid("-r", s, "expected NAME=VALUE with both parts, e.g. cpu.cfs_quota_us=35000"));
+    }
+    // An interface file's name: one path component of lower-case letters, digits, '_'
+    // and '.', as the kernel names them. Nothing that could name another directory.
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+        || name.starts_with('.')
+    {
+        return Err(Error::invalid(
+            "-r",
+            s,
+            "NAME must be an interface file name like memory.limit_in_bytes (letters, digits, '_' and '.')",
+        ));
+    }
+    // The kernel reads one value per write; a trailing newline (as echo adds) is fine.
+    let value = value.strip_suffix('\n').unwrap_or(value);
+    if value.chars().any(char::is_control) || value.is_empty() {
+        return Err(Error::invalid("-r", s, "control characters (newlines, tabs, ...) are not allowed in VALUE"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// The names of the hard memory limit in both versions (v1 first).
+pub const MEMORY_LIMIT_NAMES: [&str; 2] = [v1::MEMORY_LIMIT, v2::MEMORY_MAX];
+
+/// Whether `file` is v2's hard memory limit, the name a translation asks for when it
+/// needs the memory limit in force (`memory.memsw.limit_in_bytes` is relative to it).
+pub fn is_memory_max(file: &str) -> bool {
+    file == v2::MEMORY_MAX
+}
 
 /// What rein knows about an interface-file name.
 #[derive(Debug, Clone, Copy)]

@@ -2,12 +2,17 @@
 //! the format of the version the name comes from.
 
 use super::names::*;
-use super::*;
 use crate::cgroupfs::format;
 use crate::convert;
 use crate::error::{Error, Result};
 use crate::units::{DeviceNumber, Limit, Weight};
 use crate::{v1, v2};
+
+fn io_weight_default(text: &str) -> Result<Weight> {
+    let line = text.lines().find(|l| l.starts_with("default")).unwrap_or(text);
+    let n = line.trim().strip_prefix("default").unwrap_or(line).trim();
+    n.parse::<Weight>().map_err(|e| Error::parse(v2::IO_WEIGHT, e))
+}
 
 /// Reads files of the running mode: `(home, file)` to its content, None if absent.
 pub type Reader<'a> = &'a dyn Fn(Home, &str) -> Option<String>;

@@ -5,14 +5,49 @@ use std::collections::BTreeSet;
 
 use super::check::*;
 use super::names::*;
-use super::*;
 use crate::cgroupfs::format;
 use crate::convert;
 use crate::error::{Error, Result};
 use crate::hierarchy::Controller;
+use crate::resources::Resources;
 use crate::resources::{CpuMax, DEFAULT_CPU_PERIOD_US, IoMax};
 use crate::units::{self, CpuList, Limit, Weight};
 use crate::{v1, v2};
+
+/// A raw write that passes through to a file of the running mode.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawWrite {
+    /// Where the file lives.
+    pub home: Home,
+    /// The interface file.
+    pub file: String,
+    /// The value, as given.
+    pub value: String,
+}
+
+/// `-r` settings sorted into what the model carries and what passes through.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Translation {
+    /// Settings translated into the model (names of the other version).
+    pub resources: Resources,
+    /// Settings written as given (names of the running mode), in the order given.
+    pub raw: Vec<RawWrite>,
+}
+
+/// The controllers a set of raw writes needs, for creating the group's directories.
+pub fn controllers_of(raw: &[RawWrite]) -> BTreeSet<Controller> {
+    raw.iter()
+        .filter_map(|w| match w.home {
+            Home::Controller(c) => Some(c),
+            Home::Core => None,
+        })
+        .collect()
+}
+
+/// The model field a raw write sets, named like [`Resources::fields`], if rein models it.
+pub fn field_of(raw: &RawWrite) -> Option<&'static str> {
+    known(&raw.file).and_then(|k| k.field)
+}
 
 /// Sorts `-r` settings into raw writes and model fields for the running host.
 ///

@@ -1,0 +1,58 @@
+//! v2 pids: the task limit, count, peak and refused forks.
+
+use crate::cgroupfs::{FileSource, format};
+use crate::error::Result;
+use crate::plan::Write;
+use crate::resources::Resources;
+use crate::stats::{PidsStats, Stats};
+use crate::units::Limit;
+
+/// pids controller.
+pub const PIDS_MAX: &str = "pids.max";
+/// Tasks now.
+pub const PIDS_CURRENT: &str = "pids.current";
+/// Peak tasks (newer kernels; present in the Debian 6.1 and the 6.18 kernels rein is tested on).
+pub const PIDS_PEAK: &str = "pids.peak";
+/// `max` counts forks refused by pids.max.
+pub const PIDS_EVENTS: &str = "pids.events";
+/// The limit files `rein show` lists.
+pub(super) const LIMIT_FILES: &[&str] = &[PIDS_MAX];
+
+pub(super) fn writes(r: &Resources, w: &mut Vec<Write>) {
+    if let Some(max) = r.pids.max {
+        w.push(Write::new(PIDS_MAX, max.to_string()));
+    }
+}
+
+pub(super) fn read(dir: &(impl FileSource + ?Sized), s: &mut Stats) -> Result<()> {
+    let num =
+        |file: &str| -> Result<Option<u64>> { dir.read_opt(file)?.map(|t| format::single_u64(file, &t)).transpose() };
+    let limit = |file: &str| -> Result<Option<Limit<u64>>> {
+        dir.read_opt(file)?.map(|t| format::limit_u64(file, &t)).transpose()
+    };
+    let mut p =
+        PidsStats { current: num(PIDS_CURRENT)?, peak: num(PIDS_PEAK)?, max: limit(PIDS_MAX)?, ..PidsStats::default() };
+    if let Some(t) = dir.read_opt(PIDS_EVENTS)? {
+        p.max_events = format::flat_keyed(PIDS_EVENTS, &t)?.get("max").copied();
+    }
+    s.pids = Some(p);
+    Ok(())
+}
+
+pub(super) fn read_back(get: &dyn Fn(&str) -> Option<String>, r: &mut Resources) -> Result<()> {
+    if let Some(t) = get(PIDS_MAX) {
+        r.pids.max = Some(format::limit_u64(PIDS_MAX, &t)?);
+    }
+    Ok(())
+}
+
+/// The refused-fork counter the event watcher compares between reads (`pids.events`
+/// `max`; the same file in v1).
+pub(crate) fn pids_counters(dir: &(impl FileSource + ?Sized), c: &mut crate::stats::EventCounters) {
+    c.pids_max = dir
+        .read_opt(PIDS_EVENTS)
+        .ok()
+        .flatten()
+        .and_then(|t| format::flat_keyed(PIDS_EVENTS, &t).ok())
+        .and_then(|kv| kv.get("max").copied());
+}
