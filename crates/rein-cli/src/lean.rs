@@ -17,8 +17,8 @@
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
+use crate::supervisor::Observer;
 use rein::Group;
-use rein::run::Observer;
 
 /// How long the command runs before the supervisor trims itself.
 pub const TRIM_AFTER: Duration = Duration::from_millis(200);

@@ -15,7 +15,9 @@ mod groups_cli;
 mod lean;
 mod limits;
 mod plot;
+mod record;
 mod report;
+mod supervisor;
 
 use std::process::ExitCode;
 

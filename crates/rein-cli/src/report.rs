@@ -3,8 +3,8 @@
 
 use std::time::SystemTime;
 
+use crate::supervisor::Report;
 use rein::launch::ExitStatus;
-use rein::run::Report;
 use rein::stats::{Pressure, Stats};
 use rein::units::{Limit, human_bytes, human_usec};
 use serde_json::json;

@@ -67,7 +67,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rein::driver::{Manager, TransientUnit};
+use rein::driver::{Driver, DriverGroup, Entry};
 use rein::plan::{Action, Place};
 use rein::stats::Stats;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Mode, Resources, Result, Spec};
@@ -310,9 +310,14 @@ impl fmt::Display for TransientPlan {
     }
 }
 
-/// The systemd driver: a connection to one manager, and how to name `rein run`'s scopes.
+/// The systemd driver of `rein run`: a connection to one manager, and how to name the
+/// scopes it makes around commands ([`Driver::create_around`]). The groups it creates
+/// and opens by name ([`Driver::create`], [`Driver::open`]) are [`SliceDriver`]'s, in
+/// [`names::DEFAULT_SLICE`].
 pub struct Systemd<B: Bus = DbusBus> {
     bus: Arc<B>,
+    h: Arc<Hierarchy>,
+    slices: SliceDriver<B>,
     version_text: String,
     version: u32,
     root: String,
@@ -330,15 +335,20 @@ impl<B: Bus> fmt::Debug for Systemd<B> {
 }
 
 impl Systemd<DbusBus> {
-    /// Connects to the system or user manager.
-    pub fn connect(instance: Instance, options: ScopeOptions) -> Result<Systemd<DbusBus>> {
-        Systemd::connect_with(instance, options, Bounds::default())
+    /// Connects to the system or user manager, for groups in `h`.
+    pub fn connect(instance: Instance, h: Arc<Hierarchy>, options: ScopeOptions) -> Result<Systemd<DbusBus>> {
+        Systemd::connect_with(instance, h, options, Bounds::default())
     }
 
     /// Connects with `bounds` for every wait on the manager (`rein run` passes its
     /// supervisor's interrupt, so that a ^C ends a wait on a wedged manager).
-    pub fn connect_with(instance: Instance, options: ScopeOptions, bounds: Bounds) -> Result<Systemd<DbusBus>> {
-        Systemd::new(DbusBus::connect_with(instance, bounds)?, options)
+    pub fn connect_with(
+        instance: Instance,
+        h: Arc<Hierarchy>,
+        options: ScopeOptions,
+        bounds: Bounds,
+    ) -> Result<Systemd<DbusBus>> {
+        Systemd::new(DbusBus::connect_with(instance, bounds)?, h, options)
     }
 }
 
@@ -406,9 +416,9 @@ fn add_hint(e: Error, more: String) -> Error {
     }
 }
 
-impl<B: Bus + 'static> Systemd<B> {
-    /// A driver over `bus`: reads the manager's version and root cgroup.
-    pub fn new(bus: B, options: ScopeOptions) -> Result<Systemd<B>> {
+impl<B: Bus + Send + Sync + 'static> Systemd<B> {
+    /// A driver over `bus` for groups in `h`: reads the manager's version and root cgroup.
+    pub fn new(bus: B, h: Arc<Hierarchy>, options: ScopeOptions) -> Result<Systemd<B>> {
         let version_text = bus.version()?;
         let version = properties::parse_version(&version_text).ok_or_else(|| Error::Manager {
             manager: "systemd".into(),
@@ -417,7 +427,9 @@ impl<B: Bus + 'static> Systemd<B> {
             hint: None,
         })?;
         let root = bus.control_group()?;
-        Ok(Systemd { bus: Arc::new(bus), version_text, version, root, options })
+        let bus = Arc::new(bus);
+        let slices = SliceDriver::from_shared(bus.clone(), h.clone(), version, &root, names::DEFAULT_SLICE)?;
+        Ok(Systemd { bus, h, slices, version_text, version, root, options })
     }
 
     /// The manager's version string.
@@ -465,7 +477,7 @@ impl<B: Bus + 'static> Systemd<B> {
         )
     }
 
-    fn create(
+    fn start_scope(
         &self,
         h: &Arc<Hierarchy>,
         spec: &Spec,
@@ -537,14 +549,29 @@ impl<B: Bus + 'static> Systemd<B> {
     }
 }
 
-impl<B: Bus + 'static> Manager for Systemd<B> {
+impl<B: Bus + Send + Sync + 'static> Driver for Systemd<B> {
     fn name(&self) -> &str {
         "systemd"
     }
 
-    fn create_transient(&self, h: &Arc<Hierarchy>, spec: &Spec, pid: u32) -> Result<Box<dyn TransientUnit>> {
+    fn hierarchy(&self) -> &Arc<Hierarchy> {
+        &self.h
+    }
+
+    fn create(&self, name: &GroupPath, spec: &Spec) -> Result<Box<dyn DriverGroup>> {
+        self.slices.create(name, spec)
+    }
+
+    fn open(&self, name: &GroupPath) -> Result<Box<dyn DriverGroup>> {
+        self.slices.open(name)
+    }
+
+    /// The scope of one `rein run` around its command (named by [`ScopeOptions`] or
+    /// `rein-run-PID.scope`), with its per-run slice, made in one StartTransientUnit.
+    fn create_around(&self, spec: &Spec, pid: u32) -> Result<Box<dyn DriverGroup>> {
+        let h = &self.h;
         let default_unit = names::default_scope_name(std::process::id());
-        let created = match self.create(h, spec, pid, &default_unit) {
+        let created = match self.start_scope(h, spec, pid, &default_unit) {
             // A unit of an earlier rein with our pid (a crash, then pid reuse): pick a
             // fresh default name, as the cgroupfs driver does for its groups.
             Err(CreateError { taken: true, .. }) if self.options.unit.is_none() => {
@@ -553,7 +580,7 @@ impl<B: Bus + 'static> Manager for Systemd<B> {
                     .map(|d| d.subsec_nanos())
                     .unwrap_or(0);
                 let fresh = format!("rein-run-{}-{nanos:x}.scope", std::process::id());
-                self.create(h, spec, pid, &fresh)
+                self.start_scope(h, spec, pid, &fresh)
             }
             other => other,
         };
@@ -683,13 +710,40 @@ fn write_residual(group: &mut Group, residual: &Resources) -> Result<()> {
     group.update(&spec)
 }
 
-impl<B: Bus> TransientUnit for SystemdUnit<B> {
-    fn name(&self) -> &str {
-        &self.plan.scope
-    }
-
+impl<B: Bus + Send + Sync> DriverGroup for SystemdUnit<B> {
     fn group(&self) -> &Group {
         &self.group
+    }
+
+    fn unit(&self) -> Option<&str> {
+        Some(&self.plan.scope)
+    }
+
+    fn entry(&self) -> Entry {
+        Entry::AddPid
+    }
+
+    /// A run's scope holds the one command it was made around: systemd makes a scope
+    /// from its processes in one step.
+    fn add_pid(&self, pid: u32) -> Result<()> {
+        Err(Error::Unsupported {
+            what: format!("adding process {pid} to {}", self.plan.scope),
+            mode: "systemd".into(),
+            reason: "a run's scope holds the command it was made around; groups that take processes later are \
+                     SliceDriver's (rein_systemd::detect_driver, Cgroup handles)"
+                .into(),
+        })
+    }
+
+    fn freeze(&self, frozen: bool) -> Result<()> {
+        self.bus.freeze(&self.plan.scope, frozen)
+    }
+
+    /// Leaves the scope (and its per-run slice) running when the unit is dropped: systemd
+    /// removes the scope once its processes are gone; the slice stays until stopped.
+    fn persist(&mut self) -> Result<()> {
+        self.removed = true;
+        Ok(())
     }
 
     fn final_stats(&self) -> Result<Stats> {

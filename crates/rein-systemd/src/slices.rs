@@ -140,6 +140,19 @@ impl<B: Bus + Send + Sync + 'static> SliceDriver<B> {
         Ok(SliceDriver { bus: Arc::new(bus), h, version, root, parent })
     }
 
+    /// A driver sharing `bus` with the caller (the run driver, [`crate::Systemd`]), whose
+    /// manager's `version` and `root` cgroup are known already.
+    pub(crate) fn from_shared(
+        bus: Arc<B>,
+        h: Arc<Hierarchy>,
+        version: u32,
+        root: &str,
+        parent: &str,
+    ) -> Result<SliceDriver<B>> {
+        let parent = names::slice_name(parent)?;
+        Ok(SliceDriver { bus, h, version, root: root.trim_matches('/').to_string(), parent })
+    }
+
     /// The slice groups go into.
     pub fn parent(&self) -> &str {
         &self.parent

@@ -1,7 +1,7 @@
 //! The driver's pure parts (policy, plan) and its sequencing against a recording bus. What
 //! systemd does with the calls is tested for real in the systemd VM (crates/rein-cli/tests/kernel/systemd.rs).
 
-use std::cell::RefCell;
+use std::sync::Mutex;
 
 use rein::testing::{FakeTree, Layout};
 use rein::units::{Bytes, CpuList};
@@ -147,13 +147,13 @@ fn bad_names_and_values_are_refused_before_any_call() {
 /// succeeds).
 #[derive(Default)]
 struct Recorder {
-    calls: RefCell<Vec<String>>,
-    starts: RefCell<Vec<(Left, Option<&'static str>)>>,
+    calls: Mutex<Vec<String>>,
+    starts: Mutex<Vec<(Left, Option<&'static str>)>>,
 }
 
 impl Recorder {
     fn failing(starts: &[(Left, Option<&'static str>)]) -> Recorder {
-        Recorder { starts: RefCell::new(starts.iter().rev().cloned().collect()), ..Recorder::default() }
+        Recorder { starts: Mutex::new(starts.iter().rev().cloned().collect()), ..Recorder::default() }
     }
 }
 
@@ -173,8 +173,8 @@ impl Bus for Recorder {
         props: &[Property],
         aux: &[(String, Vec<Property>)],
     ) -> std::result::Result<(), StartError> {
-        self.calls.borrow_mut().push(format!("start {name} ({} properties) aux {}", props.len(), aux[0].0));
-        let Some((left, refusal)) = self.starts.borrow_mut().pop() else { return Ok(()) };
+        self.calls.lock().unwrap().push(format!("start {name} ({} properties) aux {}", props.len(), aux[0].0));
+        let Some((left, refusal)) = self.starts.lock().unwrap().pop() else { return Ok(()) };
         let message = match (left, refusal) {
             (_, Some(name)) => {
                 format!("Unit {name} was already loaded or has a fragment file. (org.freedesktop.systemd1.UnitExists)")
@@ -194,24 +194,24 @@ impl Bus for Recorder {
         })
     }
     fn stop(&self, name: &str) -> Result<()> {
-        self.calls.borrow_mut().push(format!("stop {name}"));
+        self.calls.lock().unwrap().push(format!("stop {name}"));
         Ok(())
     }
     fn is_loaded(&self, _: &str) -> Result<bool> {
         Ok(false)
     }
     fn set_properties(&self, name: &str, _: &[Property]) -> Result<()> {
-        self.calls.borrow_mut().push(format!("set {name}"));
+        self.calls.lock().unwrap().push(format!("set {name}"));
         Ok(())
     }
     fn freeze(&self, name: &str, frozen: bool) -> Result<()> {
-        self.calls.borrow_mut().push(format!("freeze {name} {frozen}"));
+        self.calls.lock().unwrap().push(format!("freeze {name} {frozen}"));
         Ok(())
     }
 }
 
 fn calls(sd: &Systemd<Recorder>) -> Vec<String> {
-    sd.bus.calls.borrow().clone()
+    sd.bus.calls.lock().unwrap().clone()
 }
 
 fn unit(name: &str) -> ScopeOptions {
@@ -222,8 +222,8 @@ fn unit(name: &str) -> ScopeOptions {
 fn a_failed_job_stops_the_slice_so_nothing_stays() {
     let tree = FakeTree::new(Layout::V2);
     let h = tree.hierarchy();
-    let sd = Systemd::new(Recorder::failing(&[(Left::Units, None)]), ScopeOptions::default()).unwrap();
-    let e = sd.create_transient(&h, &run_spec(Resources::new()), 1).unwrap_err();
+    let sd = Systemd::new(Recorder::failing(&[(Left::Units, None)]), h.clone(), ScopeOptions::default()).unwrap();
+    let e = sd.create_around(&run_spec(Resources::new()), 1).unwrap_err();
     assert!(e.to_string().contains("result 'failed'"), "{e}");
     let pid = std::process::id();
     assert_eq!(
@@ -241,8 +241,8 @@ fn a_taken_unit_is_refused_and_the_units_of_that_name_are_left_alone() {
     // units named x.scope and rein-x.slice are the first run's. Nothing may stop them.
     let tree = FakeTree::new(Layout::V2);
     let h = tree.hierarchy();
-    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, Some("x.scope"))]), unit("x")).unwrap();
-    let e = sd.create_transient(&h, &run_spec(Resources::new()), 1).unwrap_err();
+    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, Some("x.scope"))]), h.clone(), unit("x")).unwrap();
+    let e = sd.create_around(&run_spec(Resources::new()), 1).unwrap_err();
     assert_eq!(
         e.to_string(),
         "systemd system manager: cannot start x.scope: unit x.scope already exists (org.freedesktop.systemd1.UnitExists)"
@@ -251,13 +251,14 @@ fn a_taken_unit_is_refused_and_the_units_of_that_name_are_left_alone() {
     assert!(hint.contains("choose another --unit") && hint.contains("'systemctl stop x.scope'"), "{hint}");
     assert_eq!(calls(&sd), ["start x.scope (6 properties) aux rein-x.slice"]);
     // Only the per-run slice is taken ('a-b' and 'a_b' share rein-a_b.slice): said so.
-    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, Some("rein-a_b.slice"))]), unit("a_b")).unwrap();
-    let e = sd.create_transient(&h, &run_spec(Resources::new()), 1).unwrap_err();
+    let sd =
+        Systemd::new(Recorder::failing(&[(Left::Nothing, Some("rein-a_b.slice"))]), h.clone(), unit("a_b")).unwrap();
+    let e = sd.create_around(&run_spec(Resources::new()), 1).unwrap_err();
     assert!(e.to_string().contains("unit rein-a_b.slice, the per-run slice of a_b.scope, already exists"), "{e}");
     assert_eq!(calls(&sd), ["start a_b.scope (6 properties) aux rein-a_b.slice"]);
     // Any other refusal stops nothing either.
-    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, None)]), unit("x")).unwrap();
-    sd.create_transient(&h, &run_spec(Resources::new()), 1).unwrap_err();
+    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, None)]), h.clone(), unit("x")).unwrap();
+    sd.create_around(&run_spec(Resources::new()), 1).unwrap_err();
     assert_eq!(calls(&sd).len(), 1);
 }
 
@@ -267,10 +268,11 @@ fn a_taken_default_name_is_retried_under_a_fresh_one() {
     let h = tree.hierarchy();
     let pid = std::process::id();
     let stale = format!("rein-run-{pid}.scope");
-    let sd = Systemd::new(Recorder::failing(&[(Left::Nothing, Some("stale"))]), ScopeOptions::default()).unwrap();
+    let sd =
+        Systemd::new(Recorder::failing(&[(Left::Nothing, Some("stale"))]), h.clone(), ScopeOptions::default()).unwrap();
     // The retry starts; the recorder moves nothing, so adopting fails and the new slice,
     // made by this run, is stopped. The stale units are not.
-    let e = sd.create_transient(&h, &run_spec(Resources::new()), pid).unwrap_err();
+    let e = sd.create_around(&run_spec(Resources::new()), pid).unwrap_err();
     assert!(e.to_string().contains("is in"), "{e}");
     let c = calls(&sd);
     assert_eq!(c.len(), 3, "{c:?}");
@@ -288,8 +290,8 @@ fn an_unanswered_start_stops_only_units_that_hold_the_process() {
     // (the recorder moves nothing), so nothing is stopped and the hint names the units.
     let tree = FakeTree::new(Layout::V2);
     let h = tree.hierarchy();
-    let sd = Systemd::new(Recorder::failing(&[(Left::Unknown, None)]), unit("x")).unwrap();
-    let e = sd.create_transient(&h, &run_spec(Resources::new()), std::process::id()).unwrap_err();
+    let sd = Systemd::new(Recorder::failing(&[(Left::Unknown, None)]), h.clone(), unit("x")).unwrap();
+    let e = sd.create_around(&run_spec(Resources::new()), std::process::id()).unwrap_err();
     assert!(e.to_string().contains("no answer within 25s"), "{e}");
     assert!(e.hint().unwrap().contains("'systemctl stop rein-x.slice' removes both"), "{e:?}");
     assert_eq!(calls(&sd), ["start x.scope (6 properties) aux rein-x.slice"]);
@@ -300,8 +302,8 @@ fn a_pid_systemd_did_not_move_is_an_error_and_the_slice_is_stopped() {
     // The recorder "starts" the unit but moves nothing: our own pid stays where it is.
     let tree = FakeTree::new(Layout::V2);
     let h = tree.hierarchy();
-    let sd = Systemd::new(Recorder::default(), unit("t")).unwrap();
-    let e = sd.create_transient(&h, &run_spec(Resources::new()), std::process::id()).unwrap_err();
+    let sd = Systemd::new(Recorder::default(), h.clone(), unit("t")).unwrap();
+    let e = sd.create_around(&run_spec(Resources::new()), std::process::id()).unwrap_err();
     assert!(e.to_string().contains("not in /rein.slice/rein-t.slice/t.scope"), "{e}");
     assert_eq!(calls(&sd).last().unwrap(), "stop rein-t.slice");
 }
@@ -311,10 +313,10 @@ fn a_missing_controller_makes_no_call() {
     let tree = FakeTree::new(Layout::V2);
     std::fs::write(tree.path().join("cgroup.controllers"), "cpu memory pids\n").unwrap();
     let h = tree.hierarchy();
-    let sd = Systemd::new(Recorder::default(), ScopeOptions::default()).unwrap();
+    let sd = Systemd::new(Recorder::default(), h.clone(), ScopeOptions::default()).unwrap();
     let mut r = Resources::new();
     r.io.weight = Some(rein::Weight::new(300).unwrap());
-    let e = sd.create_transient(&h, &run_spec(r), 1).unwrap_err();
+    let e = sd.create_around(&run_spec(r), 1).unwrap_err();
     assert!(matches!(e, Error::ControllerUnavailable { .. }), "{e}");
     assert!(calls(&sd).is_empty());
     assert_eq!(sd.available(&h).unwrap(), [Controller::Cpu, Controller::Memory, Controller::Pids].into());

@@ -1,21 +1,22 @@
-//! Drivers: who makes the group a command runs in.
+//! Drivers: who makes the groups rein uses, through one seam, [`Driver`].
 //!
-//! By default rein writes the cgroup files itself: the *cgroupfs* driver, which is
-//! [`Group`]. Where a service manager owns the hierarchy (systemd as PID 1 on a
-//! cgroup v2 host), groups made behind its back can have their limits reset or be moved, so
-//! rein asks the manager for a unit instead, through a [`Manager`]. The systemd
-//! implementation lives in the `rein-systemd` crate, which keeps D-Bus out of this library.
+//! By default rein writes the cgroup files itself: the [`Cgroupfs`] driver. Where a
+//! service manager owns the hierarchy (systemd as PID 1 on a cgroup v2 host), groups made
+//! behind its back can have their limits reset or be moved, so rein asks the manager for
+//! units instead. The systemd drivers live in the `rein-systemd` crate, which keeps D-Bus
+//! out of this library: `rein_systemd::SliceDriver` makes each group a transient slice
+//! and each process added to it a scope inside it; `rein_systemd::Systemd` makes the
+//! scope of one `rein run` around its command, with a per-run slice for the accounting.
 //!
-//! A manager needs a process to create a transient unit around (systemd's scopes are made
-//! from pids), so [`crate::run::run_in_unit`] starts the command held before execve
-//! ([`crate::launch::spawn_held`]), has the manager create the unit with its pid, then
-//! releases it. rein still supervises the command, kills what it leaves behind, and
-//! reads the accounting; the manager removes the unit.
-//!
-//! [`crate::Cgroup`] handles use the second seam here: a [`Driver`] makes long-lived groups
-//! ([`DriverGroup`]) that exist before any process is in them. [`Cgroupfs`] writes the
-//! files itself; the systemd driver (`rein_systemd::SliceDriver`) makes each group a
-//! transient slice and each process added to it a scope inside that slice.
+//! A driver makes a group in one of two ways:
+//! - [`Driver::create`]: a group that exists before any process is in it, lives until
+//!   its handle removes it, and takes processes with [`DriverGroup::add_pid`] (the
+//!   [`crate::Cgroup`] handles);
+//! - [`Driver::create_around`]: a group made around a process that was started held before
+//!   execve ([`crate::launch::spawn_held`]) and is released once the group holds it, the
+//!   form a manager that makes units from pids needs (systemd's scopes, `rein run` under
+//!   systemd: [`crate::run::run_in_unit`]). rein still supervises the command, kills what
+//!   it leaves behind and reads the accounting; the driver removes the group.
 
 use std::fmt;
 use std::os::fd::BorrowedFd;
@@ -30,41 +31,6 @@ use crate::procfs::ProcTable;
 use crate::resources::Resources;
 use crate::stats::Stats;
 
-/// A service manager that makes transient units for rein (see the module guide).
-pub trait Manager {
-    /// Its name in messages, e.g. "systemd".
-    fn name(&self) -> &str;
-
-    /// Creates a transient unit holding the process `pid` (a child held before execve)
-    /// with `spec`'s limits, and returns it once the process is inside. Nothing is left
-    /// behind on failure.
-    fn create_transient(&self, h: &Arc<Hierarchy>, spec: &Spec, pid: u32) -> Result<Box<dyn TransientUnit>>;
-}
-
-/// A transient unit made by a [`Manager`] around one command.
-pub trait TransientUnit: fmt::Debug {
-    /// The unit's name, e.g. `rein-run-42.scope`.
-    fn name(&self) -> &str;
-
-    /// The group the command runs in (the unit's cgroup).
-    fn group(&self) -> &Group;
-
-    /// The unit's accounting once its processes are gone. A manager removes a unit's
-    /// cgroup as soon as it is empty, so this reads wherever the figures outlive it.
-    fn final_stats(&self) -> Result<Stats>;
-
-    /// Kills every process in the unit and waits until it is empty. A manager removes an
-    /// emptied unit's cgroup at once, so a group that vanished meanwhile counts as empty.
-    fn kill(&self) -> Result<()>;
-
-    /// Changes the unit's limits live (fields not set in `resources` are left alone).
-    fn update(&mut self, resources: &Resources) -> Result<()>;
-
-    /// Removes the unit (and whatever it made for it) and waits until it is gone. Call it
-    /// once the unit's processes have exited or been killed.
-    fn remove(&mut self) -> Result<()>;
-}
-
 /// What cuts a wait on a service manager short. `rein run` blocks its termination signals
 /// from the start (so that a ^C cannot kill it between creating a unit and removing it);
 /// while the manager has not answered, those signals must still end the wait:
@@ -78,14 +44,8 @@ pub trait Interrupt: fmt::Debug + Send + Sync {
     fn take(&self) -> Option<i32>;
 }
 
-// Long-lived groups for `Cgroup` handles.
-
-/// Makes and opens the groups behind [`crate::Cgroup`] handles: [`Cgroupfs`] here, the
-/// systemd driver in the `rein-systemd` crate (`rein_systemd::SliceDriver`, chosen by
-/// `rein_systemd::detect_driver`).
-///
-/// Unlike a [`Manager`]'s transient units, these groups exist before any process is in
-/// them, and live until their handle removes them.
+/// Makes and opens groups (see the module guide): [`Cgroupfs`] here, the systemd drivers
+/// in the `rein-systemd` crate (chosen by `rein_systemd::detect_driver`).
 pub trait Driver: fmt::Debug + Send + Sync {
     /// Its name in messages: "cgroupfs", "systemd".
     fn name(&self) -> &str;
@@ -99,6 +59,21 @@ pub trait Driver: fmt::Debug + Send + Sync {
 
     /// Opens the existing group `name`.
     fn open(&self, name: &GroupPath) -> Result<Box<dyn DriverGroup>>;
+
+    /// Makes a group with `spec` around the process `pid`, a child held before execve
+    /// that the caller releases once this returns; the driver names the group. Nothing is
+    /// left behind on failure. The default creates `run-PID` with [`Driver::create`] and
+    /// moves the process in with [`DriverGroup::add_pid`]; a manager that makes units from
+    /// pids does it in one step.
+    fn create_around(&self, spec: &Spec, pid: u32) -> Result<Box<dyn DriverGroup>> {
+        let name = GroupPath::parse(&format!("run-{pid}"))?;
+        let mut group = self.create(&name, spec)?;
+        if let Err(e) = group.add_pid(pid) {
+            let _ = group.remove();
+            return Err(e);
+        }
+        Ok(group)
+    }
 }
 
 /// How a child that [`crate::Cgroup::spawn`] starts gets into a [`DriverGroup`].
@@ -118,9 +93,26 @@ pub trait DriverGroup: fmt::Debug + Send + Sync {
     /// The cgroup: stats, events, processes and kill go through it.
     fn group(&self) -> &Group;
 
-    /// The service manager's unit for the group, if any (e.g. `rein-web.slice`).
+    /// The service manager's unit for the group, if any (e.g. `rein-web.slice`,
+    /// `rein-run-42.scope`).
     fn unit(&self) -> Option<&str> {
         None
+    }
+
+    /// Kills every process in the group and below and waits until it is empty. A group
+    /// that vanished meanwhile (a manager removes an emptied unit's cgroup at once) counts
+    /// as empty.
+    fn kill(&self) -> Result<()> {
+        match crate::lifecycle::kill_all(self.group()) {
+            Err(_) if !self.group().exists() => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The group's accounting, also once its processes are gone: a manager that removes
+    /// an empty unit's cgroup reads it wherever the figures outlive it.
+    fn final_stats(&self) -> Result<Stats> {
+        self.group().stats()
     }
 
     /// How [`crate::Cgroup::spawn`] puts a child in.

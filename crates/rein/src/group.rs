@@ -307,6 +307,11 @@ impl Group {
         format::pids(backend::PROCS, &text)
     }
 
+    /// True while any of the group's directories exists.
+    pub fn exists(&self) -> bool {
+        self.nodes.iter().any(|n| self.mount(n.place).exists(&self.path))
+    }
+
     /// True if any process is in the group or below it.
     pub fn is_populated(&self) -> Result<bool> {
         if let Some(n) = self.v2_node() {

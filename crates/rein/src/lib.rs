@@ -42,19 +42,16 @@
 //! - [`Group`] is a group across the hierarchies it lives in: create, update, kill,
 //!   freeze, read stats, remove. [`Cgroup`] ([`handle`]) is the owned handle over it.
 //! - [`launch`] starts a command directly inside a group (clone3 `CLONE_INTO_CGROUP`).
-//! - [`run`] is `rein run`: a transient group around one command, with signal
-//!   forwarding, cleanup and a report.
 //! - [`lifecycle`] drives named groups (create, set, move, remove; live changes of one
 //!   group take turns through a [`lock::GroupLock`]), [`inspect`] reads
 //!   them back (show, ls), and [`mark`] marks the groups rein makes, [`gc`] collects
 //!   the transient ones a crash left.
 //! - [`compat`] parses the vocabularies people know: libcgroup's `-g`/`-r`, systemd's
 //!   properties, Docker's flags.
-//! - [`driver`] lets a service manager (systemd, in the `rein-systemd` crate) make that
-//!   group as a unit instead of rein writing cgroupfs itself.
+//! - [`driver`] is the one seam for who makes groups: rein itself ([`driver::Cgroupfs`]),
+//!   or a service manager (systemd, in the `rein-systemd` crate) as units.
 //! - [`Stats`] is one accounting schema for every mode ([`Group::stats`]);
-//!   [`events::Watcher`] streams OOM kills, limit hits, PSI triggers and emptied groups;
-//!   [`record::Recorder`] samples a run over time for `rein plot`.
+//!   [`events::Watcher`] streams OOM kills, limit hits, PSI triggers and emptied groups.
 //! - [`tree`] follows a subtree of groups and samples their accounting (`rein top`,
 //!   `rein exporter`).
 //!
@@ -97,12 +94,10 @@ pub mod lock;
 pub mod mark;
 pub mod plan;
 pub mod procfs;
-pub mod record;
 pub mod resources;
-pub mod run;
 pub mod stats;
-#[cfg(test)]
-mod test_support;
+#[cfg(any(test, feature = "testing"))]
+pub mod test_support;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod tree;

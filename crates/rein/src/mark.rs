@@ -44,6 +44,9 @@ use crate::cgroupfs::{GroupPath, Mount, ParentDir};
 use crate::error::{Error, Result};
 use crate::procfs::ProcTable;
 
+/// The parent of transient groups unless told otherwise.
+pub const DEFAULT_PARENT: &str = "rein";
+
 /// The extended attribute that marks rein's directories.
 pub const XATTR: &str = "user.rein";
 

@@ -351,7 +351,8 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
 /// group is about to be removed) and `rollback` (any plan: a step failed, nothing is
 /// undone yet). Release builds compile this to nothing and read no variable.
 #[cfg(debug_assertions)]
-pub(crate) fn pause_for_tests(stage: &str) {
+#[doc(hidden)]
+pub fn pause_for_tests(stage: &str) {
     if std::env::var_os("REIN_TEST_PAUSE").is_some_and(|v| v == stage) {
         eprintln!("rein: test pause at {stage} (pid {})", std::process::id());
         let resume = std::env::var_os("REIN_TEST_RESUME").map(std::path::PathBuf::from);
@@ -363,7 +364,8 @@ pub(crate) fn pause_for_tests(stage: &str) {
 }
 
 #[cfg(not(debug_assertions))]
-pub(crate) fn pause_for_tests(_stage: &str) {}
+#[doc(hidden)]
+pub fn pause_for_tests(_stage: &str) {}
 
 /// Undoes `done` newest first, and says what it could not undo and what it kept.
 ///

@@ -1,4 +1,4 @@
-//! Unit tests that change what a whole process is (fd 0 closed, SIGCHLD ignored) run in a
+//! Test support (feature `testing`), not API. Unit tests that change what a whole process is (fd 0 closed, SIGCHLD ignored) run in a
 //! fresh copy of the test binary, so the other tests running beside them in parallel never
 //! see that state.
 //!
@@ -15,7 +15,7 @@ const MARK: &str = "REIN_TEST_OWN_PROCESS";
 
 /// See the module guide. `test` is the test's path inside the crate, as libtest names it
 /// (`launch::tests::name`).
-pub(crate) fn in_own_process(test: &str) -> bool {
+pub fn in_own_process(test: &str) -> bool {
     let Some(out) = own_process(test, None) else { return true };
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(
@@ -29,7 +29,7 @@ pub(crate) fn in_own_process(test: &str) -> bool {
 /// Like [`in_own_process`], but returns how the new process ended (for tests of how a
 /// process ends) instead of requiring success; `None` in the new process itself. It runs
 /// in `dir` when given.
-pub(crate) fn own_process(test: &str, dir: Option<&std::path::Path>) -> Option<std::process::Output> {
+pub fn own_process(test: &str, dir: Option<&std::path::Path>) -> Option<std::process::Output> {
     if std::env::var_os(MARK).is_some_and(|v| v == test) {
         return None;
     }
@@ -50,7 +50,7 @@ const AUDIT_ARCH: u32 = 0xc000_00b7;
 /// Makes the system calls `nr` fail with `errno` in the calling thread (and the processes it
 /// forks from now on), as a seccomp filter of a container runtime or of systemd's
 /// `SystemCallFilter=` does: what old Docker profiles did to clone3 and openat2 (EPERM).
-pub(crate) fn deny_syscalls(denied: &[(libc::c_long, i32)]) {
+pub fn deny_syscalls(denied: &[(libc::c_long, i32)]) {
     let stmt = |code: u32, k: u32| libc::sock_filter { code: code as u16, jt: 0, jf: 0, k };
     let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
         code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,

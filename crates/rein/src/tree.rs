@@ -65,7 +65,7 @@ pub const DEFAULT_MAX_OPEN_FILES: usize = 4096;
 /// Which groups a sample holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scope {
-    /// rein's own groups: the transient parent ([`crate::run::DEFAULT_PARENT`]) and
+    /// rein's own groups: the transient parent ([`crate::mark::DEFAULT_PARENT`]) and
     /// everything below it, and every group whose directory carries rein's mark
     /// ([`crate::mark::XATTR`]: `named`, `parent`, `config` or `transient`), with
     /// everything below it.
@@ -412,7 +412,7 @@ impl Tree {
 
     /// Whether an ancestor of the subtree's root (outside the walk) makes it rein's.
     fn ancestors_own(&self) -> bool {
-        let transient = GroupPath::parse(crate::run::DEFAULT_PARENT).expect("valid default parent");
+        let transient = GroupPath::parse(crate::mark::DEFAULT_PARENT).expect("valid default parent");
         if self.subtree.starts_with(&transient) {
             return true;
         }
@@ -598,7 +598,7 @@ impl Tree {
     fn own_roots(&self) -> Vec<GroupPath> {
         let mut roots: Vec<GroupPath> =
             self.groups.iter().filter(|(_, e)| e.marked()).map(|(p, _)| p.clone()).collect();
-        roots.push(GroupPath::parse(crate::run::DEFAULT_PARENT).expect("valid default parent"));
+        roots.push(GroupPath::parse(crate::mark::DEFAULT_PARENT).expect("valid default parent"));
         roots
     }
 

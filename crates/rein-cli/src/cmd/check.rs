@@ -138,7 +138,7 @@ fn build(h: &Hierarchy, (driver, driver_reason): (&'static str, String)) -> Repo
     }
 }
 
-pub fn check(h: &Hierarchy, drivers: DriverOpts, json: bool) -> anyhow::Result<ExitCode> {
+pub fn check(h: &std::sync::Arc<Hierarchy>, drivers: DriverOpts, json: bool) -> anyhow::Result<ExitCode> {
     let chosen =
         match driver::choose(drivers, h, rein_systemd::ScopeOptions::default(), rein_systemd::Bounds::default())? {
             Chosen::Cgroupfs { reason } => ("cgroupfs", reason),

@@ -1,5 +1,7 @@
 //! Choosing the driver: `--driver`, `--user`, and what the host offers.
 
+use std::sync::Arc;
+
 use rein::Hierarchy;
 use rein_systemd::{Bounds, Decision, Facts, Instance, Requested, ScopeOptions, Systemd};
 
@@ -35,7 +37,7 @@ pub enum Chosen {
 /// Applies the policy ([`rein_systemd::decide`]) and, for systemd, connects to its bus
 /// with `bounds` for every wait on it. Under `auto` (and without `--user`) a bus that does
 /// not answer means cgroupfs; an interrupted wait means the end.
-pub fn choose(opts: DriverOpts, h: &Hierarchy, scope: ScopeOptions, bounds: Bounds) -> anyhow::Result<Chosen> {
+pub fn choose(opts: DriverOpts, h: &Arc<Hierarchy>, scope: ScopeOptions, bounds: Bounds) -> anyhow::Result<Chosen> {
     let requested = match opts.driver {
         DriverArg::Auto => Requested::Auto,
         DriverArg::Systemd => Requested::Systemd,
@@ -47,7 +49,7 @@ pub fn choose(opts: DriverOpts, h: &Hierarchy, scope: ScopeOptions, bounds: Boun
         Decision::Cgroupfs(reason) => Ok(Chosen::Cgroupfs { reason }),
         Decision::Systemd(reason) => {
             let instance = if opts.user { Instance::User } else { Instance::System };
-            match Systemd::connect_with(instance, scope, bounds) {
+            match Systemd::connect_with(instance, h.clone(), scope, bounds) {
                 Ok(sd) => {
                     let reason = format!("{reason}; systemd {} answers on the {} bus", sd.version(), instance.as_str());
                     Ok(Chosen::Systemd { sd: Box::new(sd), reason })

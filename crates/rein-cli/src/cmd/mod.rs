@@ -29,7 +29,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         fake_tree: cli.globals.cgroup_root.is_some(),
     };
     match &cli.command {
-        Command::Check { json } => check::check(&*hierarchy()?, drivers, *json),
+        Command::Check { json } => check::check(&hierarchy()?, drivers, *json),
         Command::Run(args) => run::run(args, drivers, &hierarchy),
         Command::Groups(cmd) => groups::dispatch(cmd, &hierarchy),
         Command::Apply(args) => config::apply(args, &hierarchy),

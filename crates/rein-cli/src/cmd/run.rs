@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::record::Recorder;
+use crate::supervisor::{Detail, Report, RunError, Supervisor, Target};
 use anyhow::Context;
 use rein::launch::Prepared;
-use rein::record::Recorder;
-use rein::run::{Detail, Report, RunError, Supervisor, Target};
 use rein::{Controller, Group, GroupPath, Hierarchy, Mode, Spec};
 use rein_systemd::{Bounds, ScopeOptions, Systemd, names};
 use std::time::Duration;
@@ -55,7 +55,8 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     // Everything the user typed is checked before the host is touched.
     let resources = args.limits.to_resources(&rein::device::resolve)?;
-    let parent = GroupPath::parse(args.parent.as_deref().unwrap_or(rein::run::DEFAULT_PARENT)).context("--parent")?;
+    let parent =
+        GroupPath::parse(args.parent.as_deref().unwrap_or(crate::supervisor::DEFAULT_PARENT)).context("--parent")?;
     if let Some(name) = &args.name {
         GroupPath::parse(name).context("--name")?;
     }
@@ -88,7 +89,7 @@ pub fn run(
         }
         let sup = Supervisor::install()?;
         let mut lean = Lean::new(None);
-        let outcome = rein::run::run_observed(h, &sup, &cmd, &target, &spec, Some(&mut lean), Detail::Full);
+        let outcome = crate::supervisor::run_observed(h, &sup, &cmd, &target, &spec, Some(&mut lean), Detail::Full);
         return finish(args, &program.to_string_lossy(), outcome);
     }
     let full = args.report.is_some() || args.record.is_some();
@@ -131,9 +132,9 @@ pub fn run(
                 }
                 None => None,
             };
-            let mut lean = Lean::new(recorder.as_mut().map(|(_, r)| r as &mut dyn rein::run::Observer));
+            let mut lean = Lean::new(recorder.as_mut().map(|(_, r)| r as &mut dyn crate::supervisor::Observer));
             let detail = if full { Detail::Full } else { Detail::OomOnly };
-            let outcome = rein::run::run_observed(h, sup, &cmd, &target, &spec, Some(&mut lean), detail);
+            let outcome = crate::supervisor::run_observed(h, sup, &cmd, &target, &spec, Some(&mut lean), detail);
             match (&outcome, recorder) {
                 (Ok(rep), Some((path, r))) => {
                     if let Err(e) = r.finish(rep) {
@@ -164,7 +165,7 @@ pub fn run(
                 return dry_run_systemd(args, &sd, &h, &spec);
             }
             let sup = sup.as_ref().expect("installed for real runs");
-            rein::run::run_in_unit(h, sup, &cmd, &*sd, &spec)
+            crate::supervisor::run_in_unit(sup, &cmd, &*sd, &spec)
         }
     };
     finish(args, &program.to_string_lossy(), outcome)
@@ -213,7 +214,7 @@ fn cmdline(args: &RunArgs) -> String {
 }
 
 fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> anyhow::Result<ExitCode> {
-    let path = rein::run::target_path(target)?;
+    let path = crate::supervisor::target_path(target)?;
     if let Target::Existing(_) = target {
         let group = Group::open(h.clone(), &path)?;
         if !spec.resources.is_empty() {

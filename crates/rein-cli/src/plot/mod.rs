@@ -75,10 +75,10 @@ impl Recording {
             match v.get("type").and_then(Value::as_str) {
                 Some("header") => {
                     let version = field(&v, "version", n)?.as_u64().unwrap_or(0);
-                    if version != rein::record::VERSION {
+                    if version != crate::record::VERSION {
                         anyhow::bail!(
                             "line {n}: recording version {version}; this rein reads version {}",
-                            rein::record::VERSION
+                            crate::record::VERSION
                         );
                     }
                     rec.group = field(&v, "group", n)?.as_str().unwrap_or_default().to_string();

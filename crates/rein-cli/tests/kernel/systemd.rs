@@ -626,15 +626,19 @@ fn systemd_library_updates_a_unit_live() {
     let Some(s) = sd("update") else { return };
     let u = s.unit("x");
     let h = Arc::new(Hierarchy::detect().expect("hierarchy"));
-    let driver = Systemd::connect(Instance::System, ScopeOptions { unit: Some(u.clone()), ..ScopeOptions::default() })
-        .expect("connect");
+    let driver = Systemd::connect(
+        Instance::System,
+        h.clone(),
+        ScopeOptions { unit: Some(u.clone()), ..ScopeOptions::default() },
+    )
+    .expect("connect");
     let spec = Spec {
         resources: Resources::new().memory_max(Bytes::mib(64)),
         accounting: [Controller::Memory, Controller::Pids].into(),
     };
     let cmd = Prepared::new(OsStr::new("sleep"), &["60".into()]).expect("prepare");
     let held = launch::spawn_held(&cmd, &Attach::default(), &SigMask::current()).expect("spawn held");
-    let mut unit = rein::driver::Manager::create_transient(&driver, &h, &spec, held.pid() as u32).expect("create");
+    let mut unit = rein::driver::Driver::create_around(&driver, &spec, held.pid() as u32).expect("create");
     let child = held.release(0).expect("release");
     let dir = std::path::Path::new("/sys/fs/cgroup").join(unit.group().path().as_str());
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default().trim().to_string();

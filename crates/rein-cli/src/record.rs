@@ -20,15 +20,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::json;
 
-use crate::events::{Event, EventKind, Options, Watcher};
-use crate::group::Group;
-use crate::run::{Observer, Report};
-use crate::stats::Stats;
+use crate::supervisor::{Observer, Report};
+use rein::Group;
+use rein::Stats;
+use rein::events::{Event, EventKind, Options, Watcher};
 
 /// The recording format's version, in its header line.
 pub const VERSION: u64 = 1;
 
-/// Records a run into `W` as it goes; give it to [`crate::run::run_observed`].
+/// Records a run into `W` as it goes; give it to [`crate::supervisor::run_observed`].
 pub struct Recorder<W: Write> {
     out: W,
     interval: Duration,

@@ -5,9 +5,9 @@
 //!    reads them from a signalfd, before the group exists: a ^C during setup can no longer
 //!    kill rein between mkdir and rmdir and strand a group.
 //! 2. The group is created with its limits (nothing is left if a write fails), and
-//!    marked as this process's ([`crate::mark`]), so `rein gc` can collect it if
+//!    marked as this process's ([`rein::mark`]), so `rein gc` can collect it if
 //!    rein is killed before it removes the group.
-//! 3. The command starts inside it ([`crate::launch`]).
+//! 3. The command starts inside it ([`rein::launch`]).
 //! 4. Signals sent to rein are forwarded to the command, except those the kernel sent
 //!    to the whole foreground process group (a terminal's ^C), which the command got
 //!    already.
@@ -16,27 +16,25 @@
 //!    group removed.
 //!
 //! [`run_in_unit`] is the same life with a service manager's unit as the group (the systemd
-//! driver, see [`crate::driver`]): the command starts held, the manager creates the unit
+//! driver, see [`rein::driver`]): the command starts held, the manager creates the unit
 //! around its pid, then the command is released; at the end the manager removes the unit.
 
-use std::ffi::OsString;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cgroupfs::GroupPath;
-use crate::driver::{Interrupt, Manager};
-use crate::error::{Error, Result};
-use crate::group::{AttachFds, Group, Spec};
-use crate::hierarchy::Hierarchy;
-use crate::launch::{self, ExitStatus, Prepared, Rusage, SigMask, SpawnError};
-use crate::plan::Place;
-use crate::stats::Stats;
+use rein::Hierarchy;
+use rein::cgroupfs::GroupPath;
+use rein::driver::{Driver, Interrupt};
+use rein::group::{AttachFds, Group, Spec};
+use rein::launch::{self, ExitStatus, Prepared, Rusage, SigMask, SpawnError};
+use rein::plan::Place;
+use rein::stats::Stats;
+use rein::{Error, Result};
 
-/// The parent of transient groups unless told otherwise.
-pub const DEFAULT_PARENT: &str = "rein";
+pub use rein::mark::DEFAULT_PARENT;
 
 /// Blocks the signals a supervisor handles and reads them from a signalfd.
 pub struct Supervisor {
@@ -148,13 +146,6 @@ impl RunError {
         }
     }
 
-    /// The error to show.
-    pub fn error(&self) -> &Error {
-        match self {
-            RunError::Setup(e) | RunError::Spawn(_, e) => e,
-        }
-    }
-
     /// The error, by value.
     pub fn into_error(self) -> Error {
         match self {
@@ -186,7 +177,7 @@ fn spawn_error(cmd: &Prepared, e: &SpawnError, group: &Group, fds: &AttachFds) -
             let place = i.and_then(|i| fds.procs_place(i)).unwrap_or(Place::V2);
             let path = i.and_then(|i| fds.procs_path(i)).map(|p| p.to_path_buf()).unwrap_or_else(|| {
                 if h.unified().is_some() {
-                    place.mount(h).file_path(group.path(), crate::backend::PROCS)
+                    place.mount(h).file_path(group.path(), rein::backend::PROCS)
                 } else {
                     group.path().to_string().into()
                 }
@@ -200,12 +191,12 @@ fn spawn_error(cmd: &Prepared, e: &SpawnError, group: &Group, fds: &AttachFds) -
                         .into(),
                 ),
                 libc::EAGAIN => Some("the group's pids.max leaves no room for another task".into()),
-                libc::EACCES | libc::EPERM => Some(crate::lifecycle::move_denied_hint(
+                libc::EACCES | libc::EPERM => Some(rein::lifecycle::move_denied_hint(
                     h,
                     place,
                     std::process::id(),
                     group.path(),
-                    &crate::procfs::ProcTable::default(),
+                    &rein::procfs::ProcTable::default(),
                 )),
                 libc::EBUSY => Some(
                     "cgroup v2's no-internal-process rule: the group enables controllers for child groups, so \
@@ -245,17 +236,6 @@ pub trait Observer {
     fn wake(&mut self, group: &Group);
     /// The command exited; the group still holds whatever it left behind.
     fn finished(&mut self, group: &Group);
-}
-
-/// Runs `cmd` in `target` with `spec`, forwarding signals, and returns what happened.
-pub fn run(
-    h: Arc<Hierarchy>,
-    sup: &Supervisor,
-    cmd: &Prepared,
-    target: &Target,
-    spec: &Spec,
-) -> Result<Report, RunError> {
-    run_observed(h, sup, cmd, target, spec, None, Detail::Full)
 }
 
 /// How much accounting a run reads when its command has exited.
@@ -298,7 +278,7 @@ pub fn run_observed<'o>(
             let _ = group.remove();
         }
     };
-    crate::plan::pause_for_tests("created");
+    rein::plan::pause_for_tests("created");
     let fds = match group.attach_fds() {
         Ok(f) => f,
         Err(e) => {
@@ -364,7 +344,7 @@ pub fn run_observed<'o>(
     };
     let accounted = account();
     let removed = if transient {
-        crate::plan::pause_for_tests("cleanup");
+        rein::plan::pause_for_tests("cleanup");
         // With the groups its command made beneath it, in every hierarchy.
         group.remove_tree()
     } else {
@@ -375,16 +355,11 @@ pub fn run_observed<'o>(
     Ok(report)
 }
 
-/// Runs `cmd` in a transient unit that `manager` creates (the systemd driver), forwarding
-/// signals, and returns what happened. The life of [`run`], except that the command starts
-/// held until the manager has moved it into its unit, and that the manager removes the unit.
-pub fn run_in_unit(
-    h: Arc<Hierarchy>,
-    sup: &Supervisor,
-    cmd: &Prepared,
-    manager: &dyn Manager,
-    spec: &Spec,
-) -> Result<Report, RunError> {
+/// Runs `cmd` in a group `driver` makes around it ([`Driver::create_around`]: the systemd
+/// driver's scope), forwarding signals, and returns what happened. The life of [`run`],
+/// except that the command starts held until the driver has moved it into its group, and
+/// that the driver removes the group.
+pub fn run_in_unit(sup: &Supervisor, cmd: &Prepared, driver: &dyn Driver, spec: &Spec) -> Result<Report, RunError> {
     let program = || cmd.program().to_string_lossy().into_owned();
     let plain_spawn_error = |e: &SpawnError| Error::Spawn {
         program: program(),
@@ -395,7 +370,7 @@ pub fn run_in_unit(
         RunError::Spawn(e, err)
     })?;
     let pid = u32::try_from(held.pid()).unwrap_or(0);
-    let mut unit = match manager.create_transient(&h, spec, pid) {
+    let mut unit = match driver.create_around(spec, pid) {
         Ok(u) => u,
         Err(e) => {
             held.abort();
@@ -417,7 +392,7 @@ pub fn run_in_unit(
 
     let mut report = Report {
         group: unit.group().path().to_string(),
-        unit: Some(unit.name().to_string()),
+        unit: unit.unit().map(str::to_string),
         status,
         exit_code: status.code(),
         wall_usec,
@@ -449,17 +424,17 @@ pub fn run_in_unit(
 fn create_transient(h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> Result<Group> {
     let path = target_path(target)?;
     // Where only the v1 freezer lets the leftovers be killed without racing pid reuse
-    // (crate::group::kill_needs_v1_freezer), the group gets a freezer directory.
+    // (rein::group::kill_needs_v1_freezer), the group gets a freezer directory.
     let mut with_freezer;
-    let spec = if crate::group::kill_needs_v1_freezer(h) && !spec.accounting.contains(&crate::Controller::Freezer) {
+    let spec = if rein::group::kill_needs_v1_freezer(h) && !spec.accounting.contains(&rein::Controller::Freezer) {
         with_freezer = spec.clone();
-        with_freezer.accounting.insert(crate::Controller::Freezer);
+        with_freezer.accounting.insert(rein::Controller::Freezer);
         &with_freezer
     } else {
         spec
     };
     // Marked as this process's, so 'rein gc' can tell a group a crash left behind.
-    let mark = crate::mark::Mark::transient_for_self(&crate::procfs::ProcTable::default())?;
+    let mark = rein::mark::Mark::transient_for_self(&rein::procfs::ProcTable::default())?;
     match Group::create_marked(h.clone(), &path, spec, mark) {
         // A stale group of an earlier rein with our pid (a crash, then pid reuse).
         Err(Error::State { message, .. })
@@ -543,15 +518,16 @@ fn forwarded(sig: i32, from_kernel: bool, session_leader: bool) -> bool {
     }
 }
 
-/// Arguments as OsStrings (helper for callers holding `String`s).
-pub fn os_args<I: IntoIterator<Item = S>, S: Into<OsString>>(args: I) -> Vec<OsString> {
-    args.into_iter().map(Into::into).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::OsString;
     use std::os::fd::OwnedFd;
+
+    /// Arguments as OsStrings (helper for callers holding `String`s).
+    fn os_args<I: IntoIterator<Item = S>, S: Into<OsString>>(args: I) -> Vec<OsString> {
+        args.into_iter().map(Into::into).collect()
+    }
 
     #[test]
     fn which_signals_go_on_to_the_command() {
@@ -590,8 +566,8 @@ mod tests {
 
     #[test]
     fn the_supervisor_reaps_its_command_when_the_host_ignores_sigchld() {
-        if !crate::test_support::in_own_process(
-            "run::tests::the_supervisor_reaps_its_command_when_the_host_ignores_sigchld",
+        if !rein::test_support::in_own_process(
+            "supervisor::tests::the_supervisor_reaps_its_command_when_the_host_ignores_sigchld",
         ) {
             return;
         }
