@@ -59,10 +59,10 @@ impl<W: Write> Recorder<W> {
     }
 
     fn line(&mut self, v: serde_json::Value) {
-        if self.error.is_none() {
-            if let Err(e) = writeln!(self.out, "{v}") {
-                self.error = Some(e);
-            }
+        if self.error.is_none()
+            && let Err(e) = writeln!(self.out, "{v}")
+        {
+            self.error = Some(e);
         }
     }
 

@@ -489,10 +489,10 @@ fn supervise<'o>(
             let ready = fds.get(1).is_some_and(|f| !f.revents().is_empty());
             (ready, deadline.is_some_and(|d| Instant::now() >= d))
         };
-        if observer_ready || due {
-            if let Some(o) = observer.as_deref_mut() {
-                o.wake(group);
-            }
+        if (observer_ready || due)
+            && let Some(o) = observer.as_deref_mut()
+        {
+            o.wake(group);
         }
         while let Some((sig, from_kernel)) = launch::read_signal(sup.sigfd.as_fd()) {
             if forwarded(sig, from_kernel, leader) {
