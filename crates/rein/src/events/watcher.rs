@@ -14,14 +14,24 @@ use rustix::fs::OFlags;
 use rustix::fs::inotify;
 use rustix::io::Errno;
 
+use super::event::{Event, EventKind, Options};
+use super::trigger::PressureTrigger;
 use super::trigger::UNPRIVILEGED_WINDOW_USEC;
-use super::{Event, EventKind, Options, PressureTrigger, RECHECK_INTERVAL, RECHECK_WINDOW_V1, RECHECK_WINDOW_V2};
 use crate::backend::{self, Changed};
 use crate::cgroupfs::{GroupDir, GroupPath};
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::hierarchy::{Controller, Hierarchy, Mode};
 use crate::plan::Place;
+
+/// How often memory counters are re-read after a sign of an imminent OOM kill.
+pub const RECHECK_INTERVAL: Duration = Duration::from_millis(1);
+/// How long after a v2 `max`/`oom` increase the memory counters are re-read (a little
+/// more than the kernel's 20 ms notification interval).
+const RECHECK_WINDOW_V2: Duration = Duration::from_millis(25);
+/// How long after a v1 OOM eventfd notification the `oom_kill` counter is re-read: the
+/// kernel notifies before it picks and kills a victim, and sends nothing afterwards.
+const RECHECK_WINDOW_V1: Duration = Duration::from_secs(1);
 
 /// The counters a watcher compares between reads.
 type Counters = crate::stats::EventCounters;
