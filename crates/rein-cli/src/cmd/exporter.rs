@@ -607,4 +607,70 @@ pub mod metrics {
         prometheus_client::encoding::text::encode(&mut out, &registry).expect("writing to a String cannot fail");
         out
     }
+
+    #[cfg(test)]
+    mod tests {
+        /// The interface files a scrape reads (cgroup2, v1), as the exporter read them when
+        /// it still named them itself: what a tree keeps open, and so what
+        /// `--max-open-files` bounds, follows from these lists. Order is free.
+        const FILES: (&[&str], &[&str]) = (
+            &[
+                "cpu.stat",
+                "cpu.max",
+                "cgroup.events",
+                "cpu.pressure",
+                "memory.pressure",
+                "io.pressure",
+                "memory.current",
+                "memory.peak",
+                "memory.max",
+                "memory.high",
+                "memory.swap.current",
+                "memory.swap.max",
+                "memory.events",
+                "pids.current",
+                "pids.peak",
+                "pids.max",
+                "pids.events",
+                "io.stat",
+            ],
+            &[
+                "cpuacct.usage",
+                "cpuacct.usage_all",
+                "cpuacct.usage_user",
+                "cpuacct.usage_sys",
+                "cpu.stat",
+                "cpu.cfs_quota_us",
+                "cpu.cfs_period_us",
+                "memory.usage_in_bytes",
+                "memory.max_usage_in_bytes",
+                "memory.limit_in_bytes",
+                "memory.memsw.limit_in_bytes",
+                "memory.memsw.usage_in_bytes",
+                "memory.failcnt",
+                "memory.memsw.failcnt",
+                "memory.oom_control",
+                "pids.current",
+                "pids.peak",
+                "pids.max",
+                "pids.events",
+                "blkio.throttle.io_service_bytes_recursive",
+                "blkio.throttle.io_serviced_recursive",
+                "freezer.state",
+            ],
+        );
+
+        fn sorted(files: &[&str]) -> Vec<String> {
+            let mut v: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+
+        #[test]
+        fn a_scrape_reads_the_files_it_always_read() {
+            let f = super::files();
+            assert_eq!((sorted(&f.v2), sorted(&f.v1)), (sorted(FILES.0), sorted(FILES.1)));
+        }
+    }
 }

@@ -469,6 +469,62 @@ mod tests {
         assert_eq!(cells, ["/rein/job", "(frozen)", "12.3", "20M", "64M", "31%", "-", "-", "-", "-", "-", "-"]);
     }
 
+    /// The interface files each column reads (cgroup2, v1), as `rein top` read them when
+    /// it still named them itself: what a tree keeps open, and so what `--max-open-files`
+    /// bounds, follows from these lists. Order is free.
+    const FILES: [(Column, &[&str], &[&str]); 11] = [
+        (Column::Group, &[], &[]),
+        (Column::Cpu, &["cpu.stat"], &["cpuacct.usage"]),
+        (Column::Mem, &["memory.current"], &["memory.usage_in_bytes"]),
+        (Column::Limit, &["memory.max"], &["memory.limit_in_bytes"]),
+        (Column::MemPct, &["memory.current", "memory.max"], &["memory.usage_in_bytes", "memory.limit_in_bytes"]),
+        (
+            Column::IoRead,
+            &["io.stat"],
+            &["blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"],
+        ),
+        (
+            Column::IoWrite,
+            &["io.stat"],
+            &["blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"],
+        ),
+        (Column::Pids, &["pids.current"], &["pids.current"]),
+        (Column::MemPsi, &["memory.pressure"], &[]),
+        (Column::CpuPsi, &["cpu.pressure"], &[]),
+        (Column::Oom, &["memory.events"], &["memory.oom_control"]),
+    ];
+
+    /// Read for every row on screen besides the columns: the group's state (frozen).
+    const STATE_FILES: (&[&str], &[&str]) = (&["cgroup.events"], &["freezer.state"]);
+
+    fn sorted(files: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The files a column reads: (cgroup2, v1), sorted.
+    fn files_of(c: Column) -> (Vec<String>, Vec<String>) {
+        let f = c.files();
+        (sorted(&f.v2), sorted(&f.v1))
+    }
+
+    #[test]
+    fn each_column_reads_the_files_it_always_read() {
+        assert_eq!(FILES.map(|(c, _, _)| c), Column::ALL);
+        for (c, v2, v1) in FILES {
+            assert_eq!(files_of(c), (sorted(v2), sorted(v1)), "{c:?}");
+        }
+        let (mut v2, mut v1) = (STATE_FILES.0.to_vec(), STATE_FILES.1.to_vec());
+        for (_, a, b) in FILES {
+            v2.extend_from_slice(a);
+            v1.extend_from_slice(b);
+        }
+        let all = all_files();
+        assert_eq!((sorted(&all.v2), sorted(&all.v1)), (sorted(&v2), sorted(&v1)));
+    }
+
     #[test]
     fn steps_wrap() {
         assert_eq!(Column::Group.step(-1), Column::Oom);
