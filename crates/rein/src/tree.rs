@@ -8,7 +8,8 @@
 //! crate's one `read_stats` over the v1 and v2 readers, which take any
 //! [`FileSource`]. `Group::stats` gives them [`GroupDir`]s; a tree gives them its cache of
 //! open files. So v1, v2 and hybrid hosts give the same [`Stats`], and a tree's figures are
-//! those of `rein stat`.
+//! those of `rein stat`. A caller that shows a few figures names them ([`Fields`]), and
+//! only the interface files that feed them are read.
 //!
 //! # Cost
 //!
@@ -18,8 +19,8 @@
 //! kernel's seq_file produces the text afresh. Each open file costs a descriptor and about
 //! a page of kernel memory (the seq_file buffer; 4.3-5.4 KiB per file measured in all);
 //! [`TreeOptions::max_open_files`] bounds them ([`DEFAULT_MAX_OPEN_FILES`] by default), and
-//! files beyond it are opened for each read, by name beside the group's directory. [`TreeOptions::files`] limits the
-//! files read to those a caller shows.
+//! files beyond it are opened for each read, by name beside the group's directory. [`TreeOptions::fields`] limits the
+//! files read to those that feed the figures a caller shows.
 //!
 //! The directory structure is followed with inotify (`IN_CREATE` and `IN_DELETE` reach the
 //! watch on a cgroup directory when a child group is made or removed, on v1 and v2 alike),
@@ -37,14 +38,14 @@ use std::time::{Duration, Instant};
 use rustix::fs::{OFlags, inotify};
 use rustix::io::Errno;
 
-use crate::backend::read_stats;
+use crate::backend::{Version, read_stats, stat_files};
 use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, read_all, reread_all};
 use crate::error::{Error, Result};
 use crate::group::Node;
 use crate::hierarchy::{Controller, Hierarchy};
 use crate::mark::XATTR;
 use crate::plan::Place;
-use crate::stats::Stats;
+use crate::stats::{Fields, Stats};
 
 /// How long a file found absent is taken as absent before it is looked for again (a
 /// controller enabled later makes its files appear).
@@ -75,31 +76,20 @@ pub enum Scope {
     All,
 }
 
-/// A set of interface files to read. Files not in it read as absent, so the [`Stats`]
-/// fields they feed stay `None`.
+/// The interface files that feed some [`Fields`], per version. Files not in it read as
+/// absent, so the fields they feed stay `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileSet {
+pub(crate) struct FileSet {
     /// Files read in the cgroup2 hierarchy.
-    pub v2: Vec<&'static str>,
+    v2: Vec<&'static str>,
     /// Files read in v1 hierarchies.
-    pub v1: Vec<&'static str>,
+    v1: Vec<&'static str>,
 }
 
 impl FileSet {
-    /// The files of both lists.
-    pub fn new(v2: &[&'static str], v1: &[&'static str]) -> FileSet {
-        FileSet { v2: v2.to_vec(), v1: v1.to_vec() }
-    }
-
-    /// Adds the files of `other`.
-    pub fn extend(&mut self, other: &FileSet) {
-        for (mine, theirs) in [(&mut self.v2, &other.v2), (&mut self.v1, &other.v1)] {
-            for f in theirs {
-                if !mine.contains(f) {
-                    mine.push(f);
-                }
-            }
-        }
+    /// The files that feed `fields`.
+    pub(crate) fn of(fields: Fields) -> FileSet {
+        FileSet { v2: stat_files(Version::V2, fields), v1: stat_files(Version::V1, fields) }
     }
 
     fn wants(&self, v2: bool, file: &str) -> bool {
@@ -109,11 +99,11 @@ impl FileSet {
 
 /// What [`Tree::sample_with`] reads of one group.
 #[derive(Debug, Clone, Copy)]
-pub enum Read<'a> {
+pub enum Read {
     /// Nothing: the group is left out of the snapshot.
     Skip,
-    /// These files.
-    Files(&'a FileSet),
+    /// The files that feed these fields.
+    Fields(Fields),
     /// Every file the readers know.
     All,
 }
@@ -123,8 +113,9 @@ pub enum Read<'a> {
 pub struct TreeOptions {
     /// Which groups [`Tree::sample`] returns.
     pub scope: Scope,
-    /// The interface files [`Tree::sample`] reads; `None` reads every file the readers know.
-    pub files: Option<FileSet>,
+    /// The figures [`Tree::sample`] reads (the files that feed them); `None` reads every
+    /// file the readers know.
+    pub fields: Option<Fields>,
     /// How many interface files to keep open between samples (see the module's notes on
     /// cost). The default is [`DEFAULT_MAX_OPEN_FILES`], or the soft RLIMIT_NOFILE less
     /// 256 when that is lower ([`open_file_budget`]).
@@ -142,7 +133,7 @@ impl Default for TreeOptions {
     fn default() -> Self {
         TreeOptions {
             scope: Scope::Own,
-            files: None,
+            fields: None,
             max_open_files: DEFAULT_MAX_OPEN_FILES.min(open_file_budget()),
             watch: true,
             threads: 1,
@@ -602,22 +593,19 @@ impl Tree {
         roots
     }
 
-    /// Reads the accounting of every group in scope, once each, reading the files of
-    /// [`TreeOptions::files`].
+    /// Reads the accounting of every group in scope, once each, reading the files that
+    /// feed [`TreeOptions::fields`].
     pub fn sample(&mut self) -> Snapshot {
-        let files = self.options.files.take();
-        let snapshot = match &files {
-            Some(f) => self.sample_with(&|_| Read::Files(f)),
+        match self.options.fields {
+            Some(f) => self.sample_with(&|_| Read::Fields(f)),
             None => self.sample_with(&|_| Read::All),
-        };
-        self.options.files = files;
-        snapshot
+        }
     }
 
     /// Reads the accounting of the groups in scope, choosing per group what to read:
     /// `rein top` reads its sort column for every group and every column only for the
     /// rows on screen.
-    pub fn sample_with<'r>(&mut self, read: &dyn Fn(&GroupPath) -> Read<'r>) -> Snapshot {
+    pub fn sample_with(&mut self, read: &dyn Fn(&GroupPath) -> Read) -> Snapshot {
         self.update();
         let taken = Instant::now();
         let own = match self.options.scope {
@@ -625,6 +613,8 @@ impl Tree {
             Scope::Own if self.inherited_own => None,
             Scope::Own => Some(self.own_roots()),
         };
+        // The files of each set of fields asked for (a caller asks for a few sets).
+        let mut sets: Vec<(Fields, FileSet)> = Vec::new();
         let mut chosen = Vec::new();
         for (path, e) in &self.groups {
             if path.is_root() || own.as_ref().is_some_and(|roots| !roots.iter().any(|r| path.starts_with(r))) {
@@ -632,15 +622,21 @@ impl Tree {
             }
             match read(path) {
                 Read::Skip => {}
-                Read::Files(f) => chosen.push((path, e, Some(f))),
+                Read::Fields(f) => {
+                    let i = sets.iter().position(|(g, _)| *g == f).unwrap_or_else(|| {
+                        sets.push((f, FileSet::of(f)));
+                        sets.len() - 1
+                    });
+                    chosen.push((path, e, Some(i)));
+                }
                 Read::All => chosen.push((path, e, None)),
             }
         }
-        let read_one = |(path, e, wanted): &(&GroupPath, &Entry, Option<&FileSet>)| {
+        let read_one = |(path, e, set): &(&GroupPath, &Entry, Option<usize>)| {
             let stats = read_stats(&e.nodes, |_, n| {
                 Ok(Cached {
                     tree: self,
-                    wanted: *wanted,
+                    wanted: set.map(|i| &sets[i].1),
                     dir: &e.dirs[&n.place],
                     mount: n.place.mount(&self.h),
                     group: path,
@@ -697,6 +693,7 @@ impl Tree {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Field;
     use crate::testing::{FakeTree, Layout};
 
     fn paths(s: &Snapshot) -> Vec<String> {
@@ -832,12 +829,12 @@ mod tests {
     }
 
     #[test]
-    fn file_sets_limit_what_is_read() {
+    fn fields_limit_what_is_read() {
         let fake = FakeTree::new(Layout::V1);
         fake.group("g");
-        let files = FileSet::new(&[], &["memory.usage_in_bytes"]);
-        let mut tree =
-            Tree::new(fake.hierarchy(), &GroupPath::root(), TreeOptions { files: Some(files), ..all() }).unwrap();
+        // memory.usage_in_bytes alone on v1.
+        let fields = Some(Field::MemoryCurrent.into());
+        let mut tree = Tree::new(fake.hierarchy(), &GroupPath::root(), TreeOptions { fields, ..all() }).unwrap();
         let s = tree.sample();
         let m = s.groups[0].stats.memory.unwrap();
         assert_eq!(m.current, Some(0));
@@ -850,6 +847,13 @@ mod tests {
         assert_eq!(s.groups.len(), 1);
         assert!(s.groups[0].stats.memory.unwrap().max.is_some());
         assert!(s.groups[0].stats.cpu.usage_usec.is_some());
+        // Per group, other fields: each group reads the files of its own.
+        let s = tree.sample_with(&|p| {
+            Read::Fields(if p.as_str() == "g" { Field::MemoryCurrent.into() } else { Field::CpuUsage.into() })
+        });
+        let [g, h] = &s.groups[..] else { panic!("{:?}", paths(&s)) };
+        assert_eq!((g.stats.memory.unwrap().current, g.stats.cpu.usage_usec), (Some(0), None));
+        assert_eq!((h.stats.memory.unwrap().current, h.stats.cpu.usage_usec), (None, Some(0)));
     }
 
     #[test]

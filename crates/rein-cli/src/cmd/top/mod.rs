@@ -83,12 +83,12 @@ fn nothing_hint(tree: &Tree) -> String {
 
 /// `--once`: two readings `interval` apart (for rates), then one frame as text.
 fn once(tree: &mut Tree, view: &View, interval: std::time::Duration) -> anyhow::Result<ExitCode> {
-    let files = model::all_files();
+    let fields = model::all_fields();
     let mut history = History::default();
-    let first = tree.sample_with(&|_| Read::Files(&files));
+    let first = tree.sample_with(&|_| Read::Fields(fields));
     history.rows(&first, &|_| true);
     std::thread::sleep(interval);
-    let snap = tree.sample_with(&|_| Read::Files(&files));
+    let snap = tree.sample_with(&|_| Read::Fields(fields));
     let rows = history.rows(&snap, &|_| true);
     // A reader that stopped early (`| head`) is not an error.
     use std::io::Write;

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use rein::GroupPath;
-use rein::tree::{FileSet, Snapshot};
+use rein::stats::{Field, Fields};
+use rein::tree::Snapshot;
 use rein::units::{Limit, human_bytes};
-use rein::{v1, v2};
 
 /// A column of `rein top`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -69,24 +69,19 @@ impl Column {
         }
     }
 
-    /// The interface files this column is computed from (v2, v1).
-    pub fn files(self) -> FileSet {
+    /// The figures this column is computed from (a tree reads the files that feed them).
+    pub fn fields(self) -> Fields {
         match self {
-            Column::Group => FileSet::default(),
-            Column::Cpu => FileSet::new(&[v2::CPU_STAT], &[v1::CPUACCT_USAGE]),
-            Column::Mem => FileSet::new(&[v2::MEMORY_CURRENT], &[v1::MEMORY_USAGE]),
-            Column::Limit => FileSet::new(&[v2::MEMORY_MAX], &[v1::MEMORY_LIMIT]),
-            Column::MemPct => {
-                FileSet::new(&[v2::MEMORY_CURRENT, v2::MEMORY_MAX], &[v1::MEMORY_USAGE, v1::MEMORY_LIMIT])
-            }
-            // v1's reader needs both blkio files to report a device.
-            Column::IoRead | Column::IoWrite => {
-                FileSet::new(&[v2::IO_STAT], &[v1::BLKIO_SERVICE_BYTES, v1::BLKIO_SERVICED])
-            }
-            Column::Pids => FileSet::new(&[v2::PIDS_CURRENT], &[v1::PIDS_CURRENT]),
-            Column::MemPsi => FileSet::new(&[v2::MEMORY_PRESSURE], &[]),
-            Column::CpuPsi => FileSet::new(&[v2::CPU_PRESSURE], &[]),
-            Column::Oom => FileSet::new(&[v2::MEMORY_EVENTS], &[v1::MEMORY_OOM_CONTROL]),
+            Column::Group => Fields::NONE,
+            Column::Cpu => Field::CpuUsage.into(),
+            Column::Mem => Field::MemoryCurrent.into(),
+            Column::Limit => Field::MemoryMax.into(),
+            Column::MemPct => Fields::of(&[Field::MemoryCurrent, Field::MemoryMax]),
+            Column::IoRead | Column::IoWrite => Field::Io.into(),
+            Column::Pids => Field::PidsCurrent.into(),
+            Column::MemPsi => Field::PressureMemory.into(),
+            Column::CpuPsi => Field::PressureCpu.into(),
+            Column::Oom => Field::MemoryOomKill.into(),
         }
     }
 
@@ -103,13 +98,9 @@ impl Column {
     }
 }
 
-/// Files for every column, plus the group's state (frozen).
-pub fn all_files() -> FileSet {
-    let mut f = FileSet::new(&[v2::CGROUP_EVENTS], &[v1::FREEZER_STATE]);
-    for c in Column::ALL {
-        f.extend(&c.files());
-    }
-    f
+/// The figures of every column, and the group's state (frozen).
+pub fn all_fields() -> Fields {
+    Column::ALL.iter().fold(Field::Frozen.into(), |f, c| f | c.fields())
 }
 
 /// One group's line, with rates computed against the previous reading.
@@ -504,25 +495,24 @@ mod tests {
         v
     }
 
-    /// The files a column reads: (cgroup2, v1), sorted.
-    fn files_of(c: Column) -> (Vec<String>, Vec<String>) {
-        let f = c.files();
-        (sorted(&f.v2), sorted(&f.v1))
+    /// The files a reader of `f` reads: (cgroup2, v1), sorted.
+    fn files_of(f: Fields) -> (Vec<String>, Vec<String>) {
+        use rein::backend::{Version, stat_files};
+        (sorted(&stat_files(Version::V2, f)), sorted(&stat_files(Version::V1, f)))
     }
 
     #[test]
     fn each_column_reads_the_files_it_always_read() {
         assert_eq!(FILES.map(|(c, _, _)| c), Column::ALL);
         for (c, v2, v1) in FILES {
-            assert_eq!(files_of(c), (sorted(v2), sorted(v1)), "{c:?}");
+            assert_eq!(files_of(c.fields()), (sorted(v2), sorted(v1)), "{c:?}");
         }
         let (mut v2, mut v1) = (STATE_FILES.0.to_vec(), STATE_FILES.1.to_vec());
         for (_, a, b) in FILES {
             v2.extend_from_slice(a);
             v1.extend_from_slice(b);
         }
-        let all = all_files();
-        assert_eq!((sorted(&all.v2), sorted(&all.v1)), (sorted(&v2), sorted(&v1)));
+        assert_eq!(files_of(all_fields()), (sorted(&v2), sorted(&v1)));
     }
 
     #[test]
