@@ -24,6 +24,33 @@ pub const PROCS: &str = v2::CGROUP_PROCS;
 /// cgroup2's `cgroup.kill` (5.14): writing `1` kills every process of the group and below.
 pub(crate) const KILL: &str = v2::CGROUP_KILL;
 
+/// What the host offers, where the answer is a cgroup2 file (so it is asked here, behind
+/// the seam, rather than in [`crate::hierarchy`]).
+impl Hierarchy {
+    /// Whether the kernel gives pressure stall information (PSI, 4.20+ with CONFIG_PSI and
+    /// not turned off with `psi=0`): the cgroup2 root has `cpu.pressure`. False without a
+    /// cgroup2 mount.
+    pub fn has_psi(&self) -> bool {
+        self.unified().is_some_and(|u| u.mount.has_file(&GroupPath::root(), v2::CPU_PRESSURE))
+    }
+
+    /// Whether the cgroup2 group this process is in was delegated to its user: it may
+    /// write the group's `cgroup.procs` and `cgroup.subtree_control` (so it can make
+    /// child groups, enable controllers for them and move processes into them). None
+    /// without a cgroup2 mount or when /proc/self/cgroup does not say.
+    pub fn self_delegated(&self) -> Option<bool> {
+        self.delegated_at(&crate::hierarchy::self_cgroup_v2()?)
+    }
+
+    /// [`Hierarchy::self_delegated`] for the cgroup2 group at `path` (as
+    /// /proc/PID/cgroup gives it).
+    fn delegated_at(&self, path: &str) -> Option<bool> {
+        let dir = self.unified()?.mount.path().join(path.trim_start_matches('/'));
+        let writable = |file: &str| rustix::fs::access(dir.join(file), rustix::fs::Access::WRITE_OK).is_ok();
+        Some(writable(v2::CGROUP_PROCS) && writable(v2::CGROUP_SUBTREE_CONTROL))
+    }
+}
+
 /// Which version a place is: its planner, writers and readers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {
@@ -427,6 +454,23 @@ mod tests {
                 assert_eq!(files.is_empty(), value(&whole, field).is_none(), "{version:?} {field:?}");
             }
         }
+    }
+
+    #[test]
+    fn psi_and_delegation_are_read_from_cgroup2_files() {
+        use crate::testing::{FakeTree, Layout};
+        let fake = FakeTree::new(Layout::V2);
+        fake.group("me");
+        let h = fake.hierarchy();
+        assert!(h.has_psi());
+        assert_eq!(h.delegated_at("/me"), Some(true));
+        std::fs::remove_file(fake.path().join("cpu.pressure")).unwrap();
+        std::fs::remove_file(fake.path().join("me/cgroup.subtree_control")).unwrap();
+        assert!(!h.has_psi());
+        assert_eq!(h.delegated_at("/me"), Some(false));
+        let v1 = FakeTree::new(Layout::V1).hierarchy();
+        assert!(!v1.has_psi());
+        assert_eq!(v1.delegated_at("/"), None);
     }
 
     #[test]

@@ -219,8 +219,8 @@ fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &
         if !spec.resources.is_empty() {
             print!("{}", group.plan_update(spec)?.display(h));
         }
-        for n in group.nodes() {
-            println!("$CHILD > {}", n.place.mount(h).file_path(&path, rein::v2::CGROUP_PROCS).display());
+        for f in group.procs_files() {
+            println!("$CHILD > {}", f.display());
         }
         println!("# start {} there; the group stays when it exits", cmdline(args));
         return Ok(ExitCode::SUCCESS);
@@ -258,7 +258,7 @@ fn dry_run_systemd(args: &RunArgs, sd: &Systemd, h: &Hierarchy, spec: &Spec) -> 
     );
     if !plan.residual.is_empty() {
         println!("# what systemd {} cannot express, written into the scope's own files:", sd.version());
-        for w in rein::v2::limit_writes(&plan.residual, &plan.residual.controllers()) {
+        for w in plan.residual_writes()? {
             println!("{} > {}", w.value, mount.join(&plan.scope_cgroup).join(&*w.file).display());
         }
     }
