@@ -12,9 +12,7 @@ mod cli;
 mod cmd;
 mod compat_tools;
 mod exit;
-mod groups_cli;
 mod lean;
-mod limits;
 mod plot;
 mod report;
 

@@ -9,20 +9,7 @@ use std::sync::Arc;
 
 use rein::Hierarchy;
 
-use crate::cli::ExporterArgs;
-
-/// `rein exporter --help` epilogue.
-pub const HELP: &str = "Serves /metrics (OpenMetrics text: rein_cpu_usage_seconds_total, \
-rein_memory_current_bytes, ... with a group=\"/path\" label) and /healthz. A bare PORT listens on \
-127.0.0.1 only; give an IP to listen elsewhere (there is no TLS and no authentication: anyone who can \
-reach the port reads every group's name and usage).\n\n\
-Examples:\n  rein exporter --listen 9949                    # 127.0.0.1:9949, rein's groups\n  \
-rein exporter --listen 127.0.0.1:9949 --all    # every group\n  \
-rein exporter --listen 9949 --subtree rein/web # one subtree\n\n\
-Between scrapes the exporter keeps up to --max-open-files of the interface files it reads open (a \
-read of an open file costs a tenth of open+read+close); each costs about 5.4 KiB of kernel memory: \
-the default 4096 hold 18-22 MiB, all the files of 1,000 groups on a hybrid host 85-105 MiB. \
-A higher limit makes scrapes of many groups faster; 0 holds nothing between scrapes.";
+use crate::cli::exporter::ExporterArgs;
 
 /// Parses `--listen`: `PORT` (on 127.0.0.1) or `IP:PORT` (`[::1]:PORT` for IPv6).
 pub fn listen_address(s: &str) -> anyhow::Result<std::net::SocketAddr> {

@@ -20,11 +20,11 @@ use rein::units::human_bytes;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 
 use super::host::{current_reader, exec_command, host, places_for, spec_controllers};
-use crate::groups_cli::{
+use crate::cli::groups::{
     CreateArgs, ExecArgs, GcArgs, GroupArg, GroupCommand, KillArgs, LsArgs, MoveArgs, NameArgs, RawArgs, RmArgs,
     ShowArgs,
 };
-use crate::limits::LimitArgs;
+use crate::cli::limits::LimitArgs;
 
 type Detect<'a> = &'a dyn Fn() -> anyhow::Result<Arc<Hierarchy>>;
 

@@ -18,7 +18,8 @@ use rein::tree::{Read, Scope, Tree};
 use rein::units::Limit;
 use rein::{Group, GroupPath};
 
-use super::model::{self, Column, History, Line, Row, View};
+use super::model::{self, History, Line, Row, View};
+use crate::cli::top::Column;
 
 /// How long a message stays in the footer.
 const MESSAGE_TIME: Duration = Duration::from_secs(6);
