@@ -12,9 +12,9 @@ mod cli;
 mod cmd;
 mod compat_tools;
 mod exit;
-mod lean;
 mod plot;
 mod report;
+mod rss_trim;
 
 use std::process::ExitCode;
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::driver::{self, Chosen, DriverOpts};
 use crate::cli::{ReportFormat, RunArgs};
-use crate::lean::Lean;
+use crate::rss_trim::Lean;
 use crate::report;
 
 /// Controllers `rein run` enables even without limits on them. Always memory: the OOM
