@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use super::driver::{self, Chosen, DriverOpts};
 use crate::cli::{ReportFormat, RunArgs};
-use crate::rss_trim::Lean;
 use crate::report;
+use crate::rss_trim::Lean;
 
 /// Controllers `rein run` enables even without limits on them. Always memory: the OOM
 /// kills of the group are counted there. For a report or a recording also pids (peak),

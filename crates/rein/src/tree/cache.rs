@@ -51,7 +51,7 @@ pub fn open_file_budget() -> usize {
 /// The interface files that feed some [`Fields`], per version. Files not in it read as
 /// absent, so the fields they feed stay `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct FileSet {
+pub(super) struct FileSet {
     /// Files read in the cgroup2 hierarchy.
     v2: Vec<&'static str>,
     /// Files read in v1 hierarchies.
@@ -60,7 +60,7 @@ pub(crate) struct FileSet {
 
 impl FileSet {
     /// The files that feed `fields`.
-    pub(crate) fn of(fields: Fields) -> FileSet {
+    pub(super) fn of(fields: Fields) -> FileSet {
         FileSet { v2: stat_files(Version::V2, fields), v1: stat_files(Version::V1, fields) }
     }
 

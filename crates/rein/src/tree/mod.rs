@@ -6,7 +6,8 @@
 //! follows mkdir and rmdir with inotify, and on each [`Tree::sample`] reads each group's
 //! accounting once, through the same path as [`Group::stats`](crate::Group::stats): the
 //! crate's one `read_stats` over the v1 and v2 readers, which take any
-//! [`FileSource`]. `Group::stats` gives them [`GroupDir`]s; a tree gives them its cache of
+//! [`FileSource`](crate::cgroupfs::FileSource). `Group::stats` gives them
+//! [`GroupDir`](crate::cgroupfs::GroupDir)s; a tree gives them its cache of
 //! open files. So v1, v2 and hybrid hosts give the same [`Stats`], and a tree's figures are
 //! those of `rein stat`. A caller that shows a few figures names them ([`Fields`]), and
 //! only the interface files that feed them are read.
