@@ -24,7 +24,7 @@ use rein::plan::{Place, Plan};
 use rein::procfs::ProcTable;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 
-use crate::cmd::groups::{current_reader, exec_command, host, places_for, spec_controllers};
+use crate::cmd::host::{current_reader, detect_at, exec_command, host, places_for, spec_controllers};
 
 /// The libcgroup tool names rein answers to.
 pub const TOOLS: [&str; 6] = ["cgcreate", "cgset", "cgget", "cgexec", "cgclassify", "cgdelete"];
@@ -62,7 +62,7 @@ pub fn main(tool: &'static str) -> ExitCode {
                 if let Some(h) = e.chain().find_map(|c| c.downcast_ref::<Error>()).and_then(Error::hint) {
                     eprintln!("{tool}: hint: {h}");
                 }
-                ExitCode::from(crate::EXIT_FAILURE)
+                ExitCode::from(crate::exit::EXIT_FAILURE)
             }
         },
     }
@@ -186,7 +186,7 @@ fn getopt(args: &[OsString], opts: &[Opt], stop_at_operand: bool) -> anyhow::Res
 
 fn hierarchy() -> anyhow::Result<Arc<Hierarchy>> {
     let root = std::env::var_os("REIN_CGROUP_ROOT").map(std::path::PathBuf::from);
-    Ok(Arc::new(crate::cmd::detect_at(root.as_deref())?))
+    Ok(Arc::new(detect_at(root.as_deref())?))
 }
 
 fn help(text: &str) -> anyhow::Result<ExitCode> {

@@ -11,18 +11,17 @@
 mod cli;
 mod cmd;
 mod compat_tools;
-mod groups_cli;
-mod lean;
-mod limits;
+mod exit;
 mod plot;
 mod record;
 mod report;
+mod rss_trim;
 mod supervisor;
 
 use std::process::ExitCode;
 
-/// rein's own failures.
-pub const EXIT_FAILURE: u8 = 125;
+// `print_error` is also `crate::print_error` for cmd/run.rs.
+use exit::{EXIT_FAILURE, exit_code, is_broken_pipe, print_error};
 
 fn main() -> ExitCode {
     // rein acts with its caller's rights and trusts its caller's environment (paths,
@@ -54,26 +53,5 @@ fn main() -> ExitCode {
             print_error(&err);
             ExitCode::from(exit_code(&err))
         }
-    }
-}
-
-/// 128 + N for a wait that signal N cut short (as if the signal had ended rein), else
-/// [`EXIT_FAILURE`].
-fn exit_code(err: &anyhow::Error) -> u8 {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<rein::Error>())
-        .and_then(rein::Error::interrupted_by)
-        .map_or(EXIT_FAILURE, |sig| (128 + sig).clamp(0, 255) as u8)
-}
-
-fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
-}
-
-/// Prints `rein: error: ...` and, for rein's own errors, a hint line.
-pub fn print_error(err: &anyhow::Error) {
-    eprintln!("rein: error: {err:#}");
-    if let Some(hint) = err.chain().find_map(|e| e.downcast_ref::<rein::Error>()).and_then(rein::Error::hint) {
-        eprintln!("rein: hint: {hint}");
     }
 }

@@ -177,7 +177,9 @@ fn spawn_error(cmd: &Prepared, e: &SpawnError, group: &Group, fds: &AttachFds) -
             let place = i.and_then(|i| fds.procs_place(i)).unwrap_or(Place::V2);
             let path = i.and_then(|i| fds.procs_path(i)).map(|p| p.to_path_buf()).unwrap_or_else(|| {
                 if h.unified().is_some() {
-                    place.mount(h).file_path(group.path(), rein::backend::PROCS)
+                    let v2 = group.nodes().iter().position(|n| n.place == Place::V2);
+                    v2.and_then(|i| group.procs_files().into_iter().nth(i))
+                        .unwrap_or_else(|| group.path().to_string().into())
                 } else {
                     group.path().to_string().into()
                 }

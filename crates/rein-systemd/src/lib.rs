@@ -296,6 +296,16 @@ fn not_delegated_hint(c: Controller, root: &str) -> String {
     }
 }
 
+impl TransientPlan {
+    /// The writes of the residual into the scope's own cgroup files (names relative to
+    /// [`TransientPlan::scope_cgroup`]), in the order cgroup v2 needs: what a dry run
+    /// shows. Fails on a setting cgroup v2 cannot express, as the run itself would.
+    pub fn residual_writes(&self) -> Result<Vec<rein::plan::Write>> {
+        let r = &self.residual;
+        rein::backend::limit_writes(rein::backend::Version::V2, r, &r.controllers(), &|_| None)
+    }
+}
+
 impl fmt::Display for TransientPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "StartTransientUnit {} (mode fail)", self.scope)?;

@@ -74,7 +74,7 @@ fn plan_of_a_run_in_the_system_manager() {
             "CPUQuotaPeriodUSec=100000",
         ]
     );
-    assert!(p.residual.is_empty());
+    assert!(p.residual.is_empty() && p.residual_writes().unwrap().is_empty());
     let text = p.to_string();
     assert!(text.starts_with("StartTransientUnit rein-run-42.scope (mode fail)\n"), "{text}");
     assert!(text.contains("+ auxiliary unit rein-rein_run_42.slice"), "{text}");
@@ -101,6 +101,9 @@ fn plan_of_a_user_run_names_its_options_and_the_residual() {
     );
     assert!(p.scope_properties.contains(&Property::new("Delegate", Value::Bool(true))));
     assert_eq!(p.residual.memory.oom_group, Some(true));
+    let writes: Vec<String> =
+        p.residual_writes().unwrap().iter().map(|w| format!("{} < {}", w.file, w.value)).collect();
+    assert_eq!(writes, ["memory.oom.group < 1"]);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::hierarchy::{Controller, Hierarchy, Node, Place, parse_controller_list};
 use crate::plan::{Plan, Write};
 use crate::resources::Resources;
-use crate::stats::{EventCounters, Stats};
+use crate::stats::{EventCounters, Fields, Stats};
 use crate::{v1, v2};
 
 /// The processes of a group: `cgroup.procs`, the same name and format (one pid a line)
@@ -23,6 +23,33 @@ pub const PROCS: &str = v2::CGROUP_PROCS;
 
 /// cgroup2's `cgroup.kill` (5.14): writing `1` kills every process of the group and below.
 pub(crate) const KILL: &str = v2::CGROUP_KILL;
+
+/// What the host offers, where the answer is a cgroup2 file (so it is asked here, behind
+/// the seam, rather than in [`crate::hierarchy`]).
+impl Hierarchy {
+    /// Whether the kernel gives pressure stall information (PSI, 4.20+ with CONFIG_PSI and
+    /// not turned off with `psi=0`): the cgroup2 root has `cpu.pressure`. False without a
+    /// cgroup2 mount.
+    pub fn has_psi(&self) -> bool {
+        self.unified().is_some_and(|u| u.mount.has_file(&GroupPath::root(), v2::CPU_PRESSURE))
+    }
+
+    /// Whether the cgroup2 group this process is in was delegated to its user: it may
+    /// write the group's `cgroup.procs` and `cgroup.subtree_control` (so it can make
+    /// child groups, enable controllers for them and move processes into them). None
+    /// without a cgroup2 mount or when /proc/self/cgroup does not say.
+    pub fn self_delegated(&self) -> Option<bool> {
+        self.delegated_at(&crate::hierarchy::self_cgroup_v2()?)
+    }
+
+    /// [`Hierarchy::self_delegated`] for the cgroup2 group at `path` (as
+    /// /proc/PID/cgroup gives it).
+    fn delegated_at(&self, path: &str) -> Option<bool> {
+        let dir = self.unified()?.mount.path().join(path.trim_start_matches('/'));
+        let writable = |file: &str| rustix::fs::access(dir.join(file), rustix::fs::Access::WRITE_OK).is_ok();
+        Some(writable(v2::CGROUP_PROCS) && writable(v2::CGROUP_SUBTREE_CONTROL))
+    }
+}
 
 /// Which version a place is: its planner, writers and readers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +213,16 @@ pub(crate) fn read_stats<S: FileSource>(
     Ok(s)
 }
 
+/// The interface files of `version` that feed `fields`: all a reader of those fields
+/// reads, and so all a [`crate::tree::Tree`] keeps open for them. A file may feed more
+/// fields than asked (`cgroup.events` gives both populated and frozen).
+pub fn stat_files(version: Version, fields: Fields) -> Vec<&'static str> {
+    match version {
+        Version::V2 => v2::stat_files(fields),
+        Version::V1 => v1::stat_files(fields),
+    }
+}
+
 /// The OOM kills counted in a group's memory directory at `place`.
 pub(crate) fn oom_kills(place: Place, m: &Mount, g: &GroupPath) -> Option<u64> {
     match place {
@@ -260,4 +297,200 @@ pub(crate) fn pids_counters(dir: &(impl FileSource + ?Sized), c: &mut EventCount
 /// (`cgroup.event_control`); v2 reports them through inotify on `memory.events`.
 pub(crate) fn v1_register_oom_eventfd(dir: &GroupDir, eventfd: std::os::fd::BorrowedFd<'_>) -> Result<()> {
     v1::register_oom_eventfd(dir, eventfd)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::stats::Field;
+
+    /// A group's files as text, every file the readers know with a figure of its own;
+    /// `only` limits what reads find (as a tree's file filter does) and `read` records
+    /// what was asked for.
+    struct Files {
+        text: HashMap<&'static str, &'static str>,
+        only: Option<Vec<&'static str>>,
+        read: RefCell<BTreeSet<String>>,
+    }
+
+    impl Files {
+        fn new(text: &[(&'static str, &'static str)]) -> Files {
+            Files { text: text.iter().copied().collect(), only: None, read: RefCell::default() }
+        }
+
+        fn only(&self, files: Vec<&'static str>) -> Files {
+            Files { text: self.text.clone(), only: Some(files), read: RefCell::default() }
+        }
+    }
+
+    impl FileSource for Files {
+        fn read_opt(&self, file: &str) -> Result<Option<String>> {
+            if self.only.as_ref().is_some_and(|o| !o.contains(&file)) {
+                return Ok(None);
+            }
+            self.read.borrow_mut().insert(file.to_string());
+            Ok(self.text.get(file).map(|t| t.to_string()))
+        }
+    }
+
+    const PRESSURE: &str =
+        "some avg10=1.50 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.50 avg60=0.00 avg300=0.00 total=5\n";
+
+    fn v2_files() -> Files {
+        Files::new(&[
+            (
+                "cpu.stat",
+                "usage_usec 11\nuser_usec 12\nsystem_usec 13\nnr_periods 14\nnr_throttled 15\nthrottled_usec 16\n",
+            ),
+            ("cgroup.events", "populated 1\nfrozen 1\n"),
+            ("cpu.pressure", PRESSURE),
+            ("memory.pressure", PRESSURE),
+            ("io.pressure", PRESSURE),
+            ("cpu.max", "50000 100000\n"),
+            ("memory.current", "21\n"),
+            ("memory.peak", "22\n"),
+            ("memory.max", "23\n"),
+            ("memory.high", "24\n"),
+            ("memory.swap.current", "25\n"),
+            ("memory.swap.max", "26\n"),
+            ("memory.events", "low 0\nhigh 27\nmax 28\noom 29\noom_kill 30\noom_group_kill 0\n"),
+            ("pids.current", "31\n"),
+            ("pids.peak", "32\n"),
+            ("pids.max", "33\n"),
+            ("pids.events", "max 34\n"),
+            ("io.stat", "8:0 rbytes=41 wbytes=42 rios=43 wios=44 dbytes=0 dios=0\n"),
+        ])
+    }
+
+    fn v1_files(usage_all: bool) -> Files {
+        let mut f = Files::new(&[
+            ("cpuacct.usage", "11000\n"),
+            ("cpuacct.usage_user", "12000\n"),
+            ("cpuacct.usage_sys", "13000\n"),
+            ("cpu.stat", "nr_periods 14\nnr_throttled 15\nthrottled_time 16000\n"),
+            ("cpu.cfs_quota_us", "50000\n"),
+            ("cpu.cfs_period_us", "100000\n"),
+            ("memory.usage_in_bytes", "21\n"),
+            ("memory.max_usage_in_bytes", "22\n"),
+            ("memory.limit_in_bytes", "1000\n"),
+            ("memory.memsw.limit_in_bytes", "1500\n"),
+            ("memory.memsw.usage_in_bytes", "46\n"),
+            ("memory.failcnt", "27\n"),
+            ("memory.memsw.failcnt", "1\n"),
+            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 30\n"),
+            ("pids.current", "31\n"),
+            ("pids.peak", "32\n"),
+            ("pids.max", "33\n"),
+            ("pids.events", "max 34\n"),
+            ("blkio.throttle.io_service_bytes_recursive", "8:0 Read 41\n8:0 Write 42\n8:0 Total 83\nTotal 83\n"),
+            ("blkio.throttle.io_serviced_recursive", "8:0 Read 43\n8:0 Write 44\n8:0 Total 87\nTotal 87\n"),
+            ("freezer.state", "FROZEN\n"),
+        ]);
+        if usage_all {
+            f.text.insert("cpuacct.usage_all", "cpu user system\n0 12000 13000\n");
+        }
+        f
+    }
+
+    /// The value of one field, as text (None: absent).
+    fn value(s: &Stats, f: Field) -> Option<String> {
+        let (c, m, p, pr) = (&s.cpu, s.memory.unwrap_or_default(), s.pids.unwrap_or_default(), s.pressure);
+        let text = match f {
+            Field::CpuUsage => format!("{:?}", c.usage_usec),
+            Field::CpuUser => format!("{:?}", c.user_usec),
+            Field::CpuSystem => format!("{:?}", c.system_usec),
+            Field::CpuPeriods => format!("{:?}", c.nr_periods),
+            Field::CpuThrottledPeriods => format!("{:?}", c.nr_throttled),
+            Field::CpuThrottledTime => format!("{:?}", c.throttled_usec),
+            Field::CpuMax => format!("{:?}", c.max),
+            Field::MemoryCurrent => format!("{:?}", m.current),
+            Field::MemoryPeak => format!("{:?}", m.peak),
+            Field::MemoryMax => format!("{:?}", m.max),
+            Field::MemoryHigh => format!("{:?}", m.high),
+            Field::MemorySwapCurrent => format!("{:?}", m.swap_current),
+            Field::MemorySwapMax => format!("{:?}", m.swap_max),
+            Field::MemoryOom => format!("{:?}", m.oom),
+            Field::MemoryOomKill => format!("{:?}", m.oom_kill),
+            Field::MemoryMaxEvents => format!("{:?}", m.max_events),
+            Field::MemoryHighEvents => format!("{:?}", m.high_events),
+            Field::PidsCurrent => format!("{:?}", p.current),
+            Field::PidsPeak => format!("{:?}", p.peak),
+            Field::PidsMax => format!("{:?}", p.max),
+            Field::PidsMaxEvents => format!("{:?}", p.max_events),
+            Field::Io => format!("{:?}", s.io),
+            Field::PressureCpu => format!("{:?}", pr.and_then(|p| p.cpu)),
+            Field::PressureMemory => format!("{:?}", pr.and_then(|p| p.memory)),
+            Field::PressureIo => format!("{:?}", pr.and_then(|p| p.io)),
+            Field::Populated => format!("{:?}", s.populated),
+            Field::Frozen => format!("{:?}", s.frozen),
+        };
+        (text != "None").then_some(text)
+    }
+
+    fn read(version: Version, dir: &Files) -> Stats {
+        let on: BTreeSet<Controller> = Controller::ALL.into_iter().collect();
+        let mut s = Stats::default();
+        match version {
+            Version::V2 => v2::read_stats(dir, &on, &mut s).unwrap(),
+            Version::V1 => v1::read_stats(dir, &on, &mut s).unwrap(),
+        }
+        s
+    }
+
+    #[test]
+    fn the_files_of_a_field_are_enough_to_read_it() {
+        // Per field: a reader given only the field's files reads the value a reader of
+        // every file reads, and a field the version lacks has no files and no value.
+        for (version, dir) in [(Version::V2, v2_files()), (Version::V1, v1_files(true)), (Version::V1, v1_files(false))]
+        {
+            let whole = read(version, &dir);
+            for field in Field::ALL {
+                let files = stat_files(version, field.into());
+                let alone = read(version, &dir.only(files.clone()));
+                assert_eq!(value(&alone, field), value(&whole, field), "{version:?} {field:?} from {files:?}");
+                assert_eq!(files.is_empty(), value(&whole, field).is_none(), "{version:?} {field:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn psi_and_delegation_are_read_from_cgroup2_files() {
+        use crate::testing::{FakeTree, Layout};
+        let fake = FakeTree::new(Layout::V2);
+        fake.group("me");
+        let h = fake.hierarchy();
+        assert!(h.has_psi());
+        assert_eq!(h.delegated_at("/me"), Some(true));
+        std::fs::remove_file(fake.path().join("cpu.pressure")).unwrap();
+        std::fs::remove_file(fake.path().join("me/cgroup.subtree_control")).unwrap();
+        assert!(!h.has_psi());
+        assert_eq!(h.delegated_at("/me"), Some(false));
+        let v1 = FakeTree::new(Layout::V1).hierarchy();
+        assert!(!v1.has_psi());
+        assert_eq!(v1.delegated_at("/"), None);
+    }
+
+    #[test]
+    fn every_field_is_every_file_the_readers_know() {
+        // v1 reads cpuacct.usage_user and usage_sys only where usage_all is absent.
+        for (version, dirs) in [(Version::V2, vec![v2_files()]), (Version::V1, vec![v1_files(true), v1_files(false)])] {
+            let mut all = stat_files(version, Fields::all());
+            all.sort();
+            let mut read_any = BTreeSet::new();
+            for dir in &dirs {
+                read(version, dir);
+                read_any.extend(dir.read.borrow().iter().cloned());
+            }
+            assert_eq!(all, read_any.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "{version:?}");
+            let mut known: Vec<&str> = dirs[0].text.keys().copied().collect();
+            known.sort();
+            assert_eq!(all, known, "{version:?}: the test gives every file");
+        }
+        assert!(stat_files(Version::V2, Fields::NONE).is_empty());
+        // CPU usage alone is one file on v1, not usage_all.
+        assert_eq!(stat_files(Version::V1, Field::CpuUsage.into()), ["cpuacct.usage"]);
+    }
 }

@@ -15,7 +15,7 @@
 //! - [`Driver::create_around`]: a group made around a process that was started held before
 //!   execve ([`crate::launch::spawn_held`]) and is released once the group holds it, the
 //!   form a manager that makes units from pids needs (systemd's scopes, `rein run` under
-//!   systemd: [`crate::run::run_in_unit`]). rein still supervises the command, kills what
+//!   systemd, the supervisor in the `rein` binary). rein still supervises the command, kills what
 //!   it leaves behind and reads the accounting; the driver removes the group.
 
 use std::fmt;
@@ -34,7 +34,7 @@ use crate::stats::Stats;
 /// What cuts a wait on a service manager short. `rein run` blocks its termination signals
 /// from the start (so that a ^C cannot kill it between creating a unit and removing it);
 /// while the manager has not answered, those signals must still end the wait:
-/// [`crate::run::Supervisor::interrupt`] gives one that does.
+/// `rein run`'s supervisor (in the `rein` binary) gives one that does.
 pub trait Interrupt: fmt::Debug + Send + Sync {
     /// A descriptor that becomes readable once the wait should end.
     fn fd(&self) -> BorrowedFd<'_>;

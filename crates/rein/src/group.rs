@@ -292,6 +292,13 @@ impl Group {
         Ok(out)
     }
 
+    /// The `cgroup.procs` file of each of the group's directories, in the order of
+    /// [`Group::nodes`]: writing a pid into each moves that process into the group (what a
+    /// dry run shows, and what a process joining by hand writes).
+    pub fn procs_files(&self) -> Vec<std::path::PathBuf> {
+        self.nodes.iter().map(|n| self.mount(n.place).file_path(&self.path, backend::PROCS)).collect()
+    }
+
     /// Moves a process (all its threads) into the group, in every hierarchy.
     pub fn add_pid(&self, pid: u32) -> Result<()> {
         for n in &self.nodes {
@@ -905,6 +912,20 @@ mod tests {
                 "mkdir /pids/rein/run-1",
             ]
         );
+    }
+
+    #[test]
+    fn procs_files_are_one_per_directory() {
+        let tree = FakeTree::new(Layout::Hybrid);
+        tree.group("a");
+        let g = Group::open(tree.hierarchy(), &GroupPath::parse("a").unwrap()).unwrap();
+        let files = g.procs_files();
+        assert_eq!(files.len(), g.nodes().len());
+        assert!(files.len() > 1, "{files:?}");
+        for (f, n) in files.iter().zip(g.nodes()) {
+            assert!(f.ends_with("a/cgroup.procs") && f.exists(), "{f:?}");
+            assert!(f.starts_with(n.place.mount(g.hierarchy()).path()), "{f:?} {:?}", n.place);
+        }
     }
 
     #[test]

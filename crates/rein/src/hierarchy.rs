@@ -174,6 +174,8 @@ pub(crate) fn parse_controller_list(text: &str) -> BTreeSet<Controller> {
     text.split_whitespace().filter_map(Controller::from_name).collect()
 }
 
+// Questions whose answer is a version's interface file (`has_psi`, `self_delegated`)
+// are answered behind the seam, in backend.rs.
 impl Hierarchy {
     /// Detects the host's hierarchies from /proc/self/mountinfo, checking that each mount
     /// really is a cgroup filesystem.

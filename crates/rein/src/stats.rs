@@ -221,6 +221,204 @@ pub struct PressureStats {
     pub io: Option<Pressure>,
 }
 
+/// One figure of [`Stats`], for a reader told what to read ([`Fields`]): each variant
+/// names the field it fills. Each version knows which of its interface files feed which
+/// field ([`crate::backend::stat_files`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Field {
+    /// [`CpuStats::usage_usec`].
+    CpuUsage,
+    /// [`CpuStats::user_usec`].
+    CpuUser,
+    /// [`CpuStats::system_usec`].
+    CpuSystem,
+    /// [`CpuStats::nr_periods`].
+    CpuPeriods,
+    /// [`CpuStats::nr_throttled`].
+    CpuThrottledPeriods,
+    /// [`CpuStats::throttled_usec`].
+    CpuThrottledTime,
+    /// [`CpuStats::max`].
+    CpuMax,
+    /// [`MemoryStats::current`].
+    MemoryCurrent,
+    /// [`MemoryStats::peak`].
+    MemoryPeak,
+    /// [`MemoryStats::max`].
+    MemoryMax,
+    /// [`MemoryStats::high`].
+    MemoryHigh,
+    /// [`MemoryStats::swap_current`].
+    MemorySwapCurrent,
+    /// [`MemoryStats::swap_max`].
+    MemorySwapMax,
+    /// [`MemoryStats::oom`].
+    MemoryOom,
+    /// [`MemoryStats::oom_kill`].
+    MemoryOomKill,
+    /// [`MemoryStats::max_events`].
+    MemoryMaxEvents,
+    /// [`MemoryStats::high_events`].
+    MemoryHighEvents,
+    /// [`PidsStats::current`].
+    PidsCurrent,
+    /// [`PidsStats::peak`].
+    PidsPeak,
+    /// [`PidsStats::max`].
+    PidsMax,
+    /// [`PidsStats::max_events`].
+    PidsMaxEvents,
+    /// [`Stats::io`]: every figure of every device.
+    Io,
+    /// [`PressureStats::cpu`].
+    PressureCpu,
+    /// [`PressureStats::memory`].
+    PressureMemory,
+    /// [`PressureStats::io`].
+    PressureIo,
+    /// [`Stats::populated`].
+    Populated,
+    /// [`Stats::frozen`].
+    Frozen,
+}
+
+impl Field {
+    /// Every field, in the order of [`Stats`].
+    pub const ALL: [Field; 27] = [
+        Field::CpuUsage,
+        Field::CpuUser,
+        Field::CpuSystem,
+        Field::CpuPeriods,
+        Field::CpuThrottledPeriods,
+        Field::CpuThrottledTime,
+        Field::CpuMax,
+        Field::MemoryCurrent,
+        Field::MemoryPeak,
+        Field::MemoryMax,
+        Field::MemoryHigh,
+        Field::MemorySwapCurrent,
+        Field::MemorySwapMax,
+        Field::MemoryOom,
+        Field::MemoryOomKill,
+        Field::MemoryMaxEvents,
+        Field::MemoryHighEvents,
+        Field::PidsCurrent,
+        Field::PidsPeak,
+        Field::PidsMax,
+        Field::PidsMaxEvents,
+        Field::Io,
+        Field::PressureCpu,
+        Field::PressureMemory,
+        Field::PressureIo,
+        Field::Populated,
+        Field::Frozen,
+    ];
+
+    const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+}
+
+// A field is a bit of [`Fields`].
+const _: () = assert!(Field::ALL.len() <= u32::BITS as usize);
+
+/// Which figures of [`Stats`] a reader wants: a [`crate::tree::Tree`] reads only the
+/// interface files that feed them, so a sample of many groups costs what it shows.
+///
+/// Fields are fine-grained on purpose: CPU usage alone is `cpuacct.usage` on v1, while
+/// user and system time take `cpuacct.usage_all` (or two more files). A file read for
+/// one field fills every field it feeds, so a [`Stats`] may hold more than was asked.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Fields(u32);
+
+impl Fields {
+    /// No field.
+    pub const NONE: Fields = Fields(0);
+
+    /// The fields given.
+    pub const fn of(fields: &[Field]) -> Fields {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < fields.len() {
+            bits |= fields[i].bit();
+            i += 1;
+        }
+        Fields(bits)
+    }
+
+    /// Every field of [`Stats`].
+    pub const fn all() -> Fields {
+        Fields::of(&Field::ALL)
+    }
+
+    /// Whether `field` is one of these.
+    pub const fn contains(self, field: Field) -> bool {
+        self.0 & field.bit() != 0
+    }
+
+    /// True for no field.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// These fields and those of `other`.
+    pub const fn union(self, other: Fields) -> Fields {
+        Fields(self.0 | other.0)
+    }
+
+    /// The fields, in the order of [`Field::ALL`].
+    pub fn iter(self) -> impl Iterator<Item = Field> {
+        Field::ALL.into_iter().filter(move |f| self.contains(*f))
+    }
+
+    /// The files of `table` (which files of one controller feed which field) that feed
+    /// these fields, added to `out` once each: how a version answers
+    /// [`crate::backend::stat_files`].
+    pub(crate) fn files_from(self, table: &[(Field, &[&'static str])], out: &mut Vec<&'static str>) {
+        for (field, files) in table {
+            if self.contains(*field) {
+                for f in *files {
+                    if !out.contains(f) {
+                        out.push(f);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl From<Field> for Fields {
+    fn from(f: Field) -> Fields {
+        Fields(f.bit())
+    }
+}
+
+impl FromIterator<Field> for Fields {
+    fn from_iter<I: IntoIterator<Item = Field>>(iter: I) -> Fields {
+        iter.into_iter().fold(Fields::NONE, |acc, f| acc.union(f.into()))
+    }
+}
+
+impl std::ops::BitOr for Fields {
+    type Output = Fields;
+    fn bitor(self, other: Fields) -> Fields {
+        self.union(other)
+    }
+}
+
+impl std::ops::BitOrAssign for Fields {
+    fn bitor_assign(&mut self, other: Fields) {
+        *self = self.union(other);
+    }
+}
+
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
 /// The counters the event watcher ([`crate::events::Watcher`]) compares between reads
 /// to tell what happened: filled by the version's reader through [`crate::backend`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -249,6 +447,20 @@ mod tests {
         assert_eq!(cpu_percent(&at(5), &at(4), Duration::from_secs(1)), None);
         assert_eq!(cpu_percent(&at(1), &at(2), Duration::ZERO), None);
         assert_eq!(cpu_percent(&Stats::default(), &at(2), Duration::from_secs(1)), None);
+    }
+
+    #[test]
+    fn fields_are_a_set() {
+        let f = Fields::of(&[Field::CpuUsage, Field::Frozen]);
+        assert!(f.contains(Field::CpuUsage) && f.contains(Field::Frozen) && !f.contains(Field::Io));
+        assert_eq!(f.iter().collect::<Vec<_>>(), [Field::CpuUsage, Field::Frozen]);
+        assert_eq!(f | Field::Io.into(), [Field::Io, Field::Frozen, Field::CpuUsage].into_iter().collect());
+        assert!(Fields::NONE.is_empty() && Fields::default().is_empty());
+        assert_eq!(Fields::all().iter().count(), Field::ALL.len());
+        for (i, field) in Field::ALL.iter().enumerate() {
+            assert_eq!(*field as usize, i, "Field::ALL is in declaration order");
+        }
+        assert_eq!(format!("{f:?}"), "{CpuUsage, Frozen}");
     }
 
     #[test]

@@ -62,18 +62,10 @@ fn build(h: &Hierarchy, (driver, driver_reason): (&'static str, String)) -> Repo
         LIMIT_CONTROLLERS.iter().filter(|c| h.binding(**c).is_none()).map(|c| c.v2_name()).collect();
     let clone3 = rein::launch::has_clone3();
     let unified = h.unified();
-    let psi = unified.is_some_and(|u| u.mount.has_file(&rein::GroupPath::root(), "cpu.pressure"));
+    let psi = h.has_psi();
     let root = rustix::process::geteuid().is_root();
     let own = self_cgroup_v2();
-    let delegated = if root {
-        None
-    } else {
-        own.as_deref().and_then(|p| unified.map(|u| (u, p))).map(|(u, p)| {
-            let dir = u.mount.path().join(p.trim_start_matches('/'));
-            rustix::fs::access(dir.join("cgroup.procs"), rustix::fs::Access::WRITE_OK).is_ok()
-                && rustix::fs::access(dir.join("cgroup.subtree_control"), rustix::fs::Access::WRITE_OK).is_ok()
-        })
-    };
+    let delegated = if root { None } else { h.self_delegated() };
     let mut advice = Vec::new();
     match h.mode() {
         Mode::Hybrid => {

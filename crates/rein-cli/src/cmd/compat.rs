@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
+use crate::cli::groups::{CompatCommand, InstallArgs};
 use crate::compat_tools::TOOLS;
-use crate::groups_cli::{CompatCommand, InstallArgs};
 
 /// Runs a `rein compat` command.
 pub fn run(c: &CompatCommand) -> anyhow::Result<ExitCode> {

@@ -9,20 +9,7 @@ use std::sync::Arc;
 
 use rein::Hierarchy;
 
-use crate::cli::ExporterArgs;
-
-/// `rein exporter --help` epilogue.
-pub const HELP: &str = "Serves /metrics (OpenMetrics text: rein_cpu_usage_seconds_total, \
-rein_memory_current_bytes, ... with a group=\"/path\" label) and /healthz. A bare PORT listens on \
-127.0.0.1 only; give an IP to listen elsewhere (there is no TLS and no authentication: anyone who can \
-reach the port reads every group's name and usage).\n\n\
-Examples:\n  rein exporter --listen 9949                    # 127.0.0.1:9949, rein's groups\n  \
-rein exporter --listen 127.0.0.1:9949 --all    # every group\n  \
-rein exporter --listen 9949 --subtree rein/web # one subtree\n\n\
-Between scrapes the exporter keeps up to --max-open-files of the interface files it reads open (a \
-read of an open file costs a tenth of open+read+close); each costs about 5.4 KiB of kernel memory: \
-the default 4096 hold 18-22 MiB, all the files of 1,000 groups on a hybrid host 85-105 MiB. \
-A higher limit makes scrapes of many groups faster; 0 holds nothing between scrapes.";
+use crate::cli::exporter::ExporterArgs;
 
 /// Parses `--listen`: `PORT` (on 127.0.0.1) or `IP:PORT` (`[::1]:PORT` for IPv6).
 pub fn listen_address(s: &str) -> anyhow::Result<std::net::SocketAddr> {
@@ -66,7 +53,8 @@ mod serve {
     use std::time::Instant;
 
     use anyhow::Context;
-    use rein::tree::{FileSet, Read, Scope, Snapshot, Tree};
+    use rein::stats::Fields;
+    use rein::tree::{Read, Scope, Snapshot, Tree};
     use rein::{GroupPath, Hierarchy};
     use tiny_http::{Header, Method, Response, Server};
 
@@ -90,9 +78,9 @@ mod serve {
         // Prometheus waits for it (the CPU it costs is the same).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
         let mut tree = crate::cmd::sampling::open_tree(h, subtree, all, threads, max_open_files)?;
-        let files = metrics::files();
+        let fields = metrics::fields();
         // The first reading opens every file; do it before the first scrape waits for it.
-        let warm = tree.sample_with(&|_| Read::Files(&files));
+        let warm = tree.sample_with(&|_| Read::Fields(fields));
         let server = Server::http(addr).map_err(|e| {
             let hint = match e.downcast_ref::<std::io::Error>().map(|e| e.kind()) {
                 Some(std::io::ErrorKind::AddrInUse) => "; another process listens there: pick another port",
@@ -123,7 +111,7 @@ mod serve {
             let method = request.method().clone();
             let response = match (&method, path.as_str()) {
                 (Method::Get | Method::Head, "/metrics") => {
-                    let body = scrape(&mut tree, &files);
+                    let body = scrape(&mut tree, fields);
                     Response::from_string(body).with_header(header("Content-Type", OPENMETRICS))
                 }
                 (Method::Get | Method::Head, "/healthz") => health(&tree),
@@ -146,9 +134,9 @@ mod serve {
     }
 
     /// One scrape: read every group once, encode.
-    fn scrape(tree: &mut Tree, files: &FileSet) -> String {
+    fn scrape(tree: &mut Tree, fields: Fields) -> String {
         let started = Instant::now();
-        let snap: Snapshot = tree.sample_with(&|_| Read::Files(files));
+        let snap: Snapshot = tree.sample_with(&|_| Read::Fields(fields));
         metrics::encode(&snap, tree.hierarchy(), started.elapsed())
     }
 
@@ -177,58 +165,15 @@ pub mod metrics {
     use prometheus_client::metrics::MetricType;
     use prometheus_client::metrics::info::Info;
     use prometheus_client::registry::{Registry, Unit};
-    use rein::tree::{FileSet, Snapshot};
+    use rein::stats::{Field, Fields};
+    use rein::tree::Snapshot;
     use rein::units::Limit;
-    use rein::{Hierarchy, Stats, v1, v2};
+    use rein::{Hierarchy, Stats};
 
-    /// The interface files the exporter reads (no more: a scrape costs a read per file).
-    pub fn files() -> FileSet {
-        FileSet::new(
-            &[
-                v2::CPU_STAT,
-                v2::CPU_MAX,
-                v2::CGROUP_EVENTS,
-                v2::CPU_PRESSURE,
-                v2::MEMORY_PRESSURE,
-                v2::IO_PRESSURE,
-                v2::MEMORY_CURRENT,
-                v2::MEMORY_PEAK,
-                v2::MEMORY_MAX,
-                v2::MEMORY_HIGH,
-                v2::MEMORY_SWAP_CURRENT,
-                v2::MEMORY_SWAP_MAX,
-                v2::MEMORY_EVENTS,
-                v2::PIDS_CURRENT,
-                v2::PIDS_PEAK,
-                v2::PIDS_MAX,
-                v2::PIDS_EVENTS,
-                v2::IO_STAT,
-            ],
-            &[
-                v1::CPUACCT_USAGE,
-                v1::CPUACCT_USAGE_ALL,
-                v1::CPUACCT_USAGE_USER,
-                v1::CPUACCT_USAGE_SYS,
-                v1::CPU_STAT,
-                v1::CPU_CFS_QUOTA,
-                v1::CPU_CFS_PERIOD,
-                v1::MEMORY_USAGE,
-                v1::MEMORY_MAX_USAGE,
-                v1::MEMORY_LIMIT,
-                v1::MEMORY_MEMSW_LIMIT,
-                v1::MEMORY_MEMSW_USAGE,
-                v1::MEMORY_FAILCNT,
-                v1::MEMORY_MEMSW_FAILCNT,
-                v1::MEMORY_OOM_CONTROL,
-                v1::PIDS_CURRENT,
-                v1::PIDS_PEAK,
-                v1::PIDS_MAX,
-                v1::PIDS_EVENTS,
-                v1::BLKIO_SERVICE_BYTES,
-                v1::BLKIO_SERVICED,
-                v1::FREEZER_STATE,
-            ],
-        )
+    /// The figures the metric families are made of: a scrape reads the files that feed
+    /// them, no more (it costs a read per file).
+    pub fn fields() -> Fields {
+        families().iter().fold(Fields::NONE, |f, fam| f | fam.reads)
     }
 
     /// A sample value: counts stay integers, seconds are fractional.
@@ -245,12 +190,14 @@ pub mod metrics {
     /// Extra label of a family beside `group`.
     type Extra = Option<(&'static str, String)>;
 
-    /// One metric family: name (without unit and `_total`), help, unit, type, values.
+    /// One metric family: name (without unit and `_total`), help, unit, type, the figures
+    /// it is made of, values.
     struct Family {
         name: &'static str,
         help: &'static str,
         unit: Option<Unit>,
         counter: bool,
+        reads: Fields,
         values: fn(&Stats, &mut Vec<(Extra, Value)>),
     }
 
@@ -273,6 +220,7 @@ pub mod metrics {
                 help: "CPU time used by the group's tasks (cpu.stat usage_usec; v1 cpuacct.usage).",
                 unit: Some(Unit::Seconds),
                 counter: true,
+                reads: Field::CpuUsage.into(),
                 values: |s, o| one(o, s.cpu.usage_usec.map(secs)),
             },
             Family {
@@ -280,6 +228,7 @@ pub mod metrics {
                 help: "CPU time in user mode (cpu.stat user_usec; v1 cpuacct.usage_all or usage_user).",
                 unit: Some(Unit::Seconds),
                 counter: true,
+                reads: Field::CpuUser.into(),
                 values: |s, o| one(o, s.cpu.user_usec.map(secs)),
             },
             Family {
@@ -287,6 +236,7 @@ pub mod metrics {
                 help: "CPU time in kernel mode (cpu.stat system_usec; v1 cpuacct.usage_all or usage_sys).",
                 unit: Some(Unit::Seconds),
                 counter: true,
+                reads: Field::CpuSystem.into(),
                 values: |s, o| one(o, s.cpu.system_usec.map(secs)),
             },
             Family {
@@ -294,6 +244,7 @@ pub mod metrics {
                 help: "CPU bandwidth enforcement periods that elapsed (cpu.stat nr_periods).",
                 unit: None,
                 counter: true,
+                reads: Field::CpuPeriods.into(),
                 values: |s, o| one(o, s.cpu.nr_periods.map(Count)),
             },
             Family {
@@ -301,6 +252,7 @@ pub mod metrics {
                 help: "Periods in which the group was throttled by its CPU limit (cpu.stat nr_throttled).",
                 unit: None,
                 counter: true,
+                reads: Field::CpuThrottledPeriods.into(),
                 values: |s, o| one(o, s.cpu.nr_throttled.map(Count)),
             },
             Family {
@@ -308,6 +260,7 @@ pub mod metrics {
                 help: "Time the group was throttled by its CPU limit (cpu.stat throttled_usec).",
                 unit: Some(Unit::Seconds),
                 counter: true,
+                reads: Field::CpuThrottledTime.into(),
                 values: |s, o| one(o, s.cpu.throttled_usec.map(secs)),
             },
             Family {
@@ -315,6 +268,7 @@ pub mod metrics {
                 help: "CPU time allowed per period (cpu.max; v1 cpu.cfs_quota_us); absent without a limit.",
                 unit: Some(Unit::Seconds),
                 counter: false,
+                reads: Field::CpuMax.into(),
                 values: |s, o| one(o, s.cpu.max.and_then(|m| m.quota_usec.value().copied()).map(secs)),
             },
             Family {
@@ -322,6 +276,7 @@ pub mod metrics {
                 help: "CPU bandwidth period (cpu.max; v1 cpu.cfs_period_us); absent without a limit.",
                 unit: Some(Unit::Seconds),
                 counter: false,
+                reads: Field::CpuMax.into(),
                 values: |s, o| {
                     one(o, s.cpu.max.filter(|m| m.quota_usec.value().is_some()).map(|m| secs(m.period_usec)));
                 },
@@ -331,6 +286,7 @@ pub mod metrics {
                 help: "Memory in use by the group and below (memory.current; v1 memory.usage_in_bytes).",
                 unit: Some(Unit::Bytes),
                 counter: false,
+                reads: Field::MemoryCurrent.into(),
                 values: |s, o| one(o, s.memory.and_then(|m| m.current).map(Count)),
             },
             Family {
@@ -338,6 +294,7 @@ pub mod metrics {
                 help: "Highest memory use seen (memory.peak; v1 memory.max_usage_in_bytes).",
                 unit: Some(Unit::Bytes),
                 counter: false,
+                reads: Field::MemoryPeak.into(),
                 values: |s, o| one(o, s.memory.and_then(|m| m.peak).map(Count)),
             },
             Family {
@@ -345,6 +302,7 @@ pub mod metrics {
                 help: "Hard memory limit (memory.max; v1 memory.limit_in_bytes); absent without a limit.",
                 unit: Some(Unit::Bytes),
                 counter: false,
+                reads: Field::MemoryMax.into(),
                 values: |s, o| one(o, limit(s.memory.and_then(|m| m.max))),
             },
             Family {
@@ -352,6 +310,7 @@ pub mod metrics {
                 help: "Memory throttle limit (memory.high); absent without a limit.",
                 unit: Some(Unit::Bytes),
                 counter: false,
+                reads: Field::MemoryHigh.into(),
                 values: |s, o| one(o, limit(s.memory.and_then(|m| m.high))),
             },
             Family {
@@ -359,6 +318,7 @@ pub mod metrics {
                 help: "Swap in use (memory.swap.current; v1 memsw.usage_in_bytes - usage_in_bytes).",
                 unit: Some(Unit::Bytes),
                 counter: false,
+                reads: Field::MemorySwapCurrent.into(),
                 values: |s, o| one(o, s.memory.and_then(|m| m.swap_current).map(Count)),
             },
             Family {
@@ -366,6 +326,7 @@ pub mod metrics {
                 help: "Swap limit (memory.swap.max; v1 memsw.limit_in_bytes - limit_in_bytes); absent without a limit.",
                 unit: Some(Unit::Bytes),
                 counter: false,
+                reads: Field::MemorySwapMax.into(),
                 values: |s, o| one(o, limit(s.memory.and_then(|m| m.swap_max))),
             },
             Family {
@@ -373,6 +334,7 @@ pub mod metrics {
                 help: "Times the group's memory use reached its limit and the OOM path ran (memory.events oom).",
                 unit: None,
                 counter: true,
+                reads: Field::MemoryOom.into(),
                 values: |s, o| one(o, s.memory.and_then(|m| m.oom).map(Count)),
             },
             Family {
@@ -380,6 +342,7 @@ pub mod metrics {
                 help: "Processes the OOM killer killed in the group (memory.events oom_kill; v1 memory.oom_control).",
                 unit: None,
                 counter: true,
+                reads: Field::MemoryOomKill.into(),
                 values: |s, o| one(o, s.memory.and_then(|m| m.oom_kill).map(Count)),
             },
             Family {
@@ -387,6 +350,7 @@ pub mod metrics {
                 help: "Times memory use was about to go over the hard limit (memory.events max; v1 memory.failcnt plus memory.memsw.failcnt).",
                 unit: None,
                 counter: true,
+                reads: Field::MemoryMaxEvents.into(),
                 values: |s, o| one(o, s.memory.and_then(|m| m.max_events).map(Count)),
             },
             Family {
@@ -394,6 +358,7 @@ pub mod metrics {
                 help: "Times memory use went over memory.high and was throttled (memory.events high).",
                 unit: None,
                 counter: true,
+                reads: Field::MemoryHighEvents.into(),
                 values: |s, o| one(o, s.memory.and_then(|m| m.high_events).map(Count)),
             },
             Family {
@@ -401,6 +366,7 @@ pub mod metrics {
                 help: "Tasks in the group and below (pids.current).",
                 unit: None,
                 counter: false,
+                reads: Field::PidsCurrent.into(),
                 values: |s, o| one(o, s.pids.and_then(|p| p.current).map(Count)),
             },
             Family {
@@ -408,6 +374,7 @@ pub mod metrics {
                 help: "Highest number of tasks seen (pids.peak).",
                 unit: None,
                 counter: false,
+                reads: Field::PidsPeak.into(),
                 values: |s, o| one(o, s.pids.and_then(|p| p.peak).map(Count)),
             },
             Family {
@@ -415,6 +382,7 @@ pub mod metrics {
                 help: "Task limit (pids.max); absent without a limit.",
                 unit: None,
                 counter: false,
+                reads: Field::PidsMax.into(),
                 values: |s, o| one(o, limit(s.pids.and_then(|p| p.max))),
             },
             Family {
@@ -422,6 +390,7 @@ pub mod metrics {
                 help: "Forks refused because of the task limit (pids.events max).",
                 unit: None,
                 counter: true,
+                reads: Field::PidsMaxEvents.into(),
                 values: |s, o| one(o, s.pids.and_then(|p| p.max_events).map(Count)),
             },
             Family {
@@ -429,6 +398,7 @@ pub mod metrics {
                 help: "Bytes read from a block device (io.stat rbytes; v1 blkio.throttle.io_service_bytes_recursive).",
                 unit: Some(Unit::Bytes),
                 counter: true,
+                reads: Field::Io.into(),
                 values: |s, o| io(s, o, |d| d.rbytes),
             },
             Family {
@@ -436,6 +406,7 @@ pub mod metrics {
                 help: "Bytes written to a block device (io.stat wbytes; v1 blkio.throttle.io_service_bytes_recursive).",
                 unit: Some(Unit::Bytes),
                 counter: true,
+                reads: Field::Io.into(),
                 values: |s, o| io(s, o, |d| d.wbytes),
             },
             Family {
@@ -443,6 +414,7 @@ pub mod metrics {
                 help: "Read operations on a block device (io.stat rios; v1 blkio.throttle.io_serviced_recursive).",
                 unit: None,
                 counter: true,
+                reads: Field::Io.into(),
                 values: |s, o| io(s, o, |d| d.rios),
             },
             Family {
@@ -450,6 +422,7 @@ pub mod metrics {
                 help: "Write operations on a block device (io.stat wios; v1 blkio.throttle.io_serviced_recursive).",
                 unit: None,
                 counter: true,
+                reads: Field::Io.into(),
                 values: |s, o| io(s, o, |d| d.wios),
             },
             Family {
@@ -457,6 +430,7 @@ pub mod metrics {
                 help: "Time some of the group's tasks stalled on a resource (cpu/memory/io.pressure some total).",
                 unit: Some(Unit::Seconds),
                 counter: true,
+                reads: Fields::of(&[Field::PressureCpu, Field::PressureMemory, Field::PressureIo]),
                 values: |s, o| pressure(s, o, false),
             },
             Family {
@@ -464,6 +438,7 @@ pub mod metrics {
                 help: "Time all non-idle tasks of the group stalled on a resource at once (*.pressure full total).",
                 unit: Some(Unit::Seconds),
                 counter: true,
+                reads: Fields::of(&[Field::PressureCpu, Field::PressureMemory, Field::PressureIo]),
                 values: |s, o| pressure(s, o, true),
             },
             Family {
@@ -471,6 +446,7 @@ pub mod metrics {
                 help: "1 while a process is in the group or below (cgroup.events populated).",
                 unit: None,
                 counter: false,
+                reads: Field::Populated.into(),
                 values: |s, o| one(o, s.populated.map(|p| Count(p as u64))),
             },
             Family {
@@ -478,6 +454,7 @@ pub mod metrics {
                 help: "1 while the group is frozen (cgroup.events frozen; v1 freezer.state).",
                 unit: None,
                 counter: false,
+                reads: Field::Frozen.into(),
                 values: |s, o| one(o, s.frozen.map(|f| Count(f as u64))),
             },
         ]
@@ -606,5 +583,75 @@ pub mod metrics {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &registry).expect("writing to a String cannot fail");
         out
+    }
+
+    #[cfg(test)]
+    mod tests {
+        /// The interface files a scrape reads (cgroup2, v1), as the exporter read them when
+        /// it still named them itself: what a tree keeps open, and so what
+        /// `--max-open-files` bounds, follows from these lists. Order is free.
+        const FILES: (&[&str], &[&str]) = (
+            &[
+                "cpu.stat",
+                "cpu.max",
+                "cgroup.events",
+                "cpu.pressure",
+                "memory.pressure",
+                "io.pressure",
+                "memory.current",
+                "memory.peak",
+                "memory.max",
+                "memory.high",
+                "memory.swap.current",
+                "memory.swap.max",
+                "memory.events",
+                "pids.current",
+                "pids.peak",
+                "pids.max",
+                "pids.events",
+                "io.stat",
+            ],
+            &[
+                "cpuacct.usage",
+                "cpuacct.usage_all",
+                "cpuacct.usage_user",
+                "cpuacct.usage_sys",
+                "cpu.stat",
+                "cpu.cfs_quota_us",
+                "cpu.cfs_period_us",
+                "memory.usage_in_bytes",
+                "memory.max_usage_in_bytes",
+                "memory.limit_in_bytes",
+                "memory.memsw.limit_in_bytes",
+                "memory.memsw.usage_in_bytes",
+                "memory.failcnt",
+                "memory.memsw.failcnt",
+                "memory.oom_control",
+                "pids.current",
+                "pids.peak",
+                "pids.max",
+                "pids.events",
+                "blkio.throttle.io_service_bytes_recursive",
+                "blkio.throttle.io_serviced_recursive",
+                "freezer.state",
+            ],
+        );
+
+        fn sorted(files: &[&str]) -> Vec<String> {
+            let mut v: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+
+        #[test]
+        fn a_scrape_reads_the_files_it_always_read() {
+            use rein::backend::{Version, stat_files};
+            let f = super::fields();
+            assert_eq!(
+                (sorted(&stat_files(Version::V2, f)), sorted(&stat_files(Version::V1, f))),
+                (sorted(FILES.0), sorted(FILES.1))
+            );
+        }
     }
 }

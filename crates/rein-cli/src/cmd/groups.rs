@@ -8,23 +8,23 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use rein::compat::libcgroup::{self, GroupSpec};
-use rein::compat::raw::{self, Host};
+use rein::compat::raw;
 use rein::gc;
 use rein::gc::GcKind;
 use rein::inspect::{self, Inspection};
 use rein::lifecycle::{self, Change, RemoveOptions};
 use rein::mark::Mark;
-use rein::plan::Place;
 use rein::procfs;
 use rein::procfs::{Owner, ProcTable};
 use rein::units::human_bytes;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 
-use crate::groups_cli::{
+use super::host::{current_reader, exec_command, host, places_for, spec_controllers};
+use crate::cli::groups::{
     CreateArgs, ExecArgs, GcArgs, GroupArg, GroupCommand, KillArgs, LsArgs, MoveArgs, NameArgs, RawArgs, RmArgs,
     ShowArgs,
 };
-use crate::limits::LimitArgs;
+use crate::cli::limits::LimitArgs;
 
 type Detect<'a> = &'a dyn Fn() -> anyhow::Result<Arc<Hierarchy>>;
 
@@ -44,11 +44,6 @@ pub fn dispatch(cmd: &GroupCommand, hierarchy: Detect<'_>) -> anyhow::Result<Exi
         GroupCommand::Gc(a) => gc(a, hierarchy),
         GroupCommand::Compat(c) => super::compat::run(c),
     }
-}
-
-/// The host as the raw-name translator sees it.
-pub fn host(h: &Hierarchy) -> Host {
-    Host::of(h, rustix::param::page_size() as u64)
 }
 
 /// The controllers `rein create NAME` gives a group when no -g names them: every limit
@@ -73,16 +68,6 @@ pub fn target(g: &GroupArg) -> anyhow::Result<(GroupPath, Option<Vec<GroupSpec>>
     Ok((path, (!specs.is_empty()).then_some(specs)))
 }
 
-/// The controllers the -g specs resolve to on this host.
-pub fn spec_controllers(h: &Hierarchy, specs: &[GroupSpec]) -> rein::Result<BTreeSet<Controller>> {
-    let host = host(h);
-    let mut out = BTreeSet::new();
-    for s in specs {
-        out.extend(libcgroup::resolve(&s.controllers, &host)?);
-    }
-    Ok(out)
-}
-
 /// Builds the change a create/set/exec asks for: flags, -p, -r (translated against the
 /// group's present values when it exists).
 pub fn change(
@@ -103,16 +88,6 @@ pub fn change(
     resources.merge(&translated.resources);
     resources.validate()?;
     Ok(Change { spec: Spec { resources, accounting }, raw: translated.raw })
-}
-
-/// Reads a group's present files by their native name, in whichever hierarchy has them.
-pub fn current_reader<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(&str) -> Option<String> + 'a {
-    move |file: &str| {
-        let home = raw::home_of(file).ok()?;
-        let place = lifecycle::place_of(h, home).ok()?;
-        let m = place.mount(h);
-        if m.exists(path) { m.read(path, file).ok() } else { None }
-    }
 }
 
 fn create(a: &CreateArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
@@ -317,35 +292,6 @@ fn ls(a: &LsArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The places a libcgroup spec selects in a group: the directories of the named
-/// controllers' hierarchies, and the cgroup2 directory (rein's core: kill, freeze,
-/// pressure) where the group has one. Every directory for `*` or a v2 host.
-pub fn places_for(group: &Group, controllers: Option<&BTreeSet<Controller>>) -> anyhow::Result<Option<Vec<Place>>> {
-    let Some(wanted) = controllers else { return Ok(None) };
-    let h = group.hierarchy();
-    let mut places = Vec::new();
-    for c in wanted {
-        match lifecycle::place_of(h, raw::Home::Controller(*c)) {
-            Ok(Place::V2) => {}
-            Ok(p) => {
-                if !group.nodes().iter().any(|n| n.place == p) {
-                    bail!(Error::state(
-                        format!("group {} has no directory in the {} hierarchy", group.path(), c.v1_name()),
-                        Some(format!("create it there first: cgcreate -g {}:{}", c.v1_name(), group.path().as_str())),
-                    ));
-                }
-                places.push(p);
-            }
-            // On v2 a v1-only name (cpuacct, freezer) means the core.
-            Err(_) => {}
-        }
-    }
-    if group.nodes().iter().any(|n| n.place == Place::V2) {
-        places.push(Place::V2);
-    }
-    Ok(Some(places))
-}
-
 fn exec(a: &ExecArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let (path, specs) = target(&a.group)?;
     let h = hierarchy()?;
@@ -382,17 +328,6 @@ fn exec(a: &ExecArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     };
     lifecycle::move_pids(group, places.as_deref(), &[std::process::id()], &ProcTable::default())?;
     Ok(exec_command(program, rest, "rein"))
-}
-
-/// Replaces this process with the command (PATH search as execvp); returns only when
-/// that fails, after printing why: 127 when not found, 126 when execve refused it
-/// otherwise (`rein::launch::exec_exit_code`), 125 when it never got that far.
-pub fn exec_command(program: &std::ffi::OsStr, args: &[std::ffi::OsString], me: &str) -> ExitCode {
-    use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(program).args(args).exec();
-    let code = err.raw_os_error().map(rein::launch::exec_exit_code).unwrap_or(125);
-    eprintln!("{me}: error: cannot run '{}': {err}", program.to_string_lossy());
-    ExitCode::from(code)
 }
 
 fn parse_pids(list: &[String]) -> anyhow::Result<Vec<u32>> {
@@ -547,7 +482,7 @@ fn gc(a: &GcArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::from(crate::EXIT_FAILURE) } else { ExitCode::SUCCESS })
+    Ok(if failed { ExitCode::from(crate::exit::EXIT_FAILURE) } else { ExitCode::SUCCESS })
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod driver;
 mod events;
 pub mod exporter;
 pub mod groups;
+pub mod host;
 mod plot;
 mod run;
 mod sampling;
@@ -16,7 +17,7 @@ pub mod top;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use rein::{Hierarchy, Verify};
+use rein::Hierarchy;
 
 use crate::cli::{Cli, Command};
 
@@ -45,13 +46,5 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn detect(cli: &Cli) -> rein::Result<Hierarchy> {
-    detect_at(cli.globals.cgroup_root.as_deref())
-}
-
-/// The hierarchy: the mounted one, or a fake tree at `root` (REIN_CGROUP_ROOT).
-pub fn detect_at(root: Option<&std::path::Path>) -> rein::Result<Hierarchy> {
-    match root {
-        Some(root) => Hierarchy::from_root(root, Verify::Nothing),
-        None => Hierarchy::detect(),
-    }
+    host::detect_at(cli.globals.cgroup_root.as_deref())
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use super::driver::{self, Chosen, DriverOpts};
 use crate::cli::{ReportFormat, RunArgs};
-use crate::lean::Lean;
 use crate::report;
+use crate::rss_trim::Lean;
 
 /// Controllers `rein run` enables even without limits on them. Always memory: the OOM
 /// kills of the group are counted there. For a report or a recording also pids (peak),
@@ -220,8 +220,8 @@ fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &
         if !spec.resources.is_empty() {
             print!("{}", group.plan_update(spec)?.display(h));
         }
-        for n in group.nodes() {
-            println!("$CHILD > {}", n.place.mount(h).file_path(&path, rein::v2::CGROUP_PROCS).display());
+        for f in group.procs_files() {
+            println!("$CHILD > {}", f.display());
         }
         println!("# start {} there; the group stays when it exits", cmdline(args));
         return Ok(ExitCode::SUCCESS);
@@ -259,7 +259,7 @@ fn dry_run_systemd(args: &RunArgs, sd: &Systemd, h: &Hierarchy, spec: &Spec) -> 
     );
     if !plan.residual.is_empty() {
         println!("# what systemd {} cannot express, written into the scope's own files:", sd.version());
-        for w in rein::v2::limit_writes(&plan.residual, &plan.residual.controllers()) {
+        for w in plan.residual_writes()? {
             println!("{} > {}", w.value, mount.join(&plan.scope_cgroup).join(&*w.file).display());
         }
     }

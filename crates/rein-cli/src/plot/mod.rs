@@ -5,6 +5,7 @@
 
 #[cfg(feature = "png")]
 mod png;
+mod scene;
 mod svg;
 
 use std::path::Path;
@@ -12,6 +13,8 @@ use std::path::Path;
 use rein::stats::Stats;
 use rein::units::{Limit, human_bytes};
 use serde_json::Value;
+
+use self::scene::{Anchor, Rgb, Scene, Shape};
 
 /// The output format, from the file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,10 +150,6 @@ impl Recording {
     }
 }
 
-/// An RGB colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rgb(pub u8, pub u8, pub u8);
-
 const BLUE: Rgb = Rgb(0x1f, 0x6f, 0xc5);
 const GREEN: Rgb = Rgb(0x2a, 0x9d, 0x3f);
 const RED: Rgb = Rgb(0xd6, 0x27, 0x28);
@@ -159,77 +158,6 @@ const PURPLE: Rgb = Rgb(0x7b, 0x3f, 0xa0);
 const GREY: Rgb = Rgb(0x88, 0x88, 0x88);
 const LIGHT: Rgb = Rgb(0xe4, 0xe4, 0xe4);
 const TEXT: Rgb = Rgb(0x22, 0x22, 0x22);
-
-/// Where text sits relative to its point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Anchor {
-    /// Left end at the point.
-    Start,
-    /// Centred.
-    Middle,
-    /// Right end at the point.
-    End,
-}
-
-/// One thing to draw, in pixels (y down).
-#[derive(Debug, Clone)]
-pub enum Shape {
-    /// A polyline.
-    Line {
-        /// Points.
-        points: Vec<(f32, f32)>,
-        /// Colour.
-        color: Rgb,
-        /// Stroke width.
-        width: f32,
-        /// Dash and gap lengths.
-        dash: Option<(f32, f32)>,
-        /// A name for the SVG element (tests look for it).
-        id: Option<&'static str>,
-    },
-    /// A filled polygon.
-    Area {
-        /// Points.
-        points: Vec<(f32, f32)>,
-        /// Colour.
-        color: Rgb,
-        /// Opacity 0..1.
-        opacity: f32,
-    },
-    /// A rectangle outline or fill.
-    Rect {
-        /// Left, top, width, height.
-        rect: (f32, f32, f32, f32),
-        /// Fill colour.
-        fill: Option<Rgb>,
-        /// Outline colour.
-        stroke: Option<Rgb>,
-    },
-    /// Text; `y` is the baseline.
-    Text {
-        /// Position.
-        at: (f32, f32),
-        /// The text.
-        text: String,
-        /// Font size, px.
-        size: f32,
-        /// Colour.
-        color: Rgb,
-        /// Alignment.
-        anchor: Anchor,
-    },
-}
-
-/// A picture: its size and shapes, back to front.
-#[derive(Debug, Clone)]
-pub struct Scene {
-    /// Width, px.
-    pub width: u32,
-    /// Height, px.
-    pub height: u32,
-    /// What to draw.
-    pub shapes: Vec<Shape>,
-}
 
 /// "Nice" axis ticks from 0 to at least `max`: steps of 1, 2 or 5 times a power of ten
 /// (times `unit`), about `n` of them.

@@ -4,7 +4,7 @@
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
 use tiny_skia::{FillRule, LineCap, LineJoin, Paint, PathBuilder, Pixmap, Rect, Stroke, StrokeDash, Transform};
 
-use super::{Anchor, Rgb, Scene, Shape};
+use super::scene::{Anchor, Rgb, Scene, Shape};
 
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans-subset.ttf");
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Anchor, Rgb, Scene, Shape};
+use super::scene::{Anchor, Rgb, Scene, Shape};
 
 fn color(c: Rgb) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)

@@ -118,7 +118,7 @@ fn kill_9_at_each_stage_of_run_leaves_at_most_a_marked_group_that_gc_removes() {
             // A command that ends on its own a second after rein is gone.
             cmd.args([testload().as_str(), "sleep", "1.5"]);
         } else {
-            // The debug-build hook (rein::run): rein stops at the stage and says so.
+            // The debug-build hook (rein::plan::pause_for_tests): rein stops at the stage and says so.
             cmd.arg("true").env("REIN_TEST_PAUSE", stage);
         }
         let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("rein run");

@@ -6,7 +6,7 @@ use crate::convert;
 use crate::error::Result;
 use crate::plan::Write;
 use crate::resources::Resources;
-use crate::stats::{IoDeviceStats, Stats};
+use crate::stats::{Field, IoDeviceStats, Stats};
 use crate::units::Limit;
 
 /// blkio with BFQ (kernels since 5.0 have no CFQ): weight 1..=1000.
@@ -34,6 +34,8 @@ const THROTTLE: [(&str, &str); 4] =
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] =
     &[BLKIO_BFQ_WEIGHT, BLKIO_READ_BPS, BLKIO_WRITE_BPS, BLKIO_READ_IOPS, BLKIO_WRITE_IOPS];
+/// Which files feed which field of [`Stats`]: a device is reported from both.
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[(Field::Io, &[BLKIO_SERVICE_BYTES, BLKIO_SERVICED])];
 
 pub(super) fn writes(r: &Resources, w: &mut Vec<Write>) {
     if let Some(weight) = r.io.weight {

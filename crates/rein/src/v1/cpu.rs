@@ -6,7 +6,7 @@ use crate::convert;
 use crate::error::Result;
 use crate::plan::Write;
 use crate::resources::{CpuMax, Resources};
-use crate::stats::{CpuBandwidth, CpuStats, Stats};
+use crate::stats::{CpuBandwidth, CpuStats, Field, Stats};
 
 use super::core::Current;
 
@@ -26,6 +26,13 @@ pub const CPU_RT_RUNTIME: &str = "cpu.rt_runtime_us";
 pub const CPU_RT_PERIOD: &str = "cpu.rt_period_us";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[CPU_SHARES, CPU_CFS_PERIOD, CPU_CFS_QUOTA];
+/// Which file feeds which field of [`Stats`] (usage: cpuacct).
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
+    (Field::CpuPeriods, &[CPU_STAT]),
+    (Field::CpuThrottledPeriods, &[CPU_STAT]),
+    (Field::CpuThrottledTime, &[CPU_STAT]),
+    (Field::CpuMax, &[CPU_CFS_QUOTA, CPU_CFS_PERIOD]),
+];
 
 pub(super) fn writes(r: &Resources, current: Current<'_>, w: &mut Vec<Write>) {
     if let Some(weight) = r.cpu.weight {

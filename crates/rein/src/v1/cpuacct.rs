@@ -2,7 +2,7 @@
 
 use crate::cgroupfs::{FileSource, format};
 use crate::error::Result;
-use crate::stats::Stats;
+use crate::stats::{Field, Stats};
 
 /// cpuacct: total usage (ns).
 pub const CPUACCT_USAGE: &str = "cpuacct.usage";
@@ -14,6 +14,14 @@ pub const CPUACCT_USAGE_SYS: &str = "cpuacct.usage_sys";
 pub const CPUACCT_USAGE_ALL: &str = "cpuacct.usage_all";
 /// cpuacct: user and system time in USER_HZ ticks.
 pub const CPUACCT_STAT: &str = "cpuacct.stat";
+/// Which file feeds which field of [`Stats`]: usage alone is one file; user and system
+/// time come from `usage_all` where the kernel has it (4.11+), else one file each.
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
+    (Field::CpuUsage, &[CPUACCT_USAGE]),
+    (Field::CpuUser, &[CPUACCT_USAGE_ALL, CPUACCT_USAGE_USER]),
+    (Field::CpuSystem, &[CPUACCT_USAGE_ALL, CPUACCT_USAGE_SYS]),
+];
+
 pub(super) fn read(dir: &(impl FileSource + ?Sized), s: &mut Stats) -> Result<()> {
     let num =
         |file: &str| -> Result<Option<u64>> { dir.read_opt(file)?.map(|t| format::single_u64(file, &t)).transpose() };

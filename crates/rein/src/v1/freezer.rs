@@ -4,12 +4,14 @@ use crate::cgroupfs::FileSource;
 use crate::error::Result;
 use crate::plan::Write;
 use crate::resources::Resources;
-use crate::stats::Stats;
+use crate::stats::{Field, Stats};
 
 /// freezer: `THAWED`, `FREEZING` or `FROZEN`.
 pub const FREEZER_STATE: &str = "freezer.state";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[FREEZER_STATE];
+/// Which file feeds which field of [`Stats`].
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[(Field::Frozen, &[FREEZER_STATE])];
 
 /// The write that freezes or thaws.
 pub fn freeze_write(frozen: bool) -> Write {

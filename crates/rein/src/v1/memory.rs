@@ -7,7 +7,7 @@ use crate::convert;
 use crate::error::Result;
 use crate::plan::Write;
 use crate::resources::Resources;
-use crate::stats::{MemoryStats, Stats};
+use crate::stats::{Field, MemoryStats, Stats};
 use crate::units::{Bytes, Limit};
 
 use super::core::{Current, unsupported};
@@ -48,6 +48,18 @@ pub const MEMORY_FORCE_EMPTY: &str = "memory.force_empty";
 
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[MEMORY_LIMIT, MEMORY_MEMSW_LIMIT, MEMORY_SOFT_LIMIT, MEMORY_OOM_CONTROL];
+/// Which files feed which field of [`Stats`]. v1 counts memory and swap together
+/// (memsw), so swap is memsw less memory; it has no memory.high and counts no OOM
+/// entries (those fields stay `None`).
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
+    (Field::MemoryCurrent, &[MEMORY_USAGE]),
+    (Field::MemoryPeak, &[MEMORY_MAX_USAGE]),
+    (Field::MemoryMax, &[MEMORY_LIMIT]),
+    (Field::MemorySwapCurrent, &[MEMORY_MEMSW_USAGE, MEMORY_USAGE]),
+    (Field::MemorySwapMax, &[MEMORY_MEMSW_LIMIT, MEMORY_LIMIT]),
+    (Field::MemoryOomKill, &[MEMORY_OOM_CONTROL]),
+    (Field::MemoryMaxEvents, &[MEMORY_FAILCNT, MEMORY_MEMSW_FAILCNT]),
+];
 
 /// Refuses what v1 memory cannot express (with the closest equivalent), then writes
 /// soft limit, oom_control and the limit and memsw pair in the order that keeps

@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::hierarchy::Controller;
 use crate::plan::Write;
 use crate::resources::Resources;
-use crate::stats::Stats;
+use crate::stats::{Fields, Stats};
 
 mod blkio;
 mod core;
@@ -85,6 +85,23 @@ pub fn read_stats<D: FileSource + ?Sized>(dir: &D, on: &BTreeSet<Controller>, s:
         freezer::read(dir, s)?;
     }
     Ok(())
+}
+
+/// The files [`read_stats`] reads for `fields` (those of every controller: a file of a
+/// controller this hierarchy lacks is absent, and read as such).
+pub(crate) fn stat_files(fields: Fields) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for table in [
+        cpuacct::STAT_FILES,
+        cpu::STAT_FILES,
+        memory::STAT_FILES,
+        pids::STAT_FILES,
+        blkio::STAT_FILES,
+        freezer::STAT_FILES,
+    ] {
+        fields.files_from(table, &mut out);
+    }
+    out
 }
 
 /// The limit files `rein show` lists for a v1 directory carrying the controllers `on`.

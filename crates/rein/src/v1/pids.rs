@@ -4,7 +4,7 @@ use crate::cgroupfs::{FileSource, format};
 use crate::error::Result;
 use crate::plan::Write;
 use crate::resources::Resources;
-use crate::stats::{PidsStats, Stats};
+use crate::stats::{Field, PidsStats, Stats};
 
 /// pids: limit.
 pub const PIDS_MAX: &str = "pids.max";
@@ -16,6 +16,13 @@ pub const PIDS_PEAK: &str = "pids.peak";
 pub const PIDS_EVENTS: &str = "pids.events";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[PIDS_MAX];
+/// Which file feeds which field of [`Stats`].
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
+    (Field::PidsCurrent, &[PIDS_CURRENT]),
+    (Field::PidsPeak, &[PIDS_PEAK]),
+    (Field::PidsMax, &[PIDS_MAX]),
+    (Field::PidsMaxEvents, &[PIDS_EVENTS]),
+];
 
 pub(super) fn writes(r: &Resources, w: &mut Vec<Write>) {
     if let Some(max) = r.pids.max {

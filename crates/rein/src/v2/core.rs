@@ -4,7 +4,7 @@
 
 use crate::cgroupfs::{FileSource, format};
 use crate::error::Result;
-use crate::stats::{CpuStats, PressureStats, Stats};
+use crate::stats::{CpuStats, Field, PressureStats, Stats};
 
 /// Core files (no controller needed).
 pub const CGROUP_PROCS: &str = "cgroup.procs";
@@ -28,6 +28,23 @@ pub const MEMORY_PRESSURE: &str = "memory.pressure";
 pub const IO_PRESSURE: &str = "io.pressure";
 /// Threads of the group.
 pub const CGROUP_THREADS: &str = "cgroup.threads";
+
+/// Which core file feeds which field of [`Stats`].
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
+    (Field::CpuUsage, &[CPU_STAT]),
+    (Field::CpuUser, &[CPU_STAT]),
+    (Field::CpuSystem, &[CPU_STAT]),
+    // Throttling is in the core's cpu.stat, present only with the cpu controller.
+    (Field::CpuPeriods, &[CPU_STAT]),
+    (Field::CpuThrottledPeriods, &[CPU_STAT]),
+    (Field::CpuThrottledTime, &[CPU_STAT]),
+    (Field::PressureCpu, &[CPU_PRESSURE]),
+    (Field::PressureMemory, &[MEMORY_PRESSURE]),
+    (Field::PressureIo, &[IO_PRESSURE]),
+    (Field::Populated, &[CGROUP_EVENTS]),
+    (Field::Frozen, &[CGROUP_EVENTS]),
+];
+
 /// CPU usage (`cpu.stat`: usage, user and system in the core since 5.8; throttling only
 /// with the cpu controller), populated and frozen (`cgroup.events`) and the three
 /// pressure files.

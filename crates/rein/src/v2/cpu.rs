@@ -5,7 +5,7 @@ use crate::cgroupfs::{FileSource, format};
 use crate::error::Result;
 use crate::plan::Write;
 use crate::resources::{CpuMax, Resources};
-use crate::stats::{CpuBandwidth, Stats};
+use crate::stats::{CpuBandwidth, Field, Stats};
 use crate::units::Weight;
 
 /// cpu controller.
@@ -20,6 +20,8 @@ pub const CPU_WEIGHT_NICE: &str = "cpu.weight.nice";
 pub const CPU_IDLE: &str = "cpu.idle";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[CPU_WEIGHT, CPU_MAX];
+/// Which file feeds which field of [`Stats`] (usage and throttling: the core's `cpu.stat`).
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[(Field::CpuMax, &[CPU_MAX])];
 
 pub(super) fn writes(r: &Resources, w: &mut Vec<Write>) {
     if let Some(weight) = r.cpu.weight {

@@ -5,7 +5,7 @@ use crate::cgroupfs::{FileSource, format};
 use crate::error::Result;
 use crate::plan::Write;
 use crate::resources::Resources;
-use crate::stats::{IoDeviceStats, Stats};
+use crate::stats::{Field, IoDeviceStats, Stats};
 use crate::units::Weight;
 
 /// io controller: proportional weight (blk-iocost).
@@ -20,6 +20,8 @@ pub const IO_LATENCY: &str = "io.latency";
 pub const IO_BFQ_WEIGHT: &str = "io.bfq.weight";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[IO_WEIGHT, IO_MAX];
+/// Which file feeds which field of [`Stats`].
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[(Field::Io, &[IO_STAT])];
 
 pub(super) fn writes(r: &Resources, w: &mut Vec<Write>) {
     if let Some(weight) = r.io.weight {

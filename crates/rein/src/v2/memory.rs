@@ -5,7 +5,7 @@ use crate::cgroupfs::{FileSource, GroupPath, Mount, format};
 use crate::error::{Error, Result};
 use crate::plan::Write;
 use crate::resources::Resources;
-use crate::stats::{MemoryStats, Stats};
+use crate::stats::{Field, MemoryStats, Stats};
 use crate::units::{Bytes, Limit};
 
 /// memory controller.
@@ -35,6 +35,19 @@ pub const MEMORY_RECLAIM: &str = "memory.reclaim";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] =
     &[MEMORY_MIN, MEMORY_LOW, MEMORY_HIGH, MEMORY_MAX, MEMORY_SWAP_MAX, MEMORY_OOM_GROUP];
+/// Which file feeds which field of [`Stats`].
+pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
+    (Field::MemoryCurrent, &[MEMORY_CURRENT]),
+    (Field::MemoryPeak, &[MEMORY_PEAK]),
+    (Field::MemoryMax, &[MEMORY_MAX]),
+    (Field::MemoryHigh, &[MEMORY_HIGH]),
+    (Field::MemorySwapCurrent, &[MEMORY_SWAP_CURRENT]),
+    (Field::MemorySwapMax, &[MEMORY_SWAP_MAX]),
+    (Field::MemoryOom, &[MEMORY_EVENTS]),
+    (Field::MemoryOomKill, &[MEMORY_EVENTS]),
+    (Field::MemoryMaxEvents, &[MEMORY_EVENTS]),
+    (Field::MemoryHighEvents, &[MEMORY_EVENTS]),
+];
 
 /// Protections (min, low) first, then high before max: a lowered max never lands while
 /// an old, larger high is meant to throttle first.

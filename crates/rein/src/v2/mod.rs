@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::hierarchy::Controller;
 use crate::plan::Write;
 use crate::resources::Resources;
-use crate::stats::Stats;
+use crate::stats::{Fields, Stats};
 
 mod core;
 mod cpu;
@@ -88,6 +88,16 @@ pub fn read_stats<D: FileSource + ?Sized>(dir: &D, on: &BTreeSet<Controller>, s:
         io::read(dir, s)?;
     }
     Ok(())
+}
+
+/// The files [`read_stats`] reads for `fields` (those of every controller: a file of a
+/// controller the group lacks is absent, and read as such).
+pub(crate) fn stat_files(fields: Fields) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for table in [self::core::STAT_FILES, cpu::STAT_FILES, memory::STAT_FILES, pids::STAT_FILES, io::STAT_FILES] {
+        fields.files_from(table, &mut out);
+    }
+    out
 }
 
 /// The limit files `rein show` lists for a group carrying the controllers `on` (and

@@ -11,21 +11,10 @@ use std::sync::Arc;
 use rein::Hierarchy;
 use rein::tree::{Read, Scope, Tree};
 
-pub use model::Column;
 use model::{History, View};
 
-use crate::cli::TopArgs;
+use crate::cli::top::TopArgs;
 use crate::cmd::sampling;
-
-/// `rein top --help` epilogue.
-pub const HELP: &str = "Keys: q quit, arrows/PgUp/PgDn select, < > sort column, r reverse, / filter, \
-t tree, a all groups or rein's, f freeze or thaw, k kill (both ask first).\n\n\
-Columns: CPU% of one CPU; MEM in use and its LIMIT; MEM% of the limit; READ/s and WRITE/s over all \
-devices; PIDS; PSI-MEM and PSI-CPU, the share of the last 10 s some task stalled (memory.pressure, \
-cpu.pressure 'some avg10'); OOM, processes the OOM killer killed in the group.\n\n\
-Examples:\n  rein top                      # rein's groups, live\n  \
-rein top --all --tree         # every group, as a tree\n  \
-rein top --once --sort mem    # one frame as text, for scripts";
 
 /// Runs `rein top`.
 pub fn top(args: &TopArgs, hierarchy: &dyn Fn() -> anyhow::Result<Arc<Hierarchy>>) -> anyhow::Result<ExitCode> {
@@ -83,12 +72,12 @@ fn nothing_hint(tree: &Tree) -> String {
 
 /// `--once`: two readings `interval` apart (for rates), then one frame as text.
 fn once(tree: &mut Tree, view: &View, interval: std::time::Duration) -> anyhow::Result<ExitCode> {
-    let files = model::all_files();
+    let fields = model::all_fields();
     let mut history = History::default();
-    let first = tree.sample_with(&|_| Read::Files(&files));
+    let first = tree.sample_with(&|_| Read::Fields(fields));
     history.rows(&first, &|_| true);
     std::thread::sleep(interval);
-    let snap = tree.sample_with(&|_| Read::Files(&files));
+    let snap = tree.sample_with(&|_| Read::Fields(fields));
     let rows = history.rows(&snap, &|_| true);
     // A reader that stopped early (`| head`) is not an error.
     use std::io::Write;

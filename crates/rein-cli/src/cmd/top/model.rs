@@ -5,111 +5,15 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use rein::GroupPath;
-use rein::tree::{FileSet, Snapshot};
+use rein::stats::{Field, Fields};
+use rein::tree::Snapshot;
 use rein::units::{Limit, human_bytes};
-use rein::{v1, v2};
 
-/// A column of `rein top`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Column {
-    /// The group's path
-    Group,
-    /// CPU use, percent of one CPU
-    Cpu,
-    /// Memory in use
-    Mem,
-    /// Memory limit (memory.max / memory.limit_in_bytes)
-    Limit,
-    /// Memory in use as a share of the limit
-    MemPct,
-    /// Bytes read per second
-    IoRead,
-    /// Bytes written per second
-    IoWrite,
-    /// Tasks
-    Pids,
-    /// Memory pressure: share of the last 10 s some task stalled on memory
-    MemPsi,
-    /// CPU pressure: share of the last 10 s some task waited for a CPU
-    CpuPsi,
-    /// Processes killed by the OOM killer in the group
-    Oom,
-}
+use crate::cli::top::Column;
 
-impl Column {
-    /// Every column, in display order.
-    pub const ALL: [Column; 11] = [
-        Column::Group,
-        Column::Cpu,
-        Column::Mem,
-        Column::Limit,
-        Column::MemPct,
-        Column::IoRead,
-        Column::IoWrite,
-        Column::Pids,
-        Column::MemPsi,
-        Column::CpuPsi,
-        Column::Oom,
-    ];
-
-    /// The header text.
-    pub fn header(self) -> &'static str {
-        match self {
-            Column::Group => "GROUP",
-            Column::Cpu => "CPU%",
-            Column::Mem => "MEM",
-            Column::Limit => "LIMIT",
-            Column::MemPct => "MEM%",
-            Column::IoRead => "READ/s",
-            Column::IoWrite => "WRITE/s",
-            Column::Pids => "PIDS",
-            Column::MemPsi => "PSI-MEM",
-            Column::CpuPsi => "PSI-CPU",
-            Column::Oom => "OOM",
-        }
-    }
-
-    /// The interface files this column is computed from (v2, v1).
-    pub fn files(self) -> FileSet {
-        match self {
-            Column::Group => FileSet::default(),
-            Column::Cpu => FileSet::new(&[v2::CPU_STAT], &[v1::CPUACCT_USAGE]),
-            Column::Mem => FileSet::new(&[v2::MEMORY_CURRENT], &[v1::MEMORY_USAGE]),
-            Column::Limit => FileSet::new(&[v2::MEMORY_MAX], &[v1::MEMORY_LIMIT]),
-            Column::MemPct => {
-                FileSet::new(&[v2::MEMORY_CURRENT, v2::MEMORY_MAX], &[v1::MEMORY_USAGE, v1::MEMORY_LIMIT])
-            }
-            // v1's reader needs both blkio files to report a device.
-            Column::IoRead | Column::IoWrite => {
-                FileSet::new(&[v2::IO_STAT], &[v1::BLKIO_SERVICE_BYTES, v1::BLKIO_SERVICED])
-            }
-            Column::Pids => FileSet::new(&[v2::PIDS_CURRENT], &[v1::PIDS_CURRENT]),
-            Column::MemPsi => FileSet::new(&[v2::MEMORY_PRESSURE], &[]),
-            Column::CpuPsi => FileSet::new(&[v2::CPU_PRESSURE], &[]),
-            Column::Oom => FileSet::new(&[v2::MEMORY_EVENTS], &[v1::MEMORY_OOM_CONTROL]),
-        }
-    }
-
-    /// Numbers sort largest first; names A to Z.
-    fn descending(self) -> bool {
-        self != Column::Group
-    }
-
-    /// The column left (-1) or right (+1) of this one, wrapping.
-    #[cfg_attr(not(feature = "tui"), allow(dead_code))]
-    pub fn step(self, by: isize) -> Column {
-        let i = Column::ALL.iter().position(|c| *c == self).unwrap_or(0) as isize;
-        Column::ALL[(i + by).rem_euclid(Column::ALL.len() as isize) as usize]
-    }
-}
-
-/// Files for every column, plus the group's state (frozen).
-pub fn all_files() -> FileSet {
-    let mut f = FileSet::new(&[v2::CGROUP_EVENTS], &[v1::FREEZER_STATE]);
-    for c in Column::ALL {
-        f.extend(&c.files());
-    }
-    f
+/// The figures of every column, and the group's state (frozen).
+pub fn all_fields() -> Fields {
+    Column::ALL.iter().fold(Field::Frozen.into(), |f, c| f | c.fields())
 }
 
 /// One group's line, with rates computed against the previous reading.
@@ -467,6 +371,61 @@ mod tests {
         );
         let cells: Vec<&str> = lines[1].split_whitespace().collect();
         assert_eq!(cells, ["/rein/job", "(frozen)", "12.3", "20M", "64M", "31%", "-", "-", "-", "-", "-", "-"]);
+    }
+
+    /// The interface files each column reads (cgroup2, v1), as `rein top` read them when
+    /// it still named them itself: what a tree keeps open, and so what `--max-open-files`
+    /// bounds, follows from these lists. Order is free.
+    const FILES: [(Column, &[&str], &[&str]); 11] = [
+        (Column::Group, &[], &[]),
+        (Column::Cpu, &["cpu.stat"], &["cpuacct.usage"]),
+        (Column::Mem, &["memory.current"], &["memory.usage_in_bytes"]),
+        (Column::Limit, &["memory.max"], &["memory.limit_in_bytes"]),
+        (Column::MemPct, &["memory.current", "memory.max"], &["memory.usage_in_bytes", "memory.limit_in_bytes"]),
+        (
+            Column::IoRead,
+            &["io.stat"],
+            &["blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"],
+        ),
+        (
+            Column::IoWrite,
+            &["io.stat"],
+            &["blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"],
+        ),
+        (Column::Pids, &["pids.current"], &["pids.current"]),
+        (Column::MemPsi, &["memory.pressure"], &[]),
+        (Column::CpuPsi, &["cpu.pressure"], &[]),
+        (Column::Oom, &["memory.events"], &["memory.oom_control"]),
+    ];
+
+    /// Read for every row on screen besides the columns: the group's state (frozen).
+    const STATE_FILES: (&[&str], &[&str]) = (&["cgroup.events"], &["freezer.state"]);
+
+    fn sorted(files: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = files.iter().map(|f| f.to_string()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The files a reader of `f` reads: (cgroup2, v1), sorted.
+    fn files_of(f: Fields) -> (Vec<String>, Vec<String>) {
+        use rein::backend::{Version, stat_files};
+        (sorted(&stat_files(Version::V2, f)), sorted(&stat_files(Version::V1, f)))
+    }
+
+    #[test]
+    fn each_column_reads_the_files_it_always_read() {
+        assert_eq!(FILES.map(|(c, _, _)| c), Column::ALL);
+        for (c, v2, v1) in FILES {
+            assert_eq!(files_of(c.fields()), (sorted(v2), sorted(v1)), "{c:?}");
+        }
+        let (mut v2, mut v1) = (STATE_FILES.0.to_vec(), STATE_FILES.1.to_vec());
+        for (_, a, b) in FILES {
+            v2.extend_from_slice(a);
+            v1.extend_from_slice(b);
+        }
+        assert_eq!(files_of(all_fields()), (sorted(&v2), sorted(&v1)));
     }
 
     #[test]

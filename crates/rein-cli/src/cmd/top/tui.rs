@@ -18,7 +18,8 @@ use rein::tree::{Read, Scope, Tree};
 use rein::units::Limit;
 use rein::{Group, GroupPath};
 
-use super::model::{self, Column, History, Line, Row, View};
+use super::model::{self, History, Line, Row, View};
+use crate::cli::top::Column;
 
 /// How long a message stays in the footer.
 const MESSAGE_TIME: Duration = Duration::from_secs(6);
@@ -188,12 +189,10 @@ impl App {
 
     /// Reads the groups: the CPU and sort columns of all, every column of those on screen.
     fn refresh(&mut self) {
-        let mut base = Column::Cpu.files();
-        base.extend(&self.view.sort.files());
-        let full = model::all_files();
+        let base = Column::Cpu.fields() | self.view.sort.fields();
+        let full = model::all_fields();
         let visible = &self.visible;
-        let snap =
-            self.tree.sample_with(&|p| if visible.contains(p) { Read::Files(&full) } else { Read::Files(&base) });
+        let snap = self.tree.sample_with(&|p| Read::Fields(if visible.contains(p) { full } else { base }));
         self.rows = self.history.rows(&snap, &|p| visible.contains(p));
         self.took = snap.took;
         self.unnamed = snap.unnamed;

@@ -4,7 +4,7 @@
 //! libcgroup's `-r name=value` (and `cgget -r name`) speak in raw file names. A name
 //! that exists in the running mode passes through untouched: the kernel judges the
 //! value, as it does for libcgroup. A name of the other version is translated: writes
-//! become [`Resources`] fields (which the v1 or v2 writer turns into the right files,
+//! become [`Resources`](crate::resources::Resources) fields (which the v1 or v2 writer turns into the right files,
 //! in the right order), reads are computed from the files that exist and printed in the
 //! format of the name asked for. A name with no meaning in the running mode is an
 //! error that names the closest equivalent.

@@ -5,7 +5,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::limits::LimitArgs;
+pub mod exporter;
+pub mod groups;
+pub mod limits;
+pub mod top;
+
+use self::exporter::ExporterArgs;
+use self::limits::LimitArgs;
+use self::top::TopArgs;
 
 /// Put processes on a resource rein with cgroups: CPU, memory, IO, pids and cpuset
 /// limits on cgroup v2, v1 and hybrid hosts. No daemon.
@@ -60,7 +67,7 @@ impl Cli {
         let sub = args.get(1)?.to_str()?;
         let tree = match sub {
             "run" => RunArgs::augment_args(clap::Command::new("run")),
-            "exec" => crate::groups_cli::ExecArgs::augment_args(clap::Command::new("exec")),
+            "exec" => groups::ExecArgs::augment_args(clap::Command::new("exec")),
             _ => return None,
         };
         let root = Globals::augment_args(clap::Command::new("rein"))
@@ -89,7 +96,7 @@ pub enum Command {
     #[command(after_help = RUN_HELP)]
     Run(Box<RunArgs>),
     #[command(flatten)]
-    Groups(crate::groups_cli::GroupCommand),
+    Groups(groups::GroupCommand),
     /// Make the groups of a rein.toml file exist with its limits (idempotent, all or nothing)
     #[command(after_help = APPLY_HELP)]
     Apply(ApplyArgs),
@@ -109,10 +116,10 @@ pub enum Command {
     #[command(after_help = PLOT_HELP)]
     Plot(PlotArgs),
     /// Watch groups live: CPU, memory, IO, pids, pressure, OOM kills; freeze, thaw or kill one
-    #[command(after_help = crate::cmd::top::HELP)]
+    #[command(after_help = top::HELP)]
     Top(TopArgs),
     /// Serve the groups' accounting to Prometheus: OpenMetrics text over HTTP
-    #[command(after_help = crate::cmd::exporter::HELP)]
+    #[command(after_help = exporter::HELP)]
     Exporter(ExporterArgs),
 }
 
@@ -348,64 +355,6 @@ pub enum ReportFormat {
     Human,
     /// One JSON object
     Json,
-}
-
-/// `rein top`.
-#[derive(clap::Args, Debug)]
-pub struct TopArgs {
-    /// Show this group and the groups below it (a path relative to the cgroup root)
-    #[arg(value_name = "SUBTREE")]
-    pub subtree: Option<String>,
-
-    /// Show every group, not only rein's (the `rein` parent and groups rein marked)
-    #[arg(short, long)]
-    pub all: bool,
-
-    /// Print one frame as text and exit (rates are measured over --interval)
-    #[arg(long)]
-    pub once: bool,
-
-    /// Time between refreshes: 1s, 500ms, 2.5 (seconds)
-    #[arg(short = 'd', long, value_name = "DURATION", default_value = "1s")]
-    pub interval: String,
-
-    /// Sort by this column
-    #[arg(short, long, value_name = "COLUMN", default_value = "cpu")]
-    pub sort: crate::cmd::top::Column,
-
-    /// Reverse the sort order
-    #[arg(short, long)]
-    pub reverse: bool,
-
-    /// Show only groups whose path contains TEXT
-    #[arg(short, long, value_name = "TEXT")]
-    pub filter: Option<String>,
-
-    /// Show groups as a tree (children under their parent)
-    #[arg(short, long)]
-    pub tree: bool,
-}
-
-/// `rein exporter`.
-#[derive(clap::Args, Debug)]
-pub struct ExporterArgs {
-    /// Address to serve on: PORT (loopback, 127.0.0.1:PORT) or IP:PORT
-    #[arg(short, long, value_name = "[IP:]PORT")]
-    pub listen: String,
-
-    /// Export this group and the groups below it (a path relative to the cgroup root)
-    #[arg(long, value_name = "PATH")]
-    pub subtree: Option<String>,
-
-    /// Export every group, not only rein's (the `rein` parent and groups rein marked)
-    #[arg(short, long)]
-    pub all: bool,
-
-    /// Keep at most N interface files open between scrapes (each costs about 5.4 KiB of
-    /// kernel memory; files beyond are opened at each scrape, which is slower) [default: 4096,
-    /// about 20 MiB]
-    #[arg(long, value_name = "N")]
-    pub max_open_files: Option<usize>,
 }
 
 #[cfg(test)]

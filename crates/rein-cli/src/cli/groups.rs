@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::limits::LimitArgs;
+use super::limits::LimitArgs;
 
 /// Names a group: `NAME` (a path relative to the cgroup root), or libcgroup's
 /// `-g CONTROLLERS:NAME`.

@@ -1,5 +1,5 @@
-//! A lean supervisor: `rein run` trims its own resident set once the command has run a
-//! while.
+//! A lean supervisor: `rein run` trims its own resident set (RSS) once the command has
+//! run a while.
 //!
 //! Setting a run up touches much of the binary (argument parsing, the hierarchy, the
 //! planner) and of libc: ~5 MiB resident, nearly all of it file-backed text that the

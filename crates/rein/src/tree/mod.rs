@@ -6,61 +6,44 @@
 //! follows mkdir and rmdir with inotify, and on each [`Tree::sample`] reads each group's
 //! accounting once, through the same path as [`Group::stats`](crate::Group::stats): the
 //! crate's one `read_stats` over the v1 and v2 readers, which take any
-//! [`FileSource`]. `Group::stats` gives them [`GroupDir`]s; a tree gives them its cache of
+//! [`FileSource`](crate::cgroupfs::FileSource). `Group::stats` gives them
+//! [`GroupDir`](crate::cgroupfs::GroupDir)s; a tree gives them its cache of
 //! open files. So v1, v2 and hybrid hosts give the same [`Stats`], and a tree's figures are
-//! those of `rein stat`.
+//! those of `rein stat`. A caller that shows a few figures names them ([`Fields`]), and
+//! only the interface files that feed them are read.
 //!
-//! # Cost
-//!
-//! Opening a cgroup interface file costs far more than reading it (measured on kernel 6.18
-//! in a VM: open + read + close 12-25 µs, a `pread` of an open file 1.2 µs), so a tree keeps
-//! the files it reads open and reads them again with `pread` at offset 0, where the
-//! kernel's seq_file produces the text afresh. Each open file costs a descriptor and about
-//! a page of kernel memory (the seq_file buffer; 4.3-5.4 KiB per file measured in all);
-//! [`TreeOptions::max_open_files`] bounds them ([`DEFAULT_MAX_OPEN_FILES`] by default), and
-//! files beyond it are opened for each read, by name beside the group's directory. [`TreeOptions::files`] limits the
-//! files read to those a caller shows.
+//! Opening an interface file costs far more than reading it, so a tree keeps the files
+//! it reads open, up to [`TreeOptions::max_open_files`] ([`DEFAULT_MAX_OPEN_FILES`] by
+//! default): `cache.rs` holds them and has the figures.
 //!
 //! The directory structure is followed with inotify (`IN_CREATE` and `IN_DELETE` reach the
 //! watch on a cgroup directory when a child group is made or removed, on v1 and v2 alike),
 //! so an idle tree reads no directories. Without inotify (no watches left, no `/proc`),
 //! every sample walks the subtree again.
 
-use std::cell::OnceCell;
+mod cache;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rustix::fs::{OFlags, inotify};
+use rustix::fs::inotify;
 use rustix::io::Errno;
 
 use crate::backend::read_stats;
-use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, read_all, reread_all};
+use crate::cgroupfs::GroupPath;
 use crate::error::{Error, Result};
 use crate::group::Node;
 use crate::hierarchy::{Controller, Hierarchy};
 use crate::mark::XATTR;
 use crate::plan::Place;
-use crate::stats::Stats;
+use crate::stats::{Fields, Stats};
 
-/// How long a file found absent is taken as absent before it is looked for again (a
-/// controller enabled later makes its files appear).
-const REPROBE_ABSENT: Duration = Duration::from_secs(10);
-
-/// Descriptors left for everything else when the budget comes from RLIMIT_NOFILE.
-const RESERVED_FDS: u64 = 256;
-
-/// How many interface files a tree keeps open by default: each costs a descriptor and
-/// 4.3-5.4 KiB of kernel memory (the seq_file buffer and the open file, charged to the
-/// reader's memory cgroup), so 4096 files hold 18-22 MiB. That keeps every file
-/// `rein top` reads on a screen of groups, and the files of the first ~200 groups the
-/// exporter exports (a `rein run --memory --cpu` group has ~17 on a hybrid host); the
-/// files beyond are opened, read and closed at each sample. docs/TOP-AND-METRICS.md has
-/// the figures with and without.
-pub const DEFAULT_MAX_OPEN_FILES: usize = 4096;
+use self::cache::{Budget, Cached, DirFiles, FileSet};
+pub use self::cache::{DEFAULT_MAX_OPEN_FILES, open_file_budget};
 
 /// Which groups a sample holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,45 +58,13 @@ pub enum Scope {
     All,
 }
 
-/// A set of interface files to read. Files not in it read as absent, so the [`Stats`]
-/// fields they feed stay `None`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FileSet {
-    /// Files read in the cgroup2 hierarchy.
-    pub v2: Vec<&'static str>,
-    /// Files read in v1 hierarchies.
-    pub v1: Vec<&'static str>,
-}
-
-impl FileSet {
-    /// The files of both lists.
-    pub fn new(v2: &[&'static str], v1: &[&'static str]) -> FileSet {
-        FileSet { v2: v2.to_vec(), v1: v1.to_vec() }
-    }
-
-    /// Adds the files of `other`.
-    pub fn extend(&mut self, other: &FileSet) {
-        for (mine, theirs) in [(&mut self.v2, &other.v2), (&mut self.v1, &other.v1)] {
-            for f in theirs {
-                if !mine.contains(f) {
-                    mine.push(f);
-                }
-            }
-        }
-    }
-
-    fn wants(&self, v2: bool, file: &str) -> bool {
-        if v2 { self.v2.contains(&file) } else { self.v1.contains(&file) }
-    }
-}
-
 /// What [`Tree::sample_with`] reads of one group.
 #[derive(Debug, Clone, Copy)]
-pub enum Read<'a> {
+pub enum Read {
     /// Nothing: the group is left out of the snapshot.
     Skip,
-    /// These files.
-    Files(&'a FileSet),
+    /// The files that feed these fields.
+    Fields(Fields),
     /// Every file the readers know.
     All,
 }
@@ -123,8 +74,9 @@ pub enum Read<'a> {
 pub struct TreeOptions {
     /// Which groups [`Tree::sample`] returns.
     pub scope: Scope,
-    /// The interface files [`Tree::sample`] reads; `None` reads every file the readers know.
-    pub files: Option<FileSet>,
+    /// The figures [`Tree::sample`] reads (the files that feed them); `None` reads every
+    /// file the readers know.
+    pub fields: Option<Fields>,
     /// How many interface files to keep open between samples (see the module's notes on
     /// cost). The default is [`DEFAULT_MAX_OPEN_FILES`], or the soft RLIMIT_NOFILE less
     /// 256 when that is lower ([`open_file_budget`]).
@@ -142,18 +94,12 @@ impl Default for TreeOptions {
     fn default() -> Self {
         TreeOptions {
             scope: Scope::Own,
-            files: None,
+            fields: None,
             max_open_files: DEFAULT_MAX_OPEN_FILES.min(open_file_budget()),
             watch: true,
             threads: 1,
         }
     }
-}
-
-/// The soft RLIMIT_NOFILE less a reserve: how many files a tree can keep open at most.
-pub fn open_file_budget() -> usize {
-    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile).current.unwrap_or(u64::MAX);
-    usize::try_from(soft.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX)
 }
 
 /// One group and its accounting, from one [`Tree::sample`].
@@ -184,17 +130,11 @@ pub struct Snapshot {
     pub open_files: usize,
 }
 
-enum Slot {
-    Open(OwnedFd),
-    Absent(Instant),
-}
-
 /// One directory of a group, in one hierarchy.
 #[derive(Default)]
 struct Dir {
-    files: Mutex<HashMap<String, Slot>>,
+    files: DirFiles,
     marked: bool,
-    gone: AtomicBool,
 }
 
 #[derive(Default)]
@@ -249,83 +189,10 @@ fn places(h: &Hierarchy) -> Vec<(Place, BTreeSet<Controller>)> {
 }
 
 /// Whether a directory carries rein's mark (any value: a value too long for the buffer
-/// is still a mark, as [`Mount::get_xattr`] sees it).
+/// is still a mark, as [`crate::cgroupfs::Mount::get_xattr`] sees it).
 fn has_mark(dir: &OwnedFd) -> bool {
     let mut buf = [0u8; 256];
     matches!(rustix::fs::fgetxattr(dir, XATTR, &mut buf), Ok(_) | Err(Errno::RANGE))
-}
-
-/// A group's directory in one hierarchy as a [`FileSource`] for the v1 and v2 readers,
-/// reading through the tree's cache of open files: a kept file is read again with
-/// `pread` at offset 0; others are opened by name beside the group's directory (a
-/// [`GroupDir`], opened once per sample when a file is not kept, as [`crate::Group::stats`]
-/// does), read, and kept while the budget allows.
-///
-/// A tree is a monitor: a file that cannot be opened or read reads as absent (the
-/// fields it feeds are `None`) and is looked for again after [`REPROBE_ABSENT`]; a
-/// directory that no longer exists marks the group gone. Only text that does not parse
-/// is an error ([`Snapshot::errors`]).
-struct Cached<'a> {
-    tree: &'a Tree,
-    wanted: Option<&'a FileSet>,
-    dir: &'a Dir,
-    mount: &'a Mount,
-    group: &'a GroupPath,
-    v2: bool,
-    now: Instant,
-    /// The group's directory, opened the first time a file is not kept open.
-    group_dir: OnceCell<Option<GroupDir>>,
-}
-
-impl Cached<'_> {
-    /// A file that could not be opened or read: the group is gone, or the file is
-    /// absent for now.
-    fn missing(&self, files: &mut HashMap<String, Slot>, file: &str) -> Result<Option<String>> {
-        if self.mount.exists(self.group) {
-            files.insert(file.to_string(), Slot::Absent(self.now));
-        } else {
-            self.dir.gone.store(true, Ordering::Relaxed);
-        }
-        Ok(None)
-    }
-}
-
-fn text(file: &str, bytes: Vec<u8>) -> Result<Option<String>> {
-    String::from_utf8(bytes).map(Some).map_err(|_| Error::parse(file, "not UTF-8"))
-}
-
-impl FileSource for Cached<'_> {
-    fn read_opt(&self, file: &str) -> Result<Option<String>> {
-        if self.wanted.is_some_and(|f| !f.wants(self.v2, file)) || self.dir.gone.load(Ordering::Relaxed) {
-            return Ok(None);
-        }
-        // One thread reads a group's files; the lock is never contended.
-        let mut files = self.dir.files.lock().unwrap_or_else(|e| e.into_inner());
-        let open = &self.tree.open_files;
-        match files.get(file) {
-            Some(Slot::Open(fd)) => match reread_all(fd) {
-                Ok(bytes) => return text(file, bytes),
-                // ENODEV: the group was removed (a new one may have its name: open again).
-                Err(_) => {
-                    files.remove(file);
-                    open.fetch_sub(1, Ordering::Relaxed);
-                }
-            },
-            Some(Slot::Absent(since)) if self.now.duration_since(*since) < REPROBE_ABSENT => return Ok(None),
-            _ => {}
-        }
-        let Some(dir) = self.group_dir.get_or_init(|| self.mount.group_dir(self.group).ok()) else {
-            return self.missing(&mut files, file);
-        };
-        let Ok(fd) = dir.open(file, OFlags::RDONLY) else { return self.missing(&mut files, file) };
-        // EOPNOTSUPP: pressure files of a group whose cgroup.pressure is 0.
-        let Ok(bytes) = read_all(&fd) else { return self.missing(&mut files, file) };
-        let max = self.tree.options.max_open_files;
-        if open.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).is_ok() {
-            files.insert(file.to_string(), Slot::Open(fd));
-        }
-        text(file, bytes)
-    }
 }
 
 /// Groups read per thread at least, before a sample is split between threads (fewer in
@@ -509,10 +376,7 @@ impl Tree {
                 .keys()
                 .map(|p| Node { place: *p, controllers: self.controllers.get(p).cloned().unwrap_or_default() })
                 .collect();
-            for d in e.dirs.values() {
-                let files = d.files.lock().unwrap_or_else(|e| e.into_inner());
-                open += files.values().filter(|s| matches!(s, Slot::Open(_))).count();
-            }
+            open += e.dirs.values().map(|d| d.files.open_count()).sum::<usize>();
         }
         self.open_files.store(open, Ordering::Relaxed);
     }
@@ -602,22 +466,19 @@ impl Tree {
         roots
     }
 
-    /// Reads the accounting of every group in scope, once each, reading the files of
-    /// [`TreeOptions::files`].
+    /// Reads the accounting of every group in scope, once each, reading the files that
+    /// feed [`TreeOptions::fields`].
     pub fn sample(&mut self) -> Snapshot {
-        let files = self.options.files.take();
-        let snapshot = match &files {
-            Some(f) => self.sample_with(&|_| Read::Files(f)),
+        match self.options.fields {
+            Some(f) => self.sample_with(&|_| Read::Fields(f)),
             None => self.sample_with(&|_| Read::All),
-        };
-        self.options.files = files;
-        snapshot
+        }
     }
 
     /// Reads the accounting of the groups in scope, choosing per group what to read:
     /// `rein top` reads its sort column for every group and every column only for the
     /// rows on screen.
-    pub fn sample_with<'r>(&mut self, read: &dyn Fn(&GroupPath) -> Read<'r>) -> Snapshot {
+    pub fn sample_with(&mut self, read: &dyn Fn(&GroupPath) -> Read) -> Snapshot {
         self.update();
         let taken = Instant::now();
         let own = match self.options.scope {
@@ -625,6 +486,8 @@ impl Tree {
             Scope::Own if self.inherited_own => None,
             Scope::Own => Some(self.own_roots()),
         };
+        // The files of each set of fields asked for (a caller asks for a few sets).
+        let mut sets: Vec<(Fields, FileSet)> = Vec::new();
         let mut chosen = Vec::new();
         for (path, e) in &self.groups {
             if path.is_root() || own.as_ref().is_some_and(|roots| !roots.iter().any(|r| path.starts_with(r))) {
@@ -632,25 +495,24 @@ impl Tree {
             }
             match read(path) {
                 Read::Skip => {}
-                Read::Files(f) => chosen.push((path, e, Some(f))),
+                Read::Fields(f) => {
+                    let i = sets.iter().position(|(g, _)| *g == f).unwrap_or_else(|| {
+                        sets.push((f, FileSet::of(f)));
+                        sets.len() - 1
+                    });
+                    chosen.push((path, e, Some(i)));
+                }
                 Read::All => chosen.push((path, e, None)),
             }
         }
-        let read_one = |(path, e, wanted): &(&GroupPath, &Entry, Option<&FileSet>)| {
+        let budget = Budget { open: &self.open_files, max: self.options.max_open_files, now: taken };
+        let read_one = |(path, e, set): &(&GroupPath, &Entry, Option<usize>)| {
             let stats = read_stats(&e.nodes, |_, n| {
-                Ok(Cached {
-                    tree: self,
-                    wanted: *wanted,
-                    dir: &e.dirs[&n.place],
-                    mount: n.place.mount(&self.h),
-                    group: path,
-                    v2: n.place == Place::V2,
-                    now: taken,
-                    group_dir: OnceCell::new(),
-                })
+                let wanted = set.map(|i| &sets[i].1);
+                let mount = n.place.mount(&self.h);
+                Ok(Cached::new(budget, wanted, &e.dirs[&n.place].files, mount, path, n.place == Place::V2))
             });
-            let vanished: Vec<Place> =
-                e.dirs.iter().filter(|(_, d)| d.gone.load(Ordering::Relaxed)).map(|(p, _)| *p).collect();
+            let vanished: Vec<Place> = e.dirs.iter().filter(|(_, d)| d.files.is_gone()).map(|(p, _)| *p).collect();
             if vanished.is_empty() { Outcome::Read(stats) } else { Outcome::Vanished(vanished) }
         };
         let threads = self.options.threads.clamp(1, (chosen.len() / GROUPS_PER_THREAD).max(1));
@@ -725,58 +587,6 @@ mod tests {
     }
 
     #[test]
-    fn a_tree_reads_what_group_stats_reads() {
-        // One reader path: the tree's open files and Group::stats' GroupDirs give the same
-        // Stats, in every layout, whether the tree's files are kept open or not.
-        for layout in [Layout::V2, Layout::V1, Layout::Hybrid] {
-            let fake = FakeTree::new(layout);
-            for d in fake.group("a/b") {
-                for (file, text) in [
-                    ("memory.current", "4096\n"),
-                    ("memory.usage_in_bytes", "8192\n"),
-                    ("pids.current", "3\n"),
-                    ("cpuacct.usage", "5000000\n"),
-                ] {
-                    if d.join(file).exists() {
-                        std::fs::write(d.join(file), text).unwrap();
-                    }
-                }
-            }
-            let path = GroupPath::parse("a/b").unwrap();
-            let direct = crate::Group::open(fake.hierarchy(), &path).unwrap().stats().unwrap();
-            for max_open_files in [0, 1000] {
-                let mut tree =
-                    Tree::new(fake.hierarchy(), &GroupPath::root(), TreeOptions { max_open_files, ..all() }).unwrap();
-                for _ in 0..2 {
-                    let s = tree.sample();
-                    let g = s.groups.iter().find(|g| g.path == path).unwrap();
-                    assert_eq!(g.stats, direct, "{layout:?}, max_open_files {max_open_files}");
-                }
-            }
-            assert!(direct.memory.unwrap().current.unwrap() > 0 && direct.pids.unwrap().current == Some(3));
-        }
-    }
-
-    #[test]
-    fn the_default_budget_is_bounded() {
-        let o = TreeOptions::default();
-        assert!(o.max_open_files <= DEFAULT_MAX_OPEN_FILES && o.max_open_files <= open_file_budget());
-    }
-
-    #[test]
-    fn a_sample_rereads_open_files() {
-        let fake = FakeTree::new(Layout::V2);
-        fake.group("g");
-        let mut tree = Tree::new(fake.hierarchy(), &GroupPath::root(), all()).unwrap();
-        let before = tree.sample();
-        assert_eq!(before.groups[0].stats.memory.unwrap().current, Some(0));
-        std::fs::write(fake.path().join("g/memory.current"), "123456789\n").unwrap();
-        let after = tree.sample();
-        assert_eq!(after.groups[0].stats.memory.unwrap().current, Some(123456789));
-        assert_eq!(before.open_files, after.open_files);
-    }
-
-    #[test]
     fn follows_mkdir_and_rmdir() {
         for watch in [true, false] {
             let fake = FakeTree::new(Layout::Hybrid);
@@ -829,42 +639,6 @@ mod tests {
         let mut sub =
             Tree::new(fake.hierarchy(), &GroupPath::parse("web/api/w1").unwrap(), TreeOptions::default()).unwrap();
         assert_eq!(paths(&sub.sample()), ["/web/api/w1"]);
-    }
-
-    #[test]
-    fn file_sets_limit_what_is_read() {
-        let fake = FakeTree::new(Layout::V1);
-        fake.group("g");
-        let files = FileSet::new(&[], &["memory.usage_in_bytes"]);
-        let mut tree =
-            Tree::new(fake.hierarchy(), &GroupPath::root(), TreeOptions { files: Some(files), ..all() }).unwrap();
-        let s = tree.sample();
-        let m = s.groups[0].stats.memory.unwrap();
-        assert_eq!(m.current, Some(0));
-        assert_eq!(m.max, None, "memory.limit_in_bytes is not in the set");
-        assert_eq!(s.groups[0].stats.cpu.usage_usec, None);
-        assert_eq!(s.open_files, 1);
-        // Per group: everything for one, nothing for the other (left out).
-        fake.group("h");
-        let s = tree.sample_with(&|p| if p.as_str() == "g" { Read::All } else { Read::Skip });
-        assert_eq!(s.groups.len(), 1);
-        assert!(s.groups[0].stats.memory.unwrap().max.is_some());
-        assert!(s.groups[0].stats.cpu.usage_usec.is_some());
-    }
-
-    #[test]
-    fn the_open_file_budget_is_kept() {
-        let fake = FakeTree::new(Layout::V2);
-        fake.group("a");
-        fake.group("b");
-        let mut tree =
-            Tree::new(fake.hierarchy(), &GroupPath::root(), TreeOptions { max_open_files: 3, ..all() }).unwrap();
-        for _ in 0..2 {
-            let s = tree.sample();
-            assert_eq!(s.open_files, 3);
-            // Files beyond the budget are still read.
-            assert!(s.groups.iter().all(|g| g.stats.memory.unwrap().current == Some(0)));
-        }
     }
 
     #[test]

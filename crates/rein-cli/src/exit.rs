@@ -1,0 +1,26 @@
+//! How rein ends: its own failure status, and how errors are printed.
+
+/// rein's own failures.
+pub const EXIT_FAILURE: u8 = 125;
+
+/// 128 + N for a wait that signal N cut short (as if the signal had ended rein), else
+/// [`EXIT_FAILURE`].
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<rein::Error>())
+        .and_then(rein::Error::interrupted_by)
+        .map_or(EXIT_FAILURE, |sig| (128 + sig).clamp(0, 255) as u8)
+}
+
+/// Whether the error is a reader that went away (`rein stat --watch 1s | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+/// Prints `rein: error: ...` and, for rein's own errors, a hint line.
+pub fn print_error(err: &anyhow::Error) {
+    eprintln!("rein: error: {err:#}");
+    if let Some(hint) = err.chain().find_map(|e| e.downcast_ref::<rein::Error>()).and_then(rein::Error::hint) {
+        eprintln!("rein: hint: {hint}");
+    }
+}
