@@ -251,7 +251,7 @@ pub enum Detail {
     OomOnly,
 }
 
-/// [`run`], with an [`Observer`] watching the group while the command runs, reading
+/// Runs `cmd` in `target` with `spec`, forwarding signals, and returns what happened; with an [`Observer`] watching the group while the command runs, reading
 /// `detail` of the accounting at the end.
 pub fn run_observed<'o>(
     h: Arc<Hierarchy>,
@@ -358,7 +358,7 @@ pub fn run_observed<'o>(
 }
 
 /// Runs `cmd` in a group `driver` makes around it ([`Driver::create_around`]: the systemd
-/// driver's scope), forwarding signals, and returns what happened. The life of [`run`],
+/// driver's scope), forwarding signals, and returns what happened. The life of [`run_observed`],
 /// except that the command starts held until the driver has moved it into its group, and
 /// that the driver removes the group.
 pub fn run_in_unit(sup: &Supervisor, cmd: &Prepared, driver: &dyn Driver, spec: &Spec) -> Result<Report, RunError> {

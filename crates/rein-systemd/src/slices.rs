@@ -37,8 +37,10 @@ use rein::driver::{Cgroupfs, Driver, DriverGroup, Entry};
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Resources, Result, Spec};
 
 use crate::bus::{Bounds, Bus, DbusBus, Instance, Left, StartError};
+use crate::names;
+use crate::policy::{Decision, Facts, Requested};
 use crate::properties::{self, Property, Value};
-use crate::{Decision, Facts, Requested, add_hint, names, wait_unloaded};
+use crate::unit::{add_hint, check_device_paths, not_delegated_hint, wait_unloaded, write_residual};
 
 /// The systemd driver for [`rein::Cgroup`] handles (see the module guide).
 pub struct SliceDriver<B: Bus = DbusBus> {
@@ -219,7 +221,7 @@ fn plan(
         return Err(Error::ControllerUnavailable {
             controller: c.to_string(),
             path: std::path::Path::new("/sys/fs/cgroup").join(root).join("cgroup.controllers"),
-            hint: crate::not_delegated_hint(c, root),
+            hint: not_delegated_hint(c, root),
         });
     }
     let mapping = properties::map(&spec.resources, version);
@@ -255,7 +257,7 @@ impl<B: Bus + Send + Sync + 'static> Driver for SliceDriver<B> {
 
     fn create(&self, name: &GroupPath, spec: &Spec) -> Result<Box<dyn DriverGroup>> {
         let plan = self.plan(name, spec)?;
-        crate::check_device_paths(&spec.resources)?;
+        check_device_paths(&spec.resources)?;
         if self.bus.is_loaded(&plan.slice)? {
             return Err(Error::state(
                 format!("group {name} already exists: systemd has {} loaded", plan.slice),
@@ -277,7 +279,7 @@ impl<B: Bus + Send + Sync + 'static> Driver for SliceDriver<B> {
         let made = || -> Result<Group> {
             let mut group = self.group_at(&plan.cgroup)?;
             if !plan.residual.is_empty() {
-                crate::write_residual(&mut group, &plan.residual)?;
+                write_residual(&mut group, &plan.residual)?;
             }
             if let Some(frozen) = plan.freeze {
                 self.bus.freeze(&plan.slice, frozen)?;
@@ -406,7 +408,7 @@ impl<B: Bus + Send + Sync + 'static> DriverGroup for SliceGroup<B> {
             self.bus.set_properties(&self.slice, &mapping.properties)?;
         }
         if !mapping.residual.is_empty() {
-            crate::write_residual(&mut self.group, &mapping.residual)?;
+            write_residual(&mut self.group, &mapping.residual)?;
         }
         if let Some(frozen) = mapping.freeze {
             self.bus.freeze(&self.slice, frozen)?;

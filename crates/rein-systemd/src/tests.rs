@@ -1,12 +1,16 @@
 //! The driver's pure parts (policy, plan) and its sequencing against a recording bus. What
 //! systemd does with the calls is tested for real in the systemd VM (crates/rein-cli/tests/kernel/systemd.rs).
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
+use rein::driver::Driver;
 use rein::testing::{FakeTree, Layout};
 use rein::units::{Bytes, CpuList};
+use rein::{Controller, Error, Mode, Resources, Result, Spec};
 
 use super::*;
+use crate::properties::{Property, Value};
 
 fn facts(booted: bool, mode: Mode) -> Facts {
     Facts { booted, mode, fake_tree: false, user: false }

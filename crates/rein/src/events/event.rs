@@ -124,7 +124,7 @@ impl Serialize for Event {
     }
 }
 
-/// How a [`Watcher`] works.
+/// How a [`super::Watcher`] works.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// PSI triggers set on every watched group that has a cgroup2 directory.
