@@ -115,7 +115,7 @@ mod kernel_formats {
         let on: BTreeSet<Controller> = [Controller::Memory, Controller::Cpu, Controller::Io, Controller::Pids].into();
         b.bench(|| {
             let mut s = Stats::default();
-            rein::v2::read_stats(black_box(&src), &on, &mut s).map(|()| s)
+            rein::backend::read_stats(rein::backend::Version::V2, black_box(&src), &on, &mut s).map(|()| s)
         });
     }
 
@@ -187,7 +187,7 @@ mod model_to_files {
     fn v2_writes(b: Bencher) {
         let r = typical();
         let on = r.controllers();
-        b.bench(|| rein::v2::limit_writes(black_box(&r), &on));
+        b.bench(|| rein::backend::limit_writes(rein::backend::Version::V2, black_box(&r), &on, &|_| None));
     }
 
     #[divan::bench]

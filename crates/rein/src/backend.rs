@@ -173,7 +173,7 @@ pub(crate) fn procs(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
 /// provides CPU time (`cpu.stat`) and the frozen state, so the v1 cpuacct and freezer
 /// files are not read, and a v1 hierarchy without an accounting controller is not opened;
 /// throttling and the bandwidth limit come from the v1 cpu hierarchy.
-pub(crate) fn read_stats<S: FileSource>(
+pub(crate) fn read_group_stats<S: FileSource>(
     nodes: &[Node],
     mut dir: impl FnMut(usize, &Node) -> Result<S>,
 ) -> Result<Stats> {
@@ -220,6 +220,21 @@ pub fn stat_files(version: Version, fields: Fields) -> Vec<&'static str> {
     match version {
         Version::V2 => v2::stat_files(fields),
         Version::V1 => v1::stat_files(fields),
+    }
+}
+
+/// Reads the accounting of one directory of `version` carrying the controllers `on`
+/// into `s` (the core files too, on v2): the per-version reader behind
+/// [`crate::Group::stats`], for callers that hold the directory's files themselves.
+pub fn read_stats<D: FileSource + ?Sized>(
+    version: Version,
+    dir: &D,
+    on: &BTreeSet<Controller>,
+    s: &mut Stats,
+) -> Result<()> {
+    match version {
+        Version::V2 => v2::read_stats(dir, on, s),
+        Version::V1 => v1::read_stats(dir, on, s),
     }
 }
 

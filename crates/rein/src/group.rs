@@ -531,7 +531,7 @@ impl Group {
     /// cpuacct and freezer files are not read; throttling comes from the v1 cpu
     /// hierarchy.
     pub fn stats(&self) -> Result<Stats> {
-        backend::read_stats(&self.nodes, |i, n| self.dir(i, n))
+        backend::read_group_stats(&self.nodes, |i, n| self.dir(i, n))
     }
 
     /// Node `i`'s directory: the one [`Group::open`] kept, or opened now.

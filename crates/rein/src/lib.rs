@@ -102,8 +102,8 @@ pub mod test_support;
 pub mod testing;
 pub mod tree;
 pub mod units;
-pub mod v1;
-pub mod v2;
+pub(crate) mod v1;
+pub(crate) mod v2;
 
 pub use cgroupfs::{GroupPath, Verify};
 pub use controller::Controller;

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::inotify;
 use rustix::io::Errno;
 
-use crate::backend::read_stats;
+use crate::backend::read_group_stats;
 use crate::cgroupfs::GroupPath;
 use crate::error::{Error, Result};
 use crate::group::Node;
@@ -507,7 +507,7 @@ impl Tree {
         }
         let budget = Budget { open: &self.open_files, max: self.options.max_open_files, now: taken };
         let read_one = |(path, e, set): &(&GroupPath, &Entry, Option<usize>)| {
-            let stats = read_stats(&e.nodes, |_, n| {
+            let stats = read_group_stats(&e.nodes, |_, n| {
                 let wanted = set.map(|i| &sets[i].1);
                 let mount = n.place.mount(&self.h);
                 Ok(Cached::new(budget, wanted, &e.dirs[&n.place].files, mount, path, n.place == Place::V2))
