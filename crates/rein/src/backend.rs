@@ -1,6 +1,6 @@
 //! The seam between the version-neutral operations ([`crate::group`],
 //! [`crate::lifecycle`], [`crate::gc`], [`crate::events`], [`crate::tree`], the handle)
-//! and the code of each cgroup version ([`crate::v1`], [`crate::v2`]): every question
+//! and the code of each cgroup version (`v1`, `v2`): every question
 //! whose answer depends on the version (which file, which format, which planner) is a
 //! function here that asks the version a [`Place`] belongs to.
 //!

@@ -129,7 +129,7 @@ pub fn parse_cpu(v: &str, period: Option<u64>) -> Result<CpuMax> {
 }
 
 /// Re-labels a model error as an error of `--flag` with the value as given.
-pub fn relabel(e: Error, flag: &str, v: &str) -> Error {
+pub(crate) fn relabel(e: Error, flag: &str, v: &str) -> Error {
     match e {
         Error::InvalidValue { reason, .. } => invalid(flag, v, reason),
         other => other,

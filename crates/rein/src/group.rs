@@ -471,11 +471,6 @@ impl Group {
         )
     }
 
-    /// Waits, with backoff, until no process is left in the group.
-    pub fn wait_empty(&self) -> Result<()> {
-        self.wait_empty_until(Instant::now() + SETTLE_TIMEOUT)
-    }
-
     fn wait_empty_until(&self, deadline: Instant) -> Result<()> {
         let mut pause = Duration::from_micros(20);
         while self.is_populated()? {
@@ -604,11 +599,6 @@ impl Group {
             dirs.push((m.open_dir(&self.path)?, m.dir_path(&self.path)));
         }
         Ok(dirs)
-    }
-
-    /// The plan that [`Group::remove`] follows, for dry runs.
-    pub fn describe_remove(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| format!("rmdir {}", self.mount(n.place).dir_path(&self.path).display())).collect()
     }
 }
 

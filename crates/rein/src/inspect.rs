@@ -118,7 +118,7 @@ pub fn inspect(group: &Group, procs: &ProcTable) -> Result<Inspection> {
 /// The limits in rein's model, from limit files of either version (by file name).
 /// Defaults read as what they are (`memory.max` "max" is `Limit::Max`); an empty
 /// cpuset list, or v1's "no soft limit", is absent.
-pub fn read_limits(files: &BTreeMap<&str, &str>) -> Result<Resources> {
+pub(crate) fn read_limits(files: &BTreeMap<&str, &str>) -> Result<Resources> {
     backend::read_limits(&|f| files.get(f).map(|t| t.to_string()))
 }
 

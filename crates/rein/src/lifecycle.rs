@@ -32,7 +32,7 @@ pub struct Change {
 
 impl Change {
     /// The model's settings that a raw write sets too, named (a setting given twice).
-    pub fn conflicts(&self) -> Vec<String> {
+    pub(crate) fn conflicts(&self) -> Vec<String> {
         let fields = self.spec.resources.fields();
         self.raw
             .iter()
@@ -417,7 +417,7 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<(BTreeSet<String>, String)> {
 }
 
 /// The deepest group that is an ancestor of (or equal to) both `a` and `b`.
-pub fn common_ancestor(a: &GroupPath, b: &GroupPath) -> GroupPath {
+pub(crate) fn common_ancestor(a: &GroupPath, b: &GroupPath) -> GroupPath {
     let (la, lb) = (a.lineage(), b.lineage());
     la.iter().zip(lb.iter()).take_while(|(x, y)| x == y).last().map(|(x, _)| x.clone()).unwrap_or_default()
 }

@@ -249,7 +249,7 @@ pub fn prog_query(cgroup: BorrowedFd<'_>, at: AttachType) -> std::io::Result<Vec
 }
 
 /// An fd of the loaded program with id `id`.
-pub fn prog_fd_by_id(id: u32) -> std::io::Result<OwnedFd> {
+pub(crate) fn prog_fd_by_id(id: u32) -> std::io::Result<OwnedFd> {
     let mut a = Attr::new();
     a.u32(0, id);
     bpf(BPF_PROG_GET_FD_BY_ID, &mut a).map(owned)

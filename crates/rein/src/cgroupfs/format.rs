@@ -203,7 +203,7 @@ fn page_size() -> u64 {
 /// from the written one (v1 `-1` reads as a huge number, memory limits round down to
 /// pages, `io.max` and the v1 throttle files list every device and key, `io.weight` adds
 /// per-device lines, CPU lists may be written in another order).
-pub fn same_setting(file: &str, written: &str, current: &str) -> bool {
+pub(crate) fn same_setting(file: &str, written: &str, current: &str) -> bool {
     let (w, c) = (written.trim(), current.trim());
     if w == c {
         return true;
@@ -266,7 +266,7 @@ fn per_device_reset(file: &str) -> Option<&'static str> {
 /// or, for a device that had none, the value that removes its line (io.max
 /// `MAJ:MIN rbps=max wbps=max riops=max wiops=max`, blkio.throttle `MAJ:MIN 0`, ...).
 /// io.weight's `default N` line is put back as `default <old N>`.
-pub fn undo_writes(file: &str, written: &str, previous: &str) -> Vec<String> {
+pub(crate) fn undo_writes(file: &str, written: &str, previous: &str) -> Vec<String> {
     let Some(reset) = per_device_reset(file) else {
         return vec![previous.trim_end().to_string()];
     };

@@ -109,7 +109,7 @@ impl Mount {
     }
 
     /// Reads a file of the root group.
-    pub fn root_read(&self, file: &str) -> Result<String> {
+    pub(crate) fn root_read(&self, file: &str) -> Result<String> {
         self.read(&GroupPath::root(), file)
     }
 
@@ -119,14 +119,14 @@ impl Mount {
     }
 
     /// True when the group has this interface file.
-    pub fn has_file(&self, group: &GroupPath, file: &str) -> bool {
+    pub(crate) fn has_file(&self, group: &GroupPath, file: &str) -> bool {
         check_file_name(file).is_ok() && self.resolve(&rel(group, file), OFlags::PATH).is_ok()
     }
 
     /// Whether this process may write an interface file (faccessat with the effective
     /// ids, as the kernel will check the write). False when it is missing. In a subtree
     /// delegated to a user, the files of the groups above it are not theirs to write.
-    pub fn may_write(&self, group: &GroupPath, file: &str) -> bool {
+    pub(crate) fn may_write(&self, group: &GroupPath, file: &str) -> bool {
         if check_file_name(file).is_err() {
             return false;
         }
@@ -574,7 +574,7 @@ fn fail_at(path: PathBuf, op: Op, file: Option<&str>, value: Option<&str>, errno
     io_error(&verb, &path, errno.into(), hint)
 }
 
-/// Where the accounting readers ([`crate::v1::read_stats`], [`crate::v2::read_stats`]) get
+/// Where the accounting readers ([`crate::backend::read_stats`], one per version) get
 /// a group's interface files from, one directory (a group in one hierarchy) at a time: a
 /// [`GroupDir`] (each file opened by name, read, closed: [`crate::Group::stats`], `rein
 /// stat`, the recorder), or the cache of open files a [`crate::tree::Tree`] keeps between

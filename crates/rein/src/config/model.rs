@@ -299,10 +299,10 @@ impl fmt::Display for Key {
 }
 
 /// The key names a group table takes besides the limit keys.
-pub const GROUP_KEYS: [&str; 6] = ["template", "command", "log", "groups", "systemd", "files"];
+pub(crate) const GROUP_KEYS: [&str; 6] = ["template", "command", "log", "groups", "systemd", "files"];
 
 /// The top-level keys.
-pub const TOP_KEYS: [&str; 5] = ["name", "parent", "defaults", "templates", "groups"];
+pub(crate) const TOP_KEYS: [&str; 5] = ["name", "parent", "defaults", "templates", "groups"];
 
 /// `template = "a"` or `template = ["a", "b"]`.
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

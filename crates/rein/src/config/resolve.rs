@@ -71,7 +71,7 @@ impl Problem {
 }
 
 /// A key path as written in TOML (`groups.db."memory.max"`).
-pub fn dotted(at: &[String]) -> String {
+pub(crate) fn dotted(at: &[String]) -> String {
     at.iter()
         .map(|k| {
             if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {

@@ -9,11 +9,6 @@ use crate::resources::{CpuMax, DEFAULT_CPU_PERIOD_US};
 use crate::units::{self, CpuList, DeviceNumber, Limit, Weight};
 use crate::{v1, v2};
 
-/// Whether `cpus` parses as a CPU list (used to refuse junk before the kernel does).
-pub fn is_cpu_list(text: &str) -> bool {
-    CpuList::parse(text).is_ok()
-}
-
 /// Checks a value written as given (a name of the running mode) before any write, with
 /// the parsers the translations use, so a typo is refused before the group is touched
 /// (the kernel checks it again). Names rein does not know go to the kernel unchecked.

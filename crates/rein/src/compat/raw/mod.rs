@@ -24,10 +24,11 @@ mod names;
 mod read;
 mod write;
 
-pub use check::is_cpu_list;
-pub use names::{Dialect, Home, Host, MEMORY_LIMIT_NAMES, home_of, is_memory_max, parse_setting};
+pub use names::{Dialect, Home, Host, home_of, parse_setting};
+pub(crate) use names::{MEMORY_LIMIT_NAMES, is_memory_max};
 pub use read::{Reader, read};
-pub use write::{RawWrite, Translation, controllers_of, field_of, to_model, translate};
+pub use write::{RawWrite, Translation, translate};
+pub(crate) use write::{controllers_of, field_of, to_model};
 
 #[cfg(test)]
 mod tests {

@@ -106,11 +106,11 @@ pub fn parse_setting(s: &str) -> Result<(String, String)> {
 }
 
 /// The names of the hard memory limit in both versions (v1 first).
-pub const MEMORY_LIMIT_NAMES: [&str; 2] = [v1::MEMORY_LIMIT, v2::MEMORY_MAX];
+pub(crate) const MEMORY_LIMIT_NAMES: [&str; 2] = [v1::MEMORY_LIMIT, v2::MEMORY_MAX];
 
 /// Whether `file` is v2's hard memory limit, the name a translation asks for when it
 /// needs the memory limit in force (`memory.memsw.limit_in_bytes` is relative to it).
-pub fn is_memory_max(file: &str) -> bool {
+pub(crate) fn is_memory_max(file: &str) -> bool {
     file == v2::MEMORY_MAX
 }
 

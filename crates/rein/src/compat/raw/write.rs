@@ -35,7 +35,7 @@ pub struct Translation {
 }
 
 /// The controllers a set of raw writes needs, for creating the group's directories.
-pub fn controllers_of(raw: &[RawWrite]) -> BTreeSet<Controller> {
+pub(crate) fn controllers_of(raw: &[RawWrite]) -> BTreeSet<Controller> {
     raw.iter()
         .filter_map(|w| match w.home {
             Home::Controller(c) => Some(c),
@@ -45,7 +45,7 @@ pub fn controllers_of(raw: &[RawWrite]) -> BTreeSet<Controller> {
 }
 
 /// The model field a raw write sets, named like [`Resources::fields`], if rein models it.
-pub fn field_of(raw: &RawWrite) -> Option<&'static str> {
+pub(crate) fn field_of(raw: &RawWrite) -> Option<&'static str> {
     known(&raw.file).and_then(|k| k.field)
 }
 
@@ -261,7 +261,7 @@ pub fn translate(
 /// `memory.memsw.limit_in_bytes` (the memory limit set elsewhere in the same table).
 /// A lone `cpu.cfs_quota_us` or `cpu.cfs_period_us` takes the default for the other half
 /// (100000 µs, no limit), never the group's present value: a file says everything.
-pub fn to_model(settings: &[(String, String)], current: &dyn Fn(&str) -> Option<String>) -> Result<Translation> {
+pub(crate) fn to_model(settings: &[(String, String)], current: &dyn Fn(&str) -> Option<String>) -> Result<Translation> {
     let every: BTreeSet<Controller> = Controller::ALL.into_iter().collect();
     let v1_host = Host { v1: every.clone(), v2: BTreeSet::new(), unified: false, page_size: 4096 };
     let v2_host = Host { v1: BTreeSet::new(), v2: every, unified: true, page_size: 4096 };
