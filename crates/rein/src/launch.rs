@@ -282,7 +282,7 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
 /// The placeholders are ends of a pipe of their own; on drop each is closed only if the
 /// slot still holds it (another thread may have dup2'ed its own file there meanwhile).
 #[derive(Debug)]
-pub(crate) struct StdioSlots {
+pub struct StdioSlots {
     held: Vec<(RawFd, u64)>,
 }
 
@@ -815,7 +815,7 @@ struct JoinState {
 /// The parent's side of [`join_on_exec`]: call [`ExecJoin::finish`] once
 /// [`std::process::Command::spawn`] has returned. Dropping it disarms the closure too.
 #[derive(Debug)]
-pub(crate) struct ExecJoin {
+pub struct ExecJoin {
     state: Arc<JoinState>,
     procs: Vec<OwnedFd>,
     report: OwnedFd,
@@ -831,7 +831,7 @@ pub(crate) struct ExecJoin {
 /// only the forked copy of the caller runs outside the group, for the few system calls
 /// before the writes. clone3 `CLONE_INTO_CGROUP` ([`spawn`]) avoids even that, but returns
 /// a pid rather than a [`std::process::Child`].
-pub(crate) fn join_on_exec(cmd: &mut std::process::Command, procs: Vec<OwnedFd>) -> io::Result<ExecJoin> {
+pub fn join_on_exec(cmd: &mut std::process::Command, procs: Vec<OwnedFd>) -> io::Result<ExecJoin> {
     use std::os::unix::process::CommandExt;
     // std sets up the child's stdio (dup2 onto 0, 1, 2) before it runs pre_exec closures:
     // an fd of the closure's there would be written into the program's stdin instead.
@@ -913,7 +913,7 @@ struct HoldState {
 /// The spawning thread's side of [`hold_on_exec`]: call [`ExecHold::finish`] once
 /// [`std::process::Command::spawn`] has returned. Dropping it does the same.
 #[derive(Debug)]
-pub(crate) struct ExecHold {
+pub struct ExecHold {
     state: Arc<HoldState>,
     pid_wr: Option<OwnedFd>,
     gate_rd: Option<OwnedFd>,
@@ -923,7 +923,7 @@ pub(crate) struct ExecHold {
 /// the child's pid, [`HeldChild::release`] lets it execve. Dropping it without releasing
 /// makes the spawn fail (`ECANCELED`) before the program runs.
 #[derive(Debug)]
-pub(crate) struct HeldChild {
+pub struct HeldChild {
     pid_rd: OwnedFd,
     gate_wr: Option<OwnedFd>,
 }
@@ -937,7 +937,7 @@ pub(crate) struct HeldChild {
 /// waits in `spawn` (see [`crate::Cgroup::spawn`] for the sequence). If the process that
 /// holds the [`HeldChild`] dies, the child sees the gate close and fails instead of
 /// waiting forever.
-pub(crate) fn hold_on_exec(cmd: &mut std::process::Command) -> io::Result<(ExecHold, HeldChild)> {
+pub fn hold_on_exec(cmd: &mut std::process::Command) -> io::Result<(ExecHold, HeldChild)> {
     use std::os::unix::process::CommandExt;
     // Above 2, as in join_on_exec: std dup2()s the child's stdio before the closure runs.
     let (pid_rd, pid_wr) = pipe_above_stdio(rustix::pipe::PipeFlags::empty())?;

@@ -61,4 +61,4 @@ mod watcher;
 
 pub use event::{Event, EventKind, Options};
 pub use trigger::{PressureResource, PressureTrigger, Stall};
-pub use watcher::Watcher;
+pub use watcher::{RECHECK_INTERVAL, Watcher};

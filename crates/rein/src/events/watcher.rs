@@ -25,7 +25,7 @@ use crate::hierarchy::{Controller, Hierarchy, Mode};
 use crate::plan::Place;
 
 /// How often memory counters are re-read after a sign of an imminent OOM kill.
-pub(crate) const RECHECK_INTERVAL: Duration = Duration::from_millis(1);
+pub const RECHECK_INTERVAL: Duration = Duration::from_millis(1);
 /// How long after a v2 `max`/`oom` increase the memory counters are re-read (a little
 /// more than the kernel's 20 ms notification interval).
 const RECHECK_WINDOW_V2: Duration = Duration::from_millis(25);
