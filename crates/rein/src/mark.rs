@@ -55,7 +55,7 @@ pub const XATTR: &str = "user.rein";
 pub(crate) const CREATING: &str = "user.rein.creating.";
 
 /// How long a creator waits for the kernel to have room for its creation record.
-pub(crate) const RECORD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+pub const RECORD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A creation record: the process `pid`, started at `start`, is making the child `name`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,7 +235,7 @@ impl fmt::Display for Mark {
 
 /// The id of a rein.toml file's groups: FNV-1a (64 bit) of its owner name (its `name`
 /// key, else its absolute path). Stable across rein versions and hosts.
-pub(crate) fn config_id(owner: &str) -> u64 {
+pub fn config_id(owner: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in owner.bytes() {
         h ^= u64::from(b);
