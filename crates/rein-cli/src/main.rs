@@ -15,6 +15,7 @@ mod exit;
 mod plot;
 mod record;
 mod report;
+#[allow(unsafe_code)] // malloc_trim and madvise(MADV_DONTNEED) of rein's own r-xp file mappings
 mod rss_trim;
 mod supervisor;
 

@@ -27,6 +27,7 @@ pub fn unix_usec(t: SystemTime) -> u64 {
 }
 
 /// Local wall-clock time `HH:MM:SS.mmm`.
+#[allow(unsafe_code)] // localtime_r into a tm we own: libc's only timezone-aware clock
 pub fn clock(t: SystemTime) -> String {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as libc::time_t;

@@ -521,6 +521,7 @@ fn forwarded(sig: i32, from_kernel: bool, session_leader: bool) -> bool {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // a test ignores SIGCHLD in its own process, as a host program may
 mod tests {
     use super::*;
     use std::ffi::OsString;

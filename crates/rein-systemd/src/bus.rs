@@ -622,7 +622,9 @@ impl Bus for DbusBus {
     }
 }
 
+// The tests make a pipe and read and write it through libc to stand in for a signal.
 #[cfg(test)]
+#[allow(unsafe_code)]
 mod tests {
     use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
     use std::time::Instant;

@@ -25,6 +25,9 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
     })
 }
 
+// The workloads fork, exit and wait, raise signals and read their CPU affinity through libc
+// (each block with its SAFETY comment): test programs, not library code.
+#[allow(unsafe_code)]
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {

@@ -558,6 +558,7 @@ impl Drop for Cgroup {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // tests close fd 0 and ignore SIGCHLD in a process of their own, as host programs may
 mod tests {
     use super::*;
     use crate::testing::{FakeTree, Layout};

@@ -11,9 +11,14 @@ mod groups;
 mod library;
 mod library_api;
 mod lifecycle;
+#[allow(unsafe_code)] // clock_gettime(CLOCK_MONOTONIC), the clock of the kernel log
 mod observability;
 mod observe;
 mod reliability;
+// Seccomp filters, clone3 with set_tid and raw signals: the supervision tests act as hostile
+// hosts and racing processes through libc.
+#[allow(unsafe_code)]
 mod supervision;
+#[allow(unsafe_code)] // seccomp filters a test installs in a child (prctl)
 mod support;
 mod systemd;

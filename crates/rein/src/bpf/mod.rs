@@ -32,6 +32,8 @@
 pub mod device_program;
 pub mod insn;
 pub mod interp;
+// The bpf(2) system call, which neither rustix nor libc wraps; see sys's SAFETY notes.
+#[allow(unsafe_code)]
 pub mod sys;
 
 use std::os::fd::{AsFd, BorrowedFd};
