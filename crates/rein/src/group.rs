@@ -337,10 +337,14 @@ impl Group {
     }
 
     fn subtree_has_procs(&self, m: &Mount, g: &GroupPath) -> Result<bool> {
-        if !m.read(g, backend::PROCS)?.trim().is_empty() {
-            return Ok(true);
+        match m.read(g, backend::PROCS) {
+            Ok(t) if !t.trim().is_empty() => return Ok(true),
+            Ok(_) => {}
+            // Removed meanwhile (see children_if_there): nothing in it.
+            Err(e) if e.errno() == Some(libc::ENOENT) && !g.eq(&self.path) => return Ok(false),
+            Err(e) => return Err(e),
         }
-        for child in m.children(g)? {
+        for child in children_if_there(m, g)? {
             if self.subtree_has_procs(m, &g.join(&child)?)? {
                 return Ok(true);
             }
@@ -643,10 +647,20 @@ fn collect_pids(m: &Mount, g: &GroupPath, out: &mut BTreeSet<u32>) -> Result<()>
         Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(e),
     }
-    for child in m.children(g)? {
+    for child in children_if_there(m, g)? {
         collect_pids(m, &g.join(&child)?, out)?;
     }
     Ok(())
+}
+
+/// The child groups of `g`, none when `g` went away meanwhile: a child group that a
+/// service manager (or anyone) removes between the listing of its parent and the look
+/// inside it holds no process (systemd removes a scope's cgroup the moment it empties).
+fn children_if_there(m: &Mount, g: &GroupPath) -> Result<Vec<String>> {
+    match m.children(g) {
+        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(Vec::new()),
+        other => other,
+    }
 }
 
 /// File descriptors that put a child into a group (see [`Group::attach_fds`]).
