@@ -97,6 +97,51 @@ fn usage_errors_exit_2() {
     assert_eq!(rein(&tree, &["nonsense"]).status.code(), Some(2));
 }
 
+/// The help of the commands that take the limit flags, as users read it (100 columns,
+/// no REIN_DRIVER set): the flags are built from the library's flag table
+/// (`rein::flags::Key`), and these files hold what they said before that table existed.
+/// A deliberate change of a help text updates the file: `REIN_BLESS=1 cargo test -p
+/// rein-cli --test cli help_` rewrites them.
+#[test]
+fn help_texts_of_the_commands_with_limit_flags_are_unchanged() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut wrong = Vec::new();
+    for cmd in ["run", "create", "set", "exec"] {
+        for (flag, suffix) in [("--help", "help"), ("-h", "short-help")] {
+            let o = Command::new(env!("CARGO_BIN_EXE_rein"))
+                .env_remove("REIN_DRIVER")
+                .env_remove("REIN_CGROUP_ROOT")
+                .env("COLUMNS", "100")
+                .args([cmd, flag])
+                .output()
+                .expect("rein");
+            assert!(o.status.success(), "rein {cmd} {flag}: {}", err(&o));
+            let file = dir.join(format!("{cmd}-{suffix}.txt"));
+            let got = String::from_utf8_lossy(&o.stdout);
+            if std::env::var_os("REIN_BLESS").is_some() {
+                std::fs::write(&file, got.as_bytes()).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            if got != want {
+                let at = got
+                    .lines()
+                    .zip(want.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or_else(|| got.lines().count().min(want.lines().count()));
+                wrong.push(format!(
+                    "rein {cmd} {flag} differs from {} from line {}:\n  got:  {:?}\n  want: {:?}",
+                    file.display(),
+                    at + 1,
+                    got.lines().nth(at),
+                    want.lines().nth(at)
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 #[test]
 fn v1_refuses_v2_only_settings_with_the_closest_equivalent() {
     let tree = FakeTree::new(Layout::V1);
