@@ -17,30 +17,11 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn snapshot(tree: &FakeTree) -> Vec<String> {
-    fn walk(d: &std::path::Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(d).unwrap().filter_map(|e| e.ok()) {
-            let p = e.path();
-            let content = if p.is_dir() {
-                walk(&p, out);
-                String::new()
-            } else {
-                std::fs::read_to_string(&p).unwrap_or_default()
-            };
-            out.push(format!("{}={content}", p.display()));
-        }
-    }
-    let mut v = Vec::new();
-    walk(tree.path(), &mut v);
-    v.sort();
-    v
-}
-
 #[test]
 fn dry_run_lists_every_write_and_changes_nothing() {
     for layout in [Layout::V2, Layout::V1, Layout::Hybrid] {
         let tree = FakeTree::new(layout);
-        let before = snapshot(&tree);
+        let before = tree.snapshot();
         let o = rein(&tree, &["run", "--dry-run", "--name", "job", "--memory", "256M", "--cpu", "20%", "--", "true"]);
         assert!(o.status.success(), "{layout:?}: {}", err(&o));
         let text = out(&o);
@@ -51,14 +32,14 @@ fn dry_run_lists_every_write_and_changes_nothing() {
         assert!(text.contains(mem) && text.contains(cpu), "{layout:?}:\n{text}");
         assert!(text.contains("mkdir ") && text.contains("rein/job"), "{text}");
         assert!(text.contains("rmdir "), "{text}");
-        assert_eq!(before, snapshot(&tree), "{layout:?}: dry run changed the tree");
+        assert_eq!(before, tree.snapshot(), "{layout:?}: dry run changed the tree");
     }
 }
 
 #[test]
 fn bad_values_exit_125_and_name_the_value() {
     let tree = FakeTree::new(Layout::V2);
-    let before = snapshot(&tree);
+    let before = tree.snapshot();
     for (args, needle) in [
         (vec!["--memory", "lots"], "'lots'"),
         (vec!["--memory", "-1"], "negative"),
@@ -86,7 +67,7 @@ fn bad_values_exit_125_and_name_the_value() {
         assert!(err(&o).contains(needle), "{args:?}: {}", err(&o));
         assert!(err(&o).starts_with("rein: error: "), "{}", err(&o));
     }
-    assert_eq!(before, snapshot(&tree));
+    assert_eq!(before, tree.snapshot());
 }
 
 #[test]
@@ -384,7 +365,7 @@ fn exporter_refuses_bad_addresses_and_busy_ports() {
 #[test]
 fn driver_choice_on_a_fake_tree_is_cgroupfs_and_systemd_flags_are_refused() {
     let tree = FakeTree::new(Layout::V2);
-    let before = snapshot(&tree);
+    let before = tree.snapshot();
     let o = rein(&tree, &["check", "--json"]);
     assert!(o.status.success(), "{}", err(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
@@ -406,7 +387,7 @@ fn driver_choice_on_a_fake_tree_is_cgroupfs_and_systemd_flags_are_refused() {
     assert_eq!(rein(&tree, &["--driver", "bogus", "check"]).status.code(), Some(2));
     let o = rein(&tree, &["--driver", "cgroupfs", "run", "--dry-run", "--", "true"]);
     assert!(o.status.success(), "{}", err(&o));
-    assert_eq!(before, snapshot(&tree));
+    assert_eq!(before, tree.snapshot());
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
