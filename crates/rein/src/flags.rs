@@ -296,12 +296,7 @@ pub fn parse_io_max(v: &str, resolve: &dyn Fn(&str) -> Result<DeviceNumber>) -> 
             }
         }
         .map_err(|r| invalid("io-max", v, format!("{}: {r}", k.trim())))?;
-        let slot = match k.trim() {
-            "rbps" => &mut m.rbps,
-            "wbps" => &mut m.wbps,
-            "riops" => &mut m.riops,
-            _ => &mut m.wiops,
-        };
+        let slot = m.slot_mut(k.trim()).expect("a key checked above");
         if slot.is_some() {
             return Err(invalid("io-max", v, format!("'{}' given twice", k.trim())));
         }
@@ -423,16 +418,14 @@ impl Flags {
         }
         for spec in self.values(Key::IoMax) {
             let m = parse_io_max(spec, resolve)?;
-            match r.io.max.iter_mut().find(|x| x.device == m.device) {
-                Some(_) => {
-                    return Err(invalid(
-                        "io-max",
-                        spec,
-                        format!("device {} given twice; merge the limits with commas", m.device),
-                    ));
-                }
-                None => r.io.max.push(m),
+            if r.io.device(m.device).is_some() {
+                return Err(invalid(
+                    "io-max",
+                    spec,
+                    format!("device {} given twice; merge the limits with commas", m.device),
+                ));
             }
+            r.io.max.push(m);
         }
         if let Some(v) = self.get(Key::Pids) {
             r.pids.max = Some(
@@ -503,28 +496,17 @@ impl Flags {
             }
             r.io.weight = Some(w);
         }
-        for (kind, list) in [
-            (docker::DeviceRate::ReadBps, self.values(Key::DeviceReadBps)),
-            (docker::DeviceRate::WriteBps, self.values(Key::DeviceWriteBps)),
-            (docker::DeviceRate::ReadIops, self.values(Key::DeviceReadIops)),
-            (docker::DeviceRate::WriteIops, self.values(Key::DeviceWriteIops)),
+        // Each rate flag and the io.max key it sets.
+        for (kind, key, io) in [
+            (docker::DeviceRate::ReadBps, Key::DeviceReadBps, "rbps"),
+            (docker::DeviceRate::WriteBps, Key::DeviceWriteBps, "wbps"),
+            (docker::DeviceRate::ReadIops, Key::DeviceReadIops, "riops"),
+            (docker::DeviceRate::WriteIops, Key::DeviceWriteIops, "wiops"),
         ] {
-            for v in list {
+            for v in self.values(key) {
                 let (path, limit) = docker::device_rate(kind, v)?;
                 let dev = resolve(&path)?;
-                let m = match r.io.max.iter_mut().find(|m| m.device == dev) {
-                    Some(m) => m,
-                    None => {
-                        r.io.max.push(IoMax::new(dev));
-                        r.io.max.last_mut().expect("just pushed")
-                    }
-                };
-                let slot = match kind {
-                    docker::DeviceRate::ReadBps => &mut m.rbps,
-                    docker::DeviceRate::WriteBps => &mut m.wbps,
-                    docker::DeviceRate::ReadIops => &mut m.riops,
-                    docker::DeviceRate::WriteIops => &mut m.wiops,
-                };
+                let slot = r.io.device_mut(dev).slot_mut(io).expect("an io.max key");
                 if slot.is_some() {
                     return Err(invalid(kind.flag(), v, format!("device {dev} has this limit already; give it once")));
                 }
@@ -630,5 +612,37 @@ mod tests {
         assert_eq!(r.memory.max, Some(Limit::Value(Bytes::gib(2))));
         assert_eq!(r.io.max.len(), 2);
         assert_eq!(r.memory.oom_group, None);
+    }
+
+    /// Device limits merge per device: `--io-max` once per device, each key once; the
+    /// Docker rate flags fill the same device's slots, each once.
+    #[test]
+    fn device_limits_merge_per_device_and_refuse_repeats() {
+        let dev = |s: &str| match s {
+            "/dev/x" => Ok(DeviceNumber { major: 8, minor: 0 }),
+            "/dev/y" => Ok(DeviceNumber { major: 8, minor: 16 }),
+            other => no_dev(other),
+        };
+        let mut f = Flags::default();
+        f.set(Key::IoMax, "8:0:wbps=1M");
+        f.set(Key::DeviceReadBps, "/dev/x:2mb");
+        f.set(Key::DeviceWriteIops, "/dev/y:100");
+        f.set(Key::DeviceReadIops, "/dev/y:50");
+        let r = f.to_resources(&dev, &two_cpus).unwrap();
+        assert_eq!(r.io.max.len(), 2);
+        let sda = r.io.device(DeviceNumber { major: 8, minor: 0 }).unwrap();
+        assert_eq!((sda.wbps, sda.rbps), (Some(Limit::Value(1 << 20)), Some(Limit::Value(2 << 20))));
+        let sdb = r.io.device(DeviceNumber { major: 8, minor: 16 }).unwrap();
+        assert_eq!((sdb.riops, sdb.wiops), (Some(Limit::Value(50)), Some(Limit::Value(100))));
+        f.set(Key::DeviceReadBps, "/dev/x:3mb");
+        let e = f.to_resources(&dev, &two_cpus).unwrap_err().to_string();
+        assert!(e.contains("--device-read-bps") && e.contains("has this limit already"), "{e}");
+        let mut g = Flags::default();
+        g.set(Key::IoMax, "8:0:wbps=1M");
+        g.set(Key::IoMax, "8:0:rbps=1M");
+        let e = g.to_resources(&dev, &two_cpus).unwrap_err().to_string();
+        assert!(e.contains("device 8:0 given twice"), "{e}");
+        let e = parse_io_max("8:0:wbps=1M,wbps=2M", &dev).unwrap_err().to_string();
+        assert!(e.contains("'wbps' given twice"), "{e}");
     }
 }

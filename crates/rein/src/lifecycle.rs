@@ -228,11 +228,8 @@ impl fmt::Display for Removal {
 /// Every descendant of `path` in any hierarchy, deepest first.
 fn descendants(h: &Hierarchy, path: &GroupPath) -> Result<Vec<GroupPath>> {
     let mut all = BTreeSet::new();
-    let mut mounts: Vec<&crate::cgroupfs::Mount> = h.v1_mounts().iter().map(|m| &m.mount).collect();
-    if let Some(u) = h.unified() {
-        mounts.push(&u.mount);
-    }
-    for m in mounts {
+    for place in h.places() {
+        let m = place.mount(h);
         if !m.exists(path) {
             continue;
         }

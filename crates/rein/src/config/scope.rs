@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use super::resolve::{Declared, Resolved};
 use crate::cgroupfs::GroupPath;
 use crate::error::Result;
-use crate::hierarchy::{Hierarchy, Place};
+use crate::hierarchy::Hierarchy;
 use crate::mark::{Mark, XATTR};
 
 /// How to apply (and plan `rein down`, and find the commands of `--start`): where the
@@ -42,20 +42,11 @@ pub(super) fn full(base: &GroupPath, d: &Declared) -> Result<GroupPath> {
     if base.is_root() { Ok(d.path.clone()) } else { base.join(d.path.as_str()) }
 }
 
-fn places(h: &Hierarchy) -> Vec<Place> {
-    let mut v = Vec::new();
-    if h.unified().is_some() {
-        v.push(Place::V2);
-    }
-    v.extend((0..h.v1_mounts().len()).map(Place::V1));
-    v
-}
-
 /// Every directory beneath `scope` (in any hierarchy) that carries `mark`.
 pub(super) fn marked(h: &Hierarchy, scope: &GroupPath, mark: Mark) -> Result<BTreeSet<GroupPath>> {
     let mut out = BTreeSet::new();
     let want = mark.value();
-    for place in places(h) {
+    for place in h.places() {
         let m = place.mount(h);
         if !m.exists(scope) {
             continue;
