@@ -1,10 +1,11 @@
 //! rein's and Docker's limit flags (`rein::flags`, shared by the CLI and rein.toml):
 //! never a panic, and what is accepted is a valid model. Each input line is the value of
-//! one flag, in the order of the fields of `Flags`.
+//! one flag, in the order of `Key::ALL` (a switch is on for `true`); an empty line leaves
+//! its flag out.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rein::flags::{self, Flags};
+use rein::flags::{self, Flags, Key};
 use rein::{DeviceNumber, Error};
 
 fuzz_target!(|data: &[u8]| {
@@ -17,31 +18,12 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = flags::parse_io_max(s, &resolve);
-    let mut lines = s.lines().map(|l| Some(l.to_string()));
-    let mut next = || lines.next().flatten();
     let mut f = Flags::default();
-    f.memory = next();
-    f.memory_high = next();
-    f.memory_low = next();
-    f.memory_min = next();
-    f.swap = next();
-    f.cpu = next();
-    f.cpu_period = next();
-    f.cpu_weight = next();
-    f.cpu_shares = next();
-    f.cpus = next();
-    f.cpuset = next();
-    f.mems = next();
-    f.io_weight = next();
-    f.io_max = next().into_iter().collect();
-    f.pids = next();
-    f.memory_swap = next();
-    f.memory_reservation = next();
-    f.cpu_quota = next();
-    f.pids_limit = next();
-    f.blkio_weight = next();
-    f.device_write_bps = next().into_iter().collect();
-    f.device_read_iops = next().into_iter().collect();
+    for (key, line) in Key::ALL.iter().zip(s.lines()) {
+        if !line.is_empty() {
+            f.set(*key, line);
+        }
+    }
     let facts = || rein::compat::systemd::HostFacts {
         physical_memory: 24 << 30,
         page_size: 4096,

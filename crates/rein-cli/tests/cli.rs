@@ -17,30 +17,11 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn snapshot(tree: &FakeTree) -> Vec<String> {
-    fn walk(d: &std::path::Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(d).unwrap().filter_map(|e| e.ok()) {
-            let p = e.path();
-            let content = if p.is_dir() {
-                walk(&p, out);
-                String::new()
-            } else {
-                std::fs::read_to_string(&p).unwrap_or_default()
-            };
-            out.push(format!("{}={content}", p.display()));
-        }
-    }
-    let mut v = Vec::new();
-    walk(tree.path(), &mut v);
-    v.sort();
-    v
-}
-
 #[test]
 fn dry_run_lists_every_write_and_changes_nothing() {
     for layout in [Layout::V2, Layout::V1, Layout::Hybrid] {
         let tree = FakeTree::new(layout);
-        let before = snapshot(&tree);
+        let before = tree.snapshot();
         let o = rein(&tree, &["run", "--dry-run", "--name", "job", "--memory", "256M", "--cpu", "20%", "--", "true"]);
         assert!(o.status.success(), "{layout:?}: {}", err(&o));
         let text = out(&o);
@@ -51,14 +32,14 @@ fn dry_run_lists_every_write_and_changes_nothing() {
         assert!(text.contains(mem) && text.contains(cpu), "{layout:?}:\n{text}");
         assert!(text.contains("mkdir ") && text.contains("rein/job"), "{text}");
         assert!(text.contains("rmdir "), "{text}");
-        assert_eq!(before, snapshot(&tree), "{layout:?}: dry run changed the tree");
+        assert_eq!(before, tree.snapshot(), "{layout:?}: dry run changed the tree");
     }
 }
 
 #[test]
 fn bad_values_exit_125_and_name_the_value() {
     let tree = FakeTree::new(Layout::V2);
-    let before = snapshot(&tree);
+    let before = tree.snapshot();
     for (args, needle) in [
         (vec!["--memory", "lots"], "'lots'"),
         (vec!["--memory", "-1"], "negative"),
@@ -86,7 +67,7 @@ fn bad_values_exit_125_and_name_the_value() {
         assert!(err(&o).contains(needle), "{args:?}: {}", err(&o));
         assert!(err(&o).starts_with("rein: error: "), "{}", err(&o));
     }
-    assert_eq!(before, snapshot(&tree));
+    assert_eq!(before, tree.snapshot());
 }
 
 #[test]
@@ -95,6 +76,51 @@ fn usage_errors_exit_2() {
     assert_eq!(rein(&tree, &["run"]).status.code(), Some(2));
     assert_eq!(rein(&tree, &["run", "--bogus", "--", "true"]).status.code(), Some(2));
     assert_eq!(rein(&tree, &["nonsense"]).status.code(), Some(2));
+}
+
+/// The help of the commands that take the limit flags, as users read it (100 columns,
+/// no REIN_DRIVER set): the flags are built from the library's flag table
+/// (`rein::flags::Key`), and these files hold what they said before that table existed.
+/// A deliberate change of a help text updates the file: `REIN_BLESS=1 cargo test -p
+/// rein-cli --test cli help_` rewrites them.
+#[test]
+fn help_texts_of_the_commands_with_limit_flags_are_unchanged() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut wrong = Vec::new();
+    for cmd in ["run", "create", "set", "exec"] {
+        for (flag, suffix) in [("--help", "help"), ("-h", "short-help")] {
+            let o = Command::new(env!("CARGO_BIN_EXE_rein"))
+                .env_remove("REIN_DRIVER")
+                .env_remove("REIN_CGROUP_ROOT")
+                .env("COLUMNS", "100")
+                .args([cmd, flag])
+                .output()
+                .expect("rein");
+            assert!(o.status.success(), "rein {cmd} {flag}: {}", err(&o));
+            let file = dir.join(format!("{cmd}-{suffix}.txt"));
+            let got = String::from_utf8_lossy(&o.stdout);
+            if std::env::var_os("REIN_BLESS").is_some() {
+                std::fs::write(&file, got.as_bytes()).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            if got != want {
+                let at = got
+                    .lines()
+                    .zip(want.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or_else(|| got.lines().count().min(want.lines().count()));
+                wrong.push(format!(
+                    "rein {cmd} {flag} differs from {} from line {}:\n  got:  {:?}\n  want: {:?}",
+                    file.display(),
+                    at + 1,
+                    got.lines().nth(at),
+                    want.lines().nth(at)
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 #[test]
@@ -339,7 +365,7 @@ fn exporter_refuses_bad_addresses_and_busy_ports() {
 #[test]
 fn driver_choice_on_a_fake_tree_is_cgroupfs_and_systemd_flags_are_refused() {
     let tree = FakeTree::new(Layout::V2);
-    let before = snapshot(&tree);
+    let before = tree.snapshot();
     let o = rein(&tree, &["check", "--json"]);
     assert!(o.status.success(), "{}", err(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
@@ -361,7 +387,7 @@ fn driver_choice_on_a_fake_tree_is_cgroupfs_and_systemd_flags_are_refused() {
     assert_eq!(rein(&tree, &["--driver", "bogus", "check"]).status.code(), Some(2));
     let o = rein(&tree, &["--driver", "cgroupfs", "run", "--dry-run", "--", "true"]);
     assert!(o.status.success(), "{}", err(&o));
-    assert_eq!(before, snapshot(&tree));
+    assert_eq!(before, tree.snapshot());
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {

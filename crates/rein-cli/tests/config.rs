@@ -106,30 +106,11 @@ fn usage_errors_exit_2_and_a_missing_file_125() {
     assert!(err(&o).contains("cannot read /nonexistent/rein.toml"), "{}", err(&o));
 }
 
-fn snapshot(root: &Path) -> Vec<String> {
-    fn walk(d: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(d).unwrap().filter_map(|e| e.ok()) {
-            let p = e.path();
-            let content = if p.is_dir() {
-                walk(&p, out);
-                String::new()
-            } else {
-                std::fs::read_to_string(&p).unwrap_or_default()
-            };
-            out.push(format!("{}={content}", p.display()));
-        }
-    }
-    let mut v = Vec::new();
-    walk(root, &mut v);
-    v.sort();
-    v
-}
-
 #[test]
 fn dry_runs_and_diffs_change_nothing_in_every_layout() {
     for layout in [Layout::V2, Layout::V1, Layout::Hybrid] {
         let tree = FakeTree::new(layout);
-        let before = snapshot(tree.path());
+        let before = tree.snapshot();
         for f in examples() {
             let o = ok(rein(Some(tree.path()), &["apply", "--dry-run", "--parent", "t", &f]));
             assert!(out(&o).contains("mkdir ") && out(&o).contains("setfattr -n user.rein -v 'config id="), "{f}");
@@ -140,7 +121,7 @@ fn dry_runs_and_diffs_change_nothing_in_every_layout() {
             assert!(v["groups"].as_array().is_some_and(|g| !g.is_empty()), "{f}");
             ok(rein(Some(tree.path()), &["down", "--dry-run", "--parent", "t", &f]));
         }
-        assert_eq!(before, snapshot(tree.path()), "{layout:?}");
+        assert_eq!(before, tree.snapshot(), "{layout:?}");
     }
 }
 
@@ -170,11 +151,11 @@ fn a_refusal_found_while_planning_points_at_the_setting() {
     let tree = FakeTree::new(Layout::V1);
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "r.toml", "[groups.a]\nmemory = \"1G\"\n\n[groups.b]\nmemory-high = \"1G\"\n");
-    let before = snapshot(tree.path());
+    let before = tree.snapshot();
     let o = rein(Some(tree.path()), &["apply", &f]);
     assert_eq!(o.status.code(), Some(125));
     assert!(err(&o).contains(&format!("{f}:5:15: error: memory.high is not supported on cgroup v1")), "{}", err(&o));
-    assert_eq!(before, snapshot(tree.path()));
+    assert_eq!(before, tree.snapshot());
     // A raw name the running mode has no file for, with the closest equivalent.
     let v2 = FakeTree::new(Layout::V2);
     let f = write(dir.path(), "s.toml", "[groups.a]\npids = 5\n\n[groups.a.files]\n\"memory.swappiness\" = 10\n");
@@ -196,11 +177,11 @@ fn start_refuses_a_program_that_does_not_exist_before_writing_anything() {
     let tree = FakeTree::new(Layout::V2);
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "r.toml", "[groups.a]\npids = 5\ncommand = [\"no-such-program-rein\"]\n");
-    let before = snapshot(tree.path());
+    let before = tree.snapshot();
     let o = rein(Some(tree.path()), &["apply", "--start", &f]);
     assert_eq!(o.status.code(), Some(125));
     assert!(err(&o).contains(":3:12: error: cannot run 'no-such-program-rein'"), "{}", err(&o));
-    assert_eq!(before, snapshot(tree.path()));
+    assert_eq!(before, tree.snapshot());
 }
 
 #[test]
@@ -208,7 +189,7 @@ fn dry_runs_print_json_too_and_list_the_commands_they_would_start() {
     let tree = FakeTree::new(Layout::V2);
     let dir = tempfile::tempdir().unwrap();
     let f = write(dir.path(), "r.toml", "[groups.a]\npids = 5\n[groups.b]\ncommand = [\"sleep\", \"60\"]\n");
-    let before = snapshot(tree.path());
+    let before = tree.snapshot();
     let o = ok(rein(Some(tree.path()), &["apply", "--dry-run", "--json", &f]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["actions"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().ends_with("/a/pids.max")), "{v}");
@@ -218,5 +199,5 @@ fn dry_runs_print_json_too_and_list_the_commands_they_would_start() {
     let o = ok(rein(Some(tree.path()), &["down", "--dry-run", "--json", &f]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["dry_run"], true);
-    assert_eq!(before, snapshot(tree.path()));
+    assert_eq!(before, tree.snapshot());
 }

@@ -37,25 +37,6 @@ fn read(tree: &FakeTree, rel: &str) -> String {
     std::fs::read_to_string(tree.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}")).trim_end().to_string()
 }
 
-fn snapshot(tree: &FakeTree) -> Vec<String> {
-    fn walk(d: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(d).unwrap().filter_map(|e| e.ok()) {
-            let p = e.path();
-            let content = if p.is_dir() {
-                walk(&p, out);
-                String::new()
-            } else {
-                std::fs::read_to_string(&p).unwrap_or_default()
-            };
-            out.push(format!("{}={content}", p.display()));
-        }
-    }
-    let mut v = Vec::new();
-    walk(tree.path(), &mut v);
-    v.sort();
-    v
-}
-
 fn mark(dir: &Path) -> Option<String> {
     let mut buf = [0u8; 128];
     rustix::fs::getxattr(dir, "user.rein", &mut buf[..]).ok().map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
@@ -65,13 +46,13 @@ fn mark(dir: &Path) -> Option<String> {
 fn create_dry_run_shows_mkdirs_marks_and_writes_and_changes_nothing() {
     for layout in [Layout::V2, Layout::V1, Layout::Hybrid] {
         let tree = FakeTree::new(layout);
-        let before = snapshot(&tree);
+        let before = tree.snapshot();
         let o = ok(rein(&tree, &["create", "tenants/a", "--memory", "20M", "--dry-run"]));
         let text = out(&o);
         assert!(text.contains("setfattr -n user.rein -v parent "), "{layout:?}:\n{text}");
         assert!(text.contains("setfattr -n user.rein -v named "), "{layout:?}:\n{text}");
         assert!(text.contains("20971520 > "), "{layout:?}:\n{text}");
-        assert_eq!(before, snapshot(&tree), "{layout:?}");
+        assert_eq!(before, tree.snapshot(), "{layout:?}");
     }
 }
 
@@ -150,7 +131,7 @@ fn show_reports_the_files_as_written() {
 fn refusals_change_nothing_and_name_what_to_do() {
     let tree = FakeTree::new(Layout::V2);
     tree.group("web");
-    let before = snapshot(&tree);
+    let before = tree.snapshot();
     for (args, needle) in [
         (&["set", "web", "--oom-kill-disable"][..], "memory.high"),
         (&["set", "web", "-r", "memory.swappiness=10"], "vm.swappiness"),
@@ -174,7 +155,7 @@ fn refusals_change_nothing_and_name_what_to_do() {
     ] {
         fails(rein(&tree, args), 125, needle);
     }
-    assert_eq!(before, snapshot(&tree));
+    assert_eq!(before, tree.snapshot());
     // Usage errors.
     assert_eq!(rein(&tree, &["create"]).status.code(), Some(2));
     assert_eq!(rein(&tree, &["exec", "web"]).status.code(), Some(2));
@@ -221,7 +202,7 @@ fn ls_and_gc_tell_rein_groups_apart() {
     assert!(!mine.contains("theirs") && mine.contains("/mine"), "{mine}");
     let tree_view = out(&ok(rein(&tree, &["ls", "--tree"])));
     assert!(tree_view.contains("\n  run-1"), "{tree_view}");
-    let before = snapshot(&tree);
+    let before = tree.snapshot();
     let o = ok(rein(&tree, &["gc", "--dry-run"]));
     let text = out(&o);
     assert!(text.contains("would remove") && text.contains("rein/run-1 (rein pid 999999 is gone)"), "{text}");
@@ -230,7 +211,7 @@ fn ls_and_gc_tell_rein_groups_apart() {
     assert!(text.contains("mine: a named group (rein create): gc never removes it"), "{text}");
     assert!(text.contains("theirs: not made by rein: it has no user.rein mark"), "{text}");
     assert!(text.contains("rein: a parent rein made for other groups"), "{text}");
-    assert_eq!(before, snapshot(&tree));
+    assert_eq!(before, tree.snapshot());
 }
 
 #[test]

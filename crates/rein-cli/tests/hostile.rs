@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use rein::testing::{FakeTree, Layout};
+use rein::testing::{FakeTree, Layout, snapshot_with_marks};
 
 mod corpus;
 use corpus::{Case, case, hostile_names, hostile_values, name_commands, owned, usage_errors, with_values};
@@ -26,37 +26,11 @@ fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Every directory and file of the tree with its contents, and every directory's mark.
-fn snapshot(root: &Path) -> Vec<String> {
-    fn walk(d: &Path, out: &mut Vec<String>) {
-        let mut buf = [0u8; 256];
-        let mark = rustix::fs::getxattr(d, "user.rein", &mut buf[..])
-            .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
-            .unwrap_or_default();
-        out.push(format!("{}/ mark={mark}", d.display()));
-        for e in std::fs::read_dir(d).unwrap().filter_map(|e| e.ok()) {
-            let p = e.path();
-            let t = e.file_type().unwrap();
-            if t.is_dir() {
-                walk(&p, out);
-            } else if t.is_symlink() {
-                out.push(format!("{} -> {:?}", p.display(), std::fs::read_link(&p).ok()));
-            } else {
-                out.push(format!("{}={}", p.display(), std::fs::read_to_string(&p).unwrap_or_default()));
-            }
-        }
-    }
-    let mut v = Vec::new();
-    walk(root, &mut v);
-    v.sort();
-    v
-}
-
 fn check(root: &Path, program: &Path, layout: Layout, c: &Case, failures: &mut Vec<String>) {
     if c.only.is_some_and(|o| !o.contains(&layout)) {
         return;
     }
-    let before = snapshot(root);
+    let before = snapshot_with_marks(root);
     let o = rein(root, program, &c.args);
     let e = err(&o);
     let mut wrong = Vec::new();
@@ -94,7 +68,7 @@ fn check(root: &Path, program: &Path, layout: Layout, c: &Case, failures: &mut V
     if e.contains("panicked") || e.contains("RUST_BACKTRACE") {
         wrong.push("panicked".into());
     }
-    let after = snapshot(root);
+    let after = snapshot_with_marks(root);
     if before != after {
         let added: Vec<&String> = after.iter().filter(|l| !before.contains(l)).collect();
         let gone: Vec<&String> = before.iter().filter(|l| !after.contains(l)).collect();

@@ -1,10 +1,19 @@
 //! rein's limit flags and Docker's, by their long names: what `rein run --memory 1G`
 //! and a `memory = "1G"` line of a rein.toml file both say, turned into [`Resources`].
 //!
-//! One parser for both, so a setting means the same on the command line and in a file.
-//! Values arrive as strings (as typed); errors name the flag (`--memory`) and the value.
+//! One table and one parser for both, so a setting means the same on the command line
+//! and in a file. [`Key`] is the table (each flag's name, aliases, [`Shape`], whose it is,
+//! an example value): rein.toml's limit keys are its names ([`crate::config::model`]),
+//! the `rein` command builds its limit flags from it (adding only the help texts), and
+//! [`Flags`] holds the values given, by key. Values arrive as strings (as typed); errors
+//! name the flag (`--memory`) and the value.
 //! The systemd properties (`-p`) and raw interface-file names (`-r`) have their own
 //! parsers in [`crate::compat`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
 
 use crate::compat::docker;
 use crate::compat::systemd::HostFacts;
@@ -12,64 +21,195 @@ use crate::error::{Error, Result};
 use crate::resources::{CpuMax, DEFAULT_CPU_PERIOD_US, IoMax, Resources};
 use crate::units::{self, Bytes, CpuList, DeviceNumber, Limit, Weight};
 
-/// The limit flags of `rein run`, `create` and `set`, as strings, by field name (the
-/// flag with `--` removed and `-` as `_`). `None` (or empty, or `false`) leaves the
-/// setting alone.
+/// What a key's value must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// One value: a string (in a file also a number, printed as the flag would take it).
+    Text,
+    /// A switch (`--oom-group`; `true` or `false` in a file).
+    Bool,
+    /// Repeatable: each value adds one (`--io-max` twice; a string or a list of strings in
+    /// a file).
+    List,
+}
+
+/// Whose flag a key is, and so whose semantics its value has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// rein's own flags.
+    Rein,
+    /// Docker's (`docker run`), with Docker's semantics ([`crate::compat::docker`]).
+    Docker,
+}
+
+macro_rules! keys {
+    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal $(| $alias:literal)*, $shape:ident, $origin:ident, $example:literal;)+) => {
+        /// A limit flag, rein's or Docker's, by its long name: `--memory` on the command
+        /// line (`rein run`, `create`, `set`, `exec`), `memory = ...` in a group table of a
+        /// rein.toml file. Each means the same in both (see `rein run --help` and
+        /// docs/interface-files.md).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub enum Key {
+            $(
+                $(#[doc = $doc])*
+                #[serde(rename = $name $(, alias = $alias)*)]
+                $variant,
+            )+
+        }
+
+        impl Key {
+            /// Every key, in the order of `rein run --help`.
+            pub const ALL: &'static [Key] = &[$(Key::$variant),+];
+
+            /// The key as written (the flag's long name).
+            pub fn name(self) -> &'static str {
+                match self { $(Key::$variant => $name,)+ }
+            }
+
+            /// Other names of the key (`cpuset-cpus` for `cpuset`), in files and on the
+            /// command line alike.
+            pub fn aliases(self) -> &'static [&'static str] {
+                match self { $(Key::$variant => &[$($alias),*],)+ }
+            }
+
+            /// The key a name means, aliases included (`cpuset-cpus` is `cpuset`).
+            pub fn from_name(name: &str) -> Option<Key> {
+                match name { $($name $(| $alias)* => Some(Key::$variant),)+ _ => None }
+            }
+
+            /// What its value must be.
+            pub fn shape(self) -> Shape {
+                match self { $(Key::$variant => Shape::$shape,)+ }
+            }
+
+            /// Whose flag it is.
+            pub fn origin(self) -> Origin {
+                match self { $(Key::$variant => Origin::$origin,)+ }
+            }
+
+            /// An example value, for messages.
+            pub fn example(self) -> &'static str {
+                match self { $(Key::$variant => $example,)+ }
+            }
+        }
+    };
+}
+
+keys! {
+    /// Hard memory limit (memory.max; v1 memory.limit_in_bytes): `"2G"`, `"max"`.
+    Memory = "memory", Text, Rein, "\"2G\"";
+    /// Memory throttling limit (memory.high, v2 only).
+    MemoryHigh = "memory-high", Text, Rein, "\"1536M\"";
+    /// Best-effort memory protection (memory.low; v1 memory.soft_limit_in_bytes).
+    MemoryLow = "memory-low", Text, Rein, "\"512M\"";
+    /// Hard memory protection (memory.min, v2 only).
+    MemoryMin = "memory-min", Text, Rein, "\"256M\"";
+    /// Swap limit (memory.swap.max; v1 memsw = memory + swap).
+    Swap = "swap", Text, Rein, "\"0\"";
+    /// Kill the whole group on OOM (memory.oom.group, v2 only).
+    OomGroup = "oom-group", Bool, Rein, "true";
+    /// CPU bandwidth: a percentage of one CPU, `QUOTA/PERIOD` in µs, or `"max"`.
+    Cpu = "cpu", Text, Rein, "\"40%\"";
+    /// The CFS period for `cpu`, `cpus` and `cpu-quota` (µs or `"100ms"`).
+    CpuPeriod = "cpu-period", Text, Rein, "\"100ms\"";
+    /// CPU weight 1..10000 (cpu.weight; v1 cpu.shares).
+    CpuWeight = "cpu-weight", Text, Rein, "200";
+    /// CPU shares 2..262144, converted to a weight (shares x 100 / 1024).
+    CpuShares = "cpu-shares", Text, Rein, "512";
+    /// A number of CPUs of bandwidth (Docker: `1.5`), or a CPU list to pin to (`"0-1"`).
+    Cpus = "cpus", Text, Rein, "1.5";
+    /// CPUs to run on (cpuset.cpus).
+    Cpuset = "cpuset" | "cpuset-cpus", Text, Rein, "\"0-1\"";
+    /// Memory nodes to allocate from (cpuset.mems).
+    Mems = "mems" | "cpuset-mems", Text, Rein, "\"0\"";
+    /// IO weight 1..10000 (io.weight; v1 blkio.bfq.weight).
+    IoWeight = "io-weight", Text, Rein, "100";
+    /// IO limits per whole disk, `DEVICE:KEY=VALUE[,KEY=VALUE]`, keys rbps wbps riops wiops.
+    IoMax = "io-max", List, Rein, "[\"/dev/sda:wbps=10M\"]";
+    /// Most tasks (pids.max), or `"max"`.
+    Pids = "pids" | "pids-max", Text, Rein, "64";
+    /// Docker's memory plus swap total (needs `memory` in the same table; -1 unlimited swap).
+    MemorySwap = "memory-swap", Text, Docker, "\"2g\"";
+    /// Docker's soft memory limit (memory.low).
+    MemoryReservation = "memory-reservation", Text, Docker, "\"512m\"";
+    /// Docker's CFS quota in µs per period (-1 none, 0 unset).
+    CpuQuota = "cpu-quota", Text, Docker, "40000";
+    /// Docker's task limit (0 or negative is unlimited).
+    PidsLimit = "pids-limit", Text, Docker, "100";
+    /// Docker's block IO weight 10..1000 (io.weight = w x 100 / 500).
+    BlkioWeight = "blkio-weight", Text, Docker, "500";
+    /// Docker's read bytes per second from a device, `/dev/PATH:RATE`.
+    DeviceReadBps = "device-read-bps", List, Docker, "[\"/dev/sda:1mb\"]";
+    /// Docker's write bytes per second to a device.
+    DeviceWriteBps = "device-write-bps", List, Docker, "[\"/dev/sda:1mb\"]";
+    /// Docker's read operations per second from a device, `/dev/PATH:N`.
+    DeviceReadIops = "device-read-iops", List, Docker, "[\"/dev/sda:100\"]";
+    /// Docker's write operations per second to a device.
+    DeviceWriteIops = "device-write-iops", List, Docker, "[\"/dev/sda:100\"]";
+    /// Docker's "no OOM kill in the group" (cgroup v1 only).
+    OomKillDisable = "oom-kill-disable", Bool, Docker, "true";
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Limit flags as given, by [`Key`]: what `rein run --memory 1G --io-max A --io-max B`
+/// or a rein.toml group table says, before any value is checked. Values are strings, as
+/// typed; [`Flags::to_resources`] checks them. A key not given leaves its setting alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Flags {
-    /// `--memory`: hard limit (memory.max), a size or `max`.
-    pub memory: Option<String>,
-    /// `--memory-high`: throttling limit (memory.high, v2 only).
-    pub memory_high: Option<String>,
-    /// `--memory-low`: best-effort protection (memory.low).
-    pub memory_low: Option<String>,
-    /// `--memory-min`: hard protection (memory.min, v2 only).
-    pub memory_min: Option<String>,
-    /// `--swap`: swap limit (memory.swap.max).
-    pub swap: Option<String>,
-    /// `--oom-group`: kill the whole group on OOM (memory.oom.group).
-    pub oom_group: bool,
-    /// `--cpu`: `20%`, `QUOTA/PERIOD` in µs, or `max`.
-    pub cpu: Option<String>,
-    /// `--cpu-period`: the CFS period for `--cpu`, `--cpus` and `--cpu-quota`.
-    pub cpu_period: Option<String>,
-    /// `--cpu-weight`: 1..10000.
-    pub cpu_weight: Option<String>,
-    /// `--cpu-shares`: 2..262144 (Docker's 0 leaves the weight alone).
-    pub cpu_shares: Option<String>,
-    /// `--cpus`: a number of CPUs (Docker), or a CPU list when it has `-` or `,`.
-    pub cpus: Option<String>,
-    /// `--cpuset` (`--cpuset-cpus`): CPUs to run on.
-    pub cpuset: Option<String>,
-    /// `--mems` (`--cpuset-mems`): memory nodes.
-    pub mems: Option<String>,
-    /// `--io-weight`: 1..10000.
-    pub io_weight: Option<String>,
-    /// `--io-max`: `DEVICE:KEY=VALUE[,KEY=VALUE]`, one per device.
-    pub io_max: Vec<String>,
-    /// `--pids`: most tasks, or `max`.
-    pub pids: Option<String>,
-    /// Docker `--memory-swap`: memory plus swap (needs `--memory`).
-    pub memory_swap: Option<String>,
-    /// Docker `--memory-reservation`: memory.low.
-    pub memory_reservation: Option<String>,
-    /// Docker `--cpu-quota`: µs per period, `-1` none, `0` unset.
-    pub cpu_quota: Option<String>,
-    /// Docker `--pids-limit`: 0 or negative is unlimited.
-    pub pids_limit: Option<String>,
-    /// Docker `--blkio-weight`: 10..1000, 0 unset.
-    pub blkio_weight: Option<String>,
-    /// Docker `--device-read-bps`: `/dev/PATH:RATE`.
-    pub device_read_bps: Vec<String>,
-    /// Docker `--device-write-bps`.
-    pub device_write_bps: Vec<String>,
-    /// Docker `--device-read-iops`.
-    pub device_read_iops: Vec<String>,
-    /// Docker `--device-write-iops`.
-    pub device_write_iops: Vec<String>,
-    /// Docker `--oom-kill-disable` (cgroup v1 only).
-    pub oom_kill_disable: bool,
+    values: BTreeMap<Key, Vec<String>>,
+}
+
+impl Flags {
+    /// Gives `key` a value, as typed after the flag: a [`Shape::Text`] key keeps the last
+    /// value given, a [`Shape::List`] key (`io-max`, `device-read-bps`, ...) every value in
+    /// order, and a [`Shape::Bool`] switch (`oom-group`, `oom-kill-disable`) is on for
+    /// `true` and off for anything else.
+    pub fn set(&mut self, key: Key, value: impl Into<String>) {
+        let value = value.into();
+        match key.shape() {
+            Shape::Text => {
+                self.values.insert(key, vec![value]);
+            }
+            Shape::List => self.values.entry(key).or_default().push(value),
+            Shape::Bool if value == "true" => {
+                self.values.insert(key, vec![value]);
+            }
+            Shape::Bool => {
+                self.values.remove(&key);
+            }
+        }
+    }
+
+    /// The value of `key` (of a list, the last one); `None` when not given.
+    pub fn get(&self, key: Key) -> Option<&str> {
+        self.values.get(&key).and_then(|v| v.last()).map(String::as_str)
+    }
+
+    /// Every value of `key`, in order (empty when not given).
+    pub fn values(&self, key: Key) -> &[String] {
+        self.values.get(&key).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Whether the switch `key` is on.
+    pub fn is_on(&self, key: Key) -> bool {
+        self.get(key) == Some("true")
+    }
+
+    /// True when no key is given.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The keys given, in the order of [`Key::ALL`], with their values.
+    pub fn iter(&self) -> impl Iterator<Item = (Key, &[String])> + '_ {
+        self.values.iter().map(|(k, v)| (*k, v.as_slice()))
+    }
 }
 
 /// An [`Error::InvalidValue`] naming `--flag`.
@@ -156,12 +296,7 @@ pub fn parse_io_max(v: &str, resolve: &dyn Fn(&str) -> Result<DeviceNumber>) -> 
             }
         }
         .map_err(|r| invalid("io-max", v, format!("{}: {r}", k.trim())))?;
-        let slot = match k.trim() {
-            "rbps" => &mut m.rbps,
-            "wbps" => &mut m.wbps,
-            "riops" => &mut m.riops,
-            _ => &mut m.wiops,
-        };
+        let slot = m.slot_mut(k.trim()).expect("a key checked above");
         if slot.is_some() {
             return Err(invalid("io-max", v, format!("'{}' given twice", k.trim())));
         }
@@ -182,25 +317,25 @@ impl Flags {
         facts: &dyn Fn() -> HostFacts,
     ) -> Result<Resources> {
         let mut r = Resources::new();
-        if let Some(v) = &self.memory {
+        if let Some(v) = self.get(Key::Memory) {
             r.memory.max = Some(size_limit("memory", v)?);
         }
-        if let Some(v) = &self.memory_high {
+        if let Some(v) = self.get(Key::MemoryHigh) {
             r.memory.high = Some(size_limit("memory-high", v)?);
         }
-        if let Some(v) = &self.memory_low {
+        if let Some(v) = self.get(Key::MemoryLow) {
             r.memory.low = Some(size("memory-low", v)?);
         }
-        if let Some(v) = &self.memory_min {
+        if let Some(v) = self.get(Key::MemoryMin) {
             r.memory.min = Some(size("memory-min", v)?);
         }
-        if let Some(v) = &self.swap {
+        if let Some(v) = self.get(Key::Swap) {
             r.memory.swap_max = Some(size_limit("swap", v)?);
         }
-        if self.oom_group {
+        if self.is_on(Key::OomGroup) {
             r.memory.oom_group = Some(true);
         }
-        let period = match &self.cpu_period {
+        let period = match self.get(Key::CpuPeriod) {
             Some(v) => {
                 let p = parse_micros(v).map_err(|e| invalid("cpu-period", v, e))?;
                 // The kernel's bounds for cfs_period_us and cpu.max's period.
@@ -211,13 +346,13 @@ impl Flags {
             }
             None => None,
         };
-        if let Some(v) = &self.cpu {
+        if let Some(v) = self.get(Key::Cpu) {
             r.cpu.max = Some(parse_cpu(v, period)?);
         }
-        if let Some(v) = &self.cpus {
+        if let Some(v) = self.get(Key::Cpus) {
             let t = v.trim();
             if t.contains('-') || t.contains(',') {
-                if self.cpuset.is_some() {
+                if self.get(Key::Cpuset).is_some() {
                     return Err(invalid("cpus", v, "a CPU list here and --cpuset too; give one"));
                 }
                 r.cpuset.cpus = Some(CpuList::parse_nonempty(t).map_err(|e| invalid("cpus", v, e))?);
@@ -253,13 +388,13 @@ impl Flags {
                 });
             }
         }
-        if period.is_some() && r.cpu.max.is_none() && self.cpu_quota.is_none() {
-            return Err(invalid("cpu-period", self.cpu_period.as_deref().unwrap_or(""), "needs --cpu or --cpus"));
+        if period.is_some() && r.cpu.max.is_none() && self.get(Key::CpuQuota).is_none() {
+            return Err(invalid("cpu-period", self.get(Key::CpuPeriod).unwrap_or(""), "needs --cpu or --cpus"));
         }
-        if let Some(v) = &self.cpu_weight {
+        if let Some(v) = self.get(Key::CpuWeight) {
             r.cpu.weight = Some(v.parse::<Weight>().map_err(|e| invalid("cpu-weight", v, e))?);
         }
-        if let Some(v) = &self.cpu_shares {
+        if let Some(v) = self.get(Key::CpuShares) {
             if r.cpu.weight.is_some() {
                 return Err(invalid("cpu-shares", v, "--cpu-weight is given too; give one"));
             }
@@ -272,29 +407,27 @@ impl Flags {
                 r.cpu.weight = Some(crate::convert::shares_to_weight(n));
             }
         }
-        if let Some(v) = &self.cpuset {
+        if let Some(v) = self.get(Key::Cpuset) {
             r.cpuset.cpus = Some(CpuList::parse_nonempty(v).map_err(|e| invalid("cpuset", v, e))?);
         }
-        if let Some(v) = &self.mems {
+        if let Some(v) = self.get(Key::Mems) {
             r.cpuset.mems = Some(CpuList::parse_nonempty(v).map_err(|e| invalid("mems", v, e))?);
         }
-        if let Some(v) = &self.io_weight {
+        if let Some(v) = self.get(Key::IoWeight) {
             r.io.weight = Some(v.parse::<Weight>().map_err(|e| invalid("io-weight", v, e))?);
         }
-        for spec in &self.io_max {
+        for spec in self.values(Key::IoMax) {
             let m = parse_io_max(spec, resolve)?;
-            match r.io.max.iter_mut().find(|x| x.device == m.device) {
-                Some(_) => {
-                    return Err(invalid(
-                        "io-max",
-                        spec,
-                        format!("device {} given twice; merge the limits with commas", m.device),
-                    ));
-                }
-                None => r.io.max.push(m),
+            if r.io.device(m.device).is_some() {
+                return Err(invalid(
+                    "io-max",
+                    spec,
+                    format!("device {} given twice; merge the limits with commas", m.device),
+                ));
             }
+            r.io.max.push(m);
         }
-        if let Some(v) = &self.pids {
+        if let Some(v) = self.get(Key::Pids) {
             r.pids.max = Some(
                 units::parse_limit(v, units::parse_count).map_err(|e| invalid("pids", v, format!("{e}, or max")))?,
             );
@@ -306,16 +439,16 @@ impl Flags {
 
     /// Docker's flags, with Docker's semantics (see [`crate::compat::docker`]).
     fn docker(&self, r: &mut Resources, resolve: &dyn Fn(&str) -> Result<DeviceNumber, Error>) -> Result<()> {
-        if let Some(v) = &self.memory_swap {
+        if let Some(v) = self.get(Key::MemorySwap) {
             r.memory.swap_max = match docker::memory_swap(v, r.memory.max)? {
-                Some(swap) if self.swap.is_some() => {
+                Some(swap) if self.get(Key::Swap).is_some() => {
                     return Err(invalid("memory-swap", v, format!("--swap is given too ({swap} of swap); give one")));
                 }
                 other => other.or(r.memory.swap_max),
             };
         }
-        if let Some(v) = &self.memory_reservation {
-            if self.memory_low.is_some() {
+        if let Some(v) = self.get(Key::MemoryReservation) {
+            if self.get(Key::MemoryLow).is_some() {
                 return Err(invalid("memory-reservation", v, "--memory-low is given too; give one"));
             }
             let b = docker::ram_in_bytes("memory-reservation", v)?;
@@ -329,7 +462,7 @@ impl Flags {
             }
             r.memory.low = Some(Bytes(b));
         }
-        let quota = match &self.cpu_quota {
+        let quota = match self.get(Key::CpuQuota) {
             Some(v) => docker::cpu_quota(v)?.map(|q| (v, q)),
             None => None,
         };
@@ -341,19 +474,19 @@ impl Flags {
                     "Conflicting options: --cpu or --cpus sets the CPU limit too; give one",
                 ));
             }
-            let period = match &self.cpu_period {
+            let period = match self.get(Key::CpuPeriod) {
                 Some(p) => parse_micros(p).map_err(|e| invalid("cpu-period", p, e))?,
                 None => DEFAULT_CPU_PERIOD_US,
             };
             r.cpu.max = Some(CpuMax::new(quota, period).map_err(|e| relabel(e, "cpu-quota", v))?);
         }
-        if let Some(v) = &self.pids_limit {
-            if self.pids.is_some() {
+        if let Some(v) = self.get(Key::PidsLimit) {
+            if self.get(Key::Pids).is_some() {
                 return Err(invalid("pids-limit", v, "--pids is given too; give one"));
             }
             r.pids.max = Some(docker::pids_limit(v)?);
         }
-        let weight = match &self.blkio_weight {
+        let weight = match self.get(Key::BlkioWeight) {
             Some(v) => docker::blkio_weight(v)?.map(|w| (v, w)),
             None => None,
         };
@@ -363,35 +496,24 @@ impl Flags {
             }
             r.io.weight = Some(w);
         }
-        for (kind, list) in [
-            (docker::DeviceRate::ReadBps, &self.device_read_bps),
-            (docker::DeviceRate::WriteBps, &self.device_write_bps),
-            (docker::DeviceRate::ReadIops, &self.device_read_iops),
-            (docker::DeviceRate::WriteIops, &self.device_write_iops),
+        // Each rate flag and the io.max key it sets.
+        for (kind, key, io) in [
+            (docker::DeviceRate::ReadBps, Key::DeviceReadBps, "rbps"),
+            (docker::DeviceRate::WriteBps, Key::DeviceWriteBps, "wbps"),
+            (docker::DeviceRate::ReadIops, Key::DeviceReadIops, "riops"),
+            (docker::DeviceRate::WriteIops, Key::DeviceWriteIops, "wiops"),
         ] {
-            for v in list {
+            for v in self.values(key) {
                 let (path, limit) = docker::device_rate(kind, v)?;
                 let dev = resolve(&path)?;
-                let m = match r.io.max.iter_mut().find(|m| m.device == dev) {
-                    Some(m) => m,
-                    None => {
-                        r.io.max.push(IoMax::new(dev));
-                        r.io.max.last_mut().expect("just pushed")
-                    }
-                };
-                let slot = match kind {
-                    docker::DeviceRate::ReadBps => &mut m.rbps,
-                    docker::DeviceRate::WriteBps => &mut m.wbps,
-                    docker::DeviceRate::ReadIops => &mut m.riops,
-                    docker::DeviceRate::WriteIops => &mut m.wiops,
-                };
+                let slot = r.io.device_mut(dev).slot_mut(io).expect("an io.max key");
                 if slot.is_some() {
                     return Err(invalid(kind.flag(), v, format!("device {dev} has this limit already; give it once")));
                 }
                 *slot = Some(limit);
             }
         }
-        if self.oom_kill_disable {
+        if self.is_on(Key::OomKillDisable) {
             r.memory.oom_kill_disable = Some(true);
         }
         Ok(())
@@ -418,38 +540,109 @@ mod tests {
 
     #[test]
     fn cpus_are_at_most_the_hosts() {
-        let r = parse(|a| a.cpus = Some("2".into())).unwrap();
+        let r = parse(|a| a.set(Key::Cpus, "2")).unwrap();
         assert_eq!(r.cpu.max.unwrap().quota, Limit::Value(200_000));
-        assert_eq!(parse(|a| a.cpus = Some("1.5".into())).unwrap().cpu.max.unwrap().quota, Limit::Value(150_000));
-        let e = parse(|a| a.cpus = Some("64".into())).unwrap_err().to_string();
+        assert_eq!(parse(|a| a.set(Key::Cpus, "1.5")).unwrap().cpu.max.unwrap().quota, Limit::Value(150_000));
+        let e = parse(|a| a.set(Key::Cpus, "64")).unwrap_err().to_string();
         assert!(e.contains("--cpus") && e.contains("'64'") && e.contains("has 2 CPUs"), "{e}");
         assert!(e.contains("--cpu 6400%"), "{e}");
-        assert!(parse(|a| a.cpus = Some("2.01".into())).is_err());
+        assert!(parse(|a| a.set(Key::Cpus, "2.01")).is_err());
         // A CPU list is not a count, and --cpu takes any quota.
-        assert!(parse(|a| a.cpus = Some("0-1".into())).is_ok());
-        assert!(parse(|a| a.cpu = Some("6400%".into())).is_ok());
+        assert!(parse(|a| a.set(Key::Cpus, "0-1")).is_ok());
+        assert!(parse(|a| a.set(Key::Cpu, "6400%")).is_ok());
     }
 
     #[test]
     fn docker_semantics() {
         let r = parse(|a| {
-            a.memory = Some("1g".into());
-            a.memory_swap = Some("3g".into());
-            a.cpu_quota = Some("50000".into());
-            a.pids_limit = Some("-1".into());
+            a.set(Key::Memory, "1g");
+            a.set(Key::MemorySwap, "3g");
+            a.set(Key::CpuQuota, "50000");
+            a.set(Key::PidsLimit, "-1");
         })
         .unwrap();
         assert_eq!(r.memory.swap_max, Some(Limit::Value(Bytes::gib(2))));
         assert_eq!(r.cpu.max.unwrap().quota, Limit::Value(50_000));
         assert_eq!(r.pids.max, Some(Limit::Max));
-        let e = parse(|a| a.memory_swap = Some("2g".into())).unwrap_err().to_string();
+        let e = parse(|a| a.set(Key::MemorySwap, "2g")).unwrap_err().to_string();
         assert!(e.contains("--memory-swap") && e.contains("give --memory too"), "{e}");
         let e = parse(|a| {
-            a.cpu = Some("20%".into());
-            a.cpu_quota = Some("50000".into());
+            a.set(Key::Cpu, "20%");
+            a.set(Key::CpuQuota, "50000");
         })
         .unwrap_err()
         .to_string();
         assert!(e.contains("Conflicting options"), "{e}");
+    }
+
+    #[test]
+    fn keys_round_trip_their_names_and_aliases() {
+        for k in Key::ALL {
+            assert_eq!(Key::from_name(k.name()), Some(*k));
+            for a in k.aliases() {
+                assert_eq!(Key::from_name(a), Some(*k), "{a}");
+            }
+        }
+        assert_eq!(Key::from_name("cpuset-cpus"), Some(Key::Cpuset));
+        assert_eq!(Key::from_name("pids-max"), Some(Key::Pids));
+        assert_eq!(Key::from_name("memroy"), None);
+        // rein's flags first, then Docker's (the order of the help).
+        let first_docker = Key::ALL.iter().position(|k| k.origin() == Origin::Docker).unwrap();
+        assert!(Key::ALL[first_docker..].iter().all(|k| k.origin() == Origin::Docker));
+        assert_eq!(Key::ALL[first_docker], Key::MemorySwap);
+    }
+
+    #[test]
+    fn flags_keep_the_last_text_every_list_value_and_switches() {
+        let mut f = Flags::default();
+        assert!(f.is_empty());
+        f.set(Key::Memory, "1G");
+        f.set(Key::Memory, "2G");
+        f.set(Key::IoMax, "7:0:wbps=1M");
+        f.set(Key::IoMax, "7:1:rbps=1M");
+        f.set(Key::OomGroup, "true");
+        assert_eq!(f.get(Key::Memory), Some("2G"));
+        assert_eq!(f.values(Key::IoMax), ["7:0:wbps=1M", "7:1:rbps=1M"]);
+        assert_eq!(f.values(Key::Cpu), [] as [String; 0]);
+        assert!(f.is_on(Key::OomGroup) && !f.is_on(Key::OomKillDisable));
+        assert_eq!(f.iter().map(|(k, _)| k).collect::<Vec<_>>(), [Key::Memory, Key::OomGroup, Key::IoMax]);
+        f.set(Key::OomGroup, "false");
+        assert!(!f.is_on(Key::OomGroup));
+        let r = f.to_resources(&no_dev, &two_cpus).unwrap();
+        assert_eq!(r.memory.max, Some(Limit::Value(Bytes::gib(2))));
+        assert_eq!(r.io.max.len(), 2);
+        assert_eq!(r.memory.oom_group, None);
+    }
+
+    /// Device limits merge per device: `--io-max` once per device, each key once; the
+    /// Docker rate flags fill the same device's slots, each once.
+    #[test]
+    fn device_limits_merge_per_device_and_refuse_repeats() {
+        let dev = |s: &str| match s {
+            "/dev/x" => Ok(DeviceNumber { major: 8, minor: 0 }),
+            "/dev/y" => Ok(DeviceNumber { major: 8, minor: 16 }),
+            other => no_dev(other),
+        };
+        let mut f = Flags::default();
+        f.set(Key::IoMax, "8:0:wbps=1M");
+        f.set(Key::DeviceReadBps, "/dev/x:2mb");
+        f.set(Key::DeviceWriteIops, "/dev/y:100");
+        f.set(Key::DeviceReadIops, "/dev/y:50");
+        let r = f.to_resources(&dev, &two_cpus).unwrap();
+        assert_eq!(r.io.max.len(), 2);
+        let sda = r.io.device(DeviceNumber { major: 8, minor: 0 }).unwrap();
+        assert_eq!((sda.wbps, sda.rbps), (Some(Limit::Value(1 << 20)), Some(Limit::Value(2 << 20))));
+        let sdb = r.io.device(DeviceNumber { major: 8, minor: 16 }).unwrap();
+        assert_eq!((sdb.riops, sdb.wiops), (Some(Limit::Value(50)), Some(Limit::Value(100))));
+        f.set(Key::DeviceReadBps, "/dev/x:3mb");
+        let e = f.to_resources(&dev, &two_cpus).unwrap_err().to_string();
+        assert!(e.contains("--device-read-bps") && e.contains("has this limit already"), "{e}");
+        let mut g = Flags::default();
+        g.set(Key::IoMax, "8:0:wbps=1M");
+        g.set(Key::IoMax, "8:0:rbps=1M");
+        let e = g.to_resources(&dev, &two_cpus).unwrap_err().to_string();
+        assert!(e.contains("device 8:0 given twice"), "{e}");
+        let e = parse_io_max("8:0:wbps=1M,wbps=2M", &dev).unwrap_err().to_string();
+        assert!(e.contains("'wbps' given twice"), "{e}");
     }
 }

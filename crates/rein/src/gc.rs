@@ -128,13 +128,8 @@ fn never_collected(mark: &Mark) -> String {
 /// marked, each with the reason. Reads only.
 pub fn plan(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Result<Vec<GcEntry>> {
     let mut out = Vec::new();
-    let mut places = Vec::new();
-    if h.unified().is_some() {
-        places.push(Place::V2);
-    }
-    places.extend((0..h.v1_mounts().len()).map(Place::V1));
     let top = under.cloned().unwrap_or_default();
-    for place in places {
+    for place in h.places() {
         let m = place.mount(h);
         if !m.exists(&top) {
             continue;
@@ -387,8 +382,8 @@ mod tests {
         let dirs = tree.group("t/g");
         let g = GroupPath::parse("t/g").unwrap();
         let mark = Mark::Transient { pid: 99, start: 1 }.value();
-        let mut places = vec![Place::V2];
-        places.extend((0..h.v1_mounts().len()).map(Place::V1));
+        let places = h.places();
+        assert_eq!(places[0], Place::V2);
         for place in &places {
             place.mount(&h).set_xattr(&g, XATTR, &mark).unwrap();
         }

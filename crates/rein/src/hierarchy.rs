@@ -281,6 +281,12 @@ impl Hierarchy {
         &self.v1
     }
 
+    /// Every hierarchy as a [`Place`]: the cgroup2 mount first (when there is one), then
+    /// each v1 mount in the order of [`Hierarchy::v1_mounts`].
+    pub fn places(&self) -> Vec<Place> {
+        self.unified.iter().map(|_| Place::V2).chain((0..self.v1.len()).map(Place::V1)).collect()
+    }
+
     /// Where `controller` is bound: a v1 mount claims it first (the kernel binds a
     /// controller to v1 as soon as a v1 hierarchy mounts it), else the cgroup2 root if it
     /// lists the controller.
@@ -335,6 +341,18 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].mount_point, PathBuf::from("/mnt/my cg"));
         assert_eq!(lines[1].super_options, "rw,cpu,cpuacct");
+    }
+
+    #[test]
+    fn places_are_cgroup2_first_then_each_v1_mount() {
+        use crate::testing::{FakeTree, Layout};
+        assert_eq!(FakeTree::new(Layout::V2).hierarchy().places(), [Place::V2]);
+        let v1 = FakeTree::new(Layout::V1).hierarchy();
+        assert_eq!(v1.places(), (0..v1.v1_mounts().len()).map(Place::V1).collect::<Vec<_>>());
+        assert!(v1.places().len() > 1);
+        let hybrid = FakeTree::new(Layout::Hybrid).hierarchy();
+        assert_eq!(hybrid.places()[0], Place::V2);
+        assert_eq!(hybrid.places().len(), 1 + hybrid.v1_mounts().len());
     }
 
     #[test]

@@ -189,15 +189,28 @@ pub struct RemoveOptions {
     pub recursive: bool,
 }
 
-/// What removing a group will do, for `--dry-run` and for doing it.
+/// What removing a group will do, for `--dry-run` and for doing it: [`plan_remove`]'s
+/// answer, and each group `rein apply --prune` and `rein down` remove
+/// ([`crate::config::down`]). Displayed as the shell-like lines of a dry run.
 #[derive(Debug, Clone)]
 pub struct Removal {
     /// Processes that will be killed (only with `kill`).
     pub kill: Vec<u32>,
-    /// Groups removed, deepest first, the group itself last.
+    /// Groups removed, deepest first, the group itself last (never empty).
     pub groups: Vec<GroupPath>,
     /// Their directories, in removal order.
     pub directories: Vec<PathBuf>,
+}
+
+impl Removal {
+    /// The group removed: the last of [`Removal::groups`].
+    ///
+    /// # Panics
+    ///
+    /// When `groups` is empty (no removal rein plans is).
+    pub fn group(&self) -> &GroupPath {
+        self.groups.last().expect("a removal names its group")
+    }
 }
 
 impl fmt::Display for Removal {
@@ -215,11 +228,8 @@ impl fmt::Display for Removal {
 /// Every descendant of `path` in any hierarchy, deepest first.
 fn descendants(h: &Hierarchy, path: &GroupPath) -> Result<Vec<GroupPath>> {
     let mut all = BTreeSet::new();
-    let mut mounts: Vec<&crate::cgroupfs::Mount> = h.v1_mounts().iter().map(|m| &m.mount).collect();
-    if let Some(u) = h.unified() {
-        mounts.push(&u.mount);
-    }
-    for m in mounts {
+    for place in h.places() {
+        let m = place.mount(h);
         if !m.exists(path) {
             continue;
         }

@@ -5,6 +5,11 @@
 //! What it cannot do is what the kernel does on mkdir: a directory created in a fake tree
 //! is empty, so writes into it fail with ENOENT (as a misspelled file would). Tests that
 //! execute plans pre-create the group with [`FakeTree::group`].
+//!
+//! [`snapshot`] and [`snapshot_with_marks`] list a tree (a fake one, or any directory)
+//! so a test can prove a command changed nothing: take one before, one after, compare.
+//!
+//! This is test support, not API: it may change with rein's own tests.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -248,5 +253,86 @@ impl FakeTree {
             }
         }
         out
+    }
+
+    /// [`snapshot`] of this tree.
+    pub fn snapshot(&self) -> Vec<String> {
+        snapshot(self.path())
+    }
+}
+
+/// Every directory (`DIR/`) and file (`FILE=CONTENTS`) beneath `root`, and every symbolic
+/// link (`LINK -> TARGET`, not followed), sorted: equal before and after a command that
+/// changed nothing there.
+pub fn snapshot(root: &Path) -> Vec<String> {
+    walk_sorted(root, false)
+}
+
+/// [`snapshot`], with each directory's `user.rein` mark (`DIR/ mark=VALUE`, empty when
+/// it has none): for commands that must not mark or unmark a group either.
+pub fn snapshot_with_marks(root: &Path) -> Vec<String> {
+    walk_sorted(root, true)
+}
+
+fn walk_sorted(root: &Path, marks: bool) -> Vec<String> {
+    fn walk(d: &Path, marks: bool, out: &mut Vec<String>) {
+        if marks {
+            let mut buf = [0u8; 256];
+            let mark = rustix::fs::getxattr(d, crate::mark::XATTR, &mut buf[..])
+                .map(|n| String::from_utf8_lossy(&buf[..n]).into_owned())
+                .unwrap_or_default();
+            out.push(format!("{}/ mark={mark}", d.display()));
+        } else {
+            out.push(format!("{}/", d.display()));
+        }
+        let entries = std::fs::read_dir(d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        for e in entries.filter_map(|e| e.ok()) {
+            let p = e.path();
+            let t = e.file_type().unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            if t.is_dir() {
+                walk(&p, marks, out);
+            } else if t.is_symlink() {
+                out.push(format!("{} -> {:?}", p.display(), std::fs::read_link(&p).ok()));
+            } else {
+                out.push(format!("{}={}", p.display(), std::fs::read_to_string(&p).unwrap_or_default()));
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(root, marks, &mut v);
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_see_contents_directories_links_and_marks() {
+        let tree = FakeTree::new(Layout::V2);
+        let a = tree.snapshot();
+        assert_eq!(a, tree.snapshot());
+        std::fs::write(tree.path().join("cgroup.procs"), "1\n").unwrap();
+        let b = tree.snapshot();
+        assert_ne!(a, b);
+        std::fs::create_dir(tree.path().join("x")).unwrap();
+        let c = tree.snapshot();
+        assert_ne!(b, c);
+        // A link is listed, not followed.
+        std::os::unix::fs::symlink("/etc", tree.path().join("x/l")).unwrap();
+        let d = snapshot(tree.path());
+        assert!(d.iter().any(|l| l.ends_with("/x/l -> Some(\"/etc\")")), "{d:#?}");
+        assert!(!d.iter().any(|l| l.contains("/x/l/")), "{d:#?}");
+        let marked = snapshot_with_marks(tree.path());
+        assert!(marked.iter().any(|l| l.ends_with("/x/ mark=")), "{marked:#?}");
+        // user.* attributes need a file system that takes them (tmpfs since Linux 6.6).
+        let x = tree.path().join("x");
+        if rustix::fs::setxattr(&x, crate::mark::XATTR, b"parent", rustix::fs::XattrFlags::empty()).is_ok() {
+            assert_ne!(marked, snapshot_with_marks(tree.path()));
+            assert_eq!(d, snapshot(tree.path()), "the plain snapshot has no marks");
+        } else {
+            eprintln!("skipped the mark half: no user.* attributes on {}", tree.path().display());
+        }
     }
 }

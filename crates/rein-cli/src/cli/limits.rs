@@ -1,154 +1,149 @@
-//! The limit flags shared by `run`, `create` and `set`, and their translation into
-//! [`rein::Resources`] (by [`rein::flags`], which rein.toml files share). Values arrive as strings and are checked here, so a bad value is
-//! rein's error (exit 125, naming the flag and the value), not a usage error.
+//! The limit flags shared by `run`, `create`, `set` and `exec`, and their translation
+//! into [`rein::Resources`] (by [`rein::flags`], which rein.toml files share). The flags
+//! are the library's table ([`rein::flags::Key`]); this file adds their help. Values
+//! arrive as strings and are checked here, so a bad value is rein's error (exit 125,
+//! naming the flag and the value), not a usage error.
 
-use clap::Args;
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use rein::compat::systemd;
-use rein::flags::Flags;
+use rein::flags::{Flags, Key, Origin, Shape};
 use rein::{Error, Resources};
 
-/// Limits, in rein's own words (sizes in binary units: 256M = 256 MiB).
-#[derive(Args, Debug, Default, Clone, PartialEq)]
+/// The limit flags: one per [`Key`] of the library's flag table (its name, aliases and
+/// shape), with the help of `HELP`; then `-p` systemd properties. Built from the table
+/// rather than derived field by field, so a key added to the table is a flag at once (a
+/// test asks for its help row, and that every flag is a key); the help reads as it did
+/// when each flag was a field (tests/golden/).
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct LimitArgs {
-    /// Hard memory limit (memory.max): a size like 256M or 1.5G, or max
-    #[arg(long, allow_hyphen_values = true, value_name = "SIZE", help_heading = "Limits")]
-    pub memory: Option<String>,
-    /// Memory throttling limit (memory.high, v2 only)
-    #[arg(long, allow_hyphen_values = true, value_name = "SIZE", help_heading = "Limits")]
-    pub memory_high: Option<String>,
-    /// Memory protection, best effort (memory.low; v1 memory.soft_limit_in_bytes)
-    #[arg(long, allow_hyphen_values = true, value_name = "SIZE", help_heading = "Limits")]
-    pub memory_low: Option<String>,
-    /// Memory protection, hard (memory.min, v2 only)
-    #[arg(long, allow_hyphen_values = true, value_name = "SIZE", help_heading = "Limits")]
-    pub memory_min: Option<String>,
-    /// Swap limit (memory.swap.max; v1 needs --memory too), e.g. 0 for no swap
-    #[arg(long, allow_hyphen_values = true, value_name = "SIZE", help_heading = "Limits")]
-    pub swap: Option<String>,
-    /// Kill the whole group when the OOM killer strikes one task (memory.oom.group, v2)
-    #[arg(long, help_heading = "Limits")]
-    pub oom_group: bool,
-    /// CPU limit: a percentage of one CPU (20%, 150%), QUOTA/PERIOD in µs, or max
-    #[arg(long, allow_hyphen_values = true, value_name = "LIMIT", help_heading = "Limits")]
-    pub cpu: Option<String>,
-    /// CFS period for --cpu, in µs or with a unit (100ms); default 100ms
-    #[arg(long, allow_hyphen_values = true, value_name = "PERIOD", help_heading = "Limits")]
-    pub cpu_period: Option<String>,
-    /// CPU weight 1-10000, default 100 (cpu.weight; v1 cpu.shares)
-    #[arg(long, allow_hyphen_values = true, value_name = "N", help_heading = "Limits")]
-    pub cpu_weight: Option<String>,
-    /// CPU shares 2-262144 (v1 style), converted to a weight as shares*100/1024
-    #[arg(long, allow_hyphen_values = true, value_name = "N", help_heading = "Limits")]
-    pub cpu_shares: Option<String>,
-    /// A number of CPUs of bandwidth (Docker: 1.5), or, when a list or range, CPUs to pin to (0-1)
-    #[arg(long, allow_hyphen_values = true, value_name = "N|LIST", help_heading = "Limits")]
-    pub cpus: Option<String>,
-    /// CPUs to run on (cpuset.cpus), e.g. 0-3,6
-    #[arg(
-        long,
-        visible_alias = "cpuset-cpus",
-        allow_hyphen_values = true,
-        value_name = "LIST",
-        help_heading = "Limits"
-    )]
-    pub cpuset: Option<String>,
-    /// Memory nodes to allocate from (cpuset.mems)
-    #[arg(
-        long,
-        visible_alias = "cpuset-mems",
-        allow_hyphen_values = true,
-        value_name = "LIST",
-        help_heading = "Limits"
-    )]
-    pub mems: Option<String>,
-    /// IO weight 1-10000, default 100 (io.weight; v1 blkio.bfq.weight)
-    #[arg(long, allow_hyphen_values = true, value_name = "N", help_heading = "Limits")]
-    pub io_weight: Option<String>,
-    /// IO limit on a whole disk: DEVICE:KEY=VALUE[,KEY=VALUE] with keys rbps wbps riops wiops,
-    /// DEVICE a path or MAJ:MIN (e.g. /dev/loop0:wbps=1M); repeatable
-    #[arg(long, allow_hyphen_values = true, value_name = "SPEC", help_heading = "Limits")]
-    pub io_max: Vec<String>,
-    /// Most tasks (processes + threads) in the group (pids.max), or max
-    #[arg(long, visible_alias = "pids-max", allow_hyphen_values = true, value_name = "N", help_heading = "Limits")]
-    pub pids: Option<String>,
-
-    /// A systemd resource-control property, Name=Value (MemoryMax=1G, CPUQuota=20%,
-    /// TasksMax=64, IOWriteBandwidthMax=/dev/sda 5M, ...), with systemd's semantics; repeatable
-    #[arg(short = 'p', long = "property", value_name = "NAME=VALUE", help_heading = "systemd properties")]
+    /// The limit flags given, by key.
+    pub flags: Flags,
+    /// `-p NAME=VALUE`: systemd resource-control properties.
     pub property: Vec<String>,
+}
 
-    /// Docker: memory plus swap, in total (-1 for unlimited swap); needs --memory
-    #[arg(long, allow_hyphen_values = true, value_name = "SIZE", help_heading = "Docker flags")]
-    pub memory_swap: Option<String>,
-    /// Docker: soft memory limit (memory.low; v1 memory.soft_limit_in_bytes)
-    #[arg(long, allow_hyphen_values = true, value_name = "SIZE", help_heading = "Docker flags")]
-    pub memory_reservation: Option<String>,
-    /// Docker: CFS quota in µs per --cpu-period (default 100000); -1 for none
-    #[arg(long, allow_hyphen_values = true, value_name = "USEC", help_heading = "Docker flags")]
-    pub cpu_quota: Option<String>,
-    /// Docker: most tasks; 0 or -1 for unlimited
-    #[arg(long, allow_hyphen_values = true, value_name = "N", help_heading = "Docker flags")]
-    pub pids_limit: Option<String>,
-    /// Docker: block IO weight 10-1000 (io.weight = weight x 100 / 500)
-    #[arg(long, allow_hyphen_values = true, value_name = "N", help_heading = "Docker flags")]
-    pub blkio_weight: Option<String>,
-    /// Docker: read bytes/s from a device, /dev/PATH:RATE (1mb); repeatable
-    #[arg(long, allow_hyphen_values = true, value_name = "PATH:RATE", help_heading = "Docker flags")]
-    pub device_read_bps: Vec<String>,
-    /// Docker: write bytes/s to a device, /dev/PATH:RATE; repeatable
-    #[arg(long, allow_hyphen_values = true, value_name = "PATH:RATE", help_heading = "Docker flags")]
-    pub device_write_bps: Vec<String>,
-    /// Docker: read IO/s from a device, /dev/PATH:N; repeatable
-    #[arg(long, allow_hyphen_values = true, value_name = "PATH:N", help_heading = "Docker flags")]
-    pub device_read_iops: Vec<String>,
-    /// Docker: write IO/s to a device, /dev/PATH:N; repeatable
-    #[arg(long, allow_hyphen_values = true, value_name = "PATH:N", help_heading = "Docker flags")]
-    pub device_write_iops: Vec<String>,
-    /// Docker: do not OOM-kill in the group (cgroup v1 only; refused on v2)
-    #[arg(long, help_heading = "Docker flags")]
-    pub oom_kill_disable: bool,
+/// Per key: the value's name in the help, and the help line. rein's flags are listed
+/// under "Limits", Docker's under "Docker flags" ([`Key::origin`]).
+const HELP: &[(Key, &str, &str)] = &[
+    (Key::Memory, "SIZE", "Hard memory limit (memory.max): a size like 256M or 1.5G, or max"),
+    (Key::MemoryHigh, "SIZE", "Memory throttling limit (memory.high, v2 only)"),
+    (Key::MemoryLow, "SIZE", "Memory protection, best effort (memory.low; v1 memory.soft_limit_in_bytes)"),
+    (Key::MemoryMin, "SIZE", "Memory protection, hard (memory.min, v2 only)"),
+    (Key::Swap, "SIZE", "Swap limit (memory.swap.max; v1 needs --memory too), e.g. 0 for no swap"),
+    (Key::OomGroup, "", "Kill the whole group when the OOM killer strikes one task (memory.oom.group, v2)"),
+    (Key::Cpu, "LIMIT", "CPU limit: a percentage of one CPU (20%, 150%), QUOTA/PERIOD in µs, or max"),
+    (Key::CpuPeriod, "PERIOD", "CFS period for --cpu, in µs or with a unit (100ms); default 100ms"),
+    (Key::CpuWeight, "N", "CPU weight 1-10000, default 100 (cpu.weight; v1 cpu.shares)"),
+    (Key::CpuShares, "N", "CPU shares 2-262144 (v1 style), converted to a weight as shares*100/1024"),
+    (
+        Key::Cpus,
+        "N|LIST",
+        "A number of CPUs of bandwidth (Docker: 1.5), or, when a list or range, CPUs to pin to (0-1)",
+    ),
+    (Key::Cpuset, "LIST", "CPUs to run on (cpuset.cpus), e.g. 0-3,6"),
+    (Key::Mems, "LIST", "Memory nodes to allocate from (cpuset.mems)"),
+    (Key::IoWeight, "N", "IO weight 1-10000, default 100 (io.weight; v1 blkio.bfq.weight)"),
+    (
+        Key::IoMax,
+        "SPEC",
+        "IO limit on a whole disk: DEVICE:KEY=VALUE[,KEY=VALUE] with keys rbps wbps riops wiops, DEVICE a path \
+         or MAJ:MIN (e.g. /dev/loop0:wbps=1M); repeatable",
+    ),
+    (Key::Pids, "N", "Most tasks (processes + threads) in the group (pids.max), or max"),
+    (Key::MemorySwap, "SIZE", "Docker: memory plus swap, in total (-1 for unlimited swap); needs --memory"),
+    (Key::MemoryReservation, "SIZE", "Docker: soft memory limit (memory.low; v1 memory.soft_limit_in_bytes)"),
+    (Key::CpuQuota, "USEC", "Docker: CFS quota in µs per --cpu-period (default 100000); -1 for none"),
+    (Key::PidsLimit, "N", "Docker: most tasks; 0 or -1 for unlimited"),
+    (Key::BlkioWeight, "N", "Docker: block IO weight 10-1000 (io.weight = weight x 100 / 500)"),
+    (Key::DeviceReadBps, "PATH:RATE", "Docker: read bytes/s from a device, /dev/PATH:RATE (1mb); repeatable"),
+    (Key::DeviceWriteBps, "PATH:RATE", "Docker: write bytes/s to a device, /dev/PATH:RATE; repeatable"),
+    (Key::DeviceReadIops, "PATH:N", "Docker: read IO/s from a device, /dev/PATH:N; repeatable"),
+    (Key::DeviceWriteIops, "PATH:N", "Docker: write IO/s to a device, /dev/PATH:N; repeatable"),
+    (Key::OomKillDisable, "", "Docker: do not OOM-kill in the group (cgroup v1 only; refused on v2)"),
+];
+
+const PROPERTY: &str = "property";
+
+/// The flag of one key, as clap takes it.
+fn arg(key: Key) -> Arg {
+    let (value_name, help) = match HELP.iter().find(|(k, _, _)| *k == key) {
+        Some((_, v, h)) => (*v, *h),
+        None => ("VALUE", ""),
+    };
+    let heading = match key.origin() {
+        Origin::Docker => "Docker flags",
+        _ => "Limits",
+    };
+    let arg = Arg::new(key.name()).long(key.name()).visible_aliases(key.aliases()).help(help).help_heading(heading);
+    match key.shape() {
+        Shape::Bool => arg.action(ArgAction::SetTrue),
+        shape => arg
+            .action(if shape == Shape::List { ArgAction::Append } else { ArgAction::Set })
+            .value_parser(clap::value_parser!(String))
+            .allow_hyphen_values(true)
+            .value_name(value_name),
+    }
+}
+
+impl Args for LimitArgs {
+    fn augment_args(cmd: Command) -> Command {
+        let rein = Key::ALL.iter().filter(|k| k.origin() != Origin::Docker);
+        let docker = Key::ALL.iter().filter(|k| k.origin() == Origin::Docker);
+        let property = Arg::new(PROPERTY)
+            .short('p')
+            .long(PROPERTY)
+            .value_name("NAME=VALUE")
+            .help(
+                "A systemd resource-control property, Name=Value (MemoryMax=1G, CPUQuota=20%, TasksMax=64, \
+                 IOWriteBandwidthMax=/dev/sda 5M, ...), with systemd's semantics; repeatable",
+            )
+            .help_heading("systemd properties")
+            .action(ArgAction::Append)
+            .value_parser(clap::value_parser!(String));
+        let cmd = rein.fold(cmd, |cmd, k| cmd.arg(arg(*k))).arg(property);
+        docker.fold(cmd, |cmd, k| cmd.arg(arg(*k)))
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for LimitArgs {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut a = LimitArgs::default();
+        a.update_from_arg_matches(m)?;
+        Ok(a)
+    }
+
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        for &key in Key::ALL {
+            match key.shape() {
+                Shape::Bool => {
+                    if m.get_flag(key.name()) {
+                        self.flags.set(key, "true");
+                    }
+                }
+                _ => {
+                    for v in m.get_many::<String>(key.name()).into_iter().flatten() {
+                        self.flags.set(key, v.clone());
+                    }
+                }
+            }
+        }
+        self.property.extend(m.get_many::<String>(PROPERTY).into_iter().flatten().cloned());
+        Ok(())
+    }
 }
 
 impl LimitArgs {
-    /// The flags, as the library's parser takes them.
-    pub fn flags(&self) -> Flags {
-        let mut f = Flags::default();
-        f.memory = self.memory.clone();
-        f.memory_high = self.memory_high.clone();
-        f.memory_low = self.memory_low.clone();
-        f.memory_min = self.memory_min.clone();
-        f.swap = self.swap.clone();
-        f.oom_group = self.oom_group;
-        f.cpu = self.cpu.clone();
-        f.cpu_period = self.cpu_period.clone();
-        f.cpu_weight = self.cpu_weight.clone();
-        f.cpu_shares = self.cpu_shares.clone();
-        f.cpus = self.cpus.clone();
-        f.cpuset = self.cpuset.clone();
-        f.mems = self.mems.clone();
-        f.io_weight = self.io_weight.clone();
-        f.io_max = self.io_max.clone();
-        f.pids = self.pids.clone();
-        f.memory_swap = self.memory_swap.clone();
-        f.memory_reservation = self.memory_reservation.clone();
-        f.cpu_quota = self.cpu_quota.clone();
-        f.pids_limit = self.pids_limit.clone();
-        f.blkio_weight = self.blkio_weight.clone();
-        f.device_read_bps = self.device_read_bps.clone();
-        f.device_write_bps = self.device_write_bps.clone();
-        f.device_read_iops = self.device_read_iops.clone();
-        f.device_write_iops = self.device_write_iops.clone();
-        f.oom_kill_disable = self.oom_kill_disable;
-        f
-    }
-
     /// Checks every value and builds the model: the flags, then `-p` properties (a
     /// setting given both ways is refused). Devices are resolved with `resolve`.
     pub fn to_resources(
         &self,
         resolve: &dyn Fn(&str) -> Result<rein::DeviceNumber, Error>,
     ) -> Result<Resources, Error> {
-        let mut r = self.flags().to_resources(resolve, &systemd::HostFacts::detect)?;
+        let mut r = self.flags.to_resources(resolve, &systemd::HostFacts::detect)?;
         if !self.property.is_empty() {
             let props = self.property.iter().map(|p| systemd::parse_property(p)).collect::<Result<Vec<_>, _>>()?;
             let from_props = systemd::to_resources(&props, &systemd::HostFacts::detect, resolve)?;
@@ -199,15 +194,15 @@ mod tests {
 
     #[test]
     fn docker_cpus_and_cpu_lists() {
-        let r = parse(|a| a.cpus = Some("1.5".into())).unwrap();
+        let r = parse(|a| a.flags.set(Key::Cpus, "1.5")).unwrap();
         assert_eq!(r.cpu.max.unwrap().quota, Limit::Value(150_000));
-        let r = parse(|a| a.cpus = Some("0-1".into())).unwrap();
+        let r = parse(|a| a.flags.set(Key::Cpus, "0-1")).unwrap();
         assert_eq!(r.cpuset.cpus.unwrap().to_string(), "0-1");
-        assert!(parse(|a| a.cpus = Some("0".into())).unwrap().cpu.max.unwrap().quota == Limit::Max);
+        assert!(parse(|a| a.flags.set(Key::Cpus, "0")).unwrap().cpu.max.unwrap().quota == Limit::Max);
         assert!(
             parse(|a| {
-                a.cpus = Some("2".into());
-                a.cpu = Some("20%".into());
+                a.flags.set(Key::Cpus, "2");
+                a.flags.set(Key::Cpu, "20%");
             })
             .is_err()
         );
@@ -215,20 +210,20 @@ mod tests {
 
     #[test]
     fn bad_values_name_flag_and_value() {
-        let e = parse(|a| a.memory = Some("lots".into())).unwrap_err().to_string();
+        let e = parse(|a| a.flags.set(Key::Memory, "lots")).unwrap_err().to_string();
         assert!(e.contains("--memory") && e.contains("'lots'"), "{e}");
         for (set, flag) in [
-            (Box::new(|a: &mut LimitArgs| a.memory = Some("0".into())) as Box<dyn Fn(&mut LimitArgs)>, "memory"),
-            (Box::new(|a: &mut LimitArgs| a.pids = Some("-1".into())), "pids"),
-            (Box::new(|a: &mut LimitArgs| a.pids = Some("0".into())), "pids"),
-            (Box::new(|a: &mut LimitArgs| a.cpu_weight = Some("0".into())), "cpu-weight"),
-            (Box::new(|a: &mut LimitArgs| a.cpu_shares = Some("1".into())), "cpu-shares"),
-            (Box::new(|a: &mut LimitArgs| a.cpuset = Some("3-1".into())), "cpuset"),
-            (Box::new(|a: &mut LimitArgs| a.cpu_period = Some("100ms".into())), "cpu-period"),
-            (Box::new(|a: &mut LimitArgs| a.io_max = vec!["7:0:wbps=0".into()]), "io"),
-            (Box::new(|a: &mut LimitArgs| a.io_max = vec!["7:0:xbps=1".into()]), "io-max"),
-            (Box::new(|a: &mut LimitArgs| a.io_max = vec!["7:0".into()]), "io-max"),
-            (Box::new(|a: &mut LimitArgs| a.swap = Some("1e99".into())), "swap"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::Memory, "0")) as Box<dyn Fn(&mut LimitArgs)>, "memory"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::Pids, "-1")), "pids"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::Pids, "0")), "pids"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::CpuWeight, "0")), "cpu-weight"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::CpuShares, "1")), "cpu-shares"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::Cpuset, "3-1")), "cpuset"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::CpuPeriod, "100ms")), "cpu-period"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::IoMax, "7:0:wbps=0")), "io"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::IoMax, "7:0:xbps=1")), "io-max"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::IoMax, "7:0")), "io-max"),
+            (Box::new(|a: &mut LimitArgs| a.flags.set(Key::Swap, "1e99")), "swap"),
         ] {
             let mut a = LimitArgs::default();
             set(&mut a);
@@ -251,19 +246,85 @@ mod tests {
     #[test]
     fn the_full_example() {
         let r = parse(|a| {
-            a.memory = Some("2G".into());
-            a.memory_high = Some("1536M".into());
-            a.swap = Some("0".into());
-            a.cpu = Some("300%".into());
-            a.cpu_weight = Some("200".into());
-            a.cpus = Some("0-1".into());
-            a.pids = Some("64".into());
-            a.io_weight = Some("50".into());
-            a.io_max = vec!["7:0:wbps=1M".into()];
+            a.flags.set(Key::Memory, "2G");
+            a.flags.set(Key::MemoryHigh, "1536M");
+            a.flags.set(Key::Swap, "0");
+            a.flags.set(Key::Cpu, "300%");
+            a.flags.set(Key::CpuWeight, "200");
+            a.flags.set(Key::Cpus, "0-1");
+            a.flags.set(Key::Pids, "64");
+            a.flags.set(Key::IoWeight, "50");
+            a.flags.set(Key::IoMax, "7:0:wbps=1M");
         })
         .unwrap();
         assert_eq!(r.memory.max, Some(Limit::Value(Bytes::gib(2))));
         assert_eq!(r.cpu.max.unwrap().quota, Limit::Value(300_000));
         assert_eq!(r.cpuset.cpus.unwrap().to_string(), "0-1");
+    }
+
+    /// The flag table is the library's: every key has its flag and a help row here, and
+    /// every limit flag here is a key.
+    #[test]
+    fn every_key_has_a_flag_with_help_and_every_flag_is_a_key() {
+        for k in Key::ALL {
+            let rows = HELP.iter().filter(|(r, _, _)| r == k).count();
+            assert_eq!(rows, 1, "{k}: {rows} help rows");
+        }
+        assert_eq!(HELP.len(), Key::ALL.len(), "a help row for a key that is not in Key::ALL");
+        for (k, value_name, help) in HELP {
+            assert!(!help.is_empty(), "{k}");
+            assert_eq!(value_name.is_empty(), k.shape() == Shape::Bool, "{k}: a switch has no value name");
+        }
+        let cmd = LimitArgs::augment_args(Command::new("t"));
+        let mut flags = Vec::new();
+        for a in cmd.get_arguments() {
+            let long = a.get_long().expect("a long flag");
+            if long == PROPERTY {
+                continue;
+            }
+            let key = Key::from_name(long).unwrap_or_else(|| panic!("--{long} is no flags::Key"));
+            assert_eq!(key.name(), long);
+            let aliases: Vec<&str> = a.get_visible_aliases().unwrap_or_default();
+            assert_eq!(aliases, key.aliases(), "{key}");
+            flags.push(key);
+        }
+        let mut all = Key::ALL.to_vec();
+        all.sort();
+        flags.sort();
+        assert_eq!(flags, all);
+    }
+
+    /// What clap parses lands in the flags by key: values, repeated values, aliases, switches.
+    #[test]
+    fn parsed_flags_land_by_key() {
+        let cmd = LimitArgs::augment_args(Command::new("t").no_binary_name(true));
+        let m = cmd
+            .clone()
+            .try_get_matches_from([
+                "--memory",
+                "1G",
+                "--io-max",
+                "7:0:wbps=1M",
+                "--io-max",
+                "7:1:rbps=2M",
+                "--cpuset-cpus",
+                "0-1",
+                "--oom-group",
+                "--pids-limit",
+                "-1",
+                "-p",
+                "TasksMax=5",
+            ])
+            .unwrap();
+        let a = LimitArgs::from_arg_matches(&m).unwrap();
+        assert_eq!(a.flags.get(Key::Memory), Some("1G"));
+        assert_eq!(a.flags.values(Key::IoMax), ["7:0:wbps=1M", "7:1:rbps=2M"]);
+        assert_eq!(a.flags.get(Key::Cpuset), Some("0-1"));
+        assert!(a.flags.is_on(Key::OomGroup) && !a.flags.is_on(Key::OomKillDisable));
+        assert_eq!(a.flags.get(Key::PidsLimit), Some("-1"));
+        assert_eq!(a.property, ["TasksMax=5"]);
+        assert_eq!(a.flags.iter().count(), 5);
+        let none = cmd.try_get_matches_from([] as [&str; 0]).unwrap();
+        assert_eq!(LimitArgs::from_arg_matches(&none).unwrap(), LimitArgs::default());
     }
 }

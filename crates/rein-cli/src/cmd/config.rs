@@ -4,9 +4,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use rein::config::apply::{self, Options, Started};
+use rein::config::apply::{self, Options};
+use rein::config::down;
 use rein::config::load::{self, Loaded};
 use rein::config::resolve::Context;
+use rein::config::start::{self, Started};
 use rein::{Error, GroupPath, Hierarchy};
 
 use crate::cli::{ApplyArgs, DiffArgs, DownArgs, FileArgs, ValidateArgs};
@@ -88,7 +90,7 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         apply::plan_locked(&h, &loaded.resolved, &loaded.owner, &opts)
     }
     .map_err(|r| refused(&loaded, r))?;
-    let commands = if a.start { apply::commands(&loaded.resolved, &opts)? } else { Vec::new() };
+    let commands = if a.start { start::commands(&loaded.resolved, &opts)? } else { Vec::new() };
     // A command that cannot be found fails the apply before anything is written.
     for (path, d) in &commands {
         let argv = d.command.as_deref().unwrap_or_default();
@@ -138,7 +140,7 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     }
     let mut started = Vec::new();
     for (path, d) in &commands {
-        started.push(apply::start(&h, path, d).with_context(|| format!("cannot start the command of {path}"))?);
+        started.push(start::start(&h, path, d).with_context(|| format!("cannot start the command of {path}"))?);
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diff": changes.diff, "started": started }))?);
@@ -179,9 +181,9 @@ pub fn down(a: &DownArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let loaded = read(&a.file.file, a.json)?;
     let opts = options(&a.file, false, a.kill)?;
     let h = hierarchy()?;
-    let t = apply::plan_down(&h, &loaded.resolved, &loaded.owner, &opts)?;
+    let t = down::plan_down(&h, &loaded.resolved, &loaded.owner, &opts)?;
     if !a.dry_run {
-        apply::down(&h, &t)?;
+        down::down(&h, &t)?;
     }
     if a.dry_run && !a.json {
         print!("{t}");

@@ -1,52 +1,55 @@
-//! Making the system match a file: `rein apply`, `diff` and `down` as library calls.
+//! Making the system match a file: `rein apply` (and `rein diff`, which plans and
+//! shows) as library calls.
 //!
 //! [`plan`] reads the tree and computes one [`Plan`] for the whole file (each group's
 //! part is [`Group::plan`]'s, for an existing group only the writes that differ from
-//! the value in force), the groups to remove (`--prune`), and a [`Diff`] that says per
-//! group what will be created and changed (old -> new, per interface file). [`apply`]
-//! executes that one plan, so its rollback covers the whole file: when a write fails
-//! midway, the groups this apply created are removed and the values it changed are
-//! restored. Removals come after the plan has succeeded (an rmdir cannot be undone);
-//! every refusal (a populated group, foreign children) is found before anything runs.
+//! the value in force), the groups to remove (`--prune`, checked by [`super::down`]), and
+//! a [`Diff`] ([`super::diff`]) that says per group what will be created and changed
+//! (old -> new, per interface file). [`apply`] executes that one plan, so its rollback
+//! covers the whole file: when a write fails midway, the groups this apply created are
+//! removed and the values it changed are restored. Removals come after the plan has
+//! succeeded (an rmdir cannot be undone); every refusal (a populated group, foreign
+//! children) is found before anything runs. [`plan_locked`] plans under the change locks
+//! of the existing groups the plan changes.
 //!
 //! Which groups are the file's: the directories an apply creates carry the mark
-//! `config id=<hash of the file's owner name>` ([`Mark::Config`]). `--prune` and
-//! [`down`] remove only directories with this file's mark. A group the file declares
-//! that exists already without it (made by hand, by `rein create`) gets its limits but
-//! no mark, and is never removed by the file; a group marked by another file, or a live
-//! `rein run` group, is refused.
+//! `config id=<hash of the file's owner name>` ([`Mark::Config`]). `--prune` and `rein
+//! down` ([`super::down`]) remove only directories with this file's mark. A group the
+//! file declares that exists already without it (made by hand, by `rein create`) gets its
+//! limits but no mark, and is never removed by the file; a group marked by another file,
+//! or a live `rein run` group, is refused.
+//!
+//! Starting the file's commands after an apply (`--start`) is [`super::start`]'s.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
-
+use super::diff::describe;
+use super::down::{removals, remove_all};
 use super::resolve::{Declared, Problem, Resolved};
+use super::scope::{base_of, full, marked};
 use crate::cgroupfs::GroupPath;
 use crate::compat::raw::{self, Host};
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::group::{Group, Spec};
 use crate::hierarchy::{Binding, Controller, Hierarchy};
-use crate::lifecycle::{self, Change};
+use crate::lifecycle::{self, Change, Removal};
 use crate::lock::GroupLock;
-use crate::mark::{Mark, XATTR, config_id};
+use crate::mark::{Mark, config_id};
 use crate::plan::{Action, Place, Plan, Write};
-use crate::procfs::{ProcTable, describe_pids};
 use crate::units::CpuList;
 
-/// How to apply.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Put the file's groups (and its `parent`) beneath this group (tests, staging).
-    pub prefix: Option<GroupPath>,
-    /// Remove the groups this file made that it no longer declares.
-    pub prune: bool,
-    /// Kill the processes of groups being removed (else a populated group is refused).
-    pub kill: bool,
-}
+pub use super::scope::Options;
+
+// The paths of these from before config/apply.rs was split (diff, down, start); the
+// workspace names the new ones.
+#[doc(no_inline)]
+pub use super::diff::{Diff, FileDiff, GroupDiff, RemoveDiff, Verdict};
+#[doc(no_inline)]
+pub use super::down::{Teardown, down, plan_down};
+#[doc(no_inline)]
+pub use super::start::{Started, commands, start};
 
 /// A refusal found while planning, with the key of the file it is about.
 #[derive(Debug)]
@@ -78,134 +81,6 @@ impl From<Refused> for Error {
     }
 }
 
-/// What happens to a group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    /// Created (with its limits).
-    Create,
-    /// Limits changed live.
-    Change,
-    /// Already as the file says.
-    Unchanged,
-}
-
-/// One interface file that changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FileDiff {
-    /// The interface file.
-    pub file: String,
-    /// Its path.
-    pub path: PathBuf,
-    /// The value now (absent for a new group, or a file rein does not read back).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old: Option<String>,
-    /// The value written.
-    pub new: String,
-}
-
-/// One group in a [`Diff`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct GroupDiff {
-    /// The group (`/dev/db`).
-    pub group: String,
-    /// Declared in the file (else an ancestor the plan touches).
-    pub declared: bool,
-    /// What happens.
-    pub action: Verdict,
-    /// The files written, in order.
-    pub files: Vec<FileDiff>,
-}
-
-/// A group to be removed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RemoveDiff {
-    /// The group.
-    pub group: String,
-    /// Its directories.
-    pub directories: Vec<PathBuf>,
-    /// Processes killed first (only with `kill`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub kill: Vec<u32>,
-}
-
-/// What an apply would do, per group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Diff {
-    /// The mark of the file's groups (`config id=...`).
-    pub owner: String,
-    /// Declared groups (every one) and ancestors the plan touches.
-    pub groups: Vec<GroupDiff>,
-    /// Groups removed (`--prune`, `down`).
-    pub remove: Vec<RemoveDiff>,
-    /// Groups this file made that it no longer declares, kept without `--prune`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub stale: Vec<String>,
-}
-
-impl Diff {
-    /// True when applying changes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.groups.iter().all(|g| g.action == Verdict::Unchanged) && self.remove.is_empty()
-    }
-
-    /// How many declared groups get each verdict: (create, change, unchanged).
-    pub fn counts(&self) -> (usize, usize, usize) {
-        let d = self.groups.iter().filter(|g| g.declared);
-        let mut c = (0, 0, 0);
-        for g in d {
-            match g.action {
-                Verdict::Create => c.0 += 1,
-                Verdict::Change => c.1 += 1,
-                Verdict::Unchanged => c.2 += 1,
-            }
-        }
-        c
-    }
-}
-
-fn flat(v: &str) -> String {
-    v.trim_end().lines().map(str::trim).collect::<Vec<_>>().join("; ")
-}
-
-impl fmt::Display for Diff {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for g in self.groups.iter().filter(|g| g.action != Verdict::Unchanged) {
-            let (sign, note) = match (g.action, g.declared) {
-                (Verdict::Create, true) => ('+', ""),
-                (Verdict::Create, false) => ('+', "  (parent)"),
-                (_, true) => ('~', ""),
-                (_, false) => ('~', "  (parent)"),
-            };
-            writeln!(f, "{sign} {}{note}", g.group)?;
-            let width = g.files.iter().map(|x| x.file.len()).max().unwrap_or(0);
-            for x in &g.files {
-                match &x.old {
-                    Some(old) => writeln!(f, "    {:<width$}  {} -> {}", x.file, flat(old), x.new)?,
-                    None => writeln!(f, "    {:<width$}  {}", x.file, x.new)?,
-                }
-            }
-        }
-        for r in &self.remove {
-            let kill = if r.kill.is_empty() {
-                String::new()
-            } else {
-                format!("  (killing {})", describe_pids(&r.kill, &ProcTable::default()))
-            };
-            writeln!(f, "- {}{kill}", r.group)?;
-        }
-        for s in &self.stale {
-            writeln!(f, "  {s}  (no longer in the file; kept: apply --prune removes it)")?;
-        }
-        let (c, ch, u) = self.counts();
-        if self.is_empty() {
-            writeln!(f, "no change: {u} group{} as the file says", if u == 1 { "" } else { "s" })
-        } else {
-            writeln!(f, "{c} to create, {ch} to change, {u} unchanged, {} to remove", self.remove.len())
-        }
-    }
-}
-
 /// Everything an apply will do: one plan, the removals, and the diff describing them.
 /// From [`plan_locked`], it also holds the change locks of the groups it writes to, until
 /// it is dropped.
@@ -228,73 +103,6 @@ impl Changes {
         }
         out
     }
-}
-
-/// A group to remove.
-#[derive(Debug, Clone)]
-struct Removal {
-    path: GroupPath,
-    directories: Vec<PathBuf>,
-    kill: Vec<u32>,
-}
-
-impl fmt::Display for Removal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.kill.is_empty() {
-            writeln!(f, "# kill {}", describe_pids(&self.kill, &ProcTable::default()))?;
-        }
-        for d in &self.directories {
-            writeln!(f, "rmdir {}", d.display())?;
-        }
-        Ok(())
-    }
-}
-
-/// Where the file's groups live: `prefix/parent`.
-fn base_of(resolved: &Resolved, opts: &Options) -> Result<GroupPath> {
-    match (&opts.prefix, &resolved.parent) {
-        (Some(p), Some(q)) => p.join(q.as_str()),
-        (Some(p), None) => Ok(p.clone()),
-        (None, Some(q)) => Ok(q.clone()),
-        (None, None) => Ok(GroupPath::root()),
-    }
-}
-
-fn full(base: &GroupPath, d: &Declared) -> Result<GroupPath> {
-    if base.is_root() { Ok(d.path.clone()) } else { base.join(d.path.as_str()) }
-}
-
-fn places(h: &Hierarchy) -> Vec<Place> {
-    let mut v = Vec::new();
-    if h.unified().is_some() {
-        v.push(Place::V2);
-    }
-    v.extend((0..h.v1_mounts().len()).map(Place::V1));
-    v
-}
-
-/// Every directory beneath `scope` (in any hierarchy) that carries `mark`.
-fn marked(h: &Hierarchy, scope: &GroupPath, mark: Mark) -> Result<BTreeSet<GroupPath>> {
-    let mut out = BTreeSet::new();
-    let want = mark.value();
-    for place in places(h) {
-        let m = place.mount(h);
-        if !m.exists(scope) {
-            continue;
-        }
-        let mut stack = vec![scope.clone()];
-        while let Some(g) = stack.pop() {
-            match m.children(&g) {
-                Ok(c) => stack.extend(c.iter().filter_map(|c| g.join(c).ok())),
-                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
-                Err(e) => return Err(e),
-            }
-            if !g.is_root() && m.get_xattr(&g, XATTR).ok().flatten().as_deref() == Some(want.as_str()) {
-                out.insert(g);
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// The key a planning error is about: the setting behind the field it names, else the group.
@@ -584,102 +392,6 @@ fn undo(
     place.mount(h).read(group, &write.file).ok()
 }
 
-/// Checks and describes removing `paths` (deepest first): refuses a populated group
-/// unless `kill`, and a group with a child that is not being removed too.
-fn removals(h: &Arc<Hierarchy>, paths: &[GroupPath], keep: &BTreeSet<GroupPath>, kill: bool) -> Result<Vec<Removal>> {
-    let going: BTreeSet<&GroupPath> = paths.iter().collect();
-    let mut out = Vec::new();
-    let mut refusals = Vec::new();
-    let arc = h.clone();
-    for p in paths {
-        let Ok(g) = Group::open(arc.clone(), p) else { continue };
-        let foreign: Vec<String> = g
-            .children()?
-            .into_iter()
-            .filter(|c| p.join(c).map(|c| !going.contains(&c) || keep.contains(&c)).unwrap_or(true))
-            .collect();
-        if !foreign.is_empty() {
-            refusals.push(format!("{p} has child groups the file does not remove: {}", foreign.join(", ")));
-            continue;
-        }
-        let pids = g.all_procs()?;
-        if !pids.is_empty() && !kill {
-            refusals.push(format!("{p} holds processes: {}", describe_pids(&pids, &ProcTable::default())));
-            continue;
-        }
-        let directories = g.nodes().iter().map(|n| n.place.mount(h).dir_path(p)).collect();
-        out.push(Removal { path: p.clone(), directories, kill: pids });
-    }
-    if !refusals.is_empty() {
-        return Err(Error::state(
-            format!("cannot remove {}", refusals.join("; ")),
-            Some("stop the processes or move them out ('rein move'), or add --kill; nothing was changed".into()),
-        ));
-    }
-    Ok(out)
-}
-
-fn describe(
-    h: &Hierarchy,
-    plan: &Plan,
-    resolved: &Resolved,
-    base: &GroupPath,
-    removals: &[Removal],
-    stale: &[GroupPath],
-    id: u64,
-) -> Diff {
-    let mut groups: Vec<GroupDiff> = Vec::new();
-    let declared: Vec<GroupPath> = resolved.groups.iter().filter_map(|d| full(base, d).ok()).collect();
-    for d in &declared {
-        groups.push(GroupDiff { group: d.to_string(), declared: true, action: Verdict::Unchanged, files: Vec::new() });
-    }
-    fn entry(groups: &mut Vec<GroupDiff>, g: &GroupPath) -> usize {
-        let name = if g.is_root() { "/".to_string() } else { g.to_string() };
-        match groups.iter().position(|x| x.group == name) {
-            Some(i) => i,
-            None => {
-                groups.push(GroupDiff { group: name, declared: false, action: Verdict::Unchanged, files: Vec::new() });
-                groups.len() - 1
-            }
-        }
-    }
-    for a in plan.actions() {
-        match a {
-            Action::Mkdir { group, .. } => {
-                let i = entry(&mut groups, group);
-                groups[i].action = Verdict::Create;
-            }
-            Action::Write { place, group, write, previous, .. } => {
-                let i = entry(&mut groups, group);
-                if groups[i].action == Verdict::Unchanged {
-                    groups[i].action = Verdict::Change;
-                }
-                // For a per-device file, the old line of the device written (what a rollback
-                // would write back), not the whole file.
-                let old = previous.as_ref().map(|p| crate::cgroupfs::format::undo_writes(&write.file, &write.value, p));
-                groups[i].files.push(FileDiff {
-                    file: write.file.to_string(),
-                    path: place.mount(h).file_path(group, &write.file),
-                    old: old.map(|o| o.join("\n")),
-                    new: write.value.clone(),
-                });
-            }
-            Action::Mark { .. } => {}
-        }
-    }
-    // Parents before children.
-    groups.sort_by(|a, b| a.group.cmp(&b.group));
-    Diff {
-        owner: Mark::Config { id }.value(),
-        groups,
-        remove: removals
-            .iter()
-            .map(|r| RemoveDiff { group: r.path.to_string(), directories: r.directories.clone(), kill: r.kill.clone() })
-            .collect(),
-        stale: stale.iter().map(|g| g.to_string()).collect(),
-    }
-}
-
 /// Why an apply failed, and what it left.
 #[derive(Debug)]
 pub struct Failed {
@@ -735,180 +447,16 @@ pub fn apply(h: &Arc<Hierarchy>, changes: &Changes) -> std::result::Result<(), B
     remove_all(h, &changes.removals).map_err(|error| Box::new(Failed { error, left: Left::Applied }))
 }
 
-fn remove_all(h: &Arc<Hierarchy>, removals: &[Removal]) -> Result<()> {
-    for r in removals {
-        let Ok(g) = Group::open(h.clone(), &r.path) else { continue };
-        if !r.kill.is_empty() || !g.all_procs()?.is_empty() {
-            if r.kill.is_empty() {
-                return Err(Error::state(
-                    format!("group {} gained processes since it was checked", r.path),
-                    Some("run again; nothing else was removed".into()),
-                ));
-            }
-            lifecycle::kill_all(&g)?;
-        }
-        g.remove()?;
-    }
-    Ok(())
-}
-
-/// What `rein down` will remove, and what it keeps.
-#[derive(Debug, Clone)]
-pub struct Teardown {
-    removals: Vec<Removal>,
-    /// Groups kept, with the reason (declared but not made by this file; the file's
-    /// parent still holding other groups).
-    pub kept: Vec<(String, String)>,
-}
-
-impl Teardown {
-    /// The groups removed, deepest first.
-    pub fn groups(&self) -> Vec<String> {
-        self.removals.iter().map(|r| r.path.to_string()).collect()
-    }
-
-    /// As a serializable list.
-    pub fn describe(&self) -> Vec<RemoveDiff> {
-        self.removals
-            .iter()
-            .map(|r| RemoveDiff { group: r.path.to_string(), directories: r.directories.clone(), kill: r.kill.clone() })
-            .collect()
-    }
-}
-
-impl fmt::Display for Teardown {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for r in &self.removals {
-            r.fmt(f)?;
-        }
-        for (g, why) in &self.kept {
-            writeln!(f, "# keep {g}: {why}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Plans removing every group the file made (its mark), deepest first. The file's
-/// parent directories go too when nothing else is left in them; groups the file
-/// declares but did not make stay.
-pub fn plan_down(h: &Arc<Hierarchy>, resolved: &Resolved, owner: &str, opts: &Options) -> Result<Teardown> {
-    let id = config_id(owner);
-    let base = base_of(resolved, opts)?;
-    let scope = opts.prefix.clone().unwrap_or_default();
-    let mut all: Vec<GroupPath> = marked(h, &scope, Mark::Config { id })?.into_iter().collect();
-    all.sort_by_key(|g| std::cmp::Reverse(g.as_str().matches('/').count()));
-    let arc = h.clone();
-    let mut kept = Vec::new();
-    for d in &resolved.groups {
-        let p = full(&base, d)?;
-        if !all.contains(&p) && Group::open(arc.clone(), &p).is_ok() {
-            kept.push((p.to_string(), "not made by this file (it existed before); remove it with 'rein rm'".into()));
-        }
-    }
-    // The file's parent directories: only when nothing but the file's groups is in them.
-    let parents: BTreeSet<GroupPath> = base.lineage().into_iter().filter(|g| all.contains(g)).collect();
-    let going: BTreeSet<GroupPath> = all.iter().cloned().collect();
-    let mut list = Vec::new();
-    for g in &all {
-        if parents.contains(g) {
-            let others = Group::open(arc.clone(), g)
-                .and_then(|grp| grp.children())
-                .map(|c| {
-                    c.into_iter().filter(|c| g.join(c).map(|c| !going.contains(&c)).unwrap_or(true)).collect::<Vec<_>>()
-                })
-                .unwrap_or_default();
-            if !others.is_empty() {
-                kept.push((g.to_string(), format!("it holds other groups too: {}", others.join(", "))));
-                continue;
-            }
-        }
-        list.push(g.clone());
-    }
-    let removals = removals(h, &list, &BTreeSet::new(), opts.kill)?;
-    Ok(Teardown { removals, kept })
-}
-
-/// Removes what [`plan_down`] planned.
-pub fn down(h: &Arc<Hierarchy>, t: &Teardown) -> Result<()> {
-    remove_all(h, &t.removals)
-}
-
-/// What `apply --start` did for one group.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "lowercase")]
-pub enum Started {
-    /// The command was started: its pid.
-    Started {
-        /// The group.
-        group: String,
-        /// The command's pid.
-        pid: u32,
-    },
-    /// The group holds processes already; nothing started.
-    Running {
-        /// The group.
-        group: String,
-        /// How many processes it holds.
-        processes: usize,
-    },
-}
-
-/// The groups with a command, and their full paths.
-pub fn commands(resolved: &Resolved, opts: &Options) -> Result<Vec<(GroupPath, Declared)>> {
-    let base = base_of(resolved, opts)?;
-    resolved.groups.iter().filter(|d| d.command.is_some()).map(|d| Ok((full(&base, d)?, d.clone()))).collect()
-}
-
-/// Starts a group's command inside it, detached (its own session, stdin from
-/// /dev/null, output to its `log` or /dev/null), unless the group holds processes
-/// already. The command joins the group before it runs a single instruction.
-pub fn start(h: &Arc<Hierarchy>, path: &GroupPath, d: &Declared) -> Result<Started> {
-    let Some(argv) = &d.command else {
-        return Err(Error::state(format!("group {path} has no command"), None));
-    };
-    let group = Group::open(h.clone(), path)?;
-    let procs = group.all_procs()?;
-    if !procs.is_empty() {
-        return Ok(Started::Running { group: path.to_string(), processes: procs.len() });
-    }
-    let open = |p: &std::path::Path, append: bool| -> Result<std::os::fd::OwnedFd> {
-        let mut o = std::fs::OpenOptions::new();
-        if append {
-            o.create(true).append(true);
-        } else {
-            o.read(true);
-        }
-        o.open(p).map(Into::into).map_err(|e| Error::Io {
-            op: if append { "open the log".into() } else { "open".into() },
-            path: p.to_path_buf(),
-            cause: e,
-            hint: None,
-        })
-    };
-    let stdin = open(std::path::Path::new("/dev/null"), false)?;
-    let output = match &d.log {
-        Some(l) => open(l, true)?,
-        None => open(std::path::Path::new("/dev/null"), true)?,
-    };
-    let args: Vec<OsString> = argv[1..].iter().map(OsString::from).collect();
-    let spawn_err =
-        |e: crate::launch::SpawnError| Error::Spawn { program: argv[0].clone(), cause: e.io_error().kind().into() };
-    let cmd =
-        crate::launch::Prepared::new(std::ffi::OsStr::new(&argv[0]), &args).map_err(spawn_err)?.detached(stdin, output);
-    let fds = group.attach_fds()?;
-    let child = crate::launch::spawn(&cmd, &fds.as_attach(), &crate::launch::SigMask::current()).map_err(|e| {
-        let cause = std::io::Error::new(e.io_error().kind(), e.io_error().to_string());
-        Error::Spawn { program: argv[0].clone(), cause }
-    })?;
-    Ok(Started::Started { group: path.to_string(), pid: child.pid as u32 })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::compat::systemd::HostFacts;
+    use crate::config::diff::{GroupDiff, Verdict};
+    use crate::config::down::plan_down;
     use crate::config::load;
     use crate::config::resolve::Context;
+    use crate::error::Result;
+    use crate::mark::XATTR;
     use crate::testing::{FakeTree, Layout};
     use crate::units::DeviceNumber;
 

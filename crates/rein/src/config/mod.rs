@@ -6,7 +6,9 @@
 //!
 //! ```text
 //! rein.toml -> load (located mistakes) -> model::Config -> resolve -> Declared groups (Resources)
-//!           -> apply::plan (Group::plan per group, one Plan, removals, Diff) -> apply::apply
+//!           -> apply::plan (Group::plan per group, one Plan, removals, diff::Diff) -> apply::apply
+//!           -> start::start (--start)
+//! rein down: ... resolve -> down::plan_down (the groups with the file's mark) -> down::down
 //! ```
 //!
 //! - [`model`]: the file as written ([`model::Config`]), a serde model programs can build
@@ -15,8 +17,12 @@
 //! - [`resolve`]: checks every value, translates every vocabulary (rein's and Docker's
 //!   flags through [`crate::flags`], systemd properties, interface-file names) and merges
 //!   defaults and templates: one [`crate::Resources`] per group.
-//! - [`apply`]: plans against the host, shows the diff, applies all or nothing, removes
-//!   what the file no longer declares (its own groups only), starts commands.
+//! - [`apply`]: plans against the host (one plan for the whole file) and applies it all
+//!   or nothing, then removes what the file no longer declares (`--prune`).
+//! - [`diff`]: what an apply would do, per group and per interface file ([`diff::Diff`]).
+//! - [`down`]: removing the file's groups (its own, by their mark only): `rein down`,
+//!   and the removals of `--prune`.
+//! - [`start`]: starting each group's command after an apply (`--start`).
 //!
 //! # Example
 //!
@@ -43,6 +49,10 @@
 //! ```
 
 pub mod apply;
+pub mod diff;
+pub mod down;
 pub mod load;
 pub mod model;
 pub mod resolve;
+mod scope;
+pub mod start;

@@ -14,6 +14,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+// The limit keys of a group table are the flags' names: one table, in crate::flags.
+pub use crate::flags::{Key, Shape};
+
 /// A whole rein.toml file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -184,120 +187,6 @@ impl From<f64> for Value {
     }
 }
 
-/// What a key's value must be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// A string, or a number (printed as the flag would take it).
-    Text,
-    /// `true` or `false`.
-    Bool,
-    /// A string or a list of strings (the flag is repeatable).
-    List,
-}
-
-macro_rules! keys {
-    ($($(#[doc = $doc:literal])* $variant:ident = $name:literal $(| $alias:literal)*, $shape:ident, $example:literal;)+) => {
-        /// A limit key of a group table: one of rein's or Docker's flags, without the
-        /// dashes. Each means what the flag means (see `rein run --help` and
-        /// docs/interface-files.md).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[non_exhaustive]
-        pub enum Key {
-            $(
-                $(#[doc = $doc])*
-                #[serde(rename = $name $(, alias = $alias)*)]
-                $variant,
-            )+
-        }
-
-        impl Key {
-            /// Every key, in the order of `rein run --help`.
-            pub const ALL: &'static [Key] = &[$(Key::$variant),+];
-
-            /// The key as written (the flag's long name).
-            pub fn name(self) -> &'static str {
-                match self { $(Key::$variant => $name,)+ }
-            }
-
-            /// The key a name means, aliases included (`cpuset-cpus` is `cpuset`).
-            pub fn from_name(name: &str) -> Option<Key> {
-                match name { $($name $(| $alias)* => Some(Key::$variant),)+ _ => None }
-            }
-
-            /// What its value must be.
-            pub fn shape(self) -> Shape {
-                match self { $(Key::$variant => Shape::$shape,)+ }
-            }
-
-            /// An example value, for messages.
-            pub fn example(self) -> &'static str {
-                match self { $(Key::$variant => $example,)+ }
-            }
-        }
-    };
-}
-
-keys! {
-    /// Hard memory limit (memory.max; v1 memory.limit_in_bytes): `"2G"`, `"max"`.
-    Memory = "memory", Text, "\"2G\"";
-    /// Memory throttling limit (memory.high, v2 only).
-    MemoryHigh = "memory-high", Text, "\"1536M\"";
-    /// Best-effort memory protection (memory.low; v1 memory.soft_limit_in_bytes).
-    MemoryLow = "memory-low", Text, "\"512M\"";
-    /// Hard memory protection (memory.min, v2 only).
-    MemoryMin = "memory-min", Text, "\"256M\"";
-    /// Swap limit (memory.swap.max; v1 memsw = memory + swap).
-    Swap = "swap", Text, "\"0\"";
-    /// Kill the whole group on OOM (memory.oom.group, v2 only).
-    OomGroup = "oom-group", Bool, "true";
-    /// CPU bandwidth: a percentage of one CPU, `QUOTA/PERIOD` in µs, or `"max"`.
-    Cpu = "cpu", Text, "\"40%\"";
-    /// The CFS period for `cpu`, `cpus` and `cpu-quota` (µs or `"100ms"`).
-    CpuPeriod = "cpu-period", Text, "\"100ms\"";
-    /// CPU weight 1..10000 (cpu.weight; v1 cpu.shares).
-    CpuWeight = "cpu-weight", Text, "200";
-    /// CPU shares 2..262144, converted to a weight (shares x 100 / 1024).
-    CpuShares = "cpu-shares", Text, "512";
-    /// A number of CPUs of bandwidth (Docker: `1.5`), or a CPU list to pin to (`"0-1"`).
-    Cpus = "cpus", Text, "1.5";
-    /// CPUs to run on (cpuset.cpus).
-    Cpuset = "cpuset" | "cpuset-cpus", Text, "\"0-1\"";
-    /// Memory nodes to allocate from (cpuset.mems).
-    Mems = "mems" | "cpuset-mems", Text, "\"0\"";
-    /// IO weight 1..10000 (io.weight; v1 blkio.bfq.weight).
-    IoWeight = "io-weight", Text, "100";
-    /// IO limits per whole disk, `DEVICE:KEY=VALUE[,KEY=VALUE]`, keys rbps wbps riops wiops.
-    IoMax = "io-max", List, "[\"/dev/sda:wbps=10M\"]";
-    /// Most tasks (pids.max), or `"max"`.
-    Pids = "pids" | "pids-max", Text, "64";
-    /// Docker's memory plus swap total (needs `memory` in the same table; -1 unlimited swap).
-    MemorySwap = "memory-swap", Text, "\"2g\"";
-    /// Docker's soft memory limit (memory.low).
-    MemoryReservation = "memory-reservation", Text, "\"512m\"";
-    /// Docker's CFS quota in µs per period (-1 none, 0 unset).
-    CpuQuota = "cpu-quota", Text, "40000";
-    /// Docker's task limit (0 or negative is unlimited).
-    PidsLimit = "pids-limit", Text, "100";
-    /// Docker's block IO weight 10..1000 (io.weight = w x 100 / 500).
-    BlkioWeight = "blkio-weight", Text, "500";
-    /// Docker's read bytes per second from a device, `/dev/PATH:RATE`.
-    DeviceReadBps = "device-read-bps", List, "[\"/dev/sda:1mb\"]";
-    /// Docker's write bytes per second to a device.
-    DeviceWriteBps = "device-write-bps", List, "[\"/dev/sda:1mb\"]";
-    /// Docker's read operations per second from a device, `/dev/PATH:N`.
-    DeviceReadIops = "device-read-iops", List, "[\"/dev/sda:100\"]";
-    /// Docker's write operations per second to a device.
-    DeviceWriteIops = "device-write-iops", List, "[\"/dev/sda:100\"]";
-    /// Docker's "no OOM kill in the group" (cgroup v1 only).
-    OomKillDisable = "oom-kill-disable", Bool, "true";
-}
-
-impl fmt::Display for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 /// The key names a group table takes besides the limit keys.
 pub(crate) const GROUP_KEYS: [&str; 6] = ["template", "command", "log", "groups", "systemd", "files"];
 
@@ -348,13 +237,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_round_trip_their_names_and_aliases() {
-        for k in Key::ALL {
-            assert_eq!(Key::from_name(k.name()), Some(*k));
-        }
-        assert_eq!(Key::from_name("cpuset-cpus"), Some(Key::Cpuset));
-        assert_eq!(Key::from_name("pids-max"), Some(Key::Pids));
-        assert_eq!(Key::from_name("memroy"), None);
+    fn the_structural_keys_of_a_group_table_are_no_flags() {
         for k in GROUP_KEYS {
             assert_eq!(Key::from_name(k), None, "{k} is structural");
         }

@@ -176,34 +176,14 @@ fn set_flag(f: &mut Flags, key: Key, value: &Value) -> std::result::Result<(), S
         Value::Bool(b) => Ok(*b),
         _ => Err(format!("{key} takes true or false, not {}", value.kind())),
     };
-    debug_assert!(matches!(key.shape(), Shape::Text | Shape::Bool | Shape::List));
-    match key {
-        Key::Memory => f.memory = Some(text()?),
-        Key::MemoryHigh => f.memory_high = Some(text()?),
-        Key::MemoryLow => f.memory_low = Some(text()?),
-        Key::MemoryMin => f.memory_min = Some(text()?),
-        Key::Swap => f.swap = Some(text()?),
-        Key::OomGroup => f.oom_group = flag()?,
-        Key::Cpu => f.cpu = Some(text()?),
-        Key::CpuPeriod => f.cpu_period = Some(text()?),
-        Key::CpuWeight => f.cpu_weight = Some(text()?),
-        Key::CpuShares => f.cpu_shares = Some(text()?),
-        Key::Cpus => f.cpus = Some(text()?),
-        Key::Cpuset => f.cpuset = Some(text()?),
-        Key::Mems => f.mems = Some(text()?),
-        Key::IoWeight => f.io_weight = Some(text()?),
-        Key::IoMax => f.io_max = list()?,
-        Key::Pids => f.pids = Some(text()?),
-        Key::MemorySwap => f.memory_swap = Some(text()?),
-        Key::MemoryReservation => f.memory_reservation = Some(text()?),
-        Key::CpuQuota => f.cpu_quota = Some(text()?),
-        Key::PidsLimit => f.pids_limit = Some(text()?),
-        Key::BlkioWeight => f.blkio_weight = Some(text()?),
-        Key::DeviceReadBps => f.device_read_bps = list()?,
-        Key::DeviceWriteBps => f.device_write_bps = list()?,
-        Key::DeviceReadIops => f.device_read_iops = list()?,
-        Key::DeviceWriteIops => f.device_write_iops = list()?,
-        Key::OomKillDisable => f.oom_kill_disable = flag()?,
+    match key.shape() {
+        Shape::Text => f.set(key, text()?),
+        Shape::List => {
+            for v in list()? {
+                f.set(key, v);
+            }
+        }
+        Shape::Bool => f.set(key, flag()?.to_string()),
     }
     Ok(())
 }
