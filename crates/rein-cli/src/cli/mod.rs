@@ -262,7 +262,7 @@ pub struct EventsArgs {
     pub pressure: Vec<String>,
 
     /// Parent whose children are watched when no NAME is given
-    #[arg(long, value_name = "PATH", default_value = crate::supervisor::DEFAULT_PARENT)]
+    #[arg(long, value_name = "PATH", default_value = rein::mark::DEFAULT_PARENT)]
     pub parent: String,
 
     /// How often counters the kernel does not notify about are read (cgroup v1)
