@@ -530,6 +530,9 @@ fn variants(props: &[Property]) -> Vec<(&str, Variant<'_>)> {
                 Value::Bytes(b) => Variant::from(b.clone()),
                 Value::Pids(p) => Variant::from(p.clone()),
                 Value::DeviceValues(v) => Variant::from(v.iter().map(|(d, n)| (d.as_str(), *n)).collect::<Vec<_>>()),
+                Value::DeviceAllow(v) => {
+                    Variant::from(v.iter().map(|(d, a)| (d.as_str(), a.as_str())).collect::<Vec<_>>())
+                }
             };
             (p.name, v)
         })

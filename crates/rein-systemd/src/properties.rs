@@ -46,6 +46,8 @@ pub enum Value {
     Pids(Vec<u32>),
     /// `a(st)`: (device path, value) pairs.
     DeviceValues(Vec<(String, u64)>),
+    /// `a(ss)`: (device specifier, access) pairs: `DeviceAllow=`.
+    DeviceAllow(Vec<(String, String)>),
 }
 
 impl Value {
@@ -58,6 +60,7 @@ impl Value {
             Value::Bytes(_) => "ay",
             Value::Pids(_) => "au",
             Value::DeviceValues(_) => "a(st)",
+            Value::DeviceAllow(_) => "a(ss)",
         }
     }
 }
@@ -79,6 +82,10 @@ impl fmt::Display for Value {
             Value::Pids(p) => write!(f, "{p:?}"),
             Value::DeviceValues(v) => {
                 let parts: Vec<String> = v.iter().map(|(dev, n)| format!("{dev} {}", num(*n))).collect();
+                f.write_str(&parts.join(", "))
+            }
+            Value::DeviceAllow(v) => {
+                let parts: Vec<String> = v.iter().map(|(dev, a)| format!("{dev} {a}")).collect();
                 f.write_str(&parts.join(", "))
             }
         }
@@ -123,6 +130,77 @@ pub fn since(property: &str) -> u32 {
         // OOMPolicy= exists for services since 243, for scopes since 253.
         "OOMPolicy" => 253,
         _ => 0,
+    }
+}
+
+/// The properties of a device access: `DevicePolicy=` and `DeviceAllow=` entries, or why
+/// systemd cannot express it. systemd has no deny list: it allows by policy and entries,
+/// so rules that deny (other than `a` first, which is `strict`) and v1's allowing
+/// default cannot be given to it, and rein refuses them rather than attach a program
+/// behind systemd's back (it would drop it on its next reload of the unit).
+pub fn device_properties(access: &rein::devices::DeviceAccess) -> std::result::Result<Vec<Property>, String> {
+    use rein::devices::{DevicePolicy, DeviceType};
+    let mut rules = access.rules.as_slice();
+    let policy = match access.policy {
+        Some(p) => p,
+        // v1's own semantics: expressible when it starts by denying everything.
+        None => match rules.first() {
+            Some(r) if r.kind == DeviceType::All && !r.allow => {
+                rules = &rules[1..];
+                DevicePolicy::Strict
+            }
+            _ => {
+                return Err("systemd cannot express v1's allowing default with denied devices (it has no \
+                            DeviceDeny=): begin the rules with 'deny a', or use --driver cgroupfs"
+                    .into());
+            }
+        },
+    };
+    let mut allow = Vec::new();
+    for r in rules {
+        if !r.allow {
+            return Err(format!(
+                "systemd has no DeviceDeny=: '{}' cannot be given to it; allow what is needed with a policy, \
+                 or use --driver cgroupfs",
+                r.to_text()
+            ));
+        }
+        let kind = match r.kind {
+            DeviceType::All => {
+                return Err("'allow a' (every device) is DevicePolicy=auto without DeviceAllow= under systemd".into());
+            }
+            DeviceType::Char => "char",
+            DeviceType::Block => "block",
+        };
+        let spec = match (r.major, r.minor) {
+            (Some(maj), Some(min)) => format!("/dev/{kind}/{maj}:{min}"),
+            (Some(maj), None) => match rein::devices::major_name(kind == "block", maj) {
+                Some(name) => format!("{kind}-{name}"),
+                None => return Err(format!("no driver in /proc/devices has {kind} major {maj}, which systemd names")),
+            },
+            (None, None) => format!("{kind}-*"),
+            (None, Some(_)) => {
+                return Err(format!("systemd cannot allow a minor of every major ('{}')", r.to_text()));
+            }
+        };
+        allow.push((spec, r.access.to_string()));
+    }
+    let mut out = vec![Property::new("DevicePolicy", Value::Str(policy.as_str().into()))];
+    if !allow.is_empty() {
+        out.push(Property::new("DeviceAllow", Value::DeviceAllow(allow)));
+    }
+    Ok(out)
+}
+
+/// Refuses device access systemd cannot express, naming why (see [`device_properties`]).
+pub fn check_devices(r: &Resources) -> rein::Result<()> {
+    match &r.devices {
+        Some(access) => device_properties(access).map(drop).map_err(|reason| rein::Error::Unsupported {
+            what: "these device rules".into(),
+            mode: "systemd".into(),
+            reason,
+        }),
+        None => Ok(()),
     }
 }
 
@@ -314,6 +392,14 @@ pub fn map(r: &Resources, version: u32) -> Mapping {
             }
         } else {
             io_residual.max = r.io.max.clone();
+        }
+    }
+
+    // Device access: DevicePolicy= and DeviceAllow= (checked expressible by
+    // device_properties before a plan is made: see check_devices).
+    if let Some(Ok(props)) = r.devices.as_ref().map(device_properties) {
+        for p in props {
+            push(p.name, p.value);
         }
     }
 

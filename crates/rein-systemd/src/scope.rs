@@ -82,7 +82,11 @@ pub fn transient_plan(
     if slice.len() > names::MAX_UNIT_NAME {
         return Err(Error::invalid("--unit", &scope, "too long to name its per-run slice after it"));
     }
-    if let Some(c) = spec.resources.controllers().into_iter().find(|c| !available.contains(c)) {
+    properties::check_devices(&spec.resources)?;
+    // Device access is no controller file under systemd: it attaches its own BPF program.
+    if let Some(c) =
+        spec.resources.controllers().into_iter().find(|c| *c != Controller::Devices && !available.contains(c))
+    {
         return Err(Error::ControllerUnavailable {
             controller: c.to_string(),
             path: Path::new("/sys/fs/cgroup").join(root.trim_start_matches('/')).join("cgroup.controllers"),

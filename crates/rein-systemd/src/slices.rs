@@ -217,7 +217,11 @@ fn plan(
 ) -> Result<SlicePlan> {
     spec.resources.validate()?;
     let slice = slice_of(parent, name)?;
-    if let Some(c) = spec.resources.controllers().into_iter().find(|c| !available.contains(c)) {
+    properties::check_devices(&spec.resources)?;
+    // Device access is no controller file under systemd: it attaches its own BPF program.
+    if let Some(c) =
+        spec.resources.controllers().into_iter().find(|c| *c != Controller::Devices && !available.contains(c))
+    {
         return Err(Error::ControllerUnavailable {
             controller: c.to_string(),
             path: std::path::Path::new("/sys/fs/cgroup").join(root).join("cgroup.controllers"),

@@ -98,9 +98,60 @@ pub(crate) fn plan_v2(
     required: &BTreeSet<Controller>,
     wanted: &BTreeSet<Controller>,
     must_be_new: bool,
+    program_devices: bool,
     plan: &mut Plan,
 ) -> Result<BTreeSet<Controller>> {
-    v2::plan::plan(m, root_controllers, path, r, required, wanted, must_be_new, plan)
+    v2::plan::plan(m, root_controllers, path, r, required, wanted, must_be_new, program_devices, plan)
+}
+
+/// The device access of a group enforced by rein's BPF program on its cgroup2 directory,
+/// read back from the kernel (`None`: no program of rein's).
+pub(crate) fn v2_devices(m: &Mount, path: &GroupPath) -> Result<Option<crate::devices::DeviceAccess>> {
+    v2::devices::read_back(m, path)
+}
+
+/// How this host controls device access, for `rein check` and errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceControl {
+    /// v1's devices controller, mounted at this path (devices.allow, devices.deny).
+    V1(std::path::PathBuf),
+    /// cgroup2: a `BPF_PROG_TYPE_CGROUP_DEVICE` program on each group (a test load of one
+    /// succeeded).
+    Bpf,
+    /// Neither; why.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for DeviceControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceControl::V1(m) => write!(f, "v1 devices controller at {}", m.display()),
+            DeviceControl::Bpf => write!(f, "cgroup BPF device programs (cgroup2)"),
+            DeviceControl::Unavailable(why) => write!(f, "not available: {why}"),
+        }
+    }
+}
+
+/// How device access is controlled here: v1's controller when one is bound, else a BPF
+/// program on cgroup2, probed by loading (not attaching) rein's allow-all program.
+pub fn device_control(h: &Hierarchy) -> DeviceControl {
+    match h.binding(Controller::Devices) {
+        Some(crate::hierarchy::Binding::V1(m)) => DeviceControl::V1(m.mount.path().to_path_buf()),
+        _ if h.unified().is_none() => DeviceControl::Unavailable("no devices controller and no cgroup2 mount".into()),
+        _ => {
+            use crate::bpf::{device_program, sys};
+            let allow_all = crate::devices::DeviceAccess::default().effective(&[]);
+            match sys::prog_load(
+                sys::ProgType::CgroupDevice,
+                Some(sys::AttachType::Device),
+                &device_program::program(&allow_all),
+                "rein_probe",
+            ) {
+                Ok(_) => DeviceControl::Bpf,
+                Err(e) => DeviceControl::Unavailable(e.to_string()),
+            }
+        }
+    }
 }
 
 /// Plans one v1 hierarchy of a group (see [`v1::plan::plan`]).

@@ -1,4 +1,5 @@
-//! Block devices named by path or `MAJ:MIN`, checked against the host.
+//! Devices named by path or `MAJ:MIN`, checked against the host: whole block disks for IO
+//! limits ([`resolve`]), device nodes for access rules ([`node_rule`]).
 
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -45,6 +46,48 @@ pub fn resolve_in(spec: &str, sys_dev_block: &Path) -> Result<DeviceNumber> {
         ));
     }
     Ok(dev)
+}
+
+/// A device node given by path, with the access to allow: `PATH[:rwm]` (every access when
+/// none is given), as `--device` and Docker's `--device` take it. Docker's
+/// `HOST:CONTAINER[:PERMS]` form names a path inside a container, which a process rein
+/// runs does not have: it is refused with that reason.
+pub fn node_rule(spec: &str) -> Result<crate::devices::DeviceRule> {
+    use crate::devices::{Access, DeviceRule, DeviceType};
+    let mut parts = spec.splitn(3, ':');
+    let path = parts.next().unwrap_or("");
+    let second = parts.next();
+    let third = parts.next();
+    let access_text = match (second, third) {
+        (None, _) => None,
+        (Some(a), None) if !a.starts_with('/') => Some(a),
+        _ => {
+            return Err(Error::invalid(
+                "device",
+                spec,
+                "a second path names a path inside a container (Docker); rein's processes see this host's \
+                 /dev: give PATH[:rwm]",
+            ));
+        }
+    };
+    let access = match access_text {
+        Some(a) => Access::parse(a).map_err(|e| Error::invalid("device", spec, e))?,
+        None => Access::ALL,
+    };
+    if !path.starts_with('/') {
+        return Err(Error::invalid("device", spec, "expected a device path like /dev/loop0, then :r, :rw or :rwm"));
+    }
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::invalid("device", spec, format!("{e}; give a device node like /dev/loop0")))?;
+    let kind = if meta.file_type().is_char_device() {
+        DeviceType::Char
+    } else if meta.file_type().is_block_device() {
+        DeviceType::Block
+    } else {
+        return Err(Error::invalid("device", spec, format!("{path} is not a device node")));
+    };
+    let rdev = meta.rdev();
+    Ok(DeviceRule { allow: true, kind, major: Some(libc::major(rdev)), minor: Some(libc::minor(rdev)), access })
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 /// The kind of device a rule is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeviceType {
@@ -193,6 +195,49 @@ impl fmt::Display for DeviceRule {
     }
 }
 
+impl DeviceRule {
+    /// The rule with its direction: `allow c 1:3 rw`, `deny a *:* rwm` (the form `rein
+    /// show --json` and recordings use).
+    pub fn to_text(&self) -> String {
+        format!("{} {self}", if self.allow { "allow" } else { "deny" })
+    }
+
+    /// Parses [`DeviceRule::to_text`]'s form.
+    pub fn parse_text(s: &str) -> Result<DeviceRule, String> {
+        match s.trim().split_once(' ') {
+            Some(("allow", rule)) => DeviceRule::parse(rule, true),
+            Some(("deny", rule)) => DeviceRule::parse(rule, false),
+            _ => Err(format!("'{s}' is not 'allow RULE' or 'deny RULE'")),
+        }
+    }
+}
+
+impl Serialize for DeviceRule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_text())
+    }
+}
+
+impl<'de> Deserialize<'de> for DeviceRule {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DeviceRule, D::Error> {
+        let text = String::deserialize(d)?;
+        DeviceRule::parse_text(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for DevicePolicy {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for DevicePolicy {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<DevicePolicy, D::Error> {
+        let text = String::deserialize(d)?;
+        DevicePolicy::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 /// What devices are allowed when no rule says otherwise, with systemd's meanings
 /// (`DevicePolicy=`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -268,11 +313,56 @@ pub fn pts_majors_in(proc_devices: &str) -> Vec<u32> {
     out
 }
 
+/// The driver name /proc/devices gives a major (`block` or character), as systemd's
+/// `char-NAME` / `block-NAME` device specifiers use it.
+pub fn major_name(block: bool, major: u32) -> Option<String> {
+    let text = std::fs::read_to_string("/proc/devices").ok()?;
+    majors_in(&text, block).into_iter().find(|(m, _)| *m == major).map(|(_, name)| name)
+}
+
+/// The majors of a /proc/devices text whose driver name matches `pattern` (`*` matches any
+/// run of characters), in its Character or Block section: systemd's `char-NAME`.
+pub fn majors_named(proc_devices: &str, block: bool, pattern: &str) -> Vec<u32> {
+    majors_in(proc_devices, block).into_iter().filter(|(_, n)| glob(pattern, n)).map(|(m, _)| m).collect()
+}
+
+fn majors_in(proc_devices: &str, block: bool) -> Vec<(u32, String)> {
+    let mut section = None;
+    let mut out = Vec::new();
+    for line in proc_devices.lines() {
+        let l = line.trim();
+        if l.starts_with("Character devices") {
+            section = Some(false);
+        } else if l.starts_with("Block devices") {
+            section = Some(true);
+        } else if section == Some(block) {
+            if let Some((n, name)) = l.split_once(char::is_whitespace) {
+                if let Ok(m) = n.parse() {
+                    out.push((m, name.trim().to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            let Some(after) = text.strip_prefix(head) else { return false };
+            (0..=after.len()).any(|i| after.is_char_boundary(i) && glob(rest, &after[i..]))
+        }
+    }
+}
+
 /// Device access for a group: a policy and an ordered list of rules.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct DeviceAccess {
     /// systemd's policy; `None` is v1's own starting point, every device allowed (what a
     /// v1 group starts with, and what libcgroup's `devices.allow`/`devices.deny` change).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<DevicePolicy>,
     /// The rules, applied in order.
     pub rules: Vec<DeviceRule>,
@@ -520,6 +610,15 @@ pub(crate) mod tests {
         }
         assert_eq!(DevicePolicy::parse("closed"), Ok(DevicePolicy::Closed));
         assert!(DevicePolicy::parse("open").unwrap_err().contains("auto, closed or strict"));
+    }
+
+    #[test]
+    fn majors_by_driver_name_as_systemd_names_them() {
+        let t = "Character devices:\n  1 mem\n  4 tty\n  4 ttyS\n136 pts\n\nBlock devices:\n  7 loop\n  8 sd\n";
+        assert_eq!(majors_named(t, false, "mem"), [1]);
+        assert_eq!(majors_named(t, false, "tty*"), [4, 4]);
+        assert_eq!(majors_named(t, true, "*"), [7, 8]);
+        assert_eq!(majors_named(t, true, "mem"), Vec::<u32>::new());
     }
 
     #[test]

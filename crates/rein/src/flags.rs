@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compat::docker;
 use crate::compat::systemd::HostFacts;
+use crate::devices::{DeviceAccess, DevicePolicy, DeviceRule};
 use crate::error::{Error, Result};
 use crate::resources::{CpuMax, DEFAULT_CPU_PERIOD_US, IoMax, Resources};
 use crate::units::{self, Bytes, CpuList, DeviceNumber, Limit, Weight};
@@ -129,6 +130,12 @@ keys! {
     IoMax = "io-max", List, Rein, "[\"/dev/sda:wbps=10M\"]";
     /// Most tasks (pids.max), or `"max"`.
     Pids = "pids" | "pids-max", Text, Rein, "64";
+    /// Device access rule allowed, v1's syntax `TYPE MAJOR:MINOR ACCESS` (`c 1:3 rw`), in order.
+    DeviceAllow = "device-allow", List, Rein, "[\"c 1:3 rw\"]";
+    /// Device node allowed by path, `PATH[:rwm]` (all access when none is given).
+    Device = "device", List, Rein, "[\"/dev/loop0:r\"]";
+    /// What is allowed besides the rules, systemd's `DevicePolicy=`: auto, closed or strict.
+    DevicePolicy = "device-policy", Text, Rein, "\"closed\"";
     /// Docker's memory plus swap total (needs `memory` in the same table; -1 unlimited swap).
     MemorySwap = "memory-swap", Text, Docker, "\"2g\"";
     /// Docker's soft memory limit (memory.low).
@@ -149,6 +156,8 @@ keys! {
     DeviceWriteIops = "device-write-iops", List, Docker, "[\"/dev/sda:100\"]";
     /// Docker's "no OOM kill in the group" (cgroup v1 only).
     OomKillDisable = "oom-kill-disable", Bool, Docker, "true";
+    /// Docker's device rule (`c 42:* rmw`), allowed in addition to Docker's default devices.
+    DeviceCgroupRule = "device-cgroup-rule", List, Docker, "[\"c 42:* rmw\"]";
 }
 
 impl fmt::Display for Key {
@@ -416,6 +425,7 @@ impl Flags {
         if let Some(v) = self.get(Key::IoWeight) {
             r.io.weight = Some(v.parse::<Weight>().map_err(|e| invalid("io-weight", v, e))?);
         }
+        r.devices = self.devices()?;
         for spec in self.values(Key::IoMax) {
             let m = parse_io_max(spec, resolve)?;
             if r.io.device(m.device).is_some() {
@@ -517,6 +527,31 @@ impl Flags {
             r.memory.oom_kill_disable = Some(true);
         }
         Ok(())
+    }
+
+    /// The device access of `--device-policy`, `--device-allow`, `--device` and Docker's
+    /// `--device-cgroup-rule`, in that order; `None` when none is given. The policy is
+    /// systemd's `auto` unless given: everything until a rule allows something, then only
+    /// what is allowed and the pseudo devices, which is also what Docker's rules add to.
+    fn devices(&self) -> Result<Option<DeviceAccess>> {
+        let policy = match self.get(Key::DevicePolicy) {
+            Some(v) => Some(DevicePolicy::parse(v).map_err(|e| invalid("device-policy", v, e))?),
+            None => None,
+        };
+        let mut rules = Vec::new();
+        for v in self.values(Key::DeviceAllow) {
+            rules.push(DeviceRule::parse(v, true).map_err(|e| invalid("device-allow", v, e))?);
+        }
+        for v in self.values(Key::Device) {
+            rules.push(crate::device::node_rule(v).map_err(|e| relabel(e, "device", v))?);
+        }
+        for v in self.values(Key::DeviceCgroupRule) {
+            rules.push(DeviceRule::parse(v, true).map_err(|e| invalid("device-cgroup-rule", v, e))?);
+        }
+        if policy.is_none() && rules.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(DeviceAccess { policy: Some(policy.unwrap_or(DevicePolicy::Auto)), rules }))
     }
 }
 

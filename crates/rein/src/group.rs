@@ -138,6 +138,7 @@ impl Group {
             required.insert(Controller::Freezer);
         }
         let mut v2_set = BTreeSet::new();
+        let mut program_devices = false;
         let mut v1_sets: BTreeMap<usize, BTreeSet<Controller>> = BTreeMap::new();
         for (c, needed) in required.iter().map(|c| (*c, true)).chain(spec.accounting.iter().map(|c| (*c, false))) {
             match h.binding(c) {
@@ -148,6 +149,9 @@ impl Group {
                     let i = h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or(0);
                     v1_sets.entry(i).or_default().extend(m.controllers.iter().copied().filter(|x| *x == c));
                 }
+                // cgroup2 has no devices controller: a BPF program on the group's
+                // directory controls device access there.
+                None if c == Controller::Devices && h.unified().is_some() => program_devices = true,
                 None if needed => {
                     let at = h.unified().map(|u| u.mount.path()).unwrap_or(std::path::Path::new("/sys/fs/cgroup"));
                     return Err(unavailable(h, c, at, true));
@@ -159,8 +163,17 @@ impl Group {
         let mut plan = Plan::new();
         let mut nodes = Vec::new();
         if let Some(u) = h.unified() {
-            let enabled =
-                backend::plan_v2(&u.mount, &u.controllers, path, r, &required, &v2_set, must_be_new, &mut plan)?;
+            let enabled = backend::plan_v2(
+                &u.mount,
+                &u.controllers,
+                path,
+                r,
+                &required,
+                &v2_set,
+                must_be_new,
+                program_devices,
+                &mut plan,
+            )?;
             nodes.push(Node { place: Place::V2, controllers: enabled });
         }
         for (i, set) in v1_sets {

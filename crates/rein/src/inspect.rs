@@ -94,7 +94,17 @@ pub fn inspect(group: &Group, procs: &ProcTable) -> Result<Inspection> {
         }
     }
     let by_name: BTreeMap<&str, &str> = files.iter().map(|f| (f.file.as_str(), f.value.as_str())).collect();
-    let limits = read_limits(&by_name)?;
+    let mut limits = read_limits(&by_name)?;
+    // cgroup v2 keeps device access in a program, not a file: read it back from the
+    // kernel. Listing a cgroup's programs needs privileges (CAP_NET_ADMIN or
+    // CAP_SYS_ADMIN); without them the rules are not shown rather than guessed.
+    if h.binding(crate::Controller::Devices).is_none() && group.nodes().iter().any(|n| n.place == Place::V2) {
+        if let Some(u) = h.unified() {
+            if let Ok(Some(d)) = backend::v2_devices(&u.mount, path) {
+                limits.devices = Some(d);
+            }
+        }
+    }
     let owner = group.mark()?;
     let owner_state = match owner {
         Some(Mark::Transient { pid, start }) => Some(procs.owner(pid, start)),

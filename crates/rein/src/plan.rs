@@ -10,6 +10,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use std::os::fd::AsFd;
+
+use crate::bpf::{self, insn::Insn, sys::AttachType};
 use crate::cgroupfs::{GroupPath, Mount, format};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
@@ -79,6 +82,32 @@ pub enum Action {
         /// The mark.
         mark: Mark,
     },
+    /// Attach a BPF program to the group's cgroup2 directory, in place of rein's earlier
+    /// program of that name ([`crate::bpf::install`]): device access on cgroup v2.
+    Program {
+        /// Where (the cgroup2 hierarchy).
+        place: Place,
+        /// The group.
+        group: GroupPath,
+        /// The program.
+        program: Program,
+    },
+}
+
+/// A BPF program a plan attaches, with what it replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program {
+    /// Where on the group it attaches.
+    pub attach: AttachType,
+    /// Its name, by which rein knows its own programs (`rein_devices`).
+    pub name: &'static str,
+    /// Its instructions.
+    pub insns: Vec<Insn>,
+    /// What it does, for dry runs (`deny all; allow c 1:3 rw`).
+    pub describe: String,
+    /// rein's program of that name attached before (restored on rollback); `None`: there
+    /// was none (the program is detached on rollback).
+    pub previous: Option<Vec<Insn>>,
 }
 
 /// An ordered list of actions.
@@ -111,6 +140,13 @@ impl fmt::Display for Display<'_> {
                     "setfattr -n {} -v {} {}",
                     mark::XATTR,
                     shell_quote(&mark.value()),
+                    place.mount(self.h).dir_path(group).display()
+                )?,
+                Action::Program { place, group, program } => writeln!(
+                    f,
+                    "attach BPF program {} ({}) to {}",
+                    program.name,
+                    program.describe,
                     place.mount(self.h).dir_path(group).display()
                 )?,
             }
@@ -252,7 +288,7 @@ impl Plan {
                         }
                     }
                 }
-                Action::Write { .. } => match run_action(h, action) {
+                Action::Write { .. } | Action::Program { .. } => match run_action(h, action) {
                     Ok(true) => done.push(action),
                     Ok(false) => {}
                     Err(err) => return Err(rollback(h, &done, err)),
@@ -339,6 +375,11 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
             place.mount(h).set_xattr(group, mark::XATTR, &mark.value())?;
             Ok(true)
         }
+        Action::Program { place, group, program } => {
+            let dir = place.mount(h).open_dir(group)?;
+            bpf::install(dir.as_fd(), program.attach, program.name, &program.insns)?;
+            Ok(true)
+        }
     }
 }
 
@@ -418,6 +459,22 @@ fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Box<Failure> {
             }
             // Goes with its directory (above).
             Action::Mark { .. } => {}
+            Action::Program { place, group, program } if !created(place, group) => {
+                let mount = place.mount(h);
+                let undone = mount.open_dir(group).and_then(|dir| match &program.previous {
+                    Some(insns) => bpf::install(dir.as_fd(), program.attach, program.name, insns),
+                    None => bpf::remove(dir.as_fd(), program.attach, program.name).map(drop),
+                });
+                if let Err(e) = undone {
+                    not_undone.push(format!(
+                        "could not restore the {} program of {}: {e}",
+                        program.name,
+                        mount.dir_path(group).display()
+                    ));
+                }
+            }
+            // Goes with its directory.
+            Action::Program { .. } => {}
         }
     }
     kept.reverse();

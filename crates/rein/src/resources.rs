@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::devices::DeviceAccess;
 use crate::error::{Error, Result};
 use crate::hierarchy::Controller;
 use crate::units::{Bytes, CpuList, DeviceNumber, Limit, Weight};
@@ -42,6 +43,10 @@ pub struct Resources {
     pub io: Io,
     /// Process count.
     pub pids: Pids,
+    /// Which device nodes the group may open and create: a policy and ordered rules with
+    /// v1's semantics (`devices.allow`/`devices.deny` on v1, a BPF program on v2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub devices: Option<DeviceAccess>,
     /// Freeze (`true`) or thaw (`false`) the group after the limits are written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub freeze: Option<bool>,
@@ -339,6 +344,9 @@ impl Resources {
         if self.pids != Pids::default() {
             out.insert(Controller::Pids);
         }
+        if self.devices.is_some() {
+            out.insert(Controller::Devices);
+        }
         out
     }
 
@@ -414,6 +422,7 @@ impl Resources {
             (self.io.weight.is_some(), "io.weight"),
             (!self.io.max.is_empty(), "io.max"),
             (self.pids.max.is_some(), "pids.max"),
+            (self.devices.is_some(), "devices"),
             (self.freeze.is_some(), "cgroup.freeze"),
         ] {
             if set {
@@ -463,6 +472,7 @@ impl Resources {
         take!(cpuset.mems);
         take!(io.weight);
         take!(pids.max);
+        take!(devices);
         take!(freeze);
         for m in &other.io.max {
             let x = self.io.device_mut(m.device);

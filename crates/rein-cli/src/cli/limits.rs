@@ -50,6 +50,23 @@ const HELP: &[(Key, &str, &str)] = &[
          or MAJ:MIN (e.g. /dev/loop0:wbps=1M); repeatable",
     ),
     (Key::Pids, "N", "Most tasks (processes + threads) in the group (pids.max), or max"),
+    (
+        Key::DeviceAllow,
+        "RULE",
+        "Allow device access, v1's rule syntax TYPE MAJOR:MINOR ACCESS (c 1:3 rw, b 7:* r, a); in order; \
+         repeatable",
+    ),
+    (
+        Key::Device,
+        "PATH[:rwm]",
+        "Allow a device node by path, e.g. /dev/loop0:r (rwm when no access given); repeatable",
+    ),
+    (
+        Key::DevicePolicy,
+        "POLICY",
+        "Devices allowed besides the rules, as systemd's DevicePolicy=: auto (all until a rule allows \
+         something), closed (the rules and /dev/null, zero, full, random, urandom, tty, ptmx, pts) or strict",
+    ),
     (Key::MemorySwap, "SIZE", "Docker: memory plus swap, in total (-1 for unlimited swap); needs --memory"),
     (Key::MemoryReservation, "SIZE", "Docker: soft memory limit (memory.low; v1 memory.soft_limit_in_bytes)"),
     (Key::CpuQuota, "USEC", "Docker: CFS quota in µs per --cpu-period (default 100000); -1 for none"),
@@ -60,6 +77,7 @@ const HELP: &[(Key, &str, &str)] = &[
     (Key::DeviceReadIops, "PATH:N", "Docker: read IO/s from a device, /dev/PATH:N; repeatable"),
     (Key::DeviceWriteIops, "PATH:N", "Docker: write IO/s to a device, /dev/PATH:N; repeatable"),
     (Key::OomKillDisable, "", "Docker: do not OOM-kill in the group (cgroup v1 only; refused on v2)"),
+    (Key::DeviceCgroupRule, "RULE", "Docker: allow device access by rule (c 42:* rmw); repeatable"),
 ];
 
 const PROPERTY: &str = "property";

@@ -33,6 +33,7 @@ struct Report {
     controllers: Vec<ControllerInfo>,
     missing: Vec<&'static str>,
     features: Features,
+    devices: String,
     driver: &'static str,
     driver_reason: String,
     root: bool,
@@ -121,6 +122,7 @@ fn build(h: &Hierarchy, (driver, driver_reason): (&'static str, String)) -> Repo
                 || (matches!(h.binding(Controller::Memory), Some(Binding::V2(_))) && at_least(5, 19)),
             psi,
         },
+        devices: rein::backend::device_control(h).to_string(),
         driver,
         driver_reason,
         root,
@@ -170,6 +172,7 @@ pub fn check(h: &std::sync::Arc<Hierarchy>, drivers: DriverOpts, json: bool) -> 
         yes(f.memory_peak),
         yes(f.psi)
     );
+    println!("devices      {}", r.devices);
     let what = if r.driver == "systemd" { "transient units over D-Bus" } else { "rein writes the cgroup files itself" };
     println!("driver       {} ({what}): {}", r.driver, r.driver_reason);
     let who = if r.root {

@@ -192,6 +192,12 @@ fn show_text(i: &Inspection) -> String {
             out.push_str(&format!("  {:<width$}  {l}\n", ""));
         }
     }
+    // cgroup v2 keeps device access in rein's BPF program, not in a file: its rules.
+    if let (Some(d), false) = (&i.limits.devices, i.files.iter().any(|f| f.file == "devices.list")) {
+        let rules: Vec<String> = d.rules.iter().map(|r| r.to_text()).collect();
+        out.push_str(&format!("  {:<width$}  {}\n", "devices", rules.join("; ")));
+        out.push_str(&format!("  {:<width$}  (rein's BPF device program on the cgroup2 directory)\n", ""));
+    }
     let s = &i.stats;
     out.push_str("usage\n");
     if let Some(m) = s.memory {

@@ -15,11 +15,14 @@
 //! | `IOReadBandwidthMax=`, `IOWriteBandwidthMax=` | `DEVICE BYTES`, suffixes K, M, G, T in base **1000**, or `infinity` | io.max rbps, wbps |
 //! | `IOReadIOPSMax=`, `IOWriteIOPSMax=` | `DEVICE IOPS`, suffixes in base 1000, or `infinity` | io.max riops, wiops |
 //! | `TasksMax=` | a count, `N%` of the system's task limit, `infinity` | pids.max |
+//! | `DeviceAllow=` | `SPEC [rwm]` (all access when none is given); SPEC a device node (`/dev/null`), `/dev/char/M:m`, `/dev/block/M:m`, or `char-NAME` / `block-NAME` with a driver name from /proc/devices (`char-pts`, globs: `char-tty*`); repeatable, empty resets | device rules ([`crate::devices`]) |
+//! | `DevicePolicy=` | `auto`, `closed` or `strict` | the device policy |
 //!
 //! Percentages of memory and tasks are taken of this host's figures ([`HostFacts`]),
 //! rounded as systemd rounds them (a 32-bit scale, then whole pages for memory).
 
 use crate::convert;
+use crate::devices::{Access, DeviceAccess, DevicePolicy, DeviceRule, DeviceType};
 use crate::error::{Error, Result};
 use crate::resources::{CpuMax, IoMax, Resources};
 use crate::units::{Bytes, CpuList, DeviceNumber, Limit, Weight};
@@ -62,7 +65,7 @@ impl HostFacts {
 }
 
 /// Every property rein accepts, for error messages.
-pub const PROPERTIES: [&str; 16] = [
+pub const PROPERTIES: [&str; 18] = [
     "CPUQuota",
     "CPUQuotaPeriodSec",
     "CPUWeight",
@@ -79,6 +82,8 @@ pub const PROPERTIES: [&str; 16] = [
     "IOReadIOPSMax",
     "IOWriteIOPSMax",
     "TasksMax",
+    "DeviceAllow",
+    "DevicePolicy",
 ];
 
 /// Older or related properties, and what to write instead.
@@ -94,7 +99,7 @@ const REPLACED: [(&str, &str); 12] = [
     ("CPUAffinity", "AllowedCPUs= (a cgroup cpuset, not a scheduler affinity)"),
     ("NUMAMask", "AllowedMemoryNodes="),
     ("MemorySwapMaxScale", "MemorySwapMax=N%"),
-    ("DeviceAllow", "nothing: rein does not manage device access"),
+    ("DeviceDeny", "DevicePolicy=strict or closed and DeviceAllow= (systemd has no DeviceDeny=)"),
 ];
 
 /// Splits `Name=Value` (the value may be empty, which resets in systemd).
@@ -116,6 +121,8 @@ pub fn to_resources(
     let mut r = Resources::new();
     let mut quota: Option<Option<u64>> = None;
     let mut period: Option<Option<u64>> = None;
+    let mut device_policy = None;
+    let mut device_allow: Option<Vec<DeviceRule>> = None;
     for (name, value) in props {
         let bad = |reason: String| Error::invalid(format!("{name}="), value, reason);
         match name.as_str() {
@@ -192,6 +199,15 @@ pub fn to_resources(
                 };
                 *slot = Some(limit);
             }
+            "DevicePolicy" => device_policy = Some(DevicePolicy::parse(value).map_err(bad)?),
+            "DeviceAllow" => {
+                let list = device_allow.get_or_insert_with(Vec::new);
+                if value.is_empty() {
+                    list.clear();
+                } else {
+                    list.extend(device_allow_rules(value)?);
+                }
+            }
             other => {
                 if let Some((_, instead)) = REPLACED.iter().find(|(n, _)| *n == other) {
                     return Err(Error::invalid(
@@ -220,8 +236,79 @@ pub fn to_resources(
             r.cpu.max = Some(CpuMax::new(Limit::Max, p)?);
         }
     }
+    if device_policy.is_some() || device_allow.is_some() {
+        r.devices = Some(DeviceAccess {
+            policy: Some(device_policy.unwrap_or(DevicePolicy::Auto)),
+            rules: device_allow.unwrap_or_default(),
+        });
+    }
     r.validate()?;
     Ok(r)
+}
+
+/// One `DeviceAllow=` value as rules, as systemd reads it (load-fragment.c,
+/// config_parse_device_allow; cgroup.c for what the specifier means): `SPEC [ACCESS]`,
+/// all access when none is given. A `char-NAME` glob matching several drivers allows each
+/// of their majors; one matching none is refused (systemd would allow nothing, quietly).
+pub fn device_allow_rules(value: &str) -> Result<Vec<DeviceRule>> {
+    let bad = |reason: String| Error::invalid("DeviceAllow=", value, reason);
+    let (spec, access) = match value.split_once(char::is_whitespace) {
+        Some((s, a)) => (s, a.trim()),
+        None => (value, ""),
+    };
+    let access = if access.is_empty() { Access::ALL } else { Access::parse(access).map_err(bad)? };
+    let numbered = |kind: DeviceType, nums: &str| -> Result<Vec<DeviceRule>> {
+        let letter = kind.letter();
+        let mut rule = DeviceRule::parse(&format!("{letter} {nums} rwm"), true).map_err(bad)?;
+        if rule.major.is_none() || rule.minor.is_none() {
+            return Err(bad(format!(
+                "/dev/{}/ takes MAJOR:MINOR numbers",
+                if letter == 'b' { "block" } else { "char" }
+            )));
+        }
+        rule.access = access;
+        Ok(vec![rule])
+    };
+    if let Some(nums) = spec.strip_prefix("/dev/char/") {
+        return numbered(DeviceType::Char, nums);
+    }
+    if let Some(nums) = spec.strip_prefix("/dev/block/") {
+        return numbered(DeviceType::Block, nums);
+    }
+    let named = match (spec.strip_prefix("char-"), spec.strip_prefix("block-")) {
+        (Some(n), _) => Some((DeviceType::Char, n)),
+        (_, Some(n)) => Some((DeviceType::Block, n)),
+        _ => None,
+    };
+    if let Some((kind, name)) = named {
+        if name.is_empty() {
+            return Err(bad("expected a driver name from /proc/devices after char- or block- (char-pts)".into()));
+        }
+        let text = std::fs::read_to_string("/proc/devices")
+            .map_err(|e| bad(format!("cannot read /proc/devices to look the name up: {e}")))?;
+        let majors = crate::devices::majors_named(&text, kind == DeviceType::Block, name);
+        if majors.is_empty() {
+            return Err(bad(format!(
+                "no {} driver in /proc/devices is named '{name}'",
+                if kind == DeviceType::Block { "block" } else { "character" }
+            )));
+        }
+        return Ok(majors
+            .into_iter()
+            .map(|major| DeviceRule { allow: true, kind, major: Some(major), minor: None, access })
+            .collect());
+    }
+    if !spec.starts_with("/dev/") {
+        return Err(bad(
+            "expected a /dev path, /dev/char/MAJOR:MINOR, /dev/block/MAJOR:MINOR, char-NAME or block-NAME".into(),
+        ));
+    }
+    let mut rule = crate::device::node_rule(spec).map_err(|e| match e {
+        Error::InvalidValue { reason, .. } => bad(reason),
+        other => other,
+    })?;
+    rule.access = access;
+    Ok(vec![rule])
 }
 
 /// systemd's `parse_permyriad`: `N%` with up to two decimals, `N‰` with one, `N‱`.
@@ -539,6 +626,36 @@ mod tests {
         let e = props(&["Frobnicate=1"]).unwrap_err().to_string();
         assert!(e.contains("unknown") && e.contains("TasksMax="), "{e}");
         assert!(parse_property("MemoryMax").is_err());
+    }
+
+    #[test]
+    fn device_properties() {
+        let r = props(&["DevicePolicy=strict", "DeviceAllow=/dev/null rw", "DeviceAllow=/dev/char/1:5"]).unwrap();
+        let d = r.devices.unwrap();
+        assert_eq!(d.policy, Some(DevicePolicy::Strict));
+        let texts: Vec<String> = d.rules.iter().map(|r| r.to_text()).collect();
+        assert_eq!(texts, ["allow c 1:3 rw", "allow c 1:5 rwm"]);
+        // Allowing alone is auto with rules (closed); an empty value resets the list.
+        let d = props(&["DeviceAllow=/dev/block/7:0 r", "DeviceAllow="]).unwrap().devices.unwrap();
+        assert_eq!((d.policy, d.rules.len()), (Some(DevicePolicy::Auto), 0));
+        // char-NAME from /proc/devices: "mem" is major 1 on every Linux.
+        let d = props(&["DeviceAllow=char-mem r"]).unwrap().devices.unwrap();
+        assert_eq!(d.rules[0].to_text(), "allow c 1:* r");
+        for bad in [
+            "DeviceAllow=/dev/null x",
+            "DeviceAllow=/etc/passwd",
+            "DeviceAllow=/dev/no-such-node",
+            "DeviceAllow=char-no-such-driver",
+            "DeviceAllow=char-",
+            "DeviceAllow=/dev/char/1:*",
+            "DeviceAllow=/dev/char/x",
+            "DeviceAllow=null",
+            "DevicePolicy=open",
+        ] {
+            let e = props(&[bad]).unwrap_err().to_string();
+            assert!(e.contains(bad.split_once('=').unwrap().0), "{bad}: {e}");
+        }
+        assert!(props(&["DeviceDeny=/dev/null"]).unwrap_err().to_string().contains("DevicePolicy="));
     }
 
     #[test]

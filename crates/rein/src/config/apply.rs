@@ -277,7 +277,7 @@ pub fn plan(
                         if_empty: *if_empty,
                     });
                 }
-                Action::Write { .. } => {
+                Action::Write { .. } | Action::Program { .. } => {
                     if seen.contains(a) {
                         continue;
                     }

@@ -198,6 +198,18 @@ pub(super) fn describe(
                     new: write.value.clone(),
                 });
             }
+            Action::Program { place, group, program } => {
+                let i = entry(&mut groups, group);
+                if groups[i].action == Verdict::Unchanged {
+                    groups[i].action = Verdict::Change;
+                }
+                groups[i].files.push(FileDiff {
+                    file: format!("BPF program {}", program.name),
+                    path: place.mount(h).dir_path(group),
+                    old: program.previous.as_ref().map(|_| "(rein's earlier program)".to_string()),
+                    new: program.describe.clone(),
+                });
+            }
             Action::Mark { .. } => {}
         }
     }

@@ -20,6 +20,7 @@ mod core;
 mod cpu;
 mod cpuacct;
 mod cpuset;
+mod devices;
 mod freezer;
 mod memory;
 mod pids;
@@ -30,13 +31,14 @@ pub use blkio::*;
 pub use cpu::*;
 pub use cpuacct::*;
 pub use cpuset::*;
+pub use devices::*;
 pub use freezer::*;
 pub use memory::*;
 pub use pids::*;
 
 /// The writes that apply `r` to a v1 group in a hierarchy holding the controllers `on`:
 /// cpuset first (a placement the parent cannot grant fails before anything changes),
-/// then memory, cpu, blkio, pids.
+/// then memory, cpu, blkio, pids, devices.
 ///
 /// Fails before anything is written when `r` holds a setting v1 cannot express.
 pub fn limit_writes(r: &Resources, on: &BTreeSet<Controller>, current: Current<'_>) -> Result<Vec<Write>> {
@@ -55,6 +57,9 @@ pub fn limit_writes(r: &Resources, on: &BTreeSet<Controller>, current: Current<'
     }
     if on.contains(&Controller::Pids) {
         pids::writes(r, &mut w);
+    }
+    if on.contains(&Controller::Devices) {
+        devices::writes(r, &mut w);
     }
     Ok(w)
 }
@@ -114,6 +119,7 @@ pub fn limit_files(on: &BTreeSet<Controller>) -> Vec<&'static str> {
         (Controller::Io, blkio::LIMIT_FILES),
         (Controller::Pids, pids::LIMIT_FILES),
         (Controller::Freezer, freezer::LIMIT_FILES),
+        (Controller::Devices, devices::LIMIT_FILES),
     ] {
         if on.contains(&c) {
             out.extend_from_slice(files);
@@ -131,6 +137,7 @@ pub fn read_back(get: &dyn Fn(&str) -> Option<String>, r: &mut Resources) -> Res
     blkio::read_back(get, r)?;
     pids::read_back(get, r)?;
     freezer::read_back(get, r);
+    devices::read_back(get, r)?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ use crate::stats::{Fields, Stats};
 mod core;
 mod cpu;
 mod cpuset;
+pub(crate) mod devices;
 mod io;
 mod memory;
 mod pids;

@@ -18,8 +18,9 @@ fn list(set: &BTreeSet<Controller>, sign: &str) -> String {
 /// Plans the cgroup2 side of a group at `path` carrying `r`: missing ancestors, the
 /// controllers enabled down the path (`wanted`; those in `required` must be had, the
 /// rest are for accounting and left out where an ancestor cannot give them), the
-/// group's directory (new when `must_be_new`) and its limit writes. Returns the
-/// controllers the group gets.
+/// group's directory (new when `must_be_new`), its limit writes and, with
+/// `program_devices`, the BPF program of its device access. Returns the controllers the
+/// group gets.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan(
     m: &Mount,
@@ -29,6 +30,7 @@ pub(crate) fn plan(
     required: &BTreeSet<Controller>,
     wanted: &BTreeSet<Controller>,
     must_be_new: bool,
+    program_devices: bool,
     plan: &mut Plan,
 ) -> Result<BTreeSet<Controller>> {
     let lineage = path.lineage();
@@ -106,6 +108,10 @@ pub(crate) fn plan(
             continue;
         }
         plan.push(Action::Write { place: Place::V2, group: path.clone(), write, previous, if_empty: false });
+    }
+    // Device access: a program, not a file (no devices controller on cgroup v2).
+    if let (true, Some(access)) = (program_devices, &r.devices) {
+        plan.push(super::devices::program_action(m, path, access, group_exists)?);
     }
     Ok(wanted)
 }

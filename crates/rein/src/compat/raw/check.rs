@@ -35,6 +35,7 @@ pub(super) fn check_native(name: &str, value: &str) -> Result<(), String> {
             _ => Ok(()),
         },
         v1::CPU_CFS_PERIOD => in_range(units::parse_count(value)?, 1_000, 1_000_000, "the period (µs)"),
+        v1::DEVICES_ALLOW | v1::DEVICES_DENY => crate::devices::DeviceRule::parse(value, true).map(drop),
         v1::CPU_SHARES => in_range(units::parse_count(value)?, convert::MIN_SHARES, convert::MAX_SHARES, "shares"),
         v2::CPU_WEIGHT => value.parse::<Weight>().map(drop),
         v2::CPU_MAX => {

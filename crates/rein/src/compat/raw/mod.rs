@@ -264,7 +264,6 @@ mod tests {
             (v2_host(), "memory.use_hierarchy", "1", "always hierarchical"),
             (v2_host(), "cpu.rt_runtime_us", "0", "real-time"),
             (v2_host(), "blkio.weight_device", "8:0 100", "io.weight"),
-            (v2_host(), "devices.deny", "a", "eBPF"),
             (v2_host(), "net_cls.classid", "1", "nftables"),
             (hybrid_host(), "memory.zswap.max", "0", "zswap"),
             (hybrid_host(), "cpu.idle", "1", "cpu.shares"),

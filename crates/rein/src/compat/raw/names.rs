@@ -155,6 +155,7 @@ pub(super) const CPUSET: Home = Home::Controller(Controller::Cpuset);
 pub(super) const IO: Home = Home::Controller(Controller::Io);
 pub(super) const PIDS: Home = Home::Controller(Controller::Pids);
 pub(super) const FREEZER: Home = Home::Controller(Controller::Freezer);
+pub(super) const DEVICES: Home = Home::Controller(Controller::Devices);
 pub(super) const V1: Option<Dialect> = Some(Dialect::V1);
 pub(super) const V2: Option<Dialect> = Some(Dialect::V2);
 
@@ -270,6 +271,10 @@ pub(super) const KNOWN: &[Known] = &[
     // pids: the same in both
     k(v1::PIDS_MAX, None, PIDS, Some(v2::PIDS_MAX)),
     stat(v1::PIDS_CURRENT, None, PIDS),
+    // device access: rule lists, applied in order (on v2 through a BPF program)
+    k(v1::DEVICES_ALLOW, V1, DEVICES, Some("devices")),
+    k(v1::DEVICES_DENY, V1, DEVICES, Some("devices")),
+    stat(v1::DEVICES_LIST, V1, DEVICES),
     // freezing
     k(v1::FREEZER_STATE, V1, FREEZER, Some(v2::CGROUP_FREEZE)),
     k(v2::CGROUP_FREEZE, V2, Home::Core, Some(v2::CGROUP_FREEZE)),
@@ -351,6 +356,8 @@ pub(super) fn host_dialect(name: &str, home: Home, host: &Host) -> Result<Dialec
         Home::Controller(Controller::Freezer) if host.unified => return Ok(Dialect::V2),
         // v1's cpuacct counts what the cgroup2 core's cpu.stat counts.
         Home::Controller(Controller::Cpuacct) if host.unified => return Ok(Dialect::V2),
+        // cgroup2 controls device access with a BPF program on the group's directory.
+        Home::Controller(Controller::Devices) if host.unified => return Ok(Dialect::V2),
         Home::Core if host.v1.contains(&Controller::Freezer) && name == v2::CGROUP_FREEZE => return Ok(Dialect::V1),
         _ => {}
     }
@@ -360,7 +367,7 @@ pub(super) fn host_dialect(name: &str, home: Home, host: &Host) -> Result<Dialec
     };
     let hint = match home {
         Home::Controller(Controller::Devices) => {
-            "; cgroup v2 controls device access with eBPF programs, which rein does not manage"
+            "; this host has neither a v1 devices hierarchy nor cgroup2 (where rein attaches a BPF program)"
         }
         Home::Controller(Controller::NetCls | Controller::NetPrio) => {
             "; cgroup v2 has no network controllers: match the cgroup path in nftables (socket cgroupv2) instead"

@@ -7,6 +7,7 @@ use super::check::*;
 use super::names::*;
 use crate::cgroupfs::format;
 use crate::convert;
+use crate::devices::{DeviceAccess, DeviceRule};
 use crate::error::{Error, Result};
 use crate::hierarchy::Controller;
 use crate::resources::Resources;
@@ -66,7 +67,9 @@ pub fn translate(
     let mut v1_memory: Option<Limit<u64>> = None;
     let mut memsw: Option<(String, Limit<u64>)> = None;
     for (name, value) in settings {
-        if !seen.insert(name.clone()) {
+        // Rule lists take any number of rules, in order.
+        let rules = name == v1::DEVICES_ALLOW || name == v1::DEVICES_DENY;
+        if !seen.insert(name.clone()) && !rules {
             return Err(Error::invalid("-r", format!("{name}={value}"), format!("{name} is given twice")));
         }
         let info = known(name);
@@ -100,6 +103,10 @@ pub fn translate(
         let r = &mut t.resources;
         match name.as_str() {
             // v1 names on a v2 home
+            v1::DEVICES_ALLOW | v1::DEVICES_DENY => {
+                let rule = DeviceRule::parse(value, name == v1::DEVICES_ALLOW).map_err(bad)?;
+                r.devices.get_or_insert_with(DeviceAccess::default).rules.push(rule);
+            }
             v1::MEMORY_LIMIT => {
                 let l = v1_bytes(value).map_err(bad)?;
                 v1_memory = Some(l);
