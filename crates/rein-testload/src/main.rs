@@ -11,7 +11,14 @@
 //! rein-testload sleep SECS             sleep
 //! rein-testload tick SECS              print a line every 10 ms for SECS (to see freezes)
 //! rein-testload raise SIGNUM           die of signal SIGNUM, with its default action and no core
+//! rein-testload dev DIR c|b MAJ MIN ACC  try one device access, print allowed or denied
 //! ```
+//!
+//! `dev` asks the device controller one question the way a program meets it: access `m`
+//! makes a node `c|b MAJ:MIN` in DIR (mknod), `r`, `w` or `rw` opens the node
+//! `DIR/c-MAJ-MIN` (made beforehand, outside the group) for that access. EPERM is the
+//! controller's no: `denied`; anything else (success, or ENXIO from a number no driver
+//! has) got past it: `allowed`. Other errors (no such node, a nodev mount) exit 2.
 //!
 //! `raise` exists because shells differ: busybox ash ignores SIGQUIT, so `sh -c 'kill -QUIT
 //! $$'` does not die of it there, and a signal ignored on entry cannot be reset by a shell.
@@ -158,8 +165,68 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+        Some("dev") => {
+            let dir: String = arg(&args, 2, "a directory");
+            let kind: String = arg(&args, 3, "c or b");
+            let major: u32 = arg(&args, 4, "a major number");
+            let minor: u32 = arg(&args, 5, "a minor number");
+            let access: String = arg(&args, 6, "m, r, w or rw");
+            let errno = if access == "m" {
+                let path = format!("{dir}/m-{}\0", std::process::id());
+                let mode = if kind == "b" { libc::S_IFBLK } else { libc::S_IFCHR } | 0o600;
+                // SAFETY: a NUL-terminated path and plain integers.
+                let r = unsafe { libc::mknod(path.as_ptr().cast(), mode, libc::makedev(major, minor)) };
+                if r == 0 {
+                    // SAFETY: the same NUL-terminated path.
+                    unsafe { libc::unlink(path.as_ptr().cast()) };
+                    0
+                } else {
+                    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+                }
+            } else {
+                let flags = match access.as_str() {
+                    "r" => libc::O_RDONLY,
+                    "w" => libc::O_WRONLY,
+                    "rw" => libc::O_RDWR,
+                    _ => {
+                        eprintln!("rein-testload dev: access is m, r, w or rw");
+                        std::process::exit(2)
+                    }
+                };
+                let node = format!("{dir}/{kind}-{major}-{minor}");
+                if std::fs::symlink_metadata(&node).is_err() {
+                    eprintln!("rein-testload dev: no node {node}");
+                    std::process::exit(2)
+                }
+                let path = format!("{node}\0");
+                // SAFETY: a NUL-terminated path; the fd is closed right away.
+                let fd = unsafe { libc::open(path.as_ptr().cast(), flags | libc::O_NONBLOCK | libc::O_NOCTTY) };
+                if fd >= 0 {
+                    // SAFETY: the fd open returned.
+                    unsafe { libc::close(fd) };
+                    0
+                } else {
+                    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+                }
+            };
+            // Past the controller, an open may still fail in the driver: no device behind
+            // the number (ENXIO, ENODEV), a pts not there (EIO), a device in use (EBUSY), a
+            // ptmx with no pts directory beside it (ENOENT; the node was there).
+            let past = [0, libc::ENXIO, libc::ENODEV, libc::EIO, libc::EBUSY, libc::ENOMEDIUM, libc::ENOENT];
+            if errno == libc::EPERM {
+                println!("denied");
+            } else if errno == 0 || (access != "m" && past.contains(&errno)) {
+                println!("allowed");
+            } else {
+                eprintln!(
+                    "rein-testload dev: {access} of {kind} {major}:{minor}: {}",
+                    std::io::Error::from_raw_os_error(errno)
+                );
+                std::process::exit(2)
+            }
+        }
         _ => {
-            eprintln!("usage: rein-testload alloc|grow|spin|fork|write|affinity|sleep|tick ...");
+            eprintln!("usage: rein-testload alloc|grow|spin|fork|write|affinity|sleep|tick|raise|dev ...");
             std::process::exit(2);
         }
     }

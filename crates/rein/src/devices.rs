@@ -97,6 +97,10 @@ impl Access {
         Access(self.0 & !other.0)
     }
 
+    fn intersect(self, other: Access) -> Access {
+        Access(self.0 & other.0)
+    }
+
     fn union(self, other: Access) -> Access {
         Access(self.0 | other.0)
     }
@@ -200,6 +204,33 @@ impl DeviceRule {
     /// show --json` and recordings use).
     pub fn to_text(&self) -> String {
         format!("{} {self}", if self.allow { "allow" } else { "deny" })
+    }
+
+    /// Refuses a rule that names one device by number as the wrong type: `b 1:3`, when
+    /// 1:3 is a character device on this machine (/sys/dev/char) and no block device
+    /// (/sys/dev/block), and the other way round. Numbers no device has yet are accepted
+    /// (a rule may be written before its device appears).
+    pub fn check_type_here(&self) -> Result<(), String> {
+        self.check_type_in(std::path::Path::new("/sys/dev"))
+    }
+
+    fn check_type_in(&self, sys_dev: &std::path::Path) -> Result<(), String> {
+        let (Some(major), Some(minor)) = (self.major, self.minor) else { return Ok(()) };
+        let (mine, other, other_kind) = match self.kind {
+            DeviceType::Char => ("char", "block", DeviceType::Block),
+            DeviceType::Block => ("block", "char", DeviceType::Char),
+            DeviceType::All => return Ok(()),
+        };
+        let num = format!("{major}:{minor}");
+        if sys_dev.join(mine).join(&num).exists() || !sys_dev.join(other).join(&num).exists() {
+            return Ok(());
+        }
+        let name = std::fs::read_to_string(sys_dev.join(other).join(&num).join("uevent"))
+            .ok()
+            .and_then(|u| u.lines().find_map(|l| l.strip_prefix("DEVNAME=").map(|d| format!(" (/dev/{d})"))))
+            .unwrap_or_default();
+        let fixed = DeviceRule { kind: other_kind, ..*self };
+        Err(format!("{num} is a {other} device here{name}, not a {mine} one: write '{fixed}'"))
     }
 
     /// Parses [`DeviceRule::to_text`]'s form.
@@ -479,6 +510,40 @@ impl Effective {
         }
     }
 
+    /// This state within `parent`'s: what both allow, as one state (v1 cannot express
+    /// more). Under a parent that allows by default, unchanged (its denied devices are not
+    /// known: the kernel enforces them all the same). Under a denying one: each allowed
+    /// exception narrowed to each of the parent's it overlaps; an allowing default becomes
+    /// the parent's exceptions less every access a denied exception touches.
+    pub fn within(&self, parent: &Effective) -> Effective {
+        if parent.default_allow {
+            return self.clone();
+        }
+        let mut out = Effective { default_allow: false, exceptions: Vec::new() };
+        let mut add = |e: Exception| {
+            if !e.access.is_empty() && !out.exceptions.contains(&e) {
+                out.exceptions.push(e);
+            }
+        };
+        for p in &parent.exceptions {
+            if self.default_allow {
+                let denied = self
+                    .exceptions
+                    .iter()
+                    .filter(|d| overlap(d, p).is_some())
+                    .fold(Access(0), |acc, d| acc.union(d.access));
+                add(Exception { access: p.access.remove(denied), ..*p });
+            } else {
+                for e in &self.exceptions {
+                    if let Some(both) = overlap(e, p) {
+                        add(both);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// The rules that make this state from nothing: `a` allowed or denied, then each
     /// exception (what `rein show` lists).
     pub fn rules(&self) -> Vec<DeviceRule> {
@@ -494,81 +559,31 @@ impl Effective {
     }
 }
 
+/// The devices two exceptions both name, with the access both give; None when they name
+/// none in common.
+fn overlap(a: &Exception, b: &Exception) -> Option<Exception> {
+    fn both(x: Option<u32>, y: Option<u32>) -> Option<Option<u32>> {
+        match (x, y) {
+            (Some(x), Some(y)) if x != y => None,
+            (Some(x), _) | (_, Some(x)) => Some(Some(x)),
+            (None, None) => Some(None),
+        }
+    }
+    if a.kind != b.kind {
+        return None;
+    }
+    Some(Exception {
+        kind: a.kind,
+        major: both(a.major, b.major)?,
+        minor: both(a.minor, b.minor)?,
+        access: a.access.intersect(b.access),
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    pub(crate) fn rule(s: &str) -> DeviceRule {
-        let (allow, body) = match s.split_once(' ') {
-            Some(("allow", b)) => (true, b),
-            Some(("deny", b)) => (false, b),
-            _ => panic!("test rule '{s}' wants allow/deny first"),
-        };
-        DeviceRule::parse(body, allow).unwrap()
-    }
-
-    pub(crate) fn access(policy: Option<DevicePolicy>, rules: &[&str]) -> DeviceAccess {
-        DeviceAccess { policy, rules: rules.iter().map(|r| rule(r)).collect() }
-    }
-
-    /// (policy, rules, device, access, allowed?): the table the BPF program is also
-    /// held to (crate::bpf::device_program) and the kernel tests follow.
-    #[allow(clippy::type_complexity)]
-    pub(crate) const TABLE: &[(Option<DevicePolicy>, &[&str], (DeviceType, u32, u32), &str, bool)] = {
-        use DevicePolicy::*;
-        use DeviceType::{Block as B, Char as C};
-        &[
-            // Nothing said: everything allowed.
-            (None, &[], (C, 1, 3), "rwm", true),
-            (Some(Auto), &[], (B, 8, 0), "rw", true),
-            // strict: only what is allowed.
-            (Some(Strict), &[], (C, 1, 3), "r", false),
-            (Some(Strict), &["allow c 1:3 rw"], (C, 1, 3), "rw", true),
-            (Some(Strict), &["allow c 1:3 rw"], (C, 1, 3), "m", false),
-            (Some(Strict), &["allow c 1:3 rw"], (C, 1, 5), "r", false),
-            (Some(Strict), &["allow c 1:3 rw"], (B, 1, 3), "r", false),
-            (Some(Strict), &["allow c 1:* r"], (C, 1, 200), "r", true),
-            (Some(Strict), &["allow c 1:* r"], (C, 1, 200), "w", false),
-            (Some(Strict), &["allow c *:* m"], (C, 42, 7), "m", true),
-            (Some(Strict), &["allow b *:3 r"], (B, 9, 3), "r", true),
-            (Some(Strict), &["allow b *:3 r"], (B, 9, 4), "r", false),
-            // One exception must cover the whole access (v1's match_exception).
-            (Some(Strict), &["allow c 1:* r", "allow c 1:3 w"], (C, 1, 3), "rw", false),
-            (Some(Strict), &["allow c 1:3 r", "allow c 1:3 w"], (C, 1, 3), "rw", true),
-            // A deny in the default's direction takes access off that exact device only.
-            (Some(Strict), &["allow c 1:3 rwm", "deny c 1:3 w"], (C, 1, 3), "w", false),
-            (Some(Strict), &["allow c 1:3 rwm", "deny c 1:3 w"], (C, 1, 3), "r", true),
-            (Some(Strict), &["allow c 1:* rwm", "deny c 1:3 w"], (C, 1, 3), "w", true),
-            // closed: the pseudo devices and the pts.
-            (Some(Closed), &[], (C, 1, 3), "rw", true),
-            (Some(Closed), &[], (C, 1, 9), "r", true),
-            (Some(Closed), &[], (C, 5, 2), "rw", true),
-            (Some(Closed), &[], (C, 136, 4), "rw", true),
-            (Some(Closed), &[], (C, 136, 4), "m", false),
-            (Some(Closed), &[], (C, 1, 1), "r", false),
-            (Some(Closed), &[], (B, 7, 0), "r", false),
-            (Some(Closed), &["allow b 7:0 r"], (B, 7, 0), "r", true),
-            (Some(Closed), &["allow b 7:0 r"], (B, 7, 0), "w", false),
-            // auto: closed as soon as something is allowed.
-            (Some(Auto), &["allow b 7:0 r"], (B, 8, 0), "r", false),
-            (Some(Auto), &["allow b 7:0 r"], (C, 1, 3), "w", true),
-            (Some(Auto), &["deny c 1:3 rwm"], (C, 1, 3), "r", false),
-            (Some(Auto), &["deny c 1:3 rwm"], (C, 1, 5), "r", true),
-            // v1's own: deny lists; any overlap denies (match_exception_partial).
-            (None, &["deny c 1:3 w"], (C, 1, 3), "rw", false),
-            (None, &["deny c 1:3 w"], (C, 1, 3), "r", true),
-            (None, &["deny c 1:* m"], (C, 1, 77), "m", false),
-            (None, &["deny c 1:* m"], (C, 1, 77), "rw", true),
-            (None, &["deny c 1:3 rw", "allow c 1:3 r"], (C, 1, 3), "r", true),
-            (None, &["deny c 1:3 rw", "allow c 1:3 r"], (C, 1, 3), "w", false),
-            // The tutorial's whitelist: deny everything, then allow one device.
-            (None, &["deny a", "allow c 1:3 rw"], (C, 1, 3), "rw", true),
-            (None, &["deny a", "allow c 1:3 rw"], (C, 1, 5), "r", false),
-            (None, &["deny a", "allow c 1:3 rw", "allow a"], (C, 1, 5), "r", true),
-            // a clears what came before.
-            (Some(Closed), &["deny a"], (C, 1, 3), "r", false),
-        ]
-    };
+    use crate::testing::{DEVICE_TABLE as TABLE, device_access as access};
 
     pub(crate) fn acc(s: &str) -> Access {
         Access::parse(s).unwrap()
@@ -583,6 +598,23 @@ pub(crate) mod tests {
                 *want,
                 "{policy:?} {rules:?} {kind:?} {major}:{minor} {a}: {e:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_number_given_as_the_wrong_type_is_refused() {
+        let sys = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(sys.path().join("char/1:3")).unwrap();
+        std::fs::write(sys.path().join("char/1:3/uevent"), "MAJOR=1\nMINOR=3\nDEVNAME=null\n").unwrap();
+        std::fs::create_dir_all(sys.path().join("block/7:0")).unwrap();
+        let check = |r: &str| DeviceRule::parse(r, true).unwrap().check_type_in(sys.path());
+        assert_eq!(
+            check("b 1:3 rw").unwrap_err(),
+            "1:3 is a char device here (/dev/null), not a block one: write 'c 1:3 rw'"
+        );
+        assert!(check("c 7:0 r").unwrap_err().contains("write 'b 7:0 r'"));
+        for fine in ["c 1:3 rw", "b 7:0 r", "b 1:* r", "b 99:1 r", "a"] {
+            assert!(check(fine).is_ok(), "{fine}");
         }
     }
 

@@ -540,13 +540,15 @@ impl Flags {
         };
         let mut rules = Vec::new();
         for v in self.values(Key::DeviceAllow) {
-            rules.push(DeviceRule::parse(v, true).map_err(|e| invalid("device-allow", v, e))?);
+            let rule = DeviceRule::parse(v, true).and_then(|r| r.check_type_here().map(|()| r));
+            rules.push(rule.map_err(|e| invalid("device-allow", v, e))?);
         }
         for v in self.values(Key::Device) {
             rules.push(crate::device::node_rule(v).map_err(|e| relabel(e, "device", v))?);
         }
         for v in self.values(Key::DeviceCgroupRule) {
-            rules.push(DeviceRule::parse(v, true).map_err(|e| invalid("device-cgroup-rule", v, e))?);
+            let rule = DeviceRule::parse(v, true).and_then(|r| r.check_type_here().map(|()| r));
+            rules.push(rule.map_err(|e| invalid("device-cgroup-rule", v, e))?);
         }
         if policy.is_none() && rules.is_empty() {
             return Ok(None);

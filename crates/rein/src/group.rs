@@ -160,6 +160,18 @@ impl Group {
             }
         }
 
+        // On v1 a process is bound only by the hierarchies it is placed in: under a
+        // parent with rules in the devices hierarchy, the group joins it there too, so
+        // the parent's rules bind it as they do on v2 (where every program up the tree
+        // runs) whether or not it has rules of its own.
+        if let Some(Binding::V1(m)) = h.binding(Controller::Devices) {
+            let parent_has_dir = path.lineage().iter().rev().nth(1).is_some_and(|p| !p.is_root() && m.mount.exists(p));
+            if parent_has_dir {
+                let i = h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or(0);
+                v1_sets.entry(i).or_default().insert(Controller::Devices);
+            }
+        }
+
         let mut plan = Plan::new();
         let mut nodes = Vec::new();
         if let Some(u) = h.unified() {

@@ -315,6 +315,13 @@ impl Resources {
         self
     }
 
+    /// Sets device access: a policy and rules ([`crate::devices`]), as v1's devices files
+    /// on v1 and a BPF device program on v2.
+    pub fn device_access(mut self, access: crate::devices::DeviceAccess) -> Self {
+        self.devices = Some(access);
+        self
+    }
+
     /// Limits the number of tasks.
     pub fn pids_max(mut self, max: impl Into<Limit<u64>>) -> Self {
         self.pids.max = Some(max.into());

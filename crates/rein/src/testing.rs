@@ -336,3 +336,86 @@ mod tests {
         }
     }
 }
+
+// Device access cases.
+
+use crate::devices::{DeviceAccess, DevicePolicy, DeviceRule, DeviceType};
+
+/// A rule written as in [`DEVICE_TABLE`]: `allow c 1:3 rw`, `deny a`.
+pub fn device_rule(s: &str) -> DeviceRule {
+    let (allow, body) = match s.split_once(' ') {
+        Some(("allow", b)) => (true, b),
+        Some(("deny", b)) => (false, b),
+        _ => panic!("test rule '{s}' wants allow/deny first"),
+    };
+    DeviceRule::parse(body, allow).unwrap()
+}
+
+/// A policy and rules written as in [`DEVICE_TABLE`].
+pub fn device_access(policy: Option<DevicePolicy>, rules: &[&str]) -> DeviceAccess {
+    DeviceAccess { policy, rules: rules.iter().map(|r| device_rule(r)).collect() }
+}
+
+/// (policy, rules, device, access, allowed?): v1's device semantics as cases. The model
+/// ([`crate::devices::Effective::allows`]), the generated BPF program (run in the userspace
+/// interpreter) and the real kernel (v1 devices files on the host, the program attached in
+/// the v2 VM: rein's kernel tests) are all held to it. Rules are written `allow RULE` or
+/// `deny RULE`. The numbers are chosen so that an allowed open is harmless: the pseudo
+/// devices, loop0, and numbers no driver has (char 42, block 60: ENXIO once past the
+/// controller).
+#[allow(clippy::type_complexity)]
+pub const DEVICE_TABLE: &[(Option<DevicePolicy>, &[&str], (DeviceType, u32, u32), &str, bool)] = {
+    use DevicePolicy::*;
+    use DeviceType::{Block as B, Char as C};
+    &[
+        // Nothing said: everything allowed.
+        (None, &[], (C, 1, 3), "rwm", true),
+        (Some(Auto), &[], (B, 8, 0), "rw", true),
+        // strict: only what is allowed.
+        (Some(Strict), &[], (C, 1, 3), "r", false),
+        (Some(Strict), &["allow c 1:3 rw"], (C, 1, 3), "rw", true),
+        (Some(Strict), &["allow c 1:3 rw"], (C, 1, 3), "m", false),
+        (Some(Strict), &["allow c 1:3 rw"], (C, 1, 5), "r", false),
+        (Some(Strict), &["allow c 1:3 rw"], (B, 1, 3), "r", false),
+        (Some(Strict), &["allow c 1:* r"], (C, 1, 200), "r", true),
+        (Some(Strict), &["allow c 1:* r"], (C, 1, 200), "w", false),
+        (Some(Strict), &["allow c *:* m"], (C, 42, 7), "m", true),
+        (Some(Strict), &["allow b *:3 r"], (B, 60, 3), "r", true),
+        (Some(Strict), &["allow b *:3 r"], (B, 60, 4), "r", false),
+        // One exception must cover the whole access (v1's match_exception).
+        (Some(Strict), &["allow c 1:* r", "allow c 1:3 w"], (C, 1, 3), "rw", false),
+        (Some(Strict), &["allow c 1:3 r", "allow c 1:3 w"], (C, 1, 3), "rw", true),
+        // A deny in the default's direction takes access off that exact device only.
+        (Some(Strict), &["allow c 1:3 rwm", "deny c 1:3 w"], (C, 1, 3), "w", false),
+        (Some(Strict), &["allow c 1:3 rwm", "deny c 1:3 w"], (C, 1, 3), "r", true),
+        (Some(Strict), &["allow c 1:* rwm", "deny c 1:3 w"], (C, 1, 3), "w", true),
+        // closed: the pseudo devices and the pts.
+        (Some(Closed), &[], (C, 1, 3), "rw", true),
+        (Some(Closed), &[], (C, 1, 9), "r", true),
+        (Some(Closed), &[], (C, 5, 2), "rw", true),
+        (Some(Closed), &[], (C, 136, 4), "rw", true),
+        (Some(Closed), &[], (C, 136, 4), "m", false),
+        (Some(Closed), &[], (C, 1, 1), "r", false),
+        (Some(Closed), &[], (B, 7, 0), "r", false),
+        (Some(Closed), &["allow b 7:0 r"], (B, 7, 0), "r", true),
+        (Some(Closed), &["allow b 7:0 r"], (B, 7, 0), "w", false),
+        // auto: closed as soon as something is allowed.
+        (Some(Auto), &["allow b 7:0 r"], (B, 8, 0), "r", false),
+        (Some(Auto), &["allow b 7:0 r"], (C, 1, 3), "w", true),
+        (Some(Auto), &["deny c 1:3 rwm"], (C, 1, 3), "r", false),
+        (Some(Auto), &["deny c 1:3 rwm"], (C, 1, 5), "r", true),
+        // v1's own: deny lists; any overlap denies (match_exception_partial).
+        (None, &["deny c 1:3 w"], (C, 1, 3), "rw", false),
+        (None, &["deny c 1:3 w"], (C, 1, 3), "r", true),
+        (None, &["deny c 1:* m"], (C, 1, 77), "m", false),
+        (None, &["deny c 1:* m"], (C, 1, 77), "rw", true),
+        (None, &["deny c 1:3 rw", "allow c 1:3 r"], (C, 1, 3), "r", true),
+        (None, &["deny c 1:3 rw", "allow c 1:3 r"], (C, 1, 3), "w", false),
+        // The tutorial's whitelist: deny everything, then allow one device.
+        (None, &["deny a", "allow c 1:3 rw"], (C, 1, 3), "rw", true),
+        (None, &["deny a", "allow c 1:3 rw"], (C, 1, 5), "r", false),
+        (None, &["deny a", "allow c 1:3 rw", "allow a"], (C, 1, 5), "r", true),
+        // a clears what came before.
+        (Some(Closed), &["deny a"], (C, 1, 3), "r", false),
+    ]
+};

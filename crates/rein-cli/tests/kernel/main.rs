@@ -6,6 +6,7 @@ mod config;
 #[path = "../corpus/mod.rs"]
 mod corpus;
 mod counts;
+mod devices;
 mod enforcement;
 mod groups;
 mod library;

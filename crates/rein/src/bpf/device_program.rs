@@ -154,7 +154,8 @@ pub fn decode(insns: &[Insn]) -> Option<Effective> {
 mod tests {
     use super::*;
     use crate::bpf::interp;
-    use crate::devices::tests::{TABLE, acc, access};
+    use crate::devices::tests::acc;
+    use crate::testing::{DEVICE_TABLE as TABLE, device_access as access};
 
     fn ask(prog: &[Insn], kind: DeviceType, major: u32, minor: u32, access: Access) -> bool {
         let dev = if kind == DeviceType::Block { 1u32 } else { 2 };
@@ -190,7 +191,7 @@ mod tests {
             let prog = program(&e);
             for kind in [DeviceType::Block, DeviceType::Char] {
                 for (major, minor) in
-                    [(1, 3), (1, 5), (1, 200), (5, 2), (7, 0), (8, 0), (9, 3), (136, 4), (137, 0), (42, 7)]
+                    [(1, 3), (1, 5), (1, 200), (5, 2), (7, 0), (8, 0), (60, 3), (136, 4), (137, 0), (42, 7)]
                 {
                     for bits in 1..=7 {
                         let a = Access::from_bits(bits);

@@ -267,6 +267,7 @@ pub fn device_allow_rules(value: &str) -> Result<Vec<DeviceRule>> {
             )));
         }
         rule.access = access;
+        rule.check_type_here().map_err(bad)?;
         Ok(vec![rule])
     };
     if let Some(nums) = spec.strip_prefix("/dev/char/") {

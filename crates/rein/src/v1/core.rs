@@ -15,4 +15,6 @@ pub(super) fn unsupported(what: &str, reason: &str) -> Error {
 
 /// Current values of a group's files, for choosing a safe write order on an existing
 /// group. A new group passes `|_| None` (every limit is at its unlimited default).
+/// Asked for [`PARENT_DEVICES_LIST`](super::PARENT_DEVICES_LIST), it answers the
+/// `devices.list` of the nearest existing ancestor (None: the root, which allows all).
 pub type Current<'a> = &'a dyn Fn(&str) -> Option<String>;

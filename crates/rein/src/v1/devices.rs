@@ -3,6 +3,7 @@
 //! denying default: with an allowing default it shows `a *:* rwm` whatever is denied).
 //! Documentation/admin-guide/cgroup-v1/devices.rst.
 
+use super::core::Current;
 use crate::devices::{DeviceAccess, DeviceRule, DeviceType, Effective};
 use crate::error::{Error, Result};
 use crate::plan::Write;
@@ -18,14 +19,38 @@ pub const DEVICES_LIST: &str = "devices.list";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[DEVICES_LIST];
 
-/// The writes that make the group's device access `r.devices`: the default first (`a`
-/// to devices.allow or devices.deny, which also clears every exception: the kernel
-/// refuses that on a group with child groups), then each exception to the other file.
-/// The whole state is written, so a change replaces the rules rather than adding to them.
-pub(super) fn writes(r: &Resources, w: &mut Vec<Write>) {
+/// The key under which [`Current`] answers the parent's `devices.list`.
+pub const PARENT_DEVICES_LIST: &str = "../devices.list";
+
+/// The writes that make the group's device access `r.devices`, within its parent's.
+///
+/// A v1 group can only narrow its parent's access (the kernel refuses, with EPERM, an
+/// exception the parent does not allow whole): when the parent denies by default, the
+/// state written is the wanted one intersected with the parent's, which is what the
+/// kernel enforces on cgroup v2 too (every program up the tree must allow).
+///
+/// On an existing group whose list shows a denying default that stays, only the
+/// difference is written: exceptions no longer wanted to `devices.deny`, new ones to
+/// `devices.allow`, never a moment with more access than before or after. Otherwise the
+/// default is written first (`a`, which also clears every exception: the kernel refuses
+/// that on a group with child groups), then each exception to the other file.
+pub(super) fn writes(r: &Resources, current: Current<'_>, w: &mut Vec<Write>) {
     let Some(access) = &r.devices else { return };
-    let state = access.effective(&crate::devices::pts_majors());
-    state_writes(&state, w);
+    let mut state = access.effective(&crate::devices::pts_majors());
+    if let Some(parent) = current(PARENT_DEVICES_LIST).as_deref().and_then(parse_list) {
+        state = state.within(&parent);
+    }
+    match current(DEVICES_LIST).as_deref().and_then(parse_list) {
+        Some(now) if !now.default_allow && !state.default_allow => {
+            for e in now.exceptions.iter().filter(|e| !state.exceptions.contains(e)) {
+                w.push(Write::new(DEVICES_DENY, e.rule(false).to_string()));
+            }
+            for e in state.exceptions.iter().filter(|e| !now.exceptions.contains(e)) {
+                w.push(Write::new(DEVICES_ALLOW, e.rule(true).to_string()));
+            }
+        }
+        _ => state_writes(&state, w),
+    }
 }
 
 fn state_writes(state: &Effective, w: &mut Vec<Write>) {
@@ -35,6 +60,20 @@ fn state_writes(state: &Effective, w: &mut Vec<Write>) {
     for e in &state.exceptions {
         w.push(Write::new(exceptions, e.rule(!state.default_allow).to_string()));
     }
+}
+
+/// The state `devices.list` shows, when it shows all of it: the exceptions of a denying
+/// default (None for an allowing one, whose denied devices the kernel does not list).
+fn parse_list(text: &str) -> Option<Effective> {
+    let mut e = Effective { default_allow: false, exceptions: Vec::new() };
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let rule = DeviceRule::parse(line, true).ok()?;
+        if rule.kind == DeviceType::All {
+            return None;
+        }
+        e.apply(&rule);
+    }
+    Some(e)
 }
 
 /// The device access `devices.list` shows: every device (`a *:* rwm`, an allowing
@@ -79,6 +118,55 @@ mod tests {
         state_writes(&deny.effective(&[]), &mut w);
         let shown: Vec<String> = w.iter().map(|w| format!("{} < {}", w.file, w.value)).collect();
         assert_eq!(shown, ["devices.allow < a", "devices.deny < c 1:5 rwm"]);
+    }
+
+    fn planned(r: &Resources, group: Option<&str>, parent: Option<&str>) -> Vec<String> {
+        let current = |f: &str| match f {
+            PARENT_DEVICES_LIST => parent.map(str::to_string),
+            DEVICES_LIST => group.map(str::to_string),
+            _ => None,
+        };
+        let mut w = Vec::new();
+        writes(r, &current, &mut w);
+        w.iter().map(|w| format!("{} < {}", w.file, w.value)).collect()
+    }
+
+    fn wanted(policy: DevicePolicy, allow: &[&str]) -> Resources {
+        let mut r = Resources::new();
+        r.devices = Some(DeviceAccess {
+            policy: Some(policy),
+            rules: allow.iter().map(|a| DeviceRule::parse(a, true).unwrap()).collect(),
+        });
+        r
+    }
+
+    #[test]
+    fn a_live_change_writes_only_the_difference() {
+        let r = wanted(DevicePolicy::Strict, &["c 1:3 rw", "c 1:5 r"]);
+        assert_eq!(planned(&r, Some("c 1:3 rw\n"), None), ["devices.allow < c 1:5 r"]);
+        assert_eq!(planned(&r, Some("c 1:3 rw\nc 1:5 r\n"), None), Vec::<String>::new());
+        assert_eq!(
+            planned(&r, Some("c 1:3 rwm\n"), None),
+            ["devices.deny < c 1:3 rwm", "devices.allow < c 1:3 rw", "devices.allow < c 1:5 r"]
+        );
+        // An allowing default (its denied devices unknown) is reset.
+        assert_eq!(planned(&r, Some("a *:* rwm\n"), None)[0], "devices.deny < a");
+    }
+
+    #[test]
+    fn a_group_gets_what_its_parent_allows_of_what_it_wants() {
+        // closed (null and the others rwm, the pts rw) under a parent allowing c 1:3 rw and
+        // c 1:5 r: the intersection, which is all the kernel would let the child have.
+        let r = wanted(DevicePolicy::Closed, &["b 7:0 r"]);
+        let w = planned(&r, None, Some("c 1:3 rw\nc 1:5 r\n"));
+        assert_eq!(w, ["devices.deny < a", "devices.allow < c 1:3 rw", "devices.allow < c 1:5 r"]);
+        // Every device but 1:5 under a parent allowing c 1:* rw: c 1:* less what a deny touches.
+        let mut r = Resources::new();
+        r.devices = Some(DeviceAccess { policy: None, rules: vec![DeviceRule::parse("c 1:5 w", false).unwrap()] });
+        assert_eq!(planned(&r, None, Some("c 1:* rw\n")), ["devices.deny < a", "devices.allow < c 1:* r"]);
+        // Under a parent that allows by default: unchanged.
+        let r = wanted(DevicePolicy::Strict, &["c 1:3 rw"]);
+        assert_eq!(planned(&r, None, Some("a *:* rwm\n")), ["devices.deny < a", "devices.allow < c 1:3 rw"]);
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub fn limit_writes(r: &Resources, on: &BTreeSet<Controller>, current: Current<'
         pids::writes(r, &mut w);
     }
     if on.contains(&Controller::Devices) {
-        devices::writes(r, &mut w);
+        devices::writes(r, current, &mut w);
     }
     Ok(w)
 }

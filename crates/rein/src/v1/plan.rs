@@ -29,6 +29,9 @@ pub(crate) fn plan(
     let lineage = path.lineage();
     let (ancestors, _) = lineage.split_at(lineage.len() - 1);
     let mut exists = true;
+    // The nearest ancestor that exists, whose device access a new group starts from and
+    // never exceeds (a v1 group can only narrow its parent's).
+    let mut nearest: Option<&GroupPath> = None;
     // A new cpuset group starts with empty cpus and mems, and no task can join it until
     // both are set: copy them down from the nearest ancestor that has them.
     let mut cpus = String::new();
@@ -36,6 +39,9 @@ pub(crate) fn plan(
     for a in ancestors {
         if !a.is_root() {
             exists = exists && m.exists(a);
+            if exists {
+                nearest = Some(a);
+            }
             if !exists {
                 plan.push(Action::Mkdir { place, group: a.clone(), must_be_new: false });
             }
@@ -86,7 +92,20 @@ pub(crate) fn plan(
     if has_cpuset {
         on.insert(Controller::Cpuset);
     }
-    let current = |file: &str| if group_exists { m.read(path, file).ok() } else { None };
+    let parent_devices = if on.contains(&Controller::Devices) {
+        nearest.and_then(|a| m.read(a, super::DEVICES_LIST).ok())
+    } else {
+        None
+    };
+    let current = |file: &str| {
+        if file == super::PARENT_DEVICES_LIST {
+            parent_devices.clone()
+        } else if group_exists {
+            m.read(path, file).ok()
+        } else {
+            None
+        }
+    };
     for write in super::limit_writes(&r, &on, &current)? {
         let previous = if group_exists { m.read(path, &write.file).ok() } else { None };
         if previous.as_deref().is_some_and(|old| format::same_setting(&write.file, &write.value, old)) {

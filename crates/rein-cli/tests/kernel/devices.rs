@@ -1,0 +1,316 @@
+//! Device access against the real kernel, through the CLI in each vocabulary and through
+//! the library: v1's devices files on the hybrid host, a BPF device program in the pure
+//! v2 VM. Each access is asked the way a program meets it (`rein-testload dev`: open a
+//! node made beforehand outside the group, or mknod one inside): EPERM is the
+//! controller's no.
+
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rein::bpf::{self, device_program, sys};
+use rein::testing::{DEVICE_TABLE, device_access};
+use rein::{Group, Mode, Resources, Spec};
+
+use crate::support::{ALL, BlockDevice, Env, bin, env, text};
+
+/// A directory of device nodes under /dev (devtmpfs: nodes open there), named
+/// `c-MAJ-MIN` / `b-MAJ-MIN` as `rein-testload dev` expects; removed on drop.
+struct Nodes(PathBuf);
+
+impl Nodes {
+    fn new(e: &Env) -> Nodes {
+        let dir = PathBuf::from(format!("/dev/{}", e.parent));
+        std::fs::create_dir_all(&dir).expect("mkdir under /dev");
+        Nodes(dir)
+    }
+
+    fn add(&self, kind: char, major: u32, minor: u32) {
+        let path = self.0.join(format!("{kind}-{major}-{minor}"));
+        if path.exists() {
+            return;
+        }
+        let mode = if kind == 'b' { "b" } else { "c" };
+        let o = Command::new("mknod")
+            .arg(&path)
+            .args([mode, &major.to_string(), &minor.to_string()])
+            .output()
+            .expect("mknod");
+        assert!(o.status.success(), "mknod {}: {}", path.display(), text(&o).1);
+    }
+
+    fn dir(&self) -> &str {
+        self.0.to_str().expect("utf-8")
+    }
+
+    /// The `rein-testload dev` command line for one access, as a shell fragment.
+    fn ask(&self, kind: char, major: u32, minor: u32, access: &str) -> String {
+        format!("{} dev {} {kind} {major} {minor} {access}", bin("rein-testload").display(), self.dir())
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status, text(&o).0, text(&o).1);
+    o
+}
+
+fn rein(args: &[&str]) -> Output {
+    Command::new(bin("rein")).args(args).output().expect("run rein")
+}
+
+/// The answers (`allowed` / `denied`) the shell fragments printed, in order.
+fn answers(o: &Output) -> Vec<String> {
+    text(o).0.lines().map(str::to_string).collect()
+}
+
+/// rein's device programs attached to the group `g` (v2), and all programs there.
+fn programs(e: &Env, g: &str) -> Option<(usize, usize)> {
+    if e.h.mode() != Mode::Unified {
+        return None;
+    }
+    let root = e.h.unified().expect("cgroup2").mount.path().to_path_buf();
+    let f = std::fs::File::open(root.join(g)).expect("open the group's directory");
+    let all = sys::prog_query(f.as_fd(), sys::AttachType::Device).expect("BPF_PROG_QUERY").len();
+    let ours = bpf::find(f.as_fd(), sys::AttachType::Device, device_program::NAME).expect("find").len();
+    Some((ours, all))
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn the_device_table_holds_in_the_kernel() {
+    let Some(e) = env("dev_table", ALL) else { return };
+    let nodes = Nodes::new(&e);
+    let mut wrong = Vec::new();
+    let mut asked = 0;
+    // One group per state of the table, asked each of its cases.
+    let mut states: Vec<(Option<rein::devices::DevicePolicy>, &[&str])> = Vec::new();
+    for (policy, rules, ..) in DEVICE_TABLE {
+        if !states.contains(&(*policy, *rules)) {
+            states.push((*policy, *rules));
+        }
+    }
+    for (i, (policy, rules)) in states.iter().enumerate() {
+        let path = e.path(&format!("t{i}"));
+        let spec = Spec { resources: Resources::new().device_access(device_access(*policy, rules)), ..Spec::default() };
+        let g = Group::create(e.h.clone(), &path, &spec).unwrap_or_else(|err| panic!("{policy:?} {rules:?}: {err}"));
+        let mut script = Vec::new();
+        let mut expected = Vec::new();
+        for (p, r, (kind, major, minor), access, want) in DEVICE_TABLE {
+            if (p, r) != (policy, rules) {
+                continue;
+            }
+            let k = if *kind == rein::devices::DeviceType::Block { 'b' } else { 'c' };
+            nodes.add(k, *major, *minor);
+            // One kernel check is one of: mknod (m), or an open for r, w or both. An
+            // allowed rwm is both allowed; a denied one says not which part: not asked.
+            let parts: Vec<&str> = match *access {
+                "rwm" if *want => vec!["m", "rw"],
+                "rwm" => vec![],
+                a => vec![a],
+            };
+            for part in parts {
+                script.push(nodes.ask(k, *major, *minor, part));
+                expected.push((format!("{policy:?} {rules:?}: {k} {major}:{minor} {part}"), *want));
+            }
+        }
+        let o = ok(rein(&["exec", &path.to_string(), "--", "sh", "-c", &script.join("; ")]));
+        let got = answers(&o);
+        assert_eq!(got.len(), expected.len(), "{}", text(&o).1);
+        for ((case, want), got) in expected.iter().zip(&got) {
+            asked += 1;
+            if (got == "allowed") != *want {
+                wrong.push(format!("{case}: want {}, the kernel said {got}", if *want { "allowed" } else { "denied" }));
+            }
+        }
+        g.remove().expect("remove");
+    }
+    assert!(wrong.is_empty(), "{} of {asked} accesses decided otherwise:\n{}", wrong.len(), wrong.join("\n"));
+    eprintln!("{asked} accesses decided as the table says, in mode {}", e.h.mode());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn strict_rules_in_every_vocabulary_decide_real_opens() {
+    let Some(e) = env("dev_vocab", ALL) else { return };
+    let nodes = Nodes::new(&e);
+    for (k, maj, min) in [('c', 1, 3), ('c', 1, 5), ('c', 42, 7), ('c', 43, 1)] {
+        nodes.add(k, maj, min);
+    }
+    // The issue's own command: /dev/zero cannot be opened, so cat fails with EPERM.
+    let o = e.rein(&[
+        "run",
+        "--device-policy",
+        "strict",
+        "--device-allow",
+        "c 1:3 rw",
+        "--",
+        "sh",
+        "-c",
+        "cat /dev/zero | head -c1",
+    ]);
+    assert!(text(&o).1.contains("Operation not permitted"), "{}", text(&o).1);
+    let script = [
+        nodes.ask('c', 1, 3, "rw"),
+        nodes.ask('c', 1, 5, "r"),
+        nodes.ask('c', 1, 3, "m"),
+        "echo x > /dev/null && echo null-ok".to_string(),
+    ]
+    .join("; ");
+    let want = ["allowed", "denied", "denied", "null-ok"];
+    for flags in [
+        &["--device-policy", "strict", "--device-allow", "c 1:3 rw"][..],
+        &["-p", "DevicePolicy=strict", "-p", "DeviceAllow=/dev/null rw"],
+        &["-p", "DevicePolicy=strict", "-p", "DeviceAllow=/dev/char/1:3 rw"],
+        &["--device-policy", "strict", "--device", "/dev/null:rw"],
+    ] {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["--", "sh", "-c", &script]);
+        let o = ok(e.rein(&args));
+        assert_eq!(answers(&o), want, "{flags:?}: {}", text(&o).1);
+    }
+    // Docker's rule adds to its default set (the pseudo devices): c 42:* may be made,
+    // c 43:1 not, /dev/zero read.
+    let script = [nodes.ask('c', 42, 7, "m"), nodes.ask('c', 43, 1, "m"), nodes.ask('c', 1, 5, "r")].join("; ");
+    let o = ok(e.rein(&["run", "--device-cgroup-rule", "c 42:* rmw", "--", "sh", "-c", &script]));
+    assert_eq!(answers(&o), ["allowed", "denied", "allowed"], "{}", text(&o).1);
+
+    // libcgroup's tools, the tutorial's way: deny all, allow /dev/null (translated on v2).
+    let tools = tempfile::tempdir().expect("tempdir");
+    ok(rein(&["compat", "install", tools.path().to_str().expect("utf-8")]));
+    let tool = |name: &str, args: &[&str]| Command::new(tools.path().join(name)).args(args).output().expect("tool");
+    let g = format!("{}/cg", e.parent);
+    ok(tool("cgcreate", &["-g", &format!("devices:{g}")]));
+    ok(tool("cgset", &["-r", "devices.deny=a", &g]));
+    ok(tool("cgset", &["-r", "devices.allow=c 1:3 rw", &g]));
+    let script = [nodes.ask('c', 1, 3, "rw"), nodes.ask('c', 1, 5, "r")].join("; ");
+    let o = ok(tool("cgexec", &["-g", &format!("devices:{g}"), "sh", "-c", &script]));
+    assert_eq!(answers(&o), ["allowed", "denied"], "{}", text(&o).1);
+    let o = ok(tool("cgget", &["-r", "devices.list", &g]));
+    assert!(text(&o).0.contains("c 1:3 rw"), "{}", text(&o).0);
+    ok(tool("cgdelete", &["-g", &format!("devices:{g}")]));
+    assert!(e.leftovers().is_empty(), "left: {:?}", e.leftovers());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn a_device_given_by_path_is_read_but_not_written() {
+    let Some(e) = env("dev_path", ALL) else { return };
+    let disk = BlockDevice::get();
+    let meta = std::fs::metadata(&disk.path).expect("stat the test disk");
+    let (major, minor) = (libc::major(meta.rdev()), libc::minor(meta.rdev()));
+    let nodes = Nodes::new(&e);
+    nodes.add('b', major, minor);
+    nodes.add('c', 1, 1);
+    let script = [
+        nodes.ask('b', major, minor, "r"),
+        nodes.ask('b', major, minor, "w"),
+        nodes.ask('c', 1, 1, "r"),
+        nodes.ask('b', major, minor, "m"),
+    ]
+    .join("; ");
+    let spec = format!("{}:r", disk.path);
+    let o = ok(e.rein(&["run", "--device", &spec, "--", "sh", "-c", &script]));
+    // Read, not written, /dev/mem not opened, no node made.
+    assert_eq!(answers(&o), ["allowed", "denied", "denied", "denied"], "{}", text(&o).1);
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn a_hundred_changes_leave_one_program_and_the_last_rules() {
+    let Some(e) = env("dev_set", ALL) else { return };
+    let g = format!("{}/g", e.parent);
+    ok(rein(&["create", &g, "--device-policy", "strict", "--device-allow", "c 1:3 rw"]));
+    for i in 0..100 {
+        let allow = if i % 2 == 0 { "c 1:5 r" } else { "c 1:9 r" };
+        ok(rein(&["set", &g, "--device-policy", "strict", "--device-allow", "c 1:3 rw", "--device-allow", allow]));
+    }
+    if let Some((ours, all)) = programs(&e, &g) {
+        assert_eq!((ours, all), (1, 1), "rein's programs and all programs on {g}");
+    }
+    // What is in force, read back from the kernel (devices.list, or the program).
+    let o = ok(rein(&["show", &g, "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("show --json");
+    let rules: Vec<&str> =
+        v["limits"]["devices"]["rules"].as_array().expect("rules").iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(rules, ["deny a *:* rwm", "allow c 1:3 rw", "allow c 1:9 r"], "{v}");
+    let o = ok(rein(&["show", &g]));
+    assert!(text(&o).0.contains("c 1:9 r"), "{}", text(&o).0);
+    // A set with the same rules changes nothing and keeps the one program.
+    ok(rein(&["set", &g, "--device-policy", "strict", "--device-allow", "c 1:3 rw", "--device-allow", "c 1:9 r"]));
+    if let Some(counts) = programs(&e, &g) {
+        assert_eq!(counts, (1, 1));
+    }
+    ok(rein(&["rm", &g]));
+    assert!(e.leftovers().is_empty(), "left: {:?}", e.leftovers());
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn a_parents_rules_bind_its_children() {
+    let Some(e) = env("dev_parent", ALL) else { return };
+    let nodes = Nodes::new(&e);
+    nodes.add('c', 1, 3);
+    nodes.add('c', 1, 5);
+    let p = format!("{}/p", e.parent);
+    ok(rein(&["create", &p, "--device-policy", "strict", "--device-allow", "c 1:3 rw"]));
+    // The child allows /dev/zero and the pseudo devices; the parent does not: it wins.
+    let script = [nodes.ask('c', 1, 5, "r"), nodes.ask('c', 1, 3, "rw"), nodes.ask('c', 1, 3, "m")].join("; ");
+    let o = ok(rein(&["run", "--parent", &p, "--device-allow", "c 1:5 r", "--", "sh", "-c", &script]));
+    assert_eq!(answers(&o), ["denied", "allowed", "denied"], "{}", text(&o).1);
+    // A group under it with no rules of its own is bound all the same.
+    let o = ok(rein(&["run", "--parent", &p, "--", "sh", "-c", &script]));
+    assert_eq!(answers(&o), ["denied", "allowed", "denied"], "{}", text(&o).1);
+    ok(rein(&["rm", &p]));
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn bad_device_input_is_refused_and_leaves_nothing() {
+    let Some(e) = env("dev_bad", ALL) else { return };
+    let g = format!("{}/bad", e.parent);
+    for (args, quoted) in [
+        (&["--device-allow", "x 1:3 r"][..], "'x 1:3 r'"),
+        (&["--device-allow", "c 1:3"], "'c 1:3'"),
+        (&["--device-allow", "c 1:3 rwx"], "'c 1:3 rwx'"),
+        (&["--device-allow", "c 1:3:4 r"], "'c 1:3:4 r'"),
+        (&["--device-allow", "c 99999:3 r"], "'c 99999:3 r'"),
+        (&["--device-allow", "b 1:3 rw"], "'b 1:3 rw'"),
+        (&["--device", "/dev/does-not-exist"], "'/dev/does-not-exist'"),
+        (&["--device", "/etc/hostname:r"], "'/etc/hostname:r'"),
+        (&["--device", "/dev/null:rx"], "'/dev/null:rx'"),
+        (&["--device-policy", "open"], "'open'"),
+        (&["-p", "DeviceAllow=/dev/block/1:3 r"], "'/dev/block/1:3 r'"),
+        (&["-p", "DeviceAllow=char-no-such-driver"], "'char-no-such-driver'"),
+        (&["--device-cgroup-rule", "c 1:3 q"], "'c 1:3 q'"),
+    ] {
+        for cmd in ["run", "create"] {
+            let mut full = vec![cmd];
+            if cmd == "run" {
+                full.extend_from_slice(&["--parent", &e.parent]);
+            }
+            full.extend_from_slice(args);
+            if cmd == "create" {
+                full.push(&g);
+            } else {
+                full.extend_from_slice(&["--", "true"]);
+            }
+            let o = rein(&full);
+            let (_, err) = text(&o);
+            assert_eq!(o.status.code(), Some(125), "{full:?}: {err}");
+            assert!(err.contains(quoted), "{full:?} should quote {quoted}: {err}");
+            assert!(e.leftovers().is_empty(), "{full:?} left {:?}", e.leftovers());
+        }
+    }
+    // Nothing attached to the parent either.
+    if e.h.mode() == Mode::Unified && Path::new(&e.h.unified().unwrap().mount.path().join(&e.parent)).exists() {
+        assert_eq!(programs(&e, &e.parent), Some((0, 0)));
+    }
+}
