@@ -483,10 +483,7 @@ fn cgget(args: &[OsString]) -> anyhow::Result<ExitCode> {
 
 /// Reads files of the running mode in a group, wherever they live.
 fn reader<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(Home, &str) -> Option<String> + 'a {
-    move |home: Home, file: &str| {
-        let place = lifecycle::place_of(h, home).ok()?;
-        place.mount(h).read(path, file).ok()
-    }
+    move |home: Home, file: &str| lifecycle::read_file(h, path, home, file)
 }
 
 /// Every readable file of each controller in the group, in the kernel's directory order.

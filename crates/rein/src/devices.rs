@@ -400,6 +400,26 @@ pub struct DeviceAccess {
 }
 
 impl DeviceAccess {
+    /// The rules v1's `devices.list` shows: `a *:* rwm` (every device allowed; the kernel
+    /// does not list what it denies then), or the devices allowed (an empty list: none).
+    pub fn from_v1_list(text: &str) -> Result<DeviceAccess, String> {
+        let mut rules = Vec::new();
+        let mut all = false;
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let rule = DeviceRule::parse(line, true).map_err(|e| format!("'{line}': {e}"))?;
+            if rule.kind == DeviceType::All {
+                all = true;
+            } else {
+                rules.push(rule);
+            }
+        }
+        let mut out = vec![DeviceRule::parse("a", all).expect("'a' parses")];
+        if !all {
+            out.extend(rules);
+        }
+        Ok(DeviceAccess { policy: None, rules: out })
+    }
+
     /// The v1 state these rules make, starting from the policy's starting point. `pts`
     /// are the pseudo-terminal majors [`DevicePolicy::Closed`] allows.
     pub fn effective(&self, pts: &[u32]) -> Effective {
@@ -508,6 +528,15 @@ impl Effective {
         } else {
             matching.into_iter().any(|e| e.access.contains(access))
         }
+    }
+
+    /// What v1's `devices.list` shows for this state: `a *:* rwm` for an allowing
+    /// default, else one line per allowed exception.
+    pub fn v1_list(&self) -> String {
+        if self.default_allow {
+            return "a *:* rwm\n".into();
+        }
+        self.exceptions.iter().map(|e| format!("{}\n", e.rule(true))).collect()
     }
 
     /// This state within `parent`'s: what both allow, as one state (v1 cannot express

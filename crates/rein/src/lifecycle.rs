@@ -54,6 +54,29 @@ pub fn default_controllers(h: &Hierarchy) -> BTreeSet<Controller> {
     set
 }
 
+/// The content of a group's interface file `file` (a name of the running mode, living in
+/// `home`), None when the group or the file is absent: what libcgroup's tools and
+/// rein.toml's raw settings read as "the value in force". Where device access is a
+/// cgroup2 program (no devices hierarchy), `devices.list` is answered from the program
+/// attached, as v1 shows it.
+pub fn read_file(h: &Hierarchy, path: &GroupPath, home: Home, file: &str) -> Option<String> {
+    if home == Home::Controller(Controller::Devices)
+        && file == crate::v1::DEVICES_LIST
+        && h.binding(Controller::Devices).is_none()
+    {
+        let u = h.unified()?;
+        if !u.mount.exists(path) {
+            return None;
+        }
+        return Some(match backend::v2_devices(&u.mount, path).ok()? {
+            Some(access) => access.effective(&[]).v1_list(),
+            None => "a *:* rwm\n".into(),
+        });
+    }
+    let m = place_of(h, home).ok()?.mount(h);
+    if m.exists(path) { m.read(path, file).ok() } else { None }
+}
+
 /// Where a raw write's file lives on this host.
 pub fn place_of(h: &Hierarchy, home: Home) -> Result<Place> {
     match home {

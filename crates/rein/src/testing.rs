@@ -304,39 +304,6 @@ fn walk_sorted(root: &Path, marks: bool) -> Vec<String> {
     v
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn snapshots_see_contents_directories_links_and_marks() {
-        let tree = FakeTree::new(Layout::V2);
-        let a = tree.snapshot();
-        assert_eq!(a, tree.snapshot());
-        std::fs::write(tree.path().join("cgroup.procs"), "1\n").unwrap();
-        let b = tree.snapshot();
-        assert_ne!(a, b);
-        std::fs::create_dir(tree.path().join("x")).unwrap();
-        let c = tree.snapshot();
-        assert_ne!(b, c);
-        // A link is listed, not followed.
-        std::os::unix::fs::symlink("/etc", tree.path().join("x/l")).unwrap();
-        let d = snapshot(tree.path());
-        assert!(d.iter().any(|l| l.ends_with("/x/l -> Some(\"/etc\")")), "{d:#?}");
-        assert!(!d.iter().any(|l| l.contains("/x/l/")), "{d:#?}");
-        let marked = snapshot_with_marks(tree.path());
-        assert!(marked.iter().any(|l| l.ends_with("/x/ mark=")), "{marked:#?}");
-        // user.* attributes need a file system that takes them (tmpfs since Linux 6.6).
-        let x = tree.path().join("x");
-        if rustix::fs::setxattr(&x, crate::mark::XATTR, b"parent", rustix::fs::XattrFlags::empty()).is_ok() {
-            assert_ne!(marked, snapshot_with_marks(tree.path()));
-            assert_eq!(d, snapshot(tree.path()), "the plain snapshot has no marks");
-        } else {
-            eprintln!("skipped the mark half: no user.* attributes on {}", tree.path().display());
-        }
-    }
-}
-
 // Device access cases.
 
 use crate::devices::{DeviceAccess, DevicePolicy, DeviceRule, DeviceType};
@@ -419,3 +386,36 @@ pub const DEVICE_TABLE: &[(Option<DevicePolicy>, &[&str], (DeviceType, u32, u32)
         (Some(Closed), &["deny a"], (C, 1, 3), "r", false),
     ]
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_see_contents_directories_links_and_marks() {
+        let tree = FakeTree::new(Layout::V2);
+        let a = tree.snapshot();
+        assert_eq!(a, tree.snapshot());
+        std::fs::write(tree.path().join("cgroup.procs"), "1\n").unwrap();
+        let b = tree.snapshot();
+        assert_ne!(a, b);
+        std::fs::create_dir(tree.path().join("x")).unwrap();
+        let c = tree.snapshot();
+        assert_ne!(b, c);
+        // A link is listed, not followed.
+        std::os::unix::fs::symlink("/etc", tree.path().join("x/l")).unwrap();
+        let d = snapshot(tree.path());
+        assert!(d.iter().any(|l| l.ends_with("/x/l -> Some(\"/etc\")")), "{d:#?}");
+        assert!(!d.iter().any(|l| l.contains("/x/l/")), "{d:#?}");
+        let marked = snapshot_with_marks(tree.path());
+        assert!(marked.iter().any(|l| l.ends_with("/x/ mark=")), "{marked:#?}");
+        // user.* attributes need a file system that takes them (tmpfs since Linux 6.6).
+        let x = tree.path().join("x");
+        if rustix::fs::setxattr(&x, crate::mark::XATTR, b"parent", rustix::fs::XattrFlags::empty()).is_ok() {
+            assert_ne!(marked, snapshot_with_marks(tree.path()));
+            assert_eq!(d, snapshot(tree.path()), "the plain snapshot has no marks");
+        } else {
+            eprintln!("skipped the mark half: no user.* attributes on {}", tree.path().display());
+        }
+    }
+}

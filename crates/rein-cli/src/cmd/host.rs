@@ -39,12 +39,7 @@ pub fn spec_controllers(h: &Hierarchy, specs: &[GroupSpec]) -> rein::Result<BTre
 
 /// Reads a group's present files by their native name, in whichever hierarchy has them.
 pub fn current_reader<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(&str) -> Option<String> + 'a {
-    move |file: &str| {
-        let home = raw::home_of(file).ok()?;
-        let place = lifecycle::place_of(h, home).ok()?;
-        let m = place.mount(h);
-        if m.exists(path) { m.read(path, file).ok() } else { None }
-    }
+    move |file: &str| lifecycle::read_file(h, path, raw::home_of(file).ok()?, file)
 }
 
 /// The places a libcgroup spec selects in a group: the directories of the named

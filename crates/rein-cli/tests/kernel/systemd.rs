@@ -758,3 +758,44 @@ fn systemd_user_manager_with_delegation_takes_io() {
     assert_eq!(files.get("io.weight").map(String::as_str), Some("default 200"), "{out}");
     assert_eq!(files.get("cpuset.cpus").map(String::as_str), Some("0"), "{out}");
 }
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_device_rules_are_systemds_properties() {
+    let Some(s) = sd("devices") else { return };
+    let script = "head -c1 /dev/zero >/dev/null 2>&1; echo zero=$?; echo x > /dev/null; echo null=$?";
+    // systemd-run's own, then rein's three ways of saying it: the same decisions.
+    let theirs = s.unit("sd");
+    let o = Command::new("systemd-run")
+        .args(["--scope", "--quiet", "--unit", &theirs, "-p", "DevicePolicy=strict", "-p", "DeviceAllow=/dev/null rw"])
+        .args(["sh", "-c", script])
+        .output()
+        .expect("systemd-run");
+    assert_eq!(text(&o).0.lines().collect::<Vec<_>>(), ["zero=1", "null=0"], "systemd-run: {}", text(&o).1);
+    for (tag, flags) in [
+        ("flags", &["--device-policy", "strict", "--device-allow", "c 1:3 rw"][..]),
+        ("props", &["-p", "DevicePolicy=strict", "-p", "DeviceAllow=/dev/null rw"]),
+        ("path", &["--device-policy", "strict", "--device", "/dev/null:rw"]),
+    ] {
+        let u = s.unit(tag);
+        let mut args = vec!["run", "--unit", &u];
+        args.extend_from_slice(flags);
+        let show = format!("{script}; systemctl show -p DevicePolicy -p DeviceAllow {u}.scope");
+        args.extend(["--", "sh", "-c", &show]);
+        let o = rein(&args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(0), "{tag}: {err}");
+        // The rules are the scope's properties: systemd holds them and attaches the program.
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[..2], ["zero=1", "null=0"], "{tag}: {out}\n{err}");
+        assert!(lines.contains(&"DevicePolicy=strict"), "{tag}: {out}");
+        assert!(lines.iter().any(|l| l.starts_with("DeviceAllow=") && l.contains("rw")), "{tag}: {out}");
+    }
+    // A rule systemd cannot say is refused before anything is made.
+    let u = s.unit("deny");
+    let o = rein(&["run", "--unit", &u, "--device-allow", "c *:3 r", "--", "true"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("systemd cannot allow a minor of every major"), "{err}");
+    assert!(!loaded(&format!("{u}.scope")));
+}

@@ -5,8 +5,10 @@
 //!
 //! On a cgroup v2 host the v1-only controller names of old tutorials still work:
 //! `cpuacct` (CPU time is in the v2 core's cpu.stat), `freezer` (cgroup.freeze is in
-//! the core) and `blkio` (the io controller) map to what v2 offers; `devices`,
-//! `net_cls` and `net_prio` have no v2 controller and are refused with the reason.
+//! the core) and `blkio` (the io controller) map to what v2 offers; `devices` is the
+//! group's cgroup2 directory, where rein attaches a device program (`devices.allow` and
+//! `devices.deny` are translated); `net_cls` and `net_prio` have no v2 controller and
+//! are refused with the reason.
 
 use std::collections::BTreeSet;
 
@@ -83,14 +85,8 @@ pub fn resolve(controllers: &Controllers, host: &Host) -> Result<BTreeSet<Contro
         // Not bound here. On a v2 host some v1 controllers live on in the core.
         let v2_only = host.unified && host.v1.is_empty();
         match c {
-            Controller::Cpuacct | Controller::Freezer if host.unified => {}
-            Controller::Devices if v2_only => {
-                return Err(Error::Unsupported {
-                    what: "the devices controller".into(),
-                    mode: "v2".into(),
-                    reason: "cgroup v2 controls device access with eBPF programs, which rein does not manage".into(),
-                });
-            }
+            // Device access on cgroup2 is a program on the group's directory.
+            Controller::Cpuacct | Controller::Freezer | Controller::Devices if host.unified => {}
             Controller::NetCls | Controller::NetPrio if v2_only => {
                 return Err(Error::Unsupported {
                     what: format!("the {} controller", c.v1_name()),
@@ -159,7 +155,7 @@ mod tests {
             resolve(&named(&["cpu", "cpuacct"]), &hybrid_host()).unwrap(),
             [Controller::Cpu, Controller::Cpuacct].into()
         );
-        assert!(resolve(&named(&["devices"]), &v2_host()).unwrap_err().to_string().contains("eBPF"));
+        assert_eq!(resolve(&named(&["devices", "memory"]), &v2_host()).unwrap(), [Controller::Memory].into());
         assert!(resolve(&named(&["net_cls"]), &v2_host()).unwrap_err().to_string().contains("nftables"));
         assert!(resolve(&named(&["memroy"]), &v2_host()).unwrap_err().to_string().contains("not a cgroup controller"));
         assert!(matches!(resolve(&named(&["rdma"]), &hybrid_host()), Err(Error::ControllerUnavailable { .. })));

@@ -124,12 +124,7 @@ fn origin(d: &Declared, e: &Error) -> Vec<String> {
 
 /// Reads a group's present files by their native name, in whichever hierarchy has them.
 fn current<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(&str) -> Option<String> + 'a {
-    move |file: &str| {
-        let home = raw::home_of(file).ok()?;
-        let place = lifecycle::place_of(h, home).ok()?;
-        let m = place.mount(h);
-        if m.exists(path) { m.read(path, file).ok() } else { None }
-    }
+    move |file: &str| lifecycle::read_file(h, path, raw::home_of(file).ok()?, file)
 }
 
 /// Plans making the system match `resolved` (a file whose groups are marked as

@@ -80,21 +80,7 @@ fn parse_list(text: &str) -> Option<Effective> {
 /// default; what it denies is not shown by the kernel), or the devices allowed.
 pub(super) fn read_back(get: &dyn Fn(&str) -> Option<String>, r: &mut Resources) -> Result<()> {
     let Some(text) = get(DEVICES_LIST) else { return Ok(()) };
-    let mut rules = Vec::new();
-    let mut all = false;
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let rule = DeviceRule::parse(line, true).map_err(|e| Error::parse(DEVICES_LIST, format!("'{line}': {e}")))?;
-        if rule.kind == DeviceType::All {
-            all = true;
-        } else {
-            rules.push(rule);
-        }
-    }
-    let mut out = vec![DeviceRule::parse("a", all).expect("'a' parses")];
-    if !all {
-        out.extend(rules);
-    }
-    r.devices = Some(DeviceAccess { policy: None, rules: out });
+    r.devices = Some(DeviceAccess::from_v1_list(&text).map_err(|e| Error::parse(DEVICES_LIST, e))?);
     Ok(())
 }
 

@@ -221,6 +221,21 @@ mod tests {
     }
 
     #[test]
+    fn device_rules_on_v2_change_the_rules_in_force() {
+        use crate::devices::{Access, DeviceType};
+        // The tutorial's two cgset calls: deny all, then allow /dev/null, one at a time.
+        let cur: BTreeMap<&str, &str> = [("devices.list", "\n")].into();
+        let current = |f: &str| cur.get(f).map(|s| s.to_string());
+        let t = translate(&s(&[("devices.allow", "c 1:3 rw")]), &v2_host(), &current).unwrap();
+        let e = t.resources.devices.unwrap().effective(&[]);
+        assert!(e.allows(DeviceType::Char, 1, 3, Access::parse("rw").unwrap()));
+        assert!(!e.allows(DeviceType::Char, 1, 5, Access::parse("r").unwrap()), "{e:?}");
+        // A new group (nothing in force): the rules alone.
+        let t = translate(&s(&[("devices.deny", "a")]), &v2_host(), &nothing).unwrap();
+        assert_eq!(t.resources.devices.unwrap().rules.len(), 1);
+    }
+
+    #[test]
     fn pairs_complete_from_the_group() {
         let cur: BTreeMap<&str, &str> = [("cpu.max", "20000 50000\n"), ("memory.max", "20971520\n")].into();
         let current = |f: &str| cur.get(f).map(|s| s.to_string());

@@ -48,6 +48,8 @@ pub fn read(name: &str, host: &Host, read: Reader<'_>) -> Result<String> {
     let v1_limit = |file: &str, text: String| format::v1_memory_limit(file, &text);
     let out = match name {
         // v1 names computed from v2 files
+        // The program in force, as v1 lists it (the reader answers it on v2).
+        v1::DEVICES_LIST => get(DEVICES, v1::DEVICES_LIST)?,
         v1::MEMORY_LIMIT => v1_mem(parse_limit(v2::MEMORY_MAX, get(MEM, v2::MEMORY_MAX)?)?),
         v1::MEMORY_SOFT_LIMIT => v1_mem(parse_limit(v2::MEMORY_LOW, get(MEM, v2::MEMORY_LOW)?)?),
         v1::MEMORY_MEMSW_LIMIT => {

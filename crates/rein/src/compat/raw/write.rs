@@ -55,7 +55,8 @@ pub(crate) fn field_of(raw: &RawWrite) -> Option<&'static str> {
 /// `current` reads the group's present files in the running mode (by their native
 /// name): it completes a half of a pair (`cpu.cfs_quota_us` alone keeps the period in
 /// force; `memory.memsw.limit_in_bytes` alone is relative to the memory limit in
-/// force). It gives None for a group that does not exist yet.
+/// force; a devices rule applies to the rules in force, which it asks for as
+/// `devices.list`). It gives None for a group that does not exist yet.
 pub fn translate(
     settings: &[(String, String)],
     host: &Host,
@@ -103,8 +104,14 @@ pub fn translate(
         let r = &mut t.resources;
         match name.as_str() {
             // v1 names on a v2 home
+            // A rule changes the rules in force, as writing it to the v1 file does: the
+            // state read back (as devices.list) first, then each rule given.
             v1::DEVICES_ALLOW | v1::DEVICES_DENY => {
                 let rule = DeviceRule::parse(value, name == v1::DEVICES_ALLOW).map_err(bad)?;
+                if r.devices.is_none() {
+                    let now = current(v1::DEVICES_LIST).map(|t| DeviceAccess::from_v1_list(&t)).transpose();
+                    r.devices = Some(now.map_err(bad)?.unwrap_or_default());
+                }
                 r.devices.get_or_insert_with(DeviceAccess::default).rules.push(rule);
             }
             v1::MEMORY_LIMIT => {
