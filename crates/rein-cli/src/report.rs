@@ -131,6 +131,19 @@ pub fn human(r: &Report) -> String {
             ),
         );
     }
+    if let Some(n) = &s.network {
+        let mut text = format!(
+            "sent {} in {} packets, received {} in {} packets",
+            human_bytes(n.tx_bytes),
+            n.tx_packets,
+            human_bytes(n.rx_bytes),
+            n.rx_packets
+        );
+        if n.tx_dropped + n.rx_dropped > 0 {
+            text.push_str(&format!("; over the limit: {} out, {} in dropped", n.tx_dropped, n.rx_dropped));
+        }
+        line("network", text);
+    }
     if let Some(p) = &s.pressure {
         let parts: Vec<String> = [("cpu", &p.cpu), ("memory", &p.memory), ("io", &p.io)]
             .iter()
@@ -169,6 +182,8 @@ pub fn json(r: &Report) -> String {
         "memory_max_bytes": mem.max,
         "oom_kills": r.oom_kills,
         "pids_peak": s.pids.and_then(|p| p.peak),
+        "net_tx_bytes": s.network.map(|n| n.tx_bytes),
+        "net_rx_bytes": s.network.map(|n| n.rx_bytes),
         "killed_leftovers": r.killed_leftovers,
         "stats": s,
     });
@@ -209,11 +224,13 @@ pub fn stat_row(group: &str, cpu_percent: Option<f64>, s: &Stats) -> Vec<String>
         limit(pids.max, false),
         read,
         write,
+        s.network.map(|n| human_bytes(n.rx_bytes)).unwrap_or_else(dash),
+        s.network.map(|n| human_bytes(n.tx_bytes)).unwrap_or_else(dash),
         psi.unwrap_or_else(dash),
     ]
 }
 
-const STAT_HEADER: [&str; 16] = [
+const STAT_HEADER: [&str; 18] = [
     "GROUP",
     "CPU%",
     "USER",
@@ -229,6 +246,8 @@ const STAT_HEADER: [&str; 16] = [
     "PIDS-MAX",
     "IO-READ",
     "IO-WRITE",
+    "NET-RX",
+    "NET-TX",
     "PSI-SOME cpu/mem/io %",
 ];
 

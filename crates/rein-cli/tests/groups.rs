@@ -150,7 +150,12 @@ fn refusals_change_nothing_and_name_what_to_do() {
         (&["set", "nope", "--memory", "1G"], "no group /nope"),
         (&["set", "web"], "nothing to set"),
         (&["create", "-g", "memory:a", "-g", "cpu:b"], "one group at a time"),
-        (&["create", "-g", "devices:x"], "eBPF"),
+        (&["set", "web", "--net-egress", "10"], "has no unit"),
+        (&["set", "web", "--net-egress", "10mbps"], "ambiguous"),
+        (&["set", "web", "--net-ingress", "0kbit"], "below 1 bit/s"),
+        (&["set", "web", "--net-classid", "10"], "MAJ:MIN"),
+        (&["set", "web", "--net-priority", "-3"], "not a priority"),
+        (&["set", "web", "--net-priority", "3", "--net-classid", "1:1"], "give one"),
         (&["create", "-g", "memroy:x"], "not a cgroup controller"),
     ] {
         fails(rein(&tree, args), 125, needle);

@@ -204,6 +204,24 @@ pub fn check_devices(r: &Resources) -> rein::Result<()> {
     }
 }
 
+/// Refuses network settings under systemd. rein's network control is cgroup BPF programs
+/// on the group's directory; systemd drops programs attached behind its back when it
+/// re-applies a unit, and handing them over (`BPFProgram=`, systemd 249, with the
+/// programs pinned in bpffs) is not done yet.
+pub fn check_network(r: &Resources) -> rein::Result<()> {
+    if r.network.is_empty() {
+        return Ok(());
+    }
+    Err(rein::Error::Unsupported {
+        what: "network rates, priority and class".into(),
+        mode: "systemd".into(),
+        reason: "rein's network programs would be attached behind systemd's back (it drops them when it \
+                 re-applies the unit), and systemd has no bandwidth property (systemd#36088); use \
+                 --driver cgroupfs"
+            .into(),
+    })
+}
+
 /// A byte limit as a `t` property: the value, or [`INFINITY`] for `max`.
 pub fn bytes_limit(limit: Limit<Bytes>) -> u64 {
     match limit {

@@ -83,6 +83,7 @@ pub fn transient_plan(
         return Err(Error::invalid("--unit", &scope, "too long to name its per-run slice after it"));
     }
     properties::check_devices(&spec.resources)?;
+    properties::check_network(&spec.resources)?;
     // Device access is no controller file under systemd: it attaches its own BPF program.
     if let Some(c) =
         spec.resources.controllers().into_iter().find(|c| *c != Controller::Devices && !available.contains(c))

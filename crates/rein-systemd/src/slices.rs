@@ -218,6 +218,7 @@ fn plan(
     spec.resources.validate()?;
     let slice = slice_of(parent, name)?;
     properties::check_devices(&spec.resources)?;
+    properties::check_network(&spec.resources)?;
     // Device access is no controller file under systemd: it attaches its own BPF program.
     if let Some(c) =
         spec.resources.controllers().into_iter().find(|c| *c != Controller::Devices && !available.contains(c))

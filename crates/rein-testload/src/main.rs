@@ -12,6 +12,11 @@
 //! rein-testload tick SECS              print a line every 10 ms for SECS (to see freezes)
 //! rein-testload raise SIGNUM           die of signal SIGNUM, with its default action and no core
 //! rein-testload dev DIR c|b MAJ MIN ACC  try one device access, print allowed or denied
+//! rein-testload netns                  a new network namespace (lo up, MTU 1500): print
+//!                                      `ready PID`, hold it until stdin closes
+//! rein-testload recv tcp|udp NS PORT   receive on 127.0.0.1:PORT in netns NS (a path, or -):
+//!                                      print `ready`, then `BYTES SECONDS` (first to last byte)
+//! rein-testload send tcp|udp NS PORT SECS  send to 127.0.0.1:PORT for SECS: print BYTES
 //! ```
 //!
 //! `dev` asks the device controller one question the way a program meets it: access `m`
@@ -24,6 +29,8 @@
 //! $$'` does not die of it there, and a signal ignored on entry cannot be reset by a shell.
 
 use std::time::{Duration, Instant};
+
+mod net;
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> T {
     args.get(i).and_then(|s| s.parse().ok()).unwrap_or_else(|| {
@@ -165,6 +172,14 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+        Some("netns") => net::hold_netns(),
+        Some("recv") => net::recv(&arg::<String>(&args, 2, "tcp or udp"), &arg::<String>(&args, 3, "a netns path or -"), arg(&args, 4, "a port")),
+        Some("send") => net::send(
+            &arg::<String>(&args, 2, "tcp or udp"),
+            &arg::<String>(&args, 3, "a netns path or -"),
+            arg(&args, 4, "a port"),
+            arg(&args, 5, "seconds"),
+        ),
         Some("dev") => {
             let dir: String = arg(&args, 2, "a directory");
             let kind: String = arg(&args, 3, "c or b");
@@ -226,7 +241,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: rein-testload alloc|grow|spin|fork|write|affinity|sleep|tick|raise|dev ...");
+            eprintln!("usage: rein-testload alloc|grow|spin|fork|write|affinity|sleep|tick|raise|dev|netns|recv|send ...");
             std::process::exit(2);
         }
     }

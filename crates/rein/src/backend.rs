@@ -110,6 +110,12 @@ pub(crate) fn v2_devices(m: &Mount, path: &GroupPath) -> Result<Option<crate::de
     v2::devices::read_back(m, path)
 }
 
+/// The network settings in force on a group and what rein's programs counted, read
+/// back from the kernel (`None`: no programs of rein's on its cgroup2 directory).
+pub(crate) fn v2_network(m: &Mount, path: &GroupPath) -> Result<Option<(crate::network::Network, crate::stats::NetStats)>> {
+    Ok(v2::network::read(m, path)?.map(|(c, n)| (v2::network::from_config(&c), v2::network::stats(&n))))
+}
+
 /// How this host controls device access, for `rein check` and errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceControl {

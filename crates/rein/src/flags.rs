@@ -20,7 +20,7 @@ use crate::compat::systemd::HostFacts;
 use crate::devices::{DeviceAccess, DevicePolicy, DeviceRule};
 use crate::error::{Error, Result};
 use crate::resources::{CpuMax, DEFAULT_CPU_PERIOD_US, IoMax, Resources};
-use crate::units::{self, Bytes, CpuList, DeviceNumber, Limit, Weight};
+use crate::units::{self, Bytes, CpuList, DeviceNumber, Limit, Rate, Weight};
 
 /// What a key's value must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,6 +136,14 @@ keys! {
     Device = "device", List, Rein, "[\"/dev/loop0:r\"]";
     /// What is allowed besides the rules, systemd's `DevicePolicy=`: auto, closed or strict.
     DevicePolicy = "device-policy", Text, Rein, "\"closed\"";
+    /// Most the group sends: a rate (`10mbit`, `1.25MB/s`; IP headers count), or `"max"`.
+    NetEgress = "net-egress", Text, Rein, "\"10mbit\"";
+    /// Most the group receives: a rate, or `"max"`.
+    NetIngress = "net-ingress", Text, Rein, "\"100mbit\"";
+    /// Priority of what the group sends (net_prio's; 0 leaves the sockets' own).
+    NetPriority = "net-priority", Text, Rein, "6";
+    /// tc class of what the group sends, `MAJ:MIN` in hex as tc writes it (net_cls's classid).
+    NetClassid = "net-classid", Text, Rein, "\"1:10\"";
     /// Docker's memory plus swap total (needs `memory` in the same table; -1 unlimited swap).
     MemorySwap = "memory-swap", Text, Docker, "\"2g\"";
     /// Docker's soft memory limit (memory.low).
@@ -426,6 +434,19 @@ impl Flags {
             r.io.weight = Some(v.parse::<Weight>().map_err(|e| invalid("io-weight", v, e))?);
         }
         r.devices = self.devices()?;
+        let rate = |key: Key| -> Result<Option<Limit<Rate>>> {
+            self.get(key)
+                .map(|v| units::parse_limit(v, Rate::parse).map_err(|e| invalid(key.name(), v, e)))
+                .transpose()
+        };
+        r.network.egress = rate(Key::NetEgress)?;
+        r.network.ingress = rate(Key::NetIngress)?;
+        if let Some(v) = self.get(Key::NetPriority) {
+            r.network.priority = Some(crate::network::parse_priority(v).map_err(|e| invalid("net-priority", v, e))?);
+        }
+        if let Some(v) = self.get(Key::NetClassid) {
+            r.network.classid = Some(crate::network::ClassId::parse(v).map_err(|e| invalid("net-classid", v, e))?);
+        }
         for spec in self.values(Key::IoMax) {
             let m = parse_io_max(spec, resolve)?;
             if r.io.device(m.device).is_some() {

@@ -172,6 +172,19 @@ impl Group {
             }
         }
 
+        if !r.network.is_empty() && h.unified().is_none() {
+            return Err(Error::Unsupported {
+                what: "network control".into(),
+                mode: "v1 without cgroup2".into(),
+                reason: "rein limits and marks a group's traffic with cgroup BPF programs, which attach to \
+                         cgroup2 directories, and this host mounts no cgroup2 hierarchy. With v1 alone, use \
+                         net_cls and tc: 'cgset -r net_cls.classid=0x100010 GROUP', then 'tc qdisc add dev DEV \
+                         root handle 10: htb; tc class add dev DEV parent 10: classid 10:10 htb rate 10mbit; \
+                         tc filter add dev DEV parent 10: handle 1: cgroup'"
+                    .into(),
+            });
+        }
+
         let mut plan = Plan::new();
         let mut nodes = Vec::new();
         if let Some(u) = h.unified() {
@@ -555,7 +568,15 @@ impl Group {
     /// cpuacct and freezer files are not read; throttling comes from the v1 cpu
     /// hierarchy.
     pub fn stats(&self) -> Result<Stats> {
-        backend::read_group_stats(&self.nodes, |i, n| self.dir(i, n))
+        let mut s = backend::read_group_stats(&self.nodes, |i, n| self.dir(i, n))?;
+        if self.nodes.iter().any(|n| n.place == Place::V2) {
+            // rein's network programs count; listing a group's programs needs privileges,
+            // and without them (or programs) there is simply no network figure.
+            if let Ok(Some((_, net))) = backend::v2_network(self.mount(Place::V2), &self.path) {
+                s.network = Some(net);
+            }
+        }
+        Ok(s)
     }
 
     /// Node `i`'s directory: the one [`Group::open`] kept, or opened now.

@@ -105,6 +105,14 @@ pub fn inspect(group: &Group, procs: &ProcTable) -> Result<Inspection> {
             }
         }
     }
+    // Network settings live in the map of rein's programs, read back the same way.
+    if group.nodes().iter().any(|n| n.place == Place::V2) {
+        if let Some(u) = h.unified() {
+            if let Ok(Some((n, _))) = backend::v2_network(&u.mount, path) {
+                limits.network = n;
+            }
+        }
+    }
     let owner = group.mark()?;
     let owner_state = match owner {
         Some(Mark::Transient { pid, start }) => Some(procs.owner(pid, start)),

@@ -96,6 +96,7 @@ pub mod launch;
 pub mod lifecycle;
 pub mod lock;
 pub mod mark;
+pub mod network;
 pub mod plan;
 pub mod procfs;
 pub mod resources;

@@ -92,6 +92,20 @@ pub enum Action {
         /// The program.
         program: Program,
     },
+    /// Give the group these network settings: write them into the map of rein's network
+    /// programs on its cgroup2 directory, attaching the programs first when it has none
+    /// ([`crate::bpf::net_program::apply`]).
+    Net {
+        /// Where (the cgroup2 hierarchy).
+        place: Place,
+        /// The group.
+        group: GroupPath,
+        /// The settings.
+        config: crate::bpf::net_program::NetConfig,
+        /// The settings in force before (restored on rollback); `None`: no programs (they
+        /// are detached on rollback).
+        previous: Option<crate::bpf::net_program::NetConfig>,
+    },
 }
 
 /// A BPF program a plan attaches, with what it replaces.
@@ -148,6 +162,13 @@ impl fmt::Display for Display<'_> {
                     program.name,
                     program.describe,
                     place.mount(self.h).dir_path(group).display()
+                )?,
+                Action::Net { place, group, config, previous } => writeln!(
+                    f,
+                    "{} rein's network programs of {}: {}",
+                    if previous.is_some() { "set" } else { "attach" },
+                    place.mount(self.h).dir_path(group).display(),
+                    crate::v2::network::describe(config)
                 )?,
             }
         }
@@ -288,7 +309,7 @@ impl Plan {
                         }
                     }
                 }
-                Action::Write { .. } | Action::Program { .. } => match run_action(h, action) {
+                Action::Write { .. } | Action::Program { .. } | Action::Net { .. } => match run_action(h, action) {
                     Ok(true) => done.push(action),
                     Ok(false) => {}
                     Err(err) => return Err(rollback(h, &done, err)),
@@ -378,6 +399,11 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
         Action::Program { place, group, program } => {
             let dir = place.mount(h).open_dir(group)?;
             bpf::install(dir.as_fd(), program.attach, program.name, &program.insns)?;
+            Ok(true)
+        }
+        Action::Net { place, group, config, .. } => {
+            let dir = place.mount(h).open_dir(group)?;
+            bpf::net_program::apply(dir.as_fd(), config)?;
             Ok(true)
         }
     }
@@ -475,6 +501,20 @@ fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Box<Failure> {
             }
             // Goes with its directory.
             Action::Program { .. } => {}
+            Action::Net { place, group, previous, .. } if !created(place, group) => {
+                let mount = place.mount(h);
+                let undone = mount.open_dir(group).and_then(|dir| match previous {
+                    Some(c) => bpf::net_program::apply(dir.as_fd(), c),
+                    None => bpf::net_program::remove(dir.as_fd()).map(drop),
+                });
+                if let Err(e) = undone {
+                    not_undone.push(format!(
+                        "could not restore the network settings of {}: {e}",
+                        mount.dir_path(group).display()
+                    ));
+                }
+            }
+            Action::Net { .. } => {}
         }
     }
     kept.reverse();

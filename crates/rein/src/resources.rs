@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::devices::DeviceAccess;
+use crate::network::Network;
 use crate::error::{Error, Result};
 use crate::hierarchy::Controller;
 use crate::units::{Bytes, CpuList, DeviceNumber, Limit, Weight};
@@ -47,6 +48,9 @@ pub struct Resources {
     /// v1's semantics (`devices.allow`/`devices.deny` on v1, a BPF program on v2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub devices: Option<DeviceAccess>,
+    /// Network rates, priority and class (cgroup BPF programs on the cgroup2 directory).
+    #[serde(skip_serializing_if = "Network::is_empty")]
+    pub network: Network,
     /// Freeze (`true`) or thaw (`false`) the group after the limits are written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub freeze: Option<bool>,
@@ -380,6 +384,7 @@ impl Resources {
         if let Some(Limit::Value(0)) = self.pids.max {
             return Err(Error::invalid("pids limit", "0", "a group needs at least 1 task; use 'max' for no limit"));
         }
+        self.network.validate().map_err(|e| Error::invalid("network", "priority and class id", e))?;
         if matches!(&self.cpuset.cpus, Some(c) if c.is_empty()) {
             return Err(Error::invalid("cpuset.cpus", "", "empty CPU list"));
         }
@@ -430,6 +435,10 @@ impl Resources {
             (!self.io.max.is_empty(), "io.max"),
             (self.pids.max.is_some(), "pids.max"),
             (self.devices.is_some(), "devices"),
+            (self.network.egress.is_some(), "net.egress"),
+            (self.network.ingress.is_some(), "net.ingress"),
+            (self.network.priority.is_some(), "net.priority"),
+            (self.network.classid.is_some(), "net.classid"),
             (self.freeze.is_some(), "cgroup.freeze"),
         ] {
             if set {
@@ -480,6 +489,10 @@ impl Resources {
         take!(io.weight);
         take!(pids.max);
         take!(devices);
+        take!(network.egress);
+        take!(network.ingress);
+        take!(network.priority);
+        take!(network.classid);
         take!(freeze);
         for m in &other.io.max {
             let x = self.io.device_mut(m.device);

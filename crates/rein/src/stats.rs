@@ -47,6 +47,28 @@ pub struct Stats {
     /// Whether the group is frozen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen: Option<bool>,
+    /// Network traffic, counted by rein's network programs (when the group has them:
+    /// any network setting, `--net-egress max` to count without limiting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetStats>,
+}
+
+/// A group's network traffic as rein's programs counted it: IP packets of its sockets,
+/// headers included, one count per GSO packet (before the kernel cuts it into segments).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetStats {
+    /// Bytes received (and let in).
+    pub rx_bytes: u64,
+    /// Packets received.
+    pub rx_packets: u64,
+    /// Bytes sent (and let out).
+    pub tx_bytes: u64,
+    /// Packets sent.
+    pub tx_packets: u64,
+    /// Packets dropped for being over the ingress rate.
+    pub rx_dropped: u64,
+    /// Packets dropped for being over the egress rate.
+    pub tx_dropped: u64,
 }
 
 impl Stats {

@@ -488,9 +488,162 @@ impl From<DeviceNumber> for String {
     }
 }
 
+/// A network rate in bits per second.
+///
+/// Written the way tc writes rates, with one difference: tc reads `bps`, `kbps`, `mbps`
+/// as **bytes** per second, which almost everyone misreads, so rein refuses those and
+/// takes bytes only spelled `B/s`:
+///
+/// | text | meaning |
+/// |---|---|
+/// | `bit`, `kbit`, `mbit`, `gbit`, `tbit` | bits per second, powers of 1000 (as tc) |
+/// | `kibit`, `mibit`, `gibit`, `tibit` | bits per second, powers of 1024 |
+/// | `B/s`, `kB/s` (or `KB/s`), `MB/s`, `GB/s` | bytes per second, powers of 1000 |
+/// | `KiB/s`, `MiB/s`, `GiB/s` | bytes per second, powers of 1024 |
+///
+/// Units are required (a bare number is refused: tc would read it as bytes), case does
+/// not matter for the bit units, fractions work (`1.5mbit`), and the rate must be at
+/// least 1 bit/s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Rate(pub u64);
+
+impl Rate {
+    /// Parses a rate (see [`Rate`]).
+    pub fn parse(s: &str) -> Result<Rate, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        if num.is_empty() {
+            return Err(format!("'{s}' is not a rate: give a number and a unit, e.g. 10mbit or 1.25MB/s"));
+        }
+        let value: f64 = num.parse().map_err(|_| format!("'{num}' is not a number"))?;
+        let lower = unit.trim().to_ascii_lowercase();
+        let bits: f64 = match lower.as_str() {
+            "" => {
+                return Err(format!(
+                    "'{s}' has no unit: write {num}mbit (megabits per second) or {num}MB/s (megabytes); tc \
+                     would read a bare number as bytes per second"
+                ));
+            }
+            "bit" => 1.0,
+            "kbit" => 1e3,
+            "mbit" => 1e6,
+            "gbit" => 1e9,
+            "tbit" => 1e12,
+            "kibit" => 1024.0,
+            "mibit" => 1024.0 * 1024.0,
+            "gibit" => 1024.0 * 1024.0 * 1024.0,
+            "tibit" => 1024f64.powi(4),
+            "bps" | "kbps" | "mbps" | "gbps" | "tbps" => {
+                return Err(format!(
+                    "'{s}' is ambiguous: tc reads '{}' as bytes per second, most people as bits; write \
+                     {num}{} for bits or {num}{} for bytes",
+                    unit.trim(),
+                    lower.trim_end_matches("ps").to_string() + "it",
+                    ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"][["bps", "kbps", "mbps", "gbps", "tbps"]
+                        .iter()
+                        .position(|u| *u == lower)
+                        .unwrap_or(0)]
+                ));
+            }
+            _ => {
+                let byte_unit = unit.trim();
+                8.0 * match byte_unit {
+                    "B/s" => 1.0,
+                    "kB/s" | "KB/s" => 1e3,
+                    "MB/s" => 1e6,
+                    "GB/s" => 1e9,
+                    "TB/s" => 1e12,
+                    "KiB/s" => 1024.0,
+                    "MiB/s" => 1024.0 * 1024.0,
+                    "GiB/s" => 1024f64.powi(3),
+                    "TiB/s" => 1024f64.powi(4),
+                    _ => {
+                        return Err(format!(
+                            "unknown rate unit '{byte_unit}': use kbit, mbit, gbit (bits per second) or kB/s, \
+                             MB/s, MiB/s (bytes per second)"
+                        ));
+                    }
+                }
+            }
+        };
+        let bps = value * bits;
+        if !bps.is_finite() || bps < 1.0 {
+            return Err(format!("'{s}' is below 1 bit/s; a rate must be positive ('max' removes a limit)"));
+        }
+        if bps > 1e15 {
+            return Err(format!("'{s}' is above 1000 Tbit/s"));
+        }
+        Ok(Rate(bps.round() as u64))
+    }
+}
+
+impl fmt::Display for Rate {
+    /// The largest tc unit that shows the rate exactly (`10mbit`, `1500kbit`, `12bit`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (div, unit) in [(1_000_000_000_000u64, "tbit"), (1_000_000_000, "gbit"), (1_000_000, "mbit"), (1_000, "kbit")] {
+            if self.0 >= div && self.0 % div == 0 {
+                return write!(f, "{}{unit}", self.0 / div);
+            }
+        }
+        write!(f, "{}bit", self.0)
+    }
+}
+
+impl TryFrom<String> for Rate {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        Rate::parse(&s)
+    }
+}
+
+impl From<Rate> for String {
+    fn from(r: Rate) -> String {
+        r.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates() {
+        for (text, bps) in [
+            ("10mbit", 10_000_000),
+            ("10Mbit", 10_000_000),
+            ("1.5mbit", 1_500_000),
+            ("100kbit", 100_000),
+            ("1gbit", 1_000_000_000),
+            ("1mibit", 1_048_576),
+            ("1.25MB/s", 10_000_000),
+            ("125kB/s", 1_000_000),
+            ("125KB/s", 1_000_000),
+            ("1MiB/s", 8_388_608),
+            ("1bit", 1),
+        ] {
+            assert_eq!(Rate::parse(text), Ok(Rate(bps)), "{text}");
+            assert_eq!(Rate::parse(&Rate(bps).to_string()), Ok(Rate(bps)), "{text} round trip");
+        }
+        assert_eq!(Rate(10_000_000).to_string(), "10mbit");
+        assert_eq!(Rate(1_500_000).to_string(), "1500kbit");
+        for (bad, why) in [
+            ("10", "no unit"),
+            ("10mbps", "ambiguous"),
+            ("10kbps", "10kB/s for bytes"),
+            ("10mb/s", "unknown rate unit"),
+            ("0mbit", "below 1 bit/s"),
+            ("-1mbit", "not a rate"),
+            ("mbit", "not a rate"),
+            ("1.2.3mbit", "not a number"),
+            ("10furlongs", "unknown rate unit"),
+            ("0.1bit", "below"),
+        ] {
+            let e = Rate::parse(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn durations() {

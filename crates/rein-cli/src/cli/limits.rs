@@ -67,6 +67,19 @@ const HELP: &[(Key, &str, &str)] = &[
         "Devices allowed besides the rules, as systemd's DevicePolicy=: auto (all until a rule allows \
          something), closed (the rules and /dev/null, zero, full, random, urandom, tty, ptmx, pts) or strict",
     ),
+    (
+        Key::NetEgress,
+        "RATE",
+        "Most the group sends, IP headers included: 10mbit, 1gbit (bits/s, as tc), 1.25MB/s (bytes/s), or max \
+         (cgroup2: rein's BPF programs)",
+    ),
+    (Key::NetIngress, "RATE", "Most the group receives (policed: what is over is dropped), or max"),
+    (Key::NetPriority, "N", "Priority of the packets the group sends (what net_prio set); 0 leaves the sockets' own"),
+    (
+        Key::NetClassid,
+        "MAJ:MIN",
+        "tc class of the packets the group sends, hexadecimal as tc writes it (1:10; what net_cls set); 0:0 for none",
+    ),
     (Key::MemorySwap, "SIZE", "Docker: memory plus swap, in total (-1 for unlimited swap); needs --memory"),
     (Key::MemoryReservation, "SIZE", "Docker: soft memory limit (memory.low; v1 memory.soft_limit_in_bytes)"),
     (Key::CpuQuota, "USEC", "Docker: CFS quota in µs per --cpu-period (default 100000); -1 for none"),

@@ -198,6 +198,23 @@ fn show_text(i: &Inspection) -> String {
         out.push_str(&format!("  {:<width$}  {}\n", "devices", rules.join("; ")));
         out.push_str(&format!("  {:<width$}  (rein's BPF device program on the cgroup2 directory)\n", ""));
     }
+    // Network settings: in the map of rein's programs.
+    let n = &i.limits.network;
+    if !n.is_empty() {
+        let rate = |r: Option<rein::units::Limit<rein::units::Rate>>| r.map(|l| l.to_string()).unwrap_or_else(|| "max".into());
+        let mut line = format!("egress {}, ingress {}", rate(n.egress), rate(n.ingress));
+        if let Some(p) = &n.priority {
+            line.push_str(&format!(", priority {}", p.priority));
+            if let Some(iface) = &p.interface {
+                line.push_str(&format!(" on {iface}"));
+            }
+        }
+        if let Some(c) = n.classid {
+            line.push_str(&format!(", class {c}"));
+        }
+        out.push_str(&format!("  {:<width$}  {line}\n", "network"));
+        out.push_str(&format!("  {:<width$}  (rein's BPF network programs on the cgroup2 directory)\n", ""));
+    }
     let s = &i.stats;
     out.push_str("usage\n");
     if let Some(m) = s.memory {

@@ -12,6 +12,7 @@ mod groups;
 mod library;
 mod library_api;
 mod lifecycle;
+mod network;
 #[allow(unsafe_code)] // clock_gettime(CLOCK_MONOTONIC), the clock of the kernel log
 mod observability;
 mod observe;

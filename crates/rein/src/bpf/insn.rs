@@ -270,6 +270,13 @@ impl Insn {
         ]
     }
 
+    /// `lock *(u64 *)(dst + off) += src`: an atomic add (BPF_ATOMIC, BPF_ADD), for
+    /// counters several CPUs bump at once.
+    pub fn atomic_add_dw(dst: Reg, off: i16, src: Reg) -> Insn {
+        const MODE_ATOMIC: u8 = 0xc0;
+        Insn { code: CLASS_STX | SIZE_DW | MODE_ATOMIC, dst: dst.0, src: src.0, off, imm: 0 }
+    }
+
     /// True for `exit`.
     pub fn is_exit(self) -> bool {
         self.code == CLASS_JMP | OP_EXIT

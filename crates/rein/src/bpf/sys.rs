@@ -14,10 +14,14 @@ use super::insn::{self, Insn};
 use crate::error::{Error, Result};
 
 // bpf(2) commands.
+const BPF_MAP_CREATE: u32 = 0;
+const BPF_MAP_LOOKUP_ELEM: u32 = 1;
+const BPF_MAP_UPDATE_ELEM: u32 = 2;
 const BPF_PROG_LOAD: u32 = 5;
 const BPF_PROG_ATTACH: u32 = 8;
 const BPF_PROG_DETACH: u32 = 9;
 const BPF_PROG_GET_FD_BY_ID: u32 = 13;
+const BPF_MAP_GET_FD_BY_ID: u32 = 14;
 const BPF_OBJ_GET_INFO_BY_FD: u32 = 15;
 const BPF_PROG_QUERY: u32 = 16;
 
@@ -33,12 +37,15 @@ pub enum ProgType {
     CgroupDevice,
     /// BPF_PROG_TYPE_CGROUP_SKB: sees each packet of the group's sockets.
     CgroupSkb,
+    /// BPF_PROG_TYPE_SOCK_OPS: called on TCP events of the group's sockets.
+    SockOps,
 }
 
 impl ProgType {
     fn raw(self) -> u32 {
         match self {
             ProgType::CgroupSkb => 8,
+            ProgType::SockOps => 13,
             ProgType::CgroupDevice => 15,
         }
     }
@@ -53,6 +60,8 @@ pub enum AttachType {
     InetEgress,
     /// BPF_CGROUP_DEVICE.
     Device,
+    /// BPF_CGROUP_SOCK_OPS.
+    SockOps,
 }
 
 impl AttachType {
@@ -61,6 +70,7 @@ impl AttachType {
             AttachType::InetIngress => 0,
             AttachType::InetEgress => 1,
             AttachType::Device => 6,
+            AttachType::SockOps => 3,
         }
     }
 
@@ -69,6 +79,7 @@ impl AttachType {
         match self {
             AttachType::InetIngress | AttachType::InetEgress => ProgType::CgroupSkb,
             AttachType::Device => ProgType::CgroupDevice,
+            AttachType::SockOps => ProgType::SockOps,
         }
     }
 }
@@ -249,7 +260,7 @@ pub fn prog_query(cgroup: BorrowedFd<'_>, at: AttachType) -> std::io::Result<Vec
 }
 
 /// An fd of the loaded program with id `id`.
-pub(crate) fn prog_fd_by_id(id: u32) -> std::io::Result<OwnedFd> {
+pub fn prog_fd_by_id(id: u32) -> std::io::Result<OwnedFd> {
     let mut a = Attr::new();
     a.u32(0, id);
     bpf(BPF_PROG_GET_FD_BY_ID, &mut a).map(owned)
@@ -265,12 +276,15 @@ pub struct ProgInfo {
     /// Its instructions as the verifier left them (xlated), empty when the kernel does
     /// not hand them out to this process.
     pub insns: Vec<Insn>,
+    /// The ids of the maps it uses.
+    pub map_ids: Vec<u32>,
 }
 
 /// Reads a loaded program's id, name and translated instructions.
 pub fn prog_info(prog: BorrowedFd<'_>) -> std::io::Result<ProgInfo> {
     // struct bpf_prog_info: id at 4, xlated_prog_len at 20, xlated_prog_insns at 32,
-    // name at 64 (16 bytes). 96 bytes cover them; the kernel fills at most info_len.
+    // nr_map_ids at 52, map_ids at 56, name at 64 (16 bytes). 96 bytes cover them; the
+    // kernel fills at most info_len.
     const INFO_LEN: usize = 96;
     let query = |buf: &mut [u8; INFO_LEN]| {
         let mut a = Attr::new();
@@ -281,21 +295,66 @@ pub fn prog_info(prog: BorrowedFd<'_>) -> std::io::Result<ProgInfo> {
     query(&mut info)?;
     let get = |b: &[u8; INFO_LEN], off: usize| u32::from_ne_bytes(b[off..off + 4].try_into().expect("4 bytes"));
     let xlated_len = get(&info, 20) as usize;
+    let nr_maps = get(&info, 52) as usize;
     let mut xlated = vec![0u8; xlated_len];
-    if xlated_len > 0 {
+    let mut map_ids = vec![0u32; nr_maps];
+    if xlated_len > 0 || nr_maps > 0 {
         let mut again = [0u8; INFO_LEN];
         again[20..24].copy_from_slice(&(xlated_len as u32).to_ne_bytes());
         again[32..40].copy_from_slice(&(xlated.as_mut_ptr() as u64).to_ne_bytes());
+        again[52..56].copy_from_slice(&(nr_maps as u32).to_ne_bytes());
+        again[56..64].copy_from_slice(&(map_ids.as_mut_ptr() as u64).to_ne_bytes());
         query(&mut again)?;
         // Some kernels hand out no instructions (kernel.kptr_restrict, no CAP_SYS_ADMIN).
         if get(&again, 20) as usize != xlated_len || again[32..40] == [0; 8] {
             xlated.clear();
         }
+        map_ids.truncate((get(&again, 52) as usize).min(nr_maps));
     }
     let name_end = info[64..80].iter().position(|b| *b == 0).unwrap_or(16);
     Ok(ProgInfo {
         id: get(&info, 4),
         name: String::from_utf8_lossy(&info[64..64 + name_end]).into_owned(),
         insns: insn::from_bytes(&xlated),
+        map_ids,
     })
+}
+
+/// Creates an array map of `entries` values of `value_size` bytes (keys are u32 indexes),
+/// named `name` (at most 15 bytes kept).
+pub fn array_map_create(value_size: u32, entries: u32, name: &str) -> Result<OwnedFd> {
+    const BPF_MAP_TYPE_ARRAY: u32 = 2;
+    let mut a = Attr::new();
+    a.u32(0, BPF_MAP_TYPE_ARRAY).u32(4, 4).u32(8, value_size).u32(12, entries);
+    for (d, s) in a.0[28..44].iter_mut().zip(name.bytes().filter(|b| b.is_ascii_alphanumeric() || *b == b'_').take(15)) {
+        *d = s;
+    }
+    let mut r = bpf(BPF_MAP_CREATE, &mut a);
+    if matches!(&r, Err(e) if e.raw_os_error() == Some(libc::EPERM)) && raise_memlock() {
+        r = bpf(BPF_MAP_CREATE, &mut a);
+    }
+    r.map(owned).map_err(|e| bpf_error(format!("create the {name} BPF map"), e))
+}
+
+/// Reads the value at index `key` of an array map into `value` (its whole size).
+pub fn map_lookup(map: BorrowedFd<'_>, key: u32, value: &mut [u8]) -> std::io::Result<()> {
+    let mut a = Attr::new();
+    let k = key.to_ne_bytes();
+    a.u32(0, map.as_raw_fd() as u32).u64(8, k.as_ptr() as u64).u64(16, value.as_mut_ptr() as u64);
+    bpf(BPF_MAP_LOOKUP_ELEM, &mut a).map(|_| ())
+}
+
+/// Writes `value` (the map's whole value size) at index `key` of an array map.
+pub fn map_update(map: BorrowedFd<'_>, key: u32, value: &[u8]) -> std::io::Result<()> {
+    let mut a = Attr::new();
+    let k = key.to_ne_bytes();
+    a.u32(0, map.as_raw_fd() as u32).u64(8, k.as_ptr() as u64).u64(16, value.as_ptr() as u64);
+    bpf(BPF_MAP_UPDATE_ELEM, &mut a).map(|_| ())
+}
+
+/// An fd of the map with id `id`.
+pub fn map_fd_by_id(id: u32) -> std::io::Result<OwnedFd> {
+    let mut a = Attr::new();
+    a.u32(0, id);
+    bpf(BPF_MAP_GET_FD_BY_ID, &mut a).map(owned)
 }

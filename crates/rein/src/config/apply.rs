@@ -272,7 +272,7 @@ pub fn plan(
                         if_empty: *if_empty,
                     });
                 }
-                Action::Write { .. } | Action::Program { .. } => {
+                Action::Write { .. } | Action::Program { .. } | Action::Net { .. } => {
                     if seen.contains(a) {
                         continue;
                     }

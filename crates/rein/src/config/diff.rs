@@ -210,6 +210,18 @@ pub(super) fn describe(
                     new: program.describe.clone(),
                 });
             }
+            Action::Net { place, group, config, previous } => {
+                let i = entry(&mut groups, group);
+                if groups[i].action == Verdict::Unchanged {
+                    groups[i].action = Verdict::Change;
+                }
+                groups[i].files.push(FileDiff {
+                    file: "network (BPF programs)".to_string(),
+                    path: place.mount(h).dir_path(group),
+                    old: previous.as_ref().map(crate::v2::network::describe),
+                    new: crate::v2::network::describe(config),
+                });
+            }
             Action::Mark { .. } => {}
         }
     }

@@ -18,6 +18,7 @@ mod core;
 mod cpu;
 mod cpuset;
 pub(crate) mod devices;
+pub mod network;
 mod io;
 mod memory;
 mod pids;

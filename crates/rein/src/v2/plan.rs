@@ -113,6 +113,10 @@ pub(crate) fn plan(
     if let (true, Some(access)) = (program_devices, &r.devices) {
         plan.push(super::devices::program_action(m, path, access, group_exists)?);
     }
+    // Network control: programs and a map, not files (no net_cls/net_prio on cgroup v2).
+    if !r.network.is_empty() {
+        plan.push(super::network::action(m, path, &r.network, group_exists)?);
+    }
     Ok(wanted)
 }
 
