@@ -173,7 +173,11 @@ fn main() {
             }
         }
         Some("netns") => net::hold_netns(),
-        Some("recv") => net::recv(&arg::<String>(&args, 2, "tcp or udp"), &arg::<String>(&args, 3, "a netns path or -"), arg(&args, 4, "a port")),
+        Some("recv") => net::recv(
+            &arg::<String>(&args, 2, "tcp or udp"),
+            &arg::<String>(&args, 3, "a netns path or -"),
+            arg(&args, 4, "a port"),
+        ),
         Some("send") => net::send(
             &arg::<String>(&args, 2, "tcp or udp"),
             &arg::<String>(&args, 3, "a netns path or -"),
@@ -241,7 +245,9 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: rein-testload alloc|grow|spin|fork|write|affinity|sleep|tick|raise|dev|netns|recv|send ...");
+            eprintln!(
+                "usage: rein-testload alloc|grow|spin|fork|write|affinity|sleep|tick|raise|dev|netns|recv|send ..."
+            );
             std::process::exit(2);
         }
     }

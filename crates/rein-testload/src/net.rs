@@ -44,7 +44,11 @@ fn lo_up_with_mtu(mtu: i32) -> std::io::Result<()> {
     req.name[..2].copy_from_slice(b"lo");
     let run = |op: libc::c_ulong, req: &mut IfReq| {
         // SAFETY: the request is a valid, live struct ifreq for these ioctls.
-        if unsafe { libc::ioctl(fd, op as _, req as *mut IfReq) } != 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+        if unsafe { libc::ioctl(fd, op as _, req as *mut IfReq) } != 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     };
     req.value = mtu;
     let r = run(libc::SIOCSIFMTU, &mut req).and_then(|()| {
@@ -139,7 +143,9 @@ pub fn send(proto: &str, ns: &str, port: u16, secs: f64) {
                     Err(e)
                         if matches!(
                             e.kind(),
-                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                            std::io::ErrorKind::WouldBlock
+                                | std::io::ErrorKind::TimedOut
+                                | std::io::ErrorKind::Interrupted
                         ) => {}
                     Err(e) => die("write", e),
                 }

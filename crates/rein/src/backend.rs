@@ -110,9 +110,26 @@ pub(crate) fn v2_devices(m: &Mount, path: &GroupPath) -> Result<Option<crate::de
     v2::devices::read_back(m, path)
 }
 
+/// v1's `devices.list` of a group where device access is rein's cgroup2 program (no
+/// devices hierarchy): the program's rules as v1 lists them; every device when the
+/// group has no program. None for another file, or a group with no cgroup2 directory.
+pub(crate) fn v2_devices_list(h: &Hierarchy, path: &GroupPath, file: &str) -> Option<String> {
+    let u = h.unified()?;
+    if file != v1::DEVICES_LIST || !u.mount.exists(path) {
+        return None;
+    }
+    Some(match v2_devices(&u.mount, path).ok()? {
+        Some(access) => access.effective(&[]).v1_list(),
+        None => "a *:* rwm\n".into(),
+    })
+}
+
 /// The network settings in force on a group and what rein's programs counted, read
 /// back from the kernel (`None`: no programs of rein's on its cgroup2 directory).
-pub(crate) fn v2_network(m: &Mount, path: &GroupPath) -> Result<Option<(crate::network::Network, crate::stats::NetStats)>> {
+pub(crate) fn v2_network(
+    m: &Mount,
+    path: &GroupPath,
+) -> Result<Option<(crate::network::Network, crate::stats::NetStats)>> {
     Ok(v2::network::read(m, path)?.map(|(c, n)| (v2::network::from_config(&c), v2::network::stats(&n))))
 }
 

@@ -435,9 +435,7 @@ impl Flags {
         }
         r.devices = self.devices()?;
         let rate = |key: Key| -> Result<Option<Limit<Rate>>> {
-            self.get(key)
-                .map(|v| units::parse_limit(v, Rate::parse).map_err(|e| invalid(key.name(), v, e)))
-                .transpose()
+            self.get(key).map(|v| units::parse_limit(v, Rate::parse).map_err(|e| invalid(key.name(), v, e))).transpose()
         };
         r.network.egress = rate(Key::NetEgress)?;
         r.network.ingress = rate(Key::NetIngress)?;

@@ -60,18 +60,8 @@ pub fn default_controllers(h: &Hierarchy) -> BTreeSet<Controller> {
 /// cgroup2 program (no devices hierarchy), `devices.list` is answered from the program
 /// attached, as v1 shows it.
 pub fn read_file(h: &Hierarchy, path: &GroupPath, home: Home, file: &str) -> Option<String> {
-    if home == Home::Controller(Controller::Devices)
-        && file == crate::v1::DEVICES_LIST
-        && h.binding(Controller::Devices).is_none()
-    {
-        let u = h.unified()?;
-        if !u.mount.exists(path) {
-            return None;
-        }
-        return Some(match backend::v2_devices(&u.mount, path).ok()? {
-            Some(access) => access.effective(&[]).v1_list(),
-            None => "a *:* rwm\n".into(),
-        });
+    if home == Home::Controller(Controller::Devices) && h.binding(Controller::Devices).is_none() {
+        return backend::v2_devices_list(h, path, file);
     }
     let m = place_of(h, home).ok()?.mount(h);
     if m.exists(path) { m.read(path, file).ok() } else { None }

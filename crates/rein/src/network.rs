@@ -92,7 +92,10 @@ impl ClassId {
 
     fn checked(self, s: &str) -> Result<ClassId, String> {
         if self.major == 0 && self.minor != 0 {
-            return Err(format!("'{s}': a class id needs a major number (the qdisc's handle), e.g. 1:{:x}", self.minor));
+            return Err(format!(
+                "'{s}': a class id needs a major number (the qdisc's handle), e.g. 1:{:x}",
+                self.minor
+            ));
         }
         if self.major == 0xffff {
             return Err(format!("'{s}': major ffff is tc's root/ingress, not a class"));

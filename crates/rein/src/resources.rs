@@ -13,9 +13,9 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::devices::DeviceAccess;
-use crate::network::Network;
 use crate::error::{Error, Result};
 use crate::hierarchy::Controller;
+use crate::network::Network;
 use crate::units::{Bytes, CpuList, DeviceNumber, Limit, Weight};
 
 /// The default CFS period, 100 ms, used when a quota is given as a percentage.

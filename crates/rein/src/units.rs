@@ -541,10 +541,8 @@ impl Rate {
                      {num}{} for bits or {num}{} for bytes",
                     unit.trim(),
                     lower.trim_end_matches("ps").to_string() + "it",
-                    ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"][["bps", "kbps", "mbps", "gbps", "tbps"]
-                        .iter()
-                        .position(|u| *u == lower)
-                        .unwrap_or(0)]
+                    ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"]
+                        [["bps", "kbps", "mbps", "gbps", "tbps"].iter().position(|u| *u == lower).unwrap_or(0)]
                 ));
             }
             _ => {
@@ -582,7 +580,9 @@ impl Rate {
 impl fmt::Display for Rate {
     /// The largest tc unit that shows the rate exactly (`10mbit`, `1500kbit`, `12bit`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (div, unit) in [(1_000_000_000_000u64, "tbit"), (1_000_000_000, "gbit"), (1_000_000, "mbit"), (1_000, "kbit")] {
+        for (div, unit) in
+            [(1_000_000_000_000u64, "tbit"), (1_000_000_000, "gbit"), (1_000_000, "mbit"), (1_000, "kbit")]
+        {
             if self.0 >= div && self.0 % div == 0 {
                 return write!(f, "{}{unit}", self.0 / div);
             }

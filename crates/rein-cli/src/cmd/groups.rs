@@ -201,7 +201,8 @@ fn show_text(i: &Inspection) -> String {
     // Network settings: in the map of rein's programs.
     let n = &i.limits.network;
     if !n.is_empty() {
-        let rate = |r: Option<rein::units::Limit<rein::units::Rate>>| r.map(|l| l.to_string()).unwrap_or_else(|| "max".into());
+        let rate =
+            |r: Option<rein::units::Limit<rein::units::Rate>>| r.map(|l| l.to_string()).unwrap_or_else(|| "max".into());
         let mut line = format!("egress {}, ingress {}", rate(n.egress), rate(n.ingress));
         if let Some(p) = &n.priority {
             line.push_str(&format!(", priority {}", p.priority));

@@ -30,9 +30,9 @@
 //!   removed; nothing needs to be pinned for the cgroupfs driver.
 
 pub mod device_program;
-pub mod net_program;
 pub mod insn;
 pub mod interp;
+pub mod net_program;
 // The bpf(2) system call, which neither rustix nor libc wraps; see sys's SAFETY notes.
 #[allow(unsafe_code)]
 pub mod sys;

@@ -147,6 +147,16 @@ fn burst_ns(bps: u64) -> u64 {
     bytes.saturating_mul(8_000_000_000) / bps.max(1)
 }
 
+/// The ingress burst: 250 ms of the rate, at least 64 KiB (one GSO/GRO packet of full
+/// size: what arrives is already aggregated). A policer can only drop what arrives, and
+/// a TCP sender that loses its last packets waits for its retransmission timeout (at
+/// least 200 ms) before it sends again; a bucket that holds what the rate brings in that
+/// time lets the sender make up for the pause, so the average holds the rate.
+fn ingress_burst_ns(bps: u64) -> u64 {
+    let bytes = (bps / 8 / 4).clamp(64 << 10, 64 << 20);
+    bytes.saturating_mul(8_000_000_000) / bps.max(1)
+}
+
 /// The per-byte cost in ns, shifted by [`SHIFT`].
 fn cost_k(bps: u64) -> u64 {
     ((8_000_000_000u128 << SHIFT) / u128::from(bps.max(1))).min(u128::from(u64::MAX)) as u64
@@ -164,7 +174,7 @@ impl NetConfig {
         }
         if let Some(bps) = self.ingress_bps {
             put(C_IN_K as usize, cost_k(bps));
-            put(C_IN_BURST as usize, burst_ns(bps));
+            put(C_IN_BURST as usize, ingress_burst_ns(bps));
             put(C_IN_RATE, bps);
         }
         let (prio, ifindex, flags) = match self.mark {
@@ -190,6 +200,20 @@ impl NetConfig {
             (p, false) => Some(Mark::Priority { priority: p, ifindex: u32_at(C_PRIO_IFINDEX as usize) }),
         };
         NetConfig { egress_bps: rate(C_EG_K, C_EG_RATE), ingress_bps: rate(C_IN_K, C_IN_RATE), mark }
+    }
+}
+
+impl std::fmt::Display for NetConfig {
+    /// `egress 10mbit, ingress max, class 1:10` (dry runs and diffs).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rate = |b: Option<u64>| b.map(|b| crate::units::Rate(b).to_string()).unwrap_or_else(|| "max".into());
+        write!(f, "egress {}, ingress {}", rate(self.egress_bps), rate(self.ingress_bps))?;
+        match self.mark {
+            Some(Mark::Priority { priority, ifindex: 0 }) => write!(f, ", priority {priority}"),
+            Some(Mark::Priority { priority, ifindex }) => write!(f, ", priority {priority} on interface {ifindex}"),
+            Some(Mark::Class { major, minor }) => write!(f, ", class {major:x}:{minor:x}"),
+            None => Ok(()),
+        }
     }
 }
 

@@ -326,7 +326,8 @@ pub fn array_map_create(value_size: u32, entries: u32, name: &str) -> Result<Own
     const BPF_MAP_TYPE_ARRAY: u32 = 2;
     let mut a = Attr::new();
     a.u32(0, BPF_MAP_TYPE_ARRAY).u32(4, 4).u32(8, value_size).u32(12, entries);
-    for (d, s) in a.0[28..44].iter_mut().zip(name.bytes().filter(|b| b.is_ascii_alphanumeric() || *b == b'_').take(15)) {
+    for (d, s) in a.0[28..44].iter_mut().zip(name.bytes().filter(|b| b.is_ascii_alphanumeric() || *b == b'_').take(15))
+    {
         *d = s;
     }
     let mut r = bpf(BPF_MAP_CREATE, &mut a);

@@ -218,8 +218,8 @@ pub(super) fn describe(
                 groups[i].files.push(FileDiff {
                     file: "network (BPF programs)".to_string(),
                     path: place.mount(h).dir_path(group),
-                    old: previous.as_ref().map(crate::v2::network::describe),
-                    new: crate::v2::network::describe(config),
+                    old: previous.as_ref().map(ToString::to_string),
+                    new: config.to_string(),
                 });
             }
             Action::Mark { .. } => {}

@@ -18,9 +18,9 @@ mod core;
 mod cpu;
 mod cpuset;
 pub(crate) mod devices;
-pub mod network;
 mod io;
 mod memory;
+pub mod network;
 mod pids;
 pub(crate) mod plan;
 

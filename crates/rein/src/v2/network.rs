@@ -103,23 +103,6 @@ pub fn stats(n: &NetCounters) -> crate::stats::NetStats {
     }
 }
 
-/// `egress 10mbit, ingress max, class 1:10` for dry runs.
-pub fn describe(c: &NetConfig) -> String {
-    let n = from_config(c);
-    let rate = |r: Option<Limit<Rate>>| r.map(|l| l.to_string()).unwrap_or_else(|| "max".into());
-    let mut out = format!("egress {}, ingress {}", rate(n.egress), rate(n.ingress));
-    if let Some(p) = n.priority {
-        out.push_str(&format!(", priority {}", p.priority));
-        if let Some(i) = p.interface {
-            out.push_str(&format!(" on {i}"));
-        }
-    }
-    if let Some(id) = n.classid {
-        out.push_str(&format!(", class {id}"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,7 +125,7 @@ mod tests {
         off.classid = Some(ClassId { major: 0, minor: 0 });
         let c3 = to_config(c2, &off).unwrap();
         assert_eq!((c3.egress_bps, c3.mark), (None, None));
-        assert_eq!(describe(&c3), "egress max, ingress 1mbit");
+        assert_eq!(c3.to_string(), "egress max, ingress 1mbit");
         let mut bad = Network::default();
         bad.priority = Some(NetPriority { priority: 1, interface: Some("no-such-if0".into()) });
         assert!(to_config(c3, &bad).unwrap_err().to_string().contains("no network interface"));
