@@ -124,6 +124,35 @@ pub(crate) fn v2_devices_list(h: &Hierarchy, path: &GroupPath, file: &str) -> Op
     })
 }
 
+/// v1's `net_cls.classid` or `net_prio.ifpriomap` of a group where network marks are
+/// rein's cgroup2 programs (no net_cls/net_prio hierarchy), as v1 shows them: the class
+/// id as one decimal number (0: none), a priority per interface. None for another file.
+pub(crate) fn v2_net_file(h: &Hierarchy, path: &GroupPath, file: &str) -> Option<String> {
+    let u = h.unified()?;
+    if (file != v1::NET_CLS_CLASSID && file != v1::NET_PRIO_IFPRIOMAP) || !u.mount.exists(path) {
+        return None;
+    }
+    let n = v2_network(&u.mount, path).ok()?.map(|(n, _)| n).unwrap_or_default();
+    if file == v1::NET_CLS_CLASSID {
+        let id = n.classid.map(|c| (u32::from(c.major) << 16) | u32::from(c.minor)).unwrap_or(0);
+        return Some(format!("{id}\n"));
+    }
+    let mut names: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    let p = n.priority.unwrap_or(crate::network::NetPriority { priority: 0, interface: None });
+    Some(
+        names
+            .iter()
+            .map(|i| {
+                let here = p.interface.as_deref().is_none_or(|x| x == i);
+                format!("{i} {}\n", if here { p.priority } else { 0 })
+            })
+            .collect(),
+    )
+}
+
 /// The network settings in force on a group and what rein's programs counted, read
 /// back from the kernel (`None`: no programs of rein's on its cgroup2 directory).
 pub(crate) fn v2_network(

@@ -58,10 +58,16 @@ pub fn default_controllers(h: &Hierarchy) -> BTreeSet<Controller> {
 /// `home`), None when the group or the file is absent: what libcgroup's tools and
 /// rein.toml's raw settings read as "the value in force". Where device access is a
 /// cgroup2 program (no devices hierarchy), `devices.list` is answered from the program
-/// attached, as v1 shows it.
+/// attached, as v1 shows it; so are `net_cls.classid` and `net_prio.ifpriomap` from
+/// rein's network programs.
 pub fn read_file(h: &Hierarchy, path: &GroupPath, home: Home, file: &str) -> Option<String> {
     if home == Home::Controller(Controller::Devices) && h.binding(Controller::Devices).is_none() {
         return backend::v2_devices_list(h, path, file);
+    }
+    if let Home::Controller(c @ (Controller::NetCls | Controller::NetPrio)) = home {
+        if h.binding(c).is_none() {
+            return backend::v2_net_file(h, path, file);
+        }
     }
     let m = place_of(h, home).ok()?.mount(h);
     if m.exists(path) { m.read(path, file).ok() } else { None }

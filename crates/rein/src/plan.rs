@@ -168,7 +168,7 @@ impl fmt::Display for Display<'_> {
                     "{} rein's network programs of {}: {}",
                     if previous.is_some() { "set" } else { "attach" },
                     place.mount(self.h).dir_path(group).display(),
-                    config.to_string()
+                    config
                 )?,
             }
         }

@@ -288,7 +288,9 @@ fn a_live_change_reaches_a_running_transfer() {
     let after = show(&g)["stats"]["network"]["tx_bytes"].as_u64().unwrap();
     let slow = (after - before) as f64 * 8.0 / t0.elapsed().as_secs_f64();
     eprintln!("{bytes} bytes; after the change {:.2} Mbit/s", slow / 1e6);
-    assert!((4.0e6..=6.0e6).contains(&slow), "after rein set: {:.2} Mbit/s, want 5", slow / 1e6);
+    // From the change to the end: the rate within a quarter of the new limit (the old
+    // rate's last packets and the tail of the transfer are in the window).
+    assert!((3.75e6..=6.25e6).contains(&slow), "after rein set: {:.2} Mbit/s, want 5", slow / 1e6);
     // rein show has the new setting, read back from the map.
     assert_eq!(show(&g)["limits"]["network"]["egress"], "5mbit");
     ok(rein(&["rm", &g]));
@@ -339,8 +341,10 @@ fn priority_and_class_choose_the_tc_class() {
     if !cgroup2(&e) {
         return;
     }
-    if Command::new("tc").arg("-V").output().is_err() || Command::new("nsenter").arg("--version").output().is_err() {
-        eprintln!("no tc or nsenter here (the VM's busybox has neither): the host tier runs this");
+    let iproute2 =
+        Command::new("tc").arg("-V").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("iproute2"));
+    if !iproute2 || Command::new("nsenter").arg("--version").output().is_err() {
+        eprintln!("no iproute2 tc or no nsenter here (the VM has busybox's): the host tier runs this");
         return;
     }
     let ns = Netns::new();

@@ -7,8 +7,8 @@
 //! `cpuacct` (CPU time is in the v2 core's cpu.stat), `freezer` (cgroup.freeze is in
 //! the core) and `blkio` (the io controller) map to what v2 offers; `devices` is the
 //! group's cgroup2 directory, where rein attaches a device program (`devices.allow` and
-//! `devices.deny` are translated); `net_cls` and `net_prio` have no v2 controller and
-//! are refused with the reason.
+//! `devices.deny` are translated), and so are `net_cls` and `net_prio` (their
+//! `net_cls.classid` and `net_prio.ifpriomap` become rein's network settings).
 
 use std::collections::BTreeSet;
 
@@ -83,19 +83,11 @@ pub fn resolve(controllers: &Controllers, host: &Host) -> Result<BTreeSet<Contro
             continue;
         }
         // Not bound here. On a v2 host some v1 controllers live on in the core.
-        let v2_only = host.unified && host.v1.is_empty();
         match c {
             // Device access on cgroup2 is a program on the group's directory.
             Controller::Cpuacct | Controller::Freezer | Controller::Devices if host.unified => {}
-            Controller::NetCls | Controller::NetPrio if v2_only => {
-                return Err(Error::Unsupported {
-                    what: format!("the {} controller", c.v1_name()),
-                    mode: "v2".into(),
-                    reason: "cgroup v2 has no network controllers; nftables can match a cgroup v2 path \
-                             (socket cgroupv2) instead"
-                        .into(),
-                });
-            }
+            // So are network classes and priorities: rein's network programs there.
+            Controller::NetCls | Controller::NetPrio if host.unified => {}
             _ => {
                 return Err(Error::ControllerUnavailable {
                     controller: c.v1_name().to_string(),
@@ -156,7 +148,7 @@ mod tests {
             [Controller::Cpu, Controller::Cpuacct].into()
         );
         assert_eq!(resolve(&named(&["devices", "memory"]), &v2_host()).unwrap(), [Controller::Memory].into());
-        assert!(resolve(&named(&["net_cls"]), &v2_host()).unwrap_err().to_string().contains("nftables"));
+        assert_eq!(resolve(&named(&["net_cls", "cpu"]), &v2_host()).unwrap(), [Controller::Cpu].into());
         assert!(resolve(&named(&["memroy"]), &v2_host()).unwrap_err().to_string().contains("not a cgroup controller"));
         assert!(matches!(resolve(&named(&["rdma"]), &hybrid_host()), Err(Error::ControllerUnavailable { .. })));
         assert_eq!(resolve(&Controllers::All, &v2_host()).unwrap().len(), 5);

@@ -23,6 +23,7 @@ mod cpuset;
 mod devices;
 mod freezer;
 mod memory;
+mod net;
 mod pids;
 pub(crate) mod plan;
 
@@ -34,6 +35,7 @@ pub use cpuset::*;
 pub use devices::*;
 pub use freezer::*;
 pub use memory::*;
+pub use net::*;
 pub use pids::*;
 
 /// The writes that apply `r` to a v1 group in a hierarchy holding the controllers `on`:

@@ -45,9 +45,11 @@ pub fn to_config(current: NetConfig, n: &Network) -> Result<NetConfig> {
 
 /// The model of settings in force (what `rein show` lists).
 pub fn from_config(c: &NetConfig) -> Network {
-    let mut n = Network::default();
-    n.egress = c.egress_bps.map(|b| Limit::Value(Rate(b)));
-    n.ingress = c.ingress_bps.map(|b| Limit::Value(Rate(b)));
+    let mut n = Network {
+        egress: c.egress_bps.map(|b| Limit::Value(Rate(b))),
+        ingress: c.ingress_bps.map(|b| Limit::Value(Rate(b))),
+        ..Network::default()
+    };
     match c.mark {
         Some(Mark::Priority { priority, ifindex }) => {
             let interface = (ifindex != 0).then(|| interface_name(ifindex));
@@ -109,25 +111,27 @@ mod tests {
 
     #[test]
     fn settings_overlay_and_read_back() {
-        let mut n = Network::default();
-        n.egress = Some(Limit::Value(Rate(10_000_000)));
-        n.classid = Some(ClassId { major: 1, minor: 0x10 });
+        let n = Network {
+            egress: Some(Limit::Value(Rate(10_000_000))),
+            classid: Some(ClassId { major: 1, minor: 0x10 }),
+            ..Network::default()
+        };
         let c = to_config(NetConfig::default(), &n).unwrap();
         assert_eq!(c.egress_bps, Some(10_000_000));
         assert_eq!(from_config(&c), n);
         // A later change of one setting keeps the others; max and 0:0 remove.
-        let mut later = Network::default();
-        later.ingress = Some(Limit::Value(Rate(1_000_000)));
+        let later = Network { ingress: Some(Limit::Value(Rate(1_000_000))), ..Network::default() };
         let c2 = to_config(c, &later).unwrap();
         assert_eq!((c2.egress_bps, c2.ingress_bps, c2.mark), (Some(10_000_000), Some(1_000_000), c.mark));
-        let mut off = Network::default();
-        off.egress = Some(Limit::Max);
-        off.classid = Some(ClassId { major: 0, minor: 0 });
+        let off =
+            Network { egress: Some(Limit::Max), classid: Some(ClassId { major: 0, minor: 0 }), ..Network::default() };
         let c3 = to_config(c2, &off).unwrap();
         assert_eq!((c3.egress_bps, c3.mark), (None, None));
         assert_eq!(c3.to_string(), "egress max, ingress 1mbit");
-        let mut bad = Network::default();
-        bad.priority = Some(NetPriority { priority: 1, interface: Some("no-such-if0".into()) });
+        let bad = Network {
+            priority: Some(NetPriority { priority: 1, interface: Some("no-such-if0".into()) }),
+            ..Network::default()
+        };
         assert!(to_config(c3, &bad).unwrap_err().to_string().contains("no network interface"));
     }
 }

@@ -221,6 +221,16 @@ mod tests {
     }
 
     #[test]
+    fn net_cls_and_net_prio_on_v2_are_rein_network_settings() {
+        let t = translate(&s(&[("net_cls.classid", "0x100010")]), &v2_host(), &nothing).unwrap();
+        assert_eq!(t.resources.network.classid.unwrap().to_string(), "10:10");
+        assert!(t.raw.is_empty());
+        let t = translate(&s(&[("net_prio.ifpriomap", "lo 5")]), &v2_host(), &nothing).unwrap();
+        let p = t.resources.network.priority.unwrap();
+        assert_eq!((p.priority, p.interface.as_deref()), (5, Some("lo")));
+    }
+
+    #[test]
     fn device_rules_on_v2_change_the_rules_in_force() {
         use crate::devices::{Access, DeviceType};
         // The tutorial's two cgset calls: deny all, then allow /dev/null, one at a time.
@@ -279,7 +289,9 @@ mod tests {
             (v2_host(), "memory.use_hierarchy", "1", "always hierarchical"),
             (v2_host(), "cpu.rt_runtime_us", "0", "real-time"),
             (v2_host(), "blkio.weight_device", "8:0 100", "io.weight"),
-            (v2_host(), "net_cls.classid", "1", "nftables"),
+            (v2_host(), "net_cls.classid", "1", "major number"),
+            (v2_host(), "net_cls.classid", "1:10", "0xAAAABBBB"),
+            (v2_host(), "net_prio.ifpriomap", "eth0", "not a priority"),
             (hybrid_host(), "memory.zswap.max", "0", "zswap"),
             (hybrid_host(), "cpu.idle", "1", "cpu.shares"),
             (v2_host(), "cgroup.procs", "1", "rein move"),

@@ -156,6 +156,8 @@ pub(super) const IO: Home = Home::Controller(Controller::Io);
 pub(super) const PIDS: Home = Home::Controller(Controller::Pids);
 pub(super) const FREEZER: Home = Home::Controller(Controller::Freezer);
 pub(super) const DEVICES: Home = Home::Controller(Controller::Devices);
+pub(super) const NET_CLS: Home = Home::Controller(Controller::NetCls);
+pub(super) const NET_PRIO: Home = Home::Controller(Controller::NetPrio);
 pub(super) const V1: Option<Dialect> = Some(Dialect::V1);
 pub(super) const V2: Option<Dialect> = Some(Dialect::V2);
 
@@ -275,6 +277,9 @@ pub(super) const KNOWN: &[Known] = &[
     k(v1::DEVICES_ALLOW, V1, DEVICES, Some("devices")),
     k(v1::DEVICES_DENY, V1, DEVICES, Some("devices")),
     stat(v1::DEVICES_LIST, V1, DEVICES),
+    // network: on cgroup2, rein's network programs (class id and priority of what is sent)
+    k(v1::NET_CLS_CLASSID, V1, NET_CLS, Some("net.classid")),
+    k(v1::NET_PRIO_IFPRIOMAP, V1, NET_PRIO, Some("net.priority")),
     // freezing
     k(v1::FREEZER_STATE, V1, FREEZER, Some(v2::CGROUP_FREEZE)),
     k(v2::CGROUP_FREEZE, V2, Home::Core, Some(v2::CGROUP_FREEZE)),
@@ -358,6 +363,8 @@ pub(super) fn host_dialect(name: &str, home: Home, host: &Host) -> Result<Dialec
         Home::Controller(Controller::Cpuacct) if host.unified => return Ok(Dialect::V2),
         // cgroup2 controls device access with a BPF program on the group's directory.
         Home::Controller(Controller::Devices) if host.unified => return Ok(Dialect::V2),
+        // ... and network classes and priorities with its network programs.
+        Home::Controller(Controller::NetCls | Controller::NetPrio) if host.unified => return Ok(Dialect::V2),
         Home::Core if host.v1.contains(&Controller::Freezer) && name == v2::CGROUP_FREEZE => return Ok(Dialect::V1),
         _ => {}
     }

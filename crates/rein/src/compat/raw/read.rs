@@ -50,6 +50,9 @@ pub fn read(name: &str, host: &Host, read: Reader<'_>) -> Result<String> {
         // v1 names computed from v2 files
         // The program in force, as v1 lists it (the reader answers it on v2).
         v1::DEVICES_LIST => get(DEVICES, v1::DEVICES_LIST)?,
+        // rein's network programs, as net_cls and net_prio show them (the reader answers).
+        v1::NET_CLS_CLASSID => get(NET_CLS, v1::NET_CLS_CLASSID)?,
+        v1::NET_PRIO_IFPRIOMAP => get(NET_PRIO, v1::NET_PRIO_IFPRIOMAP)?,
         v1::MEMORY_LIMIT => v1_mem(parse_limit(v2::MEMORY_MAX, get(MEM, v2::MEMORY_MAX)?)?),
         v1::MEMORY_SOFT_LIMIT => v1_mem(parse_limit(v2::MEMORY_LOW, get(MEM, v2::MEMORY_LOW)?)?),
         v1::MEMORY_MEMSW_LIMIT => {

@@ -114,6 +114,9 @@ pub fn translate(
                 }
                 r.devices.get_or_insert_with(DeviceAccess::default).rules.push(rule);
             }
+            // net_cls and net_prio on cgroup2: rein's network programs mark the packets.
+            v1::NET_CLS_CLASSID => r.network.classid = Some(crate::network::ClassId::from_net_cls(value).map_err(bad)?),
+            v1::NET_PRIO_IFPRIOMAP => r.network.priority = Some(crate::network::parse_priority(value).map_err(bad)?),
             v1::MEMORY_LIMIT => {
                 let l = v1_bytes(value).map_err(bad)?;
                 v1_memory = Some(l);
