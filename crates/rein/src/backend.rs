@@ -544,6 +544,8 @@ mod tests {
             Field::PressureIo => format!("{:?}", pr.and_then(|p| p.io)),
             Field::Populated => format!("{:?}", s.populated),
             Field::Frozen => format!("{:?}", s.frozen),
+            // From the map of rein's network programs, never from a file.
+            Field::Network => format!("{:?}", s.network),
         };
         (text != "None").then_some(text)
     }

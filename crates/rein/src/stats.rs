@@ -303,11 +303,13 @@ pub enum Field {
     Populated,
     /// [`Stats::frozen`].
     Frozen,
+    /// [`Stats::network`]: the counters of rein's network programs (a map, not a file).
+    Network,
 }
 
 impl Field {
     /// Every field, in the order of [`Stats`].
-    pub const ALL: [Field; 27] = [
+    pub const ALL: [Field; 28] = [
         Field::CpuUsage,
         Field::CpuUser,
         Field::CpuSystem,
@@ -335,6 +337,7 @@ impl Field {
         Field::PressureIo,
         Field::Populated,
         Field::Frozen,
+        Field::Network,
     ];
 
     const fn bit(self) -> u32 {

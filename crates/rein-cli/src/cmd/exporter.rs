@@ -426,6 +426,51 @@ pub mod metrics {
                 values: |s, o| io(s, o, |d| d.wios),
             },
             Family {
+                name: "rein_network_receive",
+                help: "Bytes the group's sockets received, IP headers included (rein's network programs; groups with a network setting).",
+                unit: Some(Unit::Bytes),
+                counter: true,
+                reads: Field::Network.into(),
+                values: |s, o| one(o, s.network.map(|n| Count(n.rx_bytes))),
+            },
+            Family {
+                name: "rein_network_transmit",
+                help: "Bytes the group's sockets sent, IP headers included (rein's network programs).",
+                unit: Some(Unit::Bytes),
+                counter: true,
+                reads: Field::Network.into(),
+                values: |s, o| one(o, s.network.map(|n| Count(n.tx_bytes))),
+            },
+            Family {
+                name: "rein_network_receive_packets",
+                help: "Packets the group's sockets received (a GRO packet counts once).",
+                unit: None,
+                counter: true,
+                reads: Field::Network.into(),
+                values: |s, o| one(o, s.network.map(|n| Count(n.rx_packets))),
+            },
+            Family {
+                name: "rein_network_transmit_packets",
+                help: "Packets the group's sockets sent (a GSO packet counts once).",
+                unit: None,
+                counter: true,
+                reads: Field::Network.into(),
+                values: |s, o| one(o, s.network.map(|n| Count(n.tx_packets))),
+            },
+            Family {
+                name: "rein_network_dropped_packets",
+                help: "Packets dropped for being over the group's rate (--net-egress, --net-ingress).",
+                unit: None,
+                counter: true,
+                reads: Field::Network.into(),
+                values: |s, o| {
+                    if let Some(n) = s.network {
+                        o.push((Some(("direction", "egress".to_string())), Count(n.tx_dropped)));
+                        o.push((Some(("direction", "ingress".to_string())), Count(n.rx_dropped)));
+                    }
+                },
+            },
+            Family {
                 name: "rein_pressure_some",
                 help: "Time some of the group's tasks stalled on a resource (cpu/memory/io.pressure some total).",
                 unit: Some(Unit::Seconds),

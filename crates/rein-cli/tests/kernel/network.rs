@@ -414,3 +414,38 @@ fn bad_network_input_is_refused_and_leaves_nothing() {
         }
     }
 }
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn counters_reach_stat_and_the_exporter() {
+    let Some(e) = env("net_count", ALL) else { return };
+    if !cgroup2(&e) {
+        return;
+    }
+    let ns = Netns::new();
+    let g = format!("{}/g", e.parent);
+    // `max`: count, limit nothing.
+    ok(rein(&["create", &g, "--net-egress", "max"]));
+    let r = Receiver::start(recv_cmd("udp", &ns, port(50)));
+    let mut args = vec!["exec".to_string(), g.clone(), "--".into()];
+    args.extend(send_args("udp", &ns, port(50), 0.3));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(rein(&argv));
+    let (bytes, _) = r.finish();
+    let o = ok(rein(&["stat", &g, "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stat --json");
+    let tx = v["network"]["tx_bytes"].as_u64().unwrap_or_else(|| panic!("{v}"));
+    assert!(tx >= bytes, "stat counted {tx}, the receiver got {bytes}: {v}");
+    let table = text(&ok(rein(&["stat", &g]))).0;
+    assert!(table.contains("NET-TX"), "{table}");
+    #[cfg(feature = "exporter")]
+    {
+        let ex = crate::observe::Exporter::start(&e);
+        let (status, body) = crate::observe::http_get(&ex.addr, "/metrics");
+        assert_eq!(status, 200, "{body}");
+        let name = format!("rein_network_transmit_bytes_total{{group=\"/{g}\"}}");
+        let got = crate::observe::sample(&body, &name).unwrap_or_else(|| panic!("no {name} in:\n{body}"));
+        assert_eq!(got as u64, tx, "{body}");
+    }
+    ok(rein(&["rm", &g]));
+}

@@ -133,7 +133,7 @@ fn top_once_shows_memory_and_cpu_of_loaded_groups() {
 }
 
 /// `GET path` over HTTP/1.0: (status code, body).
-fn http_get(addr: &str, path: &str) -> (u16, String) {
+pub(crate) fn http_get(addr: &str, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
@@ -145,13 +145,13 @@ fn http_get(addr: &str, path: &str) -> (u16, String) {
 }
 
 /// A `rein exporter` on an ephemeral loopback port; killed (by pid) on drop.
-struct Exporter {
+pub(crate) struct Exporter {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl Exporter {
-    fn start(e: &Env) -> Exporter {
+    pub(crate) fn start(e: &Env) -> Exporter {
         let mut child = Command::new(bin("rein"))
             .args(["exporter", "--listen", "127.0.0.1:0", "--all", "--subtree", &e.parent])
             .stderr(Stdio::piped())
@@ -173,7 +173,7 @@ impl Drop for Exporter {
 }
 
 /// The value of the sample `name{labels}` in OpenMetrics text.
-fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
+pub(crate) fn sample(text: &str, name_and_labels: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.parse().ok())
 }
 
@@ -345,7 +345,7 @@ fn encode(s: &str) -> String {
 /// A Prometheus server on loopback with its own config and storage; stopped on drop.
 struct Prometheus {
     child: Child,
-    addr: String,
+    pub(crate) addr: String,
     log: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }

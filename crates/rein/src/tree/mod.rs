@@ -507,11 +507,20 @@ impl Tree {
         }
         let budget = Budget { open: &self.open_files, max: self.options.max_open_files, now: taken };
         let read_one = |(path, e, set): &(&GroupPath, &Entry, Option<usize>)| {
-            let stats = read_group_stats(&e.nodes, |_, n| {
+            let mut stats = read_group_stats(&e.nodes, |_, n| {
                 let wanted = set.map(|i| &sets[i].1);
                 let mount = n.place.mount(&self.h);
                 Ok(Cached::new(budget, wanted, &e.dirs[&n.place].files, mount, path, n.place == Place::V2))
             });
+            // Network counters live in the map of rein's programs: asked for by field.
+            let net_wanted = set.is_none_or(|i| sets[i].0.contains(crate::stats::Field::Network));
+            if let (Ok(s), true, Some(u)) = (&mut stats, net_wanted, self.h.unified()) {
+                if e.nodes.iter().any(|n| n.place == Place::V2) {
+                    if let Ok(Some((_, net))) = crate::backend::v2_network(&u.mount, path) {
+                        s.network = Some(net);
+                    }
+                }
+            }
             let vanished: Vec<Place> = e.dirs.iter().filter(|(_, d)| d.files.is_gone()).map(|(p, _)| *p).collect();
             if vanished.is_empty() { Outcome::Read(stats) } else { Outcome::Vanished(vanished) }
         };
