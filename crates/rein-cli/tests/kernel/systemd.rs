@@ -799,3 +799,18 @@ fn systemd_device_rules_are_systemds_properties() {
     assert!(err.contains("systemd cannot allow a minor of every major"), "{err}");
     assert!(!loaded(&format!("{u}.scope")));
 }
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_network_settings_are_refused_with_the_way_out() {
+    let Some(s) = sd("network") else { return };
+    let u = s.unit("x");
+    let o = rein(&["run", "--unit", &u, "--net-egress", "10mbit", "--", "true"]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("--driver cgroupfs"), "{err}");
+    assert!(!loaded(&format!("{u}.scope")));
+    // The cgroupfs driver does it on the same host (systemd's tree, rein's own parent).
+    let o = rein(&["--driver", "cgroupfs", "run", "--net-egress", "10mbit", "--report=json", "--", "true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+}

@@ -86,11 +86,15 @@ pub(crate) fn read(m: &Mount, path: &GroupPath) -> Result<Option<(NetConfig, Net
 }
 
 /// The action that gives the group the settings `n` (over those in force on an existing
-/// group).
-pub(crate) fn action(m: &Mount, path: &GroupPath, n: &Network, exists: bool) -> Result<Action> {
+/// group); None when they are in force already, so applying the same settings twice
+/// changes nothing.
+pub(crate) fn action(m: &Mount, path: &GroupPath, n: &Network, exists: bool) -> Result<Option<Action>> {
     let previous = if exists { read(m, path)?.map(|(c, _)| c) } else { None };
     let config = to_config(previous.unwrap_or_default(), n)?;
-    Ok(Action::Net { place: Place::V2, group: path.clone(), config, previous })
+    if previous == Some(config) {
+        return Ok(None);
+    }
+    Ok(Some(Action::Net { place: Place::V2, group: path.clone(), config, previous }))
 }
 
 /// The counters as rein's statistics.

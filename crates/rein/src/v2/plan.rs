@@ -115,7 +115,9 @@ pub(crate) fn plan(
     }
     // Network control: programs and a map, not files (no net_cls/net_prio on cgroup v2).
     if !r.network.is_empty() {
-        plan.push(super::network::action(m, path, &r.network, group_exists)?);
+        if let Some(a) = super::network::action(m, path, &r.network, group_exists)? {
+            plan.push(a);
+        }
     }
     Ok(wanted)
 }
