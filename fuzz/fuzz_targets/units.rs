@@ -1,9 +1,11 @@
-//! Sizes, percents, counts, CPU lists, device numbers: never a panic, and what parses
+//! Sizes, percents, counts, CPU lists, device numbers, network rates and class ids:
+//! never a panic, and what parses
 //! prints back to something that parses to the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rein::units::{self, Bytes, CpuList, DeviceNumber, Weight};
+use rein::network::{self, ClassId};
+use rein::units::{self, Bytes, CpuList, DeviceNumber, Rate, Weight};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else { return };
@@ -23,4 +25,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(d) = DeviceNumber::parse(s) {
         assert_eq!(DeviceNumber::parse(&d.to_string()), Ok(d));
     }
+    if let Ok(r) = Rate::parse(s) {
+        assert_eq!(Rate::parse(&r.to_string()), Ok(r));
+    }
+    if let Ok(c) = ClassId::parse(s) {
+        assert_eq!(ClassId::parse(&c.to_string()), Ok(c));
+    }
+    let _ = ClassId::from_net_cls(s);
+    let _ = network::parse_priority(s);
 });
