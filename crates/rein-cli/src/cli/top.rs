@@ -65,6 +65,10 @@ pub enum Column {
     IoRead,
     /// Bytes written per second
     IoWrite,
+    /// Network bytes received per second (groups with rein's network programs)
+    NetRx,
+    /// Network bytes sent per second
+    NetTx,
     /// Tasks
     Pids,
     /// Memory pressure: share of the last 10 s some task stalled on memory
@@ -77,7 +81,7 @@ pub enum Column {
 
 impl Column {
     /// Every column, in display order.
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 13] = [
         Column::Group,
         Column::Cpu,
         Column::Mem,
@@ -85,6 +89,8 @@ impl Column {
         Column::MemPct,
         Column::IoRead,
         Column::IoWrite,
+        Column::NetRx,
+        Column::NetTx,
         Column::Pids,
         Column::MemPsi,
         Column::CpuPsi,
@@ -101,6 +107,8 @@ impl Column {
             Column::MemPct => "MEM%",
             Column::IoRead => "READ/s",
             Column::IoWrite => "WRITE/s",
+            Column::NetRx => "NET-RX/s",
+            Column::NetTx => "NET-TX/s",
             Column::Pids => "PIDS",
             Column::MemPsi => "PSI-MEM",
             Column::CpuPsi => "PSI-CPU",
@@ -117,6 +125,7 @@ impl Column {
             Column::Limit => Field::MemoryMax.into(),
             Column::MemPct => Fields::of(&[Field::MemoryCurrent, Field::MemoryMax]),
             Column::IoRead | Column::IoWrite => Field::Io.into(),
+            Column::NetRx | Column::NetTx => Field::Network.into(),
             Column::Pids => Field::PidsCurrent.into(),
             Column::MemPsi => Field::PressureMemory.into(),
             Column::CpuPsi => Field::PressureCpu.into(),

@@ -33,6 +33,10 @@ pub struct Row {
     pub io_read: Option<f64>,
     /// Bytes written per second, all devices.
     pub io_write: Option<f64>,
+    /// Network bytes received per second.
+    pub net_rx: Option<f64>,
+    /// Network bytes sent per second.
+    pub net_tx: Option<f64>,
     /// Tasks.
     pub pids: Option<u64>,
     /// memory.pressure `some avg10`, percent.
@@ -66,6 +70,8 @@ impl Row {
             Column::MemPct => self.mem_share(),
             Column::IoRead => self.io_read,
             Column::IoWrite => self.io_write,
+            Column::NetRx => self.net_rx,
+            Column::NetTx => self.net_tx,
             Column::Pids => self.pids.map(|v| v as f64),
             Column::MemPsi => self.mem_psi,
             Column::CpuPsi => self.cpu_psi,
@@ -88,6 +94,8 @@ impl Row {
             Column::MemPct => self.mem_share().map(|s| format!("{:.0}%", s * 100.0)).unwrap_or_else(dash),
             Column::IoRead => self.io_read.map(|v| human_bytes(v as u64)).unwrap_or_else(dash),
             Column::IoWrite => self.io_write.map(|v| human_bytes(v as u64)).unwrap_or_else(dash),
+            Column::NetRx => self.net_rx.map(|v| human_bytes(v as u64)).unwrap_or_else(dash),
+            Column::NetTx => self.net_tx.map(|v| human_bytes(v as u64)).unwrap_or_else(dash),
             Column::Pids => self.pids.map(|v| v.to_string()).unwrap_or_else(dash),
             Column::MemPsi => self.mem_psi.map(|v| format!("{v:.1}")).unwrap_or_else(dash),
             Column::CpuPsi => self.cpu_psi.map(|v| format!("{v:.1}")).unwrap_or_else(dash),
@@ -104,6 +112,8 @@ struct Last {
     cpu_usec: Reading,
     read_bytes: Reading,
     written_bytes: Reading,
+    rx_bytes: Reading,
+    tx_bytes: Reading,
 }
 
 /// Per second since `last`, then `last` becomes `now`.
@@ -145,6 +155,8 @@ impl History {
                 limit: mem.max,
                 io_read: rate(&mut last.read_bytes, at, io_total(|d| d.rbytes)),
                 io_write: rate(&mut last.written_bytes, at, io_total(|d| d.wbytes)),
+                net_rx: rate(&mut last.rx_bytes, at, s.network.map(|n| n.rx_bytes)),
+                net_tx: rate(&mut last.tx_bytes, at, s.network.map(|n| n.tx_bytes)),
                 pids: s.pids.and_then(|p| p.current),
                 mem_psi: psi.memory.map(|p| p.some.avg10),
                 cpu_psi: psi.cpu.map(|p| p.some.avg10),
@@ -312,6 +324,7 @@ mod tests {
         a.limit = Some(Limit::Value(10));
         b.limit = Some(Limit::Max);
         (a.io_read, b.io_read, a.io_write, b.io_write) = (Some(1.0), Some(2.0), Some(1.0), Some(2.0));
+        (a.net_rx, b.net_rx, a.net_tx, b.net_tx) = (Some(1.0), Some(2.0), Some(1.0), Some(2.0));
         (a.pids, b.pids, a.mem_psi, b.mem_psi, a.cpu_psi, b.cpu_psi) =
             (Some(1), Some(2), Some(0.5), Some(1.5), Some(0.5), Some(1.5));
         (a.oom_kill, b.oom_kill) = (Some(0), Some(3));
@@ -367,16 +380,22 @@ mod tests {
         let head: Vec<&str> = lines[0].split_whitespace().collect();
         assert_eq!(
             head,
-            ["GROUP", "CPU%", "MEM", "LIMIT", "MEM%", "READ/s", "WRITE/s", "PIDS", "PSI-MEM", "PSI-CPU", "OOM"]
+            [
+                "GROUP", "CPU%", "MEM", "LIMIT", "MEM%", "READ/s", "WRITE/s", "NET-RX/s", "NET-TX/s", "PIDS",
+                "PSI-MEM", "PSI-CPU", "OOM"
+            ]
         );
         let cells: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(cells, ["/rein/job", "(frozen)", "12.3", "20M", "64M", "31%", "-", "-", "-", "-", "-", "-"]);
+        assert_eq!(
+            cells,
+            ["/rein/job", "(frozen)", "12.3", "20M", "64M", "31%", "-", "-", "-", "-", "-", "-", "-", "-"]
+        );
     }
 
     /// The interface files each column reads (cgroup2, v1), as `rein top` read them when
     /// it still named them itself: what a tree keeps open, and so what `--max-open-files`
     /// bounds, follows from these lists. Order is free.
-    const FILES: [(Column, &[&str], &[&str]); 11] = [
+    const FILES: [(Column, &[&str], &[&str]); 13] = [
         (Column::Group, &[], &[]),
         (Column::Cpu, &["cpu.stat"], &["cpuacct.usage"]),
         (Column::Mem, &["memory.current"], &["memory.usage_in_bytes"]),
@@ -392,6 +411,9 @@ mod tests {
             &["io.stat"],
             &["blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_serviced_recursive"],
         ),
+        // From the map of rein's network programs: no file.
+        (Column::NetRx, &[], &[]),
+        (Column::NetTx, &[], &[]),
         (Column::Pids, &["pids.current"], &["pids.current"]),
         (Column::MemPsi, &["memory.pressure"], &[]),
         (Column::CpuPsi, &["cpu.pressure"], &[]),
