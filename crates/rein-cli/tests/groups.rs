@@ -284,3 +284,18 @@ fn run_in_an_existing_group_dry_run() {
     assert!(!text.contains("mkdir"), "{text}");
     fails(rein(&tree, &["run", "-g", "nope", "--", "true"]), 125, "no group /nope");
 }
+
+#[test]
+fn network_control_without_cgroup2_is_refused_with_the_tc_recipe() {
+    // A pure v1 host: no cgroup2 directory for the programs; nothing is made.
+    let tree = FakeTree::new(Layout::V1);
+    let before = tree.snapshot();
+    for args in [
+        &["create", "web", "--net-egress", "10mbit"][..],
+        &["create", "web", "--net-classid", "1:10"],
+        &["run", "--net-ingress", "1mbit", "--", "true"],
+    ] {
+        fails(rein(&tree, args), 125, "net_cls.classid");
+    }
+    assert_eq!(before, tree.snapshot());
+}
