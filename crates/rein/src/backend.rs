@@ -260,9 +260,27 @@ pub(crate) fn v2_populated(dir: &(impl FileSource + ?Sized)) -> Result<Option<bo
 
 /// The pids of a group's directory (not its children), none when it is gone.
 pub(crate) fn procs(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
+    match read_procs(m, g) {
+        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(Vec::new()),
+        other => other,
+    }
+}
+
+/// The pids of a group's directory (not its children); errors as reading the file does.
+///
+/// A threaded cgroup2 group refuses to list processes (`cgroup.procs` reads fail with
+/// EOPNOTSUPP: its processes' other threads may live elsewhere); its members are then the
+/// processes its threads (`cgroup.threads`) belong to.
+pub(crate) fn read_procs(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
     match m.read(g, PROCS) {
         Ok(t) => format::pids(PROCS, &t),
-        Err(e) if e.errno() == Some(libc::ENOENT) => Ok(Vec::new()),
+        Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => {
+            let tids = format::pids(v2::CGROUP_THREADS, &m.read(g, v2::CGROUP_THREADS)?)?;
+            let mut pids: Vec<u32> = tids.into_iter().filter_map(crate::procfs::thread_group).collect();
+            pids.sort_unstable();
+            pids.dedup();
+            Ok(pids)
+        }
         Err(e) => Err(e),
     }
 }

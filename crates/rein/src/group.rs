@@ -15,7 +15,7 @@ use rustix::fs::OFlags;
 use rustix::io::Errno;
 
 use crate::backend;
-use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, format};
+use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount};
 use crate::error::{Error, Result};
 pub use crate::hierarchy::Node;
 use crate::hierarchy::{Binding, Controller, Hierarchy, Mode};
@@ -348,8 +348,7 @@ impl Group {
     /// The processes in the group itself (not in child groups).
     pub fn procs(&self) -> Result<Vec<u32>> {
         let Some(n) = self.nodes.first() else { return Ok(Vec::new()) };
-        let text = self.mount(n.place).read(&self.path, backend::PROCS)?;
-        format::pids(backend::PROCS, &text)
+        backend::read_procs(self.mount(n.place), &self.path)
     }
 
     /// True while any of the group's directories exists.
@@ -375,8 +374,8 @@ impl Group {
     }
 
     fn subtree_has_procs(&self, m: &Mount, g: &GroupPath) -> Result<bool> {
-        match m.read(g, backend::PROCS) {
-            Ok(t) if !t.trim().is_empty() => return Ok(true),
+        match backend::read_procs(m, g) {
+            Ok(p) if !p.is_empty() => return Ok(true),
             Ok(_) => {}
             // Removed meanwhile (see children_if_there): nothing in it.
             Err(e) if e.errno() == Some(libc::ENOENT) && !g.eq(&self.path) => return Ok(false),
@@ -688,8 +687,8 @@ fn rmdir_settled(m: &Mount, g: &GroupPath, deadline: Instant, children: bool) ->
 }
 
 fn collect_pids(m: &Mount, g: &GroupPath, out: &mut BTreeSet<u32>) -> Result<()> {
-    match m.read(g, backend::PROCS) {
-        Ok(t) => out.extend(format::pids(backend::PROCS, &t)?),
+    match backend::read_procs(m, g) {
+        Ok(p) => out.extend(p),
         Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(()),
         Err(e) => return Err(e),
     }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::backend;
-use crate::cgroupfs::{GroupPath, format};
+use crate::cgroupfs::GroupPath;
 use crate::error::Result;
 use crate::group::Group;
 use crate::hierarchy::{Hierarchy, Mode};
@@ -202,8 +202,8 @@ pub fn list(h: &Hierarchy, under: Option<&GroupPath>, procs: &ProcTable) -> Resu
             if owner.is_none() {
                 owner = m.get_xattr(&g, XATTR).ok().flatten().and_then(|v| Mark::parse(&v).ok());
             }
-            if let Ok(t) = m.read(&g, backend::PROCS) {
-                pids.extend(format::pids(backend::PROCS, &t).unwrap_or_default());
+            if let Ok(p) = backend::read_procs(m, &g) {
+                pids.extend(p);
             }
         }
         let owner_state = match owner {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::backend;
-use crate::cgroupfs::{GroupPath, format};
+use crate::cgroupfs::GroupPath;
 use crate::compat::raw::{Home, RawWrite};
 use crate::error::{Error, Result};
 use crate::group::{Group, Spec};
@@ -392,12 +392,12 @@ pub fn delete(group: &Group, places: Option<&[Place]>, recursive: bool) -> Resul
     for (place, below) in &plans {
         let m = place.mount(h);
         for g in below.iter().chain(std::iter::once(path)) {
-            let text = match m.read(g, backend::PROCS) {
-                Ok(t) => t,
+            let pids = match backend::read_procs(m, g) {
+                Ok(p) => p,
                 Err(e) if e.errno() == Some(libc::ENOENT) => continue,
                 Err(e) => return Err(e),
             };
-            for pid in format::pids(backend::PROCS, &text)? {
+            for pid in pids {
                 match m.write(&parent, backend::PROCS, &pid.to_string()) {
                     Ok(()) => {}
                     // Exited meanwhile.

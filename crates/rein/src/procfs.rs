@@ -20,6 +20,17 @@ pub fn parse_stat_start_time(stat: &str) -> Result<u64> {
         .map_err(|_| Error::parse("stat", format!("starttime '{}' is not a number", crate::error::escape(field))))
 }
 
+/// The process (thread group) a thread belongs to: the `Tgid:` of `/proc/TID/status`;
+/// None when the thread is gone.
+pub fn thread_group(tid: u32) -> Option<u32> {
+    parse_tgid(&std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?)
+}
+
+/// The `Tgid:` line of a `/proc/TID/status` text.
+pub fn parse_tgid(status: &str) -> Option<u32> {
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
+}
+
 /// Reads processes from a proc filesystem (`/proc`, or a fake one in tests).
 #[derive(Debug, Clone)]
 pub struct ProcTable {
@@ -113,6 +124,13 @@ pub fn describe_pids(pids: &[u32], procs: &ProcTable) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn thread_groups() {
+        assert_eq!(parse_tgid("Name:\tx\nTgid:\t4242\nPid:\t4243\n"), Some(4242));
+        assert_eq!(parse_tgid("Name:\tx\n"), None);
+        assert_eq!(thread_group(std::process::id()), Some(std::process::id()));
+    }
 
     #[test]
     fn stat_start_time_survives_hostile_comm() {

@@ -839,3 +839,24 @@ fn rein_refuses_to_run_setuid() {
     let o = Command::new(&copy).arg("--version").uid(65534).gid(65534).output().expect("run the copy");
     ok(o);
 }
+
+/// A threaded cgroup2 group refuses to list processes (cgroup.procs: EOPNOTSUPP): rein
+/// reads its threads instead, so it can be shown, listed and removed (found by
+/// libcgroup's test suite: cgdelete of any threaded group exited 125).
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn threaded_groups_are_shown_listed_and_removed() {
+    let Some(e) = env("threaded", ALL) else { return };
+    let Some(u) = e.h.unified() else { return };
+    let dom = u.mount.path().join(&e.parent).join("dom");
+    std::fs::create_dir_all(dom.join("t")).expect("mkdir");
+    std::fs::write(dom.join("t/cgroup.type"), "threaded").expect("make it threaded");
+    assert!(std::fs::read_to_string(dom.join("t/cgroup.procs")).is_err(), "the kernel lists no processes there");
+    let t = format!("{}/dom/t", e.parent);
+    let o = ok(run(&["show", &t]));
+    assert!(text(&o).0.contains("processes   none"), "{}", text(&o).0);
+    ok(run(&["ls", &format!("{}/dom", e.parent)]));
+    ok(run(&["rm", &t]));
+    assert!(!dom.join("t").exists());
+    ok(run(&["rm", &format!("{}/dom", e.parent)]));
+}
