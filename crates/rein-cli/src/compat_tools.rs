@@ -458,8 +458,18 @@ fn cgget(args: &[OsString]) -> anyhow::Result<ExitCode> {
                 v
             }
             Want::Controllers(c) => {
-                let controllers = libcgroup::resolve(&c, &host)?;
-                controller_files(&group, &controllers)?
+                let resolved = libcgroup::resolve(&c, &host)?;
+                // In the order the -g flags named them (libcgroup prints them so).
+                let mut order: Vec<Controller> = match &c {
+                    Controllers::Named(names) => {
+                        names.iter().filter_map(|n| Controller::from_name(n)).filter(|c| resolved.contains(c)).collect()
+                    }
+                    Controllers::All => resolved.iter().copied().collect(),
+                };
+                let mut seen = BTreeSet::new();
+                order.retain(|c| seen.insert(*c));
+                order.extend(resolved.iter().filter(|c| !seen.contains(c)));
+                controller_files(&group, &order)?
             }
         };
         if headers {
@@ -487,7 +497,7 @@ fn reader<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(Home, &str) -> O
 }
 
 /// Every readable file of each controller in the group, in the kernel's directory order.
-fn controller_files(group: &Group, controllers: &BTreeSet<Controller>) -> anyhow::Result<Vec<(String, String)>> {
+fn controller_files(group: &Group, controllers: &[Controller]) -> anyhow::Result<Vec<(String, String)>> {
     let h = group.hierarchy();
     let mut out = Vec::new();
     for c in controllers {

@@ -392,31 +392,39 @@ pub fn delete(group: &Group, places: Option<&[Place]>, recursive: bool) -> Resul
     for (place, below) in &plans {
         let m = place.mount(h);
         for g in below.iter().chain(std::iter::once(path)) {
-            let pids = match backend::read_procs(m, g) {
-                Ok(p) => p,
-                Err(e) if e.errno() == Some(libc::ENOENT) => continue,
-                Err(e) => return Err(e),
-            };
-            for pid in pids {
-                match m.write(&parent, backend::PROCS, &pid.to_string()) {
-                    Ok(()) => {}
-                    // Exited meanwhile.
-                    Err(e) if e.errno() == Some(libc::ESRCH) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            evacuate(m, g, &parent)?;
         }
     }
     for (place, below) in &plans {
         for g in below.iter().chain(std::iter::once(path)) {
-            rmdir_settled(place.mount(h), g)?;
+            rmdir_settled(place.mount(h), g, &parent)?;
         }
     }
     Ok(())
 }
 
-/// rmdir, retrying EBUSY while the kernel finishes tearing down exited tasks.
-fn rmdir_settled(m: &crate::cgroupfs::Mount, g: &GroupPath) -> Result<()> {
+/// Moves every process of `g` (not its children) to `parent`.
+fn evacuate(m: &crate::cgroupfs::Mount, g: &GroupPath, parent: &GroupPath) -> Result<()> {
+    let pids = match backend::read_procs(m, g) {
+        Ok(p) => p,
+        Err(e) if e.errno() == Some(libc::ENOENT) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for pid in pids {
+        match m.write(parent, backend::PROCS, &pid.to_string()) {
+            Ok(()) => {}
+            // Exited meanwhile.
+            Err(e) if e.errno() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// rmdir, retrying EBUSY while the kernel finishes tearing down exited tasks, and moving
+/// out again before each retry whatever process joined the group meanwhile (a process
+/// that arrives between the first move and the rmdir would otherwise keep it busy).
+fn rmdir_settled(m: &crate::cgroupfs::Mount, g: &GroupPath, parent: &GroupPath) -> Result<()> {
     let deadline = std::time::Instant::now() + crate::group::SETTLE_TIMEOUT;
     let mut pause = std::time::Duration::from_micros(50);
     loop {
@@ -426,6 +434,7 @@ fn rmdir_settled(m: &crate::cgroupfs::Mount, g: &GroupPath) -> Result<()> {
             Err(e) if e.errno() == Some(libc::EBUSY) && std::time::Instant::now() < deadline => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(50));
+                evacuate(m, g, parent)?;
             }
             Err(e) => return Err(e),
         }

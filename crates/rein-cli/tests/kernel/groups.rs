@@ -461,3 +461,26 @@ fn systemd_and_docker_vocabularies_write_their_semantics() {
     ok(e.rein(&["rm", &d]));
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
 }
+
+/// `cgget -g pids -g memory` prints the controllers' files in the order of the flags, as
+/// libcgroup does (its suite checks it).
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn cgget_prints_controllers_in_the_order_named() {
+    let Some(e) = env("cgget_order", ALL) else { return };
+    let t = Tools::install(&e);
+    let g = format!("{}/o", e.parent);
+    ok(t.run("cgcreate", &["-g", &format!("pids,memory:{g}")]));
+    for (flags, want) in [(["pids", "memory"], ["pids", "memory"]), (["memory", "pids"], ["memory", "pids"])] {
+        let o = ok(t.run("cgget", &["-g", flags[0], "-g", flags[1], &g]));
+        let mut seen: Vec<String> = Vec::new();
+        for l in text(&o).0.lines().filter(|l| !l.starts_with('\t') && l.contains('.')) {
+            let c = l.split('.').next().unwrap().to_string();
+            if seen.last() != Some(&c) {
+                seen.push(c);
+            }
+        }
+        assert_eq!(seen, want, "{}", text(&o).0);
+    }
+    ok(t.run("cgdelete", &["-g", &format!("pids,memory:{g}")]));
+}

@@ -860,3 +860,33 @@ fn threaded_groups_are_shown_listed_and_removed() {
     assert!(!dom.join("t").exists());
     ok(run(&["rm", &format!("{}/dom", e.parent)]));
 }
+
+/// cgdelete moves the processes out, then removes the directory; a process that joins
+/// in between used to keep it busy until the retries ran out (libcgroup's suite does
+/// this). Each retry now moves out again.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn cgdelete_outlasts_a_process_that_keeps_joining() {
+    let Some(e) = env("cgdelete_join", ALL) else { return };
+    let tools = tempfile::tempdir().expect("tempdir");
+    ok(run(&["compat", "install", tools.path().to_str().expect("utf-8")]));
+    let g = format!("{}/busy", e.parent);
+    let o = Command::new(tools.path().join("cgcreate")).args(["-g", &format!("pids:{g}")]).output().expect("cgcreate");
+    ok(o);
+    let place = rein::lifecycle::place_of(&e.h, rein::compat::raw::Home::Controller(Controller::Pids)).expect("pids");
+    let procs = place.mount(&e.h).dir_path(&GroupPath::parse(&g).unwrap()).join("cgroup.procs");
+    // Joins the group again and again until the group is gone.
+    let mut joiner = Command::new("sh")
+        .arg("-c")
+        .arg(format!("while echo $$ > {} 2>/dev/null; do :; done", procs.display()))
+        .spawn()
+        .expect("joiner");
+    wait_until("the joiner is in the group", 10, || {
+        std::fs::read_to_string(&procs).is_ok_and(|t| t.contains(&joiner.id().to_string()))
+    });
+    let o = Command::new(tools.path().join("cgdelete")).args(["-g", &format!("pids:{g}")]).output().expect("cgdelete");
+    let _ = joiner.kill();
+    let _ = joiner.wait();
+    ok(o);
+    assert!(!procs.exists(), "the group is gone");
+}
