@@ -183,7 +183,7 @@ fn hostile_input_through_the_libcgroup_names_is_refused_and_nothing_is_written()
         for (args, needle) in [
             (vec!["-g", "bogus:x"], "bogus"),
             (vec!["-g", "memory"], "CONTROLLERS:PATH"),
-            (vec!["-g", ":x"], "controller"),
+            (vec!["-g", ":"], "no path"),
             (vec!["-g", "memory,,cpu:x"], "controller"),
             (vec!["-g", "memory:x", "-t", "0:0"], "-t"),
         ] {

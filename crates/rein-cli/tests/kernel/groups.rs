@@ -484,3 +484,32 @@ fn cgget_prints_controllers_in_the_order_named() {
     }
     ok(t.run("cgdelete", &["-g", &format!("pids,memory:{g}")]));
 }
+
+/// `-g :PATH` (no controller) is a cgroup2 group with none enabled: libcgroup makes one,
+/// and its suite runs cgcreate, cgexec, cgclassify and cgdelete with it.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn an_empty_controller_list_is_a_cgroup2_group() {
+    let Some(e) = env("no_controllers", ALL) else { return };
+    let t = Tools::install(&e);
+    let g = format!("{}/bare", e.parent);
+    let spec = format!(":{g}");
+    let Some(u) = e.h.unified() else {
+        let o = t.run("cgcreate", &["-g", &spec]);
+        assert_eq!(o.status.code(), Some(125), "{}", text(&o).1);
+        return;
+    };
+    ok(t.run("cgcreate", &["-g", &spec]));
+    let dir = u.mount.path().join(&g);
+    assert!(dir.is_dir());
+    let o = ok(t.run("cgexec", &["-g", &spec, "cat", "/proc/self/cgroup"]));
+    assert!(text(&o).0.lines().any(|l| l == format!("0::/{g}")), "{}", text(&o).0);
+    let mut sleeper = Command::new("sleep").arg("30").spawn().expect("sleep");
+    ok(t.run("cgclassify", &["-g", &spec, &sleeper.id().to_string()]));
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+    assert!(procs.contains(&sleeper.id().to_string()), "{procs}");
+    ok(t.run("cgdelete", &["-g", &spec]));
+    assert!(!dir.exists());
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+}

@@ -40,14 +40,14 @@ pub fn parse_group_spec(s: &str) -> Result<GroupSpec> {
     let bad =
         |why: &str| Error::invalid("group spec", s, format!("{why}; expected CONTROLLERS:PATH, e.g. memory,cpu:web"));
     let (list, path) = s.split_once(':').ok_or_else(|| bad("no ':'"))?;
-    if list.is_empty() {
-        return Err(bad("no controller before ':'"));
-    }
     if path.is_empty() {
         return Err(bad("no path after ':'"));
     }
     let controllers = if list == "*" {
         Controllers::All
+    } else if list.is_empty() {
+        // No controller: a cgroup2 group with none enabled (libcgroup makes one).
+        Controllers::Named(Vec::new())
     } else {
         let names: Vec<String> = list.split(',').map(str::trim).map(String::from).collect();
         if names.iter().any(|n| n.is_empty()) {
@@ -68,6 +68,14 @@ pub fn resolve(controllers: &Controllers, host: &Host) -> Result<BTreeSet<Contro
         Controllers::All => return Ok(offered),
         Controllers::Named(n) => n,
     };
+    if names.is_empty() && !host.unified {
+        return Err(Error::invalid(
+            "group spec",
+            ":PATH",
+            "no controller named, and this host has no cgroup2 hierarchy for a group without controllers; \
+             name some (memory,cpu:PATH)",
+        ));
+    }
     let mut out = BTreeSet::new();
     for name in names {
         let c = Controller::from_name(name).ok_or_else(|| {
@@ -129,9 +137,18 @@ mod tests {
         assert_eq!(g.path.as_str(), "data_processor");
         assert_eq!(parse_group_spec("*:/tenants/a/").unwrap().path.as_str(), "tenants/a");
         assert_eq!(parse_group_spec("*:x").unwrap().controllers, Controllers::All);
-        for bad in ["memory", ":x", "memory:", "memory,,cpu:x", "memory:../x", "memory:/"] {
+        assert_eq!(parse_group_spec(":x").unwrap().controllers, Controllers::Named(Vec::new()));
+        for bad in ["memory", "memory:", "memory,,cpu:x", "memory:../x", "memory:/", ":"] {
             assert!(parse_group_spec(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn no_controller_is_a_cgroup2_group() {
+        let none = Controllers::Named(Vec::new());
+        assert!(resolve(&none, &v2_host()).unwrap().is_empty());
+        let v1 = Host { unified: false, ..hybrid_host() };
+        assert!(resolve(&none, &v1).unwrap_err().to_string().contains("no cgroup2"));
     }
 
     #[test]
