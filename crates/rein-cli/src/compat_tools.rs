@@ -511,9 +511,13 @@ fn controller_files(group: &Group, controllers: &[Controller]) -> anyhow::Result
             if !f.starts_with(&prefix) {
                 continue;
             }
-            // Write-only files (memory.force_empty, cgroup.kill) are skipped, as libcgroup does.
-            if let Ok(v) = m.read(group.path(), &f) {
-                out.push((f, v));
+            // Files the kernel gives no value to read (memory.force_empty, write-only;
+            // memory.pressure_level, an event file) refuse with EINVAL: libcgroup lists them
+            // with an empty value. Other unreadable files are left out.
+            match m.read(group.path(), &f) {
+                Ok(v) => out.push((f, v)),
+                Err(e) if e.errno() == Some(libc::EINVAL) => out.push((f, String::new())),
+                Err(_) => {}
             }
         }
     }
