@@ -524,22 +524,25 @@ fn controller_files(group: &Group, controllers: &[Controller]) -> anyhow::Result
     Ok(out)
 }
 
-const CGEXEC_HELP: &str = "Usage: cgexec [-h] [-g <controllers>:<path>] [--sticky] command [arguments] ...
+const CGEXEC_HELP: &str = "Usage: cgexec [-h] [-b] [-g <controllers>:<path>] [--sticky] command [arguments] ...
 Run the task in given control group(s) (rein's libcgroup compatibility)
+  -b\t\t\t\tIgnore the default systemd delegated hierarchy: rein's paths always start at the root
   -g <controllers>:<path>\tControl group which should be added
   -h, --help\t\t\tDisplay this help
   --sticky\t\t\taccepted and ignored: rein runs no cgrulesengd daemon
 ";
 
 fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts = [opt('g', &[], true), opt('s', &["sticky"], false), opt('h', &["help"], false)];
+    let opts = [opt('g', &[], true), opt('s', &["sticky"], false), opt('h', &["help"], false), opt('b', &[], false)];
     let mut specs = Vec::new();
     let mut command: Vec<OsString> = Vec::new();
     for item in getopt(args, &opts, true)? {
         match item {
             Item::Opt('h', _) => return help(CGEXEC_HELP),
             Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
-            Item::Opt('s', _) => {}
+            // libcgroup 3 starts paths at systemd's delegated slice unless -b; rein's
+            // paths always start at the root, which is what -b asks for.
+            Item::Opt('s' | 'b', _) => {}
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => command.push(a),
         }
@@ -571,8 +574,9 @@ fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pids: &[u32]) -> anyhow::Result
 }
 
 const CGCLASSIFY_HELP: &str =
-    "Usage: cgclassify [[-g] <controllers>:<path>] [--sticky | --cancel-sticky] <list of pids>
+    "Usage: cgclassify [[-g] <controllers>:<path>] [-b] [--sticky | --cancel-sticky] <list of pids>
 Move running task(s) to given cgroups (rein's libcgroup compatibility)
+  -b\t\t\t\tIgnore the default systemd delegated hierarchy: rein's paths always start at the root
   -h, --help\t\t\tDisplay this help
   -g <controllers>:<path>\tControl group to be used as target
   --cancel-sticky, --sticky\taccepted and ignored: rein runs no cgrulesengd daemon
@@ -584,6 +588,7 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
         opt('s', &["sticky"], false),
         opt(CANCEL_STICKY, &["cancel-sticky"], false),
         opt('h', &["help"], false),
+        opt('b', &[], false),
     ];
     let mut specs = Vec::new();
     let mut pids = Vec::new();
@@ -591,7 +596,8 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
         match item {
             Item::Opt('h', _) => return help(CGCLASSIFY_HELP),
             Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
-            Item::Opt('s' | CANCEL_STICKY, _) => {}
+            // See cgexec: rein's paths start at the root, as -b asks.
+            Item::Opt('s' | 'b' | CANCEL_STICKY, _) => {}
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => {
                 let t = operand_text(&a)?;
