@@ -110,6 +110,9 @@ pub(crate) fn v2_devices(m: &Mount, path: &GroupPath) -> Result<Option<crate::de
     v2::devices::read_back(m, path)
 }
 
+/// v1's `devices.list`, for the layers above the seam.
+pub(crate) const DEVICES_LIST_V1: &str = v1::DEVICES_LIST;
+
 /// v1's `devices.list` of a group where device access is rein's cgroup2 program (no
 /// devices hierarchy): the program's rules as v1 lists them; every device when the
 /// group has no program. None for another file, or a group with no cgroup2 directory.

@@ -161,12 +161,21 @@ impl Group {
         }
 
         // On v1 a process is bound only by the hierarchies it is placed in: under a
-        // parent with rules in the devices hierarchy, the group joins it there too, so
-        // the parent's rules bind it as they do on v2 (where every program up the tree
-        // runs) whether or not it has rules of its own.
+        // parent that restricts devices, the group joins the devices hierarchy too, so the
+        // parent's rules bind it as they do on v2 (where every program up the tree runs)
+        // whether or not it has rules of its own. A parent whose list allows every device
+        // (`a *:* rwm`: rein's own `rein` parent, and most) is not joined: a v1 migration
+        // costs an RCU grace period, and there is nothing to inherit. (The kernel does not
+        // list what such a parent denies; a group under one without rules of its own stays
+        // where its creator was in that hierarchy.)
         if let Some(Binding::V1(m)) = h.binding(Controller::Devices) {
-            let parent_has_dir = path.lineage().iter().rev().nth(1).is_some_and(|p| !p.is_root() && m.mount.exists(p));
-            if parent_has_dir {
+            let restricting = path.lineage().iter().rev().nth(1).is_some_and(|p| {
+                !p.is_root()
+                    && m.mount
+                        .read(p, crate::backend::DEVICES_LIST_V1)
+                        .is_ok_and(|list| list.lines().all(|l| l.trim() != "a *:* rwm"))
+            });
+            if restricting {
                 let i = h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or(0);
                 v1_sets.entry(i).or_default().insert(Controller::Devices);
             }
