@@ -271,12 +271,17 @@ pub(crate) fn procs(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
 
 /// The pids of a group's directory (not its children); errors as reading the file does.
 ///
-/// A threaded cgroup2 group refuses to list processes (`cgroup.procs` reads fail with
+/// A cgroup the kernel is removing (ENODEV) holds none. A threaded cgroup2 group refuses
+/// to list processes (`cgroup.procs` reads fail with
 /// EOPNOTSUPP: its processes' other threads may live elsewhere); its members are then the
 /// processes its threads (`cgroup.threads`) belong to.
 pub(crate) fn read_procs(m: &Mount, g: &GroupPath) -> Result<Vec<u32>> {
     match m.read(g, PROCS) {
         Ok(t) => format::pids(PROCS, &t),
+        // A cgroup being removed (its directory still there, the kernel's node already
+        // deactivated: systemd stopping a scope while rein looks) answers ENODEV. Only an
+        // empty cgroup can be removed: it holds no process.
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(Vec::new()),
         Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => {
             let tids = format::pids(v2::CGROUP_THREADS, &m.read(g, v2::CGROUP_THREADS)?)?;
             let mut pids: Vec<u32> = tids.into_iter().filter_map(crate::procfs::thread_group).collect();
