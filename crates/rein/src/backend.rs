@@ -209,6 +209,27 @@ pub fn device_control(h: &Hierarchy) -> DeviceControl {
     }
 }
 
+/// Whether network control (rates, priority, class, counters) works here: rein's three
+/// programs, probed by loading them (not attaching) with a map, on a host with cgroup2;
+/// else why not.
+pub fn network_control(h: &Hierarchy) -> std::result::Result<(), String> {
+    use crate::bpf::{net_program, sys};
+    if h.unified().is_none() {
+        return Err("no cgroup2 mount (network programs attach to cgroup2 directories; use net_cls and tc)".into());
+    }
+    let map = sys::array_map_create(64, 2, "rein_probe").map_err(|e| e.to_string())?;
+    use std::os::fd::AsRawFd;
+    let fd = map.as_raw_fd();
+    for (kind, at, insns) in [
+        (sys::ProgType::CgroupSkb, sys::AttachType::InetEgress, net_program::program(fd, true)),
+        (sys::ProgType::CgroupSkb, sys::AttachType::InetIngress, net_program::program(fd, false)),
+        (sys::ProgType::SockOps, sys::AttachType::SockOps, net_program::tcp_program(fd)),
+    ] {
+        sys::prog_load(kind, Some(at), &insns, "rein_probe").map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 /// Plans one v1 hierarchy of a group (see [`v1::plan::plan`]).
 pub(crate) fn plan_v1(
     h: &Hierarchy,

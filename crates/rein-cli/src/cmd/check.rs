@@ -34,6 +34,8 @@ struct Report {
     missing: Vec<&'static str>,
     features: Features,
     devices: String,
+    /// Whether network control works here, or why not.
+    network: String,
     driver: &'static str,
     driver_reason: String,
     root: bool,
@@ -123,6 +125,10 @@ fn build(h: &Hierarchy, (driver, driver_reason): (&'static str, String)) -> Repo
             psi,
         },
         devices: rein::backend::device_control(h).to_string(),
+        network: match rein::backend::network_control(h) {
+            Ok(()) => "BPF programs on cgroup2 (cgroup skb egress and ingress, sock_ops)".into(),
+            Err(why) => format!("unavailable: {why}"),
+        },
         driver,
         driver_reason,
         root,
@@ -173,6 +179,7 @@ pub fn check(h: &std::sync::Arc<Hierarchy>, drivers: DriverOpts, json: bool) -> 
         yes(f.psi)
     );
     println!("devices      {}", r.devices);
+    println!("network      {}", r.network);
     let what = if r.driver == "systemd" { "transient units over D-Bus" } else { "rein writes the cgroup files itself" };
     println!("driver       {} ({what}): {}", r.driver, r.driver_reason);
     let who = if r.root {

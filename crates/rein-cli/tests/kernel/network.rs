@@ -438,6 +438,9 @@ fn counters_reach_stat_and_the_exporter() {
     assert!(tx >= bytes, "stat counted {tx}, the receiver got {bytes}: {v}");
     let table = text(&ok(rein(&["stat", &g]))).0;
     assert!(table.contains("NET-TX"), "{table}");
+    // rein check says network control works here (its probe loads the three programs).
+    let check = text(&ok(rein(&["check"]))).0;
+    assert!(check.lines().any(|l| l.starts_with("network      BPF programs on cgroup2")), "{check}");
     #[cfg(feature = "exporter")]
     {
         let ex = crate::observe::Exporter::start(&e);
