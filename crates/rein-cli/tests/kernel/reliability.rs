@@ -872,9 +872,17 @@ fn cgdelete_outlasts_a_process_that_keeps_joining() {
     let tools = tempfile::tempdir().expect("tempdir");
     ok(run(&["compat", "install", tools.path().to_str().expect("utf-8")]));
     let g = format!("{}/busy", e.parent);
-    let o = Command::new(tools.path().join("cgcreate")).args(["-g", &format!("pids:{g}")]).output().expect("cgcreate");
-    ok(o);
-    let place = rein::lifecycle::place_of(&e.h, rein::compat::raw::Home::Controller(Controller::Pids)).expect("pids");
+    // cgdelete moves processes to the parent. On cgroup2 a parent that enables controllers
+    // for its children cannot hold processes (the no-internal-process rule), so the group
+    // has none there (`-g :PATH`, a cgroup2 group with no controller); a v1-only host uses
+    // the pids hierarchy.
+    let (spec, place) = if e.h.unified().is_some() {
+        (format!(":{g}"), rein::plan::Place::V2)
+    } else {
+        let p = rein::lifecycle::place_of(&e.h, rein::compat::raw::Home::Controller(Controller::Pids)).expect("pids");
+        (format!("pids:{g}"), p)
+    };
+    ok(Command::new(tools.path().join("cgcreate")).args(["-g", &spec]).output().expect("cgcreate"));
     let procs = place.mount(&e.h).dir_path(&GroupPath::parse(&g).unwrap()).join("cgroup.procs");
     // Joins the group every 10 ms until the group is gone (as in libcgroup's suite; a
     // tight loop that rejoins within microseconds can keep any rmdir busy for ever).
@@ -886,7 +894,7 @@ fn cgdelete_outlasts_a_process_that_keeps_joining() {
     wait_until("the joiner is in the group", 10, || {
         std::fs::read_to_string(&procs).is_ok_and(|t| t.contains(&joiner.id().to_string()))
     });
-    let o = Command::new(tools.path().join("cgdelete")).args(["-g", &format!("pids:{g}")]).output().expect("cgdelete");
+    let o = Command::new(tools.path().join("cgdelete")).args(["-g", &spec]).output().expect("cgdelete");
     let _ = joiner.kill();
     let _ = joiner.wait();
     ok(o);
