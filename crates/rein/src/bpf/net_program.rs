@@ -17,7 +17,12 @@
 //!     included, with no qdisc (pacing with fq and skb->tstamp, as Cilium's EDT manager
 //!     does, needs fq on the egress device, which rein never installs on its own).
 //!   - Ingress: a cgroup program can only pass or drop what has arrived; TCP's sender
-//!     sees the drops as loss and slows down.
+//!     sees the drops as loss and slows down. The bucket holds 250 ms of the rate, what
+//!     a sender that lost the tail of a flight would otherwise lose in its minimum
+//!     retransmission timeout (200 ms).
+//!   - The clocks are read and written without a lock (counters use atomic adds): two
+//!     CPUs sending at the same instant may both pass on one reading, so the group can
+//!     go over by a packet per collision. The kernel tests measure the result.
 //! - **Mark** egress packets with a priority (`skb->priority`): what net_prio did, and
 //!   with a class id (`MAJ:MIN` as `MAJ << 16 | MIN`) what net_cls did: HTB and PRIO
 //!   qdiscs put a packet whose priority equals one of their class ids into that class.
