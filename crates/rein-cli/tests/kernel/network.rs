@@ -146,7 +146,9 @@ fn library_programs_police_egress_and_count() {
         let (c, counters) = net_program::read(d.fd().as_fd()).expect("read").expect("attached");
         assert_eq!(c, config);
         eprintln!("{counters:?}");
-        assert!((0.9e7..=1.1e7).contains(&rate), "{proto}: {rate} bit/s, want 10 Mbit/s +-10%");
+        // A 3 s transfer driven through the library: the start weighs more than in the
+        // 5 s CLI measurements (egress_limits_hold...), so 15% here.
+        assert!((0.85e7..=1.1e7).contains(&rate), "{proto}: {rate} bit/s, want 10 Mbit/s (-15%, +10%)");
     }
 }
 
