@@ -530,6 +530,14 @@ impl Effective {
         }
     }
 
+    /// The state v1's `devices.list` shows when it shows all of it: a denying default and
+    /// its exceptions. None for an allowing default (`a *:* rwm`: the kernel does not list
+    /// what it denies then), or text that does not parse.
+    pub fn from_v1_list(text: &str) -> Option<Effective> {
+        let e = DeviceAccess::from_v1_list(text).ok()?.effective(&[]);
+        (!e.default_allow).then_some(e)
+    }
+
     /// What v1's `devices.list` shows for this state: `a *:* rwm` for an allowing
     /// default, else one line per allowed exception.
     pub fn v1_list(&self) -> String {

@@ -168,12 +168,14 @@ impl Group {
         // costs an RCU grace period, and there is nothing to inherit. (The kernel does not
         // list what such a parent denies; a group under one without rules of its own stays
         // where its creator was in that hierarchy.)
-        if let Some(Binding::V1(m)) = h.binding(Controller::Devices) {
+        // (A group with rules of its own is there already: no read.)
+        if let (Some(Binding::V1(m)), false) = (h.binding(Controller::Devices), required.contains(&Controller::Devices))
+        {
             let restricting = path.lineage().iter().rev().nth(1).is_some_and(|p| {
                 !p.is_root()
                     && m.mount
                         .read(p, crate::backend::DEVICES_LIST_V1)
-                        .is_ok_and(|list| list.lines().all(|l| l.trim() != "a *:* rwm"))
+                        .is_ok_and(|list| crate::devices::Effective::from_v1_list(&list).is_some())
             });
             if restricting {
                 let i = h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or(0);

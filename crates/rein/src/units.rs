@@ -536,13 +536,18 @@ impl Rate {
             "gibit" => 1024.0 * 1024.0 * 1024.0,
             "tibit" => 1024f64.powi(4),
             "bps" | "kbps" | "mbps" | "gbps" | "tbps" => {
+                let prefix = &lower[..lower.len() - 3];
+                let bytes = match prefix {
+                    "" => "B/s",
+                    "k" => "kB/s",
+                    "m" => "MB/s",
+                    "g" => "GB/s",
+                    _ => "TB/s",
+                };
                 return Err(format!(
                     "'{s}' is ambiguous: tc reads '{}' as bytes per second, most people as bits; write \
-                     {num}{} for bits or {num}{} for bytes",
-                    unit.trim(),
-                    lower.trim_end_matches("ps").to_string() + "it",
-                    ["B/s", "kB/s", "MB/s", "GB/s", "TB/s"]
-                        [["bps", "kbps", "mbps", "gbps", "tbps"].iter().position(|u| *u == lower).unwrap_or(0)]
+                     {num}{prefix}bit for bits or {num}{bytes} for bytes",
+                    unit.trim()
                 ));
             }
             _ => {

@@ -13,7 +13,7 @@ use rein::bpf::{self, device_program, sys};
 use rein::testing::{DEVICE_TABLE, device_access};
 use rein::{Group, Mode, Resources, Spec};
 
-use crate::support::{ALL, BlockDevice, Env, bin, env, text};
+use crate::support::{ALL, BlockDevice, Env, bin, env, ok, refused_and_nothing_left, rein, text};
 
 /// A directory of device nodes under /dev (devtmpfs: nodes open there), named
 /// `c-MAJ-MIN` / `b-MAJ-MIN` as `rein-testload dev` expects; removed on drop.
@@ -54,15 +54,6 @@ impl Drop for Nodes {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status, text(&o).0, text(&o).1);
-    o
-}
-
-fn rein(args: &[&str]) -> Output {
-    Command::new(bin("rein")).args(args).output().expect("run rein")
 }
 
 /// The answers (`allowed` / `denied`) the shell fragments printed, in order.
@@ -276,39 +267,25 @@ fn a_parents_rules_bind_its_children() {
 fn bad_device_input_is_refused_and_leaves_nothing() {
     let Some(e) = env("dev_bad", ALL) else { return };
     let g = format!("{}/bad", e.parent);
-    for (args, quoted) in [
-        (&["--device-allow", "x 1:3 r"][..], "'x 1:3 r'"),
-        (&["--device-allow", "c 1:3"], "'c 1:3'"),
-        (&["--device-allow", "c 1:3 rwx"], "'c 1:3 rwx'"),
-        (&["--device-allow", "c 1:3:4 r"], "'c 1:3:4 r'"),
-        (&["--device-allow", "c 99999:3 r"], "'c 99999:3 r'"),
-        (&["--device-allow", "b 1:3 rw"], "'b 1:3 rw'"),
-        (&["--device", "/dev/does-not-exist"], "'/dev/does-not-exist'"),
-        (&["--device", "/etc/hostname:r"], "'/etc/hostname:r'"),
-        (&["--device", "/dev/null:rx"], "'/dev/null:rx'"),
-        (&["--device-policy", "open"], "'open'"),
-        (&["-p", "DeviceAllow=/dev/block/1:3 r"], "'/dev/block/1:3 r'"),
-        (&["-p", "DeviceAllow=char-no-such-driver"], "'char-no-such-driver'"),
-        (&["--device-cgroup-rule", "c 1:3 q"], "'c 1:3 q'"),
-    ] {
-        for cmd in ["run", "create"] {
-            let mut full = vec![cmd];
-            if cmd == "run" {
-                full.extend_from_slice(&["--parent", &e.parent]);
-            }
-            full.extend_from_slice(args);
-            if cmd == "create" {
-                full.push(&g);
-            } else {
-                full.extend_from_slice(&["--", "true"]);
-            }
-            let o = rein(&full);
-            let (_, err) = text(&o);
-            assert_eq!(o.status.code(), Some(125), "{full:?}: {err}");
-            assert!(err.contains(quoted), "{full:?} should quote {quoted}: {err}");
-            assert!(e.leftovers().is_empty(), "{full:?} left {:?}", e.leftovers());
-        }
-    }
+    refused_and_nothing_left(
+        &e,
+        &g,
+        &[
+            (&["--device-allow", "x 1:3 r"][..], "'x 1:3 r'"),
+            (&["--device-allow", "c 1:3"], "'c 1:3'"),
+            (&["--device-allow", "c 1:3 rwx"], "'c 1:3 rwx'"),
+            (&["--device-allow", "c 1:3:4 r"], "'c 1:3:4 r'"),
+            (&["--device-allow", "c 99999:3 r"], "'c 99999:3 r'"),
+            (&["--device-allow", "b 1:3 rw"], "'b 1:3 rw'"),
+            (&["--device", "/dev/does-not-exist"], "'/dev/does-not-exist'"),
+            (&["--device", "/etc/hostname:r"], "'/etc/hostname:r'"),
+            (&["--device", "/dev/null:rx"], "'/dev/null:rx'"),
+            (&["--device-policy", "open"], "'open'"),
+            (&["-p", "DeviceAllow=/dev/block/1:3 r"], "'/dev/block/1:3 r'"),
+            (&["-p", "DeviceAllow=char-no-such-driver"], "'char-no-such-driver'"),
+            (&["--device-cgroup-rule", "c 1:3 q"], "'c 1:3 q'"),
+        ],
+    );
     // Nothing attached to the parent either.
     if e.h.mode() == Mode::Unified && Path::new(&e.h.unified().unwrap().mount.path().join(&e.parent)).exists() {
         assert_eq!(programs(&e, &e.parent), Some((0, 0)));

@@ -12,7 +12,7 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use rein::Mode;
 use rein::bpf::net_program::{self, NetConfig};
 
-use crate::support::{ALL, Env, bin, env, text};
+use crate::support::{ALL, Env, bin, env, ok, refused_and_nothing_left, rein, text};
 
 /// A network namespace held by a `rein-testload netns` process; gone when it ends.
 pub struct Netns {
@@ -298,15 +298,6 @@ fn a_live_change_reaches_a_running_transfer() {
     ok(rein(&["rm", &g]));
 }
 
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status, text(&o).0, text(&o).1);
-    o
-}
-
-fn rein(args: &[&str]) -> Output {
-    Command::new(bin("rein")).args(args).output().expect("rein")
-}
-
 fn show(g: &str) -> serde_json::Value {
     serde_json::from_slice(&ok(rein(&["show", g, "--json"])).stdout).expect("show --json")
 }
@@ -383,38 +374,24 @@ fn priority_and_class_choose_the_tc_class() {
 fn bad_network_input_is_refused_and_leaves_nothing() {
     let Some(e) = env("net_bad", ALL) else { return };
     let g = format!("{}/bad", e.parent);
-    for (args, quoted) in [
-        (&["--net-egress", "10"][..], "'10'"),
-        (&["--net-egress", "10mbps"], "'10mbps'"),
-        (&["--net-egress", "10furlongs"], "'10furlongs'"),
-        (&["--net-egress", "0mbit"], "'0mbit'"),
-        (&["--net-egress", "-1mbit"], "'-1mbit'"),
-        (&["--net-ingress", "0"], "'0'"),
-        (&["--net-classid", "10"], "'10'"),
-        (&["--net-classid", "1:2:3"], "'1:2:3'"),
-        (&["--net-classid", "0:10"], "'0:10'"),
-        (&["--net-priority", "high"], "'high'"),
-        (&["--net-priority", "nosuchif0 3"], "'nosuchif0'"),
-        (&["--net-priority", "3", "--net-classid", "1:1"], "give one"),
-    ] {
-        for cmd in ["run", "create"] {
-            let mut full = vec![cmd];
-            if cmd == "run" {
-                full.extend_from_slice(&["--parent", &e.parent]);
-            }
-            full.extend_from_slice(args);
-            if cmd == "create" {
-                full.push(&g);
-            } else {
-                full.extend_from_slice(&["--", "true"]);
-            }
-            let o = rein(&full);
-            let (_, err) = text(&o);
-            assert_eq!(o.status.code(), Some(125), "{full:?}: {err}");
-            assert!(err.contains(quoted), "{full:?} should say {quoted}: {err}");
-            assert!(e.leftovers().is_empty(), "{full:?} left {:?}", e.leftovers());
-        }
-    }
+    refused_and_nothing_left(
+        &e,
+        &g,
+        &[
+            (&["--net-egress", "10"][..], "'10'"),
+            (&["--net-egress", "10mbps"], "'10mbps'"),
+            (&["--net-egress", "10furlongs"], "'10furlongs'"),
+            (&["--net-egress", "0mbit"], "'0mbit'"),
+            (&["--net-egress", "-1mbit"], "'-1mbit'"),
+            (&["--net-ingress", "0"], "'0'"),
+            (&["--net-classid", "10"], "'10'"),
+            (&["--net-classid", "1:2:3"], "'1:2:3'"),
+            (&["--net-classid", "0:10"], "'0:10'"),
+            (&["--net-priority", "high"], "'high'"),
+            (&["--net-priority", "nosuchif0 3"], "'nosuchif0'"),
+            (&["--net-priority", "3", "--net-classid", "1:1"], "give one"),
+        ],
+    );
 }
 
 #[test]

@@ -114,6 +114,41 @@ fn remove_tree(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// Asserts that `o` succeeded (its output in the message otherwise); returns it.
+pub fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status, text(&o).0, text(&o).1);
+    o
+}
+
+/// `rein ARGS`, as given (no parent added).
+pub fn rein(args: &[&str]) -> Output {
+    Command::new(bin("rein")).args(args).output().expect("run rein")
+}
+
+/// For each `(flags, quoted)`: `rein run --parent PARENT FLAGS -- true` and `rein create
+/// FLAGS GROUP` both exit 125 with `quoted` in the message, and leave no group behind.
+pub fn refused_and_nothing_left(e: &Env, group: &str, cases: &[(&[&str], &str)]) {
+    for (args, quoted) in cases {
+        for cmd in ["run", "create"] {
+            let mut full = vec![cmd];
+            if cmd == "run" {
+                full.extend_from_slice(&["--parent", &e.parent]);
+            }
+            full.extend_from_slice(args);
+            if cmd == "create" {
+                full.push(group);
+            } else {
+                full.extend_from_slice(&["--", "true"]);
+            }
+            let o = rein(&full);
+            let (_, err) = text(&o);
+            assert_eq!(o.status.code(), Some(125), "{full:?}: {err}");
+            assert!(err.contains(quoted), "{full:?} should say {quoted}: {err}");
+            assert!(e.leftovers().is_empty(), "{full:?} left {:?}", e.leftovers());
+        }
+    }
+}
+
 /// stdout and stderr as text.
 pub fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())

@@ -4,7 +4,7 @@
 //! Documentation/admin-guide/cgroup-v1/devices.rst.
 
 use super::core::Current;
-use crate::devices::{DeviceAccess, DeviceRule, DeviceType, Effective};
+use crate::devices::{DeviceAccess, Effective};
 use crate::error::{Error, Result};
 use crate::plan::Write;
 use crate::resources::Resources;
@@ -37,10 +37,10 @@ pub const PARENT_DEVICES_LIST: &str = "../devices.list";
 pub(super) fn writes(r: &Resources, current: Current<'_>, w: &mut Vec<Write>) {
     let Some(access) = &r.devices else { return };
     let mut state = access.effective(&crate::devices::pts_majors());
-    if let Some(parent) = current(PARENT_DEVICES_LIST).as_deref().and_then(parse_list) {
+    if let Some(parent) = current(PARENT_DEVICES_LIST).as_deref().and_then(Effective::from_v1_list) {
         state = state.within(&parent);
     }
-    match current(DEVICES_LIST).as_deref().and_then(parse_list) {
+    match current(DEVICES_LIST).as_deref().and_then(Effective::from_v1_list) {
         Some(now) if !now.default_allow && !state.default_allow => {
             for e in now.exceptions.iter().filter(|e| !state.exceptions.contains(e)) {
                 w.push(Write::new(DEVICES_DENY, e.rule(false).to_string()));
@@ -62,20 +62,6 @@ fn state_writes(state: &Effective, w: &mut Vec<Write>) {
     }
 }
 
-/// The state `devices.list` shows, when it shows all of it: the exceptions of a denying
-/// default (None for an allowing one, whose denied devices the kernel does not list).
-fn parse_list(text: &str) -> Option<Effective> {
-    let mut e = Effective { default_allow: false, exceptions: Vec::new() };
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let rule = DeviceRule::parse(line, true).ok()?;
-        if rule.kind == DeviceType::All {
-            return None;
-        }
-        e.apply(&rule);
-    }
-    Some(e)
-}
-
 /// The device access `devices.list` shows: every device (`a *:* rwm`, an allowing
 /// default; what it denies is not shown by the kernel), or the devices allowed.
 pub(super) fn read_back(get: &dyn Fn(&str) -> Option<String>, r: &mut Resources) -> Result<()> {
@@ -87,7 +73,7 @@ pub(super) fn read_back(get: &dyn Fn(&str) -> Option<String>, r: &mut Resources)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::devices::DevicePolicy;
+    use crate::devices::{DevicePolicy, DeviceRule};
 
     #[test]
     fn the_default_first_then_the_exceptions() {
