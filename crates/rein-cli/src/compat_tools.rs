@@ -5,9 +5,11 @@
 //!
 //! Options follow libcgroup's getopt_long strings (src/tools/*.c): options and
 //! operands may mix (GNU permutation) except for cgexec, which stops at the command.
-//! Exit status follows rein's contract rather than libcgroup's ECG* numbers: 0 on
-//! success, 125 on error, 2 on a usage error (cgexec: the command's own status, as it
-//! replaces itself with the command; 126/127 when it cannot run it).
+//! Exit status: 0 on success; on a usage error libcgroup's status, 129 (its
+//! EXIT_BADARGS), with its words ("Wrong input parameters", "no cgroup specified", ...),
+//! which scripts and libcgroup's own tests look for; 125 on any other error (rein's
+//! contract rather than libcgroup's ECG* numbers); cgexec: the command's own status, as
+//! it replaces itself with the command, 126/127 when it cannot run it.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -50,12 +52,17 @@ pub fn main(tool: &'static str) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => match e.downcast_ref::<Usage>() {
+            None if e.downcast_ref::<Verbatim>().is_some() => {
+                let v = e.downcast_ref::<Verbatim>().expect("checked");
+                eprintln!("{tool}: {}", v.0);
+                ExitCode::from(v.1)
+            }
             Some(u) => {
                 if !u.0.is_empty() {
                     eprintln!("{tool}: {}", u.0);
                 }
-                eprintln!("Try '{tool} -h' for more information.");
-                ExitCode::from(2)
+                eprintln!("Wrong input parameters, try '{tool} -h' for more information.");
+                ExitCode::from(EXIT_BADARGS)
             }
             None => {
                 eprintln!("{tool}: error: {e:#}");
@@ -68,7 +75,10 @@ pub fn main(tool: &'static str) -> ExitCode {
     }
 }
 
-/// A usage error (exit 2).
+/// libcgroup's exit status for a usage error (src/tools/tools-common.h).
+pub const EXIT_BADARGS: u8 = 129;
+
+/// A usage error (exit [`EXIT_BADARGS`]).
 #[derive(Debug)]
 struct Usage(String);
 
@@ -79,6 +89,23 @@ impl std::fmt::Display for Usage {
 }
 
 impl std::error::Error for Usage {}
+
+/// An error libcgroup's tools report in these words with this status (scripts and
+/// libcgroup's tests match them): printed as "TOOL: MESSAGE".
+#[derive(Debug)]
+struct Verbatim(String, u8);
+
+impl std::fmt::Display for Verbatim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Verbatim {}
+
+/// The status libcgroup's tools exit with for a group that does not exist (its ECG*
+/// error number modulo 256, as measured with cgdelete of a missing group).
+const EXIT_NO_GROUP: u8 = 96;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(msg.into()))
@@ -295,22 +322,44 @@ fn create_one(h: &Arc<Hierarchy>, s: &GroupSpec) -> anyhow::Result<bool> {
     }
 }
 
-const CGSET_HELP: &str = "Usage: cgset [-r <name=value>] <cgroup_path> ...
+const CGSET_HELP: &str = "Usage: cgset [-R] [-r <name=value>] <cgroup_path> ...
    or: cgset --copy-from <source_cgroup_path> <cgroup_path> ...
 Set the parameters of given cgroup(s) (rein's libcgroup compatibility: v1 names work on v2 and v2 names on v1)
   -r, --variable <name>\t\t\tDefine parameter to set
+  -R, --recursive\t\t\tSet it in the group and every group below it
+  -b\t\t\t\t\tIgnore the default systemd delegated hierarchy (accepted: rein's paths start at the root)
   --copy-from <source_cgroup_path>\tControl group whose parameters will be copied
 ";
 
+/// Files of the cgroup2 core that cgset writes as they are, like libcgroup (not limits:
+/// a thread to move, controllers to enable for the children); the kernel's refusal is
+/// reported with its reason.
+const PASS_THROUGH: [&str; 2] = ["cgroup.threads", "cgroup.subtree_control"];
+
 fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts =
-        [opt('r', &["variable", "rule"], true), opt(COPY_FROM, &["copy-from"], true), opt('h', &["help"], false)];
+    let opts = [
+        opt('r', &["variable", "rule"], true),
+        opt(COPY_FROM, &["copy-from"], true),
+        opt('R', &["recursive"], false),
+        opt('b', &[], false),
+        opt('h', &["help"], false),
+    ];
+    if args.is_empty() {
+        return Err(usage("Usage is cgset -r <name=value> <relative path to cgroup>"));
+    }
     let mut settings = Vec::new();
     let mut copy_from = None;
     let mut groups = Vec::new();
+    let mut recursive = false;
     for item in getopt(args, &opts, false)? {
         match item {
             Item::Opt('h', _) => return help(CGSET_HELP),
+            Item::Opt('R', _) => recursive = true,
+            // libcgroup 3: ignore the systemd delegation boundary; rein's paths start at the root.
+            Item::Opt('b', _) => {}
+            Item::Opt('r', Some(v)) if v.split_once('=').is_none_or(|(n, val)| n.is_empty() || val.is_empty()) => {
+                return Err(usage(format!("wrong parameter of option -r: {v}")));
+            }
             Item::Opt('r', Some(v)) => settings.push(raw::parse_setting(&v)?),
             Item::Opt(COPY_FROM, Some(v)) => copy_from = Some(GroupPath::parse(&v)?),
             Item::Opt(..) => return Err(usage("")),
@@ -327,6 +376,10 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("no cgroup specified"));
     }
     let h = hierarchy()?;
+    let (pass, settings): (Vec<_>, Vec<_>) = match h.unified() {
+        Some(_) => settings.into_iter().partition(|(n, _)| PASS_THROUGH.contains(&n.as_str())),
+        None => (Vec::new(), settings),
+    };
     let copied = match &copy_from {
         Some(src) => {
             let g = Group::open(h.clone(), src)?;
@@ -337,24 +390,57 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    // -R: each group and every group below it, parents first.
+    let mut targets: Vec<(GroupPath, bool)> = Vec::new();
+    for path in &groups {
+        let group = Group::open(h.clone(), path)?;
+        let mut stack = vec![(path.clone(), group)];
+        while let Some((p, g)) = stack.pop() {
+            let children = if recursive { g.children()? } else { Vec::new() };
+            targets.push((p.clone(), !children.is_empty()));
+            for c in children.iter().rev() {
+                let cp = p.join(c)?;
+                stack.push((cp.clone(), Group::open(h.clone(), &cp)?));
+            }
+        }
+    }
     // Every group's change lock (rein::lock), all at once in the lock order (by path), so
     // that two cgsets naming the same groups in another order cannot wait for each other;
     // then one plan for every group: a refusal anywhere changes nothing anywhere.
-    let opened = groups.iter().map(|p| Group::open(h.clone(), p)).collect::<rein::Result<Vec<Group>>>()?;
+    let opened = targets.iter().map(|(p, _)| Group::open(h.clone(), p)).collect::<rein::Result<Vec<Group>>>()?;
     let locks = rein::group::lock_groups(&opened, rein::lock::LOCK_TIMEOUT)?;
-    let mut plan = Plan::new();
-    for path in &groups {
-        let group = Group::open(h.clone(), path)?;
-        let change = match &copied {
-            Some(r) => Change { spec: Spec { resources: r.clone(), ..Spec::default() }, raw: Vec::new() },
-            None => {
-                let t = raw::translate(&settings, &host(&h), &current_reader(&h, path))?;
-                Change { spec: Spec { resources: t.resources, ..Spec::default() }, raw: t.raw }
-            }
-        };
-        plan.extend(lifecycle::plan_set(&group, &change)?);
+    if !settings.is_empty() || copied.is_some() {
+        let mut plan = Plan::new();
+        for (path, group) in targets.iter().map(|(p, _)| p).zip(&opened) {
+            let change = match &copied {
+                Some(r) => Change { spec: Spec { resources: r.clone(), ..Spec::default() }, raw: Vec::new() },
+                None => {
+                    let t = raw::translate(&settings, &host(&h), &current_reader(&h, path))?;
+                    Change { spec: Spec { resources: t.resources, ..Spec::default() }, raw: t.raw }
+                }
+            };
+            plan.extend(lifecycle::plan_set(group, &change)?);
+        }
+        plan.execute(&h)?;
     }
-    plan.execute(&h)?;
+    if let Some(u) = h.unified() {
+        for (name, value) in &pass {
+            // As libcgroup: -R enables top down and disables bottom up, and leaves the
+            // subtree_control of groups without children alone.
+            let mut order: Vec<&(GroupPath, bool)> = targets.iter().collect();
+            if value.starts_with('-') {
+                order.reverse();
+            }
+            for (path, has_children) in order {
+                if recursive && name == "cgroup.subtree_control" && !has_children && groups.iter().all(|g| g != path) {
+                    continue;
+                }
+                u.mount
+                    .write(path, name, value)
+                    .with_context(|| format!("cannot set {name}={value} in group '{}'", path.as_str()))?;
+            }
+        }
+    }
     drop(locks);
     Ok(ExitCode::SUCCESS)
 }
@@ -646,6 +732,14 @@ fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     let h = hierarchy()?;
     for s in merge_specs(specs) {
+        let exists = h.unified().iter().map(|u| &u.mount).chain(h.v1_mounts().iter().map(|m| &m.mount)).any(|m| m.exists(&s.path));
+        if !exists {
+            let name = s.path.as_str().trim_start_matches('/');
+            return Err(anyhow::Error::new(Verbatim(
+                format!("cannot remove group '{name}': No such file or directory"),
+                EXIT_NO_GROUP,
+            )));
+        }
         let group =
             Group::open(h.clone(), &s.path).with_context(|| format!("cannot remove group '{}'", s.path.as_str()))?;
         let controllers = match &s.controllers {
