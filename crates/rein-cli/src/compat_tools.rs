@@ -732,7 +732,12 @@ fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     let h = hierarchy()?;
     for s in merge_specs(specs) {
-        let exists = h.unified().iter().map(|u| &u.mount).chain(h.v1_mounts().iter().map(|m| &m.mount)).any(|m| m.exists(&s.path));
+        let exists = h
+            .unified()
+            .iter()
+            .map(|u| &u.mount)
+            .chain(h.v1_mounts().iter().map(|m| &m.mount))
+            .any(|m| m.exists(&s.path));
         if !exists {
             let name = s.path.as_str().trim_start_matches('/');
             return Err(anyhow::Error::new(Verbatim(

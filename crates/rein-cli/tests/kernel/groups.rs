@@ -516,3 +516,52 @@ fn an_empty_controller_list_is_a_cgroup2_group() {
     let _ = sleeper.kill();
     let _ = sleeper.wait();
 }
+
+/// Under libcgroup's names rein answers as libcgroup does where its own test suite
+/// looks (tests/libcgroup runs that suite): usage errors exit 129 with its words,
+/// `cgset -R` sets a group and every group below it, `cgdelete` of a missing group says
+/// "No such file or directory" with 96, and on cgroup2 `cgset -r
+/// cgroup.subtree_control=...` is written through, with the kernel's refusal reported.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn cgset_and_cgdelete_answer_like_libcgroup() {
+    let Some(e) = env("libcgroup_words", ALL) else { return };
+    let t = Tools::install(&e);
+    let g = format!("{}/r", e.parent);
+    let leaf = format!("{g}/a/b");
+    ok(t.run("cgcreate", &["-g", &format!("pids:{leaf}")]));
+    ok(t.run("cgset", &["-R", "-r", "pids.max=50", &g]));
+    for p in [g.clone(), format!("{g}/a"), leaf.clone()] {
+        assert_eq!(file(&e, &p, "pids.max"), "50", "{p}");
+    }
+    ok(t.run("cgset", &["-r", "pids.max=60", &g]));
+    assert_eq!(file(&e, &g, "pids.max"), "60");
+    assert_eq!(file(&e, &leaf, "pids.max"), "50");
+    for (args, needle) in [
+        (vec!["-r", "pids.max=5", "--copy-from", &g, &leaf], "Wrong input parameters"),
+        (vec!["-r", "pids.max=5"], "cgset: no cgroup specified"),
+        (vec![&g], "cgset: no name-value pair was set"),
+        (vec![], "Usage is"),
+        (vec!["-r", "pids.max=", &g], "cgset: wrong parameter of option -r: pids.max="),
+        (vec!["-Z", &g], "Wrong input parameters"),
+    ] {
+        let o = t.run("cgset", &args);
+        assert_eq!(o.status.code(), Some(129), "cgset {args:?}: {}", text(&o).1);
+        assert!(text(&o).1.contains(needle), "cgset {args:?}: {}", text(&o).1);
+    }
+    let missing = format!("{}/missing", e.parent);
+    let o = t.run("cgdelete", &["-g", &format!("pids:{missing}")]);
+    assert_eq!(o.status.code(), Some(96), "{}", text(&o).1);
+    let want = format!("cgdelete: cannot remove group '{missing}': No such file or directory");
+    assert!(text(&o).1.contains(&want), "{}", text(&o).1);
+    if v2(&e) {
+        ok(t.run("cgset", &["-r", "cgroup.subtree_control=+pids", &format!("{g}/a")]));
+        let sc = e.h.unified().unwrap().mount.path().join(format!("{g}/a/cgroup.subtree_control"));
+        assert!(std::fs::read_to_string(&sc).unwrap().contains("pids"), "{}", sc.display());
+        let o = t.run("cgset", &["-r", "cgroup.subtree_control=+nosuch", &g]);
+        assert_ne!(o.status.code(), Some(0));
+        assert!(text(&o).1.contains("cgroup.subtree_control"), "{}", text(&o).1);
+    }
+    ok(t.run("cgdelete", &["-r", "-g", &format!("pids:{g}")]));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
