@@ -423,6 +423,12 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         }
         plan.execute(&h)?;
     }
+    if let Some(src) = &copy_from {
+        let src = Group::open(h.clone(), src)?;
+        for (path, _) in &targets {
+            copy_unmodelled(&h, &src, path)?;
+        }
+    }
     if let Some(u) = h.unified() {
         for (name, value) in &pass {
             // As libcgroup: -R enables top down and disables bottom up, and leaves the
@@ -443,6 +449,41 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     drop(locks);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `cgset --copy-from`, the rest of it: libcgroup copies every setting of the source's
+/// controllers, and rein's model (copied above) does not hold them all
+/// (memory.swappiness, ...). Every writable one-line controller file of the source whose
+/// value differs in `dst` is written there, in the hierarchy it is in.
+fn copy_unmodelled(h: &Hierarchy, src: &Group, dst: &GroupPath) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for node in src.nodes() {
+        let m = node.place.mount(h);
+        if !m.exists(dst) {
+            continue;
+        }
+        let mut files = m.files(src.path())?;
+        files.sort();
+        for f in files {
+            // Controller files only: not cgroup.*, tasks, notify_on_release, release_agent.
+            match f.split_once('.') {
+                Some((prefix, _)) if prefix != "cgroup" => {}
+                _ => continue,
+            }
+            let writable =
+                std::fs::metadata(m.file_path(src.path(), &f)).is_ok_and(|md| md.permissions().mode() & 0o200 != 0);
+            let Ok(value) = m.read(src.path(), &f) else { continue };
+            let value = value.trim_end();
+            if !writable || value.is_empty() || value.contains('\n') {
+                continue;
+            }
+            if m.read(dst, &f).is_ok_and(|now| now.trim_end() == value) {
+                continue;
+            }
+            m.write(dst, &f, value).with_context(|| format!("cannot copy {f}={value} to group '{}'", dst.as_str()))?;
+        }
+    }
+    Ok(())
 }
 
 const CGGET_HELP: &str = "Usage: cgget [-nv] [-r <name>] [-g <controllers>] [-a] <path> ...

@@ -519,7 +519,8 @@ fn an_empty_controller_list_is_a_cgroup2_group() {
 
 /// Under libcgroup's names rein answers as libcgroup does where its own test suite
 /// looks (tests/libcgroup runs that suite): usage errors exit 129 with its words,
-/// `cgset -R` sets a group and every group below it, `cgdelete` of a missing group says
+/// `cgset -R` sets a group and every group below it, `cgset --copy-from` copies settings
+/// rein does not model, `cgdelete` of a missing group says
 /// "No such file or directory" with 96, and on cgroup2 `cgset -r
 /// cgroup.subtree_control=...` is written through, with the kernel's refusal reported.
 #[test]
@@ -562,6 +563,15 @@ fn cgset_and_cgdelete_answer_like_libcgroup() {
         assert_ne!(o.status.code(), Some(0));
         assert!(text(&o).1.contains("cgroup.subtree_control"), "{}", text(&o).1);
     }
+    // --copy-from copies settings outside rein's model too, as libcgroup does.
+    let (src, dst) = (format!("{}/src", e.parent), format!("{}/dst", e.parent));
+    ok(t.run("cgcreate", &["-g", &format!("memory:{src}"), "-g", &format!("memory:{dst}")]));
+    let (name, value) = if v2(&e) { ("memory.oom.group", "1") } else { ("memory.swappiness", "42") };
+    ok(t.run("cgset", &["-r", &format!("{name}={value}"), &src]));
+    assert_ne!(file(&e, &dst, name), value);
+    ok(t.run("cgset", &["--copy-from", &src, &dst]));
+    assert_eq!(file(&e, &dst, name), value);
+    ok(t.run("cgdelete", &["-g", &format!("memory:{src}"), "-g", &format!("memory:{dst}")]));
     ok(t.run("cgdelete", &["-r", "-g", &format!("pids:{g}")]));
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
 }
