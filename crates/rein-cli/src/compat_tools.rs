@@ -1,4 +1,5 @@
-//! Multi-call: invoked as cgcreate, cgset, cgget, cgexec, cgclassify or cgdelete (links
+//! Multi-call: invoked as cgcreate, cgset, cgget, cgexec, cgclassify, cgdelete, lscgroup
+//! or lssubsys (links
 //! made by `rein compat install`), rein takes those libcgroup tools' options and prints
 //! their output formats, so scripts and tutorials written for libcgroup run unchanged,
 //! on cgroup v2 hosts too (v1 names are translated, see rein::compat::raw).
@@ -29,7 +30,7 @@ use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 use crate::cmd::host::{current_reader, detect_at, exec_command, host, places_for, spec_controllers};
 
 /// The libcgroup tool names rein answers to.
-pub const TOOLS: [&str; 6] = ["cgcreate", "cgset", "cgget", "cgexec", "cgclassify", "cgdelete"];
+pub const TOOLS: [&str; 8] = ["cgcreate", "cgset", "cgget", "cgexec", "cgclassify", "cgdelete", "lscgroup", "lssubsys"];
 
 /// The tool rein was invoked as, if `argv[0]` names one.
 pub fn called_as() -> Option<&'static str> {
@@ -47,6 +48,8 @@ pub fn main(tool: &'static str) -> ExitCode {
         "cgget" => cgget(&args),
         "cgexec" => cgexec(&args),
         "cgclassify" => cgclassify(&args),
+        "lscgroup" => lscgroup(&args),
+        "lssubsys" => lssubsys(&args),
         _ => cgdelete(&args),
     };
     match result {
@@ -804,6 +807,186 @@ fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
         lifecycle::delete(&group, places.as_deref(), recursive)
             .with_context(|| format!("cannot remove group '{}'", s.path.as_str()))?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+const LSCGROUP_HELP: &str = "Usage: lscgroup [[-g] <controllers>:<path>] ...
+List all cgroups (rein's libcgroup compatibility)
+  -g <controllers>:<path>\tControl group to be displayed (-g is optional)
+  -h, --help\t\t\tDisplay this help
+";
+
+/// The mount a controller named as libcgroup names it (v1 or v2 name) is bound to, with
+/// the name it is listed under there.
+fn bound_mount<'h>(h: &'h Hierarchy, name: &str) -> Option<&'h rein::cgroupfs::Mount> {
+    let c = Controller::ALL.into_iter().find(|c| c.v1_name() == name || c.v2_name() == name)?;
+    Some(match h.binding(c)? {
+        rein::hierarchy::Binding::V1(m) => &m.mount,
+        rein::hierarchy::Binding::V2(u) => &u.mount,
+    })
+}
+
+fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let opts = [opt('g', &[], true), opt('h', &["help"], false)];
+    let mut specs = Vec::new();
+    for item in getopt(args, &opts, false)? {
+        match item {
+            Item::Opt('h', _) => return help(LSCGROUP_HELP),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt(..) => return Err(usage("")),
+            Item::Arg(a) => specs.push(libcgroup::parse_group_spec(&operand_text(&a)?)?),
+        }
+    }
+    let h = hierarchy()?;
+    // No group: every hierarchy from its root, listed by its controllers.
+    let mut lists: Vec<(String, GroupPath)> = Vec::new();
+    if specs.is_empty() {
+        for m in h.v1_mounts() {
+            let names: Vec<&str> = m.controllers.iter().map(|c| c.v1_name()).collect();
+            lists.push((names.join(","), GroupPath::root()));
+        }
+        if let Some(u) = h.unified().filter(|u| !u.controllers.is_empty()) {
+            let names: Vec<&str> = u
+                .controllers
+                .iter()
+                .filter(|c| matches!(h.binding(**c), Some(rein::hierarchy::Binding::V2(_))))
+                .map(|c| c.v2_name())
+                .collect();
+            if !names.is_empty() {
+                lists.push((names.join(","), GroupPath::root()));
+            }
+        }
+    }
+    for s in &specs {
+        let names: Vec<String> = match &s.controllers {
+            Controllers::Named(n) => n.clone(),
+            Controllers::All => {
+                Controller::ALL.iter().filter(|c| h.binding(**c).is_some()).map(|c| c.v1_name().to_string()).collect()
+            }
+        };
+        for n in names {
+            lists.push((n, s.path.clone()));
+        }
+    }
+    let mut out = String::new();
+    for (names, path) in &lists {
+        let first = names.split(',').next().unwrap_or_default();
+        let m = bound_mount(&h, first)
+            .ok_or_else(|| anyhow::Error::new(Verbatim(format!("cannot find controller '{first}'"), EXIT_NO_GROUP)))?;
+        if !m.exists(path) {
+            let p = path.as_str().trim_start_matches('/');
+            return Err(anyhow::Error::new(Verbatim(format!("cannot find group '{p}'"), EXIT_NO_GROUP)));
+        }
+        let base = path.as_str().trim_matches('/');
+        out.push_str(&format!("{names}:/{base}/\n"));
+        // Depth first, parents before children, names sorted.
+        let mut stack: Vec<GroupPath> =
+            m.children(path)?.iter().rev().map(|c| path.join(c)).collect::<rein::Result<_>>()?;
+        while let Some(p) = stack.pop() {
+            out.push_str(&format!("{names}:/{}\n", p.as_str().trim_start_matches('/')));
+            let mut kids = m.children(&p)?;
+            kids.sort();
+            for c in kids.iter().rev() {
+                stack.push(p.join(c)?);
+            }
+        }
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+const LSSUBSYS_HELP: &str = "Usage: lssubsys [-i] [-m] [-M] [-a] [<controller>...]
+List hierarchies containing given subsystem (rein's libcgroup compatibility)
+  -a, --all\t\tList all subsystems
+  -h, --help\t\tDisplay this help
+  -i, --hierarchies\tDisplay information about hierarchies
+  -m, --mount-points\tDisplay mount points
+  -M, --all-mount-points\tDisplay all mount points
+";
+
+/// `/proc/cgroups`: each enabled controller's name and hierarchy id, in its order.
+fn proc_cgroups() -> anyhow::Result<Vec<(String, String)>> {
+    let text = std::fs::read_to_string("/proc/cgroups").context("cannot read /proc/cgroups")?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() >= 4 && f[3] == "1").then(|| (f[0].to_string(), f[1].to_string()))
+        })
+        .collect())
+}
+
+fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let opts = [
+        opt('a', &["all"], false),
+        opt('i', &["hierarchies"], false),
+        opt('m', &["mount-points"], false),
+        opt('M', &["all-mount-points"], false),
+        opt('h', &["help"], false),
+    ];
+    let (mut all, mut ids, mut mounts) = (false, false, false);
+    let mut wanted: Vec<String> = Vec::new();
+    for item in getopt(args, &opts, false)? {
+        match item {
+            Item::Opt('h', _) => return help(LSSUBSYS_HELP),
+            Item::Opt('a', _) => all = true,
+            Item::Opt('i', _) => ids = true,
+            Item::Opt('m' | 'M', _) => mounts = true,
+            Item::Opt(..) => return Err(usage("")),
+            Item::Arg(a) => wanted.push(operand_text(&a)?),
+        }
+    }
+    let h = hierarchy()?;
+    let kernel = proc_cgroups()?;
+    let id_of =
+        |name: &str| kernel.iter().find(|(n, _)| n == name).map(|(_, i)| i.clone()).unwrap_or_else(|| "0".into());
+    let mut out = String::new();
+    let mut listed: BTreeSet<String> = BTreeSet::new();
+    // One line per v1 hierarchy: its controllers, as the kernel orders them.
+    for m in h.v1_mounts() {
+        let names: Vec<&str> = kernel
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| m.controllers.iter().any(|c| c.v1_name() == *n))
+            .collect();
+        if names.is_empty() || (!wanted.is_empty() && !names.iter().any(|n| wanted.iter().any(|w| w == n))) {
+            continue;
+        }
+        listed.extend(names.iter().map(|n| n.to_string()));
+        let mut line = names.join(",");
+        if ids {
+            line.push_str(&format!(" {}", id_of(names[0])));
+        }
+        if mounts {
+            line.push_str(&format!(" {}", m.mount.path().display()));
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    // -a (or a controller named): the others too, one a line; those cgroup2 offers with
+    // its mount point for -m.
+    for (name, id) in &kernel {
+        if listed.contains(name) || !(all || wanted.iter().any(|w| w == name)) {
+            continue;
+        }
+        let mut line = name.clone();
+        if ids {
+            line.push_str(&format!(" {id}"));
+        }
+        if mounts {
+            let on_v2 = Controller::ALL
+                .into_iter()
+                .find(|c| c.v1_name() == name || c.v2_name() == name)
+                .and_then(|c| h.binding(c));
+            if let Some(rein::hierarchy::Binding::V2(u)) = on_v2 {
+                line.push_str(&format!(" {}", u.mount.path().display()));
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    print!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 

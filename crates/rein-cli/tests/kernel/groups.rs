@@ -575,3 +575,46 @@ fn cgset_and_cgdelete_answer_like_libcgroup() {
     ok(t.run("cgdelete", &["-r", "-g", &format!("pids:{g}")]));
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
 }
+
+/// lscgroup lists a group and the groups below it as libcgroup does (the group named with
+/// a trailing slash, then its descendants, parents first); lssubsys lists each v1
+/// hierarchy's controllers (with -m its mount point), and with -a every controller the
+/// kernel has (libcgroup's ftests 029-032 check the same).
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn lscgroup_and_lssubsys_list_like_libcgroup() {
+    let Some(e) = env("lscgroup", ALL) else { return };
+    let t = Tools::install(&e);
+    let g = format!("{}/l", e.parent);
+    ok(t.run("cgcreate", &["-g", &format!("pids:{g}/a/b"), "-g", &format!("pids:{g}/c")]));
+    let o = ok(t.run("lscgroup", &["-g", &format!("pids:{g}")]));
+    assert_eq!(text(&o).0, format!("pids:/{g}/\npids:/{g}/a\npids:/{g}/a/b\npids:/{g}/c\n"));
+    let o = ok(t.run("lscgroup", &[&format!("pids:/{g}/a"), &format!("pids:{g}/c")]));
+    assert_eq!(text(&o).0, format!("pids:/{g}/a/\npids:/{g}/a/b\npids:/{g}/c/\n"));
+    let o = t.run("lscgroup", &["-g", &format!("pids:{}/missing", e.parent)]);
+    assert_eq!(o.status.code(), Some(96), "{}", text(&o).1);
+    let o = t.run("lscgroup", &["-g", &format!("nosuch:{g}")]);
+    assert!(text(&o).1.contains("cannot find controller 'nosuch'"), "{}", text(&o).1);
+
+    let kernel: Vec<String> = std::fs::read_to_string("/proc/cgroups")
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split_whitespace().nth(3) == Some("1"))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    let o = ok(t.run("lssubsys", &["-a"]));
+    let all = text(&o).0;
+    let listed: Vec<&str> = all.lines().flat_map(|l| l.split(',')).collect();
+    for k in &kernel {
+        assert!(listed.contains(&k.as_str()), "{k} missing from lssubsys -a:\n{all}");
+    }
+    let o = ok(t.run("lssubsys", &["-m"]));
+    assert_eq!(text(&o).0.lines().count(), e.h.v1_mounts().len(), "{}", text(&o).0);
+    for m in e.h.v1_mounts() {
+        let at = format!(" {}", m.mount.path().display());
+        assert!(text(&o).0.lines().any(|l| l.ends_with(&at)), "{at}: {}", text(&o).0);
+    }
+    ok(t.run("cgdelete", &["-r", "-g", &format!("pids:{g}")]));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
