@@ -106,8 +106,9 @@ impl std::fmt::Display for Verbatim {
 
 impl std::error::Error for Verbatim {}
 
-/// The status libcgroup's tools exit with for a group that does not exist (its ECG*
-/// error number modulo 256, as measured with cgdelete of a missing group).
+/// The status libcgroup's tools exit with for a group or controller that does not exist
+/// (its ECG* error number modulo 256, as measured with cgdelete of a missing group and
+/// cgget of an unknown controller).
 const EXIT_NO_GROUP: u8 = 96;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -549,6 +550,16 @@ fn cgget(args: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     if !with_path.is_empty() && !operands.is_empty() {
         return Err(usage("give groups either with -g <controllers>:<path> or as operands"));
+    }
+    // An unknown controller name: libcgroup's words and status.
+    let named = with_path.iter().flat_map(|(_, s)| match &s.controllers {
+        Controllers::Named(n) => n.clone(),
+        Controllers::All => Vec::new(),
+    });
+    for n in named.chain(ctrl_lists.iter().flat_map(|l| l.split(',')).map(String::from)) {
+        if !n.is_empty() && Controller::from_name(&n).is_none() {
+            return Err(anyhow::Error::new(Verbatim(format!("cannot find controller '{n}'"), EXIT_NO_GROUP)));
+        }
     }
     let mut jobs: Vec<(String, GroupPath, Want)> = Vec::new();
     for (shown, spec) in with_path {

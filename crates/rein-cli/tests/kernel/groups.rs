@@ -550,6 +550,9 @@ fn cgset_and_cgdelete_answer_like_libcgroup() {
         assert_eq!(o.status.code(), Some(129), "cgset {args:?}: {}", text(&o).1);
         assert!(text(&o).1.contains(needle), "cgset {args:?}: {}", text(&o).1);
     }
+    let o = t.run("cgget", &["-g", "nosuchctl", &g]);
+    assert_eq!(o.status.code(), Some(96), "{}", text(&o).1);
+    assert!(text(&o).1.contains("cgget: cannot find controller 'nosuchctl'"), "{}", text(&o).1);
     let missing = format!("{}/missing", e.parent);
     let o = t.run("cgdelete", &["-g", &format!("pids:{missing}")]);
     assert_eq!(o.status.code(), Some(96), "{}", text(&o).1);
