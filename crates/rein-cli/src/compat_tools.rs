@@ -1,5 +1,5 @@
-//! Multi-call: invoked as cgcreate, cgset, cgget, cgexec, cgclassify, cgdelete, lscgroup
-//! or lssubsys (links
+//! Multi-call: invoked as cgcreate, cgset, cgget, cgexec, cgclassify, cgdelete, lscgroup,
+//! lssubsys, cgxget or cgxset (links
 //! made by `rein compat install`), rein takes those libcgroup tools' options and prints
 //! their output formats, so scripts and tutorials written for libcgroup run unchanged,
 //! on cgroup v2 hosts too (v1 names are translated, see rein::compat::raw).
@@ -30,7 +30,8 @@ use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 use crate::cmd::host::{current_reader, detect_at, exec_command, host, places_for, spec_controllers};
 
 /// The libcgroup tool names rein answers to.
-pub const TOOLS: [&str; 8] = ["cgcreate", "cgset", "cgget", "cgexec", "cgclassify", "cgdelete", "lscgroup", "lssubsys"];
+pub const TOOLS: [&str; 10] =
+    ["cgcreate", "cgset", "cgget", "cgexec", "cgclassify", "cgdelete", "lscgroup", "lssubsys", "cgxget", "cgxset"];
 
 /// The tool rein was invoked as, if `argv[0]` names one.
 pub fn called_as() -> Option<&'static str> {
@@ -49,6 +50,8 @@ pub fn main(tool: &'static str) -> ExitCode {
         "cgexec" => cgexec(&args),
         "cgclassify" => cgclassify(&args),
         "lscgroup" => lscgroup(&args),
+        "cgxget" => cgget(&without_version_flags(&args)),
+        "cgxset" => cgset(&without_version_flags(&args)),
         "lssubsys" => lssubsys(&args),
         _ => cgdelete(&args),
     };
@@ -213,6 +216,35 @@ fn getopt(args: &[OsString], opts: &[Opt], stop_at_operand: bool) -> anyhow::Res
         }
     }
     Ok(out)
+}
+
+/// cgxget and cgxset are cgget and cgset whose `-1`/`-2` say which cgroup version the
+/// names are in, and `-i` to skip names without an equivalent. rein's cgget and cgset
+/// take either version's names on every host and translate them (rein::compat::raw), so
+/// the names say it already: the flags are accepted and dropped.
+fn without_version_flags(args: &[OsString]) -> Vec<OsString> {
+    let flag = |a: &OsString| match a.to_str() {
+        Some("--v1" | "--v2" | "--ignore-unmappable") => true,
+        Some(s) => {
+            s.len() > 1
+                && s.starts_with('-')
+                && !s.starts_with("--")
+                && s[1..].chars().all(|c| matches!(c, '1' | '2' | 'i'))
+        }
+        None => false,
+    };
+    let mut out = Vec::new();
+    for (i, a) in args.iter().enumerate() {
+        // "--" ends the options; a value of -r is never a bare "-1".
+        if a == "--" {
+            out.extend(args[i..].iter().cloned());
+            break;
+        }
+        if !flag(a) {
+            out.push(a.clone());
+        }
+    }
+    out
 }
 
 fn hierarchy() -> anyhow::Result<Arc<Hierarchy>> {

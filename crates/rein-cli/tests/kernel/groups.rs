@@ -535,6 +535,11 @@ fn cgset_and_cgdelete_answer_like_libcgroup() {
     for p in [g.clone(), format!("{g}/a"), leaf.clone()] {
         assert_eq!(file(&e, &p, "pids.max"), "50", "{p}");
     }
+    // cgxset and cgxget: cgset and cgget whose -1/-2 name the version of the names, which
+    // rein's names say already.
+    ok(t.run("cgxset", &["-2", "-r", "pids.max=70", &g]));
+    let o = ok(t.run("cgxget", &["-1", "-i", "-n", "-v", "-r", "pids.max", &g]));
+    assert_eq!(text(&o).0, "70\n");
     ok(t.run("cgset", &["-r", "pids.max=60", &g]));
     assert_eq!(file(&e, &g, "pids.max"), "60");
     assert_eq!(file(&e, &leaf, "pids.max"), "50");
