@@ -50,7 +50,7 @@ pub fn main(tool: &'static str) -> ExitCode {
         "cgexec" => cgexec(&args),
         "cgclassify" => cgclassify(&args),
         "lscgroup" => lscgroup(&args),
-        "cgxget" => cgget(&without_version_flags(&args)),
+        "cgxget" => cgxget(&args),
         "cgxset" => cgset(&without_version_flags(&args)),
         "lssubsys" => lssubsys(&args),
         _ => cgdelete(&args),
@@ -541,6 +541,49 @@ enum Want {
 }
 
 fn cgget(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    cgget_as(args, None)
+}
+
+/// The names libcgroup's conversion table marks unmappable: each version has the file,
+/// with contents the other cannot be computed from (src/abstraction-map.c).
+const UNMAPPABLE: [&str; 10] = [
+    "cpu.stat",
+    "cpuset.mem_exclusive",
+    "cpuset.mem_hardwall",
+    "cpuset.memory_migrate",
+    "cpuset.memory_pressure",
+    "cpuset.mem_pressure_enabled",
+    "cpuset.memory_spread_page",
+    "cpuset.memory_spread_slab",
+    "cpuset.sched_load_balance",
+    "cpuset.sched_relax_domain_level",
+];
+
+/// cgxget: cgget with `-1`/`-2` (the version the names are in) and `-i` (leave out names
+/// without an equivalent in the running version).
+fn cgxget(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    let has = |f: char, long: &str| {
+        args.iter().any(|a| {
+            a.to_str().is_some_and(|s| {
+                s == long
+                    || (s.starts_with('-')
+                        && !s.starts_with("--")
+                        && s[1..].chars().all(|c| matches!(c, '1' | '2' | 'i'))
+                        && s.contains(f))
+            })
+        })
+    };
+    let version = match (has('1', "--v1"), has('2', "--v2")) {
+        (true, false) => Some(1),
+        (false, true) => Some(2),
+        _ => None,
+    };
+    cgget_as(&without_version_flags(args), version.map(|v| (v, has('i', "--ignore-unmappable"))))
+}
+
+/// cgget, or cgxget with (the version the names are in, whether to leave out the ones
+/// that have no equivalent in the running version).
+fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCode> {
     let opts = [
         opt('r', &["variable"], true),
         opt('h', &["help"], false),
@@ -617,6 +660,31 @@ fn cgget(args: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     let h = hierarchy()?;
     let host = host(&h);
+    // cgxget: a name in the other version's terms that no conversion reaches.
+    if let Some((version, ignore)) = cgx {
+        let running = |name: &str| match raw::home_of(name) {
+            Ok(Home::Controller(c)) => match h.binding(c) {
+                Some(rein::hierarchy::Binding::V2(_)) => Some(2),
+                Some(rein::hierarchy::Binding::V1(_)) => Some(1),
+                None => None,
+            },
+            _ => None,
+        };
+        let unmappable = |n: &String| UNMAPPABLE.contains(&n.as_str()) && running(n).is_some_and(|r| r != version);
+        for (_, _, want) in jobs.iter_mut() {
+            if let Want::Names(list) = want {
+                if let Some(n) = list.iter().find(|n| unmappable(n)).filter(|_| !ignore) {
+                    bail!(Error::invalid(
+                        "-r",
+                        n.as_str(),
+                        format!("{n} of cgroup v{version} has no equivalent in this host's version; -i leaves it out")
+                    ));
+                }
+                list.retain(|n| !unmappable(n));
+            }
+        }
+        jobs.retain(|(_, _, w)| !matches!(w, Want::Names(l) if l.is_empty()));
+    }
     let mut out = String::new();
     for (shown, path, want) in jobs {
         let group = Group::open(h.clone(), &path)?;

@@ -16,6 +16,9 @@ pub const CPUSET_MEMS: &str = "cpuset.mems";
 pub const CPUSET_EFFECTIVE_CPUS: &str = "cpuset.effective_cpus";
 /// cpuset: memory nodes actually usable.
 pub const CPUSET_EFFECTIVE_MEMS: &str = "cpuset.effective_mems";
+/// cpuset: whether the group's CPUs are its own (siblings may not share them); cgroup
+/// v2's counterpart is `cpuset.cpus.partition` (1 is `root`, 0 `member`).
+pub const CPUSET_CPU_EXCLUSIVE: &str = "cpuset.cpu_exclusive";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[CPUSET_CPUS, CPUSET_MEMS];
 

@@ -13,6 +13,9 @@ pub const CPUSET_MEMS: &str = "cpuset.mems";
 pub const CPUSET_CPUS_EFFECTIVE: &str = "cpuset.cpus.effective";
 /// Memory nodes actually granted.
 pub const CPUSET_MEMS_EFFECTIVE: &str = "cpuset.mems.effective";
+/// Whether the group is a partition root (`root`, `isolated`) or a `member`; cgroup v1's
+/// counterpart is `cpuset.cpu_exclusive`.
+pub const CPUSET_CPUS_PARTITION: &str = "cpuset.cpus.partition";
 /// The limit files `rein show` lists.
 pub(super) const LIMIT_FILES: &[&str] = &[CPUSET_CPUS, CPUSET_MEMS];
 

@@ -282,6 +282,34 @@ mod tests {
         assert!(t.resources.memory.high.is_some());
     }
 
+    /// cpuset.cpu_exclusive (v1) and cpuset.cpus.partition (v2) map into each other as
+    /// libcgroup maps them: 1 is root, 0 is member.
+    #[test]
+    fn exclusive_cpus_map_to_partitions_and_back() {
+        for (value, want) in [("1", "root"), ("0", "member")] {
+            let t = tr(&v2_host(), &[("cpuset.cpu_exclusive", value)]).unwrap();
+            assert_eq!(t.raw.len(), 1);
+            assert_eq!((t.raw[0].file.as_str(), t.raw[0].value.as_str()), ("cpuset.cpus.partition", want));
+        }
+        for (value, want) in [("root", "1"), ("isolated", "1"), ("member", "0")] {
+            let t = tr(&hybrid_host(), &[("cpuset.cpus.partition", value)]).unwrap();
+            assert_eq!((t.raw[0].file.as_str(), t.raw[0].value.as_str()), ("cpuset.cpu_exclusive", want));
+        }
+        assert!(tr(&v2_host(), &[("cpuset.cpu_exclusive", "2")]).is_err());
+        assert!(tr(&hybrid_host(), &[("cpuset.cpus.partition", "all")]).is_err());
+        for (file, text, name, want) in [
+            ("cpuset.cpus.partition", "root\n", "cpuset.cpu_exclusive", "1"),
+            ("cpuset.cpus.partition", "member\n", "cpuset.cpu_exclusive", "0"),
+        ] {
+            let r = |_: Home, f: &str| (f == file).then(|| text.to_string());
+            assert_eq!(read(name, &v2_host(), &r).unwrap(), want);
+        }
+        for (text, want) in [("1\n", "root"), ("0\n", "member")] {
+            let r = |_: Home, f: &str| (f == "cpuset.cpu_exclusive").then(|| text.to_string());
+            assert_eq!(read("cpuset.cpus.partition", &hybrid_host(), &r).unwrap(), want);
+        }
+    }
+
     #[test]
     fn names_without_meaning_here_are_errors_with_the_closest_equivalent() {
         let cases: &[(Host, &str, &str, &str)] = &[

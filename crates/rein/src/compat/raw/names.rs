@@ -252,6 +252,9 @@ pub(super) const KNOWN: &[Known] = &[
     stat(v1::CPUSET_EFFECTIVE_MEMS, V1, CPUSET),
     stat(v2::CPUSET_CPUS_EFFECTIVE, V2, CPUSET),
     stat(v2::CPUSET_MEMS_EFFECTIVE, V2, CPUSET),
+    // exclusive CPUs: a flag on v1, a partition on v2 (1 = root, 0 = member), as libcgroup maps them
+    k(v1::CPUSET_CPU_EXCLUSIVE, V1, CPUSET, None),
+    k(v2::CPUSET_CPUS_PARTITION, V2, CPUSET, None),
     // io
     k(v1::BLKIO_WEIGHT, V1, IO, Some(v2::IO_WEIGHT)),
     k(v1::BLKIO_BFQ_WEIGHT, V1, IO, Some(v2::IO_WEIGHT)),

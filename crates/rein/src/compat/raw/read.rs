@@ -177,6 +177,14 @@ pub fn read(name: &str, host: &Host, read: Reader<'_>) -> Result<String> {
                 devs.iter().map(|(d, [r, w, ri, wi])| format!("{d} rbps={r} wbps={w} riops={ri} wiops={wi}")).collect();
             lines.join("\n")
         }
+        v1::CPUSET_CPU_EXCLUSIVE => {
+            let partition = get(CPUSET, v2::CPUSET_CPUS_PARTITION)?;
+            if partition.trim().starts_with("member") { "0" } else { "1" }.to_string()
+        }
+        v2::CPUSET_CPUS_PARTITION => {
+            let exclusive = get(CPUSET, v1::CPUSET_CPU_EXCLUSIVE)?;
+            if exclusive.trim() == "1" { "root" } else { "member" }.to_string()
+        }
         v2::CGROUP_FREEZE => {
             let st = get(FREEZER, v1::FREEZER_STATE)?;
             if st.trim() == "THAWED" { "0" } else { "1" }.to_string()

@@ -139,6 +139,14 @@ pub fn translate(
                 r.cpu.weight = Some(convert::shares_to_weight(n));
             }
             v1::CPU_CFS_BURST => t.raw.push(RawWrite { home, file: v2::CPU_MAX_BURST.into(), value: value.clone() }),
+            v1::CPUSET_CPU_EXCLUSIVE => {
+                let partition = match value.trim() {
+                    "1" => "root",
+                    "0" => "member",
+                    _ => return Err(bad("expected 0 or 1".into())),
+                };
+                t.raw.push(RawWrite { home, file: v2::CPUSET_CPUS_PARTITION.into(), value: partition.into() })
+            }
             v1::BLKIO_WEIGHT => {
                 let n = units::parse_count(value).map_err(bad)?;
                 r.io.weight = Some(convert::blkio_weight_to_io_weight(n));
@@ -199,6 +207,14 @@ pub fn translate(
             }
             v2::CPU_WEIGHT => r.cpu.weight = Some(value.parse::<Weight>().map_err(bad)?),
             v2::CPU_MAX_BURST => t.raw.push(RawWrite { home, file: v1::CPU_CFS_BURST.into(), value: value.clone() }),
+            v2::CPUSET_CPUS_PARTITION => {
+                let exclusive = match value.trim() {
+                    "root" | "isolated" => "1",
+                    "member" => "0",
+                    _ => return Err(bad("expected root, isolated or member".into())),
+                };
+                t.raw.push(RawWrite { home, file: v1::CPUSET_CPU_EXCLUSIVE.into(), value: exclusive.into() })
+            }
             v2::IO_WEIGHT => {
                 let w = value.trim().strip_prefix("default").map(str::trim).unwrap_or(value.trim());
                 if w.contains(':') {
