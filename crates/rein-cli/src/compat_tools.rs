@@ -399,7 +399,7 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
             Item::Opt('r', Some(v)) => settings.push(raw::parse_setting(&v)?),
             Item::Opt(COPY_FROM, Some(v)) => copy_from = Some(GroupPath::parse(&v)?),
             Item::Opt(..) => return Err(usage("")),
-            Item::Arg(a) => groups.push(cgset_path(&operand_text(&a)?)?),
+            Item::Arg(a) => groups.push(GroupPath::parse(&operand_text(&a)?)?),
         }
     }
     if settings.is_empty() && copy_from.is_none() {
@@ -485,28 +485,6 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     drop(locks);
     Ok(ExitCode::SUCCESS)
-}
-
-/// A group path as libcgroup's cgset takes it: relative to the root, where `.` and `..`
-/// are resolved by name (`web/../` is the root, which cgset may write
-/// cgroup.subtree_control of); `..` above the root is refused.
-fn cgset_path(s: &str) -> anyhow::Result<GroupPath> {
-    let mut parts: Vec<&str> = Vec::new();
-    for c in s.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    bail!(Error::invalid("group", s, "'..' leaves the cgroup root"));
-                }
-            }
-            c => parts.push(c),
-        }
-    }
-    if parts.is_empty() {
-        return Ok(GroupPath::root());
-    }
-    Ok(GroupPath::parse(&parts.join("/"))?)
 }
 
 /// `cgset --copy-from`, the rest of it: libcgroup copies every setting of the source's
