@@ -597,6 +597,27 @@ impl Group {
         }
     }
 
+    /// The CPU time of every process of the group and its child groups so far, µs: the
+    /// cgroup2 core's `cpu.stat` where the group has a cgroup2 directory, else v1
+    /// `cpuacct.usage`. One file; None where neither exists for this group.
+    pub fn cpu_usage_usec(&self) -> Result<Option<u64>> {
+        let place = match (self.v2_node(), self.node_with(Controller::Cpuacct)) {
+            (Some(n), _) | (None, Some(n)) => n.place,
+            (None, None) => return Ok(None),
+        };
+        backend::cpu_usage_usec(place, self.mount(place), &self.path)
+    }
+
+    /// Whether the group lives in `controller`'s hierarchy, and where.
+    pub fn place_of(&self, controller: Controller) -> Option<Place> {
+        self.node_with(controller).map(|n| n.place)
+    }
+
+    /// Whether the group has a cgroup2 directory (pressure files, `cgroup.kill`).
+    pub fn has_v2_dir(&self) -> bool {
+        self.v2_node().is_some()
+    }
+
     /// OOM kills counted in the group's own memory files (never an ancestor's).
     pub fn oom_kills(&self) -> Option<u64> {
         let n = self.node_with(Controller::Memory)?;

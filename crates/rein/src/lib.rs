@@ -98,6 +98,7 @@ pub mod lock;
 pub mod mark;
 pub mod network;
 pub mod plan;
+pub mod policy;
 pub mod procfs;
 pub mod resources;
 pub mod stats;

@@ -8,10 +8,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod exporter;
 pub mod groups;
 pub mod limits;
+pub mod policy;
 pub mod top;
 
 use self::exporter::ExporterArgs;
 use self::limits::LimitArgs;
+use self::policy::PolicyArgs;
 use self::top::TopArgs;
 
 /// Put processes on a resource rein with cgroups: CPU, memory, IO, pids and cpuset
@@ -81,7 +83,7 @@ impl Cli {
 
 const EXIT_HELP: &str = "Exit status: 'rein run' ends as the command did (its status; killed by signal N, rein \
 dies of signal N, which a shell shows as 128+N), 125 when rein failed, 126 when the command cannot be \
-executed, 127 when it is not found; other commands return 0, 125 on error, 2 on a usage error.";
+executed, 127 when it is not found, 124 when --timeout ended it, 152 when --cpu-time did; other commands return 0, 125 on error, 2 on a usage error.";
 
 /// The commands.
 #[derive(Subcommand, Debug)]
@@ -331,6 +333,9 @@ pub struct RunArgs {
     /// How often --record samples
     #[arg(long, value_name = "INTERVAL", default_value = "100ms", requires = "record")]
     pub record_interval: String,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// The command and its arguments
     #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]

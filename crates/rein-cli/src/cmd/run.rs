@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::record::Recorder;
-use crate::supervisor::{Detail, Report, RunError, Supervisor, Target};
+use crate::supervisor::{Detail, Policing, Report, RunError, Supervisor, Target};
 use anyhow::Context;
 use rein::launch::Prepared;
 use rein::{Controller, Group, GroupPath, Hierarchy, Mode, Spec};
@@ -55,6 +55,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     // Everything the user typed is checked before the host is touched.
     let resources = args.limits.to_resources(&rein::device::resolve)?;
+    let policy = args.policy.to_policy()?;
     let parent =
         GroupPath::parse(args.parent.as_deref().unwrap_or(crate::supervisor::DEFAULT_PARENT)).context("--parent")?;
     if let Some(name) = &args.name {
@@ -74,6 +75,7 @@ pub fn run(
     let (program, rest) = args.command.split_first().context("no command given")?;
     let cmd = Prepared::new(program, rest).map_err(|e| anyhow::anyhow!("cannot run {program:?}: {}", e.io_error()))?;
     let h = hierarchy()?;
+    rein::policy::check(&policy, &h)?;
     // `-g NAME` joins an existing group (through cgroup.procs, whichever driver made it);
     // the group keeps its directories and its other processes when the command ends.
     if let Some(g) = &args.group {
@@ -82,6 +84,13 @@ pub fn run(
             true => rein::compat::libcgroup::parse_group_spec(g)?.path,
             false => GroupPath::parse(g).context("-g")?,
         };
+        if !policy.is_empty() {
+            anyhow::bail!(
+                "--timeout, --cpu-time, --on-pressure and --on-oom act on the whole group, and -g {g} is shared \
+                 with its other processes: run in a group of the run's own (no -g), or give the group's \
+                 policies to 'rein supervise'"
+            );
+        }
         let target = Target::Existing(path);
         let spec = Spec { resources, accounting: Default::default() };
         if args.dry_run {
@@ -89,11 +98,23 @@ pub fn run(
         }
         let sup = Supervisor::install()?;
         let mut lean = Lean::new(None);
-        let outcome = crate::supervisor::run_observed(h, &sup, &cmd, &target, &spec, Some(&mut lean), Detail::Full);
+        let mut policing = Policing::new(&policy);
+        let outcome = crate::supervisor::run_observed(
+            h,
+            &sup,
+            &cmd,
+            &target,
+            &spec,
+            Some(&mut lean),
+            Detail::Full,
+            &mut policing,
+        );
         return finish(args, &program.to_string_lossy(), outcome);
     }
     let full = args.report.is_some() || args.record.is_some();
-    let spec = Spec { resources, accounting: accounting(&h, full) };
+    let mut spec = Spec { resources, accounting: accounting(&h, full) };
+    spec.accounting.extend(rein::policy::controllers(&policy, &h));
+    let mut policing = Policing::new(&policy);
 
     // Signals are blocked before anything else starts: the systemd driver's D-Bus
     // connection runs a helper thread, which must inherit the mask, or a ^C could land
@@ -134,7 +155,8 @@ pub fn run(
             };
             let mut lean = Lean::new(recorder.as_mut().map(|(_, r)| r as &mut dyn crate::supervisor::Observer));
             let detail = if full { Detail::Full } else { Detail::OomOnly };
-            let outcome = crate::supervisor::run_observed(h, sup, &cmd, &target, &spec, Some(&mut lean), detail);
+            let outcome =
+                crate::supervisor::run_observed(h, sup, &cmd, &target, &spec, Some(&mut lean), detail, &mut policing);
             match (&outcome, recorder) {
                 (Ok(rep), Some((path, r))) => {
                     if let Err(e) = r.finish(rep) {
@@ -165,7 +187,7 @@ pub fn run(
                 return dry_run_systemd(args, &sd, &h, &spec);
             }
             let sup = sup.as_ref().expect("installed for real runs");
-            crate::supervisor::run_in_unit(sup, &cmd, &*sd, &spec)
+            crate::supervisor::run_in_unit(sup, &cmd, &*sd, &spec, &mut policing)
         }
     };
     finish(args, &program.to_string_lossy(), outcome)
@@ -182,6 +204,11 @@ fn finish(args: &RunArgs, program: &str, outcome: Result<Report, RunError>) -> a
             }
             if let Some(e) = &rep.cleanup_error {
                 crate::print_error(&anyhow::anyhow!("cleaning up {}: {e}", rep.unit.as_deref().unwrap_or(&rep.group)));
+            }
+            if let Some(code) = rep.policy.as_ref().and_then(|p| p.verdict).and_then(|v| v.exit_code()) {
+                // The policy ended the run: its status, as timeout(1) gives 124 whatever
+                // the command died of.
+                return Ok(ExitCode::from(code.clamp(0, 255) as u8));
             }
             if let rein::launch::ExitStatus::Signaled(_) = rep.status {
                 // The parent sees what it would have seen from the command itself: death

@@ -98,6 +98,8 @@ impl Source {
 }
 
 const INOTIFY_TOKEN: u64 = 0;
+/// The tokens of the caller's fds ([`Watcher::wait_beside`]): this bit and the fd number.
+const FOREIGN_TOKEN: u64 = 1 << 63;
 
 /// Watches groups and yields their [`Event`]s; see the module documentation.
 ///
@@ -117,6 +119,7 @@ pub struct Watcher {
     parents: Vec<GroupPath>,
     queue: VecDeque<Event>,
     next_poll: Option<Instant>,
+    foreign: Vec<i32>,
 }
 
 impl fmt::Debug for Watcher {
@@ -183,6 +186,7 @@ impl Watcher {
             parents: Vec::new(),
             queue: VecDeque::new(),
             next_poll: None,
+            foreign: Vec::new(),
         })
     }
 
@@ -265,6 +269,8 @@ impl Watcher {
     /// timeout passed, or when nothing is watched any more.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Event>> {
         let until = timeout.map(|t| Instant::now() + t);
+        // The kernel is asked at least once, so a timeout of zero reads what is ready.
+        let mut asked = false;
         loop {
             if let Some(e) = self.queue.pop_front() {
                 return Ok(Some(e));
@@ -273,7 +279,7 @@ impl Watcher {
                 return Ok(None);
             }
             let now = Instant::now();
-            if until.is_some_and(|u| now >= u) && !self.due(now) {
+            if asked && until.is_some_and(|u| now >= u) && !self.due(now) {
                 return Ok(None);
             }
             let wake = match (self.deadline(), until) {
@@ -289,6 +295,7 @@ impl Watcher {
                 Ok(_) | Err(Errno::INTR) => {}
                 Err(e) => return Err(sys("wait for events", e)),
             }
+            asked = true;
             for ev in ready {
                 let token = ev.data.u64();
                 if token == INOTIFY_TOKEN {
@@ -299,6 +306,66 @@ impl Watcher {
             }
             self.run_due(Instant::now());
         }
+    }
+
+    /// Waits once, until the kernel reports something, one of `foreign` (the caller's own
+    /// fds, e.g. a signalfd) becomes readable, or `until`; processes what the kernel
+    /// reported (the events then come from [`Watcher::wait`] with a zero timeout) and
+    /// returns which of `foreign` are readable.
+    ///
+    /// This is the way to wait on a watcher beside other fds: polling [`Watcher::as_fd`]
+    /// from an outer poll(2) loses pressure events, because the kernel clears a PSI
+    /// trigger's event when the epoll instance is polled for readiness, before
+    /// `epoll_wait` asks the trigger again (and it then says nothing). The foreign fds join
+    /// the watcher's own epoll instance instead (on the first call; pass the same fds each
+    /// time, and keep them open while the watcher lives).
+    pub fn wait_beside(&mut self, foreign: &[BorrowedFd<'_>], until: Option<Instant>) -> Result<Vec<bool>> {
+        for fd in foreign {
+            let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
+            if !self.foreign.contains(&raw) {
+                let token = FOREIGN_TOKEN | raw as u64;
+                epoll::add(&self.epoll, fd, epoll::EventData::new_u64(token), epoll::EventFlags::IN)
+                    .map_err(|e| sys("watch a file descriptor", e))?;
+                self.foreign.push(raw);
+            }
+        }
+        let now = Instant::now();
+        let wake = match (self.deadline(), until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let ts = wake.map(|w| {
+            let d = w.saturating_duration_since(now);
+            rustix::event::Timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ }
+        });
+        let mut ready: Vec<epoll::Event> = Vec::with_capacity(64);
+        match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut ready), ts.as_ref()) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(sys("wait for events", e)),
+        }
+        let mut out = vec![false; foreign.len()];
+        for ev in ready {
+            let token = ev.data.u64();
+            if token & FOREIGN_TOKEN != 0 {
+                let raw = (token & !FOREIGN_TOKEN) as i32;
+                for (i, fd) in foreign.iter().enumerate() {
+                    if std::os::fd::AsRawFd::as_raw_fd(fd) == raw {
+                        out[i] = true;
+                    }
+                }
+            } else if token == INOTIFY_TOKEN {
+                self.read_inotify()?;
+            } else {
+                self.source_ready(token as usize - 1, ev.flags);
+            }
+        }
+        self.run_due(Instant::now());
+        Ok(out)
+    }
+
+    /// Whether events are queued for [`Watcher::wait`].
+    pub fn has_events(&self) -> bool {
+        !self.queue.is_empty()
     }
 
     fn due(&self, now: Instant) -> bool {
