@@ -209,6 +209,10 @@ pub fn json(r: &Report) -> String {
         "killed_leftovers": r.killed_leftovers,
         "stats": s,
     });
+    let mut v = v;
+    if let Some(p) = &r.policy {
+        v["policy"] = json!(p);
+    }
     v.to_string()
 }
 
