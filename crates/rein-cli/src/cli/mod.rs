@@ -108,6 +108,10 @@ pub enum Command {
     Down(DownArgs),
     /// Check a rein.toml file: every mistake, with its line and column
     Validate(ValidateArgs),
+    /// Enforce the policies of a rein.toml file's groups (timeout, cpu-time, on-pressure,
+    /// on-oom) in the foreground, following the groups as they come and go
+    #[command(after_help = SUPERVISE_HELP)]
+    Supervise(SuperviseArgs),
     /// Show groups' usage: CPU, memory, pids, IO, pressure, OOM kills
     #[command(after_help = STAT_HELP)]
     Stat(StatArgs),
@@ -158,6 +162,21 @@ pub struct FileArgs {
     #[arg(long, value_name = "PATH")]
     pub parent: Option<String>,
 }
+
+/// `rein supervise`.
+#[derive(clap::Args, Debug)]
+pub struct SuperviseArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+
+    /// Print each action as a JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+const SUPERVISE_HELP: &str = "Each action is a line on stdout (time, group, action, why) and is counted on the group \
+itself, where 'rein events' and the exporter see it. SIGINT or SIGTERM stop it: frozen groups are thawed, throttled \
+limits restored. See docs/POLICIES.md.";
 
 /// `rein apply`.
 #[derive(clap::Args, Debug)]

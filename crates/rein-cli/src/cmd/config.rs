@@ -16,7 +16,7 @@ use crate::cli::{ApplyArgs, DiffArgs, DownArgs, FileArgs, ValidateArgs};
 type Detect<'a> = &'a dyn Fn() -> anyhow::Result<Arc<Hierarchy>>;
 
 /// Loads and checks the file; a file with mistakes prints every one (located) and fails.
-fn read(file: &std::path::Path, json: bool) -> anyhow::Result<Loaded> {
+pub(super) fn read(file: &std::path::Path, json: bool) -> anyhow::Result<Loaded> {
     match load::load(file, &Context::host()) {
         Ok(l) => Ok(l),
         Err(Error::Config(d)) => {

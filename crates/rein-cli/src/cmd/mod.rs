@@ -12,6 +12,7 @@ mod plot;
 mod run;
 mod sampling;
 mod stat;
+mod supervise;
 pub mod top;
 
 use std::process::ExitCode;
@@ -37,6 +38,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => config::diff(args, &hierarchy),
         Command::Down(args) => config::down(args, &hierarchy),
         Command::Validate(args) => config::validate(args),
+        Command::Supervise(args) => supervise::supervise(args, &hierarchy),
         Command::Stat(args) => stat::stat(args, &hierarchy),
         Command::Events(args) => events::events(args, &hierarchy),
         Command::Plot(args) => plot::plot(args),

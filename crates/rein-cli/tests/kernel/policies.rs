@@ -150,9 +150,10 @@ fn throttle_lowers_cpu_max_under_pressure_and_restores_it() {
     let pid: i32 = std::fs::read_to_string(&pidfile).expect("pid").trim().parse().expect("pid");
     let _ = rustix::process::kill_process(rustix::process::Pid::from_raw(pid).expect("pid"), rustix::process::Signal::KILL);
     wait_for(60, "cpu.max restored", || cpu_quota(&g).is_none());
+    // The action is counted on the group right after the write.
+    wait_for(10, "the restore counted", || ledger::read(&g).get("restore") == Some(&1));
     let counts = ledger::read(&g);
     assert!(counts.get("throttle").copied().unwrap_or(0) >= 1, "{counts:?}");
-    assert_eq!(counts.get("restore").copied(), Some(1), "{counts:?}");
     let o = finish(child);
     let (_, err) = text(&o);
     assert!(err.contains("=throttle") || err.contains("lowered cpu.max to"), "{err}");
@@ -193,6 +194,7 @@ fn freeze_on_memory_pressure_and_thaw_when_released() {
     );
     wait_for(60, "the hog released its memory (thawed)", || marker.exists());
     wait_for(30, "the group thawed", || !frozen(&g));
+    wait_for(10, "the thaw counted", || ledger::read(&g).contains_key("thaw"));
     let counts = ledger::read(&g);
     assert!(counts.get("freeze").copied().unwrap_or(0) >= 1, "{counts:?}");
     assert!(counts.get("thaw").copied().unwrap_or(0) >= 1, "{counts:?}");
@@ -311,4 +313,59 @@ fn library_deadline_and_pressure_rules_on_a_handle() {
     // A bad rule is refused before anything starts.
     assert!("cpu:some:20%/2s=burn".parse::<rein::policy::PressureRule>().is_err());
     cg.remove().expect("remove");
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn supervise_acts_on_the_right_group_and_follows_it_through_removal() {
+    let Some(e) = env("supervise", ALL) else { return };
+    let w = window();
+    let file = temp(&e, "rein.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "parent = \"{p}\"\n[groups.a]\ncpuset = \"0\"\non-pressure = \"cpu:some:30%/{w}=notify\"\n\
+             [groups.b]\ncpuset = \"0\"\non-pressure = \"cpu:some:30%/{w}=notify\"\n",
+            p = e.parent
+        ),
+    )
+    .expect("write rein.toml");
+    let file = file.to_str().expect("utf-8").to_string();
+    let sup = Command::new(bin("rein"))
+        .args(["supervise", &file, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rein supervise");
+    let spin = bin("rein-testload").display().to_string();
+    let a = format!("{}/a", e.parent);
+    let b = format!("{}/b", e.parent);
+    for round in 0..2 {
+        ok(e.rein(&["apply", &file]));
+        // Load in a only: two threads on one CPU. b holds a sleeping process.
+        let load = Command::new(bin("rein")).args(["run", "-g", &a, "--", &spin, "spin-threads", "2", "600"]).spawn();
+        let idle = Command::new(bin("rein")).args(["run", "-g", &b, "--", "sleep", "600"]).spawn();
+        let (mut load, mut idle) = (load.expect("load"), idle.expect("idle"));
+        wait_for(20, "the groups populated", || group(&e, "a").is_some() && group(&e, "b").is_some());
+        let (ga, gb) = (group(&e, "a").expect("a"), group(&e, "b").expect("b"));
+        wait_for(60, &format!("round {round}: a notify on a"), || ledger::read(&ga).contains_key("notify"));
+        assert!(ledger::read(&gb).is_empty(), "round {round}: b acted on: {:?}", ledger::read(&gb));
+        // Removal: the groups go (their processes killed), then come back.
+        ok(e.rein(&["kill", &a]));
+        ok(e.rein(&["kill", &b]));
+        let _ = load.wait();
+        let _ = idle.wait();
+        ok(e.rein(&["down", &file]));
+    }
+    let o = finish(sup);
+    let (out, err) = text(&o);
+    assert!(err.contains(&format!("/{a}: enforcing cpu:some:")), "{err}");
+    let actions: Vec<serde_json::Value> =
+        out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect();
+    assert!(actions.len() >= 2, "{out}");
+    for act in &actions {
+        assert_eq!(act["group"], format!("/{a}"), "{out}");
+        assert_eq!(act["action"], "notify", "{out}");
+    }
+    let _ = std::fs::remove_file(&file);
 }

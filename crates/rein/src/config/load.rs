@@ -294,7 +294,10 @@ impl Walker {
                         self.files(&kat, "", ft, &mut s.files);
                     }
                 }
-                "template" | "command" | "log" | "groups" if !group => {
+                "template" | "command" | "log" | "groups" | "timeout" | "cpu-time" | "kill-after" | "on-pressure"
+                | "on-oom"
+                    if !group =>
+                {
                     self.problem(Problem::key(
                         &kat,
                         format!("'{name}' belongs in a group table ([groups.NAME]), not in [{}]", at.first().map(String::as_str).unwrap_or("")),
@@ -337,6 +340,29 @@ impl Walker {
                     )),
                 },
                 "log" => g.log = self.string(&kat, value).map(PathBuf::from),
+                "timeout" => g.timeout = self.string(&kat, value),
+                "cpu-time" => g.cpu_time = self.string(&kat, value),
+                "kill-after" => g.kill_after = self.string(&kat, value),
+                "on-oom" => g.on_oom = self.string(&kat, value),
+                "on-pressure" => match value {
+                    DeValue::String(x) => g.on_pressure = vec![x.to_string()],
+                    DeValue::Array(a) => {
+                        for (i, x) in a.iter().enumerate() {
+                            let xat = path(&kat, &i.to_string());
+                            self.spans.0.insert(xat.clone(), (x.span(), x.span()));
+                            if let Some(n) = self.string(&xat, x.get_ref()) {
+                                g.on_pressure.push(n);
+                            }
+                        }
+                    }
+                    other => self.problem(Problem::value(
+                        &kat,
+                        format!(
+                            "on-pressure takes a rule or a list of rules, e.g. on-pressure = \"memory:some:20%/1s=freeze\", not {}",
+                            kind(other)
+                        ),
+                    )),
+                },
                 "groups" => {
                     if let Some(ct) = self.table(&kat, value) {
                         g.groups = self.groups(&kat, ct);

@@ -839,12 +839,22 @@ fn clone_io(e: &std::io::Error) -> std::io::Error {
 pub struct Policing {
     stop: Option<std::os::fd::OwnedFd>,
     thread: Option<std::thread::JoinHandle<Result<Option<Verdict>>>>,
-    actions: mpsc::Receiver<Action>,
+    actions: Option<mpsc::Receiver<Action>>,
 }
 
 impl Policing {
     /// Starts enforcing `policy` on the group at `path` in a thread.
     pub fn start(h: Arc<Hierarchy>, path: &GroupPath, policy: &Policy) -> Result<Policing> {
+        let (tx, actions) = mpsc::channel();
+        let mut p = Policing::start_with(h, path, policy, tx)?;
+        p.actions = Some(actions);
+        Ok(p)
+    }
+
+    /// [`Policing::start`], its actions sent to `tx` (several groups' to one receiver:
+    /// `rein supervise`). The thread ends by itself when the group is removed
+    /// ([`Policing::is_finished`]).
+    pub fn start_with(h: Arc<Hierarchy>, path: &GroupPath, policy: &Policy, tx: mpsc::Sender<Action>) -> Result<Policing> {
         let group = Group::open(h, path)?;
         let mut enforcer = Enforcer::start(&group, policy, Options::default())?;
         let stop = eventfd()?;
@@ -854,40 +864,49 @@ impl Policing {
             cause: e,
             hint: None,
         })?;
-        let (tx, actions) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("rein-policy".into())
             .spawn(move || -> Result<Option<Verdict>> {
                 loop {
-                    let ready = enforcer.wait(&group, &[stop_rd.as_fd()], None)?;
+                    // A group removed while no policy wakes the enforcer is noticed within
+                    // a second.
+                    let until = Instant::now() + Duration::from_secs(1);
+                    let ready = enforcer.wait(&group, &[stop_rd.as_fd()], Some(until));
                     for a in enforcer.take_actions() {
                         let _ = tx.send(a);
                     }
-                    if ready[0] || !group.exists() {
+                    if !group.exists() {
+                        return Ok(enforcer.verdict());
+                    }
+                    if ready?[0] {
                         break;
                     }
                 }
                 let verdict = enforcer.verdict();
-                if group.exists() {
-                    enforcer.finish(&group)?;
-                }
+                enforcer.finish(&group)?;
                 for a in enforcer.take_actions() {
                     let _ = tx.send(a);
                 }
                 Ok(verdict)
             })
             .map_err(|e| Error::Io { op: "start the policy thread".into(), path: "(policy)".into(), cause: e, hint: None })?;
-        Ok(Policing { stop: Some(stop), thread: Some(thread), actions })
+        Ok(Policing { stop: Some(stop), thread: Some(thread), actions: None })
+    }
+
+    /// Whether the thread ended by itself (the group was removed, or an error stopped
+    /// it: [`Policing::stop`] returns it).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
     }
 
     /// The actions taken so far that were not yet returned (without waiting).
     pub fn actions(&self) -> Vec<Action> {
-        self.actions.try_iter().collect()
+        self.actions.as_ref().map(|r| r.try_iter().collect()).unwrap_or_default()
     }
 
     /// The next action, waiting at most `timeout`.
     pub fn next_action(&self, timeout: Duration) -> Option<Action> {
-        self.actions.recv_timeout(timeout).ok()
+        self.actions.as_ref()?.recv_timeout(timeout).ok()
     }
 
     /// Stops enforcing: the group is thawed and its throttled limits restored. Returns

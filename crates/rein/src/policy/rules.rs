@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::events::{PressureResource, PressureTrigger};
+use crate::events::trigger::{PressureResource, PressureTrigger};
 use crate::units::{human_usec, parse_duration_usec};
 
 /// How long a group may stay frozen by one `freeze` action unless told otherwise.
