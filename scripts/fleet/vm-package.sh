@@ -51,6 +51,7 @@ check exporter-limits sh -c "cat $cg/memory.max $cg/pids.max $cg/cpu.max; test \
   test \"\$(cat $cg/pids.max)\" = 32 && test \"\$(cat $cg/cpu.max)\" = '50000 100000'"
 # 9949 = 0x26DD: bound to 127.0.0.1 (0100007F), not to every address.
 check exporter-loopback-only sh -c 'grep -q " 0100007F:26DD 00000000:0000 0A " /proc/net/tcp && ! grep -q " 00000000:26DD " /proc/net/tcp && ! grep -qi ":26DD 0* 0A " /proc/net/tcp6'
+echo "  $(systemd-analyze security rein-exporter.service 2>&1 | tail -n 1)"
 check exporter-hardened sh -c 'systemd-analyze security rein-exporter.service | tail -n 1; systemd-analyze security rein-exporter.service | tail -n 1 | grep -Eq "exposure level for rein-exporter.service: [0-2]\.[0-9]"'
 
 # rein-apply: the groups of /etc/rein/rein.toml, at start and again after a restart.
@@ -97,6 +98,7 @@ systemctl restart rein-apply.service >/dev/null 2>&1
 check bad-file-restart-fails sh -c '! systemctl is-active rein-apply.service'
 check bad-file-failed-state sh -c 'systemctl is-failed rein-apply.service'
 check bad-file-journal sh -c 'journalctl -u rein-apply.service --no-pager -o cat | tee /dev/stderr | grep -q "rein.toml:5:1: error: .*memroy"'
+echo "  journal: $(journalctl -u rein-apply.service --no-pager -o cat | grep 'error:' | tail -n 1)"
 check bad-file-groups-kept groups_ok
 
 # Removal stops the exporter and takes the binary; the groups stay (they are the admin's).
