@@ -128,7 +128,7 @@ const fn takes(id: char, long: &'static [&'static str], value: &'static str, hel
 
 /// A tool rein answers to: its usage lines, what it does, its options and operands.
 pub struct Tool {
-    /// The name (argv[0]).
+    /// The name (`argv[0]`).
     pub name: &'static str,
     usage: &'static [&'static str],
     about: &'static str,
