@@ -8,7 +8,7 @@
 # "0 passed, 1 failed (NAME)"; the scrape is printed between @@SCRAPE-BEGIN@@ and
 # @@SCRAPE-END@@ for the host to check against the exporter's metric names.
 set -u
-export SYSTEMD_PAGER= SYSTEMD_COLORS=0
+export SYSTEMD_PAGER='' SYSTEMD_COLORS=0
 failed=0
 
 ok() { echo "1 passed, 0 failed ($1)"; }

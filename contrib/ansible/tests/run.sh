@@ -11,11 +11,13 @@ cleanup() {
   "$REIN" rm --recursive --kill "$parent" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+python=$(command -v python3)
 export ANSIBLE_COLLECTIONS_PATH=$PWD/.. ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
   ANSIBLE_NOCOLOR=1 ANSIBLE_RETRY_FILES_ENABLED=false \
-  ANSIBLE_PYTHON_INTERPRETER=$(command -v python3)
+  ANSIBLE_PYTHON_INTERPRETER=$python
 # The module's documentation parses (ansible-doc reads DOCUMENTATION, EXAMPLES, RETURN).
-ansible-doc rein.cgroups.apply | grep -q 'rein diff --json'
+doc=$(ansible-doc rein.cgroups.apply)
+grep -q 'rein diff --json' <<<"$doc"
 ansible-playbook -i localhost, -c local playbook.yml -e "rein=$REIN parent=$parent"
 # In check mode with --diff, on the applied state: nothing to do.
 ansible-playbook -i localhost, -c local check.yml --check --diff -e "rein=$REIN parent=$parent"
