@@ -40,6 +40,11 @@ check no-libcgroup-names sh -c '! dpkg -L rein | grep -E "/(cgcreate|cgset|cgget
 check units-verify systemd-analyze verify --man=no /lib/systemd/system/rein-apply.service /lib/systemd/system/rein-exporter.service
 check units-enabled sh -c 'systemctl is-enabled rein-apply.service && systemctl is-enabled rein-exporter.service'
 check apply-before-sysinit sh -c 'systemctl show -p Before --value rein-apply.service | grep -qw sysinit.target'
+# Enabled where the boot pulls it in: sysinit.target wants rein-apply, and every ordinary
+# service (DefaultDependencies) comes after sysinit.target, so after the groups exist.
+check apply-wanted-at-boot sh -c 'systemctl list-dependencies --plain --no-pager sysinit.target | grep -qw rein-apply.service'
+check exporter-wanted-at-boot sh -c 'systemctl list-dependencies --plain --no-pager multi-user.target | grep -qw rein-exporter.service'
+check services-after-sysinit sh -c 'systemctl show -p After --value cron.service dbus.service 2>/dev/null | grep -qw sysinit.target'
 
 # The exporter: started by the package, as a dynamic user, limited, on loopback only.
 check exporter-active until_ok 60 systemctl is-active rein-exporter.service
