@@ -9,6 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 parent=rein-test-ansible-$$
 cleanup() {
   "$REIN" rm --recursive --kill "$parent" >/dev/null 2>&1 || true
+  rm -f "/tmp/rein-ansible-$parent.toml"   # playbook.yml's file, when it stopped early
 }
 trap cleanup EXIT
 python=$(command -v python3)
