@@ -8,6 +8,7 @@ mod events;
 pub mod exporter;
 pub mod groups;
 pub mod host;
+mod manual;
 mod plot;
 mod run;
 mod sampling;
@@ -44,6 +45,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plot(args) => plot::plot(args),
         Command::Top(args) => top::top(args, &hierarchy),
         Command::Exporter(args) => exporter::exporter(args, &hierarchy),
+        Command::Completions(args) => manual::completions(args),
+        Command::Man(args) => manual::write_pages(args),
     }
 }
 
