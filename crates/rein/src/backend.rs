@@ -602,6 +602,8 @@ mod tests {
             Field::Frozen => format!("{:?}", s.frozen),
             // From the map of rein's network programs, never from a file.
             Field::Network => format!("{:?}", s.network),
+            // From an extended attribute of the directory, never from a file.
+            Field::PolicyActions => format!("{:?}", s.policy_actions),
         };
         (text != "None").then_some(text)
     }

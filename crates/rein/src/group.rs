@@ -586,6 +586,8 @@ impl Group {
                 s.network = Some(net);
             }
         }
+        let actions = self.policy_actions();
+        s.policy_actions = (!actions.is_empty()).then_some(actions);
         Ok(s)
     }
 
@@ -616,6 +618,27 @@ impl Group {
     /// Whether the group has a cgroup2 directory (pressure files, `cgroup.kill`).
     pub fn has_v2_dir(&self) -> bool {
         self.v2_node().is_some()
+    }
+
+    /// The policy actions counted on the group ([`crate::ledger`]): what an enforcer did
+    /// to it, by action name (empty when none).
+    pub fn policy_actions(&self) -> std::collections::BTreeMap<String, u64> {
+        match self.ledger_node() {
+            Some(n) => crate::ledger::read(self.mount(n.place), &self.path),
+            None => Default::default(),
+        }
+    }
+
+    /// Counts one more policy action on the group.
+    pub(crate) fn count_action(&self, action: &str) -> Result<()> {
+        match self.ledger_node() {
+            Some(n) => crate::ledger::bump(self.mount(n.place), &self.path, action),
+            None => Ok(()),
+        }
+    }
+
+    fn ledger_node(&self) -> Option<&Node> {
+        self.v2_node().or_else(|| self.nodes.first())
     }
 
     /// OOM kills counted in the group's own memory files (never an ancestor's).

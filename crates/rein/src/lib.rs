@@ -93,6 +93,7 @@ pub mod inspect;
 // wrap. Each block has a SAFETY comment (see the module's "Safety" notes).
 #[allow(unsafe_code)]
 pub mod launch;
+pub mod ledger;
 pub mod lifecycle;
 pub mod lock;
 pub mod mark;

@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rein::policy::ledger;
 use rein::units::Limit;
 use rein::{Group, Mode};
 
@@ -142,6 +141,13 @@ fn throttle_lowers_cpu_max_under_pressure_and_restores_it() {
     let child = spawn_run(&e, "t", &["--cpuset", "0", "--on-pressure", &rule], &["sh", "-c", &script]);
     wait_for(20, "the group", || group(&e, "t").is_some());
     let g = group(&e, "t").expect("group");
+    // Another process sees the actions as events (counted on the group).
+    let events = Command::new(bin("rein"))
+        .args(["events", "--json", &format!("{}/t", e.parent)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rein events");
     assert_eq!(cpu_quota(&g), None, "no limit before the pressure");
     wait_for(60, "cpu.max lowered", || cpu_quota(&g).is_some());
     let lowered = cpu_quota(&g).expect("lowered");
@@ -151,9 +157,17 @@ fn throttle_lowers_cpu_max_under_pressure_and_restores_it() {
     let _ = rustix::process::kill_process(rustix::process::Pid::from_raw(pid).expect("pid"), rustix::process::Signal::KILL);
     wait_for(60, "cpu.max restored", || cpu_quota(&g).is_none());
     // The action is counted on the group right after the write.
-    wait_for(10, "the restore counted", || ledger::read(&g).get("restore") == Some(&1));
-    let counts = ledger::read(&g);
+    wait_for(10, "the restore counted", || g.policy_actions().get("restore") == Some(&1));
+    let counts = g.policy_actions();
     assert!(counts.get("throttle").copied().unwrap_or(0) >= 1, "{counts:?}");
+    let (seen, _) = text(&finish(events));
+    let actions: Vec<String> = seen
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "policy")
+        .map(|v| v["action"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(actions.contains(&"throttle".to_string()) && actions.contains(&"restore".to_string()), "{seen}");
     let o = finish(child);
     let (_, err) = text(&o);
     assert!(err.contains("=throttle") || err.contains("lowered cpu.max to"), "{err}");
@@ -194,8 +208,8 @@ fn freeze_on_memory_pressure_and_thaw_when_released() {
     );
     wait_for(60, "the hog released its memory (thawed)", || marker.exists());
     wait_for(30, "the group thawed", || !frozen(&g));
-    wait_for(10, "the thaw counted", || ledger::read(&g).contains_key("thaw"));
-    let counts = ledger::read(&g);
+    wait_for(10, "the thaw counted", || g.policy_actions().contains_key("thaw"));
+    let counts = g.policy_actions();
     assert!(counts.get("freeze").copied().unwrap_or(0) >= 1, "{counts:?}");
     assert!(counts.get("thaw").copied().unwrap_or(0) >= 1, "{counts:?}");
     let o = finish(child);
@@ -348,8 +362,8 @@ fn supervise_acts_on_the_right_group_and_follows_it_through_removal() {
         let (mut load, mut idle) = (load.expect("load"), idle.expect("idle"));
         wait_for(20, "the groups populated", || group(&e, "a").is_some() && group(&e, "b").is_some());
         let (ga, gb) = (group(&e, "a").expect("a"), group(&e, "b").expect("b"));
-        wait_for(60, &format!("round {round}: a notify on a"), || ledger::read(&ga).contains_key("notify"));
-        assert!(ledger::read(&gb).is_empty(), "round {round}: b acted on: {:?}", ledger::read(&gb));
+        wait_for(60, &format!("round {round}: a notify on a"), || ga.policy_actions().contains_key("notify"));
+        assert!(gb.policy_actions().is_empty(), "round {round}: b acted on: {:?}", gb.policy_actions());
         // Removal: the groups go (their processes killed), then come back.
         ok(e.rein(&["kill", &a]));
         ok(e.rein(&["kill", &b]));

@@ -51,6 +51,8 @@ struct Watched {
     populated: Option<bool>,
     /// Re-reading memory counters (an OOM kill may be imminent): next read, and until when.
     recheck: Option<(Instant, Instant)>,
+    /// The policy actions counted on the group when last read.
+    actions: std::collections::BTreeMap<String, u64>,
 }
 
 impl Watched {
@@ -418,12 +420,15 @@ impl Watcher {
             return *id;
         }
         let id = self.groups.len();
+        // Actions counted before are not reported.
+        let actions = self.h.unified().map(|u| crate::ledger::read(&u.mount, path)).unwrap_or_default();
         self.groups.push(Some(Watched {
             path: path.clone(),
             nodes: Vec::new(),
             counters: Counters::default(),
             populated: None,
             recheck: None,
+            actions,
         }));
         self.by_path.insert(path.clone(), id);
         id
@@ -481,7 +486,9 @@ impl Watcher {
         // v2: every interface file of the group reports changes on the directory watch.
         // v1 files send no inotify events, so nothing is watched there but removal.
         let wd = if place == Place::V2 {
-            Some(self.add_watch(&dir, &path, place, inotify::WatchFlags::MODIFY, |r| r.group = Some(id))?)
+            // IN_ATTRIB: the policy actions counted on the directory (crate::ledger).
+            let flags = inotify::WatchFlags::MODIFY | inotify::WatchFlags::ATTRIB;
+            Some(self.add_watch(&dir, &path, place, flags, |r| r.group = Some(id))?)
         } else {
             None
         };
@@ -584,6 +591,12 @@ impl Watcher {
                 self.wds.remove(&wd);
                 continue;
             }
+            if flags.contains(inotify::ReadFlags::ATTRIB) && name.is_none() {
+                if let Some(id) = role.group {
+                    self.check_actions(id);
+                }
+                continue;
+            }
             let (Some((at, place)), Some(name)) = (role.at, name) else { continue };
             if flags.contains(inotify::ReadFlags::CREATE) {
                 if let Some(pid) = role.parent {
@@ -606,6 +619,28 @@ impl Watcher {
             }
         }
         Ok(())
+    }
+
+    /// The policy actions counted on the group's cgroup2 directory: one event per action
+    /// whose count grew.
+    fn check_actions(&mut self, id: usize) {
+        let Some(g) = &self.groups[id] else { return };
+        let Some(u) = self.h.unified() else { return };
+        let now = crate::ledger::read(&u.mount, &g.path);
+        let mut events = Vec::new();
+        for (name, total) in &now {
+            let before = g.actions.get(name).copied().unwrap_or(0);
+            let known = crate::ledger::ACTIONS.iter().find(|a| **a == name.as_str());
+            if let (Some(action), true) = (known, *total > before) {
+                events.push(EventKind::Policy { action, count: total - before, total: *total });
+            }
+        }
+        if let Some(g) = self.groups[id].as_mut() {
+            g.actions = now;
+        }
+        for e in events {
+            self.push(id, e);
+        }
     }
 
     fn child_created(&mut self, parent: usize, place: Place, name: &str) {

@@ -20,7 +20,6 @@ use crate::plan::Place;
 use crate::resources::{CpuMax, Resources};
 use crate::units::{Bytes, Limit, human_usec};
 
-use super::ledger;
 use super::rules::{OomAction, Policy, PressureAction, Throttled};
 
 /// How often the CPU-time budget is read at most: the budget's granularity is this times
@@ -462,7 +461,7 @@ impl Enforcer {
         let name = kind.name();
         *self.counts.entry(name).or_default() += 1;
         // The count on the group is for other readers; the action happened either way.
-        let _ = ledger::bump(group, name);
+        let _ = group.count_action(name);
         self.actions.push_back(Action { time: SystemTime::now(), group: self.path.clone(), kind, cause });
     }
 

@@ -11,7 +11,7 @@
 //! | pressure | a PSI trigger on the group's `<resource>.pressure` (cgroup2), `POLLPRI` | freeze, kill, notify, throttle |
 //! | OOM | `memory.events` `oom_kill` (inotify), v1 the `memory.oom_control` eventfd | notify, or kill the group (`memory.oom.group` on v2) |
 //!
-//! Every action is counted on the group itself ([`ledger`]), so `rein events` and the
+//! Every action is counted on the group itself ([`crate::ledger`], [`crate::Group::policy_actions`]), so `rein events` and the
 //! exporter see what an enforcer in another process did. See docs/POLICIES.md.
 //!
 //! ```no_run
@@ -37,7 +37,6 @@
 //! ```
 
 mod enforcer;
-pub mod ledger;
 mod rules;
 
 pub use enforcer::{
