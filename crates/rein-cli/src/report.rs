@@ -57,7 +57,9 @@ pub fn print_outcome(r: &Report, program: &str) {
         use rein::policy::Verdict;
         let why = match v {
             Verdict::TimedOut => "timed out".to_string(),
-            Verdict::CpuTimeUsed => "used its CPU-time budget".to_string(),
+            Verdict::CpuTimeUsed { used_usec } => {
+                format!("used its CPU-time budget ({} when rein acted)", human_usec(used_usec))
+            }
             Verdict::KilledOnPressure { trigger } => format!("was killed by its pressure policy ({trigger})"),
             Verdict::KilledOnOom => "was killed whole after an OOM kill (--on-oom kill-group)".to_string(),
             _ => "was ended by its policy".to_string(),

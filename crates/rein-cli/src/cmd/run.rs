@@ -48,6 +48,9 @@ fn description(args: &RunArgs) -> String {
     format!("rein run: {text}")
 }
 
+/// How long after rein's own deadline (timeout + kill-after) systemd ends the scope.
+const SYSTEMD_BACKSTOP: Duration = Duration::from_secs(5);
+
 pub fn run(
     args: &RunArgs,
     drivers: DriverOpts,
@@ -114,6 +117,13 @@ pub fn run(
     let full = args.report.is_some() || args.record.is_some();
     let mut spec = Spec { resources, accounting: accounting(&h, full) };
     spec.accounting.extend(rein::policy::controllers(&policy, &h));
+    if policy.on_oom == Some(rein::policy::OomAction::KillGroup)
+        && matches!(h.binding(Controller::Memory), Some(rein::hierarchy::Binding::V2(_)))
+    {
+        // The kernel kills the whole group at once: memory.oom.group, which the systemd
+        // driver gives the scope as OOMPolicy=kill.
+        spec.resources.memory.oom_group = Some(true);
+    }
     let mut policing = Policing::new(&policy);
 
     // Signals are blocked before anything else starts: the systemd driver's D-Bus
@@ -127,6 +137,9 @@ pub fn run(
         slice: args.slice.clone().unwrap_or_else(|| names::DEFAULT_SLICE.into()),
         description: description(args),
         delegate: false,
+        // rein acts at the deadline itself (its report, exit 124); systemd's RuntimeMaxSec=
+        // is the backstop that ends the scope should rein be gone by then.
+        runtime_max_usec: policy.timeout.map(|t| (t + policy.grace() + SYSTEMD_BACKSTOP).as_micros() as u64),
     };
     let bounds = match &sup {
         Some(sup) => Bounds::interruptible(sup.interrupt()?),

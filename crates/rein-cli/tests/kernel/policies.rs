@@ -112,11 +112,14 @@ fn cpu_time_budget_counts_every_thread() {
     let o = e.rein(&["run", "--cpu-time", "1s", "--report=json", "--", &spin, "spin-threads", "2", "60"]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(152), "{err}");
-    assert!(err.contains("used its CPU-time budget, exit 152"), "{err}");
+    assert!(err.contains("used its CPU-time budget (") && err.contains("exit 152"), "{err}");
     let r = report(&o);
-    let used = r["stats"]["cpu"]["usage_usec"].as_u64().expect("cpu usage");
-    assert!((900_000..=1_100_000).contains(&used), "used {used} µs of a 1 s budget: {err}");
     assert_eq!(r["policy"]["verdict"]["reason"], "cpu_time_used", "{r}");
+    // rein acted within 10% of the budget (the processes' own exit costs a little more).
+    let used = r["policy"]["verdict"]["used_usec"].as_u64().expect("used at the check");
+    assert!((1_000_000..=1_100_000).contains(&used), "acted at {used} µs of a 1 s budget: {err}");
+    let total = r["stats"]["cpu"]["usage_usec"].as_u64().expect("cpu usage");
+    assert!(total >= used, "{r}");
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
 }
 

@@ -43,7 +43,11 @@ pub enum Verdict {
     /// `timeout` passed.
     TimedOut,
     /// The group used its CPU-time budget.
-    CpuTimeUsed,
+    CpuTimeUsed {
+        /// The group's CPU time when rein saw the budget spent, µs (the processes use a
+        /// little more while they end).
+        used_usec: u64,
+    },
     /// A pressure rule with `kill` fired.
     KilledOnPressure {
         /// The trigger that fired.
@@ -60,7 +64,7 @@ impl Verdict {
     pub fn exit_code(&self) -> Option<i32> {
         match self {
             Verdict::TimedOut => Some(124),
-            Verdict::CpuTimeUsed => Some(128 + libc::SIGXCPU),
+            Verdict::CpuTimeUsed { .. } => Some(128 + libc::SIGXCPU),
             _ => None,
         }
     }
@@ -535,7 +539,7 @@ impl Enforcer {
             let used = group.cpu_usage_usec()?.unwrap_or(0);
             let budget_usec = budget.as_micros() as u64;
             if used >= budget_usec {
-                self.end(group, Verdict::CpuTimeUsed, Cause::CpuTime { usec: budget_usec })?;
+                self.end(group, Verdict::CpuTimeUsed { used_usec: used }, Cause::CpuTime { usec: budget_usec })?;
             } else {
                 let left = Duration::from_micros((budget_usec - used) / self.cpus.max(1));
                 self.cpu_check = Some(now + left.max(CPU_CHECK_MIN));
@@ -940,7 +944,7 @@ mod tests {
     #[test]
     fn verdicts_give_the_documented_exit_codes() {
         assert_eq!(Verdict::TimedOut.exit_code(), Some(124));
-        assert_eq!(Verdict::CpuTimeUsed.exit_code(), Some(152));
+        assert_eq!(Verdict::CpuTimeUsed { used_usec: 1 }.exit_code(), Some(152));
         assert_eq!(Verdict::KilledOnOom.exit_code(), None);
     }
 
