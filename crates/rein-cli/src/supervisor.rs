@@ -306,6 +306,9 @@ pub enum Detail {
 
 /// Runs `cmd` in `target` with `spec`, forwarding signals, and returns what happened; with an [`Observer`] watching the group while the command runs, reading
 /// `detail` of the accounting at the end.
+// What a run is (host, supervisor, command, target, spec) and what watches it (observer,
+// accounting, policy): one call, as each caller has them all at hand.
+#[allow(clippy::too_many_arguments)]
 pub fn run_observed<'o>(
     h: Arc<Hierarchy>,
     sup: &Supervisor,

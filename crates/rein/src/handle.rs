@@ -73,8 +73,8 @@ use crate::events::{Options, Watcher};
 use crate::group::{Group, Spec};
 use crate::hierarchy::{Controller, Hierarchy, Mode};
 use crate::launch;
-use crate::resources::Resources;
 use crate::policy::{Policing, Policy, PressureRule};
+use crate::resources::Resources;
 use crate::stats::Stats;
 use crate::units::{Bytes, CpuList, Limit, Weight};
 
@@ -507,9 +507,7 @@ impl Cgroup {
     /// [`Cgroup::police`] with a wall-clock deadline: `after` from now every process of
     /// the group gets SIGTERM, and `kill_after` later the group is killed.
     pub fn deadline(&self, after: Duration, kill_after: Duration) -> Result<Policing> {
-        let mut policy = Policy::default();
-        policy.timeout = Some(after);
-        policy.kill_after = Some(kill_after);
+        let policy = Policy { timeout: Some(after), kill_after: Some(kill_after), ..Policy::default() };
         self.police(&policy)
     }
 

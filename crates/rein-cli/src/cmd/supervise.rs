@@ -52,7 +52,12 @@ pub fn supervise(
     let (tx, rx) = mpsc::channel::<Action>();
     let mut active: BTreeMap<GroupPath, Policing> = BTreeMap::new();
     let mut failed: BTreeMap<GroupPath, String> = BTreeMap::new();
-    eprintln!("rein: supervising {} group{} of {}", groups.len(), if groups.len() == 1 { "" } else { "s" }, a.file.file.display());
+    eprintln!(
+        "rein: supervising {} group{} of {}",
+        groups.len(),
+        if groups.len() == 1 { "" } else { "s" },
+        a.file.file.display()
+    );
     let mut out = std::io::stdout().lock();
     loop {
         for (path, policy) in &groups {

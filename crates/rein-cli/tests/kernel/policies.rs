@@ -157,7 +157,8 @@ fn throttle_lowers_cpu_max_under_pressure_and_restores_it() {
     assert!(lowered < 200_000, "{lowered}");
     // The load goes; the pressure with it; the limit comes back.
     let pid: i32 = std::fs::read_to_string(&pidfile).expect("pid").trim().parse().expect("pid");
-    let _ = rustix::process::kill_process(rustix::process::Pid::from_raw(pid).expect("pid"), rustix::process::Signal::KILL);
+    let _ =
+        rustix::process::kill_process(rustix::process::Pid::from_raw(pid).expect("pid"), rustix::process::Signal::KILL);
     wait_for(60, "cpu.max restored", || cpu_quota(&g).is_none());
     // The action is counted on the group right after the write.
     wait_for(10, "the restore counted", || g.policy_actions().get("restore") == Some(&1));
@@ -261,8 +262,10 @@ fn oom_kill_group_ends_the_group_and_notify_runs_a_command() {
     let out = temp(&e, "notified");
     let cmd = format!("notify:echo $REIN_EVENT $REIN_GROUP $REIN_OOM_KILLS > {}", out.display());
     // The shell goes on after its child's OOM kill and waits (bounded) for the notice.
-    let script =
-        format!("{alloc} alloc 200; i=0; while [ ! -s {o} ] && [ $i -lt 1000 ]; do sleep 0.02; i=$((i+1)); done", o = out.display());
+    let script = format!(
+        "{alloc} alloc 200; i=0; while [ ! -s {o} ] && [ $i -lt 1000 ]; do sleep 0.02; i=$((i+1)); done",
+        o = out.display()
+    );
     let o = e.rein(&["run", "--name", "n", "--memory", "32M", "--on-oom", &cmd, "--", "sh", "-c", &script]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");

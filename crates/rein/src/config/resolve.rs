@@ -20,8 +20,8 @@ use crate::compat::raw;
 use crate::compat::systemd::{self, HostFacts};
 use crate::error::{Error, Result};
 use crate::flags::Flags;
-use crate::resources::Resources;
 use crate::policy::{OomAction, Policy, PressureRule, parse_deadline};
+use crate::resources::Resources;
 use crate::units::{CpuList, DeviceNumber};
 
 use super::model::{Config, GroupConfig, Key, Settings, Shape, Value};
@@ -141,7 +141,11 @@ fn policy(g: &GroupConfig, here: &[String], out: &mut Vec<Problem>) -> Policy {
     p.cpu_time = deadline("cpu-time", &g.cpu_time, false, out);
     p.kill_after = deadline("kill-after", &g.kill_after, true, out);
     for (i, r) in g.on_pressure.iter().enumerate() {
-        let key = if g.on_pressure.len() == 1 { at(here, "on-pressure") } else { at(&at(here, "on-pressure"), &i.to_string()) };
+        let key = if g.on_pressure.len() == 1 {
+            at(here, "on-pressure")
+        } else {
+            at(&at(here, "on-pressure"), &i.to_string())
+        };
         match PressureRule::parse(r) {
             Ok(rule) => p.on_pressure.push(rule),
             Err(e) => out.push(Problem::value(&key, message(&e))),

@@ -493,7 +493,12 @@ impl Enforcer {
                 match poll(&mut fds, timeout.as_ref()) {
                     Ok(_) | Err(rustix::io::Errno::INTR) => {}
                     Err(e) => {
-                        return Err(Error::Io { op: "wait".into(), path: "(policy)".into(), cause: e.into(), hint: None });
+                        return Err(Error::Io {
+                            op: "wait".into(),
+                            path: "(policy)".into(),
+                            cause: e.into(),
+                            hint: None,
+                        });
                     }
                 }
                 fds.iter().map(|f| !f.revents().is_empty()).collect()
@@ -525,12 +530,11 @@ impl Enforcer {
             }
         }
         let now = Instant::now();
-        if self.ending.is_none() {
-            if let (Some(at), Some(t)) = (self.timeout_at, self.policy.timeout)
-                && now >= at
-            {
-                self.end(group, Verdict::TimedOut, Cause::Timeout { usec: t.as_micros() as u64 })?;
-            }
+        if self.ending.is_none()
+            && let (Some(at), Some(t)) = (self.timeout_at, self.policy.timeout)
+            && now >= at
+        {
+            self.end(group, Verdict::TimedOut, Cause::Timeout { usec: t.as_micros() as u64 })?;
         }
         if self.ending.is_none()
             && let (Some(at), Some(budget)) = (self.cpu_check, self.policy.cpu_time)
@@ -603,8 +607,7 @@ impl Enforcer {
         match self.policy.on_oom.clone() {
             Some(OomAction::KillGroup) if self.ending.is_none() => {
                 self.verdict = Some(Verdict::KilledOnOom);
-                self.ending =
-                    Some(Ending { cause: cause.clone(), kill_at: Instant::now(), killed: true });
+                self.ending = Some(Ending { cause: cause.clone(), kill_at: Instant::now(), killed: true });
                 if self.frozen.is_some() {
                     self.thaw(group)?;
                 }
@@ -635,10 +638,7 @@ impl Enforcer {
             }
             PressureAction::Kill => {
                 self.verdict = Some(Verdict::KilledOnPressure { trigger: rule.trigger });
-                self.ending = Some(Ending { cause: cause.clone(),
-                    kill_at: now,
-                    killed: true,
-                });
+                self.ending = Some(Ending { cause: cause.clone(), kill_at: now, killed: true });
                 if self.frozen.is_some() {
                     self.thaw(group)?;
                 }
@@ -666,7 +666,7 @@ impl Enforcer {
             let mut args: Vec<std::ffi::OsString> = vec![
                 format!("REIN_EVENT={event}").into(),
                 format!("REIN_GROUP={}", self.path).into(),
-                format!("REIN_ACTION=notify").into(),
+                "REIN_ACTION=notify".into(),
             ];
             match &cause {
                 Cause::Pressure { trigger } => args.push(format!("REIN_TRIGGER={trigger}").into()),
@@ -857,7 +857,12 @@ impl Policing {
     /// [`Policing::start`], its actions sent to `tx` (several groups' to one receiver:
     /// `rein supervise`). The thread ends by itself when the group is removed
     /// ([`Policing::is_finished`]).
-    pub fn start_with(h: Arc<Hierarchy>, path: &GroupPath, policy: &Policy, tx: mpsc::Sender<Action>) -> Result<Policing> {
+    pub fn start_with(
+        h: Arc<Hierarchy>,
+        path: &GroupPath,
+        policy: &Policy,
+        tx: mpsc::Sender<Action>,
+    ) -> Result<Policing> {
         let group = Group::open(h, path)?;
         let mut enforcer = Enforcer::start(&group, policy, Options::default())?;
         let stop = eventfd()?;
@@ -892,7 +897,12 @@ impl Policing {
                 }
                 Ok(verdict)
             })
-            .map_err(|e| Error::Io { op: "start the policy thread".into(), path: "(policy)".into(), cause: e, hint: None })?;
+            .map_err(|e| Error::Io {
+                op: "start the policy thread".into(),
+                path: "(policy)".into(),
+                cause: e,
+                hint: None,
+            })?;
         Ok(Policing { stop: Some(stop), thread: Some(thread), actions: None })
     }
 
@@ -923,9 +933,7 @@ impl Policing {
             let _ = rustix::io::write(&stop, &1u64.to_ne_bytes());
         }
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| {
-                Err(Error::state("the policy thread panicked", None))
-            }),
+            Some(t) => t.join().unwrap_or_else(|_| Err(Error::state("the policy thread panicked", None))),
             None => Ok(None),
         }
     }

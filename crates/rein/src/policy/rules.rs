@@ -85,9 +85,7 @@ impl PressureRule {
                 PressureAction::Freeze { max }
             }
             ("kill", None) => PressureAction::Kill,
-            ("throttle", None) => {
-                PressureAction::Throttle
-            }
+            ("throttle", None) => PressureAction::Throttle,
             ("notify", None) => PressureAction::Notify { command: None },
             ("notify", Some(cmd)) if cmd.trim().is_empty() => {
                 return Err(bad("an empty command after notify: (give one, or write just notify)"));
