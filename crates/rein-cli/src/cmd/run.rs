@@ -248,6 +248,25 @@ fn finish(args: &RunArgs, program: &str, outcome: Result<Report, RunError>) -> a
     }
 }
 
+/// The policy's part of a dry run: what rein watches while the command runs.
+fn print_policy(p: &rein::policy::Policy) {
+    let grace = rein::units::human_usec(p.grace().as_micros() as u64);
+    if let Some(t) = p.timeout {
+        let t = rein::units::human_usec(t.as_micros() as u64);
+        println!("# policy: at {t} SIGTERM to every process of the group, {grace} later cgroup.kill (exit 124)");
+    }
+    if let Some(t) = p.cpu_time {
+        let t = rein::units::human_usec(t.as_micros() as u64);
+        println!("# policy: when the group's CPU time reaches {t}, SIGTERM, {grace} later cgroup.kill (exit 152)");
+    }
+    for r in &p.on_pressure {
+        println!("# policy: {} > {} (a PSI trigger), then {r}", r.trigger.kernel_text(), r.trigger.resource.file());
+    }
+    if let Some(o) = &p.on_oom {
+        println!("# policy: on each OOM kill in the group: {o}");
+    }
+}
+
 fn cmdline(args: &RunArgs) -> String {
     let line: Vec<String> = args.command.iter().map(|a| a.to_string_lossy().into_owned()).collect();
     format!("{:?}", line.join(" "))
@@ -276,6 +295,7 @@ fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &
         "the child writes 0 to cgroup.procs before exec"
     };
     println!("# start {} in {} ({how})", cmdline(args), first.map(|p| p.display().to_string()).unwrap_or_default());
+    print_policy(&args.policy.to_policy()?);
     println!("# when it exits: kill what is left in the group, read the accounting, then");
     for n in &nodes {
         println!("rmdir {}", n.place.mount(h).dir_path(&path).display());
@@ -306,6 +326,7 @@ fn dry_run_systemd(args: &RunArgs, sd: &Systemd, h: &Hierarchy, spec: &Spec) -> 
     if let Some(frozen) = plan.freeze {
         println!("{} {}", if frozen { "FreezeUnit" } else { "ThawUnit" }, plan.scope);
     }
+    print_policy(&args.policy.to_policy()?);
     println!("# release the command; when it exits: kill what is left in the scope, read the accounting");
     println!("# from {} (it outlives the scope), then", mount.join(&plan.slice_cgroup).display());
     println!("StopUnit {} (mode fail)", plan.slice);
