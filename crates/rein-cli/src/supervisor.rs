@@ -591,10 +591,17 @@ fn supervise<'o>(
             o.wake(group);
         }
         while let Some((sig, from_kernel)) = launch::read_signal(sup.sigfd.as_fd()) {
+            if sig != libc::SIGCHLD
+                && let Some(e) = policing.enforcer.as_mut()
+            {
+                // A frozen command could not act on the signal (a ^C included).
+                let _ = e.thaw_now(group);
+            }
             if forwarded(sig, from_kernel, leader) {
                 let _ = launch::kill(pid, sig);
             }
         }
+        policing.print();
     }
 }
 

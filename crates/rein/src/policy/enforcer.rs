@@ -651,6 +651,13 @@ impl Enforcer {
         Ok(())
     }
 
+    /// Thaws the group now if a `freeze` rule froze it (a signal for the command came:
+    /// a frozen process could not act on it). The rule may freeze it again when its
+    /// trigger fires again.
+    pub fn thaw_now(&mut self, group: &Group) -> Result<()> {
+        self.thaw(group)
+    }
+
     fn thaw(&mut self, group: &Group) -> Result<()> {
         if let Some(f) = self.frozen.take() {
             group.freeze(false)?;
