@@ -37,7 +37,7 @@ check files sh -c 'test -x /usr/bin/rein && test -s /usr/share/man/man1/rein-run
   test -s /usr/share/doc/rein/examples/dev-environment.toml && test -s /usr/share/doc/rein/contrib/prometheus/rein.rules.yml'
 check no-libcgroup-names sh -c '! dpkg -L rein | grep -E "/(cgcreate|cgset|cgget|cgexec|cgclassify|cgdelete)(\.1\.gz)?$" &&
   ! test -e /usr/bin/cgcreate'
-check units-verify systemd-analyze verify --man=no /lib/systemd/system/rein-apply.service /lib/systemd/system/rein-exporter.service
+check units-verify systemd-analyze verify --man=no /lib/systemd/system/rein-apply.service /lib/systemd/system/rein-exporter.service /lib/systemd/system/rein-supervise.service
 check units-enabled sh -c 'systemctl is-enabled rein-apply.service && systemctl is-enabled rein-exporter.service'
 check apply-before-sysinit sh -c 'systemctl show -p Before --value rein-apply.service | grep -qw sysinit.target'
 # Enabled where the boot pulls it in: sysinit.target wants rein-apply, and every ordinary
@@ -72,6 +72,7 @@ cpu = "20%"
 [groups.batch]
 pids = 32
 cpu-weight = 50
+on-oom = "notify"
 TOML
 groups_ok() {
   test "$(cat /sys/fs/cgroup/fleet/web/memory.max)" = 67108864 &&
@@ -89,6 +90,11 @@ check groups-gone sh -c '! test -e /sys/fs/cgroup/fleet/web'
 check apply-restart systemctl restart rein-apply.service
 check apply-groups-again groups_ok
 check apply-journal sh -c 'journalctl -u rein-apply.service --no-pager -o cat | grep -E "to create|no change"'
+
+# rein-supervise: the file's policies, enforced while it runs; stopped before the bad file below.
+check supervise-start systemctl start rein-supervise.service
+check supervise-enforcing until_ok 30 sh -c 'journalctl -u rein-supervise.service --no-pager -o cat | grep -q "/fleet/batch: enforcing on-oom notify"'
+check supervise-stop sh -c 'systemctl stop rein-supervise.service && ! systemctl is-failed rein-supervise.service'
 
 # The exporter sees the applied groups (rein's marks are readable by its dynamic user).
 check exporter-sees-groups until_ok 30 bash -c "$(declare -f scrape); scrape /metrics | grep -q '^rein_memory_max_bytes{group=\"/fleet/web\"} 67108864\$'"
