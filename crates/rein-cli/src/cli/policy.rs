@@ -24,14 +24,14 @@ pub struct PolicyArgs {
     pub kill_after: Option<String>,
 
     /// RESOURCE:some|full:THRESHOLD/WINDOW=ACTION: while tasks stall on cpu, memory or
-    /// io (PSI) over THRESHOLD (20% or 200ms) of a WINDOW (500ms-10s): freeze[:MAX] the
-    /// group, kill it, notify[:COMMAND], or throttle (cpu.max; memory.high for memory);
-    /// repeatable
+    /// io (PSI) over THRESHOLD (20% or 200ms) of a WINDOW (500ms-10s): freeze the group
+    /// (freeze:MAX bounds it), kill it, notify (notify:COMMAND runs COMMAND), or throttle
+    /// (cpu.max; memory.high for memory); repeatable
     #[arg(long, value_name = "RULE")]
     pub on_pressure: Vec<String>,
 
-    /// When the OOM killer kills a process: notify[:COMMAND] (an event line; COMMAND run
-    /// with it in its environment), or kill-group (memory.oom.group on v2)
+    /// When the OOM killer kills a process: notify (an event line; notify:COMMAND also runs
+    /// COMMAND with the event in its environment), or kill-group (memory.oom.group on v2)
     #[arg(long, value_name = "ACTION")]
     pub on_oom: Option<String>,
 }
