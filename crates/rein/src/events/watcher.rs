@@ -132,6 +132,8 @@ impl fmt::Debug for Watcher {
 
 impl AsFd for Watcher {
     /// An epoll fd that becomes readable when the watcher has something to process.
+    /// With pressure triggers, do not poll it from another poll loop: that loses PSI
+    /// events (see [`Watcher::wait_beside`], which waits beside the caller's fds instead).
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.epoll.as_fd()
     }
@@ -284,29 +286,8 @@ impl Watcher {
             if asked && until.is_some_and(|u| now >= u) && !self.due(now) {
                 return Ok(None);
             }
-            let wake = match (self.deadline(), until) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let ts = wake.map(|w| {
-                let d = w.saturating_duration_since(now);
-                rustix::event::Timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ }
-            });
-            let mut ready: Vec<epoll::Event> = Vec::with_capacity(64);
-            match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut ready), ts.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(sys("wait for events", e)),
-            }
+            self.wait_once(&[], until)?;
             asked = true;
-            for ev in ready {
-                let token = ev.data.u64();
-                if token == INOTIFY_TOKEN {
-                    self.read_inotify()?;
-                } else {
-                    self.source_ready(token as usize - 1, ev.flags);
-                }
-            }
-            self.run_due(Instant::now());
         }
     }
 
@@ -331,6 +312,12 @@ impl Watcher {
                 self.foreign.push(raw);
             }
         }
+        self.wait_once(foreign, until)
+    }
+
+    /// One epoll_wait, until `until` or the watcher's own deadline: the kernel's reports
+    /// processed, the due polls run; which of `foreign` (registered already) are readable.
+    fn wait_once(&mut self, foreign: &[BorrowedFd<'_>], until: Option<Instant>) -> Result<Vec<bool>> {
         let now = Instant::now();
         let wake = match (self.deadline(), until) {
             (Some(a), Some(b)) => Some(a.min(b)),
