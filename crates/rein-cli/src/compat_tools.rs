@@ -51,6 +51,7 @@ pub fn main(tool: &'static str) -> ExitCode {
         "cgclassify" => cgclassify(&args),
         "lscgroup" => lscgroup(&args),
         "cgxget" => cgxget(&args),
+        "cgxset" if args.iter().any(|a| a == "-h" || a == "--help") => help(&CGXSET),
         "cgxset" => cgset(&without_version_flags(&args)),
         "lssubsys" => lssubsys(&args),
         _ => cgdelete(&args),
@@ -119,16 +120,125 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 }
 
 /// One option a tool takes: its short letter (or a private code for long-only ones),
-/// long names, and whether it takes an argument.
+/// long names, the value it takes (none for a flag) and its help line. The tables are the
+/// one source of the tools' `-h` texts, of their man pages and of the options getopt
+/// accepts.
 struct Opt {
     id: char,
     long: &'static [&'static str],
-    arg: bool,
+    value: Option<&'static str>,
+    help: &'static str,
 }
 
-const fn opt(id: char, long: &'static [&'static str], arg: bool) -> Opt {
-    Opt { id, long, arg }
+impl Opt {
+    fn arg(&self) -> bool {
+        self.value.is_some()
+    }
+
+    /// `-r, --variable <name>` as the help and the man page show it.
+    fn flags(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        if self.id.is_ascii_alphanumeric() {
+            names.push(format!("-{}", self.id));
+        }
+        names.extend(self.long.iter().map(|l| format!("--{l}")));
+        let mut out = names.join(", ");
+        if let Some(v) = self.value {
+            out.push(' ');
+            out.push_str(v);
+        }
+        out
+    }
 }
+
+/// An option without a value.
+const fn flag(id: char, long: &'static [&'static str], help: &'static str) -> Opt {
+    Opt { id, long, value: None, help }
+}
+
+/// An option with a value (`<name>`, as libcgroup's help writes it).
+const fn takes(id: char, long: &'static [&'static str], value: &'static str, help: &'static str) -> Opt {
+    Opt { id, long, value: Some(value), help }
+}
+
+/// A tool rein answers to: its usage lines, what it does, its options and operands.
+pub struct Tool {
+    /// The name (`argv[0]`).
+    pub name: &'static str,
+    usage: &'static [&'static str],
+    about: &'static str,
+    opts: &'static [Opt],
+    /// The operands: a name and its help (a name ending in `...` takes many).
+    operands: &'static [(&'static str, &'static str)],
+    /// getopt's `+`: options end at the first operand (cgexec's command).
+    stop_at_operand: bool,
+}
+
+impl Tool {
+    /// The `-h` text: the usage lines, what it does, one line per option.
+    fn help(&self) -> String {
+        let mut out = String::new();
+        for (i, u) in self.usage.iter().enumerate() {
+            out.push_str(if i == 0 { "Usage: " } else { "   or: " });
+            out.push_str(u);
+            out.push('\n');
+        }
+        out.push_str(self.about);
+        out.push('\n');
+        let width = self.opts.iter().map(|o| o.flags().len()).max().unwrap_or(0);
+        for o in self.opts {
+            out.push_str(&format!("  {:<width$}  {}\n", o.flags(), o.help));
+        }
+        out
+    }
+
+    /// The tool's options as a clap command, for its man page (`rein man`); rein parses
+    /// them with [`getopt`], as libcgroup does.
+    pub fn command(&self) -> clap::Command {
+        use clap::{Arg, ArgAction};
+        let mut cmd = clap::Command::new(self.name)
+            .about(self.about)
+            .override_usage(self.usage.join("\n       "))
+            .disable_help_flag(true)
+            .disable_version_flag(true)
+            .after_help(
+                "rein answers to this name when it is installed under it ('rein compat install DIR'). Exit status: \
+                 0 on success, 129 on a usage error (libcgroup's, with its words), 96 for a missing group or \
+                 controller where libcgroup says so, 125 on other errors (cgexec: the command's own status, 126 \
+                 when it cannot be run, 127 when it is not found).",
+            );
+        for o in self.opts {
+            let id = o.long.first().map(|l| l.to_string()).unwrap_or_else(|| o.id.to_string());
+            let mut a = Arg::new(id).help(o.help);
+            if o.id.is_ascii_alphanumeric() {
+                a = a.short(o.id);
+            }
+            if let Some((first, rest)) = o.long.split_first() {
+                a = a.long(*first).visible_aliases(rest.iter().copied());
+            }
+            a = match o.value {
+                // clap writes the brackets itself: `<controllers>:<path>` stays as written.
+                Some(v) => a.value_name(v.trim_start_matches('<').trim_end_matches('>')).action(ArgAction::Append),
+                None => a.action(ArgAction::SetTrue),
+            };
+            cmd = cmd.arg(a);
+        }
+        for (name, help) in self.operands {
+            let many = name.ends_with("...");
+            let a = Arg::new(name.trim_end_matches("...").trim().to_string())
+                .help(*help)
+                .num_args(if many { 1..=usize::MAX } else { 1..=1 })
+                .trailing_var_arg(self.stop_at_operand)
+                .action(ArgAction::Append);
+            cmd = cmd.arg(a);
+        }
+        cmd
+    }
+}
+
+/// Every tool, in [`TOOLS`] order.
+pub const ALL: [&Tool; 10] =
+    [&CGCREATE, &CGSET, &CGGET, &CGEXEC, &CGCLASSIFY, &CGDELETE, &LSCGROUP, &LSSUBSYS, &CGXGET, &CGXSET];
 
 /// Long-only option codes.
 const COPY_FROM: char = '\u{1}';
@@ -168,7 +278,7 @@ fn getopt(args: &[OsString], opts: &[Opt], stop_at_operand: bool) -> anyhow::Res
                 (None, []) => return Err(usage(format!("unrecognized option '--{name}'"))),
                 (None, _) => return Err(usage(format!("option '--{name}' is ambiguous"))),
             };
-            let value = if o.arg {
+            let value = if o.arg() {
                 match inline {
                     Some(v) => Some(v),
                     None if i < args.len() => {
@@ -192,7 +302,7 @@ fn getopt(args: &[OsString], opts: &[Opt], stop_at_operand: bool) -> anyhow::Res
                     .iter()
                     .find(|o| o.id == c && c.is_ascii_alphanumeric())
                     .ok_or_else(|| usage(format!("invalid option -- '{c}'")))?;
-                if o.arg {
+                if o.arg() {
                     let rest = &s[1 + pos + c.len_utf8()..];
                     let value = if !rest.is_empty() {
                         rest.to_string()
@@ -252,8 +362,8 @@ fn hierarchy() -> anyhow::Result<Arc<Hierarchy>> {
     Ok(Arc::new(detect_at(root.as_deref())?))
 }
 
-fn help(text: &str) -> anyhow::Result<ExitCode> {
-    print!("{text}");
+fn help(tool: &Tool) -> anyhow::Result<ExitCode> {
+    print!("{}", tool.help());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -282,27 +392,30 @@ fn merge_specs(specs: Vec<GroupSpec>) -> Vec<GroupSpec> {
     out
 }
 
-const CGCREATE_HELP: &str = "Usage: cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] -g <controllers>:<path> [-g ...]
-Create control group(s) (rein's libcgroup compatibility)
-  -g <controllers>:<path>\tControl group which should be added
-  -h, --help\t\t\tDisplay this help
-  -a, -t, -d, -f, -s\t\tnot supported: rein does not change owners or modes
-";
+const CGCREATE: Tool = Tool {
+    name: "cgcreate",
+    usage: &[
+        "cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] -g <controllers>:<path> [-g ...]",
+    ],
+    about: "Create control group(s) (rein's libcgroup compatibility)",
+    opts: &[
+        takes('a', &[], "<agid>:<auid>", "not supported: rein does not change owners or modes"),
+        takes('t', &[], "<tuid>:<tgid>", "not supported: rein does not change owners or modes"),
+        takes('d', &["dperm"], "<mode>", "not supported: rein does not change owners or modes"),
+        takes('f', &["fperm"], "<mode>", "not supported: rein does not change owners or modes"),
+        takes('s', &["tperm"], "<mode>", "not supported: rein does not change owners or modes"),
+        takes('g', &[], "<controllers>:<path>", "Control group which should be added"),
+        flag('h', &["help"], "Display this help"),
+    ],
+    operands: &[],
+    stop_at_operand: false,
+};
 
 fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts = [
-        opt('a', &[], true),
-        opt('t', &[], true),
-        opt('d', &["dperm"], true),
-        opt('f', &["fperm"], true),
-        opt('s', &["tperm"], true),
-        opt('g', &[], true),
-        opt('h', &["help"], false),
-    ];
     let mut specs = Vec::new();
-    for item in getopt(args, &opts, false)? {
+    for item in getopt(args, CGCREATE.opts, false)? {
         match item {
-            Item::Opt('h', _) => return help(CGCREATE_HELP),
+            Item::Opt('h', _) => return help(&CGCREATE),
             Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
             Item::Opt(c, _) => bail!(Error::Unsupported {
                 what: format!("cgcreate -{c}"),
@@ -358,14 +471,20 @@ fn create_one(h: &Arc<Hierarchy>, s: &GroupSpec) -> anyhow::Result<bool> {
     }
 }
 
-const CGSET_HELP: &str = "Usage: cgset [-R] [-r <name=value>] <cgroup_path> ...
-   or: cgset --copy-from <source_cgroup_path> <cgroup_path> ...
-Set the parameters of given cgroup(s) (rein's libcgroup compatibility: v1 names work on v2 and v2 names on v1)
-  -r, --variable <name>\t\t\tDefine parameter to set
-  -R, --recursive\t\t\tSet it in the group and every group below it
-  -b\t\t\t\t\tIgnore the default systemd delegated hierarchy (accepted: rein's paths start at the root)
-  --copy-from <source_cgroup_path>\tControl group whose parameters will be copied
-";
+const CGSET: Tool = Tool {
+    name: "cgset",
+    usage: &["cgset [-R] [-r <name=value>] <cgroup_path> ...", "cgset --copy-from <source_cgroup_path> <cgroup_path> ..."],
+    about: "Set the parameters of given cgroup(s) (rein's libcgroup compatibility: v1 names work on v2 and v2 names on v1)",
+    opts: &[
+        takes('r', &["variable", "rule"], "<name=value>", "Define parameter to set"),
+        flag('R', &["recursive"], "Set it in the group and every group below it"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (accepted: rein's paths start at the root)"),
+        takes(COPY_FROM, &["copy-from"], "<source_cgroup_path>", "Control group whose parameters will be copied"),
+        flag('h', &["help"], "Display this help"),
+    ],
+    operands: &[("cgroup_path...", "The groups to set")],
+    stop_at_operand: false,
+};
 
 /// Files of the cgroup2 core that cgset writes as they are, like libcgroup (not limits:
 /// a thread to move, controllers to enable for the children); the kernel's refusal is
@@ -373,13 +492,6 @@ Set the parameters of given cgroup(s) (rein's libcgroup compatibility: v1 names 
 const PASS_THROUGH: [&str; 2] = ["cgroup.threads", "cgroup.subtree_control"];
 
 fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts = [
-        opt('r', &["variable", "rule"], true),
-        opt(COPY_FROM, &["copy-from"], true),
-        opt('R', &["recursive"], false),
-        opt('b', &[], false),
-        opt('h', &["help"], false),
-    ];
     if args.is_empty() {
         return Err(usage("Usage is cgset -r <name=value> <relative path to cgroup>"));
     }
@@ -387,9 +499,9 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut copy_from = None;
     let mut groups = Vec::new();
     let mut recursive = false;
-    for item in getopt(args, &opts, false)? {
+    for item in getopt(args, CGSET.opts, false)? {
         match item {
-            Item::Opt('h', _) => return help(CGSET_HELP),
+            Item::Opt('h', _) => return help(&CGSET),
             Item::Opt('R', _) => recursive = true,
             // libcgroup 3: ignore the systemd delegation boundary; rein's paths start at the root.
             Item::Opt('b', _) => {}
@@ -522,17 +634,79 @@ fn copy_unmodelled(h: &Hierarchy, src: &Group, dst: &GroupPath) -> anyhow::Resul
     Ok(())
 }
 
-const CGGET_HELP: &str = "Usage: cgget [-nv] [-r <name>] [-g <controllers>] [-a] <path> ...
-   or: cgget [-nv] [-r <name>] -g <controllers>:<path> ...
-Print parameter(s) of given group(s) (rein's libcgroup compatibility: v1 names are read from v2 files and the other way round)
-  -a, --all\t\t\tPrint info about all relevant controllers
-  -g <controllers>\t\tController which info should be displayed
-  -g <controllers>:<path>\tControl group which info should be displayed
-  -h, --help\t\t\tDisplay this help
-  -n\t\t\t\tDo not print headers
-  -r, --variable <name>\t\tDefine parameter to display
-  -v, --values-only\t\tPrint only values, not parameter names
-";
+const CGGET: Tool = Tool {
+    name: "cgget",
+    usage: &[
+        "cgget [-nv] [-r <name>] [-g <controllers>] [-a] <path> ...",
+        "cgget [-nv] [-r <name>] -g <controllers>:<path> ...",
+    ],
+    about: "Print parameter(s) of given group(s) (rein's libcgroup compatibility: v1 names are read from v2 files and the other way round)",
+    opts: &[
+        takes('r', &["variable"], "<name>", "Define parameter to display"),
+        flag('h', &["help"], "Display this help"),
+        flag('a', &["all"], "Print info about all relevant controllers"),
+        flag('v', &["values-only"], "Print only values, not parameter names"),
+        flag('n', &[], "Do not print headers"),
+        takes(
+            'g',
+            &[],
+            "<controllers[:path]>",
+            "Controllers whose info should be displayed (with :path, of that group)",
+        ),
+    ],
+    operands: &[("path...", "The groups to print")],
+    stop_at_operand: false,
+};
+
+/// cgxget's options: cgget's, with the version the names are in.
+const CGXGET: Tool = Tool {
+    name: "cgxget",
+    usage: &[
+        "cgxget [-12inv] [-r <name>] [-g <controllers>] [-a] <path> ...",
+        "cgxget [-12inv] [-r <name>] -g <controllers>:<path> ...",
+    ],
+    about: "Print parameter(s) of given group(s), the names in a given cgroup version (rein's libcgroup compatibility)",
+    opts: &[
+        flag('1', &["v1"], "The names are cgroup v1's"),
+        flag('2', &["v2"], "The names are cgroup v2's"),
+        flag('i', &["ignore-unmappable"], "Leave out names without an equivalent in the running version"),
+        takes('r', &["variable"], "<name>", "Define parameter to display"),
+        flag('h', &["help"], "Display this help"),
+        flag('a', &["all"], "Print info about all relevant controllers"),
+        flag('v', &["values-only"], "Print only values, not parameter names"),
+        flag('n', &[], "Do not print headers"),
+        takes(
+            'g',
+            &[],
+            "<controllers[:path]>",
+            "Controllers whose info should be displayed (with :path, of that group)",
+        ),
+    ],
+    operands: &[("path...", "The groups to print")],
+    stop_at_operand: false,
+};
+
+/// cgxset's options: cgset's, with the version the names are in.
+const CGXSET: Tool = Tool {
+    name: "cgxset",
+    usage: &[
+        "cgxset [-12iR] [-r <name=value>] <cgroup_path> ...",
+        "cgxset --copy-from <source_cgroup_path> <cgroup_path> ...",
+    ],
+    about: "Set the parameters of given cgroup(s), the names in a given cgroup version (rein's libcgroup compatibility)",
+    opts: &[
+        flag('1', &["v1"], "The names are cgroup v1's"),
+        flag('2', &["v2"], "The names are cgroup v2's"),
+        flag('i', &["ignore-unmappable"], "Leave out names without an equivalent in the running version"),
+        takes('r', &["variable", "rule"], "<name=value>", "Define parameter to set"),
+        flag('R', &["recursive"], "Set it in the group and every group below it"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (accepted: rein's paths start at the root)"),
+        takes(COPY_FROM, &["copy-from"], "<source_cgroup_path>", "Control group whose parameters will be copied"),
+        flag('h', &["help"], "Display this help"),
+    ],
+    operands: &[("cgroup_path...", "The groups to set")],
+    stop_at_operand: false,
+};
 
 /// What cgget prints for a group.
 enum Want {
@@ -584,14 +758,6 @@ fn cgxget(args: &[OsString]) -> anyhow::Result<ExitCode> {
 /// cgget, or cgxget with (the version the names are in, whether to leave out the ones
 /// that have no equivalent in the running version).
 fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCode> {
-    let opts = [
-        opt('r', &["variable"], true),
-        opt('h', &["help"], false),
-        opt('a', &["all"], false),
-        opt('v', &["values-only"], false),
-        opt('n', &[], false),
-        opt('g', &[], true),
-    ];
     if args.is_empty() {
         return Err(usage(""));
     }
@@ -601,9 +767,9 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
     let mut with_path: Vec<(String, GroupSpec)> = Vec::new();
     let mut all = false;
     let mut operands = Vec::new();
-    for item in getopt(args, &opts, false)? {
+    for item in getopt(args, CGGET.opts, false)? {
         match item {
-            Item::Opt('h', _) => return help(CGGET_HELP),
+            Item::Opt('h', _) => return help(if cgx.is_some() { &CGXGET } else { &CGGET }),
             Item::Opt('n', _) => headers = false,
             Item::Opt('v', _) => names = false,
             Item::Opt('r', Some(v)) => {
@@ -765,21 +931,26 @@ fn controller_files(group: &Group, controllers: &[Controller]) -> anyhow::Result
     Ok(out)
 }
 
-const CGEXEC_HELP: &str = "Usage: cgexec [-h] [-b] [-g <controllers>:<path>] [--sticky] command [arguments] ...
-Run the task in given control group(s) (rein's libcgroup compatibility)
-  -b\t\t\t\tIgnore the default systemd delegated hierarchy: rein's paths always start at the root
-  -g <controllers>:<path>\tControl group which should be added
-  -h, --help\t\t\tDisplay this help
-  --sticky\t\t\taccepted and ignored: rein runs no cgrulesengd daemon
-";
+const CGEXEC: Tool = Tool {
+    name: "cgexec",
+    usage: &["cgexec [-h] [-b] [-g <controllers>:<path>] [--sticky] command [arguments] ..."],
+    about: "Run the task in given control group(s) (rein's libcgroup compatibility)",
+    opts: &[
+        takes('g', &[], "<controllers>:<path>", "Control group which should be added"),
+        flag('s', &["sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
+        flag('h', &["help"], "Display this help"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy: rein's paths always start at the root"),
+    ],
+    operands: &[("command...", "The command and its arguments")],
+    stop_at_operand: true,
+};
 
 fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts = [opt('g', &[], true), opt('s', &["sticky"], false), opt('h', &["help"], false), opt('b', &[], false)];
     let mut specs = Vec::new();
     let mut command: Vec<OsString> = Vec::new();
-    for item in getopt(args, &opts, true)? {
+    for item in getopt(args, CGEXEC.opts, CGEXEC.stop_at_operand)? {
         match item {
-            Item::Opt('h', _) => return help(CGEXEC_HELP),
+            Item::Opt('h', _) => return help(&CGEXEC),
             Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
             // libcgroup 3 starts paths at systemd's delegated slice unless -b; rein's
             // paths always start at the root, which is what -b asks for.
@@ -814,28 +985,27 @@ fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pids: &[u32]) -> anyhow::Result
     Ok(())
 }
 
-const CGCLASSIFY_HELP: &str =
-    "Usage: cgclassify [[-g] <controllers>:<path>] [-b] [--sticky | --cancel-sticky] <list of pids>
-Move running task(s) to given cgroups (rein's libcgroup compatibility)
-  -b\t\t\t\tIgnore the default systemd delegated hierarchy: rein's paths always start at the root
-  -h, --help\t\t\tDisplay this help
-  -g <controllers>:<path>\tControl group to be used as target
-  --cancel-sticky, --sticky\taccepted and ignored: rein runs no cgrulesengd daemon
-";
+const CGCLASSIFY: Tool = Tool {
+    name: "cgclassify",
+    usage: &["cgclassify [[-g] <controllers>:<path>] [-b] [--sticky | --cancel-sticky] <list of pids>"],
+    about: "Move running task(s) to given cgroups (rein's libcgroup compatibility)",
+    opts: &[
+        takes('g', &[], "<controllers>:<path>", "Control group to be used as target"),
+        flag('s', &["sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
+        flag(CANCEL_STICKY, &["cancel-sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
+        flag('h', &["help"], "Display this help"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy: rein's paths always start at the root"),
+    ],
+    operands: &[("pid...", "The processes to move")],
+    stop_at_operand: false,
+};
 
 fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts = [
-        opt('g', &[], true),
-        opt('s', &["sticky"], false),
-        opt(CANCEL_STICKY, &["cancel-sticky"], false),
-        opt('h', &["help"], false),
-        opt('b', &[], false),
-    ];
     let mut specs = Vec::new();
     let mut pids = Vec::new();
-    for item in getopt(args, &opts, false)? {
+    for item in getopt(args, CGCLASSIFY.opts, false)? {
         match item {
-            Item::Opt('h', _) => return help(CGCLASSIFY_HELP),
+            Item::Opt('h', _) => return help(&CGCLASSIFY),
             Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
             // See cgexec: rein's paths start at the root, as -b asks.
             Item::Opt('s' | 'b' | CANCEL_STICKY, _) => {}
@@ -862,20 +1032,25 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-const CGDELETE_HELP: &str = "Usage: cgdelete [-h] [-r] [[-g] <controllers>:<path>] ...
-Remove control group(s) (rein's libcgroup compatibility); their processes move to the parent group
-  -g <controllers>:<path>\tControl group to be removed (-g is optional)
-  -h, --help\t\t\tDisplay this help
-  -r, --recursive\t\tRecursively remove all subgroups
-";
+const CGDELETE: Tool = Tool {
+    name: "cgdelete",
+    usage: &["cgdelete [-h] [-r] [[-g] <controllers>:<path>] ..."],
+    about: "Remove control group(s) (rein's libcgroup compatibility); their processes move to the parent group",
+    opts: &[
+        flag('r', &["recursive"], "Recursively remove all subgroups"),
+        takes('g', &[], "<controllers>:<path>", "Control group to be removed (-g is optional)"),
+        flag('h', &["help"], "Display this help"),
+    ],
+    operands: &[("controllers:path...", "Control groups to be removed")],
+    stop_at_operand: false,
+};
 
 fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts = [opt('r', &["recursive"], false), opt('g', &[], true), opt('h', &["help"], false)];
     let mut recursive = false;
     let mut specs = Vec::new();
-    for item in getopt(args, &opts, false)? {
+    for item in getopt(args, CGDELETE.opts, false)? {
         match item {
-            Item::Opt('h', _) => return help(CGDELETE_HELP),
+            Item::Opt('h', _) => return help(&CGDELETE),
             Item::Opt('r', _) => recursive = true,
             Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
             Item::Opt(..) => return Err(usage("")),
@@ -921,11 +1096,17 @@ fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-const LSCGROUP_HELP: &str = "Usage: lscgroup [[-g] <controllers>:<path>] ...
-List all cgroups (rein's libcgroup compatibility)
-  -g <controllers>:<path>\tControl group to be displayed (-g is optional)
-  -h, --help\t\t\tDisplay this help
-";
+const LSCGROUP: Tool = Tool {
+    name: "lscgroup",
+    usage: &["lscgroup [[-g] <controllers>:<path>] ..."],
+    about: "List all cgroups (rein's libcgroup compatibility)",
+    opts: &[
+        takes('g', &[], "<controllers>:<path>", "Control group to be displayed (-g is optional)"),
+        flag('h', &["help"], "Display this help"),
+    ],
+    operands: &[("controllers:path...", "Control groups to be displayed")],
+    stop_at_operand: false,
+};
 
 /// The mount a controller named as libcgroup names it (v1 or v2 name) is bound to, with
 /// the name it is listed under there.
@@ -938,11 +1119,10 @@ fn bound_mount<'h>(h: &'h Hierarchy, name: &str) -> Option<&'h rein::cgroupfs::M
 }
 
 fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts = [opt('g', &[], true), opt('h', &["help"], false)];
     let mut specs = Vec::new();
-    for item in getopt(args, &opts, false)? {
+    for item in getopt(args, LSCGROUP.opts, false)? {
         match item {
-            Item::Opt('h', _) => return help(LSCGROUP_HELP),
+            Item::Opt('h', _) => return help(&LSCGROUP),
             Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => specs.push(libcgroup::parse_group_spec(&operand_text(&a)?)?),
@@ -1006,14 +1186,20 @@ fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-const LSSUBSYS_HELP: &str = "Usage: lssubsys [-i] [-m] [-M] [-a] [<controller>...]
-List hierarchies containing given subsystem (rein's libcgroup compatibility)
-  -a, --all\t\tList all subsystems
-  -h, --help\t\tDisplay this help
-  -i, --hierarchies\tDisplay information about hierarchies
-  -m, --mount-points\tDisplay mount points
-  -M, --all-mount-points\tDisplay all mount points
-";
+const LSSUBSYS: Tool = Tool {
+    name: "lssubsys",
+    usage: &["lssubsys [-i] [-m] [-M] [-a] [<controller>...]"],
+    about: "List hierarchies containing given subsystem (rein's libcgroup compatibility)",
+    opts: &[
+        flag('a', &["all"], "List all subsystems"),
+        flag('i', &["hierarchies"], "Display information about hierarchies"),
+        flag('m', &["mount-points"], "Display mount points"),
+        flag('M', &["all-mount-points"], "Display all mount points"),
+        flag('h', &["help"], "Display this help"),
+    ],
+    operands: &[("controller...", "The controllers to list")],
+    stop_at_operand: false,
+};
 
 /// `/proc/cgroups`: each enabled controller's name and hierarchy id, in its order.
 fn proc_cgroups() -> anyhow::Result<Vec<(String, String)>> {
@@ -1029,18 +1215,11 @@ fn proc_cgroups() -> anyhow::Result<Vec<(String, String)>> {
 }
 
 fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let opts = [
-        opt('a', &["all"], false),
-        opt('i', &["hierarchies"], false),
-        opt('m', &["mount-points"], false),
-        opt('M', &["all-mount-points"], false),
-        opt('h', &["help"], false),
-    ];
     let (mut all, mut ids, mut mounts) = (false, false, false);
     let mut wanted: Vec<String> = Vec::new();
-    for item in getopt(args, &opts, false)? {
+    for item in getopt(args, LSSUBSYS.opts, false)? {
         match item {
-            Item::Opt('h', _) => return help(LSSUBSYS_HELP),
+            Item::Opt('h', _) => return help(&LSSUBSYS),
             Item::Opt('a', _) => all = true,
             Item::Opt('i', _) => ids = true,
             Item::Opt('m' | 'M', _) => mounts = true,
@@ -1122,7 +1301,7 @@ mod tests {
 
     #[test]
     fn getopt_like_libcgroup() {
-        let opts = [opt('r', &["variable"], true), opt('n', &[], false), opt('v', &["values-only"], false)];
+        let opts = [takes('r', &["variable"], "<name>", ""), flag('n', &[], ""), flag('v', &["values-only"], "")];
         let got = getopt(
             &os(&["-nv", "-rmemory.max", "grp", "-r", "cpu.max", "--values-only", "--variable=a.b"]),
             &opts,
@@ -1137,9 +1316,26 @@ mod tests {
             assert!(getopt(&os(bad), &opts, false).is_err(), "{bad:?}");
         }
         // cgexec's '+': options stop at the command.
-        let cg = [opt('g', &[], true), opt('s', &["sticky"], false)];
+        let cg = [takes('g', &[], "<controllers>:<path>", ""), flag('s', &["sticky"], "")];
         let got = getopt(&os(&["-g", "memory:x", "python3", "-c", "-g"]), &cg, true).unwrap();
         assert_eq!(show(got), ["-g memory:x", "python3", "-c", "-g"]);
+    }
+
+    /// The tables, the names rein answers to and the `-h` texts agree.
+    #[test]
+    fn every_tool_has_a_table_and_a_help() {
+        assert_eq!(ALL.map(|t| t.name), TOOLS);
+        for t in ALL {
+            let h = t.help();
+            assert!(h.starts_with(&format!("Usage: {}", t.name)), "{h}");
+            assert!(h.contains("-h, --help"), "{h}");
+            for o in t.opts {
+                assert!(h.contains(&o.flags()) && h.contains(o.help), "{}: {}", t.name, o.flags());
+            }
+            t.command().debug_assert();
+        }
+        assert!(CGSET.help().contains("   or: cgset --copy-from"));
+        assert!(CGGET.help().contains("-r, --variable <name>  "));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //!   128+N); 125 if rein itself failed; 126 if the command could not be executed; 127 if
 //!   it was not found; a signal N that ends rein while it waits for systemd, before the
 //!   command ran, ends rein the same way once it has stopped what it made.
+//! - `rein diff --exit-code`: 0 when applying would change nothing, 1 when it would.
 //! - every other command: 0 on success, 125 on error, 2 on a usage error.
 
 mod cli;

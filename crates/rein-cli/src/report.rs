@@ -53,6 +53,27 @@ pub fn print_outcome(r: &Report, program: &str) {
         let kills = if r.oom_kills == 1 { "1 OOM kill".to_string() } else { format!("{} OOM kills", r.oom_kills) };
         eprintln!("rein: {who}: memory limit {}, peak {peak}, {kills} in {}", limit_text(mem.max), r.group);
     }
+    if let Some(v) = r.policy.as_ref().and_then(|p| p.verdict) {
+        use rein::policy::Verdict;
+        let why = match v {
+            Verdict::TimedOut => "timed out".to_string(),
+            Verdict::CpuTimeUsed { used_usec } => {
+                format!("used its CPU-time budget ({} when rein acted)", human_usec(used_usec))
+            }
+            Verdict::KilledOnPressure { trigger } => format!("was killed by its pressure policy ({trigger})"),
+            Verdict::KilledOnOom => "was killed whole after an OOM kill (--on-oom kill-group)".to_string(),
+            _ => "was ended by its policy".to_string(),
+        };
+        let code = v.exit_code().map(|c| format!(", exit {c}")).unwrap_or_default();
+        eprintln!("rein: {} {why}{code}", r.group);
+    }
+}
+
+/// The policy line of a report: `freeze 2, thaw 2`.
+fn policy_line(r: &Report) -> Option<String> {
+    let p = r.policy.as_ref()?;
+    let acts: Vec<String> = p.actions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    Some(if acts.is_empty() { "no action".into() } else { acts.join(", ") })
 }
 
 fn pressure_line(name: &str, p: &Option<Pressure>) -> Option<String> {
@@ -75,6 +96,9 @@ pub fn human(r: &Report) -> String {
         None => format!("rein: {} {status}\n", r.group),
     };
     line("wall", secs(r.wall_usec));
+    if let Some(p) = policy_line(r) {
+        line("policy", p);
+    }
     let user = s.cpu.user_usec.unwrap_or(r.rusage.user_usec);
     let sys = s.cpu.system_usec.unwrap_or(r.rusage.system_usec);
     let total = s.cpu.usage_usec.unwrap_or(user + sys);
@@ -187,6 +211,10 @@ pub fn json(r: &Report) -> String {
         "killed_leftovers": r.killed_leftovers,
         "stats": s,
     });
+    let mut v = v;
+    if let Some(p) = &r.policy {
+        v["policy"] = json!(p);
+    }
     v.to_string()
 }
 

@@ -31,6 +31,7 @@ use rein::driver::{Driver, Interrupt};
 use rein::group::{AttachFds, Group, Spec};
 use rein::launch::{self, ExitStatus, Prepared, Rusage, SigMask, SpawnError};
 use rein::plan::Place;
+use rein::policy::{Enforcer, Policy, Verdict};
 use rein::stats::Stats;
 use rein::{Error, Result};
 
@@ -125,6 +126,58 @@ pub struct Report {
     /// A failure while cleaning up (the command's status is still valid).
     #[serde(skip)]
     pub cleanup_error: Option<Error>,
+    /// What the run's policies did ([`rein::policy`]), when it had any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyReport>,
+}
+
+/// What a run's policies did.
+#[derive(Debug, Serialize, Default)]
+pub struct PolicyReport {
+    /// Why the policy ended the run, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// The actions taken, by name.
+    pub actions: std::collections::BTreeMap<&'static str, u64>,
+}
+
+/// A run's policy at work: the enforcer, and where its actions are told.
+pub struct Policing<'a> {
+    policy: &'a Policy,
+    enforcer: Option<Enforcer>,
+    /// What the policy did before an error stopped it.
+    stopped: Option<PolicyReport>,
+}
+
+impl<'a> Policing<'a> {
+    /// `policy` for a run (nothing to do when it is empty).
+    pub fn new(policy: &'a Policy) -> Policing<'a> {
+        Policing { policy, enforcer: None, stopped: None }
+    }
+
+    fn start(&mut self, group: &Group, sup: &Supervisor) -> Result<()> {
+        if !self.policy.is_empty() {
+            let opts = rein::policy::Options { child_mask: Some(sup.child_mask) };
+            self.enforcer = Some(Enforcer::start(group, self.policy, opts)?);
+        }
+        Ok(())
+    }
+
+    fn print(&mut self) {
+        if let Some(e) = self.enforcer.as_mut() {
+            for a in e.take_actions() {
+                eprintln!("rein: {a}");
+            }
+        }
+    }
+
+    fn report(&mut self) -> Option<PolicyReport> {
+        let Some(e) = self.enforcer.as_mut() else { return self.stopped.take() };
+        for a in e.take_actions() {
+            eprintln!("rein: {a}");
+        }
+        Some(PolicyReport { verdict: e.verdict(), actions: e.counts().clone() })
+    }
 }
 
 /// Why a run failed before the command ran.
@@ -253,6 +306,9 @@ pub enum Detail {
 
 /// Runs `cmd` in `target` with `spec`, forwarding signals, and returns what happened; with an [`Observer`] watching the group while the command runs, reading
 /// `detail` of the accounting at the end.
+// What a run is (host, supervisor, command, target, spec) and what watches it (observer,
+// accounting, policy): one call, as each caller has them all at hand.
+#[allow(clippy::too_many_arguments)]
 pub fn run_observed<'o>(
     h: Arc<Hierarchy>,
     sup: &Supervisor,
@@ -261,6 +317,7 @@ pub fn run_observed<'o>(
     spec: &Spec,
     mut observer: Option<&mut (dyn Observer + 'o)>,
     detail: Detail,
+    policing: &mut Policing<'_>,
 ) -> Result<Report, RunError> {
     let transient = matches!(target, Target::New { .. });
     let group = match target {
@@ -281,6 +338,12 @@ pub fn run_observed<'o>(
         }
     };
     rein::plan::pause_for_tests("created");
+    // The triggers and timers are set before the command starts: its first moment is
+    // under the policy too.
+    if let Err(e) = policing.start(&group, sup) {
+        cleanup_on_failure(&group);
+        return Err(RunError::Setup(e));
+    }
     let fds = match group.attach_fds() {
         Ok(f) => f,
         Err(e) => {
@@ -301,7 +364,7 @@ pub fn run_observed<'o>(
     if let Some(o) = observer.as_deref_mut() {
         o.started(&group);
     }
-    let (status, rusage) = supervise(sup, child.pid, &group, observer.as_deref_mut());
+    let (status, rusage) = supervise(sup, child.pid, &group, observer.as_deref_mut(), policing);
     if let Some(o) = observer {
         o.finished(&group);
     }
@@ -318,6 +381,7 @@ pub fn run_observed<'o>(
         rusage,
         killed_leftovers: false,
         cleanup_error: None,
+        policy: policing.report(),
     };
     // Each step runs whatever the one before did: a failed kill or accounting read must
     // not leave the group behind.
@@ -361,7 +425,13 @@ pub fn run_observed<'o>(
 /// driver's scope), forwarding signals, and returns what happened. The life of [`run_observed`],
 /// except that the command starts held until the driver has moved it into its group, and
 /// that the driver removes the group.
-pub fn run_in_unit(sup: &Supervisor, cmd: &Prepared, driver: &dyn Driver, spec: &Spec) -> Result<Report, RunError> {
+pub fn run_in_unit(
+    sup: &Supervisor,
+    cmd: &Prepared,
+    driver: &dyn Driver,
+    spec: &Spec,
+    policing: &mut Policing<'_>,
+) -> Result<Report, RunError> {
     let program = || cmd.program().to_string_lossy().into_owned();
     let plain_spawn_error = |e: &SpawnError| Error::Spawn {
         program: program(),
@@ -379,6 +449,12 @@ pub fn run_in_unit(sup: &Supervisor, cmd: &Prepared, driver: &dyn Driver, spec: 
             return Err(RunError::Setup(e));
         }
     };
+    if let Err(e) = policing.start(unit.group(), sup) {
+        held.abort();
+        let _ = unit.kill();
+        let _ = unit.remove();
+        return Err(RunError::Setup(e));
+    }
     let started = Instant::now();
     let child = match held.release(0) {
         Ok(c) => c,
@@ -389,7 +465,7 @@ pub fn run_in_unit(sup: &Supervisor, cmd: &Prepared, driver: &dyn Driver, spec: 
             return Err(RunError::Spawn(e, err));
         }
     };
-    let (status, rusage) = supervise(sup, child.pid, unit.group(), None);
+    let (status, rusage) = supervise(sup, child.pid, unit.group(), None, policing);
     let wall_usec = started.elapsed().as_micros() as u64;
 
     let mut report = Report {
@@ -403,6 +479,7 @@ pub fn run_in_unit(sup: &Supervisor, cmd: &Prepared, driver: &dyn Driver, spec: 
         rusage,
         killed_leftovers: false,
         cleanup_error: None,
+        policy: policing.report(),
     };
     let mut finish = || -> Result<()> {
         // The manager removes an empty unit's cgroup on its own, so the group may be gone
@@ -460,6 +537,7 @@ fn supervise<'o>(
     pid: i32,
     group: &Group,
     mut observer: Option<&mut (dyn Observer + 'o)>,
+    policing: &mut Policing<'_>,
 ) -> (ExitStatus, Rusage) {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
     let leader = launch::is_session_leader();
@@ -479,17 +557,33 @@ fn supervise<'o>(
         let (observer_ready, due) = {
             let ofd = observer.as_deref().and_then(|o| o.fd());
             let deadline = observer.as_deref().and_then(|o| o.deadline());
-            let timeout = deadline.map(|d| {
-                let left = d.saturating_duration_since(Instant::now());
-                Timespec { tv_sec: left.as_secs() as _, tv_nsec: left.subsec_nanos() as _ }
-            });
-            let mut fds = vec![PollFd::new(&sup.sigfd, PollFlags::IN)];
-            if let Some(fd) = ofd {
-                fds.push(PollFd::from_borrowed_fd(fd, PollFlags::IN));
-            }
-            let _ = poll(&mut fds, timeout.as_ref());
-            let ready = fds.get(1).is_some_and(|f| !f.revents().is_empty());
-            (ready, deadline.is_some_and(|d| Instant::now() >= d))
+            let mut fds = vec![sup.sigfd.as_fd()];
+            fds.extend(ofd);
+            let ready = match policing.enforcer.as_mut() {
+                // The enforcer waits (its kernel fds cannot be polled from here), with
+                // the signals and the observer's fd beside, and acts.
+                Some(e) => match e.wait(group, &fds, deadline) {
+                    Ok(r) => r,
+                    Err(err) => {
+                        crate::print_error(&anyhow::anyhow!("policy: {err}; the policy stops here"));
+                        policing.stopped = policing.report();
+                        policing.enforcer = None;
+                        vec![true; fds.len()]
+                    }
+                },
+                None => {
+                    let timeout = deadline.map(|d| {
+                        let left = d.saturating_duration_since(Instant::now());
+                        Timespec { tv_sec: left.as_secs() as _, tv_nsec: left.subsec_nanos() as _ }
+                    });
+                    let mut pfds: Vec<PollFd<'_>> =
+                        fds.iter().map(|fd| PollFd::from_borrowed_fd(*fd, PollFlags::IN)).collect();
+                    let _ = poll(&mut pfds, timeout.as_ref());
+                    pfds.iter().map(|f| !f.revents().is_empty()).collect()
+                }
+            };
+            policing.print();
+            (ready.get(1).copied().unwrap_or(false), deadline.is_some_and(|d| Instant::now() >= d))
         };
         if (observer_ready || due)
             && let Some(o) = observer.as_deref_mut()
@@ -497,10 +591,17 @@ fn supervise<'o>(
             o.wake(group);
         }
         while let Some((sig, from_kernel)) = launch::read_signal(sup.sigfd.as_fd()) {
+            if sig != libc::SIGCHLD
+                && let Some(e) = policing.enforcer.as_mut()
+            {
+                // A frozen command could not act on the signal (a ^C included).
+                let _ = e.thaw_now(group);
+            }
             if forwarded(sig, from_kernel, leader) {
                 let _ = launch::kill(pid, sig);
             }
         }
+        policing.print();
     }
 }
 

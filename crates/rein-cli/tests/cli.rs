@@ -488,3 +488,46 @@ fn plot_draws_a_recorded_run_and_refuses_broken_ones() {
     assert!(err(&o).contains("line 2: not JSON"), "{}", err(&o));
     assert!(!dir.path().join("b.svg").exists());
 }
+
+/// `rein completions` and `rein man`: generated from the command line's own definitions,
+/// and bad input refused with the value named.
+#[test]
+fn completions_and_man_pages() {
+    let tree = FakeTree::new(Layout::V2);
+    let o = rein(&tree, &["completions", "bash"]);
+    assert!(o.status.success(), "{}", err(&o));
+    let bash = out(&o);
+    assert!(bash.contains("_rein()") && bash.contains("complete -F _rein") && bash.contains("--exit-code"), "{bash}");
+    for (shell, needle) in
+        [("zsh", "#compdef rein"), ("fish", "complete -c rein"), ("elvish", "rein"), ("powershell", "rein")]
+    {
+        let o = rein(&tree, &["completions", shell]);
+        assert!(o.status.success() && out(&o).contains(needle), "{shell}: {}", err(&o));
+    }
+    let o = rein(&tree, &["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("'tcsh'"), "{}", err(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    let man = dir.path().join("share/man/man1");
+    let o = rein(&tree, &["man", man.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", err(&o));
+    let listed = out(&o).lines().count();
+    let mut files: Vec<String> =
+        std::fs::read_dir(&man).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    files.sort();
+    assert_eq!(files.len(), listed);
+    for f in ["rein.1", "rein-run.1", "rein-diff.1", "rein-cgcreate.1", "rein-cgexec.1", "rein-compat-install.1"] {
+        assert!(files.iter().any(|x| x == f), "{f} missing: {files:?}");
+    }
+    assert!(!files.iter().any(|f| f == "cgcreate.1"), "libcgroup's page names stay theirs");
+    let run = std::fs::read_to_string(man.join("rein-run.1")).unwrap();
+    assert!(run.starts_with(".ie") && run.contains(".TH rein-run 1") && run.contains("\\-\\-memory"), "{run}");
+
+    // A directory that cannot be made: 125, the path named, nothing written.
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let o = rein(&tree, &["man", file.join("man1").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(err(&o).contains("a-file/man1"), "{}", err(&o));
+}

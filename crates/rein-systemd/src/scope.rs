@@ -28,11 +28,19 @@ pub struct ScopeOptions {
     pub description: String,
     /// `Delegate=yes`: let the command make child groups of its own in the scope.
     pub delegate: bool,
+    /// `RuntimeMaxSec=`: systemd stops the scope after this long (µs).
+    pub runtime_max_usec: Option<u64>,
 }
 
 impl Default for ScopeOptions {
     fn default() -> Self {
-        ScopeOptions { unit: None, slice: names::DEFAULT_SLICE.into(), description: "rein run".into(), delegate: false }
+        ScopeOptions {
+            unit: None,
+            slice: names::DEFAULT_SLICE.into(),
+            description: "rein run".into(),
+            delegate: false,
+            runtime_max_usec: None,
+        }
     }
 }
 
@@ -115,6 +123,9 @@ pub fn transient_plan(
     }
     if options.delegate {
         props.push(Property::new("Delegate", Value::Bool(true)));
+    }
+    if let Some(usec) = options.runtime_max_usec {
+        props.push(Property::new("RuntimeMaxUSec", Value::U64(usec)));
     }
     props.extend(mapping.properties);
     let slice_properties = vec![

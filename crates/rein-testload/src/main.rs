@@ -5,6 +5,10 @@
 //! rein-testload alloc MB [HOLD_SECS]   allocate and touch MB MiB, then hold them
 //! rein-testload grow MB STEP_MB STEP_MS  allocate STEP_MB MiB every STEP_MS ms up to MB, then hold 1 s
 //! rein-testload spin SECS              burn one CPU for SECS of wall time
+//! rein-testload spin-threads N SECS    burn N CPUs (N threads) for SECS of wall time
+//! rein-testload thrash MB MARKER       allocate, touch and free MB MiB over and over (memory
+//!                                      pressure under a lower memory.high); on SIGUSR1 free
+//!                                      everything, create the file MARKER and sleep
 //! rein-testload fork N [HOLD_SECS]     fork N children that sleep; print how many forks worked
 //! rein-testload write PATH MB          O_DIRECT write of MB MiB; print seconds taken
 //! rein-testload affinity               print the CPUs this process may run on (0-1)
@@ -82,6 +86,53 @@ fn main() {
                     x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
                 }
             }
+        }
+        Some("spin-threads") => {
+            let n: usize = arg(&args, 2, "threads");
+            let secs: f64 = arg(&args, 3, "seconds");
+            let end = Instant::now() + Duration::from_secs_f64(secs);
+            let threads: Vec<_> = (0..n)
+                .map(|_| {
+                    std::thread::spawn(move || {
+                        let mut x = 0u64;
+                        while Instant::now() < end {
+                            for _ in 0..10_000 {
+                                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                let _ = t.join();
+            }
+        }
+        Some("thrash") => {
+            use std::sync::atomic::{AtomicBool, Ordering};
+            static RELEASE: AtomicBool = AtomicBool::new(false);
+            extern "C" fn on_usr1(_: libc::c_int) {
+                RELEASE.store(true, Ordering::SeqCst);
+            }
+            let mb: usize = arg(&args, 2, "MiB");
+            let marker: String = arg(&args, 3, "marker path");
+            // SAFETY: the handler only stores to an atomic.
+            unsafe { libc::signal(libc::SIGUSR1, on_usr1 as *const () as libc::sighandler_t) };
+            println!("thrashing {mb} MiB");
+            while !RELEASE.load(Ordering::SeqCst) {
+                // Fresh pages each round: the kernel must find room for them under
+                // memory.high again and again.
+                let mut v: Vec<Vec<u8>> = Vec::with_capacity(mb);
+                for _ in 0..mb {
+                    if RELEASE.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    v.push(vec![1u8; 1 << 20]);
+                }
+                std::hint::black_box(&v);
+            }
+            std::fs::write(&marker, "released\n").expect("write the marker");
+            println!("released");
+            std::thread::sleep(Duration::from_secs(3600));
         }
         Some("fork") => {
             let n: usize = arg(&args, 2, "count");

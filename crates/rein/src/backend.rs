@@ -388,6 +388,15 @@ pub fn read_stats<D: FileSource + ?Sized>(
     }
 }
 
+/// A group's CPU time so far, µs, from its directory at `place`: the cgroup2 core's
+/// `cpu.stat`, or v1 `cpuacct.usage` (the caller picks the cpuacct directory).
+pub(crate) fn cpu_usage_usec(place: Place, m: &Mount, g: &GroupPath) -> Result<Option<u64>> {
+    match place {
+        Place::V2 => v2::cpu_usage_usec(m, g),
+        Place::V1(_) => v1::cpu_usage_usec(m, g),
+    }
+}
+
 /// The OOM kills counted in a group's memory directory at `place`.
 pub(crate) fn oom_kills(place: Place, m: &Mount, g: &GroupPath) -> Option<u64> {
     match place {
@@ -593,6 +602,8 @@ mod tests {
             Field::Frozen => format!("{:?}", s.frozen),
             // From the map of rein's network programs, never from a file.
             Field::Network => format!("{:?}", s.network),
+            // From an extended attribute of the directory, never from a file.
+            Field::PolicyActions => format!("{:?}", s.policy_actions),
         };
         (text != "None").then_some(text)
     }

@@ -586,6 +586,8 @@ impl Group {
                 s.network = Some(net);
             }
         }
+        let actions = self.policy_actions();
+        s.policy_actions = (!actions.is_empty()).then_some(actions);
         Ok(s)
     }
 
@@ -595,6 +597,48 @@ impl Group {
             Some(d) => Ok(DirRef::Kept(d)),
             None => Ok(DirRef::Opened(self.mount(n.place).group_dir(&self.path)?)),
         }
+    }
+
+    /// The CPU time of every process of the group and its child groups so far, µs: the
+    /// cgroup2 core's `cpu.stat` where the group has a cgroup2 directory, else v1
+    /// `cpuacct.usage`. One file; None where neither exists for this group.
+    pub fn cpu_usage_usec(&self) -> Result<Option<u64>> {
+        let place = match (self.v2_node(), self.node_with(Controller::Cpuacct)) {
+            (Some(n), _) | (None, Some(n)) => n.place,
+            (None, None) => return Ok(None),
+        };
+        backend::cpu_usage_usec(place, self.mount(place), &self.path)
+    }
+
+    /// Whether the group lives in `controller`'s hierarchy, and where.
+    pub fn place_of(&self, controller: Controller) -> Option<Place> {
+        self.node_with(controller).map(|n| n.place)
+    }
+
+    /// Whether the group has a cgroup2 directory (pressure files, `cgroup.kill`).
+    pub fn has_v2_dir(&self) -> bool {
+        self.v2_node().is_some()
+    }
+
+    /// The policy actions counted on the group ([`crate::ledger`]): what an enforcer did
+    /// to it, by action name (empty when none).
+    pub fn policy_actions(&self) -> std::collections::BTreeMap<String, u64> {
+        match self.ledger_node() {
+            Some(n) => crate::ledger::read(self.mount(n.place), &self.path),
+            None => Default::default(),
+        }
+    }
+
+    /// Counts one more policy action on the group.
+    pub(crate) fn count_action(&self, action: &str) -> Result<()> {
+        match self.ledger_node() {
+            Some(n) => crate::ledger::bump(self.mount(n.place), &self.path, action),
+            None => Ok(()),
+        }
+    }
+
+    fn ledger_node(&self) -> Option<&Node> {
+        self.v2_node().or_else(|| self.nodes.first())
     }
 
     /// OOM kills counted in the group's own memory files (never an ancestor's).

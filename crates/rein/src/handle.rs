@@ -62,6 +62,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::process::{Child, Command};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustix::fs::OFlags;
 
@@ -72,6 +73,7 @@ use crate::events::{Options, Watcher};
 use crate::group::{Group, Spec};
 use crate::hierarchy::{Controller, Hierarchy, Mode};
 use crate::launch;
+use crate::policy::{Policing, Policy, PressureRule};
 use crate::resources::Resources;
 use crate::stats::Stats;
 use crate::units::{Bytes, CpuList, Limit, Weight};
@@ -470,6 +472,43 @@ impl Cgroup {
         let mut w = Watcher::new(self.hierarchy().clone(), options)?;
         w.add(self.inner.group())?;
         Ok(w)
+    }
+
+    /// Enforces `policy` on the group from a thread of its own until the returned
+    /// [`Policing`] is stopped or dropped (which thaws the group and restores throttled
+    /// limits). Its actions come from [`Policing::actions`]; see [`crate::policy`].
+    ///
+    /// ```no_run
+    /// # fn main() -> rein::Result<()> {
+    /// use rein::policy::Policy;
+    /// let job = rein::Cgroup::builder("rein/job").cpu_percent(200.0).create()?;
+    /// // Lower cpu.max step by step while the group's tasks wait for CPU over half the time.
+    /// let policing = job.on_pressure("cpu:some:50%/1s=throttle".parse()?)?;
+    /// // ... spawn the work, then:
+    /// for action in policing.actions() {
+    ///     println!("{action}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn police(&self, policy: &Policy) -> Result<Policing> {
+        if policy.timeout.is_some() || policy.cpu_time.is_some() || !policy.on_pressure.is_empty() {
+            self.refuse_self("police")?;
+        }
+        Policing::start(self.hierarchy().clone(), self.path(), policy)
+    }
+
+    /// [`Cgroup::police`] with one pressure rule.
+    pub fn on_pressure(&self, rule: PressureRule) -> Result<Policing> {
+        let mut policy = Policy::default();
+        policy.on_pressure.push(rule);
+        self.police(&policy)
+    }
+
+    /// [`Cgroup::police`] with a wall-clock deadline: `after` from now every process of
+    /// the group gets SIGTERM, and `kill_after` later the group is killed.
+    pub fn deadline(&self, after: Duration, kill_after: Duration) -> Result<Policing> {
+        let policy = Policy { timeout: Some(after), kill_after: Some(kill_after), ..Policy::default() };
+        self.police(&policy)
     }
 
     /// Freezes every process in the group and below, and waits until they are.

@@ -93,11 +93,13 @@ pub mod inspect;
 // wrap. Each block has a SAFETY comment (see the module's "Safety" notes).
 #[allow(unsafe_code)]
 pub mod launch;
+pub mod ledger;
 pub mod lifecycle;
 pub mod lock;
 pub mod mark;
 pub mod network;
 pub mod plan;
+pub mod policy;
 pub mod procfs;
 pub mod resources;
 pub mod stats;

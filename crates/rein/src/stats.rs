@@ -51,6 +51,10 @@ pub struct Stats {
     /// any network setting, `--net-egress max` to count without limiting).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<NetStats>,
+    /// The policy actions an enforcer took on the group, by name ([`crate::ledger`]);
+    /// None when there were none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_actions: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 /// A group's network traffic as rein's programs counted it: IP packets of its sockets,
@@ -305,11 +309,13 @@ pub enum Field {
     Frozen,
     /// [`Stats::network`]: the counters of rein's network programs (a map, not a file).
     Network,
+    /// [`Stats::policy_actions`]: an extended attribute of the group's directory.
+    PolicyActions,
 }
 
 impl Field {
     /// Every field, in the order of [`Stats`].
-    pub const ALL: [Field; 28] = [
+    pub const ALL: [Field; 29] = [
         Field::CpuUsage,
         Field::CpuUser,
         Field::CpuSystem,
@@ -338,6 +344,7 @@ impl Field {
         Field::Populated,
         Field::Frozen,
         Field::Network,
+        Field::PolicyActions,
     ];
 
     const fn bit(self) -> u32 {

@@ -8,10 +8,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub mod exporter;
 pub mod groups;
 pub mod limits;
+pub mod policy;
 pub mod top;
 
 use self::exporter::ExporterArgs;
 use self::limits::LimitArgs;
+use self::policy::PolicyArgs;
 use self::top::TopArgs;
 
 /// Put processes on a resource rein with cgroups: CPU, memory, IO, pids and cpuset
@@ -81,7 +83,9 @@ impl Cli {
 
 const EXIT_HELP: &str = "Exit status: 'rein run' ends as the command did (its status; killed by signal N, rein \
 dies of signal N, which a shell shows as 128+N), 125 when rein failed, 126 when the command cannot be \
-executed, 127 when it is not found; other commands return 0, 125 on error, 2 on a usage error.";
+executed, 127 when it is not found, 124 when --timeout ended it, 152 when --cpu-time did; 'rein diff \
+--exit-code' returns 1 when applying would change something; other commands return 0, 125 on error, 2 on a \
+usage error.";
 
 /// The commands.
 #[derive(Subcommand, Debug)]
@@ -101,11 +105,16 @@ pub enum Command {
     #[command(after_help = APPLY_HELP)]
     Apply(ApplyArgs),
     /// Show what 'rein apply FILE' would create, change (old -> new per file) and remove
+    #[command(after_help = DIFF_HELP)]
     Diff(DiffArgs),
     /// Remove the groups a rein.toml file made (refuses populated ones unless --kill)
     Down(DownArgs),
     /// Check a rein.toml file: every mistake, with its line and column
     Validate(ValidateArgs),
+    /// Enforce the policies of a rein.toml file's groups (timeout, cpu-time, on-pressure,
+    /// on-oom) in the foreground, following the groups as they come and go
+    #[command(after_help = SUPERVISE_HELP)]
+    Supervise(SuperviseArgs),
     /// Show groups' usage: CPU, memory, pids, IO, pressure, OOM kills
     #[command(after_help = STAT_HELP)]
     Stat(StatArgs),
@@ -121,6 +130,33 @@ pub enum Command {
     /// Serve the groups' accounting to Prometheus: OpenMetrics text over HTTP
     #[command(after_help = exporter::HELP)]
     Exporter(ExporterArgs),
+    /// Print a shell's completion script for rein (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Write rein's man pages into DIR: rein.1, one per command (rein-run.1, ...), and one
+    /// per libcgroup tool name rein answers to (rein-cgcreate.1, ...)
+    Man(ManArgs),
+}
+
+const COMPLETIONS_HELP: &str = "Examples:\n  source <(rein completions bash)\n  \
+rein completions bash > /usr/share/bash-completion/completions/rein\n  \
+rein completions zsh > /usr/share/zsh/vendor-completions/_rein\n  \
+rein completions fish > /usr/share/fish/vendor_completions.d/rein.fish";
+
+/// `rein completions`.
+#[derive(clap::Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}
+
+/// `rein man`.
+#[derive(clap::Args, Debug)]
+pub struct ManArgs {
+    /// The directory to write the pages into (made if missing), e.g. /usr/local/share/man/man1
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 const STAT_HELP: &str = "Examples:\n  rein stat rein/run-4242\n  rein stat --watch 1s tenants/a tenants/b\n  \
@@ -145,6 +181,13 @@ rein down examples/dev-environment.toml\n\n\
 A failed write undoes the whole apply: groups it created are removed, values it changed restored. \
 The file's format: docs/CONFIG.md.";
 
+const DIFF_HELP: &str = "Examples:\n  rein diff rein.toml\n  \
+rein diff --exit-code rein.toml || rein apply rein.toml     # apply only when something changes\n  \
+rein diff --json rein.toml | jq .changed\n\n\
+Exit status: 0, or with --exit-code 0 when applying would change nothing and 1 when it would; 125 on \
+an error (a mistake in the file: every one is printed, and with --json listed under \"errors\"); 2 on \
+a usage error.";
+
 /// A rein.toml file and where its groups go.
 #[derive(clap::Args, Debug)]
 pub struct FileArgs {
@@ -156,6 +199,21 @@ pub struct FileArgs {
     #[arg(long, value_name = "PATH")]
     pub parent: Option<String>,
 }
+
+/// `rein supervise`.
+#[derive(clap::Args, Debug)]
+pub struct SuperviseArgs {
+    #[command(flatten)]
+    pub file: FileArgs,
+
+    /// Print each action as a JSON object per line
+    #[arg(long)]
+    pub json: bool,
+}
+
+const SUPERVISE_HELP: &str = "Each action is a line on stdout (time, group, action, why) and is counted on the group \
+itself, where 'rein events' and the exporter see it. SIGINT or SIGTERM stop it: frozen groups are thawed, throttled \
+limits restored. See docs/POLICIES.md.";
 
 /// `rein apply`.
 #[derive(clap::Args, Debug)]
@@ -194,9 +252,13 @@ pub struct DiffArgs {
     #[arg(long)]
     pub prune: bool,
 
-    /// Print JSON
+    /// Print JSON (the diff, and "changed": whether applying would change anything)
     #[arg(long)]
     pub json: bool,
+
+    /// Exit with 1 when applying would change anything, 0 when not (as 'git diff --exit-code')
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 /// `rein down`.
@@ -331,6 +393,9 @@ pub struct RunArgs {
     /// How often --record samples
     #[arg(long, value_name = "INTERVAL", default_value = "100ms", requires = "record")]
     pub record_interval: String,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// The command and its arguments
     #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]

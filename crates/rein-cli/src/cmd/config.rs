@@ -16,7 +16,7 @@ use crate::cli::{ApplyArgs, DiffArgs, DownArgs, FileArgs, ValidateArgs};
 type Detect<'a> = &'a dyn Fn() -> anyhow::Result<Arc<Hierarchy>>;
 
 /// Loads and checks the file; a file with mistakes prints every one (located) and fails.
-fn read(file: &std::path::Path, json: bool) -> anyhow::Result<Loaded> {
+pub(super) fn read(file: &std::path::Path, json: bool) -> anyhow::Result<Loaded> {
     match load::load(file, &Context::host()) {
         Ok(l) => Ok(l),
         Err(Error::Config(d)) => {
@@ -69,12 +69,16 @@ pub fn diff(a: &DiffArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let opts = options(&a.file, a.prune, true)?;
     let h = hierarchy()?;
     let changes = apply::plan(&h, &loaded.resolved, &loaded.owner, &opts).map_err(|r| refused(&loaded, r))?;
+    let changed = !changes.diff.is_empty();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&changes.diff)?);
+        let mut v = serde_json::to_value(&changes.diff)?;
+        v["changed"] = changed.into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", changes.diff);
     }
-    Ok(ExitCode::SUCCESS)
+    // `git diff --exit-code`: 1 says "changes pending" (an error stays 125).
+    Ok(if a.exit_code && changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 /// `rein apply FILE`.

@@ -80,6 +80,12 @@ pub fn human(e: &Event) -> String {
             rein::units::human_usec(t.threshold_usec),
             rein::units::human_usec(t.window_usec)
         ),
+        EventKind::Policy { action, count, total } => {
+            format!(
+                "its policy took {} ({total} in all)",
+                plural(count, &format!("{action} action"), &format!("{action} actions"))
+            )
+        }
         EventKind::Empty => "no process left".into(),
         EventKind::Removed => "the group was removed".into(),
         _ => String::new(),

@@ -487,6 +487,18 @@ pub mod metrics {
                 values: |s, o| pressure(s, o, true),
             },
             Family {
+                name: "rein_policy_actions",
+                help: "Actions a policy enforcer took on the group (rein run's policies, rein supervise): term, kill, freeze, thaw, throttle, restore, notify.",
+                unit: None,
+                counter: true,
+                reads: Field::PolicyActions.into(),
+                values: |s, o| {
+                    for (action, n) in s.policy_actions.iter().flatten() {
+                        o.push((Some(("action", action.clone())), Count(*n)));
+                    }
+                },
+            },
+            Family {
                 name: "rein_populated",
                 help: "1 while a process is in the group or below (cgroup.events populated).",
                 unit: None,

@@ -8,10 +8,12 @@ mod events;
 pub mod exporter;
 pub mod groups;
 pub mod host;
+mod manual;
 mod plot;
 mod run;
 mod sampling;
 mod stat;
+mod supervise;
 pub mod top;
 
 use std::process::ExitCode;
@@ -37,11 +39,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Diff(args) => config::diff(args, &hierarchy),
         Command::Down(args) => config::down(args, &hierarchy),
         Command::Validate(args) => config::validate(args),
+        Command::Supervise(args) => supervise::supervise(args, &hierarchy),
         Command::Stat(args) => stat::stat(args, &hierarchy),
         Command::Events(args) => events::events(args, &hierarchy),
         Command::Plot(args) => plot::plot(args),
         Command::Top(args) => top::top(args, &hierarchy),
         Command::Exporter(args) => exporter::exporter(args, &hierarchy),
+        Command::Completions(args) => manual::completions(args),
+        Command::Man(args) => manual::write_pages(args),
     }
 }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::record::Recorder;
-use crate::supervisor::{Detail, Report, RunError, Supervisor, Target};
+use crate::supervisor::{Detail, Policing, Report, RunError, Supervisor, Target};
 use anyhow::Context;
 use rein::launch::Prepared;
 use rein::{Controller, Group, GroupPath, Hierarchy, Mode, Spec};
@@ -48,6 +48,9 @@ fn description(args: &RunArgs) -> String {
     format!("rein run: {text}")
 }
 
+/// How long after rein's own deadline (timeout + kill-after) systemd ends the scope.
+const SYSTEMD_BACKSTOP: Duration = Duration::from_secs(5);
+
 pub fn run(
     args: &RunArgs,
     drivers: DriverOpts,
@@ -55,6 +58,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     // Everything the user typed is checked before the host is touched.
     let resources = args.limits.to_resources(&rein::device::resolve)?;
+    let policy = args.policy.to_policy()?;
     let parent =
         GroupPath::parse(args.parent.as_deref().unwrap_or(crate::supervisor::DEFAULT_PARENT)).context("--parent")?;
     if let Some(name) = &args.name {
@@ -74,6 +78,7 @@ pub fn run(
     let (program, rest) = args.command.split_first().context("no command given")?;
     let cmd = Prepared::new(program, rest).map_err(|e| anyhow::anyhow!("cannot run {program:?}: {}", e.io_error()))?;
     let h = hierarchy()?;
+    rein::policy::check(&policy, &h)?;
     // `-g NAME` joins an existing group (through cgroup.procs, whichever driver made it);
     // the group keeps its directories and its other processes when the command ends.
     if let Some(g) = &args.group {
@@ -82,6 +87,13 @@ pub fn run(
             true => rein::compat::libcgroup::parse_group_spec(g)?.path,
             false => GroupPath::parse(g).context("-g")?,
         };
+        if !policy.is_empty() {
+            anyhow::bail!(
+                "--timeout, --cpu-time, --on-pressure and --on-oom act on the whole group, and -g {g} is shared \
+                 with its other processes: run in a group of the run's own (no -g), or give the group's \
+                 policies to 'rein supervise'"
+            );
+        }
         let target = Target::Existing(path);
         let spec = Spec { resources, accounting: Default::default() };
         if args.dry_run {
@@ -89,11 +101,30 @@ pub fn run(
         }
         let sup = Supervisor::install()?;
         let mut lean = Lean::new(None);
-        let outcome = crate::supervisor::run_observed(h, &sup, &cmd, &target, &spec, Some(&mut lean), Detail::Full);
+        let mut policing = Policing::new(&policy);
+        let outcome = crate::supervisor::run_observed(
+            h,
+            &sup,
+            &cmd,
+            &target,
+            &spec,
+            Some(&mut lean),
+            Detail::Full,
+            &mut policing,
+        );
         return finish(args, &program.to_string_lossy(), outcome);
     }
     let full = args.report.is_some() || args.record.is_some();
-    let spec = Spec { resources, accounting: accounting(&h, full) };
+    let mut spec = Spec { resources, accounting: accounting(&h, full) };
+    spec.accounting.extend(rein::policy::controllers(&policy, &h));
+    if policy.on_oom == Some(rein::policy::OomAction::KillGroup)
+        && matches!(h.binding(Controller::Memory), Some(rein::hierarchy::Binding::V2(_)))
+    {
+        // The kernel kills the whole group at once: memory.oom.group, which the systemd
+        // driver gives the scope as OOMPolicy=kill.
+        spec.resources.memory.oom_group = Some(true);
+    }
+    let mut policing = Policing::new(&policy);
 
     // Signals are blocked before anything else starts: the systemd driver's D-Bus
     // connection runs a helper thread, which must inherit the mask, or a ^C could land
@@ -106,6 +137,9 @@ pub fn run(
         slice: args.slice.clone().unwrap_or_else(|| names::DEFAULT_SLICE.into()),
         description: description(args),
         delegate: false,
+        // rein acts at the deadline itself (its report, exit 124); systemd's RuntimeMaxSec=
+        // is the backstop that ends the scope should rein be gone by then.
+        runtime_max_usec: policy.timeout.map(|t| (t + policy.grace() + SYSTEMD_BACKSTOP).as_micros() as u64),
     };
     let bounds = match &sup {
         Some(sup) => Bounds::interruptible(sup.interrupt()?),
@@ -134,7 +168,8 @@ pub fn run(
             };
             let mut lean = Lean::new(recorder.as_mut().map(|(_, r)| r as &mut dyn crate::supervisor::Observer));
             let detail = if full { Detail::Full } else { Detail::OomOnly };
-            let outcome = crate::supervisor::run_observed(h, sup, &cmd, &target, &spec, Some(&mut lean), detail);
+            let outcome =
+                crate::supervisor::run_observed(h, sup, &cmd, &target, &spec, Some(&mut lean), detail, &mut policing);
             match (&outcome, recorder) {
                 (Ok(rep), Some((path, r))) => {
                     if let Err(e) = r.finish(rep) {
@@ -165,7 +200,7 @@ pub fn run(
                 return dry_run_systemd(args, &sd, &h, &spec);
             }
             let sup = sup.as_ref().expect("installed for real runs");
-            crate::supervisor::run_in_unit(sup, &cmd, &*sd, &spec)
+            crate::supervisor::run_in_unit(sup, &cmd, &*sd, &spec, &mut policing)
         }
     };
     finish(args, &program.to_string_lossy(), outcome)
@@ -182,6 +217,11 @@ fn finish(args: &RunArgs, program: &str, outcome: Result<Report, RunError>) -> a
             }
             if let Some(e) = &rep.cleanup_error {
                 crate::print_error(&anyhow::anyhow!("cleaning up {}: {e}", rep.unit.as_deref().unwrap_or(&rep.group)));
+            }
+            if let Some(code) = rep.policy.as_ref().and_then(|p| p.verdict).and_then(|v| v.exit_code()) {
+                // The policy ended the run: its status, as timeout(1) gives 124 whatever
+                // the command died of.
+                return Ok(ExitCode::from(code.clamp(0, 255) as u8));
             }
             if let rein::launch::ExitStatus::Signaled(_) = rep.status {
                 // The parent sees what it would have seen from the command itself: death
@@ -205,6 +245,25 @@ fn finish(args: &RunArgs, program: &str, outcome: Result<Report, RunError>) -> a
             }
             Ok(ExitCode::from(code))
         }
+    }
+}
+
+/// The policy's part of a dry run: what rein watches while the command runs.
+fn print_policy(p: &rein::policy::Policy) {
+    let grace = rein::units::human_usec(p.grace().as_micros() as u64);
+    if let Some(t) = p.timeout {
+        let t = rein::units::human_usec(t.as_micros() as u64);
+        println!("# policy: at {t} SIGTERM to every process of the group, {grace} later cgroup.kill (exit 124)");
+    }
+    if let Some(t) = p.cpu_time {
+        let t = rein::units::human_usec(t.as_micros() as u64);
+        println!("# policy: when the group's CPU time reaches {t}, SIGTERM, {grace} later cgroup.kill (exit 152)");
+    }
+    for r in &p.on_pressure {
+        println!("# policy: {} > {} (a PSI trigger), then {r}", r.trigger.kernel_text(), r.trigger.resource.file());
+    }
+    if let Some(o) = &p.on_oom {
+        println!("# policy: on each OOM kill in the group: {o}");
     }
 }
 
@@ -236,6 +295,7 @@ fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &
         "the child writes 0 to cgroup.procs before exec"
     };
     println!("# start {} in {} ({how})", cmdline(args), first.map(|p| p.display().to_string()).unwrap_or_default());
+    print_policy(&args.policy.to_policy()?);
     println!("# when it exits: kill what is left in the group, read the accounting, then");
     for n in &nodes {
         println!("rmdir {}", n.place.mount(h).dir_path(&path).display());
@@ -266,6 +326,7 @@ fn dry_run_systemd(args: &RunArgs, sd: &Systemd, h: &Hierarchy, spec: &Spec) -> 
     if let Some(frozen) = plan.freeze {
         println!("{} {}", if frozen { "FreezeUnit" } else { "ThawUnit" }, plan.scope);
     }
+    print_policy(&args.policy.to_policy()?);
     println!("# release the command; when it exits: kill what is left in the scope, read the accounting");
     println!("# from {} (it outlives the scope), then", mount.join(&plan.slice_cgroup).display());
     println!("StopUnit {} (mode fail)", plan.slice);

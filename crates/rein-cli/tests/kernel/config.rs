@@ -217,6 +217,69 @@ fn dev_environment_twice_then_one_edit_then_down() {
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
 }
 
+/// The exit status and the `changed` key of `rein diff --exit-code --json`.
+fn gate(e: &Env, file: &str) -> (Option<i32>, serde_json::Value) {
+    let o = e.rein(&["diff", "--exit-code", "--json", "--parent", &e.parent, file]);
+    let v: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|err| panic!("json ({err}):\n{}\n{}", text(&o).0, text(&o).1));
+    (o.status.code(), v)
+}
+
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn diff_exit_code_gates_an_apply_and_bad_input_is_125() {
+    let Some(e) = env("config_gate", ALL) else { return };
+    let f = Files::new();
+    let dev = f.write("dev.toml", example("dev-environment"));
+    // Nothing exists yet: changes pending (1), and the diff created nothing.
+    let before = snapshot(&e);
+    let (code, v) = gate(&e, &dev);
+    assert_eq!((code, &v["changed"]), (Some(1), &serde_json::json!(true)), "{v}");
+    let creates = |g: &&serde_json::Value| g["action"] == "create" && g["declared"] == true;
+    assert_eq!(v["groups"].as_array().expect("groups").iter().filter(creates).count(), 3, "{v}");
+    assert_eq!(before, snapshot(&e), "rein diff wrote nothing");
+    let o = e.rein(&["diff", "--exit-code", "--parent", &e.parent, &dev]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).0.ends_with("3 to create, 0 to change, 0 unchanged, 0 to remove\n"), "{}", text(&o).0);
+    // Without --exit-code, a diff with changes is a success.
+    ok(e.rein(&["diff", "--parent", &e.parent, &dev]));
+    // Applied: no change (0), every group unchanged.
+    ok(e.rein(&["apply", "--parent", &e.parent, &dev]));
+    let (code, v) = gate(&e, &dev);
+    assert_eq!((code, &v["changed"]), (Some(0), &serde_json::json!(false)), "{v}");
+    assert!(v["groups"].as_array().expect("groups").iter().all(|g| g["action"] == "unchanged"), "{v}");
+    let o = ok(e.rein(&["diff", "--exit-code", "--parent", &e.parent, &dev]));
+    assert_eq!(text(&o).0, "no change: 3 groups as the file says\n");
+    // One edit: pending again, and exactly that change.
+    let edited = f.write("edited.toml", &example("dev-environment").replace("cpu = \"20%\"", "cpu = \"25%\""));
+    let (code, v) = gate(&e, &edited);
+    assert_eq!((code, &v["changed"]), (Some(1), &serde_json::json!(true)), "{v}");
+    let changed: Vec<_> = v["groups"].as_array().expect("groups").iter().filter(|g| g["action"] == "change").collect();
+    assert_eq!(changed.len(), 1, "{v}");
+    assert_eq!(changed[0]["group"], format!("/{}/dev/cache", e.parent), "{v}");
+    assert!(changed[0]["files"][0]["new"].as_str().expect("new").starts_with("25000"), "{v}");
+    // Bad input: 125 with the mistake named, never 0 or 1; with --json the mistakes as JSON.
+    let typo = f.write("typo.toml", &example("dev-environment").replace("pids = 1024", "pidz = 1024"));
+    let o = fails(e.rein(&["diff", "--exit-code", "--parent", &e.parent, &typo]), "pidz");
+    assert!(text(&o).1.contains("typo.toml:"), "located:\n{}", text(&o).1);
+    let o = e.rein(&["diff", "--exit-code", "--json", "--parent", &e.parent, &typo]);
+    assert_eq!(o.status.code(), Some(125));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(v["valid"], false, "{v}");
+    assert!(v["errors"].to_string().contains("pidz"), "{v}");
+    let missing = format!("{}/no-such.toml", f.0.path().display());
+    fails(e.rein(&["diff", "--exit-code", &missing]), "no-such.toml");
+    fails(e.rein(&["diff", "--exit-code", "--parent", "../up", &dev]), "../up");
+    let bad_value = f.write("bad.toml", &example("dev-environment").replace("memory = \"1G\"", "memory = \"lots\""));
+    fails(e.rein(&["diff", "--exit-code", "--parent", &e.parent, &bad_value]), "lots");
+    let o = e.rein(&["diff", "--exit-code", "--no-such-flag", &dev]);
+    assert_eq!(o.status.code(), Some(2), "a usage error");
+    // Still as applied: nothing of the failed diffs was written.
+    assert_eq!(gate(&e, &dev).0, Some(0));
+    ok(e.rein(&["down", "--parent", &e.parent, &dev]));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
+
 #[test]
 #[ignore = "real kernel: scripts/test --tier host|vm"]
 fn an_impossible_cpuset_on_the_last_group_is_refused_before_anything_is_written() {

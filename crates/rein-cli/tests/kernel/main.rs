@@ -16,6 +16,7 @@ mod network;
 #[allow(unsafe_code)] // clock_gettime(CLOCK_MONOTONIC), the clock of the kernel log
 mod observability;
 mod observe;
+mod policies;
 mod reliability;
 // Seccomp filters, clone3 with set_tid and raw signals: the supervision tests act as hostile
 // hosts and racing processes through libc.

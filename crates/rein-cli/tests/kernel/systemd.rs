@@ -417,6 +417,37 @@ fn systemd_oom_kill_is_reported() {
 
 #[test]
 #[ignore = "systemd VM: scripts/test --tier systemd"]
+fn systemd_policies_timeout_has_a_backstop_and_oom_kill_group_is_oompolicy() {
+    let Some(s) = sd("policy") else { return };
+    let u = s.unit("t");
+    // rein keeps the deadline (its report, exit 124); systemd's RuntimeMaxSec= is the
+    // backstop, 5 s after rein's own kill.
+    let child = Command::new(bin("rein"))
+        .args(["run", "--unit", &u, "--timeout", "2s", "--kill-after", "1s", "--", "sleep", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("rein run");
+    wait_active(&format!("{u}.scope"));
+    assert_eq!(systemctl(&["show", "-p", "RuntimeMaxUSec", "--value", &format!("{u}.scope")]), "8s");
+    let (o, _) = wait_for(child, Duration::from_secs(30), "rein run --timeout");
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(124), "{err}");
+    assert!(err.contains("timed out, exit 124"), "{err}");
+    assert!(!loaded(&format!("{u}.scope")), "the scope is still loaded");
+
+    // --on-oom kill-group: the kernel kills the whole scope (memory.oom.group, through
+    // OOMPolicy=kill or the residual write on systemd 252).
+    let u = s.unit("o");
+    let script = format!("sleep 60 & {} alloc 100; wait", testload());
+    let o = rein(&["run", "--unit", &u, "--memory", "20M", "--on-oom", "kill-group", "--", "sh", "-c", &script]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.signal(), Some(libc::SIGKILL), "{err}");
+    assert!(!loaded(&format!("{u}.scope")), "the scope is still loaded");
+}
+
+#[test]
+#[ignore = "systemd VM: scripts/test --tier systemd"]
 fn systemd_scope_and_slice_are_gone_after_exit_leftovers_included() {
     let Some(s) = sd("gone") else { return };
     let u = s.unit("x");

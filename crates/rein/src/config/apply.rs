@@ -694,16 +694,24 @@ mod tests {
         // Another holder of db's lock writes a value, then lets go.
         let held = Group::open(h.clone(), &db).unwrap().lock().unwrap();
         let h2 = h.clone();
+        let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let seen = released.clone();
         let waiter = std::thread::spawn(move || {
-            let t0 = std::time::Instant::now();
+            started_tx.send(()).unwrap();
             let c = plan_locked(&h2, &resolved(DEV), "dev", &prefix("t")).unwrap();
-            (t0.elapsed(), c.plan.actions().to_vec(), c.lock.is_some())
+            // The plan came back only once the other holder let go (no time is asserted:
+            // a busy machine may delay either thread).
+            (seen.load(std::sync::atomic::Ordering::SeqCst), c.plan.actions().to_vec(), c.lock.is_some())
         });
+        started_rx.recv().unwrap();
+        // Time for the waiter to reach the lock (were the lock ignored, it would plan now).
         std::thread::sleep(std::time::Duration::from_millis(150));
         std::fs::write(tree.path().join("t/dev/db/memory.max"), "12345\n").unwrap();
+        released.store(true, std::sync::atomic::Ordering::SeqCst);
         drop(held);
-        let (waited, actions, locked) = waiter.join().unwrap();
-        assert!(waited >= std::time::Duration::from_millis(140), "{waited:?}");
+        let (after_release, actions, locked) = waiter.join().unwrap();
+        assert!(after_release, "the plan did not wait for the lock");
         assert!(locked);
         // The value to restore is the one the other process left.
         let restore = actions.iter().find_map(|a| match a {

@@ -294,7 +294,10 @@ impl Walker {
                         self.files(&kat, "", ft, &mut s.files);
                     }
                 }
-                "template" | "command" | "log" | "groups" if !group => {
+                "template" | "command" | "log" | "groups" | "timeout" | "cpu-time" | "kill-after" | "on-pressure"
+                | "on-oom"
+                    if !group =>
+                {
                     self.problem(Problem::key(
                         &kat,
                         format!("'{name}' belongs in a group table ([groups.NAME]), not in [{}]", at.first().map(String::as_str).unwrap_or("")),
@@ -337,6 +340,29 @@ impl Walker {
                     )),
                 },
                 "log" => g.log = self.string(&kat, value).map(PathBuf::from),
+                "timeout" => g.timeout = self.string(&kat, value),
+                "cpu-time" => g.cpu_time = self.string(&kat, value),
+                "kill-after" => g.kill_after = self.string(&kat, value),
+                "on-oom" => g.on_oom = self.string(&kat, value),
+                "on-pressure" => match value {
+                    DeValue::String(x) => g.on_pressure = vec![x.to_string()],
+                    DeValue::Array(a) => {
+                        for (i, x) in a.iter().enumerate() {
+                            let xat = path(&kat, &i.to_string());
+                            self.spans.0.insert(xat.clone(), (x.span(), x.span()));
+                            if let Some(n) = self.string(&xat, x.get_ref()) {
+                                g.on_pressure.push(n);
+                            }
+                        }
+                    }
+                    other => self.problem(Problem::value(
+                        &kat,
+                        format!(
+                            "on-pressure takes a rule or a list of rules, e.g. on-pressure = \"memory:some:20%/1s=freeze\", not {}",
+                            kind(other)
+                        ),
+                    )),
+                },
                 "groups" => {
                     if let Some(ct) = self.table(&kat, value) {
                         g.groups = self.groups(&kat, ct);
@@ -522,11 +548,42 @@ mod tests {
             ("[groups.a]\nlog = \"/tmp/x\"\n", 2, "has no command"),
             ("name = \"a b\"\n[groups.a]\n", 1, "invalid name"),
             ("", 1, "declares no group"),
+            ("[groups.a]\ntimeout = \"soon\"\n", 2, "invalid timeout 'soon'"),
+            ("[groups.a]\ncpu-time = \"0\"\n", 2, "must be above 0"),
+            ("[groups.a]\non-pressure = \"memory:some:120%/1s=freeze\"\n", 2, "at most 100%"),
+            (
+                "[groups.a]\non-pressure = [\"cpu:some:5%/2s=notify\", \"cpu:some:20%/20s=kill\"]\n",
+                2,
+                "between 500ms and 10s",
+            ),
+            ("[groups.a]\non-pressure = 5\n", 2, "on-pressure takes a rule or a list of rules"),
+            ("[groups.a]\non-oom = \"explode\"\n", 2, "expected notify, notify:COMMAND or kill-group"),
+            ("[groups.a]\nkill-after = \"1s\"\n", 1, "neither is given"),
+            ("[defaults]\ntimeout = \"1s\"\n[groups.a]\n", 2, "belongs in a group table"),
         ] {
             let e = one(text);
             assert_eq!(e.line, line, "{text}: {e}");
             assert!(e.message.contains(needle), "{text}: wanted '{needle}' in: {e}");
         }
+    }
+
+    #[test]
+    fn policy_keys_become_the_group_s_policy() {
+        let text = "[groups.a]\ntimeout = \"1m\"\ncpu-time = \"2s\"\nkill-after = \"0\"\n\
+                    on-pressure = [\"memory:some:20%/1s=freeze:30s\", \"cpu:some:50%/2s=throttle\"]\non-oom = \"kill-group\"\n\
+                    [groups.b]\npids = 5\n";
+        let l = parse(text, Path::new("rein.toml"), "/x/rein.toml", &ctx()).unwrap();
+        let a = &l.resolved.groups[0].policy;
+        assert_eq!(a.timeout, Some(std::time::Duration::from_secs(60)));
+        assert_eq!(a.cpu_time, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(a.kill_after, Some(std::time::Duration::ZERO));
+        assert_eq!(a.on_pressure.len(), 2);
+        assert_eq!(a.on_pressure[0].to_string(), "memory:some:200ms/1s=freeze:30.000s");
+        assert_eq!(a.on_oom, Some(crate::policy::OomAction::KillGroup));
+        assert!(l.resolved.groups[1].policy.is_empty());
+        // The model serializes back to the same keys.
+        let back = toml::to_string(&l.config).unwrap();
+        assert!(back.contains("on-pressure = [") && back.contains("cpu-time = \"2s\""), "{back}");
     }
 
     #[test]

@@ -61,6 +61,22 @@ pub struct GroupConfig {
     /// Child groups, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub groups: BTreeMap<String, GroupConfig>,
+    /// `timeout`: a deadline `rein supervise` counts from when it finds the group (then
+    /// SIGTERM, and the kill after `kill-after`). See [`crate::policy`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    /// `cpu-time`: the group's CPU-time budget (its whole CPU accounting).
+    #[serde(default, rename = "cpu-time", skip_serializing_if = "Option::is_none")]
+    pub cpu_time: Option<String>,
+    /// `kill-after`: the grace between SIGTERM and the kill.
+    #[serde(default, rename = "kill-after", skip_serializing_if = "Option::is_none")]
+    pub kill_after: Option<String>,
+    /// `on-pressure`: pressure rules (`"memory:some:20%/1s=freeze"`); a string or a list.
+    #[serde(default, rename = "on-pressure", skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    pub on_pressure: Vec<String>,
+    /// `on-oom`: `notify`, `notify:COMMAND` or `kill-group`.
+    #[serde(default, rename = "on-oom", skip_serializing_if = "Option::is_none")]
+    pub on_oom: Option<String>,
     /// The group's own limits.
     #[serde(flatten)]
     pub settings: Settings,
@@ -188,7 +204,19 @@ impl From<f64> for Value {
 }
 
 /// The key names a group table takes besides the limit keys.
-pub(crate) const GROUP_KEYS: [&str; 6] = ["template", "command", "log", "groups", "systemd", "files"];
+pub(crate) const GROUP_KEYS: [&str; 11] = [
+    "template",
+    "command",
+    "log",
+    "groups",
+    "systemd",
+    "files",
+    "timeout",
+    "cpu-time",
+    "kill-after",
+    "on-pressure",
+    "on-oom",
+];
 
 /// The top-level keys.
 pub(crate) const TOP_KEYS: [&str; 5] = ["name", "parent", "defaults", "templates", "groups"];

@@ -20,6 +20,7 @@ use crate::compat::raw;
 use crate::compat::systemd::{self, HostFacts};
 use crate::error::{Error, Result};
 use crate::flags::Flags;
+use crate::policy::{OomAction, Policy, PressureRule, parse_deadline};
 use crate::resources::Resources;
 use crate::units::{CpuList, DeviceNumber};
 
@@ -117,6 +118,8 @@ pub struct Declared {
     pub log: Option<PathBuf>,
     /// Whether it has child groups in the file.
     pub has_children: bool,
+    /// Its policies (`rein supervise` enforces them; `rein apply` makes the group only).
+    pub policy: Policy,
 }
 
 /// A table's settings, checked: its limits, raw writes, and which key set what.
@@ -125,6 +128,39 @@ struct Layer {
     resources: Resources,
     raw: Vec<(String, String)>,
     origins: BTreeMap<&'static str, Vec<String>>,
+}
+
+/// A group table's policy keys, each checked by the parsers `rein run`'s flags use.
+fn policy(g: &GroupConfig, here: &[String], out: &mut Vec<Problem>) -> Policy {
+    let mut p = Policy::default();
+    let deadline = |key: &str, v: &Option<String>, zero_ok: bool, out: &mut Vec<Problem>| {
+        let v = v.as_ref()?;
+        parse_deadline(key, v, zero_ok).map_err(|e| out.push(Problem::value(&at(here, key), message(&e)))).ok()
+    };
+    p.timeout = deadline("timeout", &g.timeout, false, out);
+    p.cpu_time = deadline("cpu-time", &g.cpu_time, false, out);
+    p.kill_after = deadline("kill-after", &g.kill_after, true, out);
+    for (i, r) in g.on_pressure.iter().enumerate() {
+        let key = if g.on_pressure.len() == 1 {
+            at(here, "on-pressure")
+        } else {
+            at(&at(here, "on-pressure"), &i.to_string())
+        };
+        match PressureRule::parse(r) {
+            Ok(rule) => p.on_pressure.push(rule),
+            Err(e) => out.push(Problem::value(&key, message(&e))),
+        }
+    }
+    if let Some(o) = &g.on_oom {
+        match OomAction::parse(o) {
+            Ok(a) => p.on_oom = Some(a),
+            Err(e) => out.push(Problem::value(&at(here, "on-oom"), message(&e))),
+        }
+    }
+    if let Err(e) = p.validate() {
+        out.push(Problem::key(here, message(&e)));
+    }
+    p
 }
 
 fn at(base: &[String], key: &str) -> Vec<String> {
@@ -535,6 +571,7 @@ impl Walk<'_> {
                         "log is where the command's output goes; this group has no command",
                     ));
                 }
+                let policy = policy(g, &here, out);
                 if out.len() == before {
                     done.push(Declared {
                         path: path.clone(),
@@ -545,6 +582,7 @@ impl Walk<'_> {
                         command: g.command.clone(),
                         log: g.log.clone(),
                         has_children: !g.groups.is_empty(),
+                        policy,
                     });
                 }
                 let cpus_here = l.resources.cpuset.cpus.clone();

@@ -49,6 +49,16 @@ pub enum EventKind {
     },
     /// A PSI trigger fired.
     Pressure(PressureTrigger),
+    /// A policy enforcer acted on the group (`rein run`'s policies, `rein supervise`, a
+    /// handle's): counted on the group ([`crate::ledger`]), seen from any process.
+    Policy {
+        /// The action: `term`, `kill`, `freeze`, `thaw`, `throttle`, `restore`, `notify`.
+        action: &'static str,
+        /// New ones since the last event.
+        count: u64,
+        /// All so far.
+        total: u64,
+    },
     /// The last process left the group and its descendants.
     Empty,
     /// The group was removed; no more events come from it.
@@ -65,6 +75,7 @@ impl EventKind {
             EventKind::MemoryHigh { .. } => "memory_high",
             EventKind::PidsMax { .. } => "pids_max",
             EventKind::Pressure(_) => "pressure",
+            EventKind::Policy { .. } => "policy",
             EventKind::Empty => "empty",
             EventKind::Removed => "removed",
         }
@@ -77,7 +88,8 @@ impl EventKind {
             | EventKind::Oom { count, total }
             | EventKind::MemoryMax { count, total }
             | EventKind::MemoryHigh { count, total }
-            | EventKind::PidsMax { count, total } => Some((count, total)),
+            | EventKind::PidsMax { count, total }
+            | EventKind::Policy { count, total, .. } => Some((count, total)),
             _ => None,
         }
     }
@@ -113,6 +125,9 @@ impl Serialize for Event {
         if let Some((count, total)) = self.kind.counts() {
             m.serialize_entry("count", &count)?;
             m.serialize_entry("total", &total)?;
+        }
+        if let EventKind::Policy { action, .. } = &self.kind {
+            m.serialize_entry("action", action)?;
         }
         if let EventKind::Pressure(t) = &self.kind {
             m.serialize_entry("resource", &t.resource)?;

@@ -56,7 +56,7 @@
 //! ```
 
 mod event;
-mod trigger;
+pub(crate) mod trigger;
 mod watcher;
 
 pub use event::{Event, EventKind, Options};

@@ -68,7 +68,8 @@ const WINDOW_MAX_USEC: u64 = 10_000_000;
 pub(super) const UNPRIVILEGED_WINDOW_USEC: u64 = 2_000_000;
 
 impl PressureTrigger {
-    /// Parses `RESOURCE:some|full:THRESHOLD/WINDOW`, e.g. `memory:some:150ms/1s`.
+    /// Parses `RESOURCE:some|full:THRESHOLD/WINDOW`, e.g. `memory:some:150ms/1s`, or with
+    /// the threshold as a share of the window, `memory:some:15%/1s` (the same trigger).
     /// The window must be 500ms..10s and the threshold above 0 and at most the window.
     pub fn parse(s: &str) -> Result<PressureTrigger> {
         let bad = |reason: &str| Error::invalid("pressure trigger", s, reason);
@@ -90,8 +91,23 @@ impl PressureTrigger {
         let Some((threshold, window)) = times.split_once('/') else {
             return Err(bad("expected THRESHOLD/WINDOW after the second ':', e.g. 150ms/1s"));
         };
-        let threshold_usec = parse_duration_usec(threshold).map_err(|e| bad(&format!("threshold: {e}")))?;
         let window_usec = parse_duration_usec(window).map_err(|e| bad(&format!("window: {e}")))?;
+        let threshold_usec = match threshold.trim().strip_suffix('%') {
+            // A share of the window: 20%/1s is 200ms/1s.
+            Some(pct) => {
+                let p: f64 = pct
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|p: &f64| p.is_finite())
+                    .ok_or_else(|| bad(&format!("threshold: '{threshold}' is not a percentage like 20%")))?;
+                if !(p > 0.0 && p <= 100.0) {
+                    return Err(bad("the threshold must be above 0% and at most 100% of the window"));
+                }
+                (window_usec as f64 * p / 100.0).round() as u64
+            }
+            None => parse_duration_usec(threshold).map_err(|e| bad(&format!("threshold: {e}")))?,
+        };
         if !(WINDOW_MIN_USEC..=WINDOW_MAX_USEC).contains(&window_usec) {
             return Err(bad("the window must be between 500ms and 10s (the kernel's range)"));
         }
@@ -150,6 +166,8 @@ mod tests {
         assert_eq!(t.kernel_text(), "some 150000 1000000");
         assert_eq!(t.to_string(), "memory:some:150ms/1s");
         assert_eq!(PressureTrigger::parse("io:full:1s/10s").unwrap().kernel_text(), "full 1000000 10000000");
+        assert_eq!(PressureTrigger::parse("memory:some:20%/1s").unwrap().kernel_text(), "some 200000 1000000");
+        assert_eq!(PressureTrigger::parse("cpu:full:100%/2s").unwrap().to_string(), "cpu:full:2s/2s");
         for (text, needle) in [
             ("memory", "expected RESOURCE:some|full"),
             ("disk:some:1s/2s", "cpu, memory or io"),
@@ -159,6 +177,10 @@ mod tests {
             ("cpu:some:3s/2s", "at most the window"),
             ("cpu:some:0ms/2s", "above 0"),
             ("cpu:some:x/2s", "threshold:"),
+            ("cpu:some:150%/2s", "at most 100%"),
+            ("cpu:some:0%/2s", "above 0%"),
+            ("cpu:some:x%/2s", "not a percentage"),
+            ("cpu:some:nan%/2s", "not a percentage"),
         ] {
             let e = PressureTrigger::parse(text).unwrap_err().to_string();
             assert!(e.contains(needle), "{text}: {e}");

@@ -51,6 +51,8 @@ struct Watched {
     populated: Option<bool>,
     /// Re-reading memory counters (an OOM kill may be imminent): next read, and until when.
     recheck: Option<(Instant, Instant)>,
+    /// The policy actions counted on the group when last read.
+    actions: std::collections::BTreeMap<String, u64>,
 }
 
 impl Watched {
@@ -98,6 +100,8 @@ impl Source {
 }
 
 const INOTIFY_TOKEN: u64 = 0;
+/// The tokens of the caller's fds ([`Watcher::wait_beside`]): this bit and the fd number.
+const FOREIGN_TOKEN: u64 = 1 << 63;
 
 /// Watches groups and yields their [`Event`]s; see the module documentation.
 ///
@@ -117,6 +121,7 @@ pub struct Watcher {
     parents: Vec<GroupPath>,
     queue: VecDeque<Event>,
     next_poll: Option<Instant>,
+    foreign: Vec<i32>,
 }
 
 impl fmt::Debug for Watcher {
@@ -127,6 +132,8 @@ impl fmt::Debug for Watcher {
 
 impl AsFd for Watcher {
     /// An epoll fd that becomes readable when the watcher has something to process.
+    /// With pressure triggers, do not poll it from another poll loop: that loses PSI
+    /// events (see [`Watcher::wait_beside`], which waits beside the caller's fds instead).
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.epoll.as_fd()
     }
@@ -183,6 +190,7 @@ impl Watcher {
             parents: Vec::new(),
             queue: VecDeque::new(),
             next_poll: None,
+            foreign: Vec::new(),
         })
     }
 
@@ -265,6 +273,8 @@ impl Watcher {
     /// timeout passed, or when nothing is watched any more.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Option<Event>> {
         let until = timeout.map(|t| Instant::now() + t);
+        // The kernel is asked at least once, so a timeout of zero reads what is ready.
+        let mut asked = false;
         loop {
             if let Some(e) = self.queue.pop_front() {
                 return Ok(Some(e));
@@ -273,32 +283,78 @@ impl Watcher {
                 return Ok(None);
             }
             let now = Instant::now();
-            if until.is_some_and(|u| now >= u) && !self.due(now) {
+            if asked && until.is_some_and(|u| now >= u) && !self.due(now) {
                 return Ok(None);
             }
-            let wake = match (self.deadline(), until) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let ts = wake.map(|w| {
-                let d = w.saturating_duration_since(now);
-                rustix::event::Timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ }
-            });
-            let mut ready: Vec<epoll::Event> = Vec::with_capacity(64);
-            match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut ready), ts.as_ref()) {
-                Ok(_) | Err(Errno::INTR) => {}
-                Err(e) => return Err(sys("wait for events", e)),
-            }
-            for ev in ready {
-                let token = ev.data.u64();
-                if token == INOTIFY_TOKEN {
-                    self.read_inotify()?;
-                } else {
-                    self.source_ready(token as usize - 1, ev.flags);
-                }
-            }
-            self.run_due(Instant::now());
+            self.wait_once(&[], until)?;
+            asked = true;
         }
+    }
+
+    /// Waits once, until the kernel reports something, one of `foreign` (the caller's own
+    /// fds, e.g. a signalfd) becomes readable, or `until`; processes what the kernel
+    /// reported (the events then come from [`Watcher::wait`] with a zero timeout) and
+    /// returns which of `foreign` are readable.
+    ///
+    /// This is the way to wait on a watcher beside other fds: polling [`Watcher::as_fd`]
+    /// from an outer poll(2) loses pressure events, because the kernel clears a PSI
+    /// trigger's event when the epoll instance is polled for readiness, before
+    /// `epoll_wait` asks the trigger again (and it then says nothing). The foreign fds join
+    /// the watcher's own epoll instance instead (on the first call; pass the same fds each
+    /// time, and keep them open while the watcher lives).
+    pub fn wait_beside(&mut self, foreign: &[BorrowedFd<'_>], until: Option<Instant>) -> Result<Vec<bool>> {
+        for fd in foreign {
+            let raw = std::os::fd::AsRawFd::as_raw_fd(fd);
+            if !self.foreign.contains(&raw) {
+                let token = FOREIGN_TOKEN | raw as u64;
+                epoll::add(&self.epoll, fd, epoll::EventData::new_u64(token), epoll::EventFlags::IN)
+                    .map_err(|e| sys("watch a file descriptor", e))?;
+                self.foreign.push(raw);
+            }
+        }
+        self.wait_once(foreign, until)
+    }
+
+    /// One epoll_wait, until `until` or the watcher's own deadline: the kernel's reports
+    /// processed, the due polls run; which of `foreign` (registered already) are readable.
+    fn wait_once(&mut self, foreign: &[BorrowedFd<'_>], until: Option<Instant>) -> Result<Vec<bool>> {
+        let now = Instant::now();
+        let wake = match (self.deadline(), until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let ts = wake.map(|w| {
+            let d = w.saturating_duration_since(now);
+            rustix::event::Timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ }
+        });
+        let mut ready: Vec<epoll::Event> = Vec::with_capacity(64);
+        match epoll::wait(&self.epoll, rustix::buffer::spare_capacity(&mut ready), ts.as_ref()) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(sys("wait for events", e)),
+        }
+        let mut out = vec![false; foreign.len()];
+        for ev in ready {
+            let token = ev.data.u64();
+            if token & FOREIGN_TOKEN != 0 {
+                let raw = (token & !FOREIGN_TOKEN) as i32;
+                for (i, fd) in foreign.iter().enumerate() {
+                    if std::os::fd::AsRawFd::as_raw_fd(fd) == raw {
+                        out[i] = true;
+                    }
+                }
+            } else if token == INOTIFY_TOKEN {
+                self.read_inotify()?;
+            } else {
+                self.source_ready(token as usize - 1, ev.flags);
+            }
+        }
+        self.run_due(Instant::now());
+        Ok(out)
+    }
+
+    /// Whether events are queued for [`Watcher::wait`].
+    pub fn has_events(&self) -> bool {
+        !self.queue.is_empty()
     }
 
     fn due(&self, now: Instant) -> bool {
@@ -351,12 +407,15 @@ impl Watcher {
             return *id;
         }
         let id = self.groups.len();
+        // Actions counted before are not reported.
+        let actions = self.h.unified().map(|u| crate::ledger::read(&u.mount, path)).unwrap_or_default();
         self.groups.push(Some(Watched {
             path: path.clone(),
             nodes: Vec::new(),
             counters: Counters::default(),
             populated: None,
             recheck: None,
+            actions,
         }));
         self.by_path.insert(path.clone(), id);
         id
@@ -414,7 +473,9 @@ impl Watcher {
         // v2: every interface file of the group reports changes on the directory watch.
         // v1 files send no inotify events, so nothing is watched there but removal.
         let wd = if place == Place::V2 {
-            Some(self.add_watch(&dir, &path, place, inotify::WatchFlags::MODIFY, |r| r.group = Some(id))?)
+            // IN_ATTRIB: the policy actions counted on the directory (crate::ledger).
+            let flags = inotify::WatchFlags::MODIFY | inotify::WatchFlags::ATTRIB;
+            Some(self.add_watch(&dir, &path, place, flags, |r| r.group = Some(id))?)
         } else {
             None
         };
@@ -517,6 +578,12 @@ impl Watcher {
                 self.wds.remove(&wd);
                 continue;
             }
+            if flags.contains(inotify::ReadFlags::ATTRIB) && name.is_none() {
+                if let Some(id) = role.group {
+                    self.check_actions(id);
+                }
+                continue;
+            }
             let (Some((at, place)), Some(name)) = (role.at, name) else { continue };
             if flags.contains(inotify::ReadFlags::CREATE) {
                 if let Some(pid) = role.parent {
@@ -539,6 +606,28 @@ impl Watcher {
             }
         }
         Ok(())
+    }
+
+    /// The policy actions counted on the group's cgroup2 directory: one event per action
+    /// whose count grew.
+    fn check_actions(&mut self, id: usize) {
+        let Some(g) = &self.groups[id] else { return };
+        let Some(u) = self.h.unified() else { return };
+        let now = crate::ledger::read(&u.mount, &g.path);
+        let mut events = Vec::new();
+        for (name, total) in &now {
+            let before = g.actions.get(name).copied().unwrap_or(0);
+            let known = crate::ledger::ACTIONS.iter().find(|a| **a == name.as_str());
+            if let (Some(action), true) = (known, *total > before) {
+                events.push(EventKind::Policy { action, count: total - before, total: *total });
+            }
+        }
+        if let Some(g) = self.groups[id].as_mut() {
+            g.actions = now;
+        }
+        for e in events {
+            self.push(id, e);
+        }
     }
 
     fn child_created(&mut self, parent: usize, place: Place, name: &str) {

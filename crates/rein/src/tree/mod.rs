@@ -521,6 +521,15 @@ impl Tree {
                     }
                 }
             }
+            // Policy actions live in an extended attribute of the directory.
+            let actions_wanted = set.is_none_or(|i| sets[i].0.contains(crate::stats::Field::PolicyActions));
+            if let (Ok(s), true) = (&mut stats, actions_wanted) {
+                let home = e.nodes.iter().find(|n| n.place == Place::V2).or_else(|| e.nodes.first());
+                if let Some(n) = home {
+                    let actions = crate::ledger::read(n.place.mount(&self.h), path);
+                    s.policy_actions = (!actions.is_empty()).then_some(actions);
+                }
+            }
             let vanished: Vec<Place> = e.dirs.iter().filter(|(_, d)| d.files.is_gone()).map(|(p, _)| *p).collect();
             if vanished.is_empty() { Outcome::Read(stats) } else { Outcome::Vanished(vanished) }
         };

@@ -22,6 +22,12 @@ pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
     (Field::CpuSystem, &[CPUACCT_USAGE_ALL, CPUACCT_USAGE_SYS]),
 ];
 
+/// The group's CPU time so far, µs (`cpuacct.usage`, ns).
+pub(crate) fn cpu_usage_usec(m: &crate::cgroupfs::Mount, g: &crate::cgroupfs::GroupPath) -> Result<Option<u64>> {
+    let t = m.read(g, CPUACCT_USAGE)?;
+    Ok(Some(format::single_u64(CPUACCT_USAGE, &t)? / 1000))
+}
+
 pub(super) fn read(dir: &(impl FileSource + ?Sized), s: &mut Stats) -> Result<()> {
     let num =
         |file: &str| -> Result<Option<u64>> { dir.read_opt(file)?.map(|t| format::single_u64(file, &t)).transpose() };

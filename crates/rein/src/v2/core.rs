@@ -45,6 +45,12 @@ pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
     (Field::Frozen, &[CGROUP_EVENTS]),
 ];
 
+/// The group's CPU time so far, µs (`cpu.stat` `usage_usec`, in the core since 5.8).
+pub(crate) fn cpu_usage_usec(m: &crate::cgroupfs::Mount, g: &crate::cgroupfs::GroupPath) -> Result<Option<u64>> {
+    let t = m.read(g, CPU_STAT)?;
+    Ok(format::flat_keyed(CPU_STAT, &t)?.get("usage_usec").copied())
+}
+
 /// CPU usage (`cpu.stat`: usage, user and system in the core since 5.8; throttling only
 /// with the cpu controller), populated and frozen (`cgroup.events`) and the three
 /// pressure files.
