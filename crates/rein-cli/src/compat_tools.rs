@@ -473,7 +473,10 @@ fn create_one(h: &Arc<Hierarchy>, s: &GroupSpec) -> anyhow::Result<bool> {
 
 const CGSET: Tool = Tool {
     name: "cgset",
-    usage: &["cgset [-R] [-r <name=value>] <cgroup_path> ...", "cgset --copy-from <source_cgroup_path> <cgroup_path> ..."],
+    usage: &[
+        "cgset [-R] [-r <name=value>] <cgroup_path> ...",
+        "cgset --copy-from <source_cgroup_path> <cgroup_path> ...",
+    ],
     about: "Set the parameters of given cgroup(s) (rein's libcgroup compatibility: v1 names work on v2 and v2 names on v1)",
     opts: &[
         takes('r', &["variable", "rule"], "<name=value>", "Define parameter to set"),
