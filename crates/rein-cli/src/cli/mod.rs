@@ -111,6 +111,9 @@ pub enum Command {
     Down(DownArgs),
     /// Check a rein.toml file: every mistake, with its line and column
     Validate(ValidateArgs),
+    /// Write the live groups as a rein.toml that 'rein apply' reproduces
+    #[command(after_help = SNAPSHOT_HELP)]
+    Snapshot(SnapshotArgs),
     /// Enforce the policies of a rein.toml file's groups (timeout, cpu-time, on-pressure,
     /// on-oom) in the foreground, following the groups as they come and go
     #[command(after_help = SUPERVISE_HELP)]
@@ -279,6 +282,27 @@ pub struct DownArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `rein snapshot`.
+#[derive(clap::Args, Debug)]
+pub struct SnapshotArgs {
+    /// Groups to write, with every group beneath them (relative to --parent); default:
+    /// every group rein made
+    #[arg(value_name = "GROUP")]
+    pub groups: Vec<String>,
+
+    /// Read the groups beneath this group, and write it as the file's parent
+    #[arg(long, value_name = "PATH")]
+    pub parent: Option<String>,
+
+    /// Write the file here instead of standard output
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+const SNAPSHOT_HELP: &str = "The limits are read back from the kernel (as 'rein show' reads them) and written as \
+rein.toml limit keys; defaults (max, weight 100, lists inherited from the parent) are left out, and so are device \
+rules, network settings and the frozen state. See docs/CONFIG.md.";
 
 /// `rein validate`.
 #[derive(clap::Args, Debug)]

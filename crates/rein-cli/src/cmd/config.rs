@@ -11,7 +11,7 @@ use rein::config::resolve::Context;
 use rein::config::start::{self, Started};
 use rein::{Error, GroupPath, Hierarchy};
 
-use crate::cli::{ApplyArgs, DiffArgs, DownArgs, FileArgs, ValidateArgs};
+use crate::cli::{ApplyArgs, DiffArgs, DownArgs, FileArgs, SnapshotArgs, ValidateArgs};
 
 type Detect<'a> = &'a dyn Fn() -> anyhow::Result<Arc<Hierarchy>>;
 
@@ -61,6 +61,32 @@ pub fn validate(a: &ValidateArgs) -> anyhow::Result<ExitCode> {
         println!("{}: ok, {n} group{}: {}", a.file.display(), if n == 1 { "" } else { "s" }, groups.join(" "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `rein snapshot [GROUP...]`: everything is read first, then the file is written at
+/// once, so a mistake leaves no file behind.
+pub fn snapshot(a: &SnapshotArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
+    let parent = a.parent.as_deref().map(GroupPath::parse).transpose()?.unwrap_or_default();
+    let groups = a.groups.iter().map(|g| GroupPath::parse(g)).collect::<Result<Vec<_>, _>>()?;
+    let h = hierarchy()?;
+    let config = rein::config::snapshot::snapshot(&h, &parent, &groups)?;
+    let n = count(&config.groups);
+    let body = rein::config::snapshot::to_toml(&config)?;
+    let text = format!(
+        "# rein snapshot of {}: {n} group{}. 'rein apply' of this file makes them with these limits.\n\n{body}",
+        if parent.is_root() { "every group rein made".to_string() } else { format!("the groups beneath {parent}") },
+        if n == 1 { "" } else { "s" },
+    );
+    match &a.output {
+        None => print!("{text}"),
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write {}; give -o a file in a writable directory", path.display()))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn count(groups: &std::collections::BTreeMap<String, rein::config::model::GroupConfig>) -> usize {
+    groups.values().map(|g| 1 + count(&g.groups)).sum()
 }
 
 /// `rein diff FILE`.

@@ -37,6 +37,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Groups(cmd) => groups::dispatch(cmd, &hierarchy),
         Command::Apply(args) => config::apply(args, &hierarchy),
         Command::Diff(args) => config::diff(args, &hierarchy),
+        Command::Snapshot(args) => config::snapshot(args, &hierarchy),
         Command::Down(args) => config::down(args, &hierarchy),
         Command::Validate(args) => config::validate(args),
         Command::Supervise(args) => supervise::supervise(args, &hierarchy),

@@ -18,6 +18,7 @@ mod observability;
 mod observe;
 mod policies;
 mod reliability;
+mod snapshot;
 // Seccomp filters, clone3 with set_tid and raw signals: the supervision tests act as hostile
 // hosts and racing processes through libc.
 #[allow(unsafe_code)]

@@ -22,6 +22,7 @@
 //! - [`diff`]: what an apply would do, per group and per interface file ([`diff::Diff`]).
 //! - [`down`]: removing the file's groups (its own, by their mark only): `rein down`,
 //!   and the removals of `--prune`.
+//! - [`snapshot`]: the live groups written as a file `rein apply` reproduces (`rein snapshot`).
 //! - [`start`]: starting each group's command after an apply (`--start`).
 //!
 //! # Example
@@ -55,4 +56,5 @@ pub mod load;
 pub mod model;
 pub mod resolve;
 mod scope;
+pub mod snapshot;
 pub mod start;

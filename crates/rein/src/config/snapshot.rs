@@ -1,0 +1,275 @@
+//! `rein snapshot`: the live groups written as a rein.toml that `rein apply` reproduces.
+//!
+//! Each group's limits are read back from the kernel into rein's model (the same reading
+//! `rein show` uses, [`crate::inspect::inspect`]) and written as the file's limit keys
+//! ([`settings_of`]); child groups nest as `[groups.a.groups.b]`. What is the kernel's
+//! default (`max`, weight 100, no protection, a CPU or memory-node list the group
+//! inherits from its parent) is not written, so applying the file changes nothing on
+//! the host it was taken from. Left out: device rules, network settings and the frozen
+//! state (the first two are rein's programs rather than files, the last no limit).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::model::{Config, GroupConfig, Key, Settings, Value};
+use crate::cgroupfs::GroupPath;
+use crate::error::{Error, Result};
+use crate::group::Group;
+use crate::hierarchy::Hierarchy;
+use crate::inspect;
+use crate::mark::Mark;
+use crate::procfs::ProcTable;
+use crate::resources::Resources;
+use crate::units::{Limit, Weight};
+
+/// Writes the live groups beneath `parent` as a [`Config`] whose `parent` is `parent`.
+///
+/// With no `groups`, every group rein made beneath `parent` (marked `named`, `parent`
+/// or `config`; the transient groups of `rein run` are skipped), with the groups on the
+/// way to them. With `groups` (paths relative to `parent`), those groups and every group
+/// beneath them. A group that does not exist, or a transient one named, is an error and
+/// nothing is returned.
+pub fn snapshot(h: &Arc<Hierarchy>, parent: &GroupPath, groups: &[GroupPath]) -> Result<Config> {
+    if !parent.is_root() {
+        Group::open(h.clone(), parent)?;
+    }
+    let procs = ProcTable::default();
+    let transient = |m: &Option<Mark>| matches!(m, Some(Mark::Transient { .. }));
+    let mut chosen: BTreeSet<GroupPath> = BTreeSet::new();
+    let under = (!parent.is_root()).then_some(parent);
+    if groups.is_empty() {
+        for e in inspect::list(h, under, &procs)? {
+            if e.owner.is_some() && !transient(&e.owner) {
+                chosen.insert(GroupPath::parse(&e.group)?);
+            }
+        }
+    } else {
+        for g in groups {
+            let full = parent.join(g.as_str())?;
+            let group = Group::open(h.clone(), &full)?;
+            if let Some(m @ Mark::Transient { .. }) = group.mark()? {
+                return Err(Error::state(
+                    format!("group {full} is a transient group of 'rein run' ({m})"),
+                    Some("snapshot the groups that outlive their command: 'rein create' or rein.toml ones".into()),
+                ));
+            }
+            chosen.insert(full.clone());
+            for e in inspect::list(h, Some(&full), &procs)? {
+                if !transient(&e.owner) {
+                    chosen.insert(GroupPath::parse(&e.group)?);
+                }
+            }
+        }
+    }
+    // The groups on the way to a chosen one are written too (without their limits,
+    // unless they are chosen themselves), so the file's tree is whole.
+    let mut on_the_way: BTreeSet<GroupPath> = BTreeSet::new();
+    for g in &chosen {
+        for a in g.lineage() {
+            if a.starts_with(parent) && a != *parent && !chosen.contains(&a) {
+                on_the_way.insert(a);
+            }
+        }
+    }
+    let mut limits: BTreeMap<GroupPath, Resources> = BTreeMap::new();
+    let mut read = |path: &GroupPath| -> Result<Resources> {
+        if let Some(r) = limits.get(path) {
+            return Ok(r.clone());
+        }
+        let r = inspect::inspect(&Group::open(h.clone(), path)?, &procs)?.limits;
+        limits.insert(path.clone(), r.clone());
+        Ok(r)
+    };
+    let mut config = Config { parent: (!parent.is_root()).then(|| parent.as_str().to_string()), ..Config::default() };
+    for g in chosen.iter().chain(&on_the_way) {
+        let mut settings = Settings::default();
+        if chosen.contains(g) {
+            let own = read(g)?;
+            // The root's limits are not all readable; a list is then compared with nothing.
+            let inherited = g.parent().and_then(|p| read(&p).ok());
+            settings = settings_of(&own, inherited.as_ref());
+        }
+        set_settings(&mut config.groups, g, parent, settings);
+    }
+    Ok(config)
+}
+
+/// The file's text: `config` as TOML, nested groups as `[groups.a.groups.b]`.
+pub fn to_toml(config: &Config) -> Result<String> {
+    toml::to_string(config).map_err(|e| Error::state(format!("cannot write the groups as TOML: {e}"), None))
+}
+
+/// Puts `settings` on the table of `g` (relative to `parent`), making the tables on the way.
+fn set_settings(groups: &mut BTreeMap<String, GroupConfig>, g: &GroupPath, parent: &GroupPath, settings: Settings) {
+    let rel = g.as_str().strip_prefix(parent.as_str()).unwrap_or("");
+    let mut parts = rel.split('/').filter(|s| !s.is_empty()).peekable();
+    let mut table = groups;
+    while let Some(part) = parts.next() {
+        let e = table.entry(part.to_string()).or_default();
+        if parts.peek().is_none() {
+            if !settings.is_empty() {
+                e.settings = settings;
+            }
+            return;
+        }
+        table = &mut e.groups;
+    }
+}
+
+/// A group's limits as rein.toml limit keys, leaving out the kernel's defaults (`max`,
+/// weight 100, no memory protection, `oom-group` off) and the CPU and memory-node lists
+/// equal to `inherited`'s (the parent's, which a child starts with on cgroup v1).
+/// Device rules, network settings and `freeze` are not written.
+pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
+    let mut s = Settings::default();
+    let mut put = |k: Key, v: Value| {
+        s.limits.insert(k, v);
+    };
+    let int = |n: u64| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
+    if let Some(Limit::Value(b)) = r.memory.max {
+        put(Key::Memory, b.to_string().into());
+    }
+    if let Some(Limit::Value(b)) = r.memory.high {
+        put(Key::MemoryHigh, b.to_string().into());
+    }
+    if let Some(b) = r.memory.low.filter(|b| b.0 > 0) {
+        put(Key::MemoryLow, b.to_string().into());
+    }
+    if let Some(b) = r.memory.min.filter(|b| b.0 > 0) {
+        put(Key::MemoryMin, b.to_string().into());
+    }
+    if let Some(Limit::Value(b)) = r.memory.swap_max {
+        put(Key::Swap, b.to_string().into());
+    }
+    if r.memory.oom_group == Some(true) {
+        put(Key::OomGroup, true.into());
+    }
+    if r.memory.oom_kill_disable == Some(true) {
+        put(Key::OomKillDisable, true.into());
+    }
+    if let Some(m) = r.cpu.max {
+        if let Limit::Value(q) = m.quota {
+            put(Key::Cpu, format!("{q}/{}", m.period).into());
+        }
+    }
+    if let Some(w) = r.cpu.weight.filter(|w| *w != Weight::DEFAULT) {
+        put(Key::CpuWeight, int(w.get()));
+    }
+    let parent_cpus = inherited.and_then(|p| p.cpuset.cpus.as_ref());
+    if let Some(c) = r.cpuset.cpus.as_ref().filter(|c| Some(*c) != parent_cpus) {
+        put(Key::Cpuset, c.to_string().into());
+    }
+    let parent_mems = inherited.and_then(|p| p.cpuset.mems.as_ref());
+    if let Some(c) = r.cpuset.mems.as_ref().filter(|c| Some(*c) != parent_mems) {
+        put(Key::Mems, c.to_string().into());
+    }
+    if let Some(w) = r.io.weight.filter(|w| *w != Weight::DEFAULT) {
+        put(Key::IoWeight, int(w.get()));
+    }
+    let io: Vec<Value> =
+        r.io.max
+            .iter()
+            .filter_map(|m| {
+                let keys: Vec<String> = [("rbps", m.rbps), ("wbps", m.wbps), ("riops", m.riops), ("wiops", m.wiops)]
+                    .into_iter()
+                    .filter_map(|(k, v)| match v {
+                        Some(Limit::Value(n)) => Some(format!("{k}={n}")),
+                        _ => None,
+                    })
+                    .collect();
+                (!keys.is_empty()).then(|| Value::Text(format!("{}:{}", m.device, keys.join(","))))
+            })
+            .collect();
+    if !io.is_empty() {
+        put(Key::IoMax, Value::List(io));
+    }
+    if let Some(Limit::Value(n)) = r.pids.max {
+        put(Key::Pids, int(n));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::resolve::Context;
+    use crate::resources::CpuMax;
+    use crate::units::{Bytes, CpuList};
+
+    fn v2(files: &[(&str, &str)]) -> Resources {
+        inspect::read_limits(&files.iter().copied().collect()).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_not_written() {
+        let r = v2(&[
+            ("memory.max", "max"),
+            ("memory.high", "max"),
+            ("memory.low", "0"),
+            ("memory.min", "0"),
+            ("memory.swap.max", "max"),
+            ("memory.oom.group", "0"),
+            ("cpu.max", "max 100000"),
+            ("cpu.weight", "100"),
+            ("io.weight", "default 100"),
+            ("pids.max", "max"),
+            ("cgroup.freeze", "0"),
+        ]);
+        assert_eq!(settings_of(&r, None), Settings::default());
+    }
+
+    #[test]
+    fn limits_become_keys_that_resolve_to_the_same_limits() {
+        let r = v2(&[
+            ("memory.max", "268435456"),
+            ("memory.high", "201326592"),
+            ("memory.low", "4097"),
+            ("cpu.max", "35000 100000"),
+            ("cpu.weight", "200"),
+            ("cpuset.cpus", "0"),
+            ("io.max", "7:0 rbps=max wbps=1048576 riops=max wiops=20"),
+            ("pids.max", "64"),
+        ]);
+        let s = settings_of(&r, None);
+        assert_eq!(s.limits[&Key::Memory], Value::from("256M"));
+        assert_eq!(s.limits[&Key::Cpu], Value::from("35000/100000"));
+        assert_eq!(s.limits[&Key::Pids], Value::Integer(64));
+        assert_eq!(s.limits[&Key::IoMax], Value::List(vec!["7:0:wbps=1048576,wiops=20".into()]));
+        // Through the file and back: the same model.
+        let mut c = Config::default();
+        c.groups.insert("a".into(), GroupConfig { settings: s, ..GroupConfig::default() });
+        let text = toml::to_string(&c).unwrap();
+        let again: Config = toml::from_str(&text).unwrap();
+        let resolved = again.resolve(&Context::host()).unwrap();
+        let mut back = resolved.groups[0].resources.clone();
+        assert_eq!(back.memory.max, Some(Limit::Value(Bytes::mib(256))));
+        assert_eq!(back.cpu.max, Some(CpuMax { quota: Limit::Value(35_000), period: 100_000 }));
+        assert_eq!(back.cpuset.cpus, Some(CpuList::parse_nonempty("0").unwrap()));
+        back.memory.swap_max = r.memory.swap_max;
+        back.freeze = r.freeze;
+        let mut want = r.clone();
+        want.io.max[0].rbps = None;
+        want.io.max[0].riops = None;
+        assert_eq!(back, want);
+    }
+
+    #[test]
+    fn a_cpu_list_the_parent_has_too_is_inherited() {
+        let parent = v2(&[("cpuset.cpus", "0-1"), ("cpuset.mems", "0")]);
+        let child = v2(&[("cpuset.cpus", "0-1"), ("cpuset.mems", "0")]);
+        assert!(settings_of(&child, Some(&parent)).is_empty());
+        let pinned = v2(&[("cpuset.cpus", "1"), ("cpuset.mems", "0")]);
+        assert_eq!(settings_of(&pinned, Some(&parent)).limits[&Key::Cpuset], Value::from("1"));
+    }
+
+    #[test]
+    fn nested_groups_are_nested_tables() {
+        let mut groups = BTreeMap::new();
+        let p = GroupPath::parse("t").unwrap();
+        set_settings(&mut groups, &GroupPath::parse("t/a/b").unwrap(), &p, Settings::default().with(Key::Pids, 5));
+        set_settings(&mut groups, &GroupPath::parse("t/a").unwrap(), &p, Settings::default());
+        let c = Config { groups, ..Config::default() };
+        let text = toml::to_string(&c).unwrap();
+        assert!(text.contains("[groups.a.groups.b]\npids = 5"), "{text}");
+    }
+}
