@@ -1367,6 +1367,10 @@ fn perm_block(dir: &std::path::Path, tasks: &std::path::Path) -> String {
     )
 }
 
+/// A hierarchy cgsnapshot walks: its mount, its controllers with the names it writes, and
+/// whether it is cgroup2.
+type Snapshotted<'h> = (&'h rein::cgroupfs::Mount, Vec<(Controller, &'static str)>, bool);
+
 /// cgsnapshot: the live hierarchies as libcgroup's cgconfig.conf (`mount { }`, then a
 /// `group NAME { CONTROLLER { FILE="VALUE"; } }` per group and hierarchy), with libcgroup's
 /// rules: the variables a group's controller files hold, less those the hierarchy's root
@@ -1416,7 +1420,7 @@ fn cgsnapshot(args: &[OsString]) -> anyhow::Result<ExitCode> {
     out.push_str("}\n\n");
     // The hierarchies: each v1 mount with its controllers, and cgroup2 with the controllers
     // bound there; only the controllers asked for.
-    let mut hierarchies: Vec<(&rein::cgroupfs::Mount, Vec<(Controller, &'static str)>, bool)> = Vec::new();
+    let mut hierarchies: Vec<Snapshotted<'_>> = Vec::new();
     for m in h.v1_mounts() {
         hierarchies.push((&m.mount, m.controllers.iter().map(|c| (*c, c.v1_name())).collect(), false));
     }

@@ -270,7 +270,7 @@ fn compat_install_dry_run_makes_nothing() {
     let tree = FakeTree::new(Layout::V2);
     let bin = tempfile::tempdir().unwrap();
     let o = ok(rein(&tree, &["compat", "install", "--dry-run", bin.path().to_str().unwrap()]));
-    assert_eq!(out(&o).lines().count(), 10, "{}", out(&o));
+    assert_eq!(out(&o).lines().count(), 11, "{}", out(&o));
     assert_eq!(std::fs::read_dir(bin.path()).unwrap().count(), 0);
     fails(rein(&tree, &["compat", "install", "/nonexistent/dir"]), 125, "no such directory");
 }
