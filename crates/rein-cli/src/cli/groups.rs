@@ -222,7 +222,7 @@ pub struct GcArgs {
 /// `rein compat ...`.
 #[derive(Subcommand, Debug)]
 pub enum CompatCommand {
-    /// Make cgcreate, cgset, cgget, cgexec, cgclassify, cgdelete, lscgroup, lssubsys, cgxget and cgxset in DIR run rein
+    /// Make cgcreate, cgset, cgget, cgexec, cgclassify, cgdelete, lscgroup, lssubsys, cgxget, cgxset and cgsnapshot in DIR run rein
     Install(InstallArgs),
 }
 

@@ -73,9 +73,10 @@ pub fn snapshot(a: &SnapshotArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitC
     let n = count(&config.groups);
     let body = rein::config::snapshot::to_toml(&config)?;
     let text = format!(
-        "# rein snapshot of {}: {n} group{}. 'rein apply' of this file makes them with these limits.\n\n{body}",
+        "# rein snapshot of {}: {n} group{}. 'rein apply' of this file makes {} with these limits.\n\n{body}",
         if parent.is_root() { "every group rein made".to_string() } else { format!("the groups beneath {parent}") },
         if n == 1 { "" } else { "s" },
+        if n == 1 { "it" } else { "them" },
     );
     match &a.output {
         None => print!("{text}"),

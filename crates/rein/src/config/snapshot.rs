@@ -84,7 +84,13 @@ pub fn snapshot(h: &Arc<Hierarchy>, parent: &GroupPath, groups: &[GroupPath]) ->
     for g in chosen.iter().chain(&on_the_way) {
         let mut settings = Settings::default();
         if chosen.contains(g) {
-            let own = read(g)?;
+            let own = match read(g) {
+                Ok(r) => r,
+                // A group removed between the listing and the reading is not written,
+                // unless it was named.
+                Err(_) if groups.is_empty() && Group::open(h.clone(), g).is_err() => continue,
+                Err(e) => return Err(e),
+            };
             // The root's limits are not all readable; a list is then compared with nothing.
             let inherited = g.parent().and_then(|p| read(&p).ok());
             settings = settings_of(&own, inherited.as_ref());
