@@ -1442,11 +1442,11 @@ fn cgsnapshot(args: &[OsString]) -> anyhow::Result<ExitCode> {
             continue;
         }
         let mut first = true;
+        // Depth first, in the directories' order, as libcgroup's fts walk meets them.
         let mut stack: Vec<GroupPath> =
-            m.children(&root)?.iter().rev().map(|c| root.join(c)).collect::<rein::Result<_>>()?;
+            m.children_in_dir_order(&root)?.iter().rev().map(|c| root.join(c)).collect::<rein::Result<_>>()?;
         while let Some(g) = stack.pop() {
-            let mut kids = m.children(&g).unwrap_or_default();
-            kids.sort();
+            let kids = m.children_in_dir_order(&g).unwrap_or_default();
             for c in kids.iter().rev() {
                 stack.push(g.join(c)?);
             }

@@ -218,6 +218,14 @@ impl Mount {
 
     /// Names of a group's child groups, sorted.
     pub fn children(&self, group: &GroupPath) -> Result<Vec<String>> {
+        let mut out = self.children_in_dir_order(group)?;
+        out.sort();
+        Ok(out)
+    }
+
+    /// Names of a group's child groups in the kernel's directory order (as a walk with
+    /// readdir, like libcgroup's, meets them).
+    pub fn children_in_dir_order(&self, group: &GroupPath) -> Result<Vec<String>> {
         let fd = self.open_dir(group)?;
         let dir = rustix::fs::Dir::read_from(&fd).map_err(|e| self.fail(Op::Read, group, None, None, e))?;
         let mut out = Vec::new();
@@ -231,7 +239,6 @@ impl Mount {
                 out.push(name.into_owned());
             }
         }
-        out.sort();
         Ok(out)
     }
 
