@@ -19,7 +19,7 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
     let p = &e.parent;
     ok(e.rein(&["create", &format!("{p}/a"), "--memory", "64M", "--cpu", "50%"]));
     ok(e.rein(&["create", &format!("{p}/a/b"), "--pids", "20", "--cpu-weight", "200"]));
-    ok(e.rein(&["create", &format!("{p}/c"), "--memory", "32M", "--cpu-weight", "300"]));
+    ok(e.rein(&["create", &format!("{p}/c"), "--memory", "32M", "--cpu-weight", "300", "--cpuset", "0"]));
     let groups = ["a", "a/b", "c"];
     let before: Vec<serde_json::Value> = groups.iter().map(|g| limits(&e, g)).collect();
 
@@ -40,6 +40,8 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
     // Defaults are not written: no "max", no weight 100, one memory key per group that has one.
     assert!(!written.contains("max") && !written.contains("= 100\n"), "{written}");
     assert_eq!(written.matches("memory =").count(), 2, "{written}");
+    // A CPU list is written where it was set, not where a v1 child took its parent's.
+    assert_eq!(written.matches("cpuset = \"0\"").count(), 1, "{written}");
     // Right after the snapshot, applying it would change nothing.
     let o = e.rein(&["diff", "--exit-code", file]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));

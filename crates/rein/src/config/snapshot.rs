@@ -91,8 +91,12 @@ pub fn snapshot(h: &Arc<Hierarchy>, parent: &GroupPath, groups: &[GroupPath]) ->
                 Err(_) if groups.is_empty() && Group::open(h.clone(), g).is_err() => continue,
                 Err(e) => return Err(e),
             };
-            // The root's limits are not all readable; a list is then compared with nothing.
-            let inherited = g.parent().and_then(|p| read(&p).ok());
+            // A v1 cpuset child starts with its parent's lists (rein copies them, as the
+            // kernel requires); on cgroup2 an empty list is the inherited one, so a list
+            // there was written. The root's limits are not all readable: then nothing
+            // is compared.
+            let v1_cpuset = matches!(h.binding(crate::Controller::Cpuset), Some(crate::hierarchy::Binding::V1(_)));
+            let inherited = if v1_cpuset { g.parent().and_then(|p| read(&p).ok()) } else { None };
             settings = settings_of(&own, inherited.as_ref());
         }
         set_settings(&mut config.groups, g, parent, settings);
@@ -124,7 +128,7 @@ fn set_settings(groups: &mut BTreeMap<String, GroupConfig>, g: &GroupPath, paren
 
 /// A group's limits as rein.toml limit keys, leaving out the kernel's defaults (`max`,
 /// weight 100, no memory protection, `oom-group` off) and the CPU and memory-node lists
-/// equal to `inherited`'s (the parent's, which a child starts with on cgroup v1).
+/// equal to `inherited`'s (give the parent's where a child starts with them: cgroup v1).
 /// Device rules, network settings and `freeze` are not written.
 pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
     let mut s = Settings::default();
