@@ -61,8 +61,11 @@ pub fn main(tool: &'static str) -> ExitCode {
         "cgexec" => cgexec(&args),
         "cgclassify" => cgclassify(&args),
         "lscgroup" => lscgroup(&args),
+        // cgxget and cgxset are cgget and cgset once their version flags are read.
+        "cgxget" | "cgxset" if args.iter().any(|a| a == "-h" || a == "--help") => {
+            help(if tool == "cgxget" { &CGXGET } else { &CGXSET })
+        }
         "cgxget" => cgxget(&args),
-        "cgxset" if args.iter().any(|a| a == "-h" || a == "--help") => help(&CGXSET),
         "cgxset" => cgset(&without_version_flags(&args)),
         "lssubsys" => lssubsys(&args),
         "cgsnapshot" => cgsnapshot(&args),
@@ -184,9 +187,25 @@ pub struct Tool {
     operands: &'static [(&'static str, &'static str)],
     /// getopt's `+`: options end at the first operand (cgexec's command).
     stop_at_operand: bool,
+    /// The tool whose options follow these, and whose operands these are when there are
+    /// none (cgxget is cgget with `-1`/`-2`/`-i`).
+    base: Option<&'static Tool>,
 }
 
 impl Tool {
+    /// Its options, the base tool's included.
+    fn all_opts(&self) -> impl Iterator<Item = &Opt> {
+        self.opts.iter().chain(self.base.into_iter().flat_map(|b| b.opts.iter()))
+    }
+
+    /// Its operands, or the base tool's.
+    fn operands(&self) -> &'static [(&'static str, &'static str)] {
+        match (self.operands, self.base) {
+            ([], Some(b)) => b.operands,
+            (own, _) => own,
+        }
+    }
+
     /// The `-h` text: the usage lines, what it does, one line per option.
     fn help(&self) -> String {
         let mut out = String::new();
@@ -197,8 +216,8 @@ impl Tool {
         }
         out.push_str(self.about);
         out.push('\n');
-        let width = self.opts.iter().map(|o| o.flags().len()).max().unwrap_or(0);
-        for o in self.opts {
+        let width = self.all_opts().map(|o| o.flags().len()).max().unwrap_or(0);
+        for o in self.all_opts() {
             out.push_str(&format!("  {:<width$}  {}\n", o.flags(), o.help));
         }
         out
@@ -219,7 +238,7 @@ impl Tool {
                  controller where libcgroup says so, 125 on other errors (cgexec: the command's own status, 126 \
                  when it cannot be run, 127 when it is not found).",
             );
-        for o in self.opts {
+        for o in self.all_opts() {
             let id = o.long.first().map(|l| l.to_string()).unwrap_or_else(|| o.id.to_string());
             let mut a = Arg::new(id).help(o.help);
             if o.id.is_ascii_alphanumeric() {
@@ -235,7 +254,7 @@ impl Tool {
             };
             cmd = cmd.arg(a);
         }
-        for (name, help) in self.operands {
+        for (name, help) in self.operands() {
             let many = name.ends_with("...");
             let a = Arg::new(name.trim_end_matches("...").trim().to_string())
                 .help(*help)
@@ -421,6 +440,7 @@ const CGCREATE: Tool = Tool {
     ],
     operands: &[],
     stop_at_operand: false,
+    base: None,
 };
 
 fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
@@ -499,6 +519,7 @@ const CGSET: Tool = Tool {
     ],
     operands: &[("cgroup_path...", "The groups to set")],
     stop_at_operand: false,
+    base: None,
 };
 
 /// Files of the cgroup2 core that cgset writes as they are, like libcgroup (not limits:
@@ -671,9 +692,17 @@ const CGGET: Tool = Tool {
     ],
     operands: &[("path...", "The groups to print")],
     stop_at_operand: false,
+    base: None,
 };
 
-/// cgxget's options: cgget's, with the version the names are in.
+/// The flags cgxget and cgxset add: the version the names are in.
+const VERSION_FLAGS: &[Opt] = &[
+    flag('1', &["v1"], "The names are cgroup v1's"),
+    flag('2', &["v2"], "The names are cgroup v2's"),
+    flag('i', &["ignore-unmappable"], "Leave out names without an equivalent in the running version"),
+];
+
+/// cgxget: cgget's options, with the version the names are in.
 const CGXGET: Tool = Tool {
     name: "cgxget",
     usage: &[
@@ -681,27 +710,13 @@ const CGXGET: Tool = Tool {
         "cgxget [-12inv] [-r <name>] -g <controllers>:<path> ...",
     ],
     about: "Print parameter(s) of given group(s), the names in a given cgroup version (rein's libcgroup compatibility)",
-    opts: &[
-        flag('1', &["v1"], "The names are cgroup v1's"),
-        flag('2', &["v2"], "The names are cgroup v2's"),
-        flag('i', &["ignore-unmappable"], "Leave out names without an equivalent in the running version"),
-        takes('r', &["variable"], "<name>", "Define parameter to display"),
-        flag('h', &["help"], "Display this help"),
-        flag('a', &["all"], "Print info about all relevant controllers"),
-        flag('v', &["values-only"], "Print only values, not parameter names"),
-        flag('n', &[], "Do not print headers"),
-        takes(
-            'g',
-            &[],
-            "<controllers[:path]>",
-            "Controllers whose info should be displayed (with :path, of that group)",
-        ),
-    ],
-    operands: &[("path...", "The groups to print")],
+    opts: VERSION_FLAGS,
+    operands: &[],
     stop_at_operand: false,
+    base: Some(&CGGET),
 };
 
-/// cgxset's options: cgset's, with the version the names are in.
+/// cgxset: cgset's options, with the version the names are in.
 const CGXSET: Tool = Tool {
     name: "cgxset",
     usage: &[
@@ -709,18 +724,10 @@ const CGXSET: Tool = Tool {
         "cgxset --copy-from <source_cgroup_path> <cgroup_path> ...",
     ],
     about: "Set the parameters of given cgroup(s), the names in a given cgroup version (rein's libcgroup compatibility)",
-    opts: &[
-        flag('1', &["v1"], "The names are cgroup v1's"),
-        flag('2', &["v2"], "The names are cgroup v2's"),
-        flag('i', &["ignore-unmappable"], "Leave out names without an equivalent in the running version"),
-        takes('r', &["variable", "rule"], "<name=value>", "Define parameter to set"),
-        flag('R', &["recursive"], "Set it in the group and every group below it"),
-        flag('b', &[], "Ignore the default systemd delegated hierarchy (accepted: rein's paths start at the root)"),
-        takes(COPY_FROM, &["copy-from"], "<source_cgroup_path>", "Control group whose parameters will be copied"),
-        flag('h', &["help"], "Display this help"),
-    ],
-    operands: &[("cgroup_path...", "The groups to set")],
+    opts: VERSION_FLAGS,
+    operands: &[],
     stop_at_operand: false,
+    base: Some(&CGSET),
 };
 
 /// What cgget prints for a group.
@@ -784,7 +791,7 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
     let mut operands = Vec::new();
     for item in getopt(args, CGGET.opts, false)? {
         match item {
-            Item::Opt('h', _) => return help(if cgx.is_some() { &CGXGET } else { &CGGET }),
+            Item::Opt('h', _) => return help(&CGGET),
             Item::Opt('n', _) => headers = false,
             Item::Opt('v', _) => names = false,
             Item::Opt('r', Some(v)) => {
@@ -958,6 +965,7 @@ const CGEXEC: Tool = Tool {
     ],
     operands: &[("command...", "The command and its arguments")],
     stop_at_operand: true,
+    base: None,
 };
 
 fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
@@ -1013,6 +1021,7 @@ const CGCLASSIFY: Tool = Tool {
     ],
     operands: &[("pid...", "The processes to move")],
     stop_at_operand: false,
+    base: None,
 };
 
 fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
@@ -1058,6 +1067,7 @@ const CGDELETE: Tool = Tool {
     ],
     operands: &[("controllers:path...", "Control groups to be removed")],
     stop_at_operand: false,
+    base: None,
 };
 
 fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
@@ -1121,6 +1131,7 @@ const LSCGROUP: Tool = Tool {
     ],
     operands: &[("controllers:path...", "Control groups to be displayed")],
     stop_at_operand: false,
+    base: None,
 };
 
 /// The mount a controller named as libcgroup names it (v1 or v2 name) is bound to, with
@@ -1214,6 +1225,7 @@ const LSSUBSYS: Tool = Tool {
     ],
     operands: &[("controller...", "The controllers to list")],
     stop_at_operand: false,
+    base: None,
 };
 
 /// `/proc/cgroups`: each enabled controller's name and hierarchy id, in its order.
@@ -1314,6 +1326,7 @@ const CGSNAPSHOT: Tool = Tool {
     ],
     operands: &[("controller...", "Write only the hierarchies of these controllers")],
     stop_at_operand: false,
+    base: None,
 };
 
 /// libcgroup's default denylist of cgsnapshot.
@@ -1565,7 +1578,7 @@ mod tests {
             let h = t.help();
             assert!(h.starts_with(&format!("Usage: {}", t.name)), "{h}");
             assert!(h.contains("-h, --help"), "{h}");
-            for o in t.opts {
+            for o in t.all_opts() {
                 assert!(h.contains(&o.flags()) && h.contains(o.help), "{}: {}", t.name, o.flags());
             }
             t.command().debug_assert();

@@ -303,34 +303,9 @@ impl Walker {
                         format!("'{name}' belongs in a group table ([groups.NAME]), not in [{}]", at.first().map(String::as_str).unwrap_or("")),
                     ));
                 }
-                "template" => match value {
-                    DeValue::String(x) => g.template = vec![x.to_string()],
-                    DeValue::Array(a) => {
-                        for (i, x) in a.iter().enumerate() {
-                            let xat = path(&kat, &i.to_string());
-                            self.spans.0.insert(xat.clone(), (x.span(), x.span()));
-                            if let Some(n) = self.string(&xat, x.get_ref()) {
-                                g.template.push(n);
-                            }
-                        }
-                    }
-                    other => self.problem(Problem::value(
-                        &kat,
-                        format!("template takes a template's name or a list of names, not {}", kind(other)),
-                    )),
-                },
+                "template" => g.template = self.one_or_many(&kat, value, "template takes a template's name or a list of names"),
                 "command" => match value {
-                    DeValue::Array(a) => {
-                        let mut argv = Vec::new();
-                        for (i, x) in a.iter().enumerate() {
-                            let xat = path(&kat, &i.to_string());
-                            self.spans.0.insert(xat.clone(), (x.span(), x.span()));
-                            if let Some(n) = self.string(&xat, x.get_ref()) {
-                                argv.push(n);
-                            }
-                        }
-                        g.command = Some(argv);
-                    }
+                    DeValue::Array(a) => g.command = Some(self.strings(&kat, a)),
                     other => self.problem(Problem::value(
                         &kat,
                         format!(
@@ -344,25 +319,13 @@ impl Walker {
                 "cpu-time" => g.cpu_time = self.string(&kat, value),
                 "kill-after" => g.kill_after = self.string(&kat, value),
                 "on-oom" => g.on_oom = self.string(&kat, value),
-                "on-pressure" => match value {
-                    DeValue::String(x) => g.on_pressure = vec![x.to_string()],
-                    DeValue::Array(a) => {
-                        for (i, x) in a.iter().enumerate() {
-                            let xat = path(&kat, &i.to_string());
-                            self.spans.0.insert(xat.clone(), (x.span(), x.span()));
-                            if let Some(n) = self.string(&xat, x.get_ref()) {
-                                g.on_pressure.push(n);
-                            }
-                        }
-                    }
-                    other => self.problem(Problem::value(
+                "on-pressure" => {
+                    g.on_pressure = self.one_or_many(
                         &kat,
-                        format!(
-                            "on-pressure takes a rule or a list of rules, e.g. on-pressure = \"memory:some:20%/1s=freeze\", not {}",
-                            kind(other)
-                        ),
-                    )),
-                },
+                        value,
+                        "on-pressure takes a rule or a list of rules, e.g. on-pressure = \"memory:some:20%/1s=freeze\"",
+                    )
+                }
                 "groups" => {
                     if let Some(ct) = self.table(&kat, value) {
                         g.groups = self.groups(&kat, ct);
@@ -387,6 +350,30 @@ impl Walker {
             }
         }
         (s, group.then_some(g))
+    }
+
+    /// A list of strings, each located (`at.0`, `at.1`, ...).
+    fn strings(&mut self, at: &[String], a: &toml::de::DeArray<'_>) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, x) in a.iter().enumerate() {
+            let xat = path(at, &i.to_string());
+            self.spans.0.insert(xat.clone(), (x.span(), x.span()));
+            out.extend(self.string(&xat, x.get_ref()));
+        }
+        out
+    }
+
+    /// A string or a list of strings (`template`, `on-pressure`); `takes` says what the
+    /// key takes when it is neither.
+    fn one_or_many(&mut self, at: &[String], v: &DeValue<'_>, takes: &str) -> Vec<String> {
+        match v {
+            DeValue::String(x) => vec![x.to_string()],
+            DeValue::Array(a) => self.strings(at, a),
+            other => {
+                self.problem(Problem::value(at, format!("{takes}, not {}", kind(other))));
+                Vec::new()
+            }
+        }
     }
 
     /// The files table: nested tables are dotted names (`memory.max = 1` is `memory = { max = 1 }`).
