@@ -142,28 +142,32 @@ fn unescape_mountinfo(s: &str) -> String {
 }
 
 /// Parses /proc/self/mountinfo, keeping cgroup and cgroup2 mounts of a hierarchy's root.
+///
+/// Every rein command reads the mount table first, so this allocates only for the mounts
+/// it keeps (a host has dozens of lines, a handful of them cgroup mounts).
 pub fn parse_mountinfo(text: &str) -> Vec<MountLine> {
     let mut out = Vec::new();
     for line in text.lines() {
         let Some((left, right)) = line.split_once(" - ") else { continue };
-        let left: Vec<&str> = left.split(' ').collect();
-        let right: Vec<&str> = right.split(' ').collect();
-        if left.len() < 5 || right.len() < 3 {
-            continue;
-        }
-        let fstype = right[0];
+        // After the separator: fstype, source, super options.
+        let mut right = right.split(' ');
+        let fstype = right.next().unwrap_or("");
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
+        let (Some(_source), Some(super_options)) = (right.next(), right.next()) else { continue };
+        // Before it: mount id, parent id, major:minor, root, mount point, ...
+        let mut left = left.split(' ');
+        let (Some(root), Some(mount_point)) = (left.nth(3), left.next()) else { continue };
         // Only mounts of a hierarchy's root: a bind mount of a sub-tree (as inside a
         // container) would shift every path rein computes.
-        if left[3] != "/" {
+        if root != "/" {
             continue;
         }
         out.push(MountLine {
-            mount_point: PathBuf::from(unescape_mountinfo(left[4])),
+            mount_point: PathBuf::from(unescape_mountinfo(mount_point)),
             fstype: fstype.to_string(),
-            super_options: right[2].to_string(),
+            super_options: super_options.to_string(),
         });
     }
     out
@@ -180,7 +184,7 @@ impl Hierarchy {
     /// Detects the host's hierarchies from /proc/self/mountinfo, checking that each mount
     /// really is a cgroup filesystem.
     pub fn detect() -> Result<Hierarchy> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| Error::Io {
+        let text = crate::procfs::read_text("/proc/self/mountinfo").map_err(|e| Error::Io {
             op: "read".into(),
             path: "/proc/self/mountinfo".into(),
             cause: e,
@@ -367,14 +371,14 @@ mod tests {
 
 /// The calling process's cgroup2 path, from /proc/self/cgroup (`0::/path`).
 pub fn self_cgroup_v2() -> Option<String> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let text = crate::procfs::read_text("/proc/self/cgroup").ok()?;
     parse_self_cgroup(&text)
 }
 
 /// The cgroup2 path of process `pid`, from /proc/PID/cgroup (`0::/path`), e.g. to find the
 /// unit a service manager moved it into.
 pub fn cgroup_v2_of(pid: u32) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let text = crate::procfs::read_text(format!("/proc/{pid}/cgroup")).ok()?;
     parse_self_cgroup(&text)
 }
 

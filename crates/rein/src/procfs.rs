@@ -20,10 +20,38 @@ pub fn parse_stat_start_time(stat: &str) -> Result<u64> {
         .map_err(|_| Error::parse("stat", format!("starttime '{}' is not a number", crate::error::escape(field))))
 }
 
+/// Reads a file of `/proc` whole: one open and reads into a page-sized buffer until EOF.
+/// (`std::fs::read_to_string` asks the file's size first, which proc files report as
+/// 0, then probes with 32-byte reads, each a trip through the kernel's seq_file; a
+/// mountinfo took eight reads and a statx.)
+pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        if buf.len() == buf.capacity() {
+            buf.reserve(buf.capacity());
+        }
+        let start = buf.len();
+        let spare = buf.capacity() - start;
+        buf.resize(start + spare, 0);
+        match file.read(&mut buf[start..]) {
+            Ok(0) => {
+                buf.truncate(start);
+                break;
+            }
+            Ok(n) => buf.truncate(start + n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
+            Err(e) => return Err(e),
+        }
+    }
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// The process (thread group) a thread belongs to: the `Tgid:` of `/proc/TID/status`;
 /// None when the thread is gone.
 pub fn thread_group(tid: u32) -> Option<u32> {
-    parse_tgid(&std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?)
+    parse_tgid(&read_text(format!("/proc/{tid}/status")).ok()?)
 }
 
 /// The `Tgid:` line of a `/proc/TID/status` text.
@@ -73,19 +101,19 @@ impl ProcTable {
         } else {
             pid.to_string()
         };
-        let text = std::fs::read_to_string(self.root.join(name).join("stat")).ok()?;
+        let text = read_text(self.root.join(name).join("stat")).ok()?;
         parse_stat_start_time(&text).ok()
     }
 
     /// The command name of `pid` (for messages), if it exists.
     pub fn comm(&self, pid: u32) -> Option<String> {
-        let text = std::fs::read_to_string(self.root.join(pid.to_string()).join("comm")).ok()?;
+        let text = read_text(self.root.join(pid.to_string()).join("comm")).ok()?;
         Some(crate::error::escape(text.trim_end()))
     }
 
     /// The text of `/proc/PID/cgroup`, if the process exists.
     pub fn cgroups(&self, pid: u32) -> Option<String> {
-        std::fs::read_to_string(self.root.join(pid.to_string()).join("cgroup")).ok()
+        read_text(self.root.join(pid.to_string()).join("cgroup")).ok()
     }
 
     /// The text of `/proc/locks` (who holds which file lock), if readable.

@@ -40,19 +40,25 @@ pub(crate) fn plan(
     let mut available = root_controllers.clone();
     let mut cpus_allowed = CpuList::default();
     let mut mems_allowed = CpuList::default();
+    // The granted CPUs and memory nodes are read only for a group that asks for some, and
+    // the controller files only while some controller is wanted (on a hybrid host the
+    // cgroup2 side often carries none): each read is an open, a read and a close.
+    let cpuset_asked = r.cpuset.cpus.is_some() || r.cpuset.mems.is_some();
     for a in ancestors {
         if !a.is_root() {
             exists = exists && m.exists(a);
             if exists {
-                // What it has now, and what this plan enables in its parent before it
-                // gets here (its cgroup.controllers is its parent's subtree_control).
-                let now = parse_controller_list(&m.read(a, super::CGROUP_CONTROLLERS)?);
-                available = now.union(&available).copied().collect();
+                if !wanted.is_empty() {
+                    // What it has now, and what this plan enables in its parent before it
+                    // gets here (its cgroup.controllers is its parent's subtree_control).
+                    let now = parse_controller_list(&m.read(a, super::CGROUP_CONTROLLERS)?);
+                    available = now.union(&available).copied().collect();
+                }
             } else {
                 plan.push(Action::Mkdir { place: Place::V2, group: a.clone(), must_be_new: false });
             }
         }
-        if exists {
+        if exists && cpuset_asked {
             if let Ok(t) = m.read(a, super::CPUSET_CPUS_EFFECTIVE) {
                 cpus_allowed = CpuList::parse(&t).unwrap_or_default();
             }
@@ -64,8 +70,11 @@ pub(crate) fn plan(
             return Err(unavailable_at(m, a, *c));
         }
         wanted.retain(|c| available.contains(c));
-        let enabled =
-            if exists { parse_controller_list(&m.read(a, super::CGROUP_SUBTREE_CONTROL)?) } else { BTreeSet::new() };
+        let enabled = if exists && !wanted.is_empty() {
+            parse_controller_list(&m.read(a, super::CGROUP_SUBTREE_CONTROL)?)
+        } else {
+            BTreeSet::new()
+        };
         let mut missing: BTreeSet<Controller> = wanted.difference(&enabled).copied().collect();
         // An ancestor above a delegated subtree belongs to someone else: what it does not
         // enable already cannot be had. A limit that needs it is refused, naming the
