@@ -9,6 +9,7 @@
 
 pub mod format;
 mod path;
+mod perm;
 
 use std::fmt;
 use std::io;
@@ -21,6 +22,7 @@ use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 pub use path::GroupPath;
+pub use perm::{EntryMode, Owner, Permissions, TaskFile, owner_masked};
 
 use crate::error::{Error, Result};
 
