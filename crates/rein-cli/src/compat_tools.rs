@@ -10,7 +10,8 @@
 //! EXIT_BADARGS), with its words ("Wrong input parameters", "no cgroup specified", ...),
 //! which scripts and libcgroup's own tests look for; 125 on any other error (rein's
 //! contract rather than libcgroup's ECG* numbers); cgexec: the command's own status, as
-//! it replaces itself with the command, 126/127 when it cannot run it.
+//! it replaces itself with the command, 126/127 when it cannot run it; cgconfigparser:
+//! libcgroup's statuses and words for a file it cannot load (rein::config::cgconfig).
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -239,7 +240,9 @@ impl Tool {
                 "rein answers to this name when it is installed under it ('rein compat install DIR'). Exit status: \
                  0 on success, 129 on a usage error (libcgroup's, with its words), 96 for a missing group or \
                  controller where libcgroup says so, 125 on other errors (cgexec: the command's own status, 126 \
-                 when it cannot be run, 127 when it is not found).",
+                 when it cannot be run, 127 when it is not found; cgconfigparser: libcgroup's, 104 for a file \
+                 that does not parse, 96 for a value refused or a file that cannot be read, 101 for a mount \
+                 block that is not the host's, 84 for a controller the host lacks, 255 for a bad -a, -t or mode).",
             );
         for o in self.all_opts() {
             let id = o.long.first().map(|l| l.to_string()).unwrap_or_else(|| o.id.to_string());
@@ -1547,13 +1550,13 @@ fn cgsnapshot(args: &[OsString]) -> anyhow::Result<ExitCode> {
 const CGCONFIGPARSER: Tool = Tool {
     name: "cgconfigparser",
     usage: &[
-        "cgconfigparser [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] [-l FILE] [-L DIR] ...",
+        "cgconfigparser [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <auid>:<agid>] [-l FILE] [-L DIR] ...",
     ],
     about: "Parse and load the specified cgroups configuration file (rein's libcgroup compatibility: the groups of \
             each file are made all or nothing, v1 names work on v2 and v2 names on v1, mount blocks are checked, \
             never mounted)",
     opts: &[
-        takes('a', &["admin"], "<tuid>:<tgid>", "Default owner of groups files and directories"),
+        takes('a', &["admin"], "<auid>:<agid>", "Default owner of groups files and directories"),
         takes('d', &["dperm"], "<mode>", "Default group directory permissions"),
         takes('f', &["fperm"], "<mode>", "Default group file permissions"),
         flag('h', &["help"], "Display this help"),

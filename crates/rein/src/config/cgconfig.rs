@@ -202,24 +202,23 @@ impl Loader {
     }
 
     /// Reads and loads one file.
-    pub fn load_file(&mut self, path: &Path) -> Result<Loaded, LoadError> {
+    pub fn load_file(&mut self, path: &Path) -> Result<Loaded, Box<LoadError>> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| LoadError {
-            file: name.clone(),
-            line: None,
-            failure: Failure::Open,
-            error: Error::Io { op: "read".into(), path: path.to_path_buf(), cause: e, hint: None },
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Box::new(LoadError {
+                file: name.clone(),
+                line: None,
+                failure: Failure::Open,
+                error: Error::Io { op: "read".into(), path: path.to_path_buf(), cause: e, hint: None },
+            })
         })?;
         self.load(&name, &text)
     }
 
     /// Loads the text of a file (`file` names it in errors): see the module documentation.
-    pub fn load(&mut self, file: &str, text: &str) -> Result<Loaded, LoadError> {
-        let fail = |line: Option<usize>, failure: Failure, error: Error| LoadError {
-            file: file.to_string(),
-            line,
-            failure,
-            error,
+    pub fn load(&mut self, file: &str, text: &str) -> Result<Loaded, Box<LoadError>> {
+        let fail = |line: Option<usize>, failure: Failure, error: Error| {
+            Box::new(LoadError { file: file.to_string(), line, failure, error })
         };
         let config = cgconfig::parse(text)
             .map_err(|e| fail(Some(e.line), Failure::Parse, Error::invalid("cgconfig.conf", file, e.message)))?;
