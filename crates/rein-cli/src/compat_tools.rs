@@ -241,8 +241,8 @@ impl Tool {
                  0 on success, 129 on a usage error (libcgroup's, with its words), 96 for a missing group or \
                  controller where libcgroup says so, 125 on other errors (cgexec: the command's own status, 126 \
                  when it cannot be run, 127 when it is not found; cgconfigparser: libcgroup's, 104 for a file \
-                 that does not parse, 96 for a value refused or a file that cannot be read, 101 for a mount \
-                 block that is not the host's, 84 for a controller the host lacks, 255 for a bad -a, -t or mode).",
+                 that does not parse or names a controller the host lacks, 96 for a value refused or a file that \
+                 cannot be read, 101 for a mount block that is not the host's, 255 for a bad -a, -t or mode).",
             );
         for o in self.all_opts() {
             let id = o.long.first().map(|l| l.to_string()).unwrap_or_else(|| o.id.to_string());

@@ -85,13 +85,13 @@ impl std::error::Error for LoadError {}
 
 impl LoadError {
     /// cgconfigparser's exit status for this error: libcgroup's error number modulo 256
-    /// (ECGCONFIGPARSEFAIL 50024 is 104, ECGMOUNTFAIL 101, ECGROUPSUBSYSNOTMOUNTED 84,
-    /// ECGOTHER 96: an error of the system, whose words are strerror's).
+    /// (ECGCONFIGPARSEFAIL 50024 is 104, ECGMOUNTFAIL 101, ECGOTHER 96: an error of the
+    /// system, whose words are strerror's). A controller the host lacks is a parse
+    /// failure to libcgroup, which looks controllers up while it reads the file.
     pub fn status(&self) -> u8 {
         match self.failure {
-            Failure::Parse => 104,
+            Failure::Parse | Failure::Controller => 104,
             Failure::Mount => 101,
-            Failure::Controller => 84,
             Failure::Open | Failure::Apply => 96,
         }
     }
@@ -101,9 +101,8 @@ impl LoadError {
     /// kernel, or rein before it, refused).
     pub fn libcgroup_words(&self) -> String {
         match self.failure {
-            Failure::Parse => "Failed to parse config file".into(),
+            Failure::Parse | Failure::Controller => "Failed to parse config file".into(),
             Failure::Mount => "Cgroup mounting failed".into(),
-            Failure::Controller => "Cgroup one of the needed subsystems is not mounted".into(),
             Failure::Open | Failure::Apply => match self.error.errno() {
                 Some(n) => {
                     let s = std::io::Error::from_raw_os_error(n).to_string();
