@@ -53,6 +53,8 @@ pub struct GroupBlock {
     pub controllers: Vec<ControllerBlock>,
     /// Its `perm` block (all unset when it has none).
     pub perm: Perm,
+    /// The line of its (last) `perm` block.
+    pub perm_line: Option<usize>,
 }
 
 /// A `CONTROLLER { name = value; ... }` block of a group.
@@ -365,6 +367,7 @@ impl Parser {
         while !self.at_punct('}') {
             let (word, quoted, wline) = self.word(&format!("a controller, 'perm' or '}}' in {context}"))?;
             if word == "perm" && !quoted {
+                g.perm_line = Some(wline);
                 self.perm(&mut g.perm, &context)?;
                 has_perm = true;
                 continue;
@@ -529,6 +532,7 @@ template students/%u {
         let www = &c.groups[0];
         assert_eq!((www.name.as_str(), www.line), ("daemons/www", 15));
         assert_eq!(www.perm.task_fperm, Some(0o770));
+        assert_eq!(www.perm_line, Some(16));
         assert_eq!(www.perm.admin_gid, Some(Id::Number(0)));
         assert_eq!(www.perm.admin_dperm, Some(0o775));
         assert_eq!(www.controllers.len(), 2);

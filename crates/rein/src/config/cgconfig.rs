@@ -24,6 +24,27 @@
 //! `mount` block is never mounted: it is accepted when it says where the host has the
 //! controllers already, and refused otherwise. `template` blocks are checked and not
 //! created (they are for cgexec and cgrulesengd), as libcgroup does.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use rein::Hierarchy;
+//! use rein::compat::cgconfig::Perm;
+//! use rein::config::cgconfig::Loader;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let h = Arc::new(Hierarchy::detect()?);
+//! // cgconfigparser -d 755 -l FILE: the command line's defaults, then each file in turn.
+//! let mut loader = Loader::new(h, Perm { admin_dperm: Some(0o755), ..Perm::default() });
+//! let text = "group web { memory { memory.limit_in_bytes = 256M; } cpu { cpu.shares = 512; } }";
+//! match loader.load("web.conf", text) {
+//!     Ok(done) => println!("created {:?}, changed {:?}", done.created, done.changed),
+//!     // "web.conf:1: ...", and libcgroup's status and words for cgconfigparser.
+//!     Err(e) => eprintln!("{e} ({}: {})", e.status(), e.libcgroup_words()),
+//! }
+//! # Ok(()) }
+//! ```
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -292,7 +313,7 @@ impl Loader {
         let mut perm = self.defaults.clone();
         perm.overlay(&g.perm);
         // Every name resolves now, so the apply cannot fail on one.
-        self.owners(&perm).map_err(|e| (g.line, Failure::Parse, e))?;
+        self.owners(&perm).map_err(|e| (g.perm_line.unwrap_or(g.line), Failure::Parse, e))?;
         if translate {
             raw::translate(&settings, host, &current(&self.h, &path))
                 .map_err(|e| (setting_line(g, &e), Failure::Apply, e))?;
@@ -510,7 +531,7 @@ mod tests {
                 "between 1 and 10000",
             ),
             ("group t/a {\n nosuch { }\n}\n", Some(2), Failure::Parse, "not a cgroup controller"),
-            ("group t/a {\n perm { admin { uid = bob; } }\n pids { }\n}\n", Some(1), Failure::Parse, "no such user"),
+            ("group t/a {\n perm { admin { uid = bob; } }\n pids { }\n}\n", Some(2), Failure::Parse, "no such user"),
             ("group t/a { pids { } x }\n", Some(1), Failure::Parse, "expected '{'"),
             ("mount {\n cpu = /somewhere/else;\n}\n", Some(2), Failure::Mount, "rein never mounts or moves"),
             ("mount {\n \"name=systemd\" = /sys/fs/cgroup/systemd;\n}\n", Some(2), Failure::Mount, "named hierarchies"),
