@@ -640,7 +640,7 @@ fn stat_of(e: &Env, group: &str, of: &str, file: Option<&str>) -> (u32, u32, u32
 
 /// cgconfigparser loads libcgroup's cgconfig.conf: two groups with v1 settings (written
 /// as v2 files on v2), their owners and modes as libcgroup sets them, a mount block that
-/// says where the host has a controller; a file whose second group has a bad value (one
+/// says where the host has a controller, nested cpuset groups; a file whose second group has a bad value (one
 /// rein refuses, one the kernel refuses) leaves nothing behind, with libcgroup's status
 /// and words; the same file loaded twice is loaded twice.
 #[test]
@@ -663,7 +663,9 @@ fn cgconfigparser_loads_a_file_all_or_nothing() {
              admin {{ uid = 3; gid = 4; dperm = 750; fperm = 640; }}\n    }}\n    \
              cpu {{\n        cpu.shares = 512;\n        cpu.cfs_quota_us = 50000;\n    }}\n    \
              memory {{\n        memory.limit_in_bytes = 64M;\n    }}\n}}\n\
-             group {b} {{\n    pids {{\n        {b_pids};\n    }}\n}}\n"
+             group {b} {{\n    pids {{\n        {b_pids};\n    }}\n}}\n\
+             group {a}/c {{\n    cpuset {{\n        cpuset.cpus = 0;\n        cpuset.mems = 0;\n    }}\n}}\n\
+             group {a}/c/d {{\n    cpuset {{\n    }}\n}}\n"
         )
     };
     let write = |name: &str, text: String| {
@@ -712,14 +714,20 @@ fn cgconfigparser_loads_a_file_all_or_nothing() {
         // Read-only files keep their owner's bits: 640 on a 444 file is 440.
         let ro = if v2(&e) { ("cpu.max", "cpu.stat") } else { ("cpu.shares", "cpu.stat") };
         assert_eq!(stat_of(&e, &a, ro.0, Some(ro.1)).2, 0o440);
+        // Each group is planned once the ones before it are made: on v1, a/c/d copies
+        // a/c's new CPU list (not the root's, which a/c would refuse).
+        let (cpus, mems) =
+            if v2(&e) { ("cpuset.cpus.effective", "cpuset.mems.effective") } else { ("cpuset.cpus", "cpuset.mems") };
+        assert_eq!(file(&e, &format!("{a}/c/d"), cpus), "0");
+        assert_eq!(file(&e, &format!("{a}/c/d"), mems), "0");
         // b has no perm block: its files are the caller's (root's), as the kernel made them.
         assert_eq!(stat_of(&e, &b, "pids.max", Some("pids.max")), (0, 0, 0o644));
     }
     // A mount block that is not the host's is refused (rein never mounts), before anything.
     let f =
-        write("mount.conf", format!("mount {{\n    pids = {pids_at}/elsewhere;\n}}\ngroup {a}/c {{ pids {{ }} }}\n"));
+        write("mount.conf", format!("mount {{\n    pids = {pids_at}/elsewhere;\n}}\ngroup {a}/m {{ pids {{ }} }}\n"));
     let o = t.run("cgconfigparser", &["-l", &f]);
     assert_eq!(o.status.code(), Some(101), "{}", text(&o).1);
     assert!(text(&o).1.contains("rein never mounts or moves a hierarchy"), "{}", text(&o).1);
-    assert!(!e.h.places().iter().any(|p| p.mount(&e.h).exists(&GroupPath::parse(&format!("{a}/c")).unwrap())));
+    assert!(!e.h.places().iter().any(|p| p.mount(&e.h).exists(&GroupPath::parse(&format!("{a}/m")).unwrap())));
 }
