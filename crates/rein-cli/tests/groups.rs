@@ -256,6 +256,9 @@ fn libcgroup_names_work_through_links() {
         ("cgdelete", &[][..]),
         ("cgget", &["-x", "g"][..]),
         ("cgsnapshot", &["-x"][..]),
+        ("cgconfigparser", &[][..]),
+        ("cgconfigparser", &["-l"][..]),
+        ("cgconfigparser", &["some.conf"][..]),
     ] {
         let o = tool(name, args);
         // libcgroup's usage status and words (its EXIT_BADARGS), which scripts match.
@@ -272,12 +275,54 @@ fn libcgroup_names_work_through_links() {
     assert!(!out(&o).contains("\tpids {"), "only the controllers asked for: {}", out(&o));
 }
 
+/// cgconfigparser on a fake tree: a file's settings land in an existing group (v1 names as
+/// v2 files), a file that does not parse or whose value is refused changes nothing and
+/// exits with libcgroup's status and words, -L loads a directory's .conf files in order,
+/// -h prints what libcgroup's test 021 looks for.
+#[test]
+fn cgconfigparser_loads_files_with_libcgroups_statuses() {
+    let tree = FakeTree::new(Layout::V2);
+    tree.group("web");
+    let bin = tempfile::tempdir().unwrap();
+    ok(rein(&tree, &["compat", "install", bin.path().to_str().unwrap()]));
+    let tool = |args: &[&str]| rein_at(tree.path(), &bin.path().join("cgconfigparser"), args);
+    let dir = tempfile::tempdir().unwrap();
+    let conf = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let o = ok(tool(&["-h"]));
+    assert!(out(&o).contains("Parse and load the specified cgroups configuration file"), "{}", out(&o));
+    let before = tree.snapshot();
+    let bad = conf("bad.conf", "group web {\n  memory {\n    memory.limit_in_bytes = 20M\n  }\n}\n");
+    fails(tool(&["-l", &bad]), 104, &format!("{bad}:4: "));
+    fails(tool(&["-l", &bad]), 104, &format!("cgconfigparser; error loading {bad}: Failed to parse config file"));
+    let refused = conf("refused.conf", "group web {\n  pids {\n    pids.max = -5;\n  }\n}\n");
+    fails(tool(&["-l", &refused]), 96, &format!("cgconfigparser; error loading {refused}: Invalid argument"));
+    fails(tool(&["-l", "/nonexistent.conf"]), 96, "error loading /nonexistent.conf: No such file or directory");
+    assert_eq!(tree.snapshot(), before);
+    let o = tool(&["-d", "75", "-l", &bad]);
+    assert_eq!(o.status.code(), Some(255));
+    assert!(out(&o).contains("cgconfigparser wrong mode format 75"), "{}", out(&o));
+    fails(tool(&["-a", "nosuchuser:root", "-l", &bad]), 255, "can't find uid of user nosuchuser.");
+    fails(tool(&["-L", "/nonexistent"]), 1, "cannot open /nonexistent");
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("10-a.conf"), "group web { memory { memory.limit_in_bytes = 20M; } }").unwrap();
+    std::fs::write(d.path().join("20-b.conf"), "group web { pids { pids.max = 7; } }").unwrap();
+    std::fs::write(d.path().join("30-c.conf.bak"), "not a config").unwrap();
+    std::fs::write(d.path().join(".conf"), "not a config").unwrap();
+    ok(tool(&["-L", d.path().to_str().unwrap()]));
+    assert_eq!(read(&tree, "web/memory.max"), "20971520");
+    assert_eq!(read(&tree, "web/pids.max"), "7");
+}
+
 #[test]
 fn compat_install_dry_run_makes_nothing() {
     let tree = FakeTree::new(Layout::V2);
     let bin = tempfile::tempdir().unwrap();
     let o = ok(rein(&tree, &["compat", "install", "--dry-run", bin.path().to_str().unwrap()]));
-    assert_eq!(out(&o).lines().count(), 11, "{}", out(&o));
+    assert_eq!(out(&o).lines().count(), 12, "{}", out(&o));
     assert_eq!(std::fs::read_dir(bin.path()).unwrap().count(), 0);
     fails(rein(&tree, &["compat", "install", "/nonexistent/dir"]), 125, "no such directory");
 }

@@ -13,7 +13,7 @@ use std::fmt;
 use std::os::fd::AsFd;
 
 use crate::bpf::{self, insn::Insn, sys::AttachType};
-use crate::cgroupfs::{GroupPath, Mount, format};
+use crate::cgroupfs::{EntryMode, GroupPath, Mount, Permissions, format};
 use crate::error::{Error, Result};
 use crate::hierarchy::Hierarchy;
 pub use crate::hierarchy::Place;
@@ -106,6 +106,19 @@ pub enum Action {
         /// are detached on rollback).
         previous: Option<crate::bpf::net_program::NetConfig>,
     },
+    /// Give the group's directory and its files owners and modes
+    /// ([`Mount::set_permissions`]): libcgroup's `perm`.
+    Permissions {
+        /// Where.
+        place: Place,
+        /// The group.
+        group: GroupPath,
+        /// The owners and modes.
+        permissions: Permissions,
+        /// The owners and modes before, restored on rollback (empty for a directory this
+        /// plan creates: it goes).
+        previous: Vec<EntryMode>,
+    },
 }
 
 /// A BPF program a plan attaches, with what it replaces.
@@ -170,6 +183,22 @@ impl fmt::Display for Display<'_> {
                     place.mount(self.h).dir_path(group).display(),
                     config
                 )?,
+                Action::Permissions { place, group, permissions: p, .. } => {
+                    let dir = place.mount(self.h).dir_path(group);
+                    writeln!(f, "chown -R {}:{} {}", p.admin.uid, p.admin.gid, dir.display())?;
+                    if let Some(m) = p.dir_mode {
+                        writeln!(f, "chmod {m:o} {} # masked by the owner's bits", dir.display())?;
+                    }
+                    if let Some(m) = p.file_mode {
+                        writeln!(f, "chmod {m:o} {}/* # masked by each file's owner bits", dir.display())?;
+                    }
+                    if let Some(t) = &p.task {
+                        writeln!(f, "chown {}:{} {}", t.owner.uid, t.owner.gid, dir.join(t.name).display())?;
+                        if let Some(m) = t.mode {
+                            writeln!(f, "chmod {m:o} {} # masked by the owner's bits", dir.join(t.name).display())?;
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -248,7 +277,17 @@ impl Plan {
     /// directory from before the mkdir until it carries its mark, so a process killed
     /// in between leaves nothing `rein gc` cannot recognise.
     pub fn try_execute(&self, h: &Hierarchy) -> std::result::Result<(), Box<Failure>> {
-        let mut done: Vec<&Action> = Vec::with_capacity(self.actions.len());
+        self.run_after(h, Vec::new()).map(drop)
+    }
+
+    /// Runs every action after `done` (what earlier plans of a [`Transaction`] did); on
+    /// failure undoes this plan's steps and `done`, newest first. Returns `done` with this
+    /// plan's steps added.
+    fn run_after<'a>(
+        &'a self,
+        h: &Hierarchy,
+        mut done: Vec<&'a Action>,
+    ) -> std::result::Result<Vec<&'a Action>, Box<Failure>> {
         let mut start: Option<u64> = None;
         let mut i = 0;
         while i < self.actions.len() {
@@ -309,14 +348,58 @@ impl Plan {
                         }
                     }
                 }
-                Action::Write { .. } | Action::Program { .. } | Action::Net { .. } => match run_action(h, action) {
-                    Ok(true) => done.push(action),
-                    Ok(false) => {}
-                    Err(err) => return Err(rollback(h, &done, err)),
-                },
+                Action::Write { .. } | Action::Program { .. } | Action::Net { .. } | Action::Permissions { .. } => {
+                    match run_action(h, action) {
+                        Ok(true) => done.push(action),
+                        Ok(false) => {}
+                        Err(err) => return Err(rollback(h, &done, err)),
+                    }
+                }
             }
         }
-        Ok(())
+        Ok(done)
+    }
+}
+
+/// Plans executed one after another as one change: each is planned against what the
+/// ones before it made (a group's values in place before the next group is planned
+/// beneath it), and when one fails, it and every plan before it are undone, newest first.
+/// What a failed transaction leaves is what a failed [`Plan`] leaves ([`Failure`]).
+#[derive(Debug, Default)]
+pub struct Transaction {
+    done: Vec<Action>,
+}
+
+impl Transaction {
+    /// An empty transaction.
+    pub fn new() -> Transaction {
+        Transaction::default()
+    }
+
+    /// Runs `plan`; when a step fails, undoes it and everything this transaction did
+    /// before, and returns the error (with what could not be undone in its hint). The
+    /// transaction is then empty.
+    pub fn execute(&mut self, h: &Hierarchy, plan: &Plan) -> Result<()> {
+        let before = self.done.len();
+        let prior: Vec<&Action> = self.done.iter().collect();
+        match plan.run_after(h, prior) {
+            Ok(done) => {
+                let new: Vec<Action> = done[before..].iter().map(|a| (*a).clone()).collect();
+                self.done.extend(new);
+                Ok(())
+            }
+            Err(f) => {
+                self.done.clear();
+                Err(f.into_error())
+            }
+        }
+    }
+
+    /// Undoes everything this transaction did, newest first, because of `error` (a
+    /// refusal found between two plans); returns `error` with what could not be undone.
+    pub fn abort(self, h: &Hierarchy, error: Error) -> Error {
+        let done: Vec<&Action> = self.done.iter().collect();
+        rollback(h, &done, error).into_error()
     }
 }
 
@@ -404,6 +487,10 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
         Action::Net { place, group, config, .. } => {
             let dir = place.mount(h).open_dir(group)?;
             bpf::net_program::apply(dir.as_fd(), config)?;
+            Ok(true)
+        }
+        Action::Permissions { place, group, permissions, .. } => {
+            place.mount(h).set_permissions(group, permissions)?;
             Ok(true)
         }
     }
@@ -515,6 +602,16 @@ fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Box<Failure> {
                 }
             }
             Action::Net { .. } => {}
+            Action::Permissions { place, group, previous, .. } if !created(place, group) => {
+                let mount = place.mount(h);
+                if let Err(e) = mount.restore_modes(group, previous) {
+                    not_undone.push(format!(
+                        "could not restore the owners and modes in {}: {e}",
+                        mount.dir_path(group).display()
+                    ));
+                }
+            }
+            Action::Permissions { .. } => {}
         }
     }
     kept.reverse();

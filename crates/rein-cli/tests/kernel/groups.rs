@@ -626,3 +626,108 @@ fn lscgroup_and_lssubsys_list_like_libcgroup() {
     ok(t.run("cgdelete", &["-r", "-g", &format!("pids:{g}")]));
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
 }
+
+/// The owner and mode bits of a group's directory or file, in the hierarchy of `of` (an
+/// interface file's name).
+fn stat_of(e: &Env, group: &str, of: &str, file: Option<&str>) -> (u32, u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    let place = rein::lifecycle::place_of(&e.h, raw::home_of(of).expect("home")).expect("place");
+    let dir = place.mount(&e.h).dir_path(&GroupPath::parse(group).expect("path"));
+    let path = file.map(|f| dir.join(f)).unwrap_or(dir);
+    let md = std::fs::metadata(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    (md.uid(), md.gid(), md.mode() & 0o7777)
+}
+
+/// cgconfigparser loads libcgroup's cgconfig.conf: two groups with v1 settings (written
+/// as v2 files on v2), their owners and modes as libcgroup sets them, a mount block that
+/// says where the host has a controller, nested cpuset groups; a file whose second group has a bad value (one
+/// rein refuses, one the kernel refuses) leaves nothing behind, with libcgroup's status
+/// and words; the same file loaded twice is loaded twice.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn cgconfigparser_loads_a_file_all_or_nothing() {
+    let Some(e) = env("cgconfig", ALL) else { return };
+    let t = Tools::install(&e);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (format!("{}/a", e.parent), format!("{}/b", e.parent));
+    let pids_at = rein::lifecycle::place_of(&e.h, raw::Home::Controller(rein::Controller::Pids))
+        .expect("pids")
+        .mount(&e.h)
+        .path()
+        .display()
+        .to_string();
+    let conf = |b_pids: &str| {
+        format!(
+            "# two groups\nmount {{\n    pids = {pids_at};\n}}\n\
+             group {a} {{\n    perm {{\n        task {{ uid = 1; gid = 2; fperm = 660; }}\n        \
+             admin {{ uid = 3; gid = 4; dperm = 750; fperm = 640; }}\n    }}\n    \
+             cpu {{\n        cpu.shares = 512;\n        cpu.cfs_quota_us = 50000;\n    }}\n    \
+             memory {{\n        memory.limit_in_bytes = 64M;\n    }}\n}}\n\
+             group {b} {{\n    pids {{\n        {b_pids};\n    }}\n}}\n\
+             group {a}/c {{\n    cpuset {{\n        cpuset.cpus = 0;\n        cpuset.mems = 0;\n    }}\n}}\n\
+             group {a}/c/d {{\n    cpuset {{\n    }}\n}}\n"
+        )
+    };
+    let write = |name: &str, text: String| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("write conf");
+        p.display().to_string()
+    };
+    let pids_root = e.h.places().iter().any(|p| p.mount(&e.h).exists(&GroupPath::parse(&e.parent).unwrap()));
+    assert!(!pids_root, "the parent exists before the test");
+    // Line 20 is group b's setting.
+    for (setting, status, words) in
+        [("pids.max = -5", 96, "Invalid argument"), ("pids.nosuch = 5", 96, "No such file or directory")]
+    {
+        let f = write("bad.conf", conf(setting));
+        let o = t.run("cgconfigparser", &["-l", &f]);
+        let err = text(&o).1;
+        assert_eq!(o.status.code(), Some(status), "{setting}: {err}");
+        assert!(err.contains(&format!("cgconfigparser; error loading {f}: {words}")), "{setting}: {err}");
+        assert!(err.contains(&format!("{f}:20: ")), "{setting}: the line of the setting: {err}");
+        for p in e.h.places() {
+            assert!(!p.mount(&e.h).exists(&GroupPath::parse(&e.parent).unwrap()), "{setting} left {p:?}");
+        }
+    }
+    let f = write("cgconfig.conf", conf("pids.max = 30"));
+    for round in 0..2 {
+        ok(t.run("cgconfigparser", &["-l", &f]));
+        assert_eq!(file(&e, &b, "pids.max"), "30", "round {round}");
+        let memory = if v2(&e) { "memory.max" } else { "memory.limit_in_bytes" };
+        assert_eq!(file(&e, &a, memory), "67108864");
+        if v2(&e) {
+            assert_eq!(file(&e, &a, "cpu.weight"), "50");
+            assert_eq!(file(&e, &a, "cpu.max"), "50000 100000");
+            assert_eq!(stat_of(&e, &a, "cpu.max", Some("cpu.max")), (3, 4, 0o640));
+            assert_eq!(stat_of(&e, &a, "cpu.max", Some("cgroup.procs")), (1, 2, 0o660));
+            assert_eq!(stat_of(&e, &a, "cpu.max", None), (3, 4, 0o750));
+        } else {
+            assert_eq!(file(&e, &a, "cpu.shares"), "512");
+            assert_eq!(file(&e, &a, "cpu.cfs_quota_us"), "50000");
+            for of in ["cpu.shares", "memory.limit_in_bytes"] {
+                assert_eq!(stat_of(&e, &a, of, None), (3, 4, 0o750), "{of}");
+                assert_eq!(stat_of(&e, &a, of, Some(of)), (3, 4, 0o640), "{of}");
+                assert_eq!(stat_of(&e, &a, of, Some("cgroup.procs")), (3, 4, 0o640), "{of}");
+                assert_eq!(stat_of(&e, &a, of, Some("tasks")), (1, 2, 0o660), "{of}");
+            }
+        }
+        // Read-only files keep their owner's bits: 640 on a 444 file is 440.
+        let ro = if v2(&e) { ("cpu.max", "cpu.stat") } else { ("cpu.shares", "cpu.stat") };
+        assert_eq!(stat_of(&e, &a, ro.0, Some(ro.1)).2, 0o440);
+        // Each group is planned once the ones before it are made: on v1, a/c/d copies
+        // a/c's new CPU list (not the root's, which a/c would refuse).
+        let (cpus, mems) =
+            if v2(&e) { ("cpuset.cpus.effective", "cpuset.mems.effective") } else { ("cpuset.cpus", "cpuset.mems") };
+        assert_eq!(file(&e, &format!("{a}/c/d"), cpus), "0");
+        assert_eq!(file(&e, &format!("{a}/c/d"), mems), "0");
+        // b has no perm block: its files are the caller's (root's), as the kernel made them.
+        assert_eq!(stat_of(&e, &b, "pids.max", Some("pids.max")), (0, 0, 0o644));
+    }
+    // A mount block that is not the host's is refused (rein never mounts), before anything.
+    let f =
+        write("mount.conf", format!("mount {{\n    pids = {pids_at}/elsewhere;\n}}\ngroup {a}/m {{ pids {{ }} }}\n"));
+    let o = t.run("cgconfigparser", &["-l", &f]);
+    assert_eq!(o.status.code(), Some(101), "{}", text(&o).1);
+    assert!(text(&o).1.contains("rein never mounts or moves a hierarchy"), "{}", text(&o).1);
+    assert!(!e.h.places().iter().any(|p| p.mount(&e.h).exists(&GroupPath::parse(&format!("{a}/m")).unwrap())));
+}

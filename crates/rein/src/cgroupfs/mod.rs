@@ -9,6 +9,7 @@
 
 pub mod format;
 mod path;
+mod perm;
 
 use std::fmt;
 use std::io;
@@ -21,6 +22,8 @@ use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 pub use path::GroupPath;
+pub use perm::{EntryMode, Owner, Permissions, TaskFile, owner_masked};
+use rustix::fs::{Gid, Uid};
 
 use crate::error::{Error, Result};
 
@@ -346,6 +349,122 @@ impl Mount {
             None => self.dir_path(group),
         };
         fail_at(path, op, file, value, errno)
+    }
+}
+
+fn uid(id: u32) -> Uid {
+    Uid::from_raw(id)
+}
+
+fn gid(id: u32) -> Gid {
+    Gid::from_raw(id)
+}
+
+/// Owners and modes (libcgroup's `perm`; see [`Permissions`]).
+impl Mount {
+    /// The owner and mode of a group's directory and of each of its files.
+    pub fn entry_modes(&self, group: &GroupPath) -> Result<Vec<EntryMode>> {
+        let dir = self.open_dir(group)?;
+        let fail = |e: Errno, name: Option<&str>| {
+            let path = name.map(|n| self.file_path(group, n)).unwrap_or_else(|| self.dir_path(group));
+            io_error("read the owner and mode of", &path, e.into(), None)
+        };
+        let st = rustix::fs::fstat(&dir).map_err(|e| fail(e, None))?;
+        let mut out =
+            vec![EntryMode { name: None, owner: Owner { uid: st.st_uid, gid: st.st_gid }, mode: st.st_mode & 0o7777 }];
+        let mut files = self.files(group)?;
+        files.sort();
+        for f in files {
+            let st = rustix::fs::statat(&dir, f.as_str(), AtFlags::SYMLINK_NOFOLLOW).map_err(|e| fail(e, Some(&f)))?;
+            out.push(EntryMode {
+                name: Some(f),
+                owner: Owner { uid: st.st_uid, gid: st.st_gid },
+                mode: st.st_mode & 0o7777,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Gives a group's directory and files their owners and modes (see the module
+    /// documentation for the order and the masking).
+    pub fn set_permissions(&self, group: &GroupPath, p: &Permissions) -> Result<()> {
+        let dir = self.open_dir(group)?;
+        let fail = |what: &str, e: Errno, name: Option<&str>| {
+            let path = name.map(|n| self.file_path(group, n)).unwrap_or_else(|| self.dir_path(group));
+            io_error(what, &path, e.into(), None)
+        };
+        rustix::fs::fchown(&dir, Some(uid(p.admin.uid)), Some(gid(p.admin.gid)))
+            .map_err(|e| fail("change the owner of", e, None))?;
+        if let Some(mode) = p.dir_mode {
+            let st = rustix::fs::fstat(&dir).map_err(|e| fail("stat", e, None))?;
+            rustix::fs::fchmod(&dir, Mode::from_raw_mode(owner_masked(mode, st.st_mode)))
+                .map_err(|e| fail("change the mode of", e, None))?;
+        }
+        let mut files = self.files(group)?;
+        files.sort();
+        for f in &files {
+            check_file_name(f)?;
+            let (owner, mode) = match &p.task {
+                Some(t) if t.name == f.as_str() => (t.owner, t.mode.or(p.file_mode.filter(|_| t.name != "tasks"))),
+                _ => (p.admin, p.file_mode),
+            };
+            self.own_file(dir.as_fd(), group, f, owner, mode)?;
+        }
+        Ok(())
+    }
+
+    fn own_file(
+        &self,
+        dir: std::os::fd::BorrowedFd<'_>,
+        group: &GroupPath,
+        f: &str,
+        owner: Owner,
+        mode: Option<u32>,
+    ) -> Result<()> {
+        let fail = |what: &str, e: Errno| io_error(what, &self.file_path(group, f), e.into(), None);
+        rustix::fs::chownat(dir, f, Some(uid(owner.uid)), Some(gid(owner.gid)), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(|e| fail("change the owner of", e))?;
+        if let Some(mode) = mode {
+            let st = rustix::fs::statat(dir, f, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| fail("stat", e))?;
+            // cgroupfs holds no symlinks, and `f` is one name read from the directory.
+            rustix::fs::chmodat(dir, f, Mode::from_raw_mode(owner_masked(mode, st.st_mode)), AtFlags::empty())
+                .map_err(|e| fail("change the mode of", e))?;
+        }
+        Ok(())
+    }
+
+    /// Puts back owners and modes read by [`Mount::entry_modes`] (files gone since are
+    /// skipped).
+    pub fn restore_modes(&self, group: &GroupPath, entries: &[EntryMode]) -> Result<()> {
+        let dir = self.open_dir(group)?;
+        for e in entries {
+            match &e.name {
+                None => {
+                    let fail = |what: &str, err: Errno| io_error(what, &self.dir_path(group), err.into(), None);
+                    rustix::fs::fchown(&dir, Some(uid(e.owner.uid)), Some(gid(e.owner.gid)))
+                        .map_err(|err| fail("change the owner of", err))?;
+                    rustix::fs::fchmod(&dir, Mode::from_raw_mode(e.mode))
+                        .map_err(|err| fail("change the mode of", err))?;
+                }
+                Some(f) => {
+                    check_file_name(f)?;
+                    let fail = |what: &str, err: Errno| io_error(what, &self.file_path(group, f), err.into(), None);
+                    match rustix::fs::chownat(
+                        &dir,
+                        f.as_str(),
+                        Some(uid(e.owner.uid)),
+                        Some(gid(e.owner.gid)),
+                        AtFlags::SYMLINK_NOFOLLOW,
+                    ) {
+                        Err(Errno::NOENT) => continue,
+                        r => r.map_err(|err| fail("change the owner of", err))?,
+                    }
+                    rustix::fs::chmodat(&dir, f.as_str(), Mode::from_raw_mode(e.mode), AtFlags::empty())
+                        .map_err(|err| fail("change the mode of", err))?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -6,6 +6,8 @@
 //!
 //! - [`libcgroup`]: `-g CONTROLLERS:PATH` group specs, as cgcreate, cgexec, cgclassify,
 //!   cgdelete and cgget take them.
+//! - [`cgconfig`]: libcgroup's cgconfig.conf (cgconfigparser's file), parsed into a
+//!   model; [`crate::config::cgconfig`] creates its groups.
 //! - [`raw`]: raw interface-file names (`-r memory.limit_in_bytes=...`), translated
 //!   between v1 and v2 in both directions.
 //! - [`systemd`]: `-p Name=Value` with systemd.resource-control's names and semantics.
@@ -14,6 +16,7 @@
 //! docs/interface-files.md has the full table: every field, its v2 and v1 file, its
 //! systemd property and its Docker flag, with each formula and its source.
 
+pub mod cgconfig;
 pub mod docker;
 pub mod libcgroup;
 pub mod raw;

@@ -272,7 +272,7 @@ pub fn plan(
                         if_empty: *if_empty,
                     });
                 }
-                Action::Write { .. } | Action::Program { .. } | Action::Net { .. } => {
+                Action::Write { .. } | Action::Program { .. } | Action::Net { .. } | Action::Permissions { .. } => {
                     if seen.contains(a) {
                         continue;
                     }

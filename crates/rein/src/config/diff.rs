@@ -222,7 +222,8 @@ pub(super) fn describe(
                     new: config.to_string(),
                 });
             }
-            Action::Mark { .. } => {}
+            // rein.toml sets no owners or modes (cgconfigparser's perm does).
+            Action::Mark { .. } | Action::Permissions { .. } => {}
         }
     }
     // Parents before children.

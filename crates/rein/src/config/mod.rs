@@ -23,6 +23,8 @@
 //! - [`down`]: removing the file's groups (its own, by their mark only): `rein down`,
 //!   and the removals of `--prune`.
 //! - [`snapshot`]: the live groups written as a file `rein apply` reproduces (`rein snapshot`).
+//! - [`cgconfig`]: libcgroup's cgconfig.conf loaded the way cgconfigparser does, all or
+//!   nothing per file.
 //! - [`start`]: starting each group's command after an apply (`--start`).
 //!
 //! # Example
@@ -50,6 +52,7 @@
 //! ```
 
 pub mod apply;
+pub mod cgconfig;
 pub mod diff;
 pub mod down;
 pub mod load;
