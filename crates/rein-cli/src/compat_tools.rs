@@ -66,7 +66,7 @@ pub fn main(tool: &'static str) -> ExitCode {
             help(if tool == "cgxget" { &CGXGET } else { &CGXSET })
         }
         "cgxget" => cgxget(&args),
-        "cgxset" => cgset(&without_version_flags(&args)),
+        "cgxset" => cgset_as(&without_version_flags(&args), true),
         "lssubsys" => lssubsys(&args),
         "cgsnapshot" => cgsnapshot(&args),
         _ => cgdelete(&args),
@@ -448,7 +448,7 @@ fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
     for item in getopt(args, CGCREATE.opts, false)? {
         match item {
             Item::Opt('h', _) => return help(&CGCREATE),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
             Item::Opt(c, _) => bail!(Error::Unsupported {
                 what: format!("cgcreate -{c}"),
                 mode: "rein".into(),
@@ -525,9 +525,18 @@ const CGSET: Tool = Tool {
 /// Files of the cgroup2 core that cgset writes as they are, like libcgroup (not limits:
 /// a thread to move, controllers to enable for the children); the kernel's refusal is
 /// reported with its reason.
-const PASS_THROUGH: [&str; 2] = ["cgroup.threads", "cgroup.subtree_control"];
+const PASS_THROUGH: [&str; 2] = ["cgroup.threads", ROOT_FILE];
+
+/// The one file cgset writes in the cgroup root: which controllers its children get.
+const ROOT_FILE: &str = "cgroup.subtree_control";
 
 fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    cgset_as(args, false)
+}
+
+/// cgset, or cgxset (`cgx`: libcgroup's pairing of names where it differs from rein's,
+/// rein::compat::libcgroup::cgx_setting).
+fn cgset_as(args: &[OsString], cgx: bool) -> anyhow::Result<ExitCode> {
     if args.is_empty() {
         return Err(usage("Usage is cgset -r <name=value> <relative path to cgroup>"));
     }
@@ -545,9 +554,9 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
                 return Err(usage(format!("wrong parameter of option -r: {v}")));
             }
             Item::Opt('r', Some(v)) => settings.push(raw::parse_setting(&v)?),
-            Item::Opt(COPY_FROM, Some(v)) => copy_from = Some(GroupPath::parse(&v)?),
+            Item::Opt(COPY_FROM, Some(v)) => copy_from = Some(libcgroup::resolve_group(&v)?),
             Item::Opt(..) => return Err(usage("")),
-            Item::Arg(a) => groups.push(GroupPath::parse(&operand_text(&a)?)?),
+            Item::Arg(a) => groups.push(operand_text(&a)?),
         }
     }
     if settings.is_empty() && copy_from.is_none() {
@@ -560,6 +569,33 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("no cgroup specified"));
     }
     let h = hierarchy()?;
+    // libcgroup's paths: '.' and '..' resolved on the text, inside the hierarchy. The
+    // root ('/', '090cgxset/../' in libcgroup's tests) takes one file only, the cgroup2
+    // controllers its children may use, never -R: rein changes no limit of the root.
+    let root_ok =
+        h.unified().is_some() && !recursive && !settings.is_empty() && settings.iter().all(|(n, _)| n == ROOT_FILE);
+    let mut root = false;
+    let groups = {
+        let mut paths = Vec::new();
+        for g in &groups {
+            match GroupPath::parse_resolving(g)? {
+                p if p.is_root() && root_ok => root = true,
+                p if p.is_root() => {
+                    return Err(anyhow::Error::new(libcgroup::resolve_group(g).expect_err("the root is refused"))
+                        .context(format!("cgset writes only {ROOT_FILE} in the cgroup root (cgroup2, without -R)")));
+                }
+                p => paths.push(p),
+            }
+        }
+        paths
+    };
+    let settings: Vec<(String, String)> = match cgx {
+        true => settings
+            .into_iter()
+            .map(|(n, v)| libcgroup::cgx_setting(&n, &v, &host(&h)).map(|(n, v)| (n.to_string(), v)).unwrap_or((n, v)))
+            .collect(),
+        false => settings,
+    };
     let (pass, settings): (Vec<_>, Vec<_>) = match h.unified() {
         Some(_) => settings.into_iter().partition(|(n, _)| PASS_THROUGH.contains(&n.as_str())),
         None => (Vec::new(), settings),
@@ -599,7 +635,8 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
             let change = match &copied {
                 Some(r) => Change { spec: Spec { resources: r.clone(), ..Spec::default() }, raw: Vec::new() },
                 None => {
-                    let t = raw::translate(&settings, &host(&h), &current_reader(&h, path))?;
+                    let t =
+                        raw::translate_values(&settings, &host(&h), &current_reader(&h, path), raw::Values::AsKernel)?;
                     Change { spec: Spec { resources: t.resources, ..Spec::default() }, raw: t.raw }
                 }
             };
@@ -611,6 +648,13 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         let src = Group::open(h.clone(), src)?;
         for (path, _) in &targets {
             copy_unmodelled(&h, &src, path)?;
+        }
+    }
+    if let Some(u) = h.unified().filter(|_| root) {
+        for (name, value) in &pass {
+            u.mount
+                .write(&GroupPath::root(), name, value)
+                .with_context(|| format!("cannot set {name}={value} in the cgroup root"))?;
         }
     }
     if let Some(u) = h.unified() {
@@ -801,7 +845,7 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
             Item::Opt('a', _) => all = true,
             Item::Opt('g', Some(v)) if v.contains(':') => {
                 let shown = v.split_once(':').map(|(_, p)| p.to_string()).unwrap_or_default();
-                with_path.push((shown, libcgroup::parse_group_spec(&v)?));
+                with_path.push((shown, libcgroup::parse_tool_spec(&v)?));
             }
             Item::Opt('g', Some(v)) => ctrl_lists.push(v),
             Item::Opt(..) => return Err(usage("")),
@@ -833,7 +877,7 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
             return Err(usage("no group given"));
         }
         for o in operands {
-            let path = GroupPath::parse(&o)?;
+            let path = libcgroup::resolve_group(&o)?;
             let want = if !vars.is_empty() {
                 Want::Names(vars.clone())
             } else if !ctrl_lists.is_empty() && !all {
@@ -881,7 +925,17 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
                 let read = reader(&h, &path);
                 let mut v = Vec::new();
                 for n in list {
-                    let value = raw::read(&n, &host, &read).with_context(|| format!("cannot read {n} of {shown}"))?;
+                    // cgxget: libcgroup's pairing where it differs from rein's.
+                    let (file, convert) = match cgx.and_then(|_| libcgroup::cgx_read(&n, &host)) {
+                        Some((file, convert)) => (file.to_string(), Some(convert)),
+                        None => (n.clone(), None),
+                    };
+                    let value =
+                        raw::read(&file, &host, &read).with_context(|| format!("cannot read {n} of {shown}"))?;
+                    let value = match convert {
+                        Some(c) => format!("{}\n", c(value.trim_end())),
+                        None => value,
+                    };
                     v.push((n, value));
                 }
                 v
@@ -974,7 +1028,7 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
     for item in getopt(args, CGEXEC.opts, CGEXEC.stop_at_operand)? {
         match item {
             Item::Opt('h', _) => return help(&CGEXEC),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
             // libcgroup 3 starts paths at systemd's delegated slice unless -b; rein's
             // paths always start at the root, which is what -b asks for.
             Item::Opt('s' | 'b', _) => {}
@@ -1030,14 +1084,14 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
     for item in getopt(args, CGCLASSIFY.opts, false)? {
         match item {
             Item::Opt('h', _) => return help(&CGCLASSIFY),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
             // See cgexec: rein's paths start at the root, as -b asks.
             Item::Opt('s' | 'b' | CANCEL_STICKY, _) => {}
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => {
                 let t = operand_text(&a)?;
                 if t.contains(':') && pids.is_empty() {
-                    specs.push(libcgroup::parse_group_spec(&t)?);
+                    specs.push(libcgroup::parse_tool_spec(&t)?);
                     continue;
                 }
                 let pid = t.parse::<u32>().ok().filter(|p| *p > 0);
@@ -1077,9 +1131,9 @@ fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
         match item {
             Item::Opt('h', _) => return help(&CGDELETE),
             Item::Opt('r', _) => recursive = true,
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
             Item::Opt(..) => return Err(usage("")),
-            Item::Arg(a) => specs.push(libcgroup::parse_group_spec(&operand_text(&a)?)?),
+            Item::Arg(a) => specs.push(libcgroup::parse_tool_spec(&operand_text(&a)?)?),
         }
     }
     if specs.is_empty() {
@@ -1149,9 +1203,9 @@ fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
     for item in getopt(args, LSCGROUP.opts, false)? {
         match item {
             Item::Opt('h', _) => return help(&LSCGROUP),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
             Item::Opt(..) => return Err(usage("")),
-            Item::Arg(a) => specs.push(libcgroup::parse_group_spec(&operand_text(&a)?)?),
+            Item::Arg(a) => specs.push(libcgroup::parse_tool_spec(&operand_text(&a)?)?),
         }
     }
     let h = hierarchy()?;
@@ -1590,7 +1644,7 @@ mod tests {
     #[test]
     fn specs_merge_per_group() {
         let specs =
-            ["cpu:a", "memory:a", "memory:b", "*:b"].iter().map(|s| libcgroup::parse_group_spec(s).unwrap()).collect();
+            ["cpu:a", "memory:a", "memory:b", "*:b"].iter().map(|s| libcgroup::parse_tool_spec(s).unwrap()).collect();
         let m = merge_specs(specs);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].controllers, Controllers::Named(vec!["cpu".into(), "memory".into()]));
