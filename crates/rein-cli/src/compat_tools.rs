@@ -27,7 +27,7 @@ use rein::plan::{Place, Plan};
 use rein::procfs::ProcTable;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 
-use crate::cmd::host::{current_reader, detect_at, exec_command, host, places_for, spec_controllers};
+use crate::cmd::host::{current_reader, detect_at, host, places_for, spec_controllers};
 
 /// The libcgroup tool names rein answers to.
 pub const TOOLS: [&str; 11] = [
@@ -128,7 +128,7 @@ impl std::error::Error for Verbatim {}
 /// The status libcgroup's tools exit with for a group or controller that does not exist
 /// (its ECG* error number modulo 256, as measured with cgdelete of a missing group and
 /// cgget of an unknown controller).
-const EXIT_NO_GROUP: u8 = 96;
+const EXIT_NO_GROUP: u8 = ECGOTHER;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(msg.into()))
@@ -465,9 +465,17 @@ fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("no group given: cgcreate -g <controllers>:<path>"));
     }
     let h = hierarchy()?;
+    // libcgroup's words and status for a controller it cannot add, before any group is made.
+    for s in &specs {
+        if let Some((name, e)) = bad_controller(&s.controllers, &h) {
+            bail!(Verbatim(format!("controller {name} can't be added ({e})"), ECGINVAL));
+        }
+    }
     let mut created: Vec<GroupPath> = Vec::new();
     for s in merge_specs(specs) {
-        let r = create_one(&h, &s).with_context(|| format!("cannot create group '{}'", s.path.as_str()));
+        let r = create_one(&h, &s).map_err(|e| {
+            anyhow::Error::new(Verbatim(format!("can't create cgroup {}: {e:#}", s.path.as_str()), ECGOTHER))
+        });
         match r {
             Ok(true) => created.push(s.path.clone()),
             Ok(false) => {}
@@ -1043,23 +1051,86 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("rein needs -g <controllers>:<path>: it has no cgrules.conf daemon to pick a group"));
     }
     let h = hierarchy()?;
-    join(&h, &specs, &[std::process::id()])?;
-    Ok(exec_command(program, rest, "cgexec"))
+    // libcgroup's words and status (its ECG* number, modulo 256).
+    if let Err(e) = join(&h, &specs, std::process::id()) {
+        bail!(Verbatim(format!("cgroup change of group failed: {}", e.detail), e.status));
+    }
+    // As libcgroup's cgexec: "exec failed:REASON", status 255 (its -1).
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(program).args(rest).exec();
+    let reason = err.raw_os_error().map(|n| std::io::Error::from_raw_os_error(n).to_string()).unwrap_or(err.to_string());
+    let reason = reason.split(" (os error").next().unwrap_or_default().to_string();
+    bail!(Verbatim(format!("exec failed:{reason} ('{}')", program.to_string_lossy()), EXIT_EXEC_FAILED))
 }
 
-/// Moves `pids` into each spec's group, in the hierarchies of its controllers.
-fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pids: &[u32]) -> anyhow::Result<()> {
+/// libcgroup's statuses for a process that cannot join a group: its error numbers
+/// (include/libcgroup/error.h, from 50000) modulo 256, which is what its tools exit with.
+const ECGROUPNOTEXIST: u8 = 82;
+/// A controller the host does not offer, or that is not a controller.
+const ECGROUPNOTALLOWED: u8 = 87;
+/// An error of the system underneath (libcgroup's ECGOTHER: errno's words).
+const ECGOTHER: u8 = 96;
+/// cgcreate's status for a controller it cannot add (ECGINVAL).
+const ECGINVAL: u8 = 91;
+/// cgdelete's status for a controller it cannot add (ECGFAIL).
+const ECGFAIL: u8 = 93;
+/// cgexec's status when the command cannot be run (its `return -1`).
+const EXIT_EXEC_FAILED: u8 = 255;
+
+/// Why a process could not join a group, in libcgroup's terms: its status, and
+/// `cgroup_strerror`'s words followed by rein's own where they say more.
+struct JoinError {
+    status: u8,
+    detail: String,
+}
+
+/// The first controller name of a spec the host cannot give a group (not a controller,
+/// or no hierarchy binds it), with rein's reason.
+fn bad_controller(c: &Controllers, h: &Hierarchy) -> Option<(String, rein::Error)> {
+    let Controllers::Named(names) = c else { return None };
+    names.iter().find_map(|n| {
+        libcgroup::resolve(&Controllers::Named(vec![n.clone()]), &host(h)).err().map(|e| (n.clone(), e))
+    })
+}
+
+/// Moves `pid` into each spec's group, in the hierarchies of its controllers; a
+/// refusal is classified as libcgroup's `cgroup_change_cgroup_path` would return it.
+fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pid: u32) -> Result<(), JoinError> {
+    let fail = |status: u8, words: &str, e: &dyn std::fmt::Display| JoinError {
+        status,
+        detail: format!("{words} ({})", e.to_string().replace('\n', " ")),
+    };
     for s in merge_specs(specs.to_vec()) {
-        let group = Group::open(h.clone(), &s.path)?;
+        if let Some((_, e)) = bad_controller(&s.controllers, h) {
+            return Err(fail(ECGROUPNOTALLOWED, "Cgroup, operation not allowed", &e));
+        }
         let controllers = match &s.controllers {
             Controllers::All => None,
-            c => Some(libcgroup::resolve(c, &host(h))?),
+            c => Some(libcgroup::resolve(c, &host(h)).map_err(|e| fail(ECGROUPNOTALLOWED, "Cgroup, operation not allowed", &e))?),
         };
-        let places = places_for(&group, controllers.as_ref())?;
-        lifecycle::move_pids(&group, places.as_deref(), pids, &ProcTable::default())
-            .with_context(|| format!("cannot move into group '{}'", s.path.as_str()))?;
+        let missing = |e: &dyn std::fmt::Display| fail(ECGROUPNOTEXIST, "Cgroup does not exist", e);
+        if !group_exists(h, &s.path) {
+            return Err(missing(&format!("no group {}", s.path)));
+        }
+        let group = Group::open(h.clone(), &s.path).map_err(|e| fail(ECGOTHER, "cannot open the group", &e))?;
+        let places = places_for(&group, controllers.as_ref()).map_err(|e| missing(&format!("{e:#}")))?;
+        if pid != std::process::id() && ProcTable::default().start_time(pid).is_none() {
+            return Err(fail(ECGOTHER, "No such process", &format!("no process {pid}")));
+        }
+        lifecycle::move_pids(&group, places.as_deref(), &[pid], &ProcTable::default()).map_err(|e| {
+            let words = match e.errno() {
+                Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
+                None => "Cgroup, operation failed".into(),
+            };
+            fail(ECGOTHER, words.split(" (os error").next().unwrap_or_default(), &e)
+        })?;
     }
     Ok(())
+}
+
+/// Whether the group has a directory in any hierarchy.
+fn group_exists(h: &Hierarchy, path: &GroupPath) -> bool {
+    h.unified().iter().map(|u| &u.mount).chain(h.v1_mounts().iter().map(|m| &m.mount)).any(|m| m.exists(path))
 }
 
 const CGCLASSIFY: Tool = Tool {
@@ -1094,8 +1165,7 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
                     specs.push(libcgroup::parse_tool_spec(&t)?);
                     continue;
                 }
-                let pid = t.parse::<u32>().ok().filter(|p| *p > 0);
-                pids.push(pid.ok_or_else(|| Error::invalid("pid", &t, "expected a process id"))?);
+                pids.push(t);
             }
         }
     }
@@ -1106,8 +1176,21 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("no process given"));
     }
     let h = hierarchy()?;
-    join(&h, &specs, &pids)?;
-    Ok(ExitCode::SUCCESS)
+    // As libcgroup: each pid on its own, the others moved when one fails; status 2
+    // after an operand that is no pid, 1 after a pid that could not move (the later wins).
+    let mut status = 0;
+    for t in &pids {
+        let Some(pid) = t.parse::<u32>().ok().filter(|p| *p > 0) else {
+            eprintln!("Error: {t} is not valid pid.");
+            status = 2;
+            continue;
+        };
+        if let Err(e) = join(&h, &specs, pid) {
+            eprintln!("Error changing group of pid {pid}: {}", e.detail);
+            status = 1;
+        }
+    }
+    Ok(ExitCode::from(status))
 }
 
 const CGDELETE: Tool = Tool {
@@ -1140,14 +1223,13 @@ fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("no group given: cgdelete <controllers>:<path>"));
     }
     let h = hierarchy()?;
+    for s in &specs {
+        if let Some((name, e)) = bad_controller(&s.controllers, &h) {
+            bail!(Verbatim(format!("controller {name} can't be added ({e})"), ECGFAIL));
+        }
+    }
     for s in merge_specs(specs) {
-        let exists = h
-            .unified()
-            .iter()
-            .map(|u| &u.mount)
-            .chain(h.v1_mounts().iter().map(|m| &m.mount))
-            .any(|m| m.exists(&s.path));
-        if !exists {
+        if !group_exists(&h, &s.path) {
             let name = s.path.as_str().trim_start_matches('/');
             return Err(anyhow::Error::new(Verbatim(
                 format!("cannot remove group '{name}': No such file or directory"),
