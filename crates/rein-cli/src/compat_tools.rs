@@ -1058,7 +1058,8 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
     // As libcgroup's cgexec: "exec failed:REASON", status 255 (its -1).
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(program).args(rest).exec();
-    let reason = err.raw_os_error().map(|n| std::io::Error::from_raw_os_error(n).to_string()).unwrap_or(err.to_string());
+    let reason =
+        err.raw_os_error().map(|n| std::io::Error::from_raw_os_error(n).to_string()).unwrap_or(err.to_string());
     let reason = reason.split(" (os error").next().unwrap_or_default().to_string();
     bail!(Verbatim(format!("exec failed:{reason} ('{}')", program.to_string_lossy()), EXIT_EXEC_FAILED))
 }
@@ -1066,6 +1067,8 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
 /// libcgroup's statuses for a process that cannot join a group: its error numbers
 /// (include/libcgroup/error.h, from 50000) modulo 256, which is what its tools exit with.
 const ECGROUPNOTEXIST: u8 = 82;
+/// A cgroup2 controller the group does not have.
+const ECGROUPNOTMOUNTED: u8 = 81;
 /// A controller the host does not offer, or that is not a controller.
 const ECGROUPNOTALLOWED: u8 = 87;
 /// An error of the system underneath (libcgroup's ECGOTHER: errno's words).
@@ -1088,9 +1091,9 @@ struct JoinError {
 /// or no hierarchy binds it), with rein's reason.
 fn bad_controller(c: &Controllers, h: &Hierarchy) -> Option<(String, rein::Error)> {
     let Controllers::Named(names) = c else { return None };
-    names.iter().find_map(|n| {
-        libcgroup::resolve(&Controllers::Named(vec![n.clone()]), &host(h)).err().map(|e| (n.clone(), e))
-    })
+    names
+        .iter()
+        .find_map(|n| libcgroup::resolve(&Controllers::Named(vec![n.clone()]), &host(h)).err().map(|e| (n.clone(), e)))
 }
 
 /// Moves `pid` into each spec's group, in the hierarchies of its controllers; a
@@ -1106,7 +1109,10 @@ fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pid: u32) -> Result<(), JoinErr
         }
         let controllers = match &s.controllers {
             Controllers::All => None,
-            c => Some(libcgroup::resolve(c, &host(h)).map_err(|e| fail(ECGROUPNOTALLOWED, "Cgroup, operation not allowed", &e))?),
+            c => Some(
+                libcgroup::resolve(c, &host(h))
+                    .map_err(|e| fail(ECGROUPNOTALLOWED, "Cgroup, operation not allowed", &e))?,
+            ),
         };
         let missing = |e: &dyn std::fmt::Display| fail(ECGROUPNOTEXIST, "Cgroup does not exist", e);
         if !group_exists(h, &s.path) {
@@ -1114,6 +1120,22 @@ fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pid: u32) -> Result<(), JoinErr
         }
         let group = Group::open(h.clone(), &s.path).map_err(|e| fail(ECGOTHER, "cannot open the group", &e))?;
         let places = places_for(&group, controllers.as_ref()).map_err(|e| missing(&format!("{e:#}")))?;
+        // A cgroup2 controller the group does not have (not enabled in its parent's
+        // cgroup.subtree_control): libcgroup refuses it as not mounted there.
+        let v2 = group.nodes().iter().find(|n| n.place == Place::V2).map(|n| &n.controllers);
+        let absent = controllers.iter().flatten().find(|c| {
+            matches!(h.binding(**c), Some(rein::hierarchy::Binding::V2(_))) && v2.is_none_or(|have| !have.contains(c))
+        });
+        if let Some(c) = absent {
+            let why = format!(
+                "controller {} is not enabled in group {}; cgcreate -g {}:{} enables it",
+                c.v2_name(),
+                s.path,
+                c.v2_name(),
+                s.path.as_str()
+            );
+            return Err(fail(ECGROUPNOTMOUNTED, "Cgroup is not mounted", &why));
+        }
         if pid != std::process::id() && ProcTable::default().start_time(pid).is_none() {
             return Err(fail(ECGOTHER, "No such process", &format!("no process {pid}")));
         }

@@ -173,10 +173,11 @@ pub fn cgx_read(name: &str, host: &Host) -> Option<(&'static str, fn(&str) -> St
         "memory.soft_limit_in_bytes" if memory_v2 => {
             Some(("memory.high", |v| if v == "max" { V1_NO_LIMIT.to_string() } else { v.to_string() }))
         }
-        "memory.high" if !memory_v2 && host.v1.contains(&Controller::Memory) => Some((
-            "memory.soft_limit_in_bytes",
-            |v| if v == "-1" || v == V1_NO_LIMIT { "max".to_string() } else { v.to_string() },
-        )),
+        "memory.high" if !memory_v2 && host.v1.contains(&Controller::Memory) => {
+            Some(("memory.soft_limit_in_bytes", |v| {
+                if v == "-1" || v == V1_NO_LIMIT { "max".to_string() } else { v.to_string() }
+            }))
+        }
         _ => None,
     }
 }
@@ -234,7 +235,10 @@ mod tests {
         assert_eq!(on("memory.soft_limit_in_bytes", "-1", &v2_host()).unwrap(), "memory.high=max");
         assert_eq!(on("memory.soft_limit_in_bytes", V1_NO_LIMIT, &v2_host()).unwrap(), "memory.high=max");
         assert_eq!(on("memory.soft_limit_in_bytes", "0", &v2_host()).unwrap(), "memory.high=0");
-        assert_eq!(on("memory.high", "max", &hybrid_host()).unwrap(), format!("memory.soft_limit_in_bytes={V1_NO_LIMIT}"));
+        assert_eq!(
+            on("memory.high", "max", &hybrid_host()).unwrap(),
+            format!("memory.soft_limit_in_bytes={V1_NO_LIMIT}")
+        );
         assert_eq!(on("memory.high", "8192", &hybrid_host()).unwrap(), "memory.soft_limit_in_bytes=8192");
         assert!(on("memory.high", "1", &v2_host()).is_none());
         assert!(on("memory.soft_limit_in_bytes", "1", &hybrid_host()).is_none());
