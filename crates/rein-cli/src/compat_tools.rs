@@ -8,9 +8,13 @@
 //! operands may mix (GNU permutation) except for cgexec, which stops at the command.
 //! Exit status: 0 on success; on a usage error libcgroup's status, 129 (its
 //! EXIT_BADARGS), with its words ("Wrong input parameters", "no cgroup specified", ...),
-//! which scripts and libcgroup's own tests look for; 125 on any other error (rein's
-//! contract rather than libcgroup's ECG* numbers); cgexec: the command's own status, as
-//! it replaces itself with the command, 126/127 when it cannot run it.
+//! which scripts and libcgroup's own tests look for; where libcgroup's tools return one of
+//! its ECG* error numbers (include/libcgroup/error.h, from 50000) the same number modulo
+//! 256 with its words (82 a missing group, 87 a controller that is none or not offered,
+//! 81 a cgroup2 controller the group lacks, 91 and 93 cgcreate and cgdelete cannot add a
+//! controller, 96 a system error); 125 on any other error; cgexec: the command's own
+//! status, as it replaces itself with the command, 255 when it cannot run it (libcgroup's
+//! "exec failed"); cgclassify: 1 when a pid could not move, 2 for an operand that is no pid.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -234,9 +238,12 @@ impl Tool {
             .disable_version_flag(true)
             .after_help(
                 "rein answers to this name when it is installed under it ('rein compat install DIR'). Exit status: \
-                 0 on success, 129 on a usage error (libcgroup's, with its words), 96 for a missing group or \
-                 controller where libcgroup says so, 125 on other errors (cgexec: the command's own status, 126 \
-                 when it cannot be run, 127 when it is not found).",
+                 0 on success, 129 on a usage error (libcgroup's, with its words); libcgroup's error numbers \
+                 modulo 256 where its tools return them (82 a missing group, 87 a controller that is none or \
+                 not offered, 81 a cgroup2 controller the group lacks, 91/93 a controller cgcreate/cgdelete \
+                 cannot add, 96 a missing group or controller for cgget, cgdelete and lscgroup, or a system \
+                 error); 125 on other errors. cgexec: the command's own status, 255 when it cannot be run; \
+                 cgclassify: 1 when a pid could not move, 2 for an operand that is no pid.",
             );
         for o in self.all_opts() {
             let id = o.long.first().map(|l| l.to_string()).unwrap_or_else(|| o.id.to_string());

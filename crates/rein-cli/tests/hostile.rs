@@ -185,14 +185,15 @@ fn hostile_input_through_the_libcgroup_names_is_refused_and_nothing_is_written()
                 cases.push((tool(t_), owned(args, 125, needle)));
             }
         }
-        for (args, needle) in [
-            (vec!["-g", "bogus:x"], "bogus"),
-            (vec!["-g", "memory"], "CONTROLLERS:PATH"),
-            (vec!["-g", ":"], "no path"),
-            (vec!["-g", "memory,,cpu:x"], "controller"),
-            (vec!["-g", "memory:x", "-t", "0:0"], "-t"),
+        for (args, code, needle) in [
+            // libcgroup's words and status (ECGINVAL) for a controller it cannot add.
+            (vec!["-g", "bogus:x"], 91, "controller bogus can't be added"),
+            (vec!["-g", "memory"], 125, "CONTROLLERS:PATH"),
+            (vec!["-g", ":"], 125, "no path"),
+            (vec!["-g", "memory,,cpu:x"], 125, "controller"),
+            (vec!["-g", "memory:x", "-t", "0:0"], 125, "-t"),
         ] {
-            cases.push((tool("cgcreate"), case(&args, 125, needle)));
+            cases.push((tool("cgcreate"), case(&args, code, needle)));
         }
         for (args, needle) in [
             (vec!["-r", "memory.limit_in_bytes=-5", "g"], "memory.limit_in_bytes"),
