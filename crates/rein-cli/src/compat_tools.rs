@@ -55,6 +55,21 @@ pub fn called_as() -> Option<&'static str> {
     TOOLS.iter().copied().find(|t| *t == base)
 }
 
+/// Whether rein was started as `cgcreate -c`'s placeholder process
+/// ([`libcgroup::IDLE_PROCESS`] as argv\[0\]).
+pub fn is_idle_placeholder() -> bool {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    std::path::Path::new(&argv0).file_name().is_some_and(|n| n == libcgroup::IDLE_PROCESS)
+}
+
+/// The placeholder's life: it holds the scope (systemd removes a scope without
+/// processes) and sleeps until a signal ends it (`cgexec -r` sends SIGTERM).
+pub fn idle() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Runs the tool with the process's arguments.
 pub fn main(tool: &'static str) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -430,10 +445,35 @@ fn merge_specs(specs: Vec<GroupSpec>) -> Vec<GroupSpec> {
     out
 }
 
+/// libcgroup's default scope (`cgcreate -c -S`, [`libcgroup::SYSTEMD_DEFAULT_FILE`]),
+/// under which the tools place paths that do not start with `/`: None with `-b`, without
+/// the file, or once the scope is gone (as libcgroup, which checks that it exists).
+fn default_scope(items: &[Item]) -> Option<GroupPath> {
+    if items.iter().any(|i| matches!(i, Item::Opt('b', _))) {
+        return None;
+    }
+    let text = std::fs::read_to_string(libcgroup::SYSTEMD_DEFAULT_FILE).ok()?;
+    // libcgroup's own floor: "<n>.slice/<n>.scope" is 15 bytes at least.
+    let text = text.trim();
+    if text.len() < 15 {
+        return None;
+    }
+    let path = GroupPath::parse(text).ok()?;
+    hierarchy().ok()?.unified()?.mount.exists(&path).then_some(path)
+}
+
+/// A `-g CONTROLLERS:PATH` of a tool, its path under the default scope if there is one.
+fn tool_spec(s: &str, default: Option<&GroupPath>) -> rein::Result<GroupSpec> {
+    match (default, s.split_once(':')) {
+        (Some(_), Some((c, p))) => libcgroup::parse_tool_spec(&format!("{c}:{}", libcgroup::under_default(p, default))),
+        _ => libcgroup::parse_tool_spec(s),
+    }
+}
+
 const CGCREATE: Tool = Tool {
     name: "cgcreate",
     usage: &[
-        "cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] -g <controllers>:<path> [-g ...]",
+        "cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] [-b] [-c [-S] [-p <pid>]] -g <controllers>:<path> [-g ...]",
     ],
     about: "Create control group(s) (rein's libcgroup compatibility)",
     opts: &[
@@ -444,6 +484,10 @@ const CGCREATE: Tool = Tool {
         takes('s', &["tperm"], "<mode>", "not supported: rein does not change owners or modes"),
         takes('g', &[], "<controllers>:<path>", "Control group which should be added"),
         flag('h', &["help"], "Display this help"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
+        flag('c', &["scope"], "Create a delegated systemd scope (-g <controllers>:<slice>/<scope>; systemd as PID 1)"),
+        takes('p', &["pid"], "<pid>", "Task pid to use to create the systemd scope"),
+        flag('S', &["setdefault"], "Set this scope as the default scope delegate hierarchy"),
     ],
     operands: &[],
     stop_at_operand: false,
@@ -451,11 +495,22 @@ const CGCREATE: Tool = Tool {
 };
 
 fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let mut specs = Vec::new();
-    for item in getopt(args, CGCREATE.opts, false)? {
+    let mut raw_specs = Vec::new();
+    let (mut scope, mut set_default, mut scope_pid) = (false, false, None);
+    let items = getopt(args, CGCREATE.opts, false)?;
+    let default = default_scope(&items);
+    let ignore_default = items.iter().any(|i| matches!(i, Item::Opt('b', _)));
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGCREATE),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
+            Item::Opt('g', Some(v)) => raw_specs.push(v),
+            Item::Opt('b', _) => {}
+            Item::Opt('c', _) => scope = true,
+            Item::Opt('S', _) => set_default = true,
+            Item::Opt('p', Some(v)) => match v.parse::<u32>() {
+                Ok(p) if p > 0 => scope_pid = Some(p),
+                _ => bail!(Verbatim(format!("Invalid pid {v}"), EXIT_BADARGS)),
+            },
             Item::Opt(c, _) => bail!(Error::Unsupported {
                 what: format!("cgcreate -{c}"),
                 mode: "rein".into(),
@@ -468,9 +523,22 @@ fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if specs.is_empty() {
+    // libcgroup's checks of the systemd options, its words, its status (EXIT_BADARGS).
+    let exclusive = [
+        (ignore_default && scope, "\"-b\" and \"-c\" are mutually exclusive"),
+        (set_default && !scope, "\"-S\" requires \"-c\" to be provided"),
+        (scope_pid.is_some() && !scope, "\"-p\" requires \"-c\" to be provided"),
+    ];
+    if let Some((_, words)) = exclusive.iter().find(|(bad, _)| *bad) {
+        bail!(Verbatim(words.to_string(), EXIT_BADARGS));
+    }
+    if raw_specs.is_empty() {
         return Err(usage("no group given: cgcreate -g <controllers>:<path>"));
     }
+    if scope {
+        return cgcreate_scopes(&raw_specs, set_default, scope_pid);
+    }
+    let specs = raw_specs.iter().map(|v| tool_spec(v, default.as_ref())).collect::<rein::Result<Vec<GroupSpec>>>()?;
     let h = hierarchy()?;
     // libcgroup's words and status for a controller it cannot add, before any group is made.
     for s in &specs {
@@ -495,6 +563,87 @@ fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
                 }
                 return Err(e);
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cgcreate -c`: each group a systemd scope, as libcgroup 3 makes them
+/// (src/systemd.c): `-g CONTROLLERS:SLICE/SCOPE`, StartTransientUnit of SCOPE in SLICE
+/// with `Delegate=yes`, holding the process `-p` names or else a placeholder process
+/// ([`libcgroup::IDLE_PROCESS`]; systemd removes a scope without processes), then the
+/// controllers enabled down to it as for any group. `-S` records the scope as the
+/// default under which the tools place relative paths ([`libcgroup::SYSTEMD_DEFAULT_FILE`]).
+/// Needs systemd as PID 1.
+fn cgcreate_scopes(raw_specs: &[String], set_default: bool, pid: Option<u32>) -> anyhow::Result<ExitCode> {
+    use rein_systemd::properties::{Property, Value};
+    use rein_systemd::{Bus, DbusBus, Instance};
+    // libcgroup's checks of the name come first, in its words (ECGINVAL).
+    let mut scopes = Vec::new();
+    for v in raw_specs {
+        let (list, path) = v.split_once(':').unwrap_or(("", v.as_str()));
+        let (slice, unit) = libcgroup::scope_units(path).map_err(|words| Verbatim(words, ECGINVAL))?;
+        let spec = libcgroup::parse_tool_spec(&format!("{list}:{path}"))?;
+        scopes.push((slice, unit, spec));
+    }
+    if !rein_systemd::systemd_booted() {
+        bail!(Verbatim(
+            "can't create a systemd scope: systemd is not PID 1 here (this system was not booted with systemd); \
+             create the group without -c"
+                .into(),
+            ECGFAIL
+        ));
+    }
+    let h = hierarchy()?;
+    if h.unified().is_none() {
+        bail!(Verbatim("can't create a systemd scope: this host has no cgroup2 hierarchy".into(), ECGFAIL));
+    }
+    let bus = DbusBus::connect(Instance::System)
+        .map_err(|e| Verbatim(format!("can't create a systemd scope: {e}"), ECGFAIL))?;
+    for (slice, unit, spec) in &scopes {
+        // The placeholder: rein itself under libcgroup's name, asleep until killed, its
+        // output closed so that whoever reads cgcreate's does not wait for it.
+        let idle = match pid {
+            Some(_) => None,
+            None => {
+                use std::os::unix::process::CommandExt;
+                let me = std::env::current_exe().context("cannot find rein's own executable")?;
+                let child = std::process::Command::new(me)
+                    .arg0(libcgroup::IDLE_PROCESS)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .context("cannot start the scope's placeholder process")?;
+                Some(child)
+            }
+        };
+        let held = pid.or(idle.as_ref().map(|c| c.id())).expect("a pid or the placeholder's");
+        let properties = [
+            Property::new("Description", Value::Str("scope created by libcgroup".into())),
+            Property::new("PIDs", Value::Pids(vec![held])),
+            Property::new("Slice", Value::Str(slice.clone())),
+            Property::new("Delegate", Value::Bool(true)),
+        ];
+        if let Err(e) = bus.start_transient(unit, &properties, &[]) {
+            if let Some(mut c) = idle {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            bail!(Verbatim(format!("can't create cgroup {slice}/{unit}: {}", e.error), ECGFAIL));
+        }
+        // The controllers named, enabled down to the scope (libcgroup's cgroup_create_cgroup).
+        create_one(&h, spec).map_err(|e| Verbatim(format!("can't create cgroup {slice}/{unit}: {e:#}"), ECGOTHER))?;
+        if set_default {
+            let dir = std::path::Path::new(libcgroup::SYSTEMD_DEFAULT_FILE).parent().expect("a directory");
+            std::fs::create_dir_all(dir)
+                .and_then(|_| std::fs::write(libcgroup::SYSTEMD_DEFAULT_FILE, format!("{slice}/{unit}")))
+                .map_err(|e| {
+                    Verbatim(
+                        format!("failed to write default {slice}/{unit} to {}: {e}", libcgroup::SYSTEMD_DEFAULT_FILE),
+                        ECGINVAL,
+                    )
+                })?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -528,7 +677,7 @@ const CGSET: Tool = Tool {
     opts: &[
         takes('r', &["variable", "rule"], "<name=value>", "Define parameter to set"),
         flag('R', &["recursive"], "Set it in the group and every group below it"),
-        flag('b', &[], "Ignore the default systemd delegated hierarchy (accepted: rein's paths start at the root)"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
         takes(COPY_FROM, &["copy-from"], "<source_cgroup_path>", "Control group whose parameters will be copied"),
         flag('h', &["help"], "Display this help"),
     ],
@@ -559,17 +708,21 @@ fn cgset_as(args: &[OsString], cgx: bool) -> anyhow::Result<ExitCode> {
     let mut copy_from = None;
     let mut groups = Vec::new();
     let mut recursive = false;
-    for item in getopt(args, CGSET.opts, false)? {
+    let items = getopt(args, CGSET.opts, false)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGSET),
             Item::Opt('R', _) => recursive = true,
-            // libcgroup 3: ignore the systemd delegation boundary; rein's paths start at the root.
+            // libcgroup 3: paths start at the root, not at the default scope (default_scope).
             Item::Opt('b', _) => {}
             Item::Opt('r', Some(v)) if v.split_once('=').is_none_or(|(n, val)| n.is_empty() || val.is_empty()) => {
                 return Err(usage(format!("wrong parameter of option -r: {v}")));
             }
             Item::Opt('r', Some(v)) => settings.push(raw::parse_setting(&v)?),
-            Item::Opt(COPY_FROM, Some(v)) => copy_from = Some(libcgroup::resolve_group(&v)?),
+            Item::Opt(COPY_FROM, Some(v)) => {
+                copy_from = Some(libcgroup::resolve_group(&libcgroup::under_default(&v, default.as_ref()))?)
+            }
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => groups.push(operand_text(&a)?),
         }
@@ -593,7 +746,7 @@ fn cgset_as(args: &[OsString], cgx: bool) -> anyhow::Result<ExitCode> {
     let groups = {
         let mut paths = Vec::new();
         for g in &groups {
-            match GroupPath::parse_resolving(g)? {
+            match GroupPath::parse_resolving(&libcgroup::under_default(g, default.as_ref()))? {
                 p if p.is_root() && root_ok => root = true,
                 p if p.is_root() => {
                     return Err(anyhow::Error::new(libcgroup::resolve_group(g).expect_err("the root is refused"))
@@ -748,6 +901,7 @@ const CGGET: Tool = Tool {
             "<controllers[:path]>",
             "Controllers whose info should be displayed (with :path, of that group)",
         ),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
     ],
     operands: &[("path...", "The groups to print")],
     stop_at_operand: false,
@@ -848,10 +1002,14 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
     let mut with_path: Vec<(String, GroupSpec)> = Vec::new();
     let mut all = false;
     let mut operands = Vec::new();
-    for item in getopt(args, CGGET.opts, false)? {
+    let items = getopt(args, CGGET.opts, false)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGGET),
             Item::Opt('n', _) => headers = false,
+            // -b: no default scope (default_scope).
+            Item::Opt('b', _) => {}
             Item::Opt('v', _) => names = false,
             Item::Opt('r', Some(v)) => {
                 raw::home_of(&v).map_err(|_| Error::invalid("parameter name", &v, "expected CONTROLLER.FILE"))?;
@@ -860,7 +1018,7 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
             Item::Opt('a', _) => all = true,
             Item::Opt('g', Some(v)) if v.contains(':') => {
                 let shown = v.split_once(':').map(|(_, p)| p.to_string()).unwrap_or_default();
-                with_path.push((shown, libcgroup::parse_tool_spec(&v)?));
+                with_path.push((shown, tool_spec(&v, default.as_ref())?));
             }
             Item::Opt('g', Some(v)) => ctrl_lists.push(v),
             Item::Opt(..) => return Err(usage("")),
@@ -892,7 +1050,7 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
             return Err(usage("no group given"));
         }
         for o in operands {
-            let path = libcgroup::resolve_group(&o)?;
+            let path = libcgroup::resolve_group(&libcgroup::under_default(&o, default.as_ref()))?;
             let want = if !vars.is_empty() {
                 Want::Names(vars.clone())
             } else if !ctrl_lists.is_empty() && !all {
@@ -1030,7 +1188,8 @@ const CGEXEC: Tool = Tool {
         takes('g', &[], "<controllers>:<path>", "Control group which should be added"),
         flag('s', &["sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
         flag('h', &["help"], "Display this help"),
-        flag('b', &[], "Ignore the default systemd delegated hierarchy: rein's paths always start at the root"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
+        flag('r', &[], "Replace the default idle_thread spawned for the systemd scope"),
     ],
     operands: &[("command...", "The command and its arguments")],
     stop_at_operand: true,
@@ -1040,13 +1199,16 @@ const CGEXEC: Tool = Tool {
 fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut specs = Vec::new();
     let mut command: Vec<OsString> = Vec::new();
-    for item in getopt(args, CGEXEC.opts, CGEXEC.stop_at_operand)? {
+    let mut replace_idle = false;
+    let items = getopt(args, CGEXEC.opts, CGEXEC.stop_at_operand)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGEXEC),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
-            // libcgroup 3 starts paths at systemd's delegated slice unless -b; rein's
-            // paths always start at the root, which is what -b asks for.
+            Item::Opt('g', Some(v)) => specs.push(tool_spec(&v, default.as_ref())?),
+            // -b: no default scope (default_scope).
             Item::Opt('s' | 'b', _) => {}
+            Item::Opt('r', _) => replace_idle = true,
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => command.push(a),
         }
@@ -1062,6 +1224,9 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
     if let Err(e) = join(&h, &specs, std::process::id()) {
         bail!(Verbatim(format!("cgroup change of group failed: {}", e.detail), e.status));
     }
+    if replace_idle {
+        replace_idle_process(&h)?;
+    }
     // As libcgroup's cgexec: "exec failed:REASON", status 255 (its -1).
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(program).args(rest).exec();
@@ -1069,6 +1234,31 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
         err.raw_os_error().map(|n| std::io::Error::from_raw_os_error(n).to_string()).unwrap_or(err.to_string());
     let reason = reason.split(" (os error").next().unwrap_or_default().to_string();
     bail!(Verbatim(format!("exec failed:{reason} ('{}')", program.to_string_lossy()), EXIT_EXEC_FAILED))
+}
+
+/// `cgexec -r`: once this process is in the scope, the placeholder `cgcreate -c` left
+/// there ([`libcgroup::IDLE_PROCESS`], by its argv\[0\], as libcgroup finds it) is sent
+/// SIGTERM; without one, libcgroup's words and its status (255), and the command does
+/// not run. The scope is the cgroup2 group of this process (`0::` in /proc/self/cgroup)
+/// whose path names a slice and a scope.
+fn replace_idle_process(h: &Hierarchy) -> anyhow::Result<()> {
+    let failed = || anyhow::Error::new(Verbatim("Failed to find idle_thread task".into(), EXIT_EXEC_FAILED));
+    let own = std::fs::read_to_string("/proc/self/cgroup").context("cannot read /proc/self/cgroup")?;
+    let path = own.lines().find_map(|l| l.strip_prefix("0::")).ok_or_else(failed)?;
+    if !(path.contains(".scope") && path.contains(".slice")) {
+        return Err(failed());
+    }
+    let group = GroupPath::parse(path).map_err(|_| failed())?;
+    let u = h.unified().ok_or_else(failed)?;
+    let procs = u.mount.read(&group, "cgroup.procs").map_err(|_| failed())?;
+    let idle = procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()).find(|p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).next() == Some(libcgroup::IDLE_PROCESS.as_bytes()))
+    });
+    let pid = idle.and_then(rustix::process::Pid::from_raw).ok_or_else(failed)?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .with_context(|| format!("Failed to kill pid {}", pid.as_raw_nonzero()))?;
+    Ok(())
 }
 
 /// libcgroup's statuses for a process that cannot join a group: its error numbers
@@ -1171,7 +1361,7 @@ const CGCLASSIFY: Tool = Tool {
         flag('s', &["sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
         flag(CANCEL_STICKY, &["cancel-sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
         flag('h', &["help"], "Display this help"),
-        flag('b', &[], "Ignore the default systemd delegated hierarchy: rein's paths always start at the root"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
     ],
     operands: &[("pid...", "The processes to move")],
     stop_at_operand: false,
@@ -1181,17 +1371,19 @@ const CGCLASSIFY: Tool = Tool {
 fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut specs = Vec::new();
     let mut pids = Vec::new();
-    for item in getopt(args, CGCLASSIFY.opts, false)? {
+    let items = getopt(args, CGCLASSIFY.opts, false)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGCLASSIFY),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(tool_spec(&v, default.as_ref())?),
             // See cgexec: rein's paths start at the root, as -b asks.
             Item::Opt('s' | 'b' | CANCEL_STICKY, _) => {}
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => {
                 let t = operand_text(&a)?;
                 if t.contains(':') && pids.is_empty() {
-                    specs.push(libcgroup::parse_tool_spec(&t)?);
+                    specs.push(tool_spec(&t, default.as_ref())?);
                     continue;
                 }
                 pids.push(t);
@@ -1230,6 +1422,7 @@ const CGDELETE: Tool = Tool {
         flag('r', &["recursive"], "Recursively remove all subgroups"),
         takes('g', &[], "<controllers>:<path>", "Control group to be removed (-g is optional)"),
         flag('h', &["help"], "Display this help"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
     ],
     operands: &[("controllers:path...", "Control groups to be removed")],
     stop_at_operand: false,
@@ -1239,13 +1432,16 @@ const CGDELETE: Tool = Tool {
 fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut recursive = false;
     let mut specs = Vec::new();
-    for item in getopt(args, CGDELETE.opts, false)? {
+    let items = getopt(args, CGDELETE.opts, false)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGDELETE),
+            Item::Opt('b', _) => {}
             Item::Opt('r', _) => recursive = true,
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(tool_spec(&v, default.as_ref())?),
             Item::Opt(..) => return Err(usage("")),
-            Item::Arg(a) => specs.push(libcgroup::parse_tool_spec(&operand_text(&a)?)?),
+            Item::Arg(a) => specs.push(tool_spec(&operand_text(&a)?, default.as_ref())?),
         }
     }
     if specs.is_empty() {

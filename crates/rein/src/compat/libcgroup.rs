@@ -138,6 +138,67 @@ pub fn resolve(controllers: &Controllers, host: &Host) -> Result<BTreeSet<Contro
     Ok(out)
 }
 
+/// Where libcgroup's `cgcreate -c -S` records its default scope (`SLICE/SCOPE`): its
+/// tools then place a path that does not start with `/` under that scope, unless `-b`
+/// (src/config.c, `cgroup_set_default_systemd_cgroup`; src/api.c, `cg_build_path`).
+pub const SYSTEMD_DEFAULT_FILE: &str = "/var/run/libcgroup/systemd";
+
+/// The name (argv\[0\]) of the placeholder process that `cgcreate -c` puts in a scope it
+/// makes without `-p` (systemd removes a scope without processes), and that `cgexec -r`
+/// replaces.
+pub const IDLE_PROCESS: &str = "libcgroup_systemd_idle_thread";
+
+/// Scope names libcgroup refuses, as systemd would make `_cpu.scope` of `cpu.scope`
+/// (the controllers systemd knows, and its BPF pseudo-controllers; src/systemd.c).
+const SYSTEMD_CONTROLLER_NAMES: [&str; 13] = [
+    "cpu",
+    "cpuacct",
+    "cpuset",
+    "io",
+    "blkio",
+    "memory",
+    "devices",
+    "pids",
+    "bpf-firewall",
+    "bpf-devices",
+    "bpf-foreign",
+    "bpf-socket-bind",
+    "bpf-restrict-network-interfaces",
+];
+
+/// `cgcreate -c`'s group path as libcgroup reads it (`cgroup_create_scope2`): exactly
+/// `SLICE/SCOPE`, the scope not named after a controller. Returns the slice and scope
+/// unit names, or libcgroup's words for the refusal. systemd judges the unit names
+/// themselves (a slice must end in `.slice`, a scope in `.scope`).
+pub fn scope_units(path: &str) -> std::result::Result<(String, String), String> {
+    let name = path.trim_matches('/');
+    let Some((slice, scope)) = name.split_once('/') else {
+        return Err(format!("cgroup name does not contain a slash: {name}"));
+    };
+    if scope.contains('/') {
+        return Err(format!("cgroup name contains more than one slash: {name}"));
+    }
+    let stem = scope.strip_suffix(".scope").unwrap_or(scope);
+    if let Some(c) = SYSTEMD_CONTROLLER_NAMES.iter().find(|c| **c == stem) {
+        return Err(format!("Invalid scope name, using controller name {c}"));
+    }
+    Ok((slice.to_string(), scope.to_string()))
+}
+
+/// A group path as libcgroup's tools place it once a default scope is recorded
+/// ([`SYSTEMD_DEFAULT_FILE`]): a path that does not start with `/`, and `/` itself, name
+/// the scope's descendants and the scope; any other `/PATH` starts at the root. The
+/// result goes through [`GroupPath::parse_resolving`], so `..` may climb out of the
+/// scope but never above the root.
+pub fn under_default(given: &str, default: Option<&GroupPath>) -> String {
+    match default {
+        Some(d) if !(given.starts_with('/') && given != "/") => {
+            format!("{}/{}", d.as_str(), given.trim_start_matches('/'))
+        }
+        _ => given.to_string(),
+    }
+}
+
 /// libcgroup's v1 "no limit" as its conversions write it (`V1_MAX_STR` in
 /// src/abstraction-memory.c: the largest page-aligned signed 64-bit number).
 const V1_NO_LIMIT: &str = "9223372036854771712";
@@ -248,6 +309,29 @@ mod tests {
         let (file, conv) = cgx_read("memory.soft_limit_in_bytes", &v2_host()).unwrap();
         assert_eq!((file, conv("max").as_str(), conv("4096").as_str()), ("memory.high", V1_NO_LIMIT, "4096"));
         assert!(cgx_read("memory.max", &v2_host()).is_none());
+    }
+
+    #[test]
+    fn cgcreate_scopes_are_slice_slash_scope_not_named_after_a_controller() {
+        assert_eq!(
+            scope_units("libcgroup.slice/078cgcreate.scope").unwrap(),
+            ("libcgroup.slice".to_string(), "078cgcreate.scope".to_string())
+        );
+        assert_eq!(scope_units("/a.slice/b.scope/").unwrap().1, "b.scope");
+        assert!(scope_units("x.scope").unwrap_err().contains("does not contain a slash"));
+        assert!(scope_units("a.slice/b.scope/c").unwrap_err().contains("more than one slash"));
+        assert_eq!(scope_units("a.slice/cpu.scope").unwrap_err(), "Invalid scope name, using controller name cpu");
+        assert!(scope_units("a.slice/bpf-firewall.scope").is_err());
+        assert!(scope_units("a.slice/cpux.scope").is_ok());
+    }
+
+    #[test]
+    fn a_default_scope_places_relative_paths_under_it() {
+        let d = GroupPath::parse("x.slice/y.scope").unwrap();
+        assert_eq!(under_default("child", Some(&d)), "x.slice/y.scope/child");
+        assert_eq!(under_default("/", Some(&d)), "x.slice/y.scope/");
+        assert_eq!(under_default("/other", Some(&d)), "/other");
+        assert_eq!(under_default("child", None), "child");
     }
 
     #[test]
