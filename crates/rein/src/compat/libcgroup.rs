@@ -226,9 +226,12 @@ pub fn cgx_setting(name: &str, value: &str, host: &Host) -> Option<(&'static str
     }
 }
 
+/// Turns a value read from one version's file into the other version's terms.
+pub type Conversion = fn(&str) -> String;
+
 /// cgxget's side of [`cgx_setting`]: the running version's file to read for `name`,
 /// and the value read turned into `name`'s terms. None where rein's own reading holds.
-pub fn cgx_read(name: &str, host: &Host) -> Option<(&'static str, fn(&str) -> String)> {
+pub fn cgx_read(name: &str, host: &Host) -> Option<(&'static str, Conversion)> {
     let memory_v2 = host.v2.contains(&Controller::Memory);
     match name {
         "memory.soft_limit_in_bytes" if memory_v2 => {

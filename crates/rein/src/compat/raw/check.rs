@@ -2,13 +2,25 @@
 //! use, so a typo is refused before the group is touched (the kernel checks again).
 
 use super::names::*;
-use super::write::Values;
 use crate::cgroupfs::format;
 use crate::convert;
 use crate::error::Result;
 use crate::resources::{CpuMax, DEFAULT_CPU_PERIOD_US};
 use crate::units::{self, CpuList, DeviceNumber, Limit, Weight};
 use crate::{v1, v2};
+
+/// Which values [`translate_values`](super::translate_values) takes beyond the parsers' and the kernel's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Values {
+    /// rein's own commands: a hard memory limit below one page (`memory.max`,
+    /// `memory.limit_in_bytes`), which the kernel rounds down to 0 pages and enforces
+    /// with an OOM kill of every process in the group at once, is refused.
+    #[default]
+    Safe,
+    /// libcgroup's tools (cgset, cgxset): what the kernel takes is written, a memory
+    /// limit of 0 too (libcgroup's own tests write it), in the running version's file.
+    AsKernel,
+}
 
 /// Checks a value written as given (a name of the running mode) before any write, with
 /// the parsers the translations use, so a typo is refused before the group is touched

@@ -50,19 +50,6 @@ pub(crate) fn field_of(raw: &RawWrite) -> Option<&'static str> {
     known(&raw.file).and_then(|k| k.field)
 }
 
-/// Which values [`translate_values`] takes beyond the parsers' and the kernel's checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Values {
-    /// rein's own commands: a hard memory limit below one page (`memory.max`,
-    /// `memory.limit_in_bytes`), which the kernel rounds down to 0 pages and enforces
-    /// with an OOM kill of every process in the group at once, is refused.
-    #[default]
-    Safe,
-    /// libcgroup's tools (cgset, cgxset): what the kernel takes is written, a memory
-    /// limit of 0 too (libcgroup's own tests write it), in the running version's file.
-    AsKernel,
-}
-
 /// Sorts `-r` settings into raw writes and model fields for the running host, refusing
 /// what rein's own commands refuse ([`Values::Safe`]).
 pub fn translate(
