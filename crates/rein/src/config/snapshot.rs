@@ -5,14 +5,19 @@
 //! ([`settings_of`]); child groups nest as `[groups.a.groups.b]`. What is the kernel's
 //! default (`max`, weight 100, no protection, a CPU or memory-node list the group
 //! inherits from its parent) is not written, so applying the file changes nothing on
-//! the host it was taken from. Left out: device rules, network settings and the frozen
-//! state (the first two are rein's programs rather than files, the last no limit).
+//! the host it was taken from. Device access and network settings are rein's programs
+//! on cgroup2 rather than files; they are read back from the kernel as `rein show` reads
+//! them and written as `device-policy`/`device-allow` and the `net-*` keys. Left out: a
+//! device rule that denies (only libcgroup's `devices.deny` makes one; rein.toml allows,
+//! the policy denies the rest), with the rest of that group's device access, and the
+//! frozen state (no limit).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::model::{Config, GroupConfig, Key, Settings, Value};
 use crate::cgroupfs::GroupPath;
+use crate::devices::DevicePolicy;
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
@@ -129,7 +134,10 @@ fn set_settings(groups: &mut BTreeMap<String, GroupConfig>, g: &GroupPath, paren
 /// A group's limits as rein.toml limit keys, leaving out the kernel's defaults (`max`,
 /// weight 100, no memory protection, `oom-group` off) and the CPU and memory-node lists
 /// equal to `inherited`'s (give the parent's where a child starts with them: cgroup v1).
-/// Device rules, network settings and `freeze` are not written.
+/// Device access is written as `device-policy` (unless `auto`, what rules alone mean)
+/// and `device-allow`, unless a rule denies (rein.toml has no key for one); network
+/// settings as `net-egress`, `net-ingress`, `net-priority`, `net-classid`. `freeze` is
+/// not written.
 pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
     let mut s = Settings::default();
     let mut put = |k: Key, v: Value| {
@@ -196,6 +204,32 @@ pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
     if let Some(Limit::Value(n)) = r.pids.max {
         put(Key::Pids, int(n));
     }
+    if let Some(d) = r.devices.as_ref().filter(|d| d.rules.iter().all(|rule| rule.allow)) {
+        // v1's own starting point (no policy, every device) with no rule is no limit.
+        if let Some(p) = d.policy.filter(|p| *p != DevicePolicy::Auto) {
+            put(Key::DevicePolicy, p.as_str().into());
+        }
+        if d.policy.is_some() && !d.rules.is_empty() {
+            put(Key::DeviceAllow, Value::List(d.rules.iter().map(|rule| Value::Text(rule.to_string())).collect()));
+        }
+    }
+    let n = &r.network;
+    if let Some(Limit::Value(rate)) = n.egress {
+        put(Key::NetEgress, rate.to_string().into());
+    }
+    if let Some(Limit::Value(rate)) = n.ingress {
+        put(Key::NetIngress, rate.to_string().into());
+    }
+    if let Some(p) = n.priority.as_ref().filter(|p| p.priority != 0 || p.interface.is_some()) {
+        let text = match &p.interface {
+            Some(i) => format!("{i} {}", p.priority),
+            None => p.priority.to_string(),
+        };
+        put(Key::NetPriority, text.into());
+    }
+    if let Some(c) = n.classid {
+        put(Key::NetClassid, c.to_string().into());
+    }
     s
 }
 
@@ -261,6 +295,48 @@ mod tests {
         want.io.max[0].rbps = None;
         want.io.max[0].riops = None;
         assert_eq!(back, want);
+    }
+
+    #[test]
+    fn device_access_and_network_settings_become_keys_that_resolve_to_the_same() {
+        use crate::devices::{DeviceAccess, DeviceRule};
+        use crate::network::{ClassId, NetPriority};
+        use crate::units::Rate;
+        let mut r = Resources::default();
+        r.devices = Some(DeviceAccess {
+            policy: Some(DevicePolicy::Closed),
+            rules: vec![DeviceRule::parse("c 1:3 rw", true).unwrap(), DeviceRule::parse("b 7:* r", true).unwrap()],
+        });
+        r.network.egress = Some(Limit::Value(Rate::parse("10mbit").unwrap()));
+        r.network.ingress = Some(Limit::Max);
+        r.network.priority = Some(NetPriority { priority: 5, interface: Some("lo".into()) });
+        let s = settings_of(&r, None);
+        assert_eq!(s.limits[&Key::DevicePolicy], Value::from("closed"));
+        assert_eq!(s.limits[&Key::DeviceAllow], Value::List(vec!["c 1:3 rw".into(), "b 7:* r".into()]));
+        assert_eq!(s.limits[&Key::NetEgress], Value::from("10mbit"));
+        assert!(!s.limits.contains_key(&Key::NetIngress));
+        assert_eq!(s.limits[&Key::NetPriority], Value::from("lo 5"));
+        let mut c = Config::default();
+        c.groups.insert("a".into(), GroupConfig { settings: s, ..GroupConfig::default() });
+        let again: Config = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        let back = again.resolve(&Context::host()).unwrap().groups[0].resources.clone();
+        assert_eq!(back.devices, r.devices);
+        assert_eq!(
+            (back.network.egress, back.network.priority.clone()),
+            (r.network.egress, r.network.priority.clone())
+        );
+        // A class id instead of a priority (the two exclude each other).
+        let classid = Resources {
+            network: crate::network::Network { classid: Some(ClassId::parse("1:10").unwrap()), ..Default::default() },
+            ..Resources::default()
+        };
+        assert_eq!(settings_of(&classid, None).limits[&Key::NetClassid], Value::from("1:10"));
+        // A rule that denies has no key: the group's device access is left out.
+        r.devices.as_mut().unwrap().rules.push(DeviceRule::parse("c 1:5 rwm", false).unwrap());
+        assert!(!settings_of(&r, None).limits.contains_key(&Key::DeviceAllow));
+        // Auto with no rule, and v1's starting point: no limit, nothing written.
+        r.devices = Some(DeviceAccess { policy: Some(DevicePolicy::Auto), rules: vec![] });
+        assert!(!settings_of(&r, None).limits.keys().any(|k| matches!(k, Key::DevicePolicy | Key::DeviceAllow)));
     }
 
     #[test]
