@@ -56,8 +56,10 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
     if v2 {
         for want in [
             "[groups.d]\n",
-            "device-policy = \"closed\"",
-            "device-allow = [\"c 1:3 rw\"]",
+            // The program's effective rules: nothing but what it allows (the pseudo
+            // devices of `closed` among them).
+            "device-policy = \"strict\"",
+            "\"c 1:3 rw\"",
             "net-egress = \"10mbit\"",
             "net-priority = \"3\"",
         ] {

@@ -7,17 +7,17 @@
 //! inherits from its parent) is not written, so applying the file changes nothing on
 //! the host it was taken from. Device access and network settings are rein's programs
 //! on cgroup2 rather than files; they are read back from the kernel as `rein show` reads
-//! them and written as `device-policy`/`device-allow` and the `net-*` keys. Left out: a
-//! device rule that denies (only libcgroup's `devices.deny` makes one; rein.toml allows,
-//! the policy denies the rest), with the rest of that group's device access, and the
-//! frozen state (no limit).
+//! them and written as `device-policy`/`device-allow` (the program's effective rules: a
+//! `strict` policy and every device it allows) and the `net-*` keys. Left out: device
+//! rules that deny after allowing every device (only libcgroup's `devices.deny` makes
+//! them; rein.toml allows, the policy denies the rest), and the frozen state (no limit).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::model::{Config, GroupConfig, Key, Settings, Value};
 use crate::cgroupfs::GroupPath;
-use crate::devices::DevicePolicy;
+use crate::devices::{DevicePolicy, DeviceRule, DeviceType};
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
@@ -204,13 +204,33 @@ pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
     if let Some(Limit::Value(n)) = r.pids.max {
         put(Key::Pids, int(n));
     }
-    if let Some(d) = r.devices.as_ref().filter(|d| d.rules.iter().all(|rule| rule.allow)) {
-        // v1's own starting point (no policy, every device) with no rule is no limit.
-        if let Some(p) = d.policy.filter(|p| *p != DevicePolicy::Auto) {
-            put(Key::DevicePolicy, p.as_str().into());
-        }
-        if d.policy.is_some() && !d.rules.is_empty() {
-            put(Key::DeviceAllow, Value::List(d.rules.iter().map(|rule| Value::Text(rule.to_string())).collect()));
+    let allow_list =
+        |rules: &[DeviceRule]| Value::List(rules.iter().map(|rule| Value::Text(rule.to_string())).collect());
+    if let Some(d) = &r.devices {
+        match (d.policy, d.rules.split_first()) {
+            // As cgroup2's program reads back (v1's form): every device denied, then
+            // these allowed, the pseudo devices of a closed policy among them. `strict`
+            // with the same list makes the same program.
+            (None, Some((first, rest)))
+                if first.kind == DeviceType::All && !first.allow && rest.iter().all(|rule| rule.allow) =>
+            {
+                put(Key::DevicePolicy, DevicePolicy::Strict.as_str().into());
+                if !rest.is_empty() {
+                    put(Key::DeviceAllow, allow_list(rest));
+                }
+            }
+            // As rein.toml gives it: a policy (`auto` is what rules alone mean), rules that allow.
+            (Some(p), _) if d.rules.iter().all(|rule| rule.allow) => {
+                if p != DevicePolicy::Auto {
+                    put(Key::DevicePolicy, p.as_str().into());
+                }
+                if !d.rules.is_empty() {
+                    put(Key::DeviceAllow, allow_list(&d.rules));
+                }
+            }
+            // Every device (v1's starting point), or rules that deny after allowing
+            // everything (libcgroup's devices.deny): no limit, or no key for it.
+            _ => {}
         }
     }
     let n = &r.network;
@@ -299,7 +319,7 @@ mod tests {
 
     #[test]
     fn device_access_and_network_settings_become_keys_that_resolve_to_the_same() {
-        use crate::devices::{DeviceAccess, DeviceRule};
+        use crate::devices::DeviceAccess;
         use crate::network::{ClassId, NetPriority};
         use crate::units::Rate;
         let mut r = Resources::default();
@@ -331,6 +351,14 @@ mod tests {
             ..Resources::default()
         };
         assert_eq!(settings_of(&classid, None).limits[&Key::NetClassid], Value::from("1:10"));
+        // As the kernel's program reads back: deny all, then allow.
+        let read = DeviceAccess {
+            policy: None,
+            rules: vec![DeviceRule::parse("a", false).unwrap(), DeviceRule::parse("c 1:3 rw", true).unwrap()],
+        };
+        let s = settings_of(&Resources { devices: Some(read), ..Resources::default() }, None);
+        assert_eq!(s.limits[&Key::DevicePolicy], Value::from("strict"));
+        assert_eq!(s.limits[&Key::DeviceAllow], Value::List(vec!["c 1:3 rw".into()]));
         // A rule that denies has no key: the group's device access is left out.
         r.devices.as_mut().unwrap().rules.push(DeviceRule::parse("c 1:5 rwm", false).unwrap());
         assert!(!settings_of(&r, None).limits.contains_key(&Key::DeviceAllow));
