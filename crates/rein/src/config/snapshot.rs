@@ -322,11 +322,13 @@ mod tests {
         use crate::devices::DeviceAccess;
         use crate::network::{ClassId, NetPriority};
         use crate::units::Rate;
-        let mut r = Resources::default();
-        r.devices = Some(DeviceAccess {
-            policy: Some(DevicePolicy::Closed),
-            rules: vec![DeviceRule::parse("c 1:3 rw", true).unwrap(), DeviceRule::parse("b 7:* r", true).unwrap()],
-        });
+        let mut r = Resources {
+            devices: Some(DeviceAccess {
+                policy: Some(DevicePolicy::Closed),
+                rules: vec![DeviceRule::parse("c 1:3 rw", true).unwrap(), DeviceRule::parse("b 7:* r", true).unwrap()],
+            }),
+            ..Resources::default()
+        };
         r.network.egress = Some(Limit::Value(Rate::parse("10mbit").unwrap()));
         r.network.ingress = Some(Limit::Max);
         r.network.priority = Some(NetPriority { priority: 5, interface: Some("lo".into()) });
