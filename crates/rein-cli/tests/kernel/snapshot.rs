@@ -29,7 +29,7 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
             "--device-policy",
             "closed",
             "--device-allow",
-            "b 7:0 r",
+            "c 1:11 r",
             "--net-egress",
             "10mbit",
             "--net-priority",
@@ -59,7 +59,7 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
             // The program's effective rules: nothing but what it allows (the pseudo
             // devices of `closed` among them).
             "device-policy = \"strict\"",
-            "\"b 7:0 r\"",
+            "\"c 1:11 r\"",
             "net-egress = \"10mbit\"",
             "net-priority = \"3\"",
         ] {
