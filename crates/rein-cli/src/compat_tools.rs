@@ -8,9 +8,13 @@
 //! operands may mix (GNU permutation) except for cgexec, which stops at the command.
 //! Exit status: 0 on success; on a usage error libcgroup's status, 129 (its
 //! EXIT_BADARGS), with its words ("Wrong input parameters", "no cgroup specified", ...),
-//! which scripts and libcgroup's own tests look for; 125 on any other error (rein's
-//! contract rather than libcgroup's ECG* numbers); cgexec: the command's own status, as
-//! it replaces itself with the command, 126/127 when it cannot run it; cgconfigparser:
+//! which scripts and libcgroup's own tests look for; where libcgroup's tools return one of
+//! its ECG* error numbers (include/libcgroup/error.h, from 50000) the same number modulo
+//! 256 with its words (82 a missing group, 87 a controller that is none or not offered,
+//! 81 a cgroup2 controller the group lacks, 91 and 93 cgcreate and cgdelete cannot add a
+//! controller, 96 a system error); 125 on any other error; cgexec: the command's own
+//! status, as it replaces itself with the command, 255 when it cannot run it (libcgroup's
+//! "exec failed"); cgclassify: 1 when a pid could not move, 2 for an operand that is no pid; cgconfigparser:
 //! libcgroup's statuses and words for a file it cannot load (rein::config::cgconfig).
 
 use std::collections::BTreeSet;
@@ -29,7 +33,7 @@ use rein::plan::{Place, Plan};
 use rein::procfs::ProcTable;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy, Spec};
 
-use crate::cmd::host::{current_reader, detect_at, exec_command, host, places_for, spec_controllers};
+use crate::cmd::host::{current_reader, detect_at, host, places_for, spec_controllers};
 
 /// The libcgroup tool names rein answers to.
 pub const TOOLS: [&str; 12] = [
@@ -54,6 +58,21 @@ pub fn called_as() -> Option<&'static str> {
     TOOLS.iter().copied().find(|t| *t == base)
 }
 
+/// Whether rein was started as `cgcreate -c`'s placeholder process
+/// ([`libcgroup::IDLE_PROCESS`] as argv\[0\]).
+pub fn is_idle_placeholder() -> bool {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    std::path::Path::new(&argv0).file_name().is_some_and(|n| n == libcgroup::IDLE_PROCESS)
+}
+
+/// The placeholder's life: it holds the scope (systemd removes a scope without
+/// processes) and sleeps until a signal ends it (`cgexec -r` sends SIGTERM).
+pub fn idle() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
 /// Runs the tool with the process's arguments.
 pub fn main(tool: &'static str) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
@@ -69,7 +88,7 @@ pub fn main(tool: &'static str) -> ExitCode {
             help(if tool == "cgxget" { &CGXGET } else { &CGXSET })
         }
         "cgxget" => cgxget(&args),
-        "cgxset" => cgset(&without_version_flags(&args)),
+        "cgxset" => cgset_as(&without_version_flags(&args), true),
         "lssubsys" => lssubsys(&args),
         "cgsnapshot" => cgsnapshot(&args),
         "cgconfigparser" => cgconfigparser(&args),
@@ -132,7 +151,7 @@ impl std::error::Error for Verbatim {}
 /// The status libcgroup's tools exit with for a group or controller that does not exist
 /// (its ECG* error number modulo 256, as measured with cgdelete of a missing group and
 /// cgget of an unknown controller).
-const EXIT_NO_GROUP: u8 = 96;
+const EXIT_NO_GROUP: u8 = ECGOTHER;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Usage(msg.into()))
@@ -238,11 +257,15 @@ impl Tool {
             .disable_version_flag(true)
             .after_help(
                 "rein answers to this name when it is installed under it ('rein compat install DIR'). Exit status: \
-                 0 on success, 129 on a usage error (libcgroup's, with its words), 96 for a missing group or \
-                 controller where libcgroup says so, 125 on other errors (cgexec: the command's own status, 126 \
-                 when it cannot be run, 127 when it is not found; cgconfigparser: libcgroup's, 104 for a file \
-                 that does not parse or names a controller the host lacks, 96 for a value refused or a file that \
-                 cannot be read, 101 for a mount block that is not the host's, 255 for a bad -a, -t or mode).",
+                 0 on success, 129 on a usage error (libcgroup's, with its words); libcgroup's error numbers \
+                 modulo 256 where its tools return them (82 a missing group, 87 a controller that is none or \
+                 not offered, 81 a cgroup2 controller the group lacks, 91/93 a controller cgcreate/cgdelete \
+                 cannot add, 96 a missing group or controller for cgget, cgdelete and lscgroup, or a system \
+                 error); 125 on other errors. cgexec: the command's own status, 255 when it cannot be run; \
+                 cgclassify: 1 when a pid could not move, 2 for an operand that is no pid; cgconfigparser: \
+                 104 for a file that does not parse or names a controller the host lacks, 96 for a value refused \
+                 or a file that cannot be read, 101 for a mount block that is not the host's, 255 for a bad -a, -t \
+                 or mode.",
             );
         for o in self.all_opts() {
             let id = o.long.first().map(|l| l.to_string()).unwrap_or_else(|| o.id.to_string());
@@ -441,10 +464,35 @@ fn merge_specs(specs: Vec<GroupSpec>) -> Vec<GroupSpec> {
     out
 }
 
+/// libcgroup's default scope (`cgcreate -c -S`, [`libcgroup::SYSTEMD_DEFAULT_FILE`]),
+/// under which the tools place paths that do not start with `/`: None with `-b`, without
+/// the file, or once the scope is gone (as libcgroup, which checks that it exists).
+fn default_scope(items: &[Item]) -> Option<GroupPath> {
+    if items.iter().any(|i| matches!(i, Item::Opt('b', _))) {
+        return None;
+    }
+    let text = std::fs::read_to_string(libcgroup::SYSTEMD_DEFAULT_FILE).ok()?;
+    // libcgroup's own floor: "<n>.slice/<n>.scope" is 15 bytes at least.
+    let text = text.trim();
+    if text.len() < 15 {
+        return None;
+    }
+    let path = GroupPath::parse(text).ok()?;
+    hierarchy().ok()?.unified()?.mount.exists(&path).then_some(path)
+}
+
+/// A `-g CONTROLLERS:PATH` of a tool, its path under the default scope if there is one.
+fn tool_spec(s: &str, default: Option<&GroupPath>) -> rein::Result<GroupSpec> {
+    match (default, s.split_once(':')) {
+        (Some(_), Some((c, p))) => libcgroup::parse_tool_spec(&format!("{c}:{}", libcgroup::under_default(p, default))),
+        _ => libcgroup::parse_tool_spec(s),
+    }
+}
+
 const CGCREATE: Tool = Tool {
     name: "cgcreate",
     usage: &[
-        "cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] -g <controllers>:<path> [-g ...]",
+        "cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] [-b] [-c [-S] [-p <pid>]] -g <controllers>:<path> [-g ...]",
     ],
     about: "Create control group(s) (rein's libcgroup compatibility)",
     opts: &[
@@ -455,6 +503,10 @@ const CGCREATE: Tool = Tool {
         takes('s', &["tperm"], "<mode>", "not supported: rein does not change owners or modes"),
         takes('g', &[], "<controllers>:<path>", "Control group which should be added"),
         flag('h', &["help"], "Display this help"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
+        flag('c', &["scope"], "Create a delegated systemd scope (-g <controllers>:<slice>/<scope>; systemd as PID 1)"),
+        takes('p', &["pid"], "<pid>", "Task pid to use to create the systemd scope"),
+        flag('S', &["setdefault"], "Set this scope as the default scope delegate hierarchy"),
     ],
     operands: &[],
     stop_at_operand: false,
@@ -462,11 +514,22 @@ const CGCREATE: Tool = Tool {
 };
 
 fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
-    let mut specs = Vec::new();
-    for item in getopt(args, CGCREATE.opts, false)? {
+    let mut raw_specs = Vec::new();
+    let (mut scope, mut set_default, mut scope_pid) = (false, false, None);
+    let items = getopt(args, CGCREATE.opts, false)?;
+    let default = default_scope(&items);
+    let ignore_default = items.iter().any(|i| matches!(i, Item::Opt('b', _)));
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGCREATE),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => raw_specs.push(v),
+            Item::Opt('b', _) => {}
+            Item::Opt('c', _) => scope = true,
+            Item::Opt('S', _) => set_default = true,
+            Item::Opt('p', Some(v)) => match v.parse::<u32>() {
+                Ok(p) if p > 0 => scope_pid = Some(p),
+                _ => bail!(Verbatim(format!("Invalid pid {v}"), EXIT_BADARGS)),
+            },
             Item::Opt(c, _) => bail!(Error::Unsupported {
                 what: format!("cgcreate -{c}"),
                 mode: "rein".into(),
@@ -479,13 +542,34 @@ fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if specs.is_empty() {
+    // libcgroup's checks of the systemd options, its words, its status (EXIT_BADARGS).
+    let exclusive = [
+        (ignore_default && scope, "\"-b\" and \"-c\" are mutually exclusive"),
+        (set_default && !scope, "\"-S\" requires \"-c\" to be provided"),
+        (scope_pid.is_some() && !scope, "\"-p\" requires \"-c\" to be provided"),
+    ];
+    if let Some((_, words)) = exclusive.iter().find(|(bad, _)| *bad) {
+        bail!(Verbatim(words.to_string(), EXIT_BADARGS));
+    }
+    if raw_specs.is_empty() {
         return Err(usage("no group given: cgcreate -g <controllers>:<path>"));
     }
+    if scope {
+        return cgcreate_scopes(&raw_specs, set_default, scope_pid);
+    }
+    let specs = raw_specs.iter().map(|v| tool_spec(v, default.as_ref())).collect::<rein::Result<Vec<GroupSpec>>>()?;
     let h = hierarchy()?;
+    // libcgroup's words and status for a controller it cannot add, before any group is made.
+    for s in &specs {
+        if let Some((name, e)) = bad_controller(&s.controllers, &h) {
+            bail!(Verbatim(format!("controller {name} can't be added ({e})"), ECGINVAL));
+        }
+    }
     let mut created: Vec<GroupPath> = Vec::new();
     for s in merge_specs(specs) {
-        let r = create_one(&h, &s).with_context(|| format!("cannot create group '{}'", s.path.as_str()));
+        let r = create_one(&h, &s).map_err(|e| {
+            anyhow::Error::new(Verbatim(format!("can't create cgroup {}: {e:#}", s.path.as_str()), ECGOTHER))
+        });
         match r {
             Ok(true) => created.push(s.path.clone()),
             Ok(false) => {}
@@ -498,6 +582,87 @@ fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
                 }
                 return Err(e);
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `cgcreate -c`: each group a systemd scope, as libcgroup 3 makes them
+/// (src/systemd.c): `-g CONTROLLERS:SLICE/SCOPE`, StartTransientUnit of SCOPE in SLICE
+/// with `Delegate=yes`, holding the process `-p` names or else a placeholder process
+/// ([`libcgroup::IDLE_PROCESS`]; systemd removes a scope without processes), then the
+/// controllers enabled down to it as for any group. `-S` records the scope as the
+/// default under which the tools place relative paths ([`libcgroup::SYSTEMD_DEFAULT_FILE`]).
+/// Needs systemd as PID 1.
+fn cgcreate_scopes(raw_specs: &[String], set_default: bool, pid: Option<u32>) -> anyhow::Result<ExitCode> {
+    use rein_systemd::properties::{Property, Value};
+    use rein_systemd::{Bus, DbusBus, Instance};
+    // libcgroup's checks of the name come first, in its words (ECGINVAL).
+    let mut scopes = Vec::new();
+    for v in raw_specs {
+        let (list, path) = v.split_once(':').unwrap_or(("", v.as_str()));
+        let (slice, unit) = libcgroup::scope_units(path).map_err(|words| Verbatim(words, ECGINVAL))?;
+        let spec = libcgroup::parse_tool_spec(&format!("{list}:{path}"))?;
+        scopes.push((slice, unit, spec));
+    }
+    if !rein_systemd::systemd_booted() {
+        bail!(Verbatim(
+            "can't create a systemd scope: systemd is not PID 1 here (this system was not booted with systemd); \
+             create the group without -c"
+                .into(),
+            ECGFAIL
+        ));
+    }
+    let h = hierarchy()?;
+    if h.unified().is_none() {
+        bail!(Verbatim("can't create a systemd scope: this host has no cgroup2 hierarchy".into(), ECGFAIL));
+    }
+    let bus = DbusBus::connect(Instance::System)
+        .map_err(|e| Verbatim(format!("can't create a systemd scope: {e}"), ECGFAIL))?;
+    for (slice, unit, spec) in &scopes {
+        // The placeholder: rein itself under libcgroup's name, asleep until killed, its
+        // output closed so that whoever reads cgcreate's does not wait for it.
+        let idle = match pid {
+            Some(_) => None,
+            None => {
+                use std::os::unix::process::CommandExt;
+                let me = std::env::current_exe().context("cannot find rein's own executable")?;
+                let child = std::process::Command::new(me)
+                    .arg0(libcgroup::IDLE_PROCESS)
+                    .stdin(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .context("cannot start the scope's placeholder process")?;
+                Some(child)
+            }
+        };
+        let held = pid.or(idle.as_ref().map(|c| c.id())).expect("a pid or the placeholder's");
+        let properties = [
+            Property::new("Description", Value::Str("scope created by libcgroup".into())),
+            Property::new("PIDs", Value::Pids(vec![held])),
+            Property::new("Slice", Value::Str(slice.clone())),
+            Property::new("Delegate", Value::Bool(true)),
+        ];
+        if let Err(e) = bus.start_transient(unit, &properties, &[]) {
+            if let Some(mut c) = idle {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            bail!(Verbatim(format!("can't create cgroup {slice}/{unit}: {}", e.error), ECGFAIL));
+        }
+        // The controllers named, enabled down to the scope (libcgroup's cgroup_create_cgroup).
+        create_one(&h, spec).map_err(|e| Verbatim(format!("can't create cgroup {slice}/{unit}: {e:#}"), ECGOTHER))?;
+        if set_default {
+            let dir = std::path::Path::new(libcgroup::SYSTEMD_DEFAULT_FILE).parent().expect("a directory");
+            std::fs::create_dir_all(dir)
+                .and_then(|_| std::fs::write(libcgroup::SYSTEMD_DEFAULT_FILE, format!("{slice}/{unit}")))
+                .map_err(|e| {
+                    Verbatim(
+                        format!("failed to write default {slice}/{unit} to {}: {e}", libcgroup::SYSTEMD_DEFAULT_FILE),
+                        ECGINVAL,
+                    )
+                })?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -531,7 +696,7 @@ const CGSET: Tool = Tool {
     opts: &[
         takes('r', &["variable", "rule"], "<name=value>", "Define parameter to set"),
         flag('R', &["recursive"], "Set it in the group and every group below it"),
-        flag('b', &[], "Ignore the default systemd delegated hierarchy (accepted: rein's paths start at the root)"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
         takes(COPY_FROM, &["copy-from"], "<source_cgroup_path>", "Control group whose parameters will be copied"),
         flag('h', &["help"], "Display this help"),
     ],
@@ -543,9 +708,18 @@ const CGSET: Tool = Tool {
 /// Files of the cgroup2 core that cgset writes as they are, like libcgroup (not limits:
 /// a thread to move, controllers to enable for the children); the kernel's refusal is
 /// reported with its reason.
-const PASS_THROUGH: [&str; 2] = ["cgroup.threads", "cgroup.subtree_control"];
+const PASS_THROUGH: [&str; 2] = ["cgroup.threads", ROOT_FILE];
+
+/// The one file cgset writes in the cgroup root: which controllers its children get.
+const ROOT_FILE: &str = "cgroup.subtree_control";
 
 fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
+    cgset_as(args, false)
+}
+
+/// cgset, or cgxset (`cgx`: libcgroup's pairing of names where it differs from rein's,
+/// rein::compat::libcgroup::cgx_setting).
+fn cgset_as(args: &[OsString], cgx: bool) -> anyhow::Result<ExitCode> {
     if args.is_empty() {
         return Err(usage("Usage is cgset -r <name=value> <relative path to cgroup>"));
     }
@@ -553,19 +727,23 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut copy_from = None;
     let mut groups = Vec::new();
     let mut recursive = false;
-    for item in getopt(args, CGSET.opts, false)? {
+    let items = getopt(args, CGSET.opts, false)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGSET),
             Item::Opt('R', _) => recursive = true,
-            // libcgroup 3: ignore the systemd delegation boundary; rein's paths start at the root.
+            // libcgroup 3: paths start at the root, not at the default scope (default_scope).
             Item::Opt('b', _) => {}
             Item::Opt('r', Some(v)) if v.split_once('=').is_none_or(|(n, val)| n.is_empty() || val.is_empty()) => {
                 return Err(usage(format!("wrong parameter of option -r: {v}")));
             }
             Item::Opt('r', Some(v)) => settings.push(raw::parse_setting(&v)?),
-            Item::Opt(COPY_FROM, Some(v)) => copy_from = Some(GroupPath::parse(&v)?),
+            Item::Opt(COPY_FROM, Some(v)) => {
+                copy_from = Some(libcgroup::resolve_group(&libcgroup::under_default(&v, default.as_ref()))?)
+            }
             Item::Opt(..) => return Err(usage("")),
-            Item::Arg(a) => groups.push(GroupPath::parse(&operand_text(&a)?)?),
+            Item::Arg(a) => groups.push(operand_text(&a)?),
         }
     }
     if settings.is_empty() && copy_from.is_none() {
@@ -578,6 +756,33 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("no cgroup specified"));
     }
     let h = hierarchy()?;
+    // libcgroup's paths: '.' and '..' resolved on the text, inside the hierarchy. The
+    // root ('/', '090cgxset/../' in libcgroup's tests) takes one file only, the cgroup2
+    // controllers its children may use, never -R: rein changes no limit of the root.
+    let root_ok =
+        h.unified().is_some() && !recursive && !settings.is_empty() && settings.iter().all(|(n, _)| n == ROOT_FILE);
+    let mut root = false;
+    let groups = {
+        let mut paths = Vec::new();
+        for g in &groups {
+            match GroupPath::parse_resolving(&libcgroup::under_default(g, default.as_ref()))? {
+                p if p.is_root() && root_ok => root = true,
+                p if p.is_root() => {
+                    return Err(anyhow::Error::new(libcgroup::resolve_group(g).expect_err("the root is refused"))
+                        .context(format!("cgset writes only {ROOT_FILE} in the cgroup root (cgroup2, without -R)")));
+                }
+                p => paths.push(p),
+            }
+        }
+        paths
+    };
+    let settings: Vec<(String, String)> = match cgx {
+        true => settings
+            .into_iter()
+            .map(|(n, v)| libcgroup::cgx_setting(&n, &v, &host(&h)).map(|(n, v)| (n.to_string(), v)).unwrap_or((n, v)))
+            .collect(),
+        false => settings,
+    };
     let (pass, settings): (Vec<_>, Vec<_>) = match h.unified() {
         Some(_) => settings.into_iter().partition(|(n, _)| PASS_THROUGH.contains(&n.as_str())),
         None => (Vec::new(), settings),
@@ -617,7 +822,8 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
             let change = match &copied {
                 Some(r) => Change { spec: Spec { resources: r.clone(), ..Spec::default() }, raw: Vec::new() },
                 None => {
-                    let t = raw::translate(&settings, &host(&h), &current_reader(&h, path))?;
+                    let t =
+                        raw::translate_values(&settings, &host(&h), &current_reader(&h, path), raw::Values::AsKernel)?;
                     Change { spec: Spec { resources: t.resources, ..Spec::default() }, raw: t.raw }
                 }
             };
@@ -629,6 +835,13 @@ fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
         let src = Group::open(h.clone(), src)?;
         for (path, _) in &targets {
             copy_unmodelled(&h, &src, path)?;
+        }
+    }
+    if let Some(u) = h.unified().filter(|_| root) {
+        for (name, value) in &pass {
+            u.mount
+                .write(&GroupPath::root(), name, value)
+                .with_context(|| format!("cannot set {name}={value} in the cgroup root"))?;
         }
     }
     if let Some(u) = h.unified() {
@@ -707,6 +920,7 @@ const CGGET: Tool = Tool {
             "<controllers[:path]>",
             "Controllers whose info should be displayed (with :path, of that group)",
         ),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
     ],
     operands: &[("path...", "The groups to print")],
     stop_at_operand: false,
@@ -807,10 +1021,14 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
     let mut with_path: Vec<(String, GroupSpec)> = Vec::new();
     let mut all = false;
     let mut operands = Vec::new();
-    for item in getopt(args, CGGET.opts, false)? {
+    let items = getopt(args, CGGET.opts, false)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGGET),
             Item::Opt('n', _) => headers = false,
+            // -b: no default scope (default_scope).
+            Item::Opt('b', _) => {}
             Item::Opt('v', _) => names = false,
             Item::Opt('r', Some(v)) => {
                 raw::home_of(&v).map_err(|_| Error::invalid("parameter name", &v, "expected CONTROLLER.FILE"))?;
@@ -819,7 +1037,7 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
             Item::Opt('a', _) => all = true,
             Item::Opt('g', Some(v)) if v.contains(':') => {
                 let shown = v.split_once(':').map(|(_, p)| p.to_string()).unwrap_or_default();
-                with_path.push((shown, libcgroup::parse_group_spec(&v)?));
+                with_path.push((shown, tool_spec(&v, default.as_ref())?));
             }
             Item::Opt('g', Some(v)) => ctrl_lists.push(v),
             Item::Opt(..) => return Err(usage("")),
@@ -851,7 +1069,7 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
             return Err(usage("no group given"));
         }
         for o in operands {
-            let path = GroupPath::parse(&o)?;
+            let path = libcgroup::resolve_group(&libcgroup::under_default(&o, default.as_ref()))?;
             let want = if !vars.is_empty() {
                 Want::Names(vars.clone())
             } else if !ctrl_lists.is_empty() && !all {
@@ -899,7 +1117,17 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
                 let read = reader(&h, &path);
                 let mut v = Vec::new();
                 for n in list {
-                    let value = raw::read(&n, &host, &read).with_context(|| format!("cannot read {n} of {shown}"))?;
+                    // cgxget: libcgroup's pairing where it differs from rein's.
+                    let (file, convert) = match cgx.and_then(|_| libcgroup::cgx_read(&n, &host)) {
+                        Some((file, convert)) => (file.to_string(), Some(convert)),
+                        None => (n.clone(), None),
+                    };
+                    let value =
+                        raw::read(&file, &host, &read).with_context(|| format!("cannot read {n} of {shown}"))?;
+                    let value = match convert {
+                        Some(c) => format!("{}\n", c(value.trim_end())),
+                        None => value,
+                    };
                     v.push((n, value));
                 }
                 v
@@ -979,7 +1207,8 @@ const CGEXEC: Tool = Tool {
         takes('g', &[], "<controllers>:<path>", "Control group which should be added"),
         flag('s', &["sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
         flag('h', &["help"], "Display this help"),
-        flag('b', &[], "Ignore the default systemd delegated hierarchy: rein's paths always start at the root"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
+        flag('r', &[], "Replace the default idle_thread spawned for the systemd scope"),
     ],
     operands: &[("command...", "The command and its arguments")],
     stop_at_operand: true,
@@ -989,13 +1218,16 @@ const CGEXEC: Tool = Tool {
 fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut specs = Vec::new();
     let mut command: Vec<OsString> = Vec::new();
-    for item in getopt(args, CGEXEC.opts, CGEXEC.stop_at_operand)? {
+    let mut replace_idle = false;
+    let items = getopt(args, CGEXEC.opts, CGEXEC.stop_at_operand)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGEXEC),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
-            // libcgroup 3 starts paths at systemd's delegated slice unless -b; rein's
-            // paths always start at the root, which is what -b asks for.
+            Item::Opt('g', Some(v)) => specs.push(tool_spec(&v, default.as_ref())?),
+            // -b: no default scope (default_scope).
             Item::Opt('s' | 'b', _) => {}
+            Item::Opt('r', _) => replace_idle = true,
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => command.push(a),
         }
@@ -1007,23 +1239,136 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("rein needs -g <controllers>:<path>: it has no cgrules.conf daemon to pick a group"));
     }
     let h = hierarchy()?;
-    join(&h, &specs, &[std::process::id()])?;
-    Ok(exec_command(program, rest, "cgexec"))
+    // libcgroup's words and status (its ECG* number, modulo 256).
+    if let Err(e) = join(&h, &specs, std::process::id()) {
+        bail!(Verbatim(format!("cgroup change of group failed: {}", e.detail), e.status));
+    }
+    if replace_idle {
+        replace_idle_process(&h)?;
+    }
+    // As libcgroup's cgexec: "exec failed:REASON", status 255 (its -1).
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(program).args(rest).exec();
+    let reason =
+        err.raw_os_error().map(|n| std::io::Error::from_raw_os_error(n).to_string()).unwrap_or(err.to_string());
+    let reason = reason.split(" (os error").next().unwrap_or_default().to_string();
+    bail!(Verbatim(format!("exec failed:{reason} ('{}')", program.to_string_lossy()), EXIT_EXEC_FAILED))
 }
 
-/// Moves `pids` into each spec's group, in the hierarchies of its controllers.
-fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pids: &[u32]) -> anyhow::Result<()> {
+/// `cgexec -r`: once this process is in the scope, the placeholder `cgcreate -c` left
+/// there ([`libcgroup::IDLE_PROCESS`], by its argv\[0\], as libcgroup finds it) is sent
+/// SIGTERM; without one, libcgroup's words and its status (255), and the command does
+/// not run. The scope is the cgroup2 group of this process (`0::` in /proc/self/cgroup)
+/// whose path names a slice and a scope.
+fn replace_idle_process(h: &Hierarchy) -> anyhow::Result<()> {
+    let failed = || anyhow::Error::new(Verbatim("Failed to find idle_thread task".into(), EXIT_EXEC_FAILED));
+    let own = std::fs::read_to_string("/proc/self/cgroup").context("cannot read /proc/self/cgroup")?;
+    let path = own.lines().find_map(|l| l.strip_prefix("0::")).ok_or_else(failed)?;
+    if !(path.contains(".scope") && path.contains(".slice")) {
+        return Err(failed());
+    }
+    let group = GroupPath::parse(path).map_err(|_| failed())?;
+    let u = h.unified().ok_or_else(failed)?;
+    let procs = u.mount.read(&group, "cgroup.procs").map_err(|_| failed())?;
+    let idle = procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()).find(|p| {
+        std::fs::read(format!("/proc/{p}/cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).next() == Some(libcgroup::IDLE_PROCESS.as_bytes()))
+    });
+    let pid = idle.and_then(rustix::process::Pid::from_raw).ok_or_else(failed)?;
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
+        .with_context(|| format!("Failed to kill pid {}", pid.as_raw_nonzero()))?;
+    Ok(())
+}
+
+/// libcgroup's statuses for a process that cannot join a group: its error numbers
+/// (include/libcgroup/error.h, from 50000) modulo 256, which is what its tools exit with.
+const ECGROUPNOTEXIST: u8 = 82;
+/// A cgroup2 controller the group does not have.
+const ECGROUPNOTMOUNTED: u8 = 81;
+/// A controller the host does not offer, or that is not a controller.
+const ECGROUPNOTALLOWED: u8 = 87;
+/// An error of the system underneath (libcgroup's ECGOTHER: errno's words).
+const ECGOTHER: u8 = 96;
+/// cgcreate's status for a controller it cannot add (ECGINVAL).
+const ECGINVAL: u8 = 91;
+/// cgdelete's status for a controller it cannot add (ECGFAIL).
+const ECGFAIL: u8 = 93;
+/// cgexec's status when the command cannot be run (its `return -1`).
+const EXIT_EXEC_FAILED: u8 = 255;
+
+/// Why a process could not join a group, in libcgroup's terms: its status, and
+/// `cgroup_strerror`'s words followed by rein's own where they say more.
+struct JoinError {
+    status: u8,
+    detail: String,
+}
+
+/// The first controller name of a spec the host cannot give a group (not a controller,
+/// or no hierarchy binds it), with rein's reason.
+fn bad_controller(c: &Controllers, h: &Hierarchy) -> Option<(String, rein::Error)> {
+    let Controllers::Named(names) = c else { return None };
+    names
+        .iter()
+        .find_map(|n| libcgroup::resolve(&Controllers::Named(vec![n.clone()]), &host(h)).err().map(|e| (n.clone(), e)))
+}
+
+/// Moves `pid` into each spec's group, in the hierarchies of its controllers; a
+/// refusal is classified as libcgroup's `cgroup_change_cgroup_path` would return it.
+fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pid: u32) -> Result<(), JoinError> {
+    let fail = |status: u8, words: &str, e: &dyn std::fmt::Display| JoinError {
+        status,
+        detail: format!("{words} ({})", e.to_string().replace('\n', " ")),
+    };
     for s in merge_specs(specs.to_vec()) {
-        let group = Group::open(h.clone(), &s.path)?;
+        if let Some((_, e)) = bad_controller(&s.controllers, h) {
+            return Err(fail(ECGROUPNOTALLOWED, "Cgroup, operation not allowed", &e));
+        }
         let controllers = match &s.controllers {
             Controllers::All => None,
-            c => Some(libcgroup::resolve(c, &host(h))?),
+            c => Some(
+                libcgroup::resolve(c, &host(h))
+                    .map_err(|e| fail(ECGROUPNOTALLOWED, "Cgroup, operation not allowed", &e))?,
+            ),
         };
-        let places = places_for(&group, controllers.as_ref())?;
-        lifecycle::move_pids(&group, places.as_deref(), pids, &ProcTable::default())
-            .with_context(|| format!("cannot move into group '{}'", s.path.as_str()))?;
+        let missing = |e: &dyn std::fmt::Display| fail(ECGROUPNOTEXIST, "Cgroup does not exist", e);
+        if !group_exists(h, &s.path) {
+            return Err(missing(&format!("no group {}", s.path)));
+        }
+        let group = Group::open(h.clone(), &s.path).map_err(|e| fail(ECGOTHER, "cannot open the group", &e))?;
+        let places = places_for(&group, controllers.as_ref()).map_err(|e| missing(&format!("{e:#}")))?;
+        // A cgroup2 controller the group does not have (not enabled in its parent's
+        // cgroup.subtree_control): libcgroup refuses it as not mounted there.
+        let v2 = group.nodes().iter().find(|n| n.place == Place::V2).map(|n| &n.controllers);
+        let absent = controllers.iter().flatten().find(|c| {
+            matches!(h.binding(**c), Some(rein::hierarchy::Binding::V2(_))) && v2.is_none_or(|have| !have.contains(c))
+        });
+        if let Some(c) = absent {
+            let why = format!(
+                "controller {} is not enabled in group {}; cgcreate -g {}:{} enables it",
+                c.v2_name(),
+                s.path,
+                c.v2_name(),
+                s.path.as_str()
+            );
+            return Err(fail(ECGROUPNOTMOUNTED, "Cgroup is not mounted", &why));
+        }
+        if pid != std::process::id() && ProcTable::default().start_time(pid).is_none() {
+            return Err(fail(ECGOTHER, "No such process", &format!("no process {pid}")));
+        }
+        lifecycle::move_pids(&group, places.as_deref(), &[pid], &ProcTable::default()).map_err(|e| {
+            let words = match e.errno() {
+                Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
+                None => "Cgroup, operation failed".into(),
+            };
+            fail(ECGOTHER, words.split(" (os error").next().unwrap_or_default(), &e)
+        })?;
     }
     Ok(())
+}
+
+/// Whether the group has a directory in any hierarchy.
+fn group_exists(h: &Hierarchy, path: &GroupPath) -> bool {
+    h.unified().iter().map(|u| &u.mount).chain(h.v1_mounts().iter().map(|m| &m.mount)).any(|m| m.exists(path))
 }
 
 const CGCLASSIFY: Tool = Tool {
@@ -1035,7 +1380,7 @@ const CGCLASSIFY: Tool = Tool {
         flag('s', &["sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
         flag(CANCEL_STICKY, &["cancel-sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
         flag('h', &["help"], "Display this help"),
-        flag('b', &[], "Ignore the default systemd delegated hierarchy: rein's paths always start at the root"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
     ],
     operands: &[("pid...", "The processes to move")],
     stop_at_operand: false,
@@ -1045,21 +1390,22 @@ const CGCLASSIFY: Tool = Tool {
 fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut specs = Vec::new();
     let mut pids = Vec::new();
-    for item in getopt(args, CGCLASSIFY.opts, false)? {
+    let items = getopt(args, CGCLASSIFY.opts, false)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGCLASSIFY),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(tool_spec(&v, default.as_ref())?),
             // See cgexec: rein's paths start at the root, as -b asks.
             Item::Opt('s' | 'b' | CANCEL_STICKY, _) => {}
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => {
                 let t = operand_text(&a)?;
                 if t.contains(':') && pids.is_empty() {
-                    specs.push(libcgroup::parse_group_spec(&t)?);
+                    specs.push(tool_spec(&t, default.as_ref())?);
                     continue;
                 }
-                let pid = t.parse::<u32>().ok().filter(|p| *p > 0);
-                pids.push(pid.ok_or_else(|| Error::invalid("pid", &t, "expected a process id"))?);
+                pids.push(t);
             }
         }
     }
@@ -1070,8 +1416,21 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
         return Err(usage("no process given"));
     }
     let h = hierarchy()?;
-    join(&h, &specs, &pids)?;
-    Ok(ExitCode::SUCCESS)
+    // As libcgroup: each pid on its own, the others moved when one fails; status 2
+    // after an operand that is no pid, 1 after a pid that could not move (the later wins).
+    let mut status = 0;
+    for t in &pids {
+        let Some(pid) = t.parse::<u32>().ok().filter(|p| *p > 0) else {
+            eprintln!("Error: {t} is not valid pid.");
+            status = 2;
+            continue;
+        };
+        if let Err(e) = join(&h, &specs, pid) {
+            eprintln!("Error changing group of pid {pid}: {}", e.detail);
+            status = 1;
+        }
+    }
+    Ok(ExitCode::from(status))
 }
 
 const CGDELETE: Tool = Tool {
@@ -1082,6 +1441,7 @@ const CGDELETE: Tool = Tool {
         flag('r', &["recursive"], "Recursively remove all subgroups"),
         takes('g', &[], "<controllers>:<path>", "Control group to be removed (-g is optional)"),
         flag('h', &["help"], "Display this help"),
+        flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
     ],
     operands: &[("controllers:path...", "Control groups to be removed")],
     stop_at_operand: false,
@@ -1091,27 +1451,29 @@ const CGDELETE: Tool = Tool {
 fn cgdelete(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut recursive = false;
     let mut specs = Vec::new();
-    for item in getopt(args, CGDELETE.opts, false)? {
+    let items = getopt(args, CGDELETE.opts, false)?;
+    let default = default_scope(&items);
+    for item in items {
         match item {
             Item::Opt('h', _) => return help(&CGDELETE),
+            Item::Opt('b', _) => {}
             Item::Opt('r', _) => recursive = true,
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(tool_spec(&v, default.as_ref())?),
             Item::Opt(..) => return Err(usage("")),
-            Item::Arg(a) => specs.push(libcgroup::parse_group_spec(&operand_text(&a)?)?),
+            Item::Arg(a) => specs.push(tool_spec(&operand_text(&a)?, default.as_ref())?),
         }
     }
     if specs.is_empty() {
         return Err(usage("no group given: cgdelete <controllers>:<path>"));
     }
     let h = hierarchy()?;
+    for s in &specs {
+        if let Some((name, e)) = bad_controller(&s.controllers, &h) {
+            bail!(Verbatim(format!("controller {name} can't be added ({e})"), ECGFAIL));
+        }
+    }
     for s in merge_specs(specs) {
-        let exists = h
-            .unified()
-            .iter()
-            .map(|u| &u.mount)
-            .chain(h.v1_mounts().iter().map(|m| &m.mount))
-            .any(|m| m.exists(&s.path));
-        if !exists {
+        if !group_exists(&h, &s.path) {
             let name = s.path.as_str().trim_start_matches('/');
             return Err(anyhow::Error::new(Verbatim(
                 format!("cannot remove group '{name}': No such file or directory"),
@@ -1167,9 +1529,9 @@ fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
     for item in getopt(args, LSCGROUP.opts, false)? {
         match item {
             Item::Opt('h', _) => return help(&LSCGROUP),
-            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_group_spec(&v)?),
+            Item::Opt('g', Some(v)) => specs.push(libcgroup::parse_tool_spec(&v)?),
             Item::Opt(..) => return Err(usage("")),
-            Item::Arg(a) => specs.push(libcgroup::parse_group_spec(&operand_text(&a)?)?),
+            Item::Arg(a) => specs.push(libcgroup::parse_tool_spec(&operand_text(&a)?)?),
         }
     }
     let h = hierarchy()?;
@@ -1730,7 +2092,7 @@ mod tests {
     #[test]
     fn specs_merge_per_group() {
         let specs =
-            ["cpu:a", "memory:a", "memory:b", "*:b"].iter().map(|s| libcgroup::parse_group_spec(s).unwrap()).collect();
+            ["cpu:a", "memory:a", "memory:b", "*:b"].iter().map(|s| libcgroup::parse_tool_spec(s).unwrap()).collect();
         let m = merge_specs(specs);
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].controllers, Controllers::Named(vec!["cpu".into(), "memory".into()]));

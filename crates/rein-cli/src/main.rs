@@ -42,6 +42,10 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(EXIT_FAILURE);
     }
+    // `cgcreate -c`'s placeholder in the scope it made: asleep until a signal ends it.
+    if compat_tools::is_idle_placeholder() {
+        compat_tools::idle();
+    }
     // Multi-call: invoked as cgcreate, cgset, ... (see 'rein compat install').
     if let Some(tool) = compat_tools::called_as() {
         return compat_tools::main(tool);

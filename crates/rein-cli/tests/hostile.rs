@@ -166,7 +166,12 @@ fn hostile_input_through_the_libcgroup_names_is_refused_and_nothing_is_written()
         let t = tree(layout);
         let mut cases: Vec<(PathBuf, Case)> = Vec::new();
         for (name, needle) in hostile_names() {
-            if name.is_empty() {
+            // libcgroup's tools resolve '.' and '..' on the text, as the kernel would: a
+            // name that stays inside the hierarchy (`./g`) names a group there (see
+            // `the_libcgroup_names_resolve_dots_inside_the_hierarchy_only`); one that
+            // leaves it or names the root stays refused here.
+            let inside = rein::GroupPath::parse_resolving(&name).is_ok_and(|p| !p.is_root());
+            if name.is_empty() || inside {
                 continue;
             }
             for (t_, args) in [
@@ -180,14 +185,15 @@ fn hostile_input_through_the_libcgroup_names_is_refused_and_nothing_is_written()
                 cases.push((tool(t_), owned(args, 125, needle)));
             }
         }
-        for (args, needle) in [
-            (vec!["-g", "bogus:x"], "bogus"),
-            (vec!["-g", "memory"], "CONTROLLERS:PATH"),
-            (vec!["-g", ":"], "no path"),
-            (vec!["-g", "memory,,cpu:x"], "controller"),
-            (vec!["-g", "memory:x", "-t", "0:0"], "-t"),
+        for (args, code, needle) in [
+            // libcgroup's words and status (ECGINVAL) for a controller it cannot add.
+            (vec!["-g", "bogus:x"], 91, "controller bogus can't be added"),
+            (vec!["-g", "memory"], 125, "CONTROLLERS:PATH"),
+            (vec!["-g", ":"], 125, "no path"),
+            (vec!["-g", "memory,,cpu:x"], 125, "controller"),
+            (vec!["-g", "memory:x", "-t", "0:0"], 125, "-t"),
         ] {
-            cases.push((tool("cgcreate"), case(&args, 125, needle)));
+            cases.push((tool("cgcreate"), case(&args, code, needle)));
         }
         for (args, needle) in [
             (vec!["-r", "memory.limit_in_bytes=-5", "g"], "memory.limit_in_bytes"),
@@ -202,6 +208,63 @@ fn hostile_input_through_the_libcgroup_names_is_refused_and_nothing_is_written()
         for (program, c) in &cases {
             total += 1;
             check(t.path(), program, layout, c, &mut failures);
+        }
+    }
+    report(failures, total);
+}
+
+/// Under libcgroup's names, `.` and `..` resolve on the text: a path that stays inside
+/// the hierarchy names the group it leads to, one that climbs above the root is refused
+/// and writes nothing, and the root takes only `cgroup.subtree_control` (v2, no -R).
+#[test]
+fn the_libcgroup_names_resolve_dots_inside_the_hierarchy_only() {
+    let links = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rein")).args(["compat", "install"]).arg(links.path()).output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    let tool = |name: &str| links.path().join(name);
+    let mut failures = Vec::new();
+    let mut total = 0;
+    for layout in LAYOUTS {
+        let t = tree(layout);
+        // Inside: cgset through './g' and 'x/../g' writes g's limit, cgget reads it back.
+        for path in ["./g", "x/../g", "/g/./", "g/h/.."] {
+            let set =
+                rein(t.path(), &tool("cgset"), &owned(vec!["-r".into(), "pids.max=7".into(), path.into()], 0, "").args);
+            let get = rein(
+                t.path(),
+                &tool("cgget"),
+                &owned(vec!["-nv".into(), "-r".into(), "pids.max".into(), path.into()], 0, "").args,
+            );
+            total += 1;
+            if !set.status.success() || String::from_utf8_lossy(&get.stdout).trim() != "7" {
+                failures.push(format!(
+                    "{layout:?} cgset/cgget {path}: {:?} {:?}: {}{}",
+                    set.status.code(),
+                    String::from_utf8_lossy(&get.stdout),
+                    err(&set),
+                    err(&get)
+                ));
+            }
+        }
+        // Above the root, or the root with anything but cgroup.subtree_control: refused,
+        // nothing written.
+        for (args, needle) in [
+            (vec!["-r", "pids.max=5", "g/../.."], "above the cgroup root"),
+            (vec!["-r", "pids.max=5", "g/.."], "'..' leads to the cgroup root"),
+            (vec!["-R", "-r", "cgroup.subtree_control=+pids", "g/.."], "only cgroup.subtree_control"),
+            (vec!["-r", "pids.max=5", "/"], "empty name"),
+        ] {
+            total += 1;
+            check(t.path(), &tool("cgset"), layout, &case(&args, 125, needle), &mut failures);
+        }
+        for (t_, args) in [
+            ("cgcreate", vec!["-g", "memory:g/../x/../../y"]),
+            ("cgexec", vec!["-g", "memory:g/..", "true"]),
+            ("cgdelete", vec!["memory:g/.."]),
+            ("cgclassify", vec!["-g", "memory:../g", "1"]),
+        ] {
+            total += 1;
+            check(t.path(), &tool(t_), layout, &case(&args, 125, "'..'"), &mut failures);
         }
     }
     report(failures, total);

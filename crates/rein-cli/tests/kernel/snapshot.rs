@@ -20,7 +20,23 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
     ok(e.rein(&["create", &format!("{p}/a"), "--memory", "64M", "--cpu", "50%"]));
     ok(e.rein(&["create", &format!("{p}/a/b"), "--pids", "20", "--cpu-weight", "200"]));
     ok(e.rein(&["create", &format!("{p}/c"), "--memory", "32M", "--cpu-weight", "300", "--cpuset", "0"]));
-    let groups = ["a", "a/b", "c"];
+    // cgroup2: device access and network settings are rein's programs, read back too.
+    let v2 = e.h.mode() == rein::Mode::Unified;
+    if v2 {
+        ok(e.rein(&[
+            "create",
+            &format!("{p}/d"),
+            "--device-policy",
+            "closed",
+            "--device-allow",
+            "c 1:11 r",
+            "--net-egress",
+            "10mbit",
+            "--net-priority",
+            "3",
+        ]));
+    }
+    let groups: &[&str] = if v2 { &["a", "a/b", "c", "d"] } else { &["a", "a/b", "c"] };
     let before: Vec<serde_json::Value> = groups.iter().map(|g| limits(&e, g)).collect();
 
     ok(e.rein(&["snapshot", "--parent", p, "-o", file]));
@@ -36,6 +52,19 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
         "cpu-weight = 300",
     ] {
         assert!(written.contains(want), "{want:?} missing in:\n{written}");
+    }
+    if v2 {
+        for want in [
+            "[groups.d]\n",
+            // The program's effective rules: nothing but what it allows (the pseudo
+            // devices of `closed` among them).
+            "device-policy = \"strict\"",
+            "\"c 1:11 r\"",
+            "net-egress = \"10mbit\"",
+            "net-priority = \"3\"",
+        ] {
+            assert!(written.contains(want), "{want:?} missing in:\n{written}");
+        }
     }
     // Defaults are not written: no "max", no weight 100, one memory key per group that has one.
     assert!(!written.contains("max") && !written.contains("= 100\n"), "{written}");
@@ -62,7 +91,7 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
     assert!(one.contains("[groups.a.groups.b]") && !one.contains("[groups.c]"), "{one}");
 
     // The groups go; applying the snapshot makes them again, with the same limits.
-    for g in ["a/b", "a", "c"] {
+    for g in ["a/b", "a", "c", "d"].iter().filter(|g| groups.contains(g)) {
         ok(e.rein(&["rm", &format!("{p}/{g}")]));
     }
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());

@@ -20,6 +20,8 @@ use rein_systemd::{Instance, ScopeOptions, Systemd};
 
 use crate::support::{bin, report, text};
 
+/// libcgroup 3's systemd options (cgcreate -c, -S, cgexec -r) through the compat names.
+mod libcgroup;
 /// The library's group handle over the systemd driver.
 mod library;
 

@@ -123,6 +123,39 @@ impl GroupPath {
         Ok(GroupPath(trimmed.to_string()))
     }
 
+    /// Parses a group path as libcgroup's tools take it (rein answers to their names):
+    /// like [`GroupPath::parse`], except that `.` and `..` components are resolved
+    /// lexically, on the text alone, and the result may be the root (`/`, `a/..`).
+    /// Nothing on disk is looked at, so no symlink is followed, and a `..` that would
+    /// climb above the hierarchy's root is refused: the result is always the root or a
+    /// path beneath it whose every component passes [`GroupPath::parse`]'s rules.
+    pub fn parse_resolving(s: &str) -> Result<GroupPath> {
+        if s.contains('\0') || s.len() > MAX_PATH || s.starts_with("/sys/") || s.starts_with("/proc/") {
+            return GroupPath::parse(s);
+        }
+        let trimmed = s.trim_start_matches('/');
+        let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
+        let mut kept: Vec<&str> = Vec::new();
+        for component in trimmed.split('/').filter(|_| !trimmed.is_empty()) {
+            match component {
+                "." => {}
+                ".." => {
+                    if kept.pop().is_none() {
+                        return Err(invalid(
+                            s,
+                            "'..' leads above the cgroup root: a group path cannot leave the hierarchy",
+                        ));
+                    }
+                }
+                c => {
+                    check_component(c, s)?;
+                    kept.push(c);
+                }
+            }
+        }
+        Ok(GroupPath(kept.join("/")))
+    }
+
     /// `self/name`, validating `name` as one or more components.
     pub fn join(&self, name: &str) -> Result<GroupPath> {
         let child = GroupPath::parse(name)?;
@@ -202,6 +235,30 @@ mod tests {
         // A bare controller name is no file name; nor is a longer word before the dot.
         for ok in ["irq", "dmem", "memory", "io", "debug", "irqbalance.service", "iosched.slice", "cpus"] {
             assert_eq!(GroupPath::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn libcgroup_paths_resolve_dots_on_the_text_and_never_above_the_root() {
+        let ok = |s: &str| GroupPath::parse_resolving(s).unwrap().as_str().to_string();
+        assert_eq!(ok("090cgxset/../"), "");
+        assert_eq!(ok("/"), "");
+        assert_eq!(ok("a/./b/../c/"), "a/c");
+        assert_eq!(ok("./g"), "g");
+        assert_eq!(ok("/a/b/.."), "a");
+        for (bad, why) in [
+            ("..", "above the cgroup root"),
+            ("../etc", "above the cgroup root"),
+            ("a/../../b", "above the cgroup root"),
+            ("a/../..", "above the cgroup root"),
+            ("a//b", "empty path component"),
+            ("a/../cgroup.procs", "interface file"),
+            ("a/../.hidden", "must not start with '.'"),
+            ("/sys/fs/cgroup/a", "not a filesystem path"),
+            ("a\0b", "NUL"),
+        ] {
+            let e = GroupPath::parse_resolving(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
         }
     }
 

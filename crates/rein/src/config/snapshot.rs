@@ -5,14 +5,19 @@
 //! ([`settings_of`]); child groups nest as `[groups.a.groups.b]`. What is the kernel's
 //! default (`max`, weight 100, no protection, a CPU or memory-node list the group
 //! inherits from its parent) is not written, so applying the file changes nothing on
-//! the host it was taken from. Left out: device rules, network settings and the frozen
-//! state (the first two are rein's programs rather than files, the last no limit).
+//! the host it was taken from. Device access and network settings are rein's programs
+//! on cgroup2 rather than files; they are read back from the kernel as `rein show` reads
+//! them and written as `device-policy`/`device-allow` (the program's effective rules: a
+//! `strict` policy and every device it allows) and the `net-*` keys. Left out: device
+//! rules that deny after allowing every device (only libcgroup's `devices.deny` makes
+//! them; rein.toml allows, the policy denies the rest), and the frozen state (no limit).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::model::{Config, GroupConfig, Key, Settings, Value};
 use crate::cgroupfs::GroupPath;
+use crate::devices::{DevicePolicy, DeviceRule, DeviceType};
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
@@ -129,7 +134,10 @@ fn set_settings(groups: &mut BTreeMap<String, GroupConfig>, g: &GroupPath, paren
 /// A group's limits as rein.toml limit keys, leaving out the kernel's defaults (`max`,
 /// weight 100, no memory protection, `oom-group` off) and the CPU and memory-node lists
 /// equal to `inherited`'s (give the parent's where a child starts with them: cgroup v1).
-/// Device rules, network settings and `freeze` are not written.
+/// Device access is written as `device-policy` (unless `auto`, what rules alone mean)
+/// and `device-allow`, unless a rule denies (rein.toml has no key for one); network
+/// settings as `net-egress`, `net-ingress`, `net-priority`, `net-classid`. `freeze` is
+/// not written.
 pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
     let mut s = Settings::default();
     let mut put = |k: Key, v: Value| {
@@ -196,6 +204,52 @@ pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
     if let Some(Limit::Value(n)) = r.pids.max {
         put(Key::Pids, int(n));
     }
+    let allow_list =
+        |rules: &[DeviceRule]| Value::List(rules.iter().map(|rule| Value::Text(rule.to_string())).collect());
+    if let Some(d) = &r.devices {
+        match (d.policy, d.rules.split_first()) {
+            // As cgroup2's program reads back (v1's form): every device denied, then
+            // these allowed, the pseudo devices of a closed policy among them. `strict`
+            // with the same list makes the same program.
+            (None, Some((first, rest)))
+                if first.kind == DeviceType::All && !first.allow && rest.iter().all(|rule| rule.allow) =>
+            {
+                put(Key::DevicePolicy, DevicePolicy::Strict.as_str().into());
+                if !rest.is_empty() {
+                    put(Key::DeviceAllow, allow_list(rest));
+                }
+            }
+            // As rein.toml gives it: a policy (`auto` is what rules alone mean), rules that allow.
+            (Some(p), _) if d.rules.iter().all(|rule| rule.allow) => {
+                if p != DevicePolicy::Auto {
+                    put(Key::DevicePolicy, p.as_str().into());
+                }
+                if !d.rules.is_empty() {
+                    put(Key::DeviceAllow, allow_list(&d.rules));
+                }
+            }
+            // Every device (v1's starting point), or rules that deny after allowing
+            // everything (libcgroup's devices.deny): no limit, or no key for it.
+            _ => {}
+        }
+    }
+    let n = &r.network;
+    if let Some(Limit::Value(rate)) = n.egress {
+        put(Key::NetEgress, rate.to_string().into());
+    }
+    if let Some(Limit::Value(rate)) = n.ingress {
+        put(Key::NetIngress, rate.to_string().into());
+    }
+    if let Some(p) = n.priority.as_ref().filter(|p| p.priority != 0 || p.interface.is_some()) {
+        let text = match &p.interface {
+            Some(i) => format!("{i} {}", p.priority),
+            None => p.priority.to_string(),
+        };
+        put(Key::NetPriority, text.into());
+    }
+    if let Some(c) = n.classid {
+        put(Key::NetClassid, c.to_string().into());
+    }
     s
 }
 
@@ -261,6 +315,58 @@ mod tests {
         want.io.max[0].rbps = None;
         want.io.max[0].riops = None;
         assert_eq!(back, want);
+    }
+
+    #[test]
+    fn device_access_and_network_settings_become_keys_that_resolve_to_the_same() {
+        use crate::devices::DeviceAccess;
+        use crate::network::{ClassId, NetPriority};
+        use crate::units::Rate;
+        let mut r = Resources {
+            devices: Some(DeviceAccess {
+                policy: Some(DevicePolicy::Closed),
+                rules: vec![DeviceRule::parse("c 1:3 rw", true).unwrap(), DeviceRule::parse("b 7:* r", true).unwrap()],
+            }),
+            ..Resources::default()
+        };
+        r.network.egress = Some(Limit::Value(Rate::parse("10mbit").unwrap()));
+        r.network.ingress = Some(Limit::Max);
+        r.network.priority = Some(NetPriority { priority: 5, interface: Some("lo".into()) });
+        let s = settings_of(&r, None);
+        assert_eq!(s.limits[&Key::DevicePolicy], Value::from("closed"));
+        assert_eq!(s.limits[&Key::DeviceAllow], Value::List(vec!["c 1:3 rw".into(), "b 7:* r".into()]));
+        assert_eq!(s.limits[&Key::NetEgress], Value::from("10mbit"));
+        assert!(!s.limits.contains_key(&Key::NetIngress));
+        assert_eq!(s.limits[&Key::NetPriority], Value::from("lo 5"));
+        let mut c = Config::default();
+        c.groups.insert("a".into(), GroupConfig { settings: s, ..GroupConfig::default() });
+        let again: Config = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+        let back = again.resolve(&Context::host()).unwrap().groups[0].resources.clone();
+        assert_eq!(back.devices, r.devices);
+        assert_eq!(
+            (back.network.egress, back.network.priority.clone()),
+            (r.network.egress, r.network.priority.clone())
+        );
+        // A class id instead of a priority (the two exclude each other).
+        let classid = Resources {
+            network: crate::network::Network { classid: Some(ClassId::parse("1:10").unwrap()), ..Default::default() },
+            ..Resources::default()
+        };
+        assert_eq!(settings_of(&classid, None).limits[&Key::NetClassid], Value::from("1:10"));
+        // As the kernel's program reads back: deny all, then allow.
+        let read = DeviceAccess {
+            policy: None,
+            rules: vec![DeviceRule::parse("a", false).unwrap(), DeviceRule::parse("c 1:3 rw", true).unwrap()],
+        };
+        let s = settings_of(&Resources { devices: Some(read), ..Resources::default() }, None);
+        assert_eq!(s.limits[&Key::DevicePolicy], Value::from("strict"));
+        assert_eq!(s.limits[&Key::DeviceAllow], Value::List(vec!["c 1:3 rw".into()]));
+        // A rule that denies has no key: the group's device access is left out.
+        r.devices.as_mut().unwrap().rules.push(DeviceRule::parse("c 1:5 rwm", false).unwrap());
+        assert!(!settings_of(&r, None).limits.contains_key(&Key::DeviceAllow));
+        // Auto with no rule, and v1's starting point: no limit, nothing written.
+        r.devices = Some(DeviceAccess { policy: Some(DevicePolicy::Auto), rules: vec![] });
+        assert!(!settings_of(&r, None).limits.keys().any(|k| matches!(k, Key::DevicePolicy | Key::DeviceAllow)));
     }
 
     #[test]

@@ -16,20 +16,32 @@ use crate::plan::{Action, Program};
 
 /// The action that makes `access` the group's device access: rein's program for it,
 /// replacing rein's earlier one (kept to restore on rollback) on an existing group.
-pub(crate) fn program_action(m: &Mount, path: &GroupPath, access: &DeviceAccess, exists: bool) -> Result<Action> {
+/// None when rein's program attached already enforces that state (read back from its
+/// instructions), so that applying the same access twice changes nothing, as for files.
+pub(crate) fn program_action(
+    m: &Mount,
+    path: &GroupPath,
+    access: &DeviceAccess,
+    exists: bool,
+) -> Result<Option<Action>> {
     let state = access.effective(&crate::devices::pts_majors());
-    let previous = if exists { attached(m, path)?.map(|(insns, _)| insns) } else { None };
-    Ok(Action::Program {
+    let found = if exists { attached(m, path)? } else { None };
+    if found.as_ref().is_some_and(|(_, enforced)| enforced.as_ref() == Some(&state)) {
+        return Ok(None);
+    }
+    let previous = found.map(|(insns, _)| insns);
+    let insns = device_program::program(&state);
+    Ok(Some(Action::Program {
         place: Place::V2,
         group: path.clone(),
         program: Program {
             attach: AttachType::Device,
             name: device_program::NAME,
-            insns: device_program::program(&state),
+            insns,
             describe: describe(&state),
             previous,
         },
-    })
+    }))
 }
 
 /// rein's device program on the group, with the state it enforces when it reads back.

@@ -120,7 +120,9 @@ pub(crate) fn plan(
     }
     // Device access: a program, not a file (no devices controller on cgroup v2).
     if let (true, Some(access)) = (program_devices, &r.devices) {
-        plan.push(super::devices::program_action(m, path, access, group_exists)?);
+        if let Some(a) = super::devices::program_action(m, path, access, group_exists)? {
+            plan.push(a);
+        }
     }
     // Network control: programs and a map, not files (no net_cls/net_prio on cgroup v2).
     if !r.network.is_empty() {

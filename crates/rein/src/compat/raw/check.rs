@@ -9,10 +9,25 @@ use crate::resources::{CpuMax, DEFAULT_CPU_PERIOD_US};
 use crate::units::{self, CpuList, DeviceNumber, Limit, Weight};
 use crate::{v1, v2};
 
+/// Which values [`translate_values`](super::translate_values) takes beyond the parsers' and the kernel's checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Values {
+    /// rein's own commands: a hard memory limit below one page (`memory.max`,
+    /// `memory.limit_in_bytes`), which the kernel rounds down to 0 pages and enforces
+    /// with an OOM kill of every process in the group at once, is refused.
+    #[default]
+    Safe,
+    /// libcgroup's tools (cgset, cgxset): what the kernel takes is written, a memory
+    /// limit of 0 too (libcgroup's own tests write it), in the running version's file.
+    AsKernel,
+}
+
 /// Checks a value written as given (a name of the running mode) before any write, with
 /// the parsers the translations use, so a typo is refused before the group is touched
 /// (the kernel checks it again). Names rein does not know go to the kernel unchecked.
-pub(super) fn check_native(name: &str, value: &str) -> Result<(), String> {
+/// With [`Values::AsKernel`] a memory limit below one page passes (libcgroup's tools
+/// write it).
+pub(super) fn check_native(name: &str, value: &str, values: Values) -> Result<(), String> {
     let in_range = |n: u64, lo: u64, hi: u64, what: &str| {
         if (lo..=hi).contains(&n) { Ok(()) } else { Err(format!("{what} must be between {lo} and {hi}")) }
     };
@@ -20,7 +35,7 @@ pub(super) fn check_native(name: &str, value: &str) -> Result<(), String> {
         // A hard limit below one page is 0 pages to the kernel: an OOM kill at once.
         v1::MEMORY_LIMIT | v2::MEMORY_MAX => {
             match if name == v2::MEMORY_MAX { v2_bytes(value)? } else { v1_bytes(value)? } {
-                Limit::Value(b) if b < 4096 => {
+                Limit::Value(b) if b < 4096 && values == Values::Safe => {
                     Err("below one page (4096 bytes) the kernel rounds it to 0 and would OOM-kill at once".into())
                 }
                 _ => Ok(()),

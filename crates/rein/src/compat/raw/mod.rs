@@ -24,10 +24,11 @@ mod names;
 mod read;
 mod write;
 
+pub use check::Values;
 pub use names::{Dialect, Home, Host, home_of, parse_setting};
 pub(crate) use names::{MEMORY_LIMIT_NAMES, is_memory_max};
 pub use read::{Reader, read};
-pub use write::{RawWrite, Translation, translate};
+pub use write::{RawWrite, Translation, translate, translate_values};
 pub(crate) use write::{controllers_of, field_of, to_model};
 
 #[cfg(test)]
@@ -134,6 +135,29 @@ mod tests {
 
     fn tr(host: &Host, pairs: &[(&str, &str)]) -> Result<Translation> {
         translate(&s(pairs), host, &nothing)
+    }
+
+    #[test]
+    fn libcgroup_values_write_a_sub_page_memory_limit_as_the_kernel_takes_it() {
+        let lcg = |host: &Host, pairs: &[(&str, &str)]| translate_values(&s(pairs), host, &nothing, Values::AsKernel);
+        let raw = |t: Translation| t.raw.iter().map(|w| format!("{}={}", w.file, w.value)).collect::<Vec<_>>();
+        // Native on each host: written as given.
+        assert_eq!(raw(lcg(&v2_host(), &[("memory.max", "0")]).unwrap()), ["memory.max=0"]);
+        assert_eq!(raw(lcg(&hybrid_host(), &[("memory.limit_in_bytes", "0")]).unwrap()), ["memory.limit_in_bytes=0"]);
+        // The other version's name: the running version's file, the model untouched.
+        let t = lcg(&v2_host(), &[("memory.limit_in_bytes", "100")]).unwrap();
+        assert_eq!((raw(t.clone()), t.resources.memory.max), (vec!["memory.max=100".to_string()], None));
+        assert_eq!(raw(lcg(&hybrid_host(), &[("memory.max", "0")]).unwrap()), ["memory.limit_in_bytes=0"]);
+        // A page or more, and negative values, as rein's own translation has them.
+        assert!(lcg(&v2_host(), &[("memory.limit_in_bytes", "4096")]).unwrap().resources.memory.max.is_some());
+        assert!(lcg(&v2_host(), &[("memory.limit_in_bytes", "-10")]).is_err());
+        assert!(lcg(&hybrid_host(), &[("memory.max", "-10")]).is_err());
+        // rein's own commands keep refusing them.
+        for (host, name) in
+            [(v2_host(), "memory.max"), (v2_host(), "memory.limit_in_bytes"), (hybrid_host(), "memory.max")]
+        {
+            assert!(tr(&host, &[(name, "0")]).unwrap_err().to_string().contains("OOM-kill"), "{name}");
+        }
     }
 
     #[test]

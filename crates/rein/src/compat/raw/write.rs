@@ -50,6 +50,16 @@ pub(crate) fn field_of(raw: &RawWrite) -> Option<&'static str> {
     known(&raw.file).and_then(|k| k.field)
 }
 
+/// Sorts `-r` settings into raw writes and model fields for the running host, refusing
+/// what rein's own commands refuse ([`Values::Safe`]).
+pub fn translate(
+    settings: &[(String, String)],
+    host: &Host,
+    current: &dyn Fn(&str) -> Option<String>,
+) -> Result<Translation> {
+    translate_values(settings, host, current, Values::Safe)
+}
+
 /// Sorts `-r` settings into raw writes and model fields for the running host.
 ///
 /// `current` reads the group's present files in the running mode (by their native
@@ -57,10 +67,14 @@ pub(crate) fn field_of(raw: &RawWrite) -> Option<&'static str> {
 /// force; `memory.memsw.limit_in_bytes` alone is relative to the memory limit in
 /// force; a devices rule applies to the rules in force, which it asks for as
 /// `devices.list`). It gives None for a group that does not exist yet.
-pub fn translate(
+///
+/// `values` says whether a value the kernel takes but rein's model refuses (a memory
+/// limit below one page) is refused or written as given.
+pub fn translate_values(
     settings: &[(String, String)],
     host: &Host,
     current: &dyn Fn(&str) -> Option<String>,
+    values: Values,
 ) -> Result<Translation> {
     let mut t = Translation::default();
     let mut seen = BTreeSet::new();
@@ -96,7 +110,8 @@ pub fn translate(
             None => true,
         };
         if native {
-            check_native(name, value).map_err(|reason| Error::invalid(name.as_str(), value.as_str(), reason))?;
+            check_native(name, value, values)
+                .map_err(|reason| Error::invalid(name.as_str(), value.as_str(), reason))?;
             t.raw.push(RawWrite { home, file: name.clone(), value: value.clone() });
             continue;
         }
@@ -120,7 +135,13 @@ pub fn translate(
             v1::MEMORY_LIMIT => {
                 let l = v1_bytes(value).map_err(bad)?;
                 v1_memory = Some(l);
-                r.memory.max = Some(l.map(units::Bytes));
+                match l {
+                    // Below a page the model refuses it: written as given in v2's terms.
+                    Limit::Value(b) if b < 4096 && values == Values::AsKernel => {
+                        t.raw.push(RawWrite { home, file: v2::MEMORY_MAX.into(), value: b.to_string() })
+                    }
+                    _ => r.memory.max = Some(l.map(units::Bytes)),
+                }
             }
             v1::MEMORY_MEMSW_LIMIT => memsw = Some((value.clone(), v1_bytes(value).map_err(bad)?)),
             v1::MEMORY_SOFT_LIMIT => {
@@ -181,7 +202,12 @@ pub fn translate(
                 })
             }
             // v2 names on a v1 home
-            v2::MEMORY_MAX => r.memory.max = Some(v2_bytes(value).map_err(bad)?.map(units::Bytes)),
+            v2::MEMORY_MAX => match v2_bytes(value).map_err(bad)? {
+                Limit::Value(b) if b < 4096 && values == Values::AsKernel => {
+                    t.raw.push(RawWrite { home, file: v1::MEMORY_LIMIT.into(), value: b.to_string() })
+                }
+                l => r.memory.max = Some(l.map(units::Bytes)),
+            },
             v2::MEMORY_SWAP_MAX => r.memory.swap_max = Some(v2_bytes(value).map_err(bad)?.map(units::Bytes)),
             v2::MEMORY_LOW => match v2_bytes(value).map_err(bad)? {
                 Limit::Value(b) => r.memory.low = Some(units::Bytes(b)),
