@@ -32,15 +32,19 @@ fn freeze_stops_and_thaw_resumes() {
     let spec = Spec { resources: Resources::new().memory_max(Bytes::mib(64)), ..Spec::default() };
     let g = Group::create(e.h.clone(), &e.path("f"), &spec).expect("create");
     let pid = spawn_in(&g, &bin("rein-testload").display().to_string(), &["spin", "20"]);
-    std::thread::sleep(Duration::from_millis(200));
-    let t0 = Duration::from_micros(g.stats().unwrap().cpu.usage_usec.expect("cpu usage"));
+    // Freeze a spinner that runs: once it has used 20 ms of CPU (deadline 10 s).
+    let usage = || Duration::from_micros(g.stats().unwrap().cpu.usage_usec.expect("cpu usage"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while usage() < Duration::from_millis(20) {
+        assert!(std::time::Instant::now() < deadline, "the spinner never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     g.freeze(true).expect("freeze");
     assert_eq!(g.stats().unwrap().frozen, Some(true));
     let t1 = Duration::from_micros(g.stats().unwrap().cpu.usage_usec.unwrap());
     std::thread::sleep(Duration::from_millis(300));
     let t2 = Duration::from_micros(g.stats().unwrap().cpu.usage_usec.unwrap());
     assert!(t2 - t1 < Duration::from_millis(5), "a frozen group used {:?} of CPU", t2 - t1);
-    assert!(t1 > t0);
     g.freeze(false).expect("thaw");
     // The thawed spinner runs again: 50 ms of CPU within 5 s, however loaded the host is.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);

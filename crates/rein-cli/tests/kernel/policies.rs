@@ -78,18 +78,18 @@ fn timeout_ends_the_whole_tree_with_124() {
     let Some(e) = env("timeout", ALL) else { return };
     let pids = temp(&e, "pids");
     let script = format!("sleep 60 & echo $! > {p}; (setsid sleep 60 & echo $! >> {p}); sleep 60", p = pids.display());
-    let started = Instant::now();
     let o = e.rein(&["run", "--timeout", "1s", "--report=json", "--", "sh", "-c", &script]);
-    let took = started.elapsed();
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(124), "{err}");
     assert!(err.contains("timed out, exit 124"), "{err}");
     assert!(err.contains("timeout 1.000s: sent SIGTERM to"), "{err}");
-    // SIGTERM ended every process, the daemonized one too: not the 10 s kill, not the sleeps.
-    assert!(took < Duration::from_secs(9), "took {took:?}: {err}");
+    // SIGTERM ended every process, the daemonized one too: not the kill after 10 s (the
+    // enforcer counts it and says so), not the sleeps ending on their own.
+    assert!(!err.contains("killed the group"), "{err}");
     let r = report(&o);
     assert_eq!(r["policy"]["verdict"]["reason"], "timed_out", "{r}");
     assert_eq!(r["policy"]["actions"]["term"], 1, "{r}");
+    assert!(r["policy"]["actions"]["kill"].as_u64().unwrap_or(0) == 0, "{r}");
     for pid in std::fs::read_to_string(&pids).expect("pids").lines() {
         assert!(!alive(pid.trim().parse().expect("pid")), "pid {pid} outlived the timeout");
     }

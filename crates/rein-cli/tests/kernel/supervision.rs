@@ -743,6 +743,8 @@ fn dropping_a_handle_whose_process_cannot_die_returns_after_the_deadline() {
     std::fs::write(stuck.join("freezer.state"), "THAWED").expect("thaw");
     let status = child.wait().expect("wait");
     eprintln!("drop of a handle whose process could not die returned after {took:?}");
-    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(9), "{took:?}");
+    // Gave up at the kill's deadline: waiting for the frozen process would never end, so any
+    // finite bound shows it; 30 s leaves a busy machine room.
+    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(30), "{took:?}");
     assert_eq!(status.signal(), Some(libc::SIGKILL), "killed once thawed");
 }

@@ -242,3 +242,44 @@ pub fn deny_syscalls(cmd: &mut Command, denied: &[(libc::c_long, i32)]) {
     // SAFETY: the closure only calls prctl.
     unsafe { cmd.pre_exec(install) };
 }
+
+/// The kernel enforced a CPU quota of `quota` us per 100 ms period on a group whose
+/// command spun for `wall` us, by its `cpu.stat` counters (v2 `nr_periods`/`nr_throttled`/
+/// `throttled_usec`, v1 the same with `throttled_time`). Holds under any load: a busy
+/// machine gives a spinner less than its quota, never more, so no CPU/wall ratio is
+/// checked, only that usage never exceeded the quota and that the group ran out of it (was
+/// throttled) again and again: [`spin_until_throttled`] spins until it was.
+pub fn assert_quota_enforced(cpu: &serde_json::Value, wall: f64, quota: f64, ctx: &dyn std::fmt::Display) {
+    const PERIOD: f64 = 100_000.0;
+    let num = |k: &str| cpu[k].as_f64().unwrap_or_else(|| panic!("no cpu.{k} in {ctx}"));
+    let (used, periods, throttled, throttled_usec) =
+        (num("usage_usec"), num("nr_periods"), num("nr_throttled"), num("throttled_usec"));
+    // At most the quota per elapsed period, plus the partial periods at either end and the
+    // runtime left from the last refill, plus one period for the per-CPU runtime slices.
+    let cap = quota * (wall / PERIOD + 2.0) + PERIOD;
+    eprintln!(
+        "quota {quota} us: used {used} us of cap {cap} us in {wall} us, throttled in {throttled} of {periods} periods"
+    );
+    assert!(used <= cap, "used {used} us in {wall} us of wall, cap {cap} us: {ctx}");
+    assert!(throttled >= MIN_THROTTLED as f64 && throttled_usec > 0.0, "throttled {throttled} periods: {ctx}");
+}
+
+/// How many periods a quota test waits for the kernel to have throttled its group.
+const MIN_THROTTLED: u64 = 10;
+
+/// Wait (deadline 120 s) until the kernel has throttled `group` in [`MIN_THROTTLED`]
+/// periods and 30 periods (3 s at 100 ms) have elapsed, so the usage cap is tight enough
+/// to tell the quota from a looser one. On an idle machine that is 3 s; on a busy one,
+/// where a spinner seldom reaches its quota, longer.
+pub fn spin_until_throttled(e: &Env, group: &str) {
+    let path = GroupPath::parse(group).expect("path");
+    let done = || {
+        let Ok(g) = rein::Group::open(e.h.clone(), &path) else { return false };
+        let Ok(s) = g.stats() else { return false };
+        s.cpu.nr_throttled.unwrap_or(0) >= MIN_THROTTLED && s.cpu.nr_periods.unwrap_or(0) >= 30
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !done() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
