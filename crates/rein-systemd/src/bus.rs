@@ -622,15 +622,15 @@ impl Bus for DbusBus {
         let (v, r) = zbus::block_on(async {
             let (mut v, mut r) = (None, None);
             poll_fn(|cx| {
-                if v.is_none() {
-                    if let Poll::Ready(out) = version.as_mut().poll(cx) {
-                        v = Some(out);
-                    }
+                if v.is_none()
+                    && let Poll::Ready(out) = version.as_mut().poll(cx)
+                {
+                    v = Some(out);
                 }
-                if r.is_none() {
-                    if let Poll::Ready(out) = root.as_mut().poll(cx) {
-                        r = Some(out);
-                    }
+                if r.is_none()
+                    && let Poll::Ready(out) = root.as_mut().poll(cx)
+                {
+                    r = Some(out);
                 }
                 if v.is_some() && r.is_some() { Poll::Ready(()) } else { Poll::Pending }
             })
