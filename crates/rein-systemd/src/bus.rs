@@ -18,9 +18,7 @@
 //! `JobRemoved` names that job, with a result (`done`, `failed`, `canceled`, `timeout`,
 //! `dependency`, `skipped`). systemd sends JobRemoved to the client that queued the job
 //! without a `Subscribe()` (it tracks job clients on the bus), as systemd-run relies on, so
-//! rein only adds a match rule, before the call, so the signal cannot slip past. On the
-//! system manager's private socket ([`DbusBus::connect_direct`]) there is no bus daemon to
-//! match: systemd sends every signal to each of its direct clients.
+//! rein only adds a match rule, before the call, so the signal cannot slip past.
 //!
 //! # Bounds
 //!
@@ -58,9 +56,6 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(25);
 /// The environment variable that changes [`CALL_TIMEOUT`], as it does for sd-bus clients
 /// (`systemctl`, `systemd-run`): a systemd time span, a bare number being seconds.
 pub const TIMEOUT_ENV: &str = "SYSTEMD_BUS_TIMEOUT";
-
-/// Names the system bus when set (D-Bus's own variable): rein then uses that bus.
-const SYSTEM_BUS_ENV: &str = "DBUS_SYSTEM_BUS_ADDRESS";
 
 const DESTINATION: &str = "org.freedesktop.systemd1";
 const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
@@ -373,45 +368,13 @@ impl DbusBus {
         DbusBus::connect_by(builder, instance, bounds)
     }
 
-    /// [`DbusBus::connect_with`] for a short-lived client such as `rein run`: as root, with
-    /// no `$DBUS_SYSTEM_BUS_ADDRESS` naming another bus, the system manager is reached on its
-    /// own socket (`/run/systemd/private`), as `systemctl` and `systemd-run` reach it: one hop per
-    /// call instead of two through the bus daemon, no Hello, no AddMatch. Where that socket
-    /// refuses (absent, not allowed), the system bus is used. Not for a connection held for
-    /// long: systemd sends every signal to each direct client, and this one reads them all.
-    pub fn connect_direct(instance: Instance, bounds: Bounds) -> Result<DbusBus> {
-        if instance == Instance::System
-            && std::env::var_os(SYSTEM_BUS_ENV).is_none()
-            && rustix::process::geteuid().is_root()
-        {
-            let built = zbus::block_on(async {
-                within(bounds.interrupt.as_deref(), bounds.call, crate::direct::connect(bounds.call)).await
-            });
-            // A refusal (no such socket, not allowed) leaves the bus; a connection, or a wait
-            // cut short, is the outcome.
-            if !matches!(built, Ok(Err(_))) {
-                return DbusBus::connected(built, instance, bounds);
-            }
-        }
-        DbusBus::connect_with(instance, bounds)
-    }
-
     fn connect_by(builder: Builder<'static>, instance: Instance, bounds: Bounds) -> Result<DbusBus> {
-        let built = zbus::block_on(async { within(bounds.interrupt.as_deref(), bounds.call, builder.build()).await });
-        DbusBus::connected(built, instance, bounds)
-    }
-
-    /// The bus of a connection attempt's outcome, or the error saying why there is none.
-    fn connected(
-        built: std::result::Result<zbus::Result<Connection>, Cut>,
-        instance: Instance,
-        bounds: Bounds,
-    ) -> Result<DbusBus> {
         let bus = match instance {
             Instance::System => "system",
             Instance::User => "user",
         };
         let op = format!("connect to the {bus} bus");
+        let built = zbus::block_on(async { within(bounds.interrupt.as_deref(), bounds.call, builder.build()).await });
         let error = |message: String, hint: &str| Error::Manager {
             manager: "systemd".into(),
             op: op.clone(),

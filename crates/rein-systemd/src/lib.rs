@@ -13,9 +13,7 @@
 //!    `rein-run-<pid>.scope`) inside a slice of its own (`rein-rein_run_<pid>.slice`) inside
 //!    `--slice` (default `rein.slice`).
 //! 3. One StartTransientUnit call creates both (the slice as an auxiliary unit), with the
-//!    held pid in `PIDs=`; rein waits for the job's JobRemoved signal ([`bus`]). As root,
-//!    rein talks to the system manager on its private socket, as systemctl does
-//!    ([`DbusBus::connect_direct`]): one hop per call, no bus daemon between.
+//!    held pid in `PIDs=`; rein waits for the job's JobRemoved signal ([`bus`]).
 //! 4. Limits systemd cannot express (the mapping's residual: `memory.oom.group` before
 //!    systemd 253) are written into the scope's own cgroup files, and the limits in force
 //!    are read from the scope's limit files for the report. The command is released.
@@ -59,7 +57,6 @@
 //! delegated (systemd issue 9641); rein refuses it, naming the controller.
 #![deny(missing_docs)]
 pub mod bus;
-mod direct;
 // A fake D-Bus peer for tests: it decodes the messages it reads with zbus's unsafe
 // Message::from_bytes (the bytes are a whole message zbus itself wrote).
 #[cfg(test)]

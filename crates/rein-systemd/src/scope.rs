@@ -200,16 +200,14 @@ impl Systemd<DbusBus> {
     }
 
     /// Connects with `bounds` for every wait on the manager (`rein run` passes its
-    /// supervisor's interrupt, so that a ^C ends a wait on a wedged manager). As root, to
-    /// the system manager's own socket where it can ([`DbusBus::connect_direct`]): this
-    /// driver lives for one command.
+    /// supervisor's interrupt, so that a ^C ends a wait on a wedged manager).
     pub fn connect_with(
         instance: Instance,
         h: Arc<Hierarchy>,
         options: ScopeOptions,
         bounds: Bounds,
     ) -> Result<Systemd<DbusBus>> {
-        Systemd::new(DbusBus::connect_direct(instance, bounds)?, h, options)
+        Systemd::new(DbusBus::connect_with(instance, bounds)?, h, options)
     }
 }
 
