@@ -1,4 +1,5 @@
-/* scripts/floor.c: the kernel's floor under `rein run` and `rein exec` on a hybrid host.
+/* scripts/floor.c: the kernel's floor under `rein run` and `rein exec`, on a hybrid host
+ * and on a pure cgroup v2 one.
  *
  * scripts/bench builds this (cc -O2) and runs it beside rein and its peers. It does the
  * cgroup work of one command with nothing else around it: no argument parsing, no
@@ -13,6 +14,11 @@
  *                       v1 cgroup.procs files and execs /bin/true; wait; rmdir the three.
  *   floor exec GROUP    like `rein exec GROUP -- /bin/true` (a group in cgroup2, cpu and
  *                       memory): write our pid into its three cgroup.procs, exec /bin/true.
+ *   floor run-v2 PARENT, floor exec-v2 GROUP
+ *                       the same on a pure v2 host (cgroup2 at /sys/fs/cgroup, memory and
+ *                       cpu enabled in PARENT's cgroup.subtree_control): mkdir one group,
+ *                       write memory.max and cpu.max, clone3 into it, wait, rmdir; and one
+ *                       cgroup.procs write before the exec.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -48,7 +54,7 @@ struct clone_args_v2 {
 
 int main(int argc, char **argv) {
     if (argc != 3) {
-        fprintf(stderr, "usage: floor run PARENT | floor exec GROUP\n");
+        fprintf(stderr, "usage: floor run|run-v2 PARENT | floor exec|exec-v2 GROUP\n");
         return 2;
     }
     char *const true_argv[] = {"/bin/true", NULL};
@@ -62,14 +68,28 @@ int main(int argc, char **argv) {
         execv(true_argv[0], true_argv);
         die("execv");
     }
-    if (strcmp(argv[1], "run") != 0) return 2;
-    for (int i = 0; i < 3; i++) {
-        snprintf(dirs[i], sizeof dirs[i], "%s/%s/floor-%d", roots[i], argv[2], getpid());
+    if (strcmp(argv[1], "exec-v2") == 0) {
+        snprintf(pid, sizeof pid, "%d", getpid());
+        snprintf(dirs[0], sizeof dirs[0], "/sys/fs/cgroup/%s", argv[2]);
+        put(dirs[0], "cgroup.procs", pid);
+        execv(true_argv[0], true_argv);
+        die("execv");
+    }
+    int v2 = strcmp(argv[1], "run-v2") == 0;
+    if (!v2 && strcmp(argv[1], "run") != 0) return 2;
+    int n = v2 ? 1 : 3;
+    for (int i = 0; i < n; i++) {
+        snprintf(dirs[i], sizeof dirs[i], "%s/%s/floor-%d", v2 ? "/sys/fs/cgroup" : roots[i], argv[2], getpid());
         if (mkdir(dirs[i], 0755) < 0) die(dirs[i]);
     }
-    put(dirs[1], "cpu.cfs_period_us", "100000");
-    put(dirs[1], "cpu.cfs_quota_us", "50000");
-    put(dirs[2], "memory.limit_in_bytes", "268435456");
+    if (v2) {
+        put(dirs[0], "memory.max", "268435456");
+        put(dirs[0], "cpu.max", "50000 100000");
+    } else {
+        put(dirs[1], "cpu.cfs_period_us", "100000");
+        put(dirs[1], "cpu.cfs_quota_us", "50000");
+        put(dirs[2], "memory.limit_in_bytes", "268435456");
+    }
     int cg = open(dirs[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (cg < 0) die(dirs[0]);
     struct clone_args_v2 args = {.flags = 0x200000000ULL /* CLONE_INTO_CGROUP */, .exit_signal = SIGCHLD,
@@ -77,16 +97,18 @@ int main(int argc, char **argv) {
     long child = syscall(SYS_clone3, &args, sizeof args);
     if (child < 0) die("clone3");
     if (child == 0) {
-        snprintf(pid, sizeof pid, "%d", getpid());
-        put(dirs[1], "cgroup.procs", pid);
-        put(dirs[2], "cgroup.procs", pid);
+        if (!v2) {
+            snprintf(pid, sizeof pid, "%d", getpid());
+            put(dirs[1], "cgroup.procs", pid);
+            put(dirs[2], "cgroup.procs", pid);
+        }
         execv(true_argv[0], true_argv);
         _exit(127);
     }
     int status;
     if (waitpid((pid_t)child, &status, 0) < 0) die("waitpid");
     close(cg);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < n; i++)
         if (rmdir(dirs[i]) < 0) die(dirs[i]);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

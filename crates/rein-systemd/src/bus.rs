@@ -166,6 +166,12 @@ pub trait Bus {
     /// `/user.slice/user-1000.slice/user@1000.service` for a user's.
     fn control_group(&self) -> Result<String>;
 
+    /// [`Bus::version`] and [`Bus::control_group`] together: [`DbusBus`] sends both
+    /// questions before it waits for the first answer.
+    fn facts(&self) -> Result<(String, String)> {
+        Ok((self.version()?, self.control_group()?))
+    }
+
     /// StartTransientUnit(`name`, "fail", `properties`, `aux`), then waits for the job.
     /// On failure, says what the call left ([`Left`]).
     fn start_transient(
@@ -568,6 +574,35 @@ impl Bus for DbusBus {
     fn control_group(&self) -> Result<String> {
         self.wait(self.bounds.call, self.manager_property("ControlGroup"))
             .map_err(|f| self.fail_error("read its control group".into(), f, false))
+    }
+
+    fn facts(&self) -> Result<(String, String)> {
+        let mut version =
+            pin!(within(self.bounds.interrupt.as_deref(), self.bounds.call, self.manager_property("Version")));
+        let mut root =
+            pin!(within(self.bounds.interrupt.as_deref(), self.bounds.call, self.manager_property("ControlGroup")));
+        // Both calls go out on the first poll; then each answer is awaited.
+        let (v, r) = zbus::block_on(async {
+            let (mut v, mut r) = (None, None);
+            poll_fn(|cx| {
+                if v.is_none()
+                    && let Poll::Ready(out) = version.as_mut().poll(cx)
+                {
+                    v = Some(out);
+                }
+                if r.is_none()
+                    && let Poll::Ready(out) = root.as_mut().poll(cx)
+                {
+                    r = Some(out);
+                }
+                if v.is_some() && r.is_some() { Poll::Ready(()) } else { Poll::Pending }
+            })
+            .await;
+            (v.expect("polled to the end"), r.expect("polled to the end"))
+        });
+        let version = step(v).map_err(|f| self.fail_error("read its version".into(), f, false))?;
+        let root = step(r).map_err(|f| self.fail_error("read its control group".into(), f, false))?;
+        Ok((version, root))
     }
 
     fn start_transient(

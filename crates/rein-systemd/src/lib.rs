@@ -15,11 +15,14 @@
 //! 3. One StartTransientUnit call creates both (the slice as an auxiliary unit), with the
 //!    held pid in `PIDs=`; rein waits for the job's JobRemoved signal ([`bus`]).
 //! 4. Limits systemd cannot express (the mapping's residual: `memory.oom.group` before
-//!    systemd 253) are written into the scope's own cgroup files. The command is released.
+//!    systemd 253) are written into the scope's own cgroup files, and the limits in force
+//!    are read from the scope's limit files for the report. The command is released.
 //! 5. When it exits, rein kills what it left in the scope. systemd removes a scope's cgroup
-//!    as soon as it is empty, so the final accounting is read from the per-run slice, which
-//!    outlives it: cgroup v2 keeps a removed child's CPU time, OOM kills and IO in its
-//!    parent, and the slice's peaks are the scope's (it holds nothing else).
+//!    as soon as it is empty (a zombie does not keep it populated: the kernel unlinks a
+//!    task from its cgroup at exit, not when it is reaped), so the final accounting is
+//!    read from the per-run slice, which outlives it: cgroup v2 keeps a removed child's
+//!    CPU time, OOM kills and IO in its parent, and the slice's peaks are the scope's (it
+//!    holds nothing else).
 //! 6. rein stops the slice and waits until both units are gone.
 //!
 //! # Choosing the driver

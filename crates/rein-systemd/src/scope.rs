@@ -257,14 +257,13 @@ fn taken_error(plan: &TransientPlan, says: &str, instance: Instance) -> Error {
 impl<B: Bus + Send + Sync + 'static> Systemd<B> {
     /// A driver over `bus` for groups in `h`: reads the manager's version and root cgroup.
     pub fn new(bus: B, h: Arc<Hierarchy>, options: ScopeOptions) -> Result<Systemd<B>> {
-        let version_text = bus.version()?;
+        let (version_text, root) = bus.facts()?;
         let version = properties::parse_version(&version_text).ok_or_else(|| Error::Manager {
             manager: "systemd".into(),
             op: "read its version".into(),
             message: format!("cannot parse version '{version_text}'"),
             hint: None,
         })?;
-        let root = bus.control_group()?;
         let bus = Arc::new(bus);
         let slices = SliceDriver::from_shared(bus.clone(), h.clone(), version, &root, names::DEFAULT_SLICE)?;
         Ok(Systemd { bus, h, slices, version_text, version, root, options })
@@ -478,7 +477,7 @@ impl<B: Bus> SystemdUnit<B> {
         if let Some(frozen) = plan.freeze {
             bus.freeze(&plan.scope, frozen).map_err(fail)?;
         }
-        let limits = group.stats().map_err(fail)?;
+        let limits = limits_in_force(h, &group).map_err(fail)?;
         Ok(SystemdUnit { bus, plan, group, h: h.clone(), version, limits, removed: false })
     }
 
@@ -490,6 +489,36 @@ impl<B: Bus> SystemdUnit<B> {
     fn scope_exists(&self) -> bool {
         self.h.unified().is_some_and(|u| u.mount.exists(self.group.path()))
     }
+}
+
+/// The limits in force in `group` (the scope), for the report: only the limit files
+/// (`cpu.max`, `memory.max`, `memory.high`, `memory.swap.max`, `pids.max`), read once
+/// right after creation; the accounting itself comes from the per-run slice at the end.
+fn limits_in_force(h: &Hierarchy, group: &Group) -> Result<Stats> {
+    use rein::cgroupfs::FileSource;
+    use rein::stats::{Field, Fields};
+    /// A directory that answers only `files`: the other files of a stats read are absent.
+    struct Only<'a> {
+        dir: rein::cgroupfs::GroupDir,
+        files: &'a [&'static str],
+    }
+    impl FileSource for Only<'_> {
+        fn read_opt(&self, file: &str) -> Result<Option<String>> {
+            if self.files.contains(&file) { self.dir.read_opt(file) } else { Ok(None) }
+        }
+    }
+    let mut s = Stats::default();
+    let (Some(u), Some(node)) = (h.unified(), group.nodes().iter().find(|n| n.place == rein::hierarchy::Place::V2))
+    else {
+        return Ok(s);
+    };
+    let files = rein::backend::stat_files(
+        rein::backend::Version::V2,
+        Fields::of(&[Field::CpuMax, Field::MemoryMax, Field::MemoryHigh, Field::MemorySwapMax, Field::PidsMax]),
+    );
+    let dir = Only { dir: u.mount.group_dir(group.path())?, files: &files };
+    rein::backend::read_stats(rein::backend::Version::V2, &dir, &node.controllers, &mut s)?;
+    Ok(s)
 }
 
 impl<B: Bus> Drop for SystemdUnit<B> {
