@@ -513,6 +513,14 @@ impl GroupDir {
     }
 }
 
+/// Opens interface file `file` of the group directory `dir` for reading, by name alone
+/// (one path component, `O_NOFOLLOW`, never created), as [`GroupDir::open`] does: for
+/// callers that keep a group's directory open themselves ([`crate::tree::Tree`]).
+pub(crate) fn open_beside(dir: BorrowedFd<'_>, file: &str) -> std::result::Result<OwnedFd, Errno> {
+    check_file_name(file).map_err(|_| Errno::INVAL)?;
+    rustix::fs::openat(dir, file, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+}
+
 /// Reads a file to its end (until read(2) returns 0).
 ///
 /// A short read is not the end of an interface file: the kernel's seq_file hands out at
