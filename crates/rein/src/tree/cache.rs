@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use rustix::fs::OFlags;
 
 use crate::backend::{Version, stat_files};
-use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, open_beside, read_all, reread_all};
+use crate::cgroupfs::{FileSource, GroupDir, GroupPath, Mount, open_beside, read_record};
 use crate::error::{Error, Result};
 use crate::stats::Fields;
 
@@ -219,7 +219,7 @@ impl FileSource for Cached<'_> {
         let mut kept = self.files.lock();
         let open = self.budget.open;
         match kept.slots.get(file) {
-            Some(Slot::Open(fd)) => match reread_all(fd) {
+            Some(Slot::Open(fd)) => match read_record(fd, true) {
                 Ok(bytes) => return text(file, bytes),
                 // ENODEV: the group was removed (a new one may have its name: open again).
                 Err(_) => {
@@ -232,7 +232,7 @@ impl FileSource for Cached<'_> {
         }
         let Some(fd) = self.open(&mut kept, file) else { return self.missing(&mut kept.slots, file) };
         // EOPNOTSUPP: pressure files of a group whose cgroup.pressure is 0.
-        let Ok(bytes) = read_all(&fd) else { return self.missing(&mut kept.slots, file) };
+        let Ok(bytes) = read_record(&fd, false) else { return self.missing(&mut kept.slots, file) };
         let max = self.budget.max;
         if open.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).is_ok() {
             kept.slots.insert(file.to_string(), Slot::Open(fd));
