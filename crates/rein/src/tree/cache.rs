@@ -334,6 +334,30 @@ mod tests {
     }
 
     #[test]
+    fn policy_actions_are_read_from_the_kept_directory() {
+        let fake = FakeTree::new(Layout::V2);
+        fake.group("g");
+        let set = rustix::fs::setxattr(
+            fake.path().join("g"),
+            crate::ledger::XATTR,
+            b"freeze=2 thaw=1",
+            rustix::fs::XattrFlags::empty(),
+        );
+        if set.is_err() {
+            eprintln!("skipped: the temporary directory's filesystem has no user xattrs ({set:?})");
+            return;
+        }
+        let path = GroupPath::parse("g").unwrap();
+        let direct = crate::Group::open(fake.hierarchy(), &path).unwrap().stats().unwrap();
+        let mut tree = Tree::new(fake.hierarchy(), &GroupPath::root(), all()).unwrap();
+        assert!(tree.open_dirs > 0);
+        let s = tree.sample();
+        let actions = s.groups[0].stats.policy_actions.clone().unwrap();
+        assert_eq!(actions.get("freeze"), Some(&2));
+        assert_eq!(s.groups[0].stats, direct);
+    }
+
+    #[test]
     fn the_default_budget_is_bounded() {
         let o = TreeOptions::default();
         assert!(o.max_open_files <= DEFAULT_MAX_OPEN_FILES && o.max_open_files <= open_file_budget());
