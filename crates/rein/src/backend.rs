@@ -165,6 +165,12 @@ pub(crate) fn v2_network(
     Ok(v2::network::read(m, path)?.map(|(c, n)| (v2::network::from_config(&c), v2::network::stats(&n))))
 }
 
+/// The network counters of rein's programs on the cgroup2 group whose directory `dir`
+/// (opened for reading) the caller holds: [`v2_network`]'s figures without the lookup.
+pub(crate) fn v2_network_stats_at(dir: std::os::fd::BorrowedFd<'_>) -> Result<Option<crate::stats::NetStats>> {
+    Ok(crate::bpf::net_program::read(dir)?.map(|(_, n)| v2::network::stats(&n)))
+}
+
 /// How this host controls device access, for `rein check` and errors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceControl {

@@ -33,6 +33,16 @@ pub fn read(m: &Mount, g: &GroupPath) -> BTreeMap<String, u64> {
     m.get_xattr(g, XATTR).ok().flatten().map(|t| parse(&t)).unwrap_or_default()
 }
 
+/// The actions counted on a group whose directory `dir` the caller holds open (a
+/// [`crate::tree::Tree`]); like [`read`], empty when none or unreadable.
+pub(crate) fn read_at(dir: std::os::fd::BorrowedFd<'_>) -> BTreeMap<String, u64> {
+    let mut buf = [0u8; 1024];
+    match rustix::fs::fgetxattr(dir, XATTR, &mut buf[..]) {
+        Ok(n) => parse(&String::from_utf8_lossy(&buf[..n])),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
 /// Counts one more `action` on the group at `g` of mount `m`.
 pub(crate) fn bump(m: &Mount, g: &GroupPath, action: &str) -> Result<()> {
     let mut counts = m.get_xattr(g, XATTR)?.map(|t| parse(&t)).unwrap_or_default();

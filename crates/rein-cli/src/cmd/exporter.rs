@@ -158,6 +158,7 @@ mod serve {
 pub mod metrics {
     //! The metric families: names, help, units, types, and how each comes from [`Stats`].
 
+    use std::borrow::Cow;
     use std::time::Duration;
 
     use prometheus_client::collector::Collector;
@@ -187,8 +188,9 @@ pub mod metrics {
         Value::Real(usec as f64 / 1e6)
     }
 
-    /// Extra label of a family beside `group`.
-    type Extra = Option<(&'static str, String)>;
+    /// Extra label of a family beside `group` (a borrowed value where it is a constant:
+    /// a scrape writes some 20,000 series, and allocates per group, not per series).
+    type Extra = Option<(&'static str, Cow<'static, str>)>;
 
     /// One metric family: name (without unit and `_total`), help, unit, type, the figures
     /// it is made of, values.
@@ -465,8 +467,8 @@ pub mod metrics {
                 reads: Field::Network.into(),
                 values: |s, o| {
                     if let Some(n) = s.network {
-                        o.push((Some(("direction", "egress".to_string())), Count(n.tx_dropped)));
-                        o.push((Some(("direction", "ingress".to_string())), Count(n.rx_dropped)));
+                        o.push((Some(("direction", Cow::Borrowed("egress"))), Count(n.tx_dropped)));
+                        o.push((Some(("direction", Cow::Borrowed("ingress"))), Count(n.rx_dropped)));
                     }
                 },
             },
@@ -494,7 +496,7 @@ pub mod metrics {
                 reads: Field::PolicyActions.into(),
                 values: |s, o| {
                     for (action, n) in s.policy_actions.iter().flatten() {
-                        o.push((Some(("action", action.clone())), Count(*n)));
+                        o.push((Some(("action", Cow::Owned(action.clone()))), Count(*n)));
                     }
                 },
             },
@@ -520,7 +522,7 @@ pub mod metrics {
     fn io(s: &Stats, o: &mut Vec<(Extra, Value)>, f: fn(&rein::stats::IoDeviceStats) -> Option<u64>) {
         for d in s.io.iter().flatten() {
             if let Some(v) = f(d) {
-                o.push((Some(("device", d.device.to_string())), Value::Count(v)));
+                o.push((Some(("device", Cow::Owned(d.device.to_string()))), Value::Count(v)));
             }
         }
     }
@@ -530,7 +532,7 @@ pub mod metrics {
         for (resource, r) in [("cpu", p.cpu), ("memory", p.memory), ("io", p.io)] {
             let line = r.and_then(|r| if full { r.full } else { Some(r.some) });
             if let Some(l) = line {
-                o.push((Some(("resource", resource.to_string())), secs(l.total_usec)));
+                o.push((Some(("resource", Cow::Borrowed(resource))), secs(l.total_usec)));
             }
         }
     }
@@ -575,11 +577,11 @@ pub mod metrics {
                 }
                 let ty = if fam.counter { MetricType::Counter } else { MetricType::Gauge };
                 let mut metric = encoder.encode_descriptor(fam.name, fam.help, fam.unit.as_ref(), ty)?;
-                for (path, extra, v) in samples {
-                    let mut labels = vec![("group", path.to_string())];
-                    labels.extend(extra);
+                for (path, extra, v) in &samples {
+                    let pair = [("group", *path), extra.as_ref().map_or(("", ""), |(k, v)| (*k, v.as_ref()))];
+                    let labels: &[(&str, &str)] = if extra.is_some() { &pair } else { &pair[..1] };
                     let mut family = metric.encode_family(&labels)?;
-                    encode_value(&mut family, fam.counter, v)?;
+                    encode_value(&mut family, fam.counter, *v)?;
                 }
             }
             let meta: [(&str, &str, Option<Unit>, Value); 5] = [

@@ -632,6 +632,14 @@ impl GroupDir {
     }
 }
 
+/// Opens interface file `file` of the group directory `dir` for reading, by name alone
+/// (one path component, `O_NOFOLLOW`, never created), as [`GroupDir::open`] does: for
+/// callers that keep a group's directory open themselves ([`crate::tree::Tree`]).
+pub(crate) fn open_beside(dir: BorrowedFd<'_>, file: &str) -> std::result::Result<OwnedFd, Errno> {
+    check_file_name(file).map_err(|_| Errno::INVAL)?;
+    rustix::fs::openat(dir, file, OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::empty())
+}
+
 /// Reads a file to its end (until read(2) returns 0).
 ///
 /// A short read is not the end of an interface file: the kernel's seq_file hands out at
@@ -640,18 +648,25 @@ impl GroupDir {
 /// of about 4 KiB. Taking the first short read as the end showed 1,365 of a group's 1,601
 /// processes. The extra read(2) that returns 0 costs well under a microsecond.
 pub(crate) fn read_all(fd: &OwnedFd) -> std::result::Result<Vec<u8>, Errno> {
-    read_whole(fd, false)
+    read_whole(fd, false, false)
 }
 
-/// Reads a kept-open interface file again, whole, with `pread` from offset 0: the
-/// kernel's seq_file makes the text afresh at offset 0 (and continues from where it
-/// stopped at the offset it reached), so an open file is re-read without the open
-/// (12-25 us) that dominates reading a file (a `pread` is ~1.2 us).
-pub(crate) fn reread_all(fd: &OwnedFd) -> std::result::Result<Vec<u8>, Errno> {
-    read_whole(fd, true)
+/// Reads an accounting file whole, ending at the first read(2) that returns less than
+/// it was offered. With `again`, a kept-open file is read again with `pread` from offset
+/// 0: the kernel's seq_file makes the text afresh at offset 0, so an open file is re-read
+/// without the open (12-25 us) that dominates reading a file (a `pread` is ~1.2 us).
+///
+/// That is the end for a file the kernel makes as one record: every accounting file
+/// rein reads (a cgroup interface file with a `seq_show` and no `seq_start`; the kernel's
+/// seq_file then hands out the whole record, growing its buffer as needed, and a short
+/// read means no record follows). Not for `cgroup.procs`, `cgroup.threads` or v1 `tasks`,
+/// which come in records of a page ([`read_all`]). It saves the read(2) that would
+/// return 0: with ~20 files per group, a scrape of 1,000 groups makes 20,000 fewer calls.
+pub(crate) fn read_record(fd: &OwnedFd, again: bool) -> std::result::Result<Vec<u8>, Errno> {
+    read_whole(fd, again, true)
 }
 
-fn read_whole(fd: &OwnedFd, from_start: bool) -> std::result::Result<Vec<u8>, Errno> {
+fn read_whole(fd: &OwnedFd, from_start: bool, one_record: bool) -> std::result::Result<Vec<u8>, Errno> {
     // Read straight into spare capacity (no zeroed bounce buffer).
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     loop {
@@ -659,6 +674,7 @@ fn read_whole(fd: &OwnedFd, from_start: bool) -> std::result::Result<Vec<u8>, Er
             buf.reserve(buf.capacity());
         }
         let offset = buf.len() as u64;
+        let offered = buf.capacity() - buf.len();
         let got = if from_start {
             rustix::io::pread(fd, rustix::buffer::spare_capacity(&mut buf), offset)
         } else {
@@ -666,6 +682,7 @@ fn read_whole(fd: &OwnedFd, from_start: bool) -> std::result::Result<Vec<u8>, Er
         };
         match got {
             Ok(0) => return Ok(buf),
+            Ok(n) if one_record && n < offered => return Ok(buf),
             Ok(_) => {}
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),
@@ -953,6 +970,20 @@ mod tests {
         let text = read_all(&r).unwrap();
         writer.join().unwrap();
         assert_eq!(text, b"101\n102\n103\n");
+    }
+
+    #[test]
+    fn a_record_is_read_whole_first_and_again() {
+        // Longer than the first read offers (1 KiB), so it takes several reads; the last
+        // one is short and ends it.
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = (0..600).map(|i| format!("{i}\n")).collect();
+        std::fs::write(dir.path().join("io.stat"), &text).unwrap();
+        let fd = rustix::fs::open(dir.path().join("io.stat"), OFlags::RDONLY, Mode::empty()).unwrap();
+        assert_eq!(read_record(&fd, false).unwrap(), text.as_bytes());
+        assert_eq!(read_record(&fd, true).unwrap(), text.as_bytes(), "again, from offset 0");
+        std::fs::write(dir.path().join("io.stat"), "8:0 rbytes=1\n").unwrap();
+        assert_eq!(read_record(&fd, true).unwrap(), b"8:0 rbytes=1\n");
     }
 
     #[test]

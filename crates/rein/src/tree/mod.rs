@@ -168,6 +168,9 @@ pub struct Tree {
     /// The subtree's root lies in rein's part of the tree (see [`Scope::Own`]).
     inherited_own: bool,
     open_files: AtomicUsize,
+    /// Group directories kept open, and the most that may be (see `cache.rs`).
+    open_dirs: usize,
+    max_open_dirs: usize,
     needs_rescan: bool,
 }
 
@@ -219,6 +222,8 @@ impl Tree {
             None
         };
         let controllers = places(&h).into_iter().collect();
+        // Directories are kept open with the descriptors the files leave.
+        let max_open_dirs = cache::open_file_budget().saturating_sub(options.max_open_files);
         let mut tree = Tree {
             h,
             subtree: subtree.clone(),
@@ -229,6 +234,8 @@ impl Tree {
             unnamed: BTreeSet::new(),
             inherited_own: false,
             open_files: AtomicUsize::new(0),
+            open_dirs: 0,
+            max_open_dirs,
             needs_rescan: false,
         };
         tree.rescan();
@@ -332,8 +339,17 @@ impl Tree {
         }
         seen.insert((place, group.clone()));
         let entry = self.groups.entry(group.clone()).or_default();
-        entry.dirs.entry(place).or_default().marked = marked;
-        let Ok(mut listing) = rustix::fs::Dir::new(dir) else { return };
+        let d = entry.dirs.entry(place).or_default();
+        d.marked = marked;
+        let listing = rustix::fs::Dir::read_from(&dir);
+        // Kept for reading the group's files (a fresh descriptor replaces an older one).
+        if d.files.has_dir() {
+            d.files.set_dir(Some(dir));
+        } else if self.open_dirs < self.max_open_dirs {
+            d.files.set_dir(Some(dir));
+            self.open_dirs += 1;
+        }
+        let Ok(mut listing) = listing else { return };
         let mut children = Vec::new();
         while let Some(Ok(e)) = listing.read() {
             let name = e.file_name().to_string_lossy();
@@ -370,6 +386,7 @@ impl Tree {
     fn settle(&mut self) {
         self.groups.retain(|_, e| !e.dirs.is_empty());
         let mut open = 0;
+        let mut dirs = 0;
         for e in self.groups.values_mut() {
             e.nodes = e
                 .dirs
@@ -377,8 +394,10 @@ impl Tree {
                 .map(|p| Node { place: *p, controllers: self.controllers.get(p).cloned().unwrap_or_default() })
                 .collect();
             open += e.dirs.values().map(|d| d.files.open_count()).sum::<usize>();
+            dirs += e.dirs.values().filter(|d| d.files.has_dir()).count();
         }
         self.open_files.store(open, Ordering::Relaxed);
+        self.open_dirs = dirs;
     }
 
     /// Applies what inotify reported since the last call; true if anything changed.
@@ -515,8 +534,12 @@ impl Tree {
             // Network counters live in the map of rein's programs: asked for by field.
             let net_wanted = set.is_none_or(|i| sets[i].0.contains(crate::stats::Field::Network));
             if let (Ok(s), true, Some(u)) = (&mut stats, net_wanted, self.h.unified()) {
-                if e.nodes.iter().any(|n| n.place == Place::V2) {
-                    if let Ok(Some((_, net))) = crate::backend::v2_network(&u.mount, path) {
+                if let Some(d) = e.dirs.get(&Place::V2) {
+                    let net = d.files.with_dir(|fd| match fd {
+                        Some(fd) => crate::backend::v2_network_stats_at(fd),
+                        None => crate::backend::v2_network(&u.mount, path).map(|n| n.map(|(_, net)| net)),
+                    });
+                    if let Ok(Some(net)) = net {
                         s.network = Some(net);
                     }
                 }
@@ -526,7 +549,10 @@ impl Tree {
             if let (Ok(s), true) = (&mut stats, actions_wanted) {
                 let home = e.nodes.iter().find(|n| n.place == Place::V2).or_else(|| e.nodes.first());
                 if let Some(n) = home {
-                    let actions = crate::ledger::read(n.place.mount(&self.h), path);
+                    let actions = e.dirs[&n.place].files.with_dir(|fd| match fd {
+                        Some(fd) => crate::ledger::read_at(fd),
+                        None => crate::ledger::read(n.place.mount(&self.h), path),
+                    });
                     s.policy_actions = (!actions.is_empty()).then_some(actions);
                 }
             }
