@@ -60,6 +60,13 @@ mod serve {
 
     use super::metrics;
 
+    /// The exporter's default for `--max-open-files`: twice a tree's default
+    /// ([`rein::tree::DEFAULT_MAX_OPEN_FILES`], what `rein top` keeps). A service that
+    /// Prometheus waits on every 15 s is where kept files pay: each 1,000 more saves ~5.5 ms
+    /// of CPU a scrape over 1,000 groups and holds ~4.3 MiB of kernel memory
+    /// (docs/TOP-AND-METRICS.md, docs/BENCHMARKS.md).
+    const MAX_OPEN_FILES: usize = 2 * rein::tree::DEFAULT_MAX_OPEN_FILES;
+
     const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
     fn header(name: &str, value: &str) -> Header {
@@ -77,6 +84,7 @@ mod serve {
         // Up to 4 threads read the groups: a scrape's time is kernel time per file, and
         // Prometheus waits for it (the CPU it costs is the same).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+        let max_open_files = Some(max_open_files.unwrap_or(MAX_OPEN_FILES));
         let mut tree = crate::cmd::sampling::open_tree(h, subtree, all, threads, max_open_files)?;
         let fields = metrics::fields();
         // The first reading opens every file; do it before the first scrape waits for it.
