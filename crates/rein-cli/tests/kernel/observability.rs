@@ -310,10 +310,12 @@ fn stat_json_has_the_same_keys_in_every_mode() {
         assert_eq!(keys(&v["pressure"]), set(&["cpu", "memory", "io"]), "{v}");
         assert!(v["populated"].is_boolean(), "{v}");
     }
-    // CPU% from usage deltas: absent in the first sample, then close to the 50% quota.
+    // CPU% from usage deltas: absent in the first sample, then what the spinner got, which
+    // the 50% quota caps (a period of slack) however idle the machine is; how much less it
+    // gets depends on how busy the machine is, so the low side asks only that it ran.
     assert!(lines[0].get("cpu_percent").is_none(), "{}", lines[0]);
     let pct = lines[2]["cpu_percent"].as_f64().unwrap_or_else(|| panic!("no cpu_percent: {}", lines[2]));
-    assert!((30.0..=65.0).contains(&pct), "spin under a 50% quota showed {pct}%");
+    assert!(pct > 0.5 && pct <= 65.0, "spin under a 50% quota showed {pct}%");
 
     // rein run --report=json carries the same accounting.
     let out = e.rein(&["run", "--memory", "64M", "--cpu", "50%", "--pids", "20", "--report=json", "--", "true"]);
