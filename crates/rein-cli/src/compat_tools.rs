@@ -1244,7 +1244,7 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
         bail!(Verbatim(format!("cgroup change of group failed: {}", e.detail), e.status));
     }
     if replace_idle {
-        replace_idle_process(&h)?;
+        replace_idle_process(&h, std::process::id()).map_err(|w| Verbatim(w, EXIT_EXEC_FAILED))?;
     }
     // As libcgroup's cgexec: "exec failed:REASON", status 255 (its -1).
     use std::os::unix::process::CommandExt;
@@ -1255,29 +1255,71 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
     bail!(Verbatim(format!("exec failed:{reason} ('{}')", program.to_string_lossy()), EXIT_EXEC_FAILED))
 }
 
-/// `cgexec -r`: once this process is in the scope, the placeholder `cgcreate -c` left
-/// there ([`libcgroup::IDLE_PROCESS`], by its argv\[0\], as libcgroup finds it) is sent
-/// SIGTERM; without one, libcgroup's words and its status (255), and the command does
-/// not run. The scope is the cgroup2 group of this process (`0::` in /proc/self/cgroup)
-/// whose path names a slice and a scope.
-fn replace_idle_process(h: &Hierarchy) -> anyhow::Result<()> {
-    let failed = || anyhow::Error::new(Verbatim("Failed to find idle_thread task".into(), EXIT_EXEC_FAILED));
-    let own = std::fs::read_to_string("/proc/self/cgroup").context("cannot read /proc/self/cgroup")?;
-    let path = own.lines().find_map(|l| l.strip_prefix("0::")).ok_or_else(failed)?;
+/// `-r` of cgexec and cgclassify: once process `pid` is in the scope, the placeholder
+/// `cgcreate -c` left there ([`libcgroup::IDLE_PROCESS`], by its argv\[0\], as libcgroup
+/// finds it) is sent SIGTERM. The scope is the cgroup2 group of `pid` (`0::` in
+/// /proc/PID/cgroup) whose path names a slice and a scope. Err: libcgroup's words (no
+/// placeholder there, or it could not be signalled).
+fn replace_idle_process(h: &Hierarchy, pid: u32) -> Result<(), String> {
+    let failed = || "Failed to find idle_thread task".to_string();
+    let path = rein::hierarchy::cgroup_v2_of(pid).ok_or_else(failed)?;
     if !(path.contains(".scope") && path.contains(".slice")) {
         return Err(failed());
     }
-    let group = GroupPath::parse(path).map_err(|_| failed())?;
+    let group = GroupPath::parse(&path).map_err(|_| failed())?;
     let u = h.unified().ok_or_else(failed)?;
     let procs = u.mount.read(&group, "cgroup.procs").map_err(|_| failed())?;
     let idle = procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()).find(|p| {
         std::fs::read(format!("/proc/{p}/cmdline"))
             .is_ok_and(|c| c.split(|b| *b == 0).next() == Some(libcgroup::IDLE_PROCESS.as_bytes()))
     });
-    let pid = idle.and_then(rustix::process::Pid::from_raw).ok_or_else(failed)?;
-    rustix::process::kill_process(pid, rustix::process::Signal::TERM)
-        .with_context(|| format!("Failed to kill pid {}", pid.as_raw_nonzero()))?;
-    Ok(())
+    let idle = idle.and_then(rustix::process::Pid::from_raw).ok_or_else(failed)?;
+    rustix::process::kill_process(idle, rustix::process::Signal::TERM).map_err(|e| {
+        let reason = std::io::Error::from_raw_os_error(e.raw_os_error()).to_string();
+        format!(
+            "Failed to kill pid {}:{}",
+            idle.as_raw_nonzero(),
+            reason.split(" (os error").next().unwrap_or_default()
+        )
+    })
+}
+
+/// `cgclassify -r`'s way back when no placeholder was found: process `pid` is written
+/// into the groups `former` (its /proc/PID/cgroup before it moved) names, in each
+/// hierarchy where it is no longer there (named hierarchies such as name=systemd, which
+/// rein never moves a process in, are left alone). The status is libcgroup's: 0, or on
+/// a write refused its `-1` (255) where v1 hierarchies are mounted and its ECG* number
+/// (modulo 256) on a pure cgroup2 host.
+fn move_back(h: &Hierarchy, pid: u32, former: &str) -> u8 {
+    let now = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let mut status = 0;
+    for line in former.lines().filter(|l| !now.lines().any(|n| n == *l)) {
+        let mut f = line.splitn(3, ':');
+        let (names, path) = (f.nth(1).unwrap_or_default(), f.next().unwrap_or_default());
+        let mount = if names.is_empty() {
+            h.unified().map(|u| &u.mount)
+        } else {
+            let cs: Vec<Controller> = names.split(',').filter_map(Controller::from_name).collect();
+            h.v1_mounts().iter().find(|m| cs.iter().any(|c| m.controllers.contains(c))).map(|m| &m.mount)
+        };
+        let Some(mount) = mount else { continue };
+        let procs = mount.path().join(path.trim_start_matches('/')).join("cgroup.procs");
+        if let Err(e) = std::fs::write(&procs, pid.to_string()) {
+            let reason = e.to_string();
+            eprintln!(
+                "cannot write tid {pid} to {}:{}",
+                procs.display(),
+                reason.split(" (os error").next().unwrap_or_default()
+            );
+            status = match (h.mode(), e.kind()) {
+                (rein::Mode::Unified, std::io::ErrorKind::PermissionDenied) => ECGROUPNOTOWNER,
+                (rein::Mode::Unified, std::io::ErrorKind::NotFound) => ECGROUPNOTEXIST,
+                (rein::Mode::Unified, _) => ECGROUPNOTALLOWED,
+                _ => EXIT_EXEC_FAILED,
+            };
+        }
+    }
+    status
 }
 
 /// libcgroup's statuses for a process that cannot join a group: its error numbers
@@ -1285,6 +1327,8 @@ fn replace_idle_process(h: &Hierarchy) -> anyhow::Result<()> {
 const ECGROUPNOTEXIST: u8 = 82;
 /// A cgroup2 controller the group does not have.
 const ECGROUPNOTMOUNTED: u8 = 81;
+/// A group's cgroup.procs that refuses the caller (EPERM).
+const ECGROUPNOTOWNER: u8 = 85;
 /// A controller the host does not offer, or that is not a controller.
 const ECGROUPNOTALLOWED: u8 = 87;
 /// An error of the system underneath (libcgroup's ECGOTHER: errno's words).
@@ -1381,6 +1425,7 @@ const CGCLASSIFY: Tool = Tool {
         flag(CANCEL_STICKY, &["cancel-sticky"], "accepted and ignored: rein runs no cgrulesengd daemon"),
         flag('h', &["help"], "Display this help"),
         flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
+        flag('r', &[], "Replace the default idle_thread spawned for the systemd scope"),
     ],
     operands: &[("pid...", "The processes to move")],
     stop_at_operand: false,
@@ -1390,6 +1435,7 @@ const CGCLASSIFY: Tool = Tool {
 fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut specs = Vec::new();
     let mut pids = Vec::new();
+    let mut replace_idle = false;
     let items = getopt(args, CGCLASSIFY.opts, false)?;
     let default = default_scope(&items);
     for item in items {
@@ -1398,6 +1444,7 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
             Item::Opt('g', Some(v)) => specs.push(tool_spec(&v, default.as_ref())?),
             // See cgexec: rein's paths start at the root, as -b asks.
             Item::Opt('s' | 'b' | CANCEL_STICKY, _) => {}
+            Item::Opt('r', _) => replace_idle = true,
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => {
                 let t = operand_text(&a)?;
@@ -1425,10 +1472,30 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
             status = 2;
             continue;
         };
+        // -r, until a placeholder is replaced: the groups the pid leaves, to move it back
+        // if its new scope holds none (libcgroup then ends with that move's status).
+        let former = if replace_idle {
+            match std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+                Ok(f) => Some(f),
+                Err(_) => {
+                    eprintln!("Failed to open: /proc/{pid}/cgroup");
+                    eprintln!("Failed to read /proc/{pid}/cgroups");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        } else {
+            None
+        };
         if let Err(e) = join(&h, &specs, pid) {
             eprintln!("Error changing group of pid {pid}: {}", e.detail);
             status = 1;
         }
+        let Some(former) = former else { continue };
+        if let Err(words) = replace_idle_process(&h, pid) {
+            eprintln!("{words}");
+            return Ok(ExitCode::from(move_back(&h, pid, &former)));
+        }
+        replace_idle = false;
     }
     Ok(ExitCode::from(status))
 }

@@ -352,3 +352,26 @@ fn network_control_without_cgroup2_is_refused_with_the_tc_recipe() {
     }
     assert_eq!(before, tree.snapshot());
 }
+
+/// `cgclassify -r` (libcgroup's "replace the idle_thread" of a `cgcreate -c` scope): a
+/// process whose new group holds no placeholder is refused in libcgroup's words and
+/// moved back (here it never left its real groups: the tree is fake), ending with the
+/// way back's status (0, as libcgroup); a pid with no /proc entry stops the run, 1.
+#[test]
+fn cgclassify_r_without_a_placeholder_moves_the_process_back() {
+    let tree = FakeTree::new(Layout::V2);
+    tree.group("data_processor");
+    let bin = tempfile::tempdir().unwrap();
+    ok(rein(&tree, &["compat", "install", bin.path().to_str().unwrap()]));
+    let tool = |args: &[&str]| rein_at(tree.path(), &bin.path().join("cgclassify"), args);
+    assert!(out(&ok(tool(&["-h"]))).contains("Replace the default idle_thread spawned for the systemd scope"));
+    let mut sleeper = Command::new("sleep").arg("1000").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    let o = ok(tool(&["-r", "-g", "pids:data_processor", &pid]));
+    assert!(err(&o).contains("Failed to find idle_thread task"), "{}", err(&o));
+    // Without -r the same move is quiet.
+    assert!(err(&ok(tool(&["-g", "pids:data_processor", &pid]))).is_empty());
+    fails(tool(&["-r", "-g", "pids:data_processor", "999999999", &pid]), 1, "Failed to read /proc/999999999/cgroups");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+}

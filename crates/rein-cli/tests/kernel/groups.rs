@@ -744,7 +744,8 @@ fn cgconfigparser_loads_a_file_all_or_nothing() {
 /// with libcgroup's own tools on the hybrid host and in the v2 VM): a missing group 82, a
 /// controller that is none or the host does not offer 87, a cgroup2 controller the group
 /// does not have 81, a command that cannot run 255; cgclassify moves each pid on its own
-/// (1 after a pid that could not move, 2 after an operand that is no pid); cgcreate 91 and
+/// (1 after a pid that could not move, 2 after an operand that is no pid) and `-r` moves
+/// a pid back where it was when its new group holds no placeholder; cgcreate 91 and
 /// cgdelete 93 for a controller they cannot add, and cgcreate then makes nothing. Under
 /// libcgroup's names, a memory limit of 0 is written as the kernel takes it and '..'
 /// resolves inside the hierarchy; rein's own `set` keeps refusing the 0.
@@ -796,6 +797,15 @@ fn compat_failures_have_libcgroup_statuses_and_words() {
         "Error changing group of pid 999999999: No such process",
     );
     assert!(procs(&e, &g).contains(&(sleeper.id() as u64)), "{pid} not in {g}: {:?}", procs(&e, &g));
+    // cgclassify -r into a group that is no systemd scope: no placeholder to replace, so
+    // the process goes back where it was, in every hierarchy, and the status is that
+    // move's (0), as libcgroup's.
+    let r = format!("{}/r", e.parent);
+    ok(t.run("cgcreate", &["-g", &format!("memory,pids:{r}")]));
+    let before = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    expect("cgclassify", &["-r", "-g", &format!("memory,pids:{r}"), &pid], 0, "Failed to find idle_thread task");
+    assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup"), before);
+    assert!(procs(&e, &r).is_empty(), "{r}: {:?}", procs(&e, &r));
 
     let h = format!("{}/h", e.parent);
     expect(

@@ -1,8 +1,8 @@
 //! libcgroup 3's systemd options through rein's compat names, against systemd as PID 1:
 //! `cgcreate -c` (a delegated scope holding a placeholder process, or the process `-p`
 //! names), `-S` (the default scope under which relative paths are placed, `-b` to ignore
-//! it) and `cgexec -r` (replace the placeholder). Run in the systemd VM like the rest of
-//! `systemd::`; elsewhere each test says it does not apply.
+//! it), `cgexec -r` and `cgclassify -r` (replace the placeholder). Run in the systemd VM
+//! like the rest of `systemd::`; elsewhere each test says it does not apply.
 //!
 //! Each test's scopes live in the slice `reintlcg<pid>.slice`, stopped (with everything in
 //! it) when the test ends.
@@ -138,6 +138,47 @@ fn systemd_cgcreate_c_makes_a_delegated_scope_and_cgexec_r_replaces_its_placehol
     }
     // No placeholder left behind by the refused ones.
     assert!(procs(&format!("{}/c.scope", t.slice)).is_empty());
+}
+
+/// `cgclassify -r` moves running processes into a `cgcreate -c` scope and replaces its
+/// placeholder once (the later pids only move); into a scope that holds no placeholder
+/// (any more), libcgroup's words and the process moved back to the group it left, with
+/// the status of that way back (0), as libcgroup's cgclassify.
+#[test]
+#[ignore = "real kernel: scripts/test --tier systemd"]
+fn systemd_cgclassify_r_replaces_the_placeholder_or_moves_the_process_back() {
+    let Some(_sd) = sd("lcg_classify") else { return };
+    let t = Lcg::new();
+    let scope = format!("{}/e.scope", t.slice);
+    t.ok("cgcreate", &["-c", "-g", &format!("pids:{scope}")]);
+    let held = procs(&scope);
+    assert_eq!(held.len(), 1, "{scope}: {held:?}");
+    let mut sleepers: Vec<_> = (0..3).map(|_| Command::new("sleep").arg("1000").spawn().unwrap()).collect();
+    let pids: Vec<u32> = sleepers.iter().map(|c| c.id()).collect();
+    let (a, b) = (pids[0].to_string(), pids[1].to_string());
+    let o = t.ok("cgclassify", &["-r", "-g", &format!("pids:{scope}"), &a, &b]);
+    assert!(text(&o).1.is_empty(), "{}", text(&o).1);
+    wait_until("cgclassify -r to replace the placeholder", || {
+        let mut p = procs(&scope);
+        p.sort();
+        p == [pids[0], pids[1]]
+    });
+    assert!(!Path::new(&format!("/proc/{}", held[0])).exists() || argv0(held[0]).is_empty(), "placeholder still runs");
+
+    // No placeholder left: the third sleeper goes back where it was.
+    let c = pids[2].to_string();
+    let before = std::fs::read_to_string(format!("/proc/{c}/cgroup")).unwrap();
+    let o = t.run("cgclassify", &["-r", "-g", &format!("pids:{scope}"), &c]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o).1);
+    assert!(text(&o).1.contains("Failed to find idle_thread task"), "{}", text(&o).1);
+    assert_eq!(std::fs::read_to_string(format!("/proc/{c}/cgroup")).unwrap(), before);
+    let mut p = procs(&scope);
+    p.sort();
+    assert_eq!(p, [pids[0], pids[1]]);
+    for s in &mut sleepers {
+        s.kill().unwrap();
+        s.wait().unwrap();
+    }
 }
 
 /// `cgcreate -c -S` records the scope as the default: the tools place relative paths
