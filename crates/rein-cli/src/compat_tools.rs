@@ -1249,9 +1249,7 @@ fn cgexec(args: &[OsString]) -> anyhow::Result<ExitCode> {
     // As libcgroup's cgexec: "exec failed:REASON", status 255 (its -1).
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(program).args(rest).exec();
-    let reason =
-        err.raw_os_error().map(|n| std::io::Error::from_raw_os_error(n).to_string()).unwrap_or(err.to_string());
-    let reason = reason.split(" (os error").next().unwrap_or_default().to_string();
+    let reason = err.raw_os_error().map(errno_words).unwrap_or_else(|| io_words(&err));
     bail!(Verbatim(format!("exec failed:{reason} ('{}')", program.to_string_lossy()), EXIT_EXEC_FAILED))
 }
 
@@ -1274,14 +1272,8 @@ fn replace_idle_process(h: &Hierarchy, pid: u32) -> Result<(), String> {
             .is_ok_and(|c| c.split(|b| *b == 0).next() == Some(libcgroup::IDLE_PROCESS.as_bytes()))
     });
     let idle = idle.and_then(rustix::process::Pid::from_raw).ok_or_else(failed)?;
-    rustix::process::kill_process(idle, rustix::process::Signal::TERM).map_err(|e| {
-        let reason = std::io::Error::from_raw_os_error(e.raw_os_error()).to_string();
-        format!(
-            "Failed to kill pid {}:{}",
-            idle.as_raw_nonzero(),
-            reason.split(" (os error").next().unwrap_or_default()
-        )
-    })
+    rustix::process::kill_process(idle, rustix::process::Signal::TERM)
+        .map_err(|e| format!("Failed to kill pid {}:{}", idle.as_raw_nonzero(), errno_words(e.raw_os_error())))
 }
 
 /// `cgclassify -r`'s way back when no placeholder was found: process `pid` is written
@@ -1291,7 +1283,7 @@ fn replace_idle_process(h: &Hierarchy, pid: u32) -> Result<(), String> {
 /// a write refused its `-1` (255) where v1 hierarchies are mounted and its ECG* number
 /// (modulo 256) on a pure cgroup2 host.
 fn move_back(h: &Hierarchy, pid: u32, former: &str) -> u8 {
-    let now = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let now = ProcTable::default().cgroups(pid).unwrap_or_default();
     let mut status = 0;
     for line in former.lines().filter(|l| !now.lines().any(|n| n == *l)) {
         let mut f = line.splitn(3, ':');
@@ -1302,18 +1294,17 @@ fn move_back(h: &Hierarchy, pid: u32, former: &str) -> u8 {
             let cs: Vec<Controller> = names.split(',').filter_map(Controller::from_name).collect();
             h.v1_mounts().iter().find(|m| cs.iter().any(|c| m.controllers.contains(c))).map(|m| &m.mount)
         };
-        let Some(mount) = mount else { continue };
-        let procs = mount.path().join(path.trim_start_matches('/')).join("cgroup.procs");
-        if let Err(e) = std::fs::write(&procs, pid.to_string()) {
-            let reason = e.to_string();
-            eprintln!(
-                "cannot write tid {pid} to {}:{}",
-                procs.display(),
-                reason.split(" (os error").next().unwrap_or_default()
-            );
-            status = match (h.mode(), e.kind()) {
-                (rein::Mode::Unified, std::io::ErrorKind::PermissionDenied) => ECGROUPNOTOWNER,
-                (rein::Mode::Unified, std::io::ErrorKind::NotFound) => ECGROUPNOTEXIST,
+        // The root ("/": a process that came from there goes back there) or a group.
+        let group = if path.trim_matches('/').is_empty() { Ok(GroupPath::root()) } else { GroupPath::parse(path) };
+        let (Some(mount), Ok(group)) = (mount, group) else { continue };
+        // Through the hardened accessor, as every other write: beneath the mount, no symlink.
+        if let Err(e) = mount.write(&group, "cgroup.procs", &pid.to_string()) {
+            let errno = e.errno().unwrap_or(libc::EINVAL);
+            let procs = mount.file_path(&group, "cgroup.procs");
+            eprintln!("cannot write tid {pid} to {}:{}", procs.display(), errno_words(errno));
+            status = match (h.mode(), errno) {
+                (rein::Mode::Unified, libc::EPERM | libc::EACCES) => ECGROUPNOTOWNER,
+                (rein::Mode::Unified, libc::ENOENT) => ECGROUPNOTEXIST,
                 (rein::Mode::Unified, _) => ECGROUPNOTALLOWED,
                 _ => EXIT_EXEC_FAILED,
             };
@@ -1400,11 +1391,8 @@ fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pid: u32) -> Result<(), JoinErr
             return Err(fail(ECGOTHER, "No such process", &format!("no process {pid}")));
         }
         lifecycle::move_pids(&group, places.as_deref(), &[pid], &ProcTable::default()).map_err(|e| {
-            let words = match e.errno() {
-                Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
-                None => "Cgroup, operation failed".into(),
-            };
-            fail(ECGOTHER, words.split(" (os error").next().unwrap_or_default(), &e)
+            let words = e.errno().map_or_else(|| "Cgroup, operation failed".into(), errno_words);
+            fail(ECGOTHER, &words, &e)
         })?;
     }
     Ok(())
@@ -1475,9 +1463,9 @@ fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
         // -r, until a placeholder is replaced: the groups the pid leaves, to move it back
         // if its new scope holds none (libcgroup then ends with that move's status).
         let former = if replace_idle {
-            match std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
-                Ok(f) => Some(f),
-                Err(_) => {
+            match ProcTable::default().cgroups(pid) {
+                Some(f) => Some(f),
+                None => {
                     eprintln!("Failed to open: /proc/{pid}/cgroup");
                     eprintln!("Failed to read /proc/{pid}/cgroups");
                     return Ok(ExitCode::from(1));
@@ -1798,6 +1786,11 @@ fn variable_list(file: &str) -> Result<BTreeSet<String>, ExitCode> {
 fn io_words(e: &std::io::Error) -> String {
     let s = e.to_string();
     s.split(" (os error").next().unwrap_or(&s).to_string()
+}
+
+/// An errno in strerror's words.
+fn errno_words(errno: i32) -> String {
+    io_words(&std::io::Error::from_raw_os_error(errno))
 }
 
 /// `uid -> name` from /etc/passwd (or /etc/group for gids), as getpwuid would answer.

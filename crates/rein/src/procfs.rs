@@ -26,26 +26,10 @@ pub fn parse_stat_start_time(stat: &str) -> Result<u64> {
 /// mountinfo took eight reads and a statx.)
 pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
     use std::io::Read as _;
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = Vec::with_capacity(4096);
-    loop {
-        if buf.len() == buf.capacity() {
-            buf.reserve(buf.capacity());
-        }
-        let start = buf.len();
-        let spare = buf.capacity() - start;
-        buf.resize(start + spare, 0);
-        match file.read(&mut buf[start..]) {
-            Ok(0) => {
-                buf.truncate(start);
-                break;
-            }
-            Ok(n) => buf.truncate(start + n),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(start),
-            Err(e) => return Err(e),
-        }
-    }
-    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    // Through `take`, read_to_end has no size to ask for and reads into the page reserved.
+    let mut text = String::with_capacity(4096);
+    std::fs::File::open(path)?.take(u64::MAX).read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// The process (thread group) a thread belongs to: the `Tgid:` of `/proc/TID/status`;
