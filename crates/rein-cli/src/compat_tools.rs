@@ -1784,8 +1784,7 @@ fn variable_list(file: &str) -> Result<BTreeSet<String>, ExitCode> {
 
 /// An I/O error in strerror's words ("No such file or directory").
 fn io_words(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    s.split(" (os error").next().unwrap_or(&s).to_string()
+    rein::errno::bare(e)
 }
 
 /// An errno in strerror's words.

@@ -30,11 +30,11 @@ pub fn unix_usec(t: SystemTime) -> u64 {
 #[allow(unsafe_code)] // localtime_r into a tm we own: libc's only timezone-aware clock
 pub fn clock(t: SystemTime) -> String {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as libc::time_t;
-    // SAFETY: localtime_r fills the tm we own from a valid time_t.
+    // SAFETY: localtime_r fills the tm we own from a valid time_t (its width is the C
+    // library's: `as _` takes it from localtime_r's signature).
     let tm = unsafe {
         let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
+        libc::localtime_r(&(d.as_secs() as _), &mut tm);
         tm
     };
     format!("{:02}:{:02}:{:02}.{:03}", tm.tm_hour, tm.tm_min, tm.tm_sec, d.subsec_millis())

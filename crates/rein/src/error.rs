@@ -61,7 +61,7 @@ pub enum Error {
     },
 
     /// A system call on a cgroup file or directory failed.
-    #[error("cannot {op} {path}: {cause}")]
+    #[error("cannot {op} {path}: {}", crate::errno::Shown(.cause))]
     Io {
         /// What rein was doing, e.g. "write '20000 100000' to".
         op: String,
@@ -114,7 +114,7 @@ pub enum Error {
 
     /// A bpf(2) call failed: loading, attaching, detaching or reading a cgroup BPF
     /// program. When the kernel's verifier refused a program, its log is kept.
-    #[error("cannot {op}: {cause}{}", log.as_ref().map(|l| format!("\n{l}")).unwrap_or_default())]
+    #[error("cannot {op}: {}{}", crate::errno::Shown(.cause), log.as_ref().map(|l| format!("\n{l}")).unwrap_or_default())]
     Bpf {
         /// What rein was doing, e.g. "attach the rein_devices BPF program".
         op: String,
@@ -137,7 +137,7 @@ pub enum Error {
     },
 
     /// Starting the command failed.
-    #[error("cannot run '{program}': {cause}")]
+    #[error("cannot run '{program}': {}", crate::errno::Shown(.cause))]
     Spawn {
         /// The program as given.
         program: String,

@@ -80,6 +80,7 @@ pub mod convert;
 pub mod device;
 pub mod devices;
 pub mod driver;
+pub mod errno;
 mod error;
 pub mod events;
 pub mod flags;

@@ -125,10 +125,7 @@ impl LoadError {
             Failure::Parse | Failure::Controller => "Failed to parse config file".into(),
             Failure::Mount => "Cgroup mounting failed".into(),
             Failure::Open | Failure::Apply => match self.error.errno() {
-                Some(n) => {
-                    let s = std::io::Error::from_raw_os_error(n).to_string();
-                    s.split(" (os error").next().unwrap_or(&s).to_string()
-                }
+                Some(n) => crate::errno::bare(&std::io::Error::from_raw_os_error(n)),
                 None => "Invalid argument".into(),
             },
         }
