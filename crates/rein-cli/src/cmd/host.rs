@@ -1,7 +1,7 @@
 //! What the commands share about the host they act on: the hierarchy (mounted, or a fake
 //! tree), the raw-name translator's view of it, `-g` specs resolved on it, a group's
 //! present values and directories; and running the command of `rein exec` and `cgexec`.
-//! The named-group commands (cmd/groups.rs) and the libcgroup tools (compat_tools.rs)
+//! The named-group commands (cmd/groups.rs) and the libcgroup tools (compat_tools/)
 //! both use them.
 
 use std::collections::BTreeSet;

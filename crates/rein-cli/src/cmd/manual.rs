@@ -1,6 +1,6 @@
 //! `rein completions` and `rein man`: shell completion scripts and man pages, generated
 //! from the same clap definitions that parse rein's command line (and, for the libcgroup
-//! tool names, from the option tables their getopt parses, compat_tools::Tool).
+//! tool names, from the option tables their getopt parses, compat_tools/options.rs).
 
 use std::io::Write as _;
 use std::path::Path;
