@@ -452,11 +452,11 @@ fn stop_at_kills_and_writes(cmd: &mut Command, sock: RawFd) {
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
             msg.msg_control = space.as_mut_ptr().cast();
-            msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+            msg.msg_controllen = libc::CMSG_SPACE(4) as _;
             let c = libc::CMSG_FIRSTHDR(&msg);
             (*c).cmsg_level = libc::SOL_SOCKET;
             (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(4) as usize;
+            (*c).cmsg_len = libc::CMSG_LEN(4) as _;
             std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<i32>(), listener);
             if libc::sendmsg(sock, &msg, 0) != 1 {
                 return Err(std::io::Error::last_os_error());
@@ -480,7 +480,7 @@ fn receive_fd(sock: &OwnedFd) -> OwnedFd {
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = space.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&space);
+        msg.msg_controllen = std::mem::size_of_val(&space) as _;
         assert_eq!(libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC), 1, "recvmsg");
         let c = libc::CMSG_FIRSTHDR(&msg);
         assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS, "no fd received");
@@ -563,7 +563,7 @@ fn race(mut cmd: Command, stage: Stage, mut target: impl FnMut(Option<&str>) -> 
         // SAFETY: the kernel fills the zeroed struct (it must be zeroed).
         let mut n: Notif = unsafe { std::mem::zeroed() };
         // SAFETY: ioctl on the listener with a struct of the kernel's layout.
-        if unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV, &mut n) } != 0 {
+        if unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV as _, &mut n) } != 0 {
             continue; // the caller died meanwhile
         }
         if pid.is_none() && n.nr as libc::c_long == libc::SYS_kill {
@@ -579,7 +579,7 @@ fn race(mut cmd: Command, stage: Stage, mut target: impl FnMut(Option<&str>) -> 
         let Some(pid) = pid else {
             let resp = NotifResp { id: n.id, val: 0, error: 0, flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE };
             // SAFETY: ioctl with a struct of the kernel's layout; ENOENT if the caller died.
-            unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+            unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND as _, &resp) };
             continue;
         };
         let here = match stage {
@@ -612,7 +612,7 @@ fn race(mut cmd: Command, stage: Stage, mut target: impl FnMut(Option<&str>) -> 
         }
         let resp = NotifResp { id: n.id, val: 0, error: 0, flags: SECCOMP_USER_NOTIF_FLAG_CONTINUE };
         // SAFETY: ioctl with a struct of the kernel's layout; ENOENT if the caller died.
-        unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND, &resp) };
+        unsafe { libc::ioctl(listener.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND as _, &resp) };
     };
     // The target is gone by now: reap it if rein's kill made it our zombie (the pid is the
     // victim's once the test reaped it).
