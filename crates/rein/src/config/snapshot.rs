@@ -5,12 +5,15 @@
 //! ([`settings_of`]); child groups nest as `[groups.a.groups.b]`. What is the kernel's
 //! default (`max`, weight 100, no protection, a CPU or memory-node list the group
 //! inherits from its parent) is not written, so applying the file changes nothing on
-//! the host it was taken from. Device access and network settings are rein's programs
-//! on cgroup2 rather than files; they are read back from the kernel as `rein show` reads
-//! them and written as `device-policy`/`device-allow` (the program's effective rules: a
-//! `strict` policy and every device it allows) and the `net-*` keys. Left out: device
-//! rules that deny after allowing every device (only libcgroup's `devices.deny` makes
-//! them; rein.toml allows, the policy denies the rest), and the frozen state (no limit).
+//! the host it was taken from. Device access is read back as `rein show` reads it (v1's
+//! `devices.list`; on cgroup2 rein's program, as are the network settings) and written
+//! as `device-policy`/`device-allow` (the effective rules: a `strict` policy and every
+//! device allowed) and the `net-*` keys; a v1 `devices.list` equal to the parent's is
+//! what the kernel copied on mkdir, and is not written. Left out: device rules that
+//! deny after allowing every device (only libcgroup's `devices.deny` makes them, and
+//! v1's `devices.list` does not show them; rein.toml allows, the policy denies the
+//! rest), and the frozen state (no limit). A `devices.list` rein cannot parse is an
+//! error naming the file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
