@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::backend;
 use crate::cgroupfs::GroupPath;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::hierarchy::{Hierarchy, Mode};
 use crate::mark::{Mark, XATTR};
@@ -94,7 +94,15 @@ pub fn inspect(group: &Group, procs: &ProcTable) -> Result<Inspection> {
         }
     }
     let by_name: BTreeMap<&str, &str> = files.iter().map(|f| (f.file.as_str(), f.value.as_str())).collect();
-    let mut limits = read_limits(&by_name)?;
+    // A file the kernel wrote in a form rein does not know is named with its path, so
+    // the message says which group it is.
+    let mut limits = read_limits(&by_name).map_err(|e| match e {
+        Error::Parse { file, reason } => {
+            let file = files.iter().find(|f| f.file == file).map_or(file, |f| f.path.display().to_string());
+            Error::Parse { file, reason }
+        }
+        e => e,
+    })?;
     // cgroup v2 keeps device access in a program, not a file: read it back from the
     // kernel. Listing a cgroup's programs needs privileges (CAP_NET_ADMIN or
     // CAP_SYS_ADMIN); without them the rules are not shown rather than guessed.

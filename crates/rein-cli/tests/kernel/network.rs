@@ -1,8 +1,10 @@
 //! Network control against the real kernel: rates, marks and counters of rein's cgroup
 //! skb programs, measured on traffic between processes in a network namespace the test
 //! makes (`rein-testload netns`: its own loopback, MTU 1500), so nothing leaves the
-//! machine. The receiver counts what arrived; rates are its bytes over the time from
-//! the first byte to the last.
+//! machine. The receiver counts what arrived. Rates are judged by [`assert_rate`] in a
+//! way a busy machine cannot break (the limit's guarantee is an upper bound over a
+//! window the test measures around the whole transfer); the receiver's own rate (its
+//! bytes over the time from the first byte to the last) is printed.
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::AsFd;
@@ -35,6 +37,16 @@ impl Netns {
 
     pub fn path(&self) -> String {
         format!("/proc/{}/ns/net", self.pid)
+    }
+
+    /// The namespace's UDP datagrams dropped for a full receive buffer (RcvbufErrors in
+    /// its /proc/net/snmp): what a receiver that did not run in time lost.
+    pub fn udp_rcvbuf_errors(&self) -> u64 {
+        let snmp = std::fs::read_to_string(format!("/proc/{}/net/snmp", self.pid)).expect("the namespace's snmp");
+        let mut udp = snmp.lines().filter(|l| l.starts_with("Udp: "));
+        let (names, values) = (udp.next().expect("Udp names"), udp.next().expect("Udp values"));
+        let at = names.split_whitespace().position(|n| n == "RcvbufErrors").expect("RcvbufErrors");
+        values.split_whitespace().nth(at).and_then(|v| v.parse().ok()).expect("a count")
     }
 }
 
@@ -121,6 +133,48 @@ impl Drop for Dir {
     }
 }
 
+/// The egress burst rein's policer allows (net_program's `burst_ns`: 5 ms of the rate, at
+/// least 8 KiB, at most 4 MiB), in bytes.
+fn egress_burst(bps: u64) -> u64 {
+    (bps / 8 / 200).clamp(8 << 10, 4 << 20)
+}
+
+/// The ingress burst (net_program's `ingress_burst_ns`: 250 ms of the rate, at least
+/// 64 KiB), in bytes.
+fn ingress_burst(bps: u64) -> u64 {
+    (bps / 8 / 4).clamp(64 << 10, 64 << 20)
+}
+
+/// The most a policer of `bps` with a burst of `burst` bytes lets through in `window`
+/// seconds, in bytes, with 10% for the lock-free clock (two CPUs passing on one reading
+/// go over by a packet) and the per-byte cost's rounding.
+fn allowed(bps: u64, burst: u64, window: f64) -> f64 {
+    1.1 * bps as f64 / 8.0 * window + burst as f64
+}
+
+/// Judges `bytes` that arrived through a policer of `bps` (burst `burst` bytes) from a
+/// sender that sent for `secs` seconds, `outer` seconds being the test's own clock from
+/// before the sender started to after the receiver had everything.
+///
+/// The limit's guarantee is the upper bound: whatever the scheduling, the policer lets
+/// through at most the rate over any stretch of time plus its burst, and every byte
+/// passed within `outer`, which a starved test, sender or receiver can only lengthen.
+/// How close a transfer comes to the rate depends on the sender getting a CPU when it
+/// needs one (a UDP sender offers only while it runs, and the policer banks no more than
+/// its burst meanwhile; in the TCG VM the guest itself loses time to a busy host), so the
+/// lower bound only shows that traffic flowed and the limit is not far too strict: a
+/// fifth of the rate over `secs` (a limit that took bits for bytes is 8 times too strict).
+fn assert_rate(what: &str, bytes: u64, outer: f64, bps: u64, burst: u64, secs: f64) {
+    let most = allowed(bps, burst, outer);
+    assert!(
+        bytes as f64 <= most,
+        "{what}: {bytes} bytes in {outer:.2} s is over the limit ({most:.0} bytes at most: {:.3} Mbit/s)",
+        bytes as f64 * 8.0 / outer / 1e6
+    );
+    let least = 0.2 * bps as f64 / 8.0 * secs;
+    assert!(bytes as f64 >= least, "{what}: {bytes} bytes in {outer:.2} s, less than a fifth of the rate ({least:.0})");
+}
+
 fn port(offset: u16) -> u16 {
     20000 + (std::process::id() % 20000) as u16 + offset
 }
@@ -137,23 +191,40 @@ fn library_programs_police_egress_and_count() {
     let ns = Netns::new();
     let config = NetConfig { egress_bps: Some(10_000_000), ..NetConfig::default() };
     net_program::apply(d.fd().as_fd(), &config).expect("apply");
+    let mut dropped = 0;
     for proto in ["tcp", "udp"] {
         let r = Receiver::start(recv_cmd(proto, &ns, port(1)));
+        let t0 = std::time::Instant::now();
         let o = d.run(&send_args(proto, &ns, port(1), 3.0));
         assert!(o.status.success(), "{}", text(&o).1);
         let (bytes, rate) = r.finish();
+        let outer = t0.elapsed().as_secs_f64();
         eprintln!("{proto}: {bytes} bytes at {:.2} Mbit/s", rate / 1e6);
         let (c, counters) = net_program::read(d.fd().as_fd()).expect("read").expect("attached");
         assert_eq!(c, config);
         eprintln!("{counters:?}");
-        // A 3 s transfer driven through the library: the start weighs more than in the
-        // 5 s CLI measurements (egress_limits_hold...), so 15% here.
-        assert!((0.85e7..=1.1e7).contains(&rate), "{proto}: {rate} bit/s, want 10 Mbit/s (-15%, +10%)");
+        assert_rate(proto, bytes, outer, 10_000_000, egress_burst(10_000_000), 3.0);
+        // UDP cannot be told to slow down: what a sender offers beyond the rate (far
+        // more: it sends as fast as it runs) is dropped, and counted.
+        if proto == "udp" {
+            assert!(counters.tx_dropped > dropped, "nothing over the limit was dropped: {counters:?}");
+        }
+        dropped = counters.tx_dropped;
     }
 }
 
+/// A transfer as the receiver and the test saw it.
+struct Transfer {
+    /// Bytes received.
+    bytes: u64,
+    /// The receiver's rate (its bytes over the time from the first to the last), bit/s.
+    rate: f64,
+    /// The test's clock from before the sender started to after the receiver ended, s.
+    outer: f64,
+}
+
 /// rein run with the limit flags, the sender inside; the receiver outside. Returns the
-/// receiver's (bytes, bit/s) and rein's JSON report.
+/// transfer and rein's JSON report.
 fn run_send(
     e: &Env,
     ns: &Netns,
@@ -161,8 +232,9 @@ fn run_send(
     flags: &[&str],
     secs: f64,
     port_no: u16,
-) -> ((u64, f64), serde_json::Value) {
+) -> (Transfer, serde_json::Value) {
     let r = Receiver::start(recv_cmd(proto, ns, port_no));
+    let t0 = std::time::Instant::now();
     let mut args: Vec<String> = vec!["run".into()];
     args.extend(flags.iter().map(|s| s.to_string()));
     args.push("--report=json".into());
@@ -171,7 +243,8 @@ fn run_send(
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = e.rein(&argv);
     assert!(o.status.success(), "{flags:?}: {}", text(&o).1);
-    (r.finish(), crate::support::report(&o))
+    let (bytes, rate) = r.finish();
+    (Transfer { bytes, rate, outer: t0.elapsed().as_secs_f64() }, crate::support::report(&o))
 }
 
 /// Headers per packet the counters include and the receiver does not: IPv4 and TCP with
@@ -203,30 +276,39 @@ fn egress_limits_hold_for_tcp_and_udp_and_the_counters_match() {
     for proto in ["tcp", "udp"] {
         for (i, mbit) in rates.iter().enumerate() {
             let limit = format!("{mbit}mbit");
-            let ((bytes, rate), report) = run_send(&e, &ns, proto, &["--net-egress", &limit], 5.0, port(i as u16 * 2));
-            let want = *mbit as f64 * 1e6;
-            seen.push(format!("{proto} {limit}: {:.3} Mbit/s", rate / 1e6));
-            assert!(
-                (0.9 * want..=1.1 * want).contains(&rate),
-                "{proto} at {limit}: {:.3} Mbit/s\n{report}",
-                rate / 1e6
-            );
-            // The group's counters: what left (headers included) is what arrived.
+            let lost_before = ns.udp_rcvbuf_errors();
+            let (t, report) = run_send(&e, &ns, proto, &["--net-egress", &limit], 5.0, port(i as u16 * 2));
+            // Datagrams of 1400 bytes the receiver's full buffer dropped (it did not run in
+            // time: a busy machine): they left the group, counted, and never arrived.
+            let lost = (ns.udp_rcvbuf_errors() - lost_before) * 1400;
+            let (bytes, bps) = (t.bytes, mbit * 1_000_000);
+            seen.push(format!("{proto} {limit}: {:.3} Mbit/s", t.rate / 1e6));
+            assert_rate(&format!("{proto} at {limit}\n{report}"), bytes, t.outer, bps, egress_burst(bps), 5.0);
+            // The group's counters: what left (headers included) is what arrived, or what
+            // the receiving namespace counted as dropped on arrival.
             let net = &report["stats"]["network"];
             let tx = net["tx_bytes"].as_u64().expect("tx_bytes");
             let packets = net["tx_packets"].as_u64().expect("tx_packets");
             let payload = tx.saturating_sub(packets * header(proto));
-            let off = (payload as f64 - bytes as f64).abs() / bytes as f64;
+            let off = (payload as f64 - (bytes + lost) as f64).abs() / bytes as f64;
             assert!(
                 off < 0.01,
-                "{proto} at {limit}: counted {tx} bytes in {packets} packets, received {bytes}\n{report}"
+                "{proto} at {limit}: counted {tx} bytes in {packets} packets, received {bytes}, {lost} dropped on \
+                 arrival\n{report}"
             );
+            // UDP's excess (the sender offers as fast as it runs) is dropped, and counted.
+            if proto == "udp" {
+                assert!(net["tx_dropped"].as_u64() > Some(0), "{proto} at {limit}: nothing dropped\n{report}");
+            }
         }
-        // Unlimited, the same transfer is at least 3 times the highest limit.
-        let top = *rates.last().unwrap() as f64 * 1e6;
-        let ((_, free), _) = run_send(&e, &ns, proto, &["--net-egress", "max"], 2.0, port(9));
-        seen.push(format!("{proto} unlimited: {:.1} Mbit/s", free / 1e6));
-        assert!(free >= 3.0 * top, "{proto}: unlimited {:.1} Mbit/s is not 3x {top}", free / 1e6);
+        // Unlimited, the same transfer passes more than the highest limit would have let
+        // through in the same time, and nothing is dropped.
+        let top = rates.last().unwrap() * 1_000_000;
+        let (t, report) = run_send(&e, &ns, proto, &["--net-egress", "max"], 2.0, port(9));
+        seen.push(format!("{proto} unlimited: {:.1} Mbit/s", t.rate / 1e6));
+        let most = allowed(top, egress_burst(top), t.outer);
+        assert!(t.bytes as f64 > most, "{proto}: unlimited, {} bytes in {:.2} s, not over {most:.0}", t.bytes, t.outer);
+        assert_eq!(report["stats"]["network"]["tx_dropped"].as_u64(), Some(0), "{proto} unlimited\n{report}");
     }
     eprintln!("{}", seen.join("\n"));
     assert!(e.leftovers().is_empty(), "left: {:?}", e.leftovers());
@@ -248,13 +330,15 @@ fn ingress_limit_holds_for_tcp() {
         cmd.args(["run", "--parent", &e.parent, "--net-ingress", &limit, "--"]).arg(testload());
         cmd.args(["recv", "tcp", &ns.path(), &port(20).to_string()]);
         let r = Receiver::start(cmd);
+        let t0 = std::time::Instant::now();
         let o =
             Command::new(testload()).args(send_args("tcp", &ns, port(20), 5.0).iter().skip(1)).output().expect("send");
         assert!(o.status.success(), "{}", text(&o).1);
-        let (_, rate) = r.finish();
-        let want = mbit as f64 * 1e6;
+        let (bytes, rate) = r.finish();
+        let outer = t0.elapsed().as_secs_f64();
         eprintln!("tcp ingress {limit}: {:.3} Mbit/s", rate / 1e6);
-        assert!((0.85 * want..=1.15 * want).contains(&rate), "ingress {limit}: {:.3} Mbit/s", rate / 1e6);
+        let bps = mbit * 1_000_000;
+        assert_rate(&format!("ingress {limit}"), bytes, outer, bps, ingress_burst(bps), 5.0);
     }
 }
 
@@ -282,17 +366,23 @@ fn a_live_change_reaches_a_running_transfer() {
         assert!(std::time::Instant::now() < deadline, "no traffic counted: {v}");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let before = show(&g)["stats"]["network"]["tx_bytes"].as_u64().unwrap();
-    let t0 = std::time::Instant::now();
     ok(rein(&["set", &g, "--net-egress", "5mbit"]));
+    // Counted from once the change is in the map (rein set has returned): every byte
+    // after this passed the new limit, in a window the test's clock brackets.
+    let t0 = std::time::Instant::now();
+    let before = show(&g)["stats"]["network"]["tx_bytes"].as_u64().unwrap();
     assert!(sender.wait().expect("sender").success());
     let (bytes, _) = r.finish();
     let after = show(&g)["stats"]["network"]["tx_bytes"].as_u64().unwrap();
-    let slow = (after - before) as f64 * 8.0 / t0.elapsed().as_secs_f64();
-    eprintln!("{bytes} bytes; after the change {:.2} Mbit/s", slow / 1e6);
-    // From the change to the end: the rate within a quarter of the new limit (the old
-    // rate's last packets and the tail of the transfer are in the window).
-    assert!((3.75e6..=6.25e6).contains(&slow), "after rein set: {:.2} Mbit/s, want 5", slow / 1e6);
+    let window = t0.elapsed().as_secs_f64();
+    let since = after - before;
+    eprintln!("{bytes} bytes; after the change {:.2} Mbit/s", since as f64 * 8.0 / window / 1e6);
+    // The new limit holds from the change on: the old one (20 Mbit/s) would pass four
+    // times as much. And the transfer went on under it (the sender sends for 6 s, the
+    // change came after about one): a fifth of the new rate for a second at least.
+    let most = allowed(5_000_000, egress_burst(5_000_000), window);
+    assert!(since as f64 <= most, "after rein set: {since} bytes in {window:.2} s, over 5 Mbit/s ({most:.0})");
+    assert!(since as f64 >= 0.2 * 5e6 / 8.0, "after rein set: {since} bytes in {window:.2} s: the transfer stopped");
     // rein show has the new setting, read back from the map.
     assert_eq!(show(&g)["limits"]["network"]["egress"], "5mbit");
     ok(rein(&["rm", &g]));
@@ -356,7 +446,7 @@ fn priority_and_class_choose_the_tc_class() {
         (vec!["--net-egress", "max"], 2),
     ] {
         let before = count();
-        let ((bytes, _), _) = run_send(&e, &ns, "udp", &flags, 0.5, port(40));
+        let (Transfer { bytes, .. }, _) = run_send(&e, &ns, "udp", &flags, 0.5, port(40));
         let after = count();
         let grew = [after.0 - before.0, after.1 - before.1, after.2 - before.2];
         // The group's datagrams (and only they) went through the class.

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rein::units::Limit;
 use rein::{Group, Mode};
 
-use crate::support::{ALL, Env, bin, env, ok, report, text};
+use crate::support::{ALL, Env, alive, bin, env, ok, report, text};
 
 /// The pressure window this host's kernel takes from rein.
 fn window() -> &'static str {
@@ -27,13 +27,6 @@ fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie is dead for this purpose: it holds no resources and is its parent's to reap.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
-        .unwrap_or(false)
 }
 
 fn temp(e: &Env, name: &str) -> PathBuf {

@@ -20,23 +20,39 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
     ok(e.rein(&["create", &format!("{p}/a"), "--memory", "64M", "--cpu", "50%"]));
     ok(e.rein(&["create", &format!("{p}/a/b"), "--pids", "20", "--cpu-weight", "200"]));
     ok(e.rein(&["create", &format!("{p}/c"), "--memory", "32M", "--cpu-weight", "300", "--cpuset", "0"]));
-    // cgroup2: device access and network settings are rein's programs, read back too.
+    // Device access: v1's devices.allow/deny (the host), or rein's program (cgroup2);
+    // network settings are programs on cgroup2 only. `d/in` has no rules of its own (on
+    // v1 it copies `d`'s on mkdir), `d/own` narrows them.
     let v2 = e.h.mode() == rein::Mode::Unified;
+    let d = format!("{p}/d");
+    let mut args = vec!["create", &d, "--device-policy", "closed", "--device-allow", "c 1:11 r"];
     if v2 {
-        ok(e.rein(&[
-            "create",
-            &format!("{p}/d"),
-            "--device-policy",
-            "closed",
-            "--device-allow",
-            "c 1:11 r",
-            "--net-egress",
-            "10mbit",
-            "--net-priority",
-            "3",
-        ]));
+        args.extend(["--net-egress", "10mbit", "--net-priority", "3"]);
     }
-    let groups: &[&str] = if v2 { &["a", "a/b", "c", "d"] } else { &["a", "a/b", "c"] };
+    ok(e.rein(&args));
+    ok(e.rein(&["create", &format!("{p}/d/in")]));
+    ok(e.rein(&["create", &format!("{p}/d/own"), "--device-policy", "strict", "--device-allow", "c 1:3 rw"]));
+    let v1_devices = match e.h.binding(rein::Controller::Devices) {
+        Some(rein::hierarchy::Binding::V1(m)) => Some(m.mount.path().to_path_buf()),
+        _ => None,
+    };
+    let list = |g: &str| {
+        let dir = v1_devices.as_ref().expect("v1 devices").join(p).join(g);
+        let mut lines: Vec<String> = std::fs::read_to_string(dir.join("devices.list"))
+            .expect("devices.list")
+            .lines()
+            .map(String::from)
+            .collect();
+        lines.sort();
+        lines
+    };
+    if v1_devices.is_some() {
+        // The kernel's own state, which the snapshot is held to below.
+        assert!(list("d").contains(&"c 1:11 r".to_string()), "{:?}", list("d"));
+        assert_eq!(list("d/in"), list("d"));
+        assert_eq!(list("d/own"), ["c 1:3 rw"]);
+    }
+    let groups: &[&str] = &["a", "a/b", "c", "d", "d/in", "d/own"];
     let before: Vec<serde_json::Value> = groups.iter().map(|g| limits(&e, g)).collect();
 
     ok(e.rein(&["snapshot", "--parent", p, "-o", file]));
@@ -53,16 +69,31 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
     ] {
         assert!(written.contains(want), "{want:?} missing in:\n{written}");
     }
+    for want in [
+        "[groups.d]\n",
+        "[groups.d.groups.in]\n",
+        "[groups.d.groups.own]\n",
+        // The kernel's effective rules: nothing but what is allowed (the pseudo devices
+        // of `closed` among them).
+        "device-policy = \"strict\"",
+        "\"c 1:11 r\"",
+        "device-allow = [\"c 1:3 rw\"]",
+    ] {
+        assert!(written.contains(want), "{want:?} missing in:\n{written}");
+    }
+    // Device keys only where a group has rules of its own: not on `a`, `a/b`, `c` (every
+    // device) nor on `d/in` (its parent's rules).
+    let table = |g: &str| {
+        let start = written.find(&format!("[groups.{g}]\n")).unwrap_or_else(|| panic!("no {g} in:\n{written}"));
+        let rest = &written[start + 1..];
+        &rest[..rest.find("\n[").unwrap_or(rest.len())]
+    };
+    for g in ["a", "a.groups.b", "c", "d.groups.in"] {
+        assert!(!table(g).contains("device-"), "{g} has device keys:\n{written}");
+    }
+    assert_eq!(written.matches("device-policy").count(), 2, "{written}");
     if v2 {
-        for want in [
-            "[groups.d]\n",
-            // The program's effective rules: nothing but what it allows (the pseudo
-            // devices of `closed` among them).
-            "device-policy = \"strict\"",
-            "\"c 1:11 r\"",
-            "net-egress = \"10mbit\"",
-            "net-priority = \"3\"",
-        ] {
+        for want in ["net-egress = \"10mbit\"", "net-priority = \"3\""] {
             assert!(written.contains(want), "{want:?} missing in:\n{written}");
         }
     }
@@ -91,13 +122,17 @@ fn a_snapshot_applied_after_the_groups_are_gone_makes_the_same_limits() {
     assert!(one.contains("[groups.a.groups.b]") && !one.contains("[groups.c]"), "{one}");
 
     // The groups go; applying the snapshot makes them again, with the same limits.
-    for g in ["a/b", "a", "c", "d"].iter().filter(|g| groups.contains(g)) {
+    for g in ["a/b", "a", "c", "d/in", "d/own", "d"] {
         ok(e.rein(&["rm", &format!("{p}/{g}")]));
     }
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
     ok(e.rein(&["apply", file]));
     let after: Vec<serde_json::Value> = groups.iter().map(|g| limits(&e, g)).collect();
     assert_eq!(before, after);
+    if v1_devices.is_some() {
+        assert!(list("d").contains(&"c 1:11 r".to_string()), "{:?}", list("d"));
+        assert_eq!((list("d/in"), list("d/own")), (list("d"), vec!["c 1:3 rw".to_string()]));
+    }
     let o = e.rein(&["diff", "--exit-code", file]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
 }

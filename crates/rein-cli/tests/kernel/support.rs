@@ -29,6 +29,14 @@ pub fn bin(name: &str) -> PathBuf {
     panic!("{name} not found next to {} or in its parent; build the workspace first", exe.display());
 }
 
+/// Whether a process has not exited. A zombie has: it holds no resources and is its
+/// parent's to reap.
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
 /// A test's environment.
 pub struct Env {
     pub h: Arc<Hierarchy>,

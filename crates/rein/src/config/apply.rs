@@ -148,6 +148,13 @@ pub fn plan(
     // On v1 a new cpuset group copies its parent's cpus and mems; when that parent is
     // new or changes in this same plan, the copy must be the parent's new value.
     let mut targets: BTreeMap<GroupPath, (Option<CpuList>, Option<CpuList>)> = BTreeMap::new();
+    // On v1 a group is bound by its parent's device rules only in the devices hierarchy
+    // (there it copies them on mkdir). Group::plan joins it when the live parent
+    // restricts; a parent that starts restricting in this same plan is not live yet, so
+    // its new groups join here: the groups of this file whose device access denies by
+    // default, and every group beneath one.
+    let v1_devices = matches!(h.binding(Controller::Devices), Some(Binding::V1(_)));
+    let mut restricting: BTreeSet<GroupPath> = BTreeSet::new();
     for d in &resolved.groups {
         let path = full(&base, d).map_err(|e| Refused { at: d.at.clone(), error: e })?;
         let refuse = |e: Error| Refused { at: d.at.clone(), error: e };
@@ -200,6 +207,13 @@ pub fn plan(
         let mut spec = Spec { resources, accounting: raw::controllers_of(&translated.raw) };
         if new {
             spec.accounting.extend(lifecycle::default_controllers(h));
+        }
+        let parent_restricts = path.parent().is_some_and(|p| restricting.contains(&p));
+        if parent_restricts || d.resources.devices.as_ref().is_some_and(|a| !a.effective(&[]).default_allow) {
+            restricting.insert(path.clone());
+        }
+        if v1_devices && new && parent_restricts {
+            spec.accounting.insert(Controller::Devices);
         }
         let mut part = match &existing {
             None => Group::plan(h, &path, &spec, true).map(|(p, _)| p),
@@ -632,6 +646,29 @@ mod tests {
         assert!(l.contains(&"1 > /cpuset/a/cpuset.cpus".to_string()), "{l:#?}");
         assert!(l.contains(&"1 > /cpuset/a/b/cpuset.cpus".to_string()), "{l:#?}");
         assert!(!l.contains(&"0-1 > /cpuset/a/b/cpuset.cpus".to_string()), "{l:#?}");
+    }
+
+    #[test]
+    fn on_v1_the_new_groups_beneath_a_new_restricting_group_join_the_devices_hierarchy() {
+        let tree = FakeTree::new(Layout::V1);
+        let devices = tree.path().join("devices");
+        std::fs::create_dir_all(&devices).unwrap();
+        for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
+            std::fs::write(devices.join(f), v).unwrap();
+        }
+        let text = "[groups.a]\ndevice-policy = \"strict\"\ndevice-allow = [\"c 1:3 rw\"]\n\
+                    [groups.a.groups.b]\nmemory = \"1G\"\n[groups.a.groups.b.groups.c]\npids = 5\n\
+                    [groups.z]\nmemory = \"1G\"\n";
+        let h = tree.hierarchy();
+        let c = plan(&h, &resolved(text), "x", &Options::default()).unwrap();
+        let l = lines(&tree, &c);
+        let at = |x: &str| l.iter().position(|y| y == x).unwrap_or_else(|| panic!("no {x:?} in {l:#?}"));
+        // The parent's rules first, then the child's mkdir, which copies them.
+        assert!(at("a > /devices/a/devices.deny") < at("'c 1:3 rw' > /devices/a/devices.allow"), "{l:#?}");
+        assert!(at("'c 1:3 rw' > /devices/a/devices.allow") < at("mkdir /devices/a/b"), "{l:#?}");
+        assert!(at("mkdir /devices/a/b") < at("mkdir /devices/a/b/c"), "{l:#?}");
+        // A group beneath no restricting one stays out (it has nothing to copy).
+        assert!(!l.iter().any(|x| x.starts_with("mkdir /devices/z")), "{l:#?}");
     }
 
     /// A controller enabled in an existing parent stays enabled after a failed apply: a

@@ -5,19 +5,22 @@
 //! ([`settings_of`]); child groups nest as `[groups.a.groups.b]`. What is the kernel's
 //! default (`max`, weight 100, no protection, a CPU or memory-node list the group
 //! inherits from its parent) is not written, so applying the file changes nothing on
-//! the host it was taken from. Device access and network settings are rein's programs
-//! on cgroup2 rather than files; they are read back from the kernel as `rein show` reads
-//! them and written as `device-policy`/`device-allow` (the program's effective rules: a
-//! `strict` policy and every device it allows) and the `net-*` keys. Left out: device
-//! rules that deny after allowing every device (only libcgroup's `devices.deny` makes
-//! them; rein.toml allows, the policy denies the rest), and the frozen state (no limit).
+//! the host it was taken from. Device access is read back as `rein show` reads it (v1's
+//! `devices.list`; on cgroup2 rein's program, as are the network settings) and written
+//! as `device-policy`/`device-allow` (the effective rules: a `strict` policy and every
+//! device allowed) and the `net-*` keys; a v1 `devices.list` equal to the parent's is
+//! what the kernel copied on mkdir, and is not written. Left out: device rules that
+//! deny after allowing every device (only libcgroup's `devices.deny` makes them, and
+//! v1's `devices.list` does not show them; rein.toml allows, the policy denies the
+//! rest), and the frozen state (no limit). A `devices.list` rein cannot parse is an
+//! error naming the file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::model::{Config, GroupConfig, Key, Settings, Value};
 use crate::cgroupfs::GroupPath;
-use crate::devices::{DevicePolicy, DeviceRule, DeviceType};
+use crate::devices::{DeviceAccess, DevicePolicy, DeviceRule, DeviceType};
 use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::hierarchy::Hierarchy;
@@ -97,16 +100,38 @@ pub fn snapshot(h: &Arc<Hierarchy>, parent: &GroupPath, groups: &[GroupPath]) ->
                 Err(e) => return Err(e),
             };
             // A v1 cpuset child starts with its parent's lists (rein copies them, as the
-            // kernel requires); on cgroup2 an empty list is the inherited one, so a list
-            // there was written. The root's limits are not all readable: then nothing
-            // is compared.
-            let v1_cpuset = matches!(h.binding(crate::Controller::Cpuset), Some(crate::hierarchy::Binding::V1(_)));
-            let inherited = if v1_cpuset { g.parent().and_then(|p| read(&p).ok()) } else { None };
+            // kernel requires), and a v1 devices child with its parent's rules (the kernel
+            // copies them on mkdir); on cgroup2 an empty list is the inherited one, and a
+            // group's device program is its own, so what is there was written. The root's
+            // limits are not all readable: then nothing is compared.
+            let v1 = |c| matches!(h.binding(c), Some(crate::hierarchy::Binding::V1(_)));
+            let (v1_cpuset, v1_devices) = (v1(crate::Controller::Cpuset), v1(crate::Controller::Devices));
+            let inherited = if v1_cpuset || v1_devices {
+                g.parent().and_then(|p| read(&p).ok()).map(|mut p| {
+                    if !v1_cpuset {
+                        p.cpuset = Default::default();
+                    }
+                    if !v1_devices {
+                        p.devices = None;
+                    }
+                    p
+                })
+            } else {
+                None
+            };
             settings = settings_of(&own, inherited.as_ref());
         }
         set_settings(&mut config.groups, g, parent, settings);
     }
     Ok(config)
+}
+
+/// Whether two device accesses make the same state (a default and the same exceptions,
+/// in any order: a v1 child lists its parent's rules as it copied them, then its own).
+fn same_state(a: &DeviceAccess, b: &DeviceAccess) -> bool {
+    let (a, b) = (a.effective(&[]), b.effective(&[]));
+    let set = |e: &crate::devices::Effective| e.exceptions.iter().copied().collect::<std::collections::HashSet<_>>();
+    a.default_allow == b.default_allow && set(&a) == set(&b)
 }
 
 /// The file's text: `config` as TOML, nested groups as `[groups.a.groups.b]`.
@@ -133,7 +158,8 @@ fn set_settings(groups: &mut BTreeMap<String, GroupConfig>, g: &GroupPath, paren
 
 /// A group's limits as rein.toml limit keys, leaving out the kernel's defaults (`max`,
 /// weight 100, no memory protection, `oom-group` off) and the CPU and memory-node lists
-/// equal to `inherited`'s (give the parent's where a child starts with them: cgroup v1).
+/// and device access equal to `inherited`'s (give the parent's where a child starts
+/// with them: cgroup v1; leave out a field to compare nothing there).
 /// Device access is written as `device-policy` (unless `auto`, what rules alone mean)
 /// and `device-allow`, unless a rule denies (rein.toml has no key for one); network
 /// settings as `net-egress`, `net-ingress`, `net-priority`, `net-classid`. `freeze` is
@@ -206,7 +232,8 @@ pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
     }
     let allow_list =
         |rules: &[DeviceRule]| Value::List(rules.iter().map(|rule| Value::Text(rule.to_string())).collect());
-    if let Some(d) = &r.devices {
+    let inherited_devices = inherited.and_then(|p| p.devices.as_ref());
+    if let Some(d) = r.devices.as_ref().filter(|d| !inherited_devices.is_some_and(|p| same_state(d, p))) {
         match (d.policy, d.rules.split_first()) {
             // As cgroup2's program reads back (v1's form): every device denied, then
             // these allowed, the pseudo devices of a closed policy among them. `strict`
@@ -367,6 +394,79 @@ mod tests {
         // Auto with no rule, and v1's starting point: no limit, nothing written.
         r.devices = Some(DeviceAccess { policy: Some(DevicePolicy::Auto), rules: vec![] });
         assert!(!settings_of(&r, None).limits.keys().any(|k| matches!(k, Key::DevicePolicy | Key::DeviceAllow)));
+    }
+
+    #[test]
+    fn v1_device_rules_the_parent_has_too_are_inherited() {
+        let list =
+            |t: &str| Resources { devices: Some(DeviceAccess::from_v1_list(t).unwrap()), ..Resources::default() };
+        let keys = |s: &Settings| s.limits.keys().copied().collect::<Vec<_>>();
+        let parent = list("c 1:3 rwm\nc 1:11 r\n");
+        // The same rules in another order (a v1 child lists what it copied, then its own).
+        assert!(settings_of(&list("c 1:11 r\nc 1:3 rwm\n"), Some(&parent)).is_empty());
+        let own = settings_of(&list("c 1:3 rw\n"), Some(&parent));
+        assert_eq!(keys(&own), [Key::DeviceAllow, Key::DevicePolicy]);
+        assert_eq!(own.limits[&Key::DeviceAllow], Value::List(vec!["c 1:3 rw".into()]));
+        // Every device (v1's default, the root's): nothing, with a parent or without.
+        let all = list("a *:* rwm\n");
+        assert!(settings_of(&all, Some(&all)).is_empty());
+        assert!(settings_of(&all, None).is_empty());
+        // No access at all (an empty list: deny everything) is not the parent's either.
+        let none = settings_of(&list(""), Some(&parent));
+        assert_eq!(keys(&none), [Key::DevicePolicy]);
+    }
+
+    /// A v1 fake tree with a devices hierarchy and these groups beneath `p` with these
+    /// `devices.list`s (`p` and the root allow every device).
+    fn devices_tree(lists: &[(&str, &str)]) -> crate::testing::FakeTree {
+        use crate::testing::{FakeTree, Layout};
+        let tree = FakeTree::new(Layout::V1);
+        let devices = tree.path().join("devices");
+        let put = |dir: &std::path::Path, list: &str| {
+            std::fs::create_dir_all(dir).unwrap();
+            for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", list)] {
+                std::fs::write(dir.join(f), v).unwrap();
+            }
+        };
+        put(&devices, "a *:* rwm\n");
+        put(&devices.join("p"), "a *:* rwm\n");
+        for (g, list) in lists {
+            tree.group(&format!("p/{g}"));
+            put(&devices.join("p").join(g), list);
+        }
+        tree
+    }
+
+    #[test]
+    fn a_v1_snapshot_writes_the_device_rules_a_group_has_of_its_own() {
+        // `t` allows two devices, `t/in` took them on mkdir, `t/own` narrowed them, `u`
+        // allows every device.
+        let tree = devices_tree(&[
+            ("t", "c 1:3 rwm\nc 1:11 r\n"),
+            ("t/in", "c 1:11 r\nc 1:3 rwm\n"),
+            ("t/own", "c 1:3 rw\n"),
+            ("u", "a *:* rwm\n"),
+        ]);
+        let h = tree.hierarchy();
+        let names: Vec<GroupPath> = ["t", "u"].iter().map(|g| GroupPath::parse(g).unwrap()).collect();
+        let c = snapshot(&h, &GroupPath::parse("p").unwrap(), &names).unwrap();
+        let text = to_toml(&c).unwrap();
+        let t = &c.groups["t"];
+        assert_eq!(t.settings.limits[&Key::DevicePolicy], Value::from("strict"), "{text}");
+        assert_eq!(t.settings.limits[&Key::DeviceAllow], Value::List(vec!["c 1:3 rwm".into(), "c 1:11 r".into()]));
+        assert!(t.groups["in"].settings.is_empty(), "{text}");
+        assert_eq!(t.groups["own"].settings.limits[&Key::DeviceAllow], Value::List(vec!["c 1:3 rw".into()]));
+        assert!(c.groups["u"].settings.is_empty(), "{text}");
+    }
+
+    #[test]
+    fn a_devices_list_in_a_form_rein_does_not_know_is_an_error_naming_the_file() {
+        let tree = devices_tree(&[("t", "c 1:3 rwm\nx 1:3 rwm\n")]);
+        let h = tree.hierarchy();
+        let e = snapshot(&h, &GroupPath::parse("p").unwrap(), &[GroupPath::parse("t").unwrap()]).unwrap_err();
+        let file = tree.path().join("devices/p/t/devices.list");
+        let want = format!("cannot parse {}: 'x 1:3 rwm': unknown device type 'x'", file.display());
+        assert!(e.to_string().starts_with(&want), "{e}");
     }
 
     #[test]
