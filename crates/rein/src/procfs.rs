@@ -23,12 +23,19 @@ pub fn parse_stat_start_time(stat: &str) -> Result<u64> {
 /// Reads a file of `/proc` whole: one open and reads into a page-sized buffer until EOF.
 /// (`std::fs::read_to_string` asks the file's size first, which proc files report as
 /// 0, then probes with 32-byte reads, each a trip through the kernel's seq_file; a
-/// mountinfo took eight reads and a statx.)
+/// mountinfo took eight reads and a statx.) Opened with rustix's system call, not the C
+/// library's open: musl's follows an O_CLOEXEC open with an fcntl for kernels older than
+/// 2.6.23.
 pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
     use std::io::Read as _;
+    let fd = rustix::fs::open(
+        path.as_ref(),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
     // Through `take`, read_to_end has no size to ask for and reads into the page reserved.
     let mut text = String::with_capacity(4096);
-    std::fs::File::open(path)?.take(u64::MAX).read_to_string(&mut text)?;
+    std::fs::File::from(fd).take(u64::MAX).read_to_string(&mut text)?;
     Ok(text)
 }
 
