@@ -740,11 +740,13 @@ fn dropping_a_handle_whose_process_cannot_die_returns_after_the_deadline() {
     let t0 = Instant::now();
     drop(cg);
     let took = t0.elapsed();
+    // Gave up at the kill's deadline: the frozen process cannot die, so it is still there
+    // when the drop returns (no wall-clock bound a busy machine breaks).
+    let still_there = child.try_wait().expect("try_wait").is_none();
     std::fs::write(stuck.join("freezer.state"), "THAWED").expect("thaw");
     let status = child.wait().expect("wait");
     eprintln!("drop of a handle whose process could not die returned after {took:?}");
-    // Gave up at the kill's deadline: waiting for the frozen process would never end, so any
-    // finite bound shows it; 30 s leaves a busy machine room.
-    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(30), "{took:?}");
+    assert!(still_there, "the drop returned only once the frozen process had died ({took:?})");
+    assert!(took >= Duration::from_secs(4), "{took:?}");
     assert_eq!(status.signal(), Some(libc::SIGKILL), "killed once thawed");
 }
