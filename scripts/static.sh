@@ -27,13 +27,21 @@ static_triple() {
     return
   fi
   local musl=${HOST_TRIPLE/%-linux-gnu/-linux-musl}
+  # A failed `rustup target add` is remembered for a day (every script sources this file).
+  local failed=target/.static-musl-failed
   if [[ $musl != "$HOST_TRIPLE" ]] && command -v rustup >/dev/null; then
-    if rustup target list --installed 2>/dev/null | grep -qx "$musl" ||
-      timeout 300 rustup target add "$musl" >/dev/null 2>&1; then
+    if rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
       echo "$musl"
       return
     fi
-    echo "scripts/static.sh: cannot add the $musl target (rustup target add $musl); building for $HOST_TRIPLE with glibc linked statically" >&2
+    if [[ -z $(find "$failed" -mmin -1440 2>/dev/null) ]]; then
+      if timeout 300 rustup target add "$musl" >/dev/null 2>&1; then
+        echo "$musl"
+        return
+      fi
+      mkdir -p target && touch "$failed"
+      echo "scripts/static.sh: cannot add the $musl target (rustup target add $musl); building for $HOST_TRIPLE with glibc linked statically" >&2
+    fi
   fi
   echo "$HOST_TRIPLE"
 }
