@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use rein::compat::libcgroup::{self, Controllers};
+use rein::procfs::{self, ProcCgroup};
 use rein::{Controller, GroupPath, Hierarchy};
 
 use super::options::{Item, Tool, flag, getopt, help, operand_text, takes};
@@ -119,19 +119,6 @@ pub(super) const LSSUBSYS: Tool = Tool {
     base: None,
 };
 
-/// `/proc/cgroups`: each enabled controller's name and hierarchy id, in its order.
-pub(super) fn proc_cgroups() -> anyhow::Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string("/proc/cgroups").context("cannot read /proc/cgroups")?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4 && f[3] == "1").then(|| (f[0].to_string(), f[1].to_string()))
-        })
-        .collect())
-}
-
 pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let (mut all, mut ids, mut mounts) = (false, false, false);
     let mut wanted: Vec<String> = Vec::new();
@@ -146,16 +133,16 @@ pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
         }
     }
     let h = hierarchy()?;
-    let kernel = proc_cgroups()?;
-    let id_of =
-        |name: &str| kernel.iter().find(|(n, _)| n == name).map(|(_, i)| i.clone()).unwrap_or_else(|| "0".into());
+    // The kernel's enabled controllers, in its order.
+    let kernel: Vec<ProcCgroup> = procfs::read_cgroups()?.into_iter().filter(|r| r.enabled).collect();
+    let id_of = |name: &str| kernel.iter().find(|r| r.name == name).map_or(0, |r| r.hierarchy);
     let mut out = String::new();
     let mut listed: BTreeSet<String> = BTreeSet::new();
     // One line per v1 hierarchy: its controllers, as the kernel orders them.
     for m in h.v1_mounts() {
         let names: Vec<&str> = kernel
             .iter()
-            .map(|(n, _)| n.as_str())
+            .map(|r| r.name.as_str())
             .filter(|n| m.controllers.iter().any(|c| c.v1_name() == *n))
             .collect();
         if names.is_empty() || (!wanted.is_empty() && !names.iter().any(|n| wanted.iter().any(|w| w == n))) {
@@ -174,7 +161,7 @@ pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     // -a (or a controller named): the others too, one a line; those cgroup2 offers with
     // its mount point for -m.
-    for (name, id) in &kernel {
+    for ProcCgroup { name, hierarchy: id, .. } in &kernel {
         if listed.contains(name) || !(all || wanted.iter().any(|w| w == name)) {
             continue;
         }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use rein::{Controller, GroupPath};
 
-use super::listings::proc_cgroups;
 use super::options::{Item, Tool, flag, getopt, help, operand_text, takes};
 use super::specs::hierarchy;
 use super::status::{EXIT_BADARGS, EXIT_NO_GROUP, Verbatim, io_words, usage};
@@ -119,7 +118,7 @@ pub(super) fn cgsnapshot(args: &[OsString]) -> anyhow::Result<ExitCode> {
     // The mount section: every controller of a v1 hierarchy (cgroup2's are hierarchy 0
     // in /proc/cgroups, which libcgroup leaves out), in the kernel's order.
     out.push_str("mount {\n");
-    for (name, _) in proc_cgroups()? {
+    for name in rein::procfs::read_cgroups()?.into_iter().filter(|r| r.enabled).map(|r| r.name) {
         let Some(c) = Controller::ALL.into_iter().find(|c| c.v1_name() == name) else { continue };
         if !wanted.is_empty() && !wanted.contains(&name) {
             continue;
