@@ -156,10 +156,8 @@ pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
         if ids {
             line.push_str(&format!(" {id}"));
         }
-        if mounts {
-            if let Some(Binding::V2(u)) = Controller::from_name(name).and_then(|c| h.binding(c)) {
-                line.push_str(&format!(" {}", u.mount.path().display()));
-            }
+        if mounts && let Some(Binding::V2(u)) = Controller::from_name(name).and_then(|c| h.binding(c)) {
+            line.push_str(&format!(" {}", u.mount.path().display()));
         }
         out.push_str(&line);
         out.push('\n');
