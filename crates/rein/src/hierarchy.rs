@@ -75,6 +75,16 @@ pub enum Binding<'a> {
     V1(&'a V1Mount),
 }
 
+impl<'a> Binding<'a> {
+    /// The mount of the hierarchy the controller is bound to.
+    pub fn mount(self) -> &'a Mount {
+        match self {
+            Binding::V2(u) => &u.mount,
+            Binding::V1(m) => &m.mount,
+        }
+    }
+}
+
 /// Which hierarchy a group directory, a plan's action or a read is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Place {
@@ -357,6 +367,16 @@ mod tests {
         let hybrid = FakeTree::new(Layout::Hybrid).hierarchy();
         assert_eq!(hybrid.places()[0], Place::V2);
         assert_eq!(hybrid.places().len(), 1 + hybrid.v1_mounts().len());
+    }
+
+    #[test]
+    fn a_binding_names_its_mount() {
+        use crate::testing::{FakeTree, Layout};
+        let tree = FakeTree::new(Layout::Hybrid);
+        let h = tree.hierarchy();
+        let path = |c: Controller| h.binding(c).unwrap().mount().path().to_path_buf();
+        assert_eq!(path(Controller::Io), tree.path().join("blkio"), "v1");
+        assert_eq!(path(Controller::Hugetlb), tree.path().join("unified"), "cgroup2");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! What rein reads of `/proc` about processes: start times (to tell a running owner
 //! from a reused pid), names for messages. [`ProcTable`] takes the proc root, so tests
-//! use a fake one.
+//! use a fake one. Also the kernel's list of controllers, `/proc/cgroups`
+//! ([`parse_cgroups`], [`read_cgroups`]).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,55 @@ pub fn thread_group(tid: u32) -> Option<u32> {
 /// The `Tgid:` line of a `/proc/TID/status` text.
 pub fn parse_tgid(status: &str) -> Option<u32> {
     status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
+}
+
+/// One line of `/proc/cgroups`: a controller the kernel knows, as it lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcCgroup {
+    /// The controller's name as the kernel spells it (`subsys_name`: `blkio`, `cpu`, ...,
+    /// also controllers rein does not know, such as `net_cls`).
+    pub name: String,
+    /// The id of the v1 hierarchy it is bound to; 0 when in no v1 hierarchy (on cgroup2
+    /// or unmounted).
+    pub hierarchy: u32,
+    /// How many groups the hierarchy holds (`num_cgroups`).
+    pub groups: u64,
+    /// Whether it is enabled (`cgroup_disable=` on the kernel command line clears it).
+    pub enabled: bool,
+}
+
+/// The rows of a `/proc/cgroups` text, in the kernel's order (the header line, starting
+/// with `#`, and blank lines skipped). A line of fewer than four fields, or whose numbers
+/// are not numbers, is an error naming the line.
+pub fn parse_cgroups(text: &str) -> Result<Vec<ProcCgroup>> {
+    let bad = |line: &str, why: &str| Error::parse("/proc/cgroups", format!("{why}: '{}'", crate::error::escape(line)));
+    let mut rows = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [name, hierarchy, groups, enabled, ..] = f[..] else {
+            return Err(bad(line, "fewer than 4 fields"));
+        };
+        rows.push(ProcCgroup {
+            name: name.to_string(),
+            hierarchy: hierarchy.parse().map_err(|_| bad(line, "hierarchy is not a number"))?,
+            groups: groups.parse().map_err(|_| bad(line, "num_cgroups is not a number"))?,
+            enabled: match enabled {
+                "1" => true,
+                "0" => false,
+                _ => return Err(bad(line, "enabled is neither 0 nor 1")),
+            },
+        });
+    }
+    Ok(rows)
+}
+
+/// The host's `/proc/cgroups`, parsed by [`parse_cgroups`]: every controller the kernel
+/// knows, enabled or not, in its order.
+pub fn read_cgroups() -> Result<Vec<ProcCgroup>> {
+    let path = "/proc/cgroups";
+    let text =
+        read_text(path).map_err(|cause| Error::Io { op: "read".into(), path: path.into(), cause, hint: None })?;
+    parse_cgroups(&text)
 }
 
 /// Reads processes from a proc filesystem (`/proc`, or a fake one in tests).
@@ -183,5 +233,54 @@ pub(crate) mod tests {
         assert_eq!(procs.owner(11, 500), Owner::Reused);
         assert_eq!(procs.owner(12, 500), Owner::Gone);
         assert_eq!(describe_pids(&[11, 12], &procs), "11 (sleep), 12");
+    }
+
+    #[test]
+    fn proc_cgroups_of_the_host() {
+        // Captured from the development host (kernel 6.18, hybrid).
+        let rows = parse_cgroups(include_str!("../testdata/hybrid/proc-cgroups")).unwrap();
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "cpuset",
+                "cpu",
+                "cpuacct",
+                "blkio",
+                "memory",
+                "devices",
+                "freezer",
+                "net_cls",
+                "perf_event",
+                "net_prio",
+                "hugetlb",
+                "pids"
+            ]
+        );
+        assert_eq!(rows[3], ProcCgroup { name: "blkio".into(), hierarchy: 7, groups: 2, enabled: true });
+        assert_eq!(rows[7].hierarchy, 0, "net_cls is in no v1 hierarchy");
+        assert!(rows.iter().all(|r| r.enabled));
+    }
+
+    #[test]
+    fn proc_cgroups_disabled_and_bad_lines() {
+        let rows = parse_cgroups("#subsys_name\thierarchy\tnum_cgroups\tenabled\nmemory\t0\t1\t0\n\n").unwrap();
+        assert_eq!(rows, [ProcCgroup { name: "memory".into(), hierarchy: 0, groups: 1, enabled: false }]);
+        for (text, why) in [
+            ("cpu\t1\t2\n", "fewer than 4 fields: 'cpu\\t1\\t2'"),
+            ("cpu\tx\t2\t1\n", "hierarchy is not a number"),
+            ("cpu\t1\t-2\t1\n", "num_cgroups is not a number"),
+            ("cpu\t1\t2\tyes\n", "enabled is neither 0 nor 1"),
+        ] {
+            let e = parse_cgroups(text).unwrap_err().to_string();
+            assert!(e.starts_with("cannot parse /proc/cgroups: ") && e.contains(why), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn proc_cgroups_read_from_the_host() {
+        // Every kernel rein runs on has /proc/cgroups with at least one controller.
+        let rows = read_cgroups().unwrap();
+        assert!(!rows.is_empty());
     }
 }

@@ -9,7 +9,6 @@ use anyhow::{Context, bail};
 use rein::compat::libcgroup::{self, Controllers, GroupSpec};
 use rein::compat::raw::{self, Home};
 use rein::lifecycle;
-use rein::plan::Place;
 use rein::{Controller, Error, Group, GroupPath, Hierarchy};
 
 use super::options::{Item, Tool, VERSION_FLAGS, flag, getopt, help, operand_text, takes, without_version_flags};
@@ -239,7 +238,7 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
                 let mut seen = BTreeSet::new();
                 order.retain(|c| seen.insert(*c));
                 order.extend(resolved.iter().filter(|c| !seen.contains(c)));
-                controller_files(&group, &order)?
+                lifecycle::controller_files(&group, &order)?
             }
         };
         if headers {
@@ -264,32 +263,4 @@ fn cgget_as(args: &[OsString], cgx: Option<(u8, bool)>) -> anyhow::Result<ExitCo
 /// Reads files of the running mode in a group, wherever they live.
 fn reader<'a>(h: &'a Hierarchy, path: &'a GroupPath) -> impl Fn(Home, &str) -> Option<String> + 'a {
     move |home: Home, file: &str| lifecycle::read_file(h, path, home, file)
-}
-
-/// Every readable file of each controller in the group, in the kernel's directory order.
-fn controller_files(group: &Group, controllers: &[Controller]) -> anyhow::Result<Vec<(String, String)>> {
-    let h = group.hierarchy();
-    let mut out = Vec::new();
-    for c in controllers {
-        let Ok(place) = lifecycle::place_of(h, Home::Controller(*c)) else { continue };
-        if !group.nodes().iter().any(|n| n.place == place) {
-            continue;
-        }
-        let m = place.mount(h);
-        let prefix = format!("{}.", if place == Place::V2 { c.v2_name() } else { c.v1_name() });
-        for f in m.files(group.path())? {
-            if !f.starts_with(&prefix) {
-                continue;
-            }
-            // Files the kernel gives no value to read (memory.force_empty, write-only;
-            // memory.pressure_level, an event file) refuse with EINVAL: libcgroup lists them
-            // with an empty value. Other unreadable files are left out.
-            match m.read(group.path(), &f) {
-                Ok(v) => out.push((f, v)),
-                Err(e) if e.errno() == Some(libc::EINVAL) => out.push((f, String::new())),
-                Err(_) => {}
-            }
-        }
-    }
-    Ok(out)
 }

@@ -4,9 +4,10 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use rein::compat::libcgroup::{self, Controllers};
-use rein::{Controller, GroupPath, Hierarchy};
+use rein::hierarchy::Binding;
+use rein::procfs::{self, ProcCgroup};
+use rein::{Controller, GroupPath};
 
 use super::options::{Item, Tool, flag, getopt, help, operand_text, takes};
 use super::specs::hierarchy;
@@ -24,16 +25,6 @@ pub(super) const LSCGROUP: Tool = Tool {
     stop_at_operand: false,
     base: None,
 };
-
-/// The mount a controller named as libcgroup names it (v1 or v2 name) is bound to, with
-/// the name it is listed under there.
-fn bound_mount<'h>(h: &'h Hierarchy, name: &str) -> Option<&'h rein::cgroupfs::Mount> {
-    let c = Controller::ALL.into_iter().find(|c| c.v1_name() == name || c.v2_name() == name)?;
-    Some(match h.binding(c)? {
-        rein::hierarchy::Binding::V1(m) => &m.mount,
-        rein::hierarchy::Binding::V2(u) => &u.mount,
-    })
-}
 
 pub(super) fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut specs = Vec::new();
@@ -57,7 +48,7 @@ pub(super) fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
             let names: Vec<&str> = u
                 .controllers
                 .iter()
-                .filter(|c| matches!(h.binding(**c), Some(rein::hierarchy::Binding::V2(_))))
+                .filter(|c| matches!(h.binding(**c), Some(Binding::V2(_))))
                 .map(|c| c.v2_name())
                 .collect();
             if !names.is_empty() {
@@ -79,7 +70,10 @@ pub(super) fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
     for (names, path) in &lists {
         let first = names.split(',').next().unwrap_or_default();
-        let m = bound_mount(&h, first)
+        // The mount a controller named as libcgroup names it (v1 or v2 name) is bound to.
+        let m = Controller::from_name(first)
+            .and_then(|c| h.binding(c))
+            .map(Binding::mount)
             .ok_or_else(|| anyhow::Error::new(Verbatim(format!("cannot find controller '{first}'"), EXIT_NO_GROUP)))?;
         if !m.exists(path) {
             let p = path.as_str().trim_start_matches('/');
@@ -88,15 +82,8 @@ pub(super) fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
         let base = path.as_str().trim_matches('/');
         out.push_str(&format!("{names}:/{base}/\n"));
         // Depth first, parents before children, names sorted.
-        let mut stack: Vec<GroupPath> =
-            m.children(path)?.iter().rev().map(|c| path.join(c)).collect::<rein::Result<_>>()?;
-        while let Some(p) = stack.pop() {
+        for p in m.subtree(path)? {
             out.push_str(&format!("{names}:/{}\n", p.as_str().trim_start_matches('/')));
-            let mut kids = m.children(&p)?;
-            kids.sort();
-            for c in kids.iter().rev() {
-                stack.push(p.join(c)?);
-            }
         }
     }
     print!("{out}");
@@ -119,19 +106,6 @@ pub(super) const LSSUBSYS: Tool = Tool {
     base: None,
 };
 
-/// `/proc/cgroups`: each enabled controller's name and hierarchy id, in its order.
-pub(super) fn proc_cgroups() -> anyhow::Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string("/proc/cgroups").context("cannot read /proc/cgroups")?;
-    Ok(text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 4 && f[3] == "1").then(|| (f[0].to_string(), f[1].to_string()))
-        })
-        .collect())
-}
-
 pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let (mut all, mut ids, mut mounts) = (false, false, false);
     let mut wanted: Vec<String> = Vec::new();
@@ -146,16 +120,16 @@ pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
         }
     }
     let h = hierarchy()?;
-    let kernel = proc_cgroups()?;
-    let id_of =
-        |name: &str| kernel.iter().find(|(n, _)| n == name).map(|(_, i)| i.clone()).unwrap_or_else(|| "0".into());
+    // The kernel's enabled controllers, in its order.
+    let kernel: Vec<ProcCgroup> = procfs::read_cgroups()?.into_iter().filter(|r| r.enabled).collect();
+    let id_of = |name: &str| kernel.iter().find(|r| r.name == name).map_or(0, |r| r.hierarchy);
     let mut out = String::new();
     let mut listed: BTreeSet<String> = BTreeSet::new();
     // One line per v1 hierarchy: its controllers, as the kernel orders them.
     for m in h.v1_mounts() {
         let names: Vec<&str> = kernel
             .iter()
-            .map(|(n, _)| n.as_str())
+            .map(|r| r.name.as_str())
             .filter(|n| m.controllers.iter().any(|c| c.v1_name() == *n))
             .collect();
         if names.is_empty() || (!wanted.is_empty() && !names.iter().any(|n| wanted.iter().any(|w| w == n))) {
@@ -174,7 +148,7 @@ pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
     }
     // -a (or a controller named): the others too, one a line; those cgroup2 offers with
     // its mount point for -m.
-    for (name, id) in &kernel {
+    for ProcCgroup { name, hierarchy: id, .. } in &kernel {
         if listed.contains(name) || !(all || wanted.iter().any(|w| w == name)) {
             continue;
         }
@@ -182,14 +156,8 @@ pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
         if ids {
             line.push_str(&format!(" {id}"));
         }
-        if mounts {
-            let on_v2 = Controller::ALL
-                .into_iter()
-                .find(|c| c.v1_name() == name || c.v2_name() == name)
-                .and_then(|c| h.binding(c));
-            if let Some(rein::hierarchy::Binding::V2(u)) = on_v2 {
-                line.push_str(&format!(" {}", u.mount.path().display()));
-            }
+        if mounts && let Some(Binding::V2(u)) = Controller::from_name(name).and_then(|c| h.binding(c)) {
+            line.push_str(&format!(" {}", u.mount.path().display()));
         }
         out.push_str(&line);
         out.push('\n');

@@ -226,6 +226,21 @@ impl Mount {
         Ok(out)
     }
 
+    /// Every group beneath `group` (not `group` itself), depth first: each parent before
+    /// its children, siblings sorted by name (as libcgroup's `lscgroup` lists a tree).
+    pub fn subtree(&self, group: &GroupPath) -> Result<Vec<GroupPath>> {
+        let mut out = Vec::new();
+        let mut stack: Vec<GroupPath> =
+            self.children(group)?.iter().rev().map(|c| group.join(c)).collect::<Result<_>>()?;
+        while let Some(p) = stack.pop() {
+            for c in self.children(&p)?.iter().rev() {
+                stack.push(p.join(c)?);
+            }
+            out.push(p);
+        }
+        Ok(out)
+    }
+
     /// Names of a group's child groups in the kernel's directory order (as a walk with
     /// readdir, like libcgroup's, meets them).
     pub fn children_in_dir_order(&self, group: &GroupPath) -> Result<Vec<String>> {
@@ -1149,5 +1164,20 @@ mod tests {
             std::fs::create_dir(dir.path().join(n)).unwrap();
         }
         assert_eq!(m.children(&GroupPath::root()).unwrap(), ["a", "b"]);
+    }
+
+    #[test]
+    fn subtree_is_depth_first_parents_first_sorted() {
+        let (dir, m) = fake();
+        for d in ["b/y", "b/x/deep", "a", "c"] {
+            std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        let all: Vec<String> = m.subtree(&GroupPath::root()).unwrap().iter().map(|p| p.as_str().to_string()).collect();
+        assert_eq!(all, ["a", "b", "b/x", "b/x/deep", "b/y", "c"]);
+        let b: Vec<String> =
+            m.subtree(&GroupPath::parse("b").unwrap()).unwrap().iter().map(|p| p.as_str().to_string()).collect();
+        assert_eq!(b, ["b/x", "b/x/deep", "b/y"]);
+        assert!(m.subtree(&GroupPath::parse("a").unwrap()).unwrap().is_empty());
+        assert!(m.subtree(&GroupPath::parse("missing").unwrap()).is_err());
     }
 }

@@ -25,6 +25,10 @@
 //! words where a value is expected, and a `#` after other text on a line starts a comment.
 //! `namespace` and `systemd` blocks are refused with the reason: rein creates groups at
 //! the paths they are named by, and starts systemd units through its own driver.
+//!
+//! [`CgConfig::to_conf`] writes a model back as text, the way libcgroup's cgsnapshot
+//! writes it; what it writes, [`parse`] reads back to the same mounts, groups, settings
+//! and owners.
 
 use std::fmt;
 
@@ -141,6 +145,81 @@ impl Perm {
     /// True when nothing is set.
     pub fn is_empty(&self) -> bool {
         *self == Perm::default()
+    }
+}
+
+impl Perm {
+    /// The `perm { admin { } task { } }` block, one tab deep, as cgsnapshot writes it
+    /// (`tuid`/`tgid` in `task`; modes in octal); empty when nothing is set.
+    fn to_conf(&self) -> String {
+        if self.is_empty() {
+            return String::new();
+        }
+        let id = |key: &str, v: &Option<Id>| v.as_ref().map(|v| format!("\t\t\t{key} = {v};\n")).unwrap_or_default();
+        let mode = |key: &str, v: Option<u32>| v.map(|v| format!("\t\t\t{key} = {v:o};\n")).unwrap_or_default();
+        let admin = [
+            id("uid", &self.admin_uid),
+            id("gid", &self.admin_gid),
+            mode("dperm", self.admin_dperm),
+            mode("fperm", self.admin_fperm),
+        ]
+        .concat();
+        let task = [id("tuid", &self.task_uid), id("tgid", &self.task_gid), mode("fperm", self.task_fperm)].concat();
+        let mut out = String::from("\tperm {\n");
+        for (name, body) in [("admin", admin), ("task", task)] {
+            if !body.is_empty() {
+                out.push_str(&format!("\t\t{name} {{\n{body}\t\t}}\n"));
+            }
+        }
+        out.push_str("\t}\n");
+        out
+    }
+}
+
+impl GroupBlock {
+    /// `KEYWORD NAME { ... }`: each controller block with its settings, the perm block
+    /// before each one (as cgsnapshot repeats it; once when there is no controller).
+    fn to_conf(&self, keyword: &str) -> String {
+        let perm = self.perm.to_conf();
+        let mut out = format!("{keyword} {} {{\n", self.name);
+        if self.controllers.is_empty() {
+            out.push_str(&perm);
+        }
+        for c in &self.controllers {
+            out.push_str(&perm);
+            out.push_str(&format!("\t{} {{\n", c.name));
+            for s in &c.settings {
+                out.push_str(&format!("\t\t{}=\"{}\";\n", s.name, s.value));
+            }
+            out.push_str("\t}\n");
+        }
+        out.push_str("}\n\n");
+        out
+    }
+}
+
+impl CgConfig {
+    /// The model as cgconfig.conf text, in libcgroup cgsnapshot's layout: the `mount`
+    /// block (written even when empty), the `default` block when there is one, each group
+    /// in order, then each template; one tab per level, each value in double quotes.
+    /// Line numbers are not written. The format has no escapes: a name or value holding
+    /// `"` (or a name holding blanks or `{};=`) does not read back the same.
+    pub fn to_conf(&self) -> String {
+        let mut out = String::from("mount {\n");
+        for m in &self.mounts {
+            out.push_str(&format!("\t{} = {};\n", m.controller, m.path));
+        }
+        out.push_str("}\n\n");
+        if let Some(d) = &self.default {
+            out.push_str(&format!("default {{\n{}}}\n\n", d.to_conf()));
+        }
+        for g in &self.groups {
+            out.push_str(&g.to_conf("group"));
+        }
+        for t in &self.templates {
+            out.push_str(&t.to_conf("template"));
+        }
+        out
     }
 }
 
@@ -616,5 +695,85 @@ template students/%u {
         assert_eq!(base.admin_fperm, Some(0o600));
         assert_eq!(base.admin_dperm, Some(0o755));
         assert!(Perm::default().is_empty());
+    }
+
+    /// The model with every line number zeroed (the writer writes none).
+    fn without_lines(mut c: CgConfig) -> CgConfig {
+        for m in &mut c.mounts {
+            m.line = 0;
+        }
+        for g in c.groups.iter_mut().chain(c.templates.iter_mut()) {
+            g.line = 0;
+            g.perm_line = g.perm_line.map(|_| 0);
+            for b in &mut g.controllers {
+                b.line = 0;
+                for s in &mut b.settings {
+                    s.line = 0;
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn what_the_writer_writes_the_parser_reads_back() {
+        let model = without_lines(parse(EXAMPLE).unwrap());
+        let text = model.to_conf();
+        assert_eq!(without_lines(parse(&text).unwrap()), model, "{text}");
+        // And a second round changes nothing.
+        assert_eq!(without_lines(parse(&text).unwrap()).to_conf(), text);
+    }
+
+    #[test]
+    fn the_writer_writes_cgsnapshots_layout() {
+        let perm = Perm {
+            admin_uid: Some(Id::Name("alice".into())),
+            admin_gid: Some(Id::Number(50)),
+            task_uid: Some(Id::Name("alice".into())),
+            task_gid: Some(Id::Name("staff".into())),
+            ..Perm::default()
+        };
+        let setting = |name: &str, value: &str| Setting { name: name.into(), value: value.into(), line: 0 };
+        let model = CgConfig {
+            mounts: vec![MountEntry { controller: "cpu".into(), path: "/sys/fs/cgroup/cpu".into(), line: 0 }],
+            groups: vec![
+                GroupBlock {
+                    name: "a/b".into(),
+                    controllers: vec![
+                        ControllerBlock {
+                            name: "cpu".into(),
+                            settings: vec![setting("cpu.shares", "512"), setting("cpu.cfs_quota_us", "-1")],
+                            line: 0,
+                        },
+                        ControllerBlock { name: "pids".into(), settings: vec![setting("pids.max", "max")], line: 0 },
+                    ],
+                    perm: perm.clone(),
+                    perm_line: Some(0),
+                    line: 0,
+                },
+                GroupBlock {
+                    name: "c".into(),
+                    controllers: vec![ControllerBlock {
+                        name: "devices".into(),
+                        settings: vec![setting("devices.deny", "a *:* rwm"), setting("devices.allow", "c 1:3 rwm")],
+                        line: 0,
+                    }],
+                    ..GroupBlock::default()
+                },
+            ],
+            ..CgConfig::default()
+        };
+        let text = model.to_conf();
+        let perm_text = "\tperm {\n\t\tadmin {\n\t\t\tuid = alice;\n\t\t\tgid = 50;\n\t\t}\n\t\ttask {\n\t\t\ttuid = alice;\n\t\t\ttgid = staff;\n\t\t}\n\t}\n";
+        assert_eq!(
+            text,
+            format!(
+                "mount {{\n\tcpu = /sys/fs/cgroup/cpu;\n}}\n\n\
+                 group a/b {{\n{perm_text}\tcpu {{\n\t\tcpu.shares=\"512\";\n\t\tcpu.cfs_quota_us=\"-1\";\n\t}}\n\
+                 {perm_text}\tpids {{\n\t\tpids.max=\"max\";\n\t}}\n}}\n\n\
+                 group c {{\n\tdevices {{\n\t\tdevices.deny=\"a *:* rwm\";\n\t\tdevices.allow=\"c 1:3 rwm\";\n\t}}\n}}\n\n"
+            )
+        );
+        assert_eq!(without_lines(parse(&text).unwrap()), without_lines(model));
     }
 }

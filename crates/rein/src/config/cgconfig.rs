@@ -168,6 +168,18 @@ impl Ids {
         }
     }
 
+    /// A uid as a perm block names it: the user's name (the first passwd entry with that
+    /// uid, as getpwuid answers), else the number.
+    pub fn user_name(&self, uid: u32) -> Id {
+        self.users.iter().find(|(_, i)| *i == uid).map_or(Id::Number(uid), |(n, _)| Id::Name(n.clone()))
+    }
+
+    /// A gid as a perm block names it: the group's name (the first entry of the group
+    /// file with that gid, as getgrgid answers), else the number.
+    pub fn group_name(&self, gid: u32) -> Id {
+        self.groups.iter().find(|(_, i)| *i == gid).map_or(Id::Number(gid), |(n, _)| Id::Name(n.clone()))
+    }
+
     /// A group's id.
     pub fn group(&self, id: &Id) -> Option<u32> {
         match id {
@@ -513,6 +525,10 @@ mod tests {
         assert_eq!(i.user(&Id::Number(7)), Some(7));
         assert_eq!(i.group(&Id::Name("staff".into())), Some(50));
         assert_eq!(i.group(&Id::Name("nobody".into())), None);
+        assert_eq!(i.user_name(1000), Id::Name("alice".into()));
+        assert_eq!(i.user_name(7), Id::Number(7));
+        assert_eq!(i.group_name(50), Id::Name("staff".into()));
+        assert_eq!(i.group_name(1000), Id::Number(1000));
     }
 
     #[test]

@@ -25,6 +25,7 @@
 //! - [`snapshot`]: the live groups written as a file `rein apply` reproduces (`rein snapshot`).
 //! - [`cgconfig`]: libcgroup's cgconfig.conf loaded the way cgconfigparser does, all or
 //!   nothing per file.
+//! - [`cgsnapshot`]: the other way: the live hierarchies read as cgsnapshot reads them.
 //! - [`start`]: starting each group's command after an apply (`--start`).
 //!
 //! # Example
@@ -53,6 +54,7 @@
 
 pub mod apply;
 pub mod cgconfig;
+pub mod cgsnapshot;
 pub mod diff;
 pub mod down;
 pub mod load;
