@@ -281,16 +281,8 @@ fn descendants(h: &Hierarchy, path: &GroupPath) -> Result<Vec<GroupPath>> {
     let mut all = BTreeSet::new();
     for place in h.places() {
         let m = place.mount(h);
-        if !m.exists(path) {
-            continue;
-        }
-        let mut stack = vec![path.clone()];
-        while let Some(g) = stack.pop() {
-            for c in m.children(&g)? {
-                let child = g.join(&c)?;
-                all.insert(child.clone());
-                stack.push(child);
-            }
+        if m.exists(path) {
+            all.extend(m.subtree(path)?);
         }
     }
     let mut v: Vec<GroupPath> = all.into_iter().collect();

@@ -57,7 +57,7 @@ use crate::compat::libcgroup::{self, Controllers};
 use crate::compat::raw::{self, Home, Host};
 use crate::error::Error;
 use crate::group::{Group, Spec};
-use crate::hierarchy::{Binding, Controller, Hierarchy};
+use crate::hierarchy::{Controller, Hierarchy};
 use crate::lifecycle::{self, Change};
 use crate::mark::Mark;
 use crate::plan::{Action, Place, Transaction};
@@ -479,8 +479,7 @@ fn check_mount(h: &Hierarchy, m: &MountEntry) -> Result<(), Error> {
         let c =
             Controller::from_name(word).ok_or_else(|| Error::invalid("controller", word, "not a cgroup controller"))?;
         let at: PathBuf = match h.binding(c) {
-            Some(Binding::V1(v1)) => v1.mount.path().to_path_buf(),
-            Some(Binding::V2(u)) => u.mount.path().to_path_buf(),
+            Some(b) => b.mount().path().to_path_buf(),
             None => {
                 return Err(refuse(format!(
                     "no hierarchy of this host has the {word} controller, and rein never mounts one; mount it \
