@@ -217,7 +217,54 @@ pub fn plan_set(group: &Group, change: &Change) -> Result<Plan> {
     if let Some(mark) = group.mark()? {
         plan.mark_new_groups(mark);
     }
+    join_descendants_to_v1_devices(group, change, &mut plan)?;
     Ok(plan)
+}
+
+/// On v1 a group's device rules bind only the processes in its devices directory and
+/// beneath it: a child group with no directory in the devices hierarchy (made before its
+/// parent restricted, or by a tool that named only some controllers) is not bound. When
+/// a change makes `group` deny by default, its existing descendants join the devices
+/// hierarchy after the group's own rules are written, parents first: each new directory
+/// copies its parent's rules (as on v2, where every program up the tree runs) and carries
+/// the descendant's own mark. An empty descendant only, as for the group itself in
+/// [`plan_set`]: a populated one is refused, since a new directory would not hold its
+/// processes.
+fn join_descendants_to_v1_devices(group: &Group, change: &Change, plan: &mut Plan) -> Result<()> {
+    let h = group.hierarchy();
+    let Some(Binding::V1(m)) = h.binding(Controller::Devices) else { return Ok(()) };
+    if !change.spec.resources.devices.as_ref().is_some_and(|a| !a.effective(&[]).default_allow) {
+        return Ok(());
+    }
+    let place = Place::V1(h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or_default());
+    let mut outside: Vec<GroupPath> =
+        descendants(h, group.path())?.into_iter().filter(|d| d != group.path() && !m.mount.exists(d)).collect();
+    outside.sort_by_key(|d| d.as_str().matches('/').count());
+    for d in outside {
+        let child = Group::open(h.clone(), &d)?;
+        let pids = child.all_procs()?;
+        if !pids.is_empty() {
+            return Err(Error::state(
+                format!(
+                    "group {d} beneath {} has no directory in the devices hierarchy ({}) and holds processes \
+                     ({}); the new device rules would not bind them",
+                    group.path(),
+                    m.mount.path().display(),
+                    describe_pids(&pids, &ProcTable::default())
+                ),
+                Some(format!(
+                    "stop those processes, or remove group {d}, and set the rules again; groups made beneath {} \
+                     once it restricts join the devices hierarchy by themselves",
+                    group.path()
+                )),
+            ));
+        }
+        plan.push(Action::Mkdir { place, group: d.clone(), must_be_new: false });
+        if let Some(mark) = child.mark()? {
+            plan.push(Action::Mark { place, group: d, mark });
+        }
+    }
+    Ok(())
 }
 
 /// Changes an existing group live (see [`plan_set`]); on failure the values already
@@ -670,6 +717,85 @@ mod tests {
             ..Change::default()
         };
         plan_set(&g, &change).unwrap();
+    }
+
+    /// A fake v1 tree with a devices hierarchy allowing everything, groups `paths` in
+    /// every other hierarchy.
+    fn v1_with_devices(paths: &[&str]) -> FakeTree {
+        let tree = FakeTree::new(Layout::V1);
+        let devices = tree.path().join("devices");
+        std::fs::create_dir_all(&devices).unwrap();
+        for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
+            std::fs::write(devices.join(f), v).unwrap();
+        }
+        for p in paths {
+            tree.group(p);
+        }
+        tree
+    }
+
+    fn strict(allow: &str) -> Change {
+        Change {
+            spec: Spec {
+                resources: Resources {
+                    devices: Some(crate::testing::device_access(Some(crate::devices::DevicePolicy::Strict), &[allow])),
+                    ..Resources::new()
+                },
+                ..Spec::default()
+            },
+            ..Change::default()
+        }
+    }
+
+    #[test]
+    fn on_v1_a_group_that_starts_restricting_takes_its_existing_children_into_the_devices_hierarchy() {
+        let tree = v1_with_devices(&["web/a/deep", "web/b"]);
+        // web/b is rein's; web/a and web/a/deep were made by another tool.
+        std::fs::write(tree.path().join("memory/web/b/cgroup.procs"), "").unwrap();
+        let h = tree.hierarchy();
+        let b = GroupPath::parse("web/b").unwrap();
+        h.v1_mounts()
+            .iter()
+            .find(|m| m.controllers.contains(&Controller::Memory))
+            .unwrap()
+            .mount
+            .set_xattr(&b, crate::mark::XATTR, &Mark::Named.value())
+            .unwrap();
+        let g = Group::open(h.clone(), &GroupPath::parse("web").unwrap()).unwrap();
+        let plan = plan_set(&g, &strict("allow c 1:3 rw")).unwrap();
+        let l = lines(&tree, &plan);
+        let at = |x: &str| l.iter().position(|y| y == x).unwrap_or_else(|| panic!("no {x:?} in {l:#?}"));
+        // The group's rules first, then its children's directories, parents first, each
+        // with its own mark (none for the ones rein did not make).
+        assert!(at("'c 1:3 rw' > /devices/web/devices.allow") < at("mkdir /devices/web/a"), "{l:#?}");
+        assert!(at("mkdir /devices/web/a") < at("mkdir /devices/web/a/deep"), "{l:#?}");
+        assert!(at("mkdir /devices/web/b") < at("setfattr -n user.rein -v named /devices/web/b"), "{l:#?}");
+        assert_eq!(l.iter().filter(|x| x.starts_with("setfattr")).count(), 1, "{l:#?}");
+        // A change that does not restrict leaves them out.
+        let open = plan_set(
+            &g,
+            &Change { spec: Spec { resources: Resources::new().pids_max(5), ..Spec::default() }, ..Change::default() },
+        )
+        .unwrap();
+        assert!(!lines(&tree, &open).iter().any(|x| x.contains("/devices/")), "{:#?}", lines(&tree, &open));
+    }
+
+    #[test]
+    fn on_v1_a_populated_child_outside_the_devices_hierarchy_refuses_new_rules_above_it() {
+        let tree = v1_with_devices(&["web/a"]);
+        // web is in the devices hierarchy already (allowing all); web/a is not.
+        let web = tree.path().join("devices/web");
+        std::fs::create_dir_all(&web).unwrap();
+        for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
+            std::fs::write(web.join(f), v).unwrap();
+        }
+        let me = std::process::id();
+        std::fs::write(tree.path().join("pids/web/a/cgroup.procs"), format!("{me}\n")).unwrap();
+        let g = Group::open(tree.hierarchy(), &GroupPath::parse("web").unwrap()).unwrap();
+        let e = plan_set(&g, &strict("allow c 1:3 rw")).unwrap_err();
+        let text = format!("{e}");
+        assert!(text.contains("group /web/a beneath /web has no directory in the devices hierarchy"), "{text}");
+        assert!(text.contains(&me.to_string()), "{text}");
     }
 
     #[test]

@@ -262,6 +262,77 @@ fn a_parents_rules_bind_its_children() {
     ok(rein(&["rm", &p]));
 }
 
+/// Rules given to a group that has children already bind them too: on v2 by the
+/// program on the parent; on v1 the children join the devices hierarchy beneath it when
+/// they are empty, and a populated one outside it refuses the change, leaving the rules
+/// as they were.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn rules_given_later_bind_the_children_a_group_has() {
+    let Some(e) = env("dev_later", ALL) else { return };
+    let nodes = Nodes::new(&e);
+    nodes.add('c', 1, 3);
+    nodes.add('c', 1, 5);
+    let p = format!("{}/p", e.parent);
+    ok(rein(&["create", &p]));
+    ok(rein(&["create", &format!("{p}/c/deep")]));
+    ok(rein(&["set", &p, "--device-policy", "strict", "--device-allow", "c 1:3 rw"]));
+    let script = [nodes.ask('c', 1, 5, "r"), nodes.ask('c', 1, 3, "rw")].join("; ");
+    for g in [format!("{p}/c"), format!("{p}/c/deep")] {
+        let o = ok(rein(&["exec", &g, "--", "sh", "-c", &script]));
+        assert_eq!(answers(&o), ["denied", "allowed"], "{g}: {}", text(&o).1);
+    }
+
+    // A group with rules, and a child made by another tool in the cpu and memory
+    // hierarchies only (all of cgroup2 on v2), with a process in it.
+    let q = format!("{}/q", e.parent);
+    ok(rein(&["create", &q, "--device-policy", "strict", "--device-allow", "c 1:3 rw", "--device-allow", "c 1:5 r"]));
+    let busy = e.path("q/busy");
+    let mounts: Vec<&rein::cgroupfs::Mount> = match e.h.unified().filter(|_| e.h.mode() == Mode::Unified) {
+        Some(u) => vec![&u.mount],
+        None => {
+            e.h.v1_mounts()
+                .iter()
+                .filter(|m| {
+                    m.controllers.contains(&rein::Controller::Cpu) || m.controllers.contains(&rein::Controller::Memory)
+                })
+                .map(|m| &m.mount)
+                .collect()
+        }
+    };
+    for m in &mounts {
+        std::fs::create_dir(m.dir_path(&busy)).expect("mkdir the other tool's group");
+    }
+    let mut sleeper = Command::new(bin("rein"))
+        .args(["exec", busy.as_str(), "--", &bin("rein-testload").display().to_string(), "sleep", "60"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("rein exec");
+    let pid = sleeper.id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !Group::open(e.h.clone(), &busy).and_then(|g| g.all_procs()).is_ok_and(|p| p.contains(&pid)) {
+        assert!(std::time::Instant::now() < deadline, "the sleeper did not join {busy}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let list = |g: &str| std::fs::read_to_string(format!("/sys/fs/cgroup/devices/{g}/devices.list")).ok();
+    let before = list(&q);
+    let o = rein(&["set", &q, "--device-policy", "strict", "--device-allow", "c 1:3 rw"]);
+    if e.h.mode() == Mode::Unified {
+        ok(o);
+    } else {
+        let err = text(&o).1;
+        assert_eq!(o.status.code(), Some(125), "{err}");
+        assert!(err.contains(&format!("group {busy} beneath /{q} has no directory in the devices hierarchy")), "{err}");
+        assert!(err.contains(&pid.to_string()), "{err}");
+        assert_eq!(list(&q), before, "a refused change left the rules changed");
+        assert!(list(busy.as_str()).is_none(), "a refused change made {busy} in the devices hierarchy");
+    }
+    let _ = sleeper.kill();
+    let _ = sleeper.wait();
+    ok(rein(&["rm", "-r", &p]));
+    // q and the other tool's group go with the test's parent.
+}
+
 #[test]
 #[ignore = "real kernel: scripts/test --tier host|vm"]
 fn bad_device_input_is_refused_and_leaves_nothing() {
