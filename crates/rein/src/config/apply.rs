@@ -671,6 +671,23 @@ mod tests {
         assert!(!l.iter().any(|x| x.starts_with("mkdir /devices/z")), "{l:#?}");
     }
 
+    #[test]
+    fn on_v1_an_existing_group_that_starts_restricting_takes_its_children_along() {
+        let tree = FakeTree::new(Layout::V1);
+        let devices = tree.path().join("devices");
+        std::fs::create_dir_all(&devices).unwrap();
+        for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
+            std::fs::write(devices.join(f), v).unwrap();
+        }
+        // a exists with a child the file does not name.
+        tree.group("a/other");
+        let text = "[groups.a]\ndevice-policy = \"strict\"\ndevice-allow = [\"c 1:3 rw\"]\n";
+        let c = plan(&tree.hierarchy(), &resolved(text), "x", &Options::default()).unwrap();
+        let l = lines(&tree, &c);
+        let at = |x: &str| l.iter().position(|y| y == x).unwrap_or_else(|| panic!("no {x:?} in {l:#?}"));
+        assert!(at("'c 1:3 rw' > /devices/a/devices.allow") < at("mkdir /devices/a/other"), "{l:#?}");
+    }
+
     /// A controller enabled in an existing parent stays enabled after a failed apply: a
     /// concurrent `rein run` may have made its group there and written its limit the
     /// moment it was enabled, and disabling it would silently take that limit away.
