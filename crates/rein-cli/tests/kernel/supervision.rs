@@ -28,17 +28,18 @@ fn rein_run(e: &Env, args: &[&str]) -> Command {
     c
 }
 
-/// Waits for `child` up to `secs`; kills it (and says so) if it does not end.
-fn wait_within(child: &mut Child, secs: u64, what: &str) -> ExitStatus {
+/// Waits for `child` up to `secs`; kills it (and says so, with `why()`) if it does not end.
+fn wait_within(child: &mut Child, secs: u64, what: &str, why: impl FnOnce() -> String) -> ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
             return status;
         }
         if Instant::now() > deadline {
+            let why = why();
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{what}: rein still ran after {secs}s");
+            panic!("{what}: rein still ran after {secs}s{why}");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -146,11 +147,42 @@ fn pty() -> (OwnedFd, CString) {
     }
 }
 
+/// What a hang-up test that timed out needs to say: rein's state and signals, and every
+/// process that still holds the terminal's master (the hang-up comes only with the last
+/// close: a process forked by another test before its exec holds a copy).
+fn hangup_diagnosis(rein: u32, slave: &std::ffi::CStr) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{rein}/status")).unwrap_or_default();
+    let signals: Vec<&str> = status
+        .lines()
+        .filter(|l| ["State:", "SigPnd:", "ShdPnd:", "SigBlk:", "SigIgn:"].iter().any(|k| l.starts_with(k)))
+        .collect();
+    let index = slave.to_string_lossy().rsplit('/').next().unwrap_or_default().to_string();
+    let mut holders = Vec::new();
+    for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        for fd in fds.flatten() {
+            let master = std::fs::read_link(fd.path()).is_ok_and(|t| t == Path::new("/dev/ptmx"));
+            let info = std::fs::read_to_string(p.path().join("fdinfo").join(fd.file_name())).unwrap_or_default();
+            if master && info.lines().any(|l| l.split_whitespace().eq(["tty-index:", index.as_str()])) {
+                let comm = std::fs::read_to_string(p.path().join("comm")).unwrap_or_default();
+                holders.push(format!("{} ({})", p.file_name().to_string_lossy(), comm.trim()));
+            }
+        }
+    }
+    format!(
+        "; rein: {}; the master of {} still open in: {}",
+        signals.join(", "),
+        slave.to_string_lossy(),
+        holders.join(", ")
+    )
+}
+
 #[test]
 #[ignore = "real kernel: scripts/test --tier host|vm"]
 fn a_terminal_hangup_reaches_the_command_when_rein_leads_the_session() {
     let Some(e) = env("hangup", ALL) else { return };
     let (master, slave) = pty();
+    let terminal = slave.clone();
     let mut cmd = rein_run(&e, &["--", &testload(), "sleep", "60"]);
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     // rein starts a session whose controlling terminal is the slave, as a terminal
@@ -175,7 +207,8 @@ fn a_terminal_hangup_reaches_the_command_when_rein_leads_the_session() {
     // Closing the master hangs the terminal up: the kernel sends SIGHUP to the session
     // leader alone (and SIGCONT), not to the command.
     drop(master);
-    let status = wait_within(&mut child, 20, "a hang-up of rein's terminal");
+    let rein_pid = child.id();
+    let status = wait_within(&mut child, 60, "a hang-up of rein's terminal", || hangup_diagnosis(rein_pid, &terminal));
     let mut err = String::new();
     let _ = std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err);
     assert_eq!(status.signal(), Some(libc::SIGHUP), "the command must die of the hang-up: {status:?} {err}");
