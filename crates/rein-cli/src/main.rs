@@ -13,6 +13,9 @@ mod cli;
 mod cmd;
 mod compat_tools;
 mod exit;
+#[cfg(target_env = "musl")]
+#[allow(unsafe_code)] // the global allocator of musl builds: dlmalloc behind a mutex
+mod heap;
 mod plot;
 mod record;
 mod report;
@@ -22,13 +25,11 @@ mod supervisor;
 
 use std::process::ExitCode;
 
-/// On musl builds, dlmalloc instead of musl's allocator (see Cargo.toml): measured on a
-/// `rein exec`, musl's allocator made ~60 mmap/munmap pairs and gave back what the musl
-/// start-up saved; with dlmalloc the musl build starts ~0.3 ms sooner than the glibc one
-/// (docs/BENCHMARKS.md). glibc builds keep glibc's allocator.
+/// On musl builds, dlmalloc instead of musl's allocator (see heap.rs); glibc builds keep
+/// glibc's.
 #[cfg(target_env = "musl")]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: heap::Dlmalloc = heap::Dlmalloc;
 
 // `print_error` is also `crate::print_error` for cmd/run.rs.
 use exit::{EXIT_FAILURE, exit_code, is_broken_pipe, print_error};

@@ -204,8 +204,18 @@ fn a_terminal_hangup_reaches_the_command_when_rein_leads_the_session() {
     };
     let mut child = cmd.spawn().expect("rein");
     wait_until("the command to run in its group", 20, || populated(&e));
-    // Closing the master hangs the terminal up: the kernel sends SIGHUP to the session
-    // leader alone (and SIGCONT), not to the command.
+    // A hang-up of the terminal (what the last close of its master does, tty_vhangup):
+    // the kernel sends SIGHUP to the session leader alone (and SIGCONT), not to the
+    // command. The test asks for it with TIOCVHANGUP rather than by closing the master:
+    // a process another test forks meanwhile holds a copy of the master until its exec,
+    // which would put the hang-up off.
+    // SAFETY: open and ioctl on a path and an fd of our own; the fd is closed below.
+    unsafe {
+        let fd = libc::open(terminal.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(fd >= 0, "open {terminal:?}: {}", std::io::Error::last_os_error());
+        assert_eq!(libc::ioctl(fd, libc::TIOCVHANGUP, 0), 0, "TIOCVHANGUP: {}", std::io::Error::last_os_error());
+        libc::close(fd);
+    }
     drop(master);
     let rein_pid = child.id();
     let status = wait_within(&mut child, 60, "a hang-up of rein's terminal", || hangup_diagnosis(rein_pid, &terminal));
