@@ -356,10 +356,19 @@ impl Group {
         Ok(())
     }
 
-    /// The processes in the group itself (not in child groups).
+    /// The processes in the group itself (not in child groups), in any of its
+    /// directories: rein puts a process in all of them, but a libcgroup tool or a write
+    /// by hand may have put it in some v1 hierarchies only.
     pub fn procs(&self) -> Result<Vec<u32>> {
-        let Some(n) = self.nodes.first() else { return Ok(Vec::new()) };
-        backend::read_procs(self.mount(n.place), &self.path)
+        let mut out = BTreeSet::new();
+        for n in &self.nodes {
+            match backend::read_procs(self.mount(n.place), &self.path) {
+                Ok(p) => out.extend(p),
+                Err(e) if e.errno() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out.into_iter().collect())
     }
 
     /// True while any of the group's directories exists.
@@ -550,7 +559,37 @@ impl Group {
                 });
             }
         };
+        if frozen {
+            self.refuse_processes_outside(place)?;
+        }
         self.set_frozen(place, frozen, deadline)
+    }
+
+    /// Refuses to freeze through `place` when some process of the group (or its child
+    /// groups) is not in `place`'s directories: a libcgroup tool or a write by hand put
+    /// it in some v1 hierarchies only, and freezing `place` would leave it running while
+    /// the freeze reports success.
+    fn refuse_processes_outside(&self, place: Place) -> Result<()> {
+        let mut inside = BTreeSet::new();
+        collect_pids(self.mount(place), &self.path, &mut inside)?;
+        let outside: Vec<u32> = self.all_pids()?.into_iter().filter(|p| !inside.contains(p)).collect();
+        if outside.is_empty() {
+            return Ok(());
+        }
+        let dir = self.mount(place).dir_path(&self.path);
+        Err(Error::state(
+            format!(
+                "group {} holds processes outside {} ({}), which freezing there would not stop",
+                self.path,
+                dir.display(),
+                crate::procfs::describe_pids(&outside, &crate::procfs::ProcTable::default())
+            ),
+            Some(format!(
+                "another tool put them in only some of the group's hierarchies; 'rein move {} PID' puts a \
+                 process in all of them",
+                self.path.as_str()
+            )),
+        ))
     }
 
     /// Freezes or thaws through `place` (the cgroup2 directory's `cgroup.freeze`, or the
@@ -834,6 +873,25 @@ mod tests {
     use crate::testing::{FakeTree, Layout};
     use crate::units::DeviceNumber;
     use crate::units::{Bytes, CpuList, Limit};
+
+    /// A process another tool put in one v1 hierarchy only (cgclassify -g memory:g) is
+    /// one of the group's processes, and a freeze that would not stop it is refused
+    /// before anything is written.
+    #[test]
+    fn a_process_in_some_hierarchies_only_is_listed_and_refuses_a_freeze() {
+        let tree = FakeTree::new(Layout::Hybrid);
+        tree.group("g");
+        let me = std::process::id();
+        std::fs::write(tree.path().join("memory/g/cgroup.procs"), format!("{me}\n")).unwrap();
+        let g = Group::open(tree.hierarchy(), &GroupPath::parse("g").unwrap()).unwrap();
+        assert_eq!(g.procs().unwrap(), [me]);
+        let before = tree.snapshot();
+        let err = g.freeze(true).unwrap_err();
+        let e = err.to_string();
+        assert!(e.contains("holds processes outside") && e.contains(&me.to_string()), "{e}");
+        assert!(err.hint().is_some_and(|h| h.contains("rein move g PID")), "{:?}", err.hint());
+        assert_eq!(tree.snapshot(), before, "a refused freeze wrote something");
+    }
 
     // Plans' rollback, seen through Group: per-device IO undo, kept enables.
     /// Two devices written, then a write that fails: the rollback writes each device's
