@@ -182,6 +182,23 @@ fn start_refuses_a_program_that_does_not_exist_before_writing_anything() {
     assert_eq!(o.status.code(), Some(125));
     assert!(err(&o).contains(":3:12: error: cannot run 'no-such-program-rein'"), "{}", err(&o));
     assert_eq!(before, tree.snapshot());
+    // A file that is there but cannot be run, and a log that cannot be opened, are
+    // refused the same way, located, before anything is written.
+    let cases = [
+        ("command = [\"/etc/passwd\"]\n", ":3:12: error: cannot run '/etc/passwd': Permission denied"),
+        (
+            "command = [\"sleep\", \"1\"]\nlog = \"/nonexistent-dir-rein/log\"\n",
+            ":4:7: error: cannot open the log /nonexistent-dir-rein: No such file or directory",
+        ),
+        ("command = [\"sleep\", \"1\"]\nlog = \"/\"\n", ":4:7: error: cannot open the log /: Is a directory"),
+    ];
+    for (command, said) in cases {
+        let f = write(dir.path(), "r.toml", &format!("[groups.a]\npids = 5\n{command}"));
+        let o = rein(Some(tree.path()), &["apply", "--start", &f]);
+        assert_eq!(o.status.code(), Some(125), "{command}: {}", err(&o));
+        assert!(err(&o).contains(said), "{command}: {}", err(&o));
+        assert_eq!(before, tree.snapshot(), "{command}");
+    }
 }
 
 #[test]

@@ -122,15 +122,15 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     }
     .map_err(|r| refused(&loaded, r))?;
     let commands = if a.start { start::commands(&loaded.resolved, &opts)? } else { Vec::new() };
-    // A command that cannot be found fails the apply before anything is written.
+    // A command that cannot start (no such program, one that cannot be run, a log that
+    // cannot be opened) fails the apply before anything is written.
     for (path, d) in &commands {
-        let argv = d.command.as_deref().unwrap_or_default();
-        if let Some(program) = argv.first()
-            && !program_exists(program)
-        {
-            let e = Error::Spawn { program: program.clone(), cause: std::io::Error::from_raw_os_error(libc::ENOENT) };
+        if let Err((field, e)) = start::check(d) {
             let mut at = d.at.clone();
-            at.extend(["command".to_string(), "0".to_string()]);
+            at.push(field.to_string());
+            if field == "command" {
+                at.push("0".to_string());
+            }
             let p = rein::config::resolve::Problem::value(&at, format!("{e} (to start in {path})"));
             eprint!("{}", loaded.locate(&p));
             return Err(e.into());
@@ -171,7 +171,25 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     }
     let mut started = Vec::new();
     for (path, d) in &commands {
-        started.push(start::start(&h, path, d).with_context(|| format!("cannot start the command of {path}"))?);
+        match start::start(&h, path, d) {
+            Ok(s) => started.push(s),
+            Err(e) => {
+                // The checks above passed, so this is rare (fork refused, a file changed
+                // meanwhile): say exactly what is left.
+                let before: Vec<String> = started
+                    .iter()
+                    .filter_map(|s| match s {
+                        Started::Started { group, pid } => Some(format!("{group} (pid {pid})")),
+                        Started::Running { .. } => None,
+                    })
+                    .collect();
+                let left = if before.is_empty() { String::new() } else { format!("; started: {}", before.join(", ")) };
+                return Err(anyhow::Error::from(e).context(format!(
+                    "cannot start the command of {path}; the groups of {} are applied{left}",
+                    a.file.file.display()
+                )));
+            }
+        }
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diff": changes.diff, "started": started }))?);
@@ -190,21 +208,6 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Whether `program` can be found as execvp would (a path, or a name on PATH).
-fn program_exists(program: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let runnable =
-        |p: &std::path::Path| p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
-    if program.contains('/') {
-        return runnable(std::path::Path::new(program));
-    }
-    std::env::var_os("PATH")
-        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
-        .to_string_lossy()
-        .split(':')
-        .any(|d| runnable(&std::path::Path::new(if d.is_empty() { "." } else { d }).join(program)))
 }
 
 /// `rein down FILE`.
