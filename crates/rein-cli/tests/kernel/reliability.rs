@@ -369,7 +369,9 @@ fn kernel_refusals_of_raw_values_roll_back_and_say_what_to_do() {
     // be undone.
     let (raw, errno, needle) = match e.h.mode() {
         // memsw below the memory limit: EINVAL (measured on 6.18).
-        Mode::Hybrid | Mode::Legacy => ("memory.memsw.limit_in_bytes=1M", "Invalid argument", "can never be below"),
+        Mode::Hybrid | Mode::Legacy => {
+            ("memory.memsw.limit_in_bytes=1M", "Invalid argument", "below memory.limit_in_bytes")
+        }
         // A nice value out of range: the kernel's own range check.
         Mode::Unified => ("cpu.weight.nice=30", "", "cpu.weight.nice takes a nice value from -20 to 19"),
     };

@@ -897,8 +897,15 @@ fn hint_for(op: Op, errno: Errno, file: Option<&str>) -> Option<String> {
              (memory.usage_in_bytes)"
         }
         (Op::Write, Errno::INVAL) if file == "memory.memsw.limit_in_bytes" || file == "memory.limit_in_bytes" => {
-            "memory.memsw.limit_in_bytes (memory plus swap) can never be below memory.limit_in_bytes: raise the \
-             swap limit first, or set both together (--memory with --swap)"
+            "the kernel takes a number of bytes (k, m and g suffixes) or -1 there, and refuses a valid one that \
+             would put memory.memsw.limit_in_bytes (memory plus swap) below memory.limit_in_bytes: raise the swap \
+             limit first, or set both together (--memory with --swap)"
+        }
+        (Op::Write, Errno::INVAL) if file == "cpu.cfs_quota_us" || file == "cpu.cfs_period_us" => {
+            "the kernel takes microseconds there (a quota of at least 1000 or -1, a period from 1000 to 1000000), \
+             and refuses a valid value that gives the group more CPU than its parent's quota allows, or less \
+             than one of its child groups has (cgroup v1 keeps children within their parent): see the parent's \
+             and the children's cpu.cfs_quota_us and cpu.cfs_period_us (rein show)"
         }
         (Op::Write, Errno::BUSY) if file == "cgroup.procs" => {
             "cgroup v2's no-internal-process rule: the group enables controllers for child groups, so processes \
