@@ -525,8 +525,8 @@ pub struct CopyFailure {
 /// name order. Writable is the owner's write bit, as the kernel sets it per file (root
 /// would pass an access check on the read-only ones too). Stops at the first refusal;
 /// what was written before it stays.
-pub fn copy_unmodelled(src: &Group, dst: &GroupPath) -> std::result::Result<(), CopyFailure> {
-    let listed = |error| CopyFailure { error, refused: None };
+pub fn copy_unmodelled(src: &Group, dst: &GroupPath) -> std::result::Result<(), Box<CopyFailure>> {
+    let listed = |error| Box::new(CopyFailure { error, refused: None });
     for node in src.nodes() {
         let m = node.place.mount(src.hierarchy());
         if !m.exists(dst) {
@@ -550,7 +550,8 @@ pub fn copy_unmodelled(src: &Group, dst: &GroupPath) -> std::result::Result<(), 
             if m.read(dst, &f).is_ok_and(|now| now.trim_end() == value) {
                 continue;
             }
-            m.write(dst, &f, value).map_err(|error| CopyFailure { error, refused: Some((f.clone(), value.into())) })?;
+            m.write(dst, &f, value)
+                .map_err(|error| Box::new(CopyFailure { error, refused: Some((f.clone(), value.into())) }))?;
         }
     }
     Ok(())
