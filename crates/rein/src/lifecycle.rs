@@ -858,6 +858,15 @@ mod tests {
         std::fs::read_to_string(tree.path().join(file)).unwrap()
     }
 
+    /// The writes of this thread since `write_log::start`, as `VALUE > FILE` in the tree.
+    fn written(tree: &FakeTree) -> Vec<String> {
+        let root = tree.path().display().to_string();
+        crate::cgroupfs::write_log::take()
+            .into_iter()
+            .map(|(p, v)| format!("{v} > {}", p.display().to_string().replace(&root, "")))
+            .collect()
+    }
+
     #[test]
     fn move_back_writes_where_the_process_left_and_returns_the_refusals() {
         let tree = FakeTree::new(Layout::Hybrid);
@@ -924,13 +933,8 @@ mod tests {
         control_children(&h, &groups, "+cpu +memory").unwrap();
         control_children(&h, &groups, "-memory").unwrap();
         control_children(&h, &[GroupPath::root()], "+pids").unwrap();
-        let root = tree.path().display().to_string();
-        let log: Vec<String> = crate::cgroupfs::write_log::take()
-            .into_iter()
-            .map(|(p, v)| format!("{v} > {}", p.display().to_string().replace(&root, "")))
-            .collect();
         assert_eq!(
-            log,
+            written(&tree),
             [
                 "+cpu +memory > /p/cgroup.subtree_control",
                 "+cpu +memory > /p/c/cgroup.subtree_control",
@@ -990,11 +994,7 @@ mod tests {
         let dst = GroupPath::parse("dst").unwrap();
         crate::cgroupfs::write_log::start();
         copy_unmodelled(&src, &dst).unwrap();
-        let root = tree.path().display().to_string();
-        let mut log: Vec<String> = crate::cgroupfs::write_log::take()
-            .into_iter()
-            .map(|(p, v)| format!("{v} > {}", p.display().to_string().replace(&root, "")))
-            .collect();
+        let mut log = written(&tree);
         log.sort();
         assert_eq!(log, ["30 > /memory/dst/memory.swappiness", "512 > /cpu/dst/cpu.shares"]);
         // A value the destination refuses stops the copy, named with its file.
