@@ -1,9 +1,13 @@
 //! Named groups through their life: create, change, move processes in, remove.
 //!
 //! `rein create`, `set`, `move`, `rm` and the libcgroup compat names (cgcreate, cgset,
-//! cgclassify, cgdelete) are thin layers over these functions. Every change is a
+//! cgexec, cgclassify, cgdelete) are thin layers over these functions. Every change is a
 //! [`Plan`] first: `--dry-run` prints it, and executing it either completes or rolls
 //! back, so a refused value leaves neither a stray group nor a partial set of limits.
+//! The exceptions are what libcgroup's tools write as given, in order, stopping at the
+//! first refusal: cgset's cgroup2 core files ([`control_children`], [`move_thread`]),
+//! `cgset --copy-from`'s files outside the model ([`copy_unmodelled`]), and the way back
+//! of `cgclassify -r` ([`move_back`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
