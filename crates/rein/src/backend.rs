@@ -21,6 +21,14 @@ use crate::{v1, v2};
 /// in every hierarchy of both versions. Writing a pid moves that process.
 pub const PROCS: &str = v2::CGROUP_PROCS;
 
+/// cgroup2's `cgroup.subtree_control`: the controllers a group enables for its child
+/// groups (`+cpu -memory` changes them).
+pub const SUBTREE_CONTROL: &str = v2::CGROUP_SUBTREE_CONTROL;
+
+/// cgroup2's `cgroup.threads`: the threads of a group; writing a thread id moves that
+/// thread alone.
+pub const THREADS: &str = v2::CGROUP_THREADS;
+
 /// cgroup2's `cgroup.kill` (5.14): writing `1` kills every process of the group and below.
 pub(crate) const KILL: &str = v2::CGROUP_KILL;
 

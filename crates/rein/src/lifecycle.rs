@@ -1,9 +1,13 @@
 //! Named groups through their life: create, change, move processes in, remove.
 //!
 //! `rein create`, `set`, `move`, `rm` and the libcgroup compat names (cgcreate, cgset,
-//! cgclassify, cgdelete) are thin layers over these functions. Every change is a
+//! cgexec, cgclassify, cgdelete) are thin layers over these functions. Every change is a
 //! [`Plan`] first: `--dry-run` prints it, and executing it either completes or rolls
 //! back, so a refused value leaves neither a stray group nor a partial set of limits.
+//! The exceptions are what libcgroup's tools write as given, in order, stopping at the
+//! first refusal: cgset's cgroup2 core files ([`control_children`], [`move_thread`]),
+//! `cgset --copy-from`'s files outside the model ([`copy_unmodelled`]), and the way back
+//! of `cgclassify -r` ([`move_back`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,6 +16,7 @@ use std::sync::Arc;
 
 use crate::backend;
 use crate::cgroupfs::GroupPath;
+use crate::compat::libcgroup;
 use crate::compat::raw::{Home, RawWrite};
 use crate::error::{Error, Result};
 use crate::group::{Group, Spec};
@@ -512,6 +517,97 @@ fn rmdir_settled(m: &crate::cgroupfs::Mount, g: &GroupPath, parent: &GroupPath) 
     }
 }
 
+/// Enables and disables controllers for the child groups of each of `groups` (cgroup2's
+/// `cgroup.subtree_control`; the cgroup root may be one of them). `change` is in the
+/// kernel's syntax (`+cpu -memory`) and written as given: the kernel judges it. The
+/// groups are written in the order given when enabling, which must put parents first
+/// (a group enables only what its parent enables for it), and in the reverse order when
+/// `change` starts with a disable (`-`): a parent cannot disable a controller that a
+/// child still enables for its own children (EBUSY). Stops at the first refusal and
+/// returns that group with the error; the groups written before it keep the change.
+/// Nothing is undone here either: a controller enabled is at once every child's to use
+/// (see docs/ARCHITECTURE.md, "Ancestors").
+pub fn control_children(
+    h: &Hierarchy,
+    groups: &[GroupPath],
+    change: &str,
+) -> std::result::Result<(), (GroupPath, Error)> {
+    let mut order: Vec<&GroupPath> = groups.iter().collect();
+    if change.starts_with('-') {
+        order.reverse();
+    }
+    for g in order {
+        write_v2(h, g, backend::SUBTREE_CONTROL, change).map_err(|e| (g.clone(), e))?;
+    }
+    Ok(())
+}
+
+/// Moves one thread into a group's cgroup2 directory (`cgroup.threads`), leaving the
+/// other threads of its process where they are. `tid` is written as given (a thread id
+/// in this process's pid namespace); the kernel judges it, and moves a thread only
+/// within a threaded subtree (`cgroup.type` `threaded`: EOPNOTSUPP elsewhere).
+pub fn move_thread(h: &Hierarchy, group: &GroupPath, tid: &str) -> Result<()> {
+    write_v2(h, group, backend::THREADS, tid)
+}
+
+/// Writes a core file of a group's cgroup2 directory; an error on a host without cgroup2.
+fn write_v2(h: &Hierarchy, group: &GroupPath, file: &str, value: &str) -> Result<()> {
+    let u = h.unified().ok_or_else(|| {
+        Error::state(format!("cannot write {file} of group {group}: this host has no cgroup2 hierarchy"), None)
+    })?;
+    u.mount.write(group, file, value)
+}
+
+/// Where [`copy_unmodelled`] stopped.
+#[derive(Debug)]
+pub struct CopyFailure {
+    /// Why.
+    pub error: Error,
+    /// The setting (interface file and value) the destination refused; None when the
+    /// source's files could not be listed.
+    pub refused: Option<(String, String)>,
+}
+
+/// What libcgroup's `cgset --copy-from` copies beyond rein's model (which
+/// [`plan_set`] copies with the limits of [`crate::inspect`]): every writable one-line
+/// controller file of `src` (`memory.swappiness`, ...; not `cgroup.*`, `tasks`,
+/// `notify_on_release` or `release_agent`) whose value differs in group `dst` is written
+/// there, in each hierarchy where both have a directory; the files of a hierarchy in
+/// name order. Writable is the owner's write bit, as the kernel sets it per file (root
+/// would pass an access check on the read-only ones too). Stops at the first refusal;
+/// what was written before it stays.
+pub fn copy_unmodelled(src: &Group, dst: &GroupPath) -> std::result::Result<(), Box<CopyFailure>> {
+    let listed = |error| Box::new(CopyFailure { error, refused: None });
+    for node in src.nodes() {
+        let m = node.place.mount(src.hierarchy());
+        if !m.exists(dst) {
+            continue;
+        }
+        for entry in m.entry_modes(src.path()).map_err(listed)? {
+            let Some(f) = entry.name else { continue };
+            // Controller files only: not cgroup.*, tasks, notify_on_release, release_agent.
+            match f.split_once('.') {
+                Some((prefix, _)) if prefix != "cgroup" => {}
+                _ => continue,
+            }
+            if entry.mode & 0o200 == 0 {
+                continue;
+            }
+            let Ok(value) = m.read(src.path(), &f) else { continue };
+            let value = value.trim_end();
+            if value.is_empty() || value.contains('\n') {
+                continue;
+            }
+            if m.read(dst, &f).is_ok_and(|now| now.trim_end() == value) {
+                continue;
+            }
+            m.write(dst, &f, value)
+                .map_err(|error| Box::new(CopyFailure { error, refused: Some((f.clone(), value.into())) }))?;
+        }
+    }
+    Ok(())
+}
+
 /// One line of /proc/PID/cgroup: the hierarchy's controllers (empty for cgroup2) and
 /// the path.
 pub fn parse_proc_cgroup(text: &str) -> Vec<(BTreeSet<String>, String)> {
@@ -550,12 +646,25 @@ pub fn move_denied_hint(h: &Hierarchy, place: Place, pid: u32, to: &GroupPath, p
     )
 }
 
-/// Where `pid` is now, per place, read from /proc/PID/cgroup.
+/// Where `pid` is now, per place, read from /proc/PID/cgroup ([`groups_in`]).
 pub(crate) fn current_groups(h: &Hierarchy, pid: u32, procs: &ProcTable) -> Vec<(Place, GroupPath)> {
-    let Some(text) = procs.cgroups(pid) else { return Vec::new() };
+    procs.cgroups(pid).map(|text| groups_in(h, &text)).unwrap_or_default()
+}
+
+/// The group of each place of this host that a /proc/PID/cgroup text names: the
+/// cgroup2 line (`0::PATH`) where the host has cgroup2, and the line of each of its v1
+/// hierarchies (named hierarchies such as `name=systemd` are none of rein's). A path
+/// that is no group path ([`GroupPath::parse`]) is left out; `/` is the root.
+fn groups_in(h: &Hierarchy, text: &str) -> Vec<(Place, GroupPath)> {
     let mut out = Vec::new();
-    for (ctrls, path) in parse_proc_cgroup(&text) {
-        let group = GroupPath::parse(&path).unwrap_or_default();
+    for (ctrls, path) in parse_proc_cgroup(text) {
+        let group = match path.trim_matches('/') {
+            "" => GroupPath::root(),
+            _ => match GroupPath::parse(&path) {
+                Ok(g) => g,
+                Err(_) => continue,
+            },
+        };
         if ctrls.is_empty() {
             if h.unified().is_some() {
                 out.push((Place::V2, group));
@@ -608,6 +717,46 @@ pub fn move_pids(group: &Group, places: Option<&[Place]>, pids: &[u32], procs: &
         }
     }
     Ok(())
+}
+
+/// Moves process `pid` back into the groups `former` names (its /proc/PID/cgroup text,
+/// read before it moved), in each hierarchy where it is in another group now: how
+/// libcgroup's `cgclassify -r` undoes a move into a systemd scope that holds no
+/// placeholder. Named hierarchies (`name=systemd`), where rein moves no process, are
+/// left alone. Every hierarchy is tried; returns the writes the kernel refused, in the
+/// order of `former`'s lines: the `cgroup.procs` file and the error.
+pub fn move_back(h: &Hierarchy, pid: u32, former: &str, procs: &ProcTable) -> Vec<(PathBuf, Error)> {
+    let now = current_groups(h, pid, procs);
+    let mut refused = Vec::new();
+    for (place, group) in groups_in(h, former).into_iter().filter(|g| !now.contains(g)) {
+        let m = place.mount(h);
+        if let Err(e) = m.write(&group, backend::PROCS, &pid.to_string()) {
+            refused.push((m.file_path(&group, backend::PROCS), e));
+        }
+    }
+    refused
+}
+
+/// The processes in a group's directory at `place` (not in its child groups) whose
+/// `argv[0]` is `argv0` ([`ProcTable::argv0`]), in the kernel's order. A process that
+/// exits meanwhile is not listed.
+pub fn pids_named(h: &Hierarchy, place: Place, group: &GroupPath, argv0: &str, procs: &ProcTable) -> Result<Vec<u32>> {
+    let pids = backend::read_procs(place.mount(h), group)?;
+    Ok(pids.into_iter().filter(|p| procs.argv0(*p).is_some_and(|a| a == argv0.as_bytes())).collect())
+}
+
+/// The placeholder process of the systemd scope `pid` is in: the one `cgcreate -c`
+/// started there ([`libcgroup::IDLE_PROCESS`], by its `argv[0]`, the first in the
+/// scope's `cgroup.procs` as libcgroup takes it) so that systemd keeps the scope, and
+/// that `cgexec -r` and `cgclassify -r` end once their process has joined. The scope is
+/// the cgroup2 group of `pid` (`0::` in /proc/PID/cgroup) when its path names a slice
+/// and a scope (`.slice`, `.scope`). None: no such scope, or no placeholder in it.
+pub fn scope_placeholder(h: &Hierarchy, pid: u32, procs: &ProcTable) -> Option<u32> {
+    let (_, scope) = current_groups(h, pid, procs).into_iter().find(|(p, _)| *p == Place::V2)?;
+    if !(scope.as_str().contains(".scope") && scope.as_str().contains(".slice")) {
+        return None;
+    }
+    pids_named(h, Place::V2, &scope, libcgroup::IDLE_PROCESS, procs).ok()?.first().copied()
 }
 
 /// The actions [`move_pids`] takes, for `--dry-run`.
@@ -825,6 +974,164 @@ mod tests {
         assert_eq!(common_ancestor(&p("a"), &p("b")), GroupPath::root());
         assert_eq!(common_ancestor(&GroupPath::root(), &p("x/y")), GroupPath::root());
         assert_eq!(common_ancestor(&p("ab/c"), &p("a/c")), GroupPath::root());
+    }
+
+    /// A fake /proc holding process `pid` with `cgroup` as its /proc/PID/cgroup.
+    fn proc_with(pid: u32, argv0: &str, cgroup: &str) -> (tempfile::TempDir, ProcTable) {
+        let (dir, procs) = crate::procfs::tests::fake_proc(&[(pid, 100, argv0)]);
+        std::fs::write(dir.path().join(format!("{pid}/cmdline")), format!("{argv0}\0-x\0")).unwrap();
+        std::fs::write(dir.path().join(format!("{pid}/cgroup")), cgroup).unwrap();
+        (dir, procs)
+    }
+
+    fn read(tree: &FakeTree, file: &str) -> String {
+        std::fs::read_to_string(tree.path().join(file)).unwrap()
+    }
+
+    /// The writes of this thread since `write_log::start`, as `VALUE > FILE` in the tree.
+    fn written(tree: &FakeTree) -> Vec<String> {
+        let root = tree.path().display().to_string();
+        crate::cgroupfs::write_log::take()
+            .into_iter()
+            .map(|(p, v)| format!("{v} > {}", p.display().to_string().replace(&root, "")))
+            .collect()
+    }
+
+    #[test]
+    fn move_back_writes_where_the_process_left_and_returns_the_refusals() {
+        let tree = FakeTree::new(Layout::Hybrid);
+        tree.group("a");
+        tree.group("b");
+        let h = tree.hierarchy();
+        let now = "9:name=systemd:/b\n8:pids:/b\n4:memory:/a\n1:cpu:/b\n0::/b\n";
+        let (_d, procs) = proc_with(4242, "sleep", now);
+        // Left: pids a, cpu the root, cgroup2 a; memory unchanged; blkio's group gone; a
+        // path that is no group path; name=systemd is none of rein's.
+        let former = "9:name=systemd:/a\n8:pids:/a\n7:blkio:/gone\n4:memory:/a\n1:cpu:/\n2:cpuacct:/a\nb\n0::/a\n";
+        std::fs::write(tree.path().join("cpuacct/a/cgroup.procs"), "").unwrap();
+        let refused = move_back(&h, 4242, former, &procs);
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].0, tree.path().join("blkio/gone/cgroup.procs"));
+        assert_eq!(refused[0].1.errno(), Some(libc::ENOENT));
+        for (file, want) in [
+            ("pids/a/cgroup.procs", "4242"),
+            ("cpu/cgroup.procs", "4242"),
+            ("cpuacct/a/cgroup.procs", "4242"),
+            ("unified/a/cgroup.procs", "4242"),
+            ("memory/a/cgroup.procs", ""),
+            ("pids/b/cgroup.procs", ""),
+        ] {
+            assert_eq!(read(&tree, file), want, "{file}");
+        }
+    }
+
+    #[test]
+    fn scope_placeholder_is_the_first_idle_process_of_a_systemd_scope() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("a.slice/b.scope");
+        tree.group("c/d");
+        std::fs::write(tree.path().join("a.slice/b.scope/cgroup.procs"), "10\n11\n12\n4242\n").unwrap();
+        let h = tree.hierarchy();
+        let (d, procs) = proc_with(4242, "sleep", "0::/a.slice/b.scope\n");
+        for (pid, argv0) in [(10, "sleep"), (11, libcgroup::IDLE_PROCESS), (12, libcgroup::IDLE_PROCESS)] {
+            std::fs::create_dir_all(d.path().join(pid.to_string())).unwrap();
+            std::fs::write(d.path().join(format!("{pid}/cmdline")), format!("{argv0}\0")).unwrap();
+        }
+        let scope = GroupPath::parse("a.slice/b.scope").unwrap();
+        assert_eq!(pids_named(&h, Place::V2, &scope, libcgroup::IDLE_PROCESS, &procs).unwrap(), [11, 12]);
+        assert_eq!(pids_named(&h, Place::V2, &scope, "sleep", &procs).unwrap(), [10, 4242]);
+        assert_eq!(scope_placeholder(&h, 4242, &procs), Some(11));
+        // Not in a scope, in a group that names none, or no such process: no placeholder.
+        for cgroup in ["0::/a.slice\n", "0::/c/d\n", "1:cpu:/a.slice/b.scope\n"] {
+            std::fs::write(d.path().join("4242/cgroup"), cgroup).unwrap();
+            assert_eq!(scope_placeholder(&h, 4242, &procs), None, "{cgroup}");
+        }
+        assert_eq!(scope_placeholder(&h, 4243, &procs), None);
+        // A v1 host has no cgroup2 group to look in.
+        let v1 = FakeTree::new(Layout::V1);
+        std::fs::write(d.path().join("4242/cgroup"), "0::/a.slice/b.scope\n").unwrap();
+        assert_eq!(scope_placeholder(&v1.hierarchy(), 4242, &procs), None);
+    }
+
+    #[test]
+    fn control_children_enables_parents_first_and_disables_children_first() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("p/c/leaf");
+        let h = tree.hierarchy();
+        let groups: Vec<GroupPath> = ["p", "p/c"].iter().map(|g| GroupPath::parse(g).unwrap()).collect();
+        crate::cgroupfs::write_log::start();
+        control_children(&h, &groups, "+cpu +memory").unwrap();
+        control_children(&h, &groups, "-memory").unwrap();
+        control_children(&h, &[GroupPath::root()], "+pids").unwrap();
+        assert_eq!(
+            written(&tree),
+            [
+                "+cpu +memory > /p/cgroup.subtree_control",
+                "+cpu +memory > /p/c/cgroup.subtree_control",
+                "-memory > /p/c/cgroup.subtree_control",
+                "-memory > /p/cgroup.subtree_control",
+                "+pids > /cgroup.subtree_control",
+            ]
+        );
+        // The first refusal stops it, naming the group; what came before stays.
+        std::fs::remove_file(tree.path().join("p/c/cgroup.subtree_control")).unwrap();
+        let (g, e) = control_children(&h, &groups, "+io").unwrap_err();
+        assert_eq!((g.as_str(), e.errno()), ("p/c", Some(libc::ENOENT)));
+        assert_eq!(read(&tree, "p/cgroup.subtree_control"), "+io");
+        let (g, _) = control_children(&h, &groups, "-io").unwrap_err();
+        assert_eq!(g.as_str(), "p/c");
+        assert_eq!(read(&tree, "p/cgroup.subtree_control"), "+io");
+    }
+
+    #[test]
+    fn move_thread_writes_cgroup_threads_on_cgroup2_only() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("t");
+        std::fs::write(tree.path().join("t/cgroup.threads"), "").unwrap();
+        let t = GroupPath::parse("t").unwrap();
+        move_thread(&tree.hierarchy(), &t, "4243").unwrap();
+        assert_eq!(read(&tree, "t/cgroup.threads"), "4243");
+        let v1 = FakeTree::new(Layout::V1);
+        v1.group("t");
+        let e = move_thread(&v1.hierarchy(), &t, "4243").unwrap_err().to_string();
+        assert!(e.contains("cgroup.threads of group /t: this host has no cgroup2 hierarchy"), "{e}");
+    }
+
+    #[test]
+    fn copy_unmodelled_writes_the_writable_one_line_files_that_differ() {
+        use std::os::unix::fs::PermissionsExt;
+        let tree = FakeTree::new(Layout::V1);
+        tree.group("src");
+        tree.group("dst");
+        let set = |file: &str, value: &str, mode: u32| {
+            let p = tree.path().join(file);
+            std::fs::write(&p, value).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        set("memory/src/memory.swappiness", "30\n", 0o644);
+        set("memory/dst/memory.swappiness", "60\n", 0o644);
+        // Read-only (a statistic), several lines, a core file, no controller prefix: kept.
+        set("memory/src/memory.usage_in_bytes", "4096\n", 0o444);
+        set("memory/src/memory.oom_control", "oom_kill_disable 1\nunder_oom 0\n", 0o644);
+        set("memory/src/cgroup.clone_children", "1\n", 0o644);
+        set("memory/src/notify_on_release", "1\n", 0o644);
+        set("cpu/src/cpu.shares", "512\n", 0o644);
+        // dst has no pids directory: that hierarchy is skipped.
+        std::fs::write(tree.path().join("pids/src/pids.max"), "7\n").unwrap();
+        std::fs::remove_dir_all(tree.path().join("pids/dst")).unwrap();
+        let h = tree.hierarchy();
+        let src = Group::open(h.clone(), &GroupPath::parse("src").unwrap()).unwrap();
+        let dst = GroupPath::parse("dst").unwrap();
+        crate::cgroupfs::write_log::start();
+        copy_unmodelled(&src, &dst).unwrap();
+        let mut log = written(&tree);
+        log.sort();
+        assert_eq!(log, ["30 > /memory/dst/memory.swappiness", "512 > /cpu/dst/cpu.shares"]);
+        // A value the destination refuses stops the copy, named with its file.
+        std::fs::remove_file(tree.path().join("cpu/dst/cpu.shares")).unwrap();
+        let f = copy_unmodelled(&src, &dst).unwrap_err();
+        assert_eq!(f.refused, Some(("cpu.shares".to_string(), "512".to_string())));
+        assert_eq!(f.error.errno(), Some(libc::ENOENT));
     }
 
     #[test]

@@ -29,15 +29,27 @@ pub fn parse_stat_start_time(stat: &str) -> Result<u64> {
 /// 2.6.23.
 pub fn read_text(path: impl AsRef<Path>) -> std::io::Result<String> {
     use std::io::Read as _;
-    let fd = rustix::fs::open(
-        path.as_ref(),
-        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )?;
-    // Through `take`, read_to_end has no size to ask for and reads into the page reserved.
     let mut text = String::with_capacity(4096);
-    std::fs::File::from(fd).take(u64::MAX).read_to_string(&mut text)?;
+    open(path.as_ref())?.read_to_string(&mut text)?;
     Ok(text)
+}
+
+/// Reads a file of `/proc` whole as bytes, as [`read_text`] does: for the files that
+/// need not be UTF-8 (`cmdline`).
+fn read_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut bytes = Vec::with_capacity(4096);
+    open(path)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Opens a file of `/proc` for [`read_text`] and [`read_bytes`]. Through `take`,
+/// read_to_end has no size to ask for and reads into the page reserved.
+fn open(path: &Path) -> std::io::Result<std::io::Take<std::fs::File>> {
+    use std::io::Read as _;
+    let fd =
+        rustix::fs::open(path, rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC, rustix::fs::Mode::empty())?;
+    Ok(std::fs::File::from(fd).take(u64::MAX))
 }
 
 /// The process (thread group) a thread belongs to: the `Tgid:` of `/proc/TID/status`;
@@ -152,6 +164,14 @@ impl ProcTable {
         Some(crate::error::escape(text.trim_end()))
     }
 
+    /// The first argument of `pid`'s command line (`argv[0]`, the first NUL-separated
+    /// field of `/proc/PID/cmdline`: the name a program gives itself, which need not be
+    /// its executable's), if the process exists. Empty for a kernel thread or a zombie.
+    pub fn argv0(&self, pid: u32) -> Option<Vec<u8>> {
+        let cmdline = read_bytes(&self.root.join(pid.to_string()).join("cmdline")).ok()?;
+        Some(cmdline.split(|b| *b == 0).next().unwrap_or_default().to_vec())
+    }
+
     /// The text of `/proc/PID/cgroup`, if the process exists.
     pub fn cgroups(&self, pid: u32) -> Option<String> {
         read_text(self.root.join(pid.to_string()).join("cgroup")).ok()
@@ -224,6 +244,20 @@ pub(crate) mod tests {
         }
         let table = ProcTable::new(dir.path());
         (dir, table)
+    }
+
+    #[test]
+    fn argv0_is_the_first_field_of_cmdline() {
+        let (d, procs) = fake_proc(&[(10, 500, "sleep"), (11, 900, "kworker/0:1")]);
+        // As the kernel shows them: NUL after each argument; a kernel thread's is empty.
+        std::fs::write(d.path().join("10/cmdline"), b"libcgroup_systemd_idle_thread\0\xff\0").unwrap();
+        std::fs::write(d.path().join("11/cmdline"), b"").unwrap();
+        assert_eq!(procs.argv0(10).as_deref(), Some(&b"libcgroup_systemd_idle_thread"[..]));
+        assert_eq!(procs.argv0(11).as_deref(), Some(&b""[..]));
+        assert_eq!(procs.argv0(12), None);
+        // This process, read from the host's /proc.
+        let me = std::env::args_os().next().unwrap();
+        assert_eq!(ProcTable::default().argv0(std::process::id()), Some(me.into_encoded_bytes()));
     }
 
     #[test]

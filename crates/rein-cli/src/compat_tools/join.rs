@@ -11,7 +11,7 @@ use rein::compat::libcgroup::{self, Controllers, GroupSpec};
 use rein::lifecycle;
 use rein::plan::Place;
 use rein::procfs::ProcTable;
-use rein::{Controller, Group, GroupPath, Hierarchy};
+use rein::{Group, Hierarchy};
 
 use super::options::{CANCEL_STICKY, Item, Tool, flag, getopt, help, operand_text, takes};
 use super::specs::{bad_controller, default_scope, group_exists, hierarchy, merge_specs, tool_spec};
@@ -219,61 +219,30 @@ fn join(h: &Arc<Hierarchy>, specs: &[GroupSpec], pid: u32) -> Result<(), JoinErr
 }
 
 /// `-r` of cgexec and cgclassify: once process `pid` is in the scope, the placeholder
-/// `cgcreate -c` left there ([`libcgroup::IDLE_PROCESS`], by its argv\[0\], as libcgroup
-/// finds it) is sent SIGTERM. The scope is the cgroup2 group of `pid` (`0::` in
-/// /proc/PID/cgroup) whose path names a slice and a scope. Err: libcgroup's words (no
-/// placeholder there, or it could not be signalled).
+/// `cgcreate -c` left there ([`lifecycle::scope_placeholder`]) is sent SIGTERM. Err:
+/// libcgroup's words (no placeholder there, or it could not be signalled).
 fn replace_idle_process(h: &Hierarchy, pid: u32) -> Result<(), String> {
-    let failed = || "Failed to find idle_thread task".to_string();
-    let path = rein::hierarchy::cgroup_v2_of(pid).ok_or_else(failed)?;
-    if !(path.contains(".scope") && path.contains(".slice")) {
-        return Err(failed());
-    }
-    let group = GroupPath::parse(&path).map_err(|_| failed())?;
-    let u = h.unified().ok_or_else(failed)?;
-    let procs = u.mount.read(&group, "cgroup.procs").map_err(|_| failed())?;
-    let idle = procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()).find(|p| {
-        std::fs::read(format!("/proc/{p}/cmdline"))
-            .is_ok_and(|c| c.split(|b| *b == 0).next() == Some(libcgroup::IDLE_PROCESS.as_bytes()))
-    });
-    let idle = idle.and_then(rustix::process::Pid::from_raw).ok_or_else(failed)?;
-    rustix::process::kill_process(idle, rustix::process::Signal::TERM)
-        .map_err(|e| format!("Failed to kill pid {}:{}", idle.as_raw_nonzero(), errno_words(e.raw_os_error())))
+    let idle = lifecycle::scope_placeholder(h, pid, &ProcTable::default())
+        .ok_or_else(|| "Failed to find idle_thread task".to_string())?;
+    rein::launch::kill(idle as i32, libc::SIGTERM)
+        .map_err(|e| format!("Failed to kill pid {idle}:{}", errno_words(e.raw_os_error().unwrap_or(libc::EINVAL))))
 }
 
-/// `cgclassify -r`'s way back when no placeholder was found: process `pid` is written
-/// into the groups `former` (its /proc/PID/cgroup before it moved) names, in each
-/// hierarchy where it is no longer there (named hierarchies such as name=systemd, which
-/// rein never moves a process in, are left alone). The status is libcgroup's: 0, or on
-/// a write refused its `-1` (255) where v1 hierarchies are mounted and its ECG* number
-/// (modulo 256) on a pure cgroup2 host.
+/// `cgclassify -r`'s way back when no placeholder was found ([`lifecycle::move_back`]),
+/// each refusal in libcgroup's words. The status is libcgroup's: 0, or on a write
+/// refused its `-1` (255) where v1 hierarchies are mounted and its ECG* number (modulo
+/// 256) on a pure cgroup2 host (the last refusal's).
 fn move_back(h: &Hierarchy, pid: u32, former: &str) -> u8 {
-    let now = ProcTable::default().cgroups(pid).unwrap_or_default();
     let mut status = 0;
-    for line in former.lines().filter(|l| !now.lines().any(|n| n == *l)) {
-        let mut f = line.splitn(3, ':');
-        let (names, path) = (f.nth(1).unwrap_or_default(), f.next().unwrap_or_default());
-        let mount = if names.is_empty() {
-            h.unified().map(|u| &u.mount)
-        } else {
-            let cs: Vec<Controller> = names.split(',').filter_map(Controller::from_name).collect();
-            h.v1_mounts().iter().find(|m| cs.iter().any(|c| m.controllers.contains(c))).map(|m| &m.mount)
+    for (procs, e) in lifecycle::move_back(h, pid, former, &ProcTable::default()) {
+        let errno = e.errno().unwrap_or(libc::EINVAL);
+        eprintln!("cannot write tid {pid} to {}:{}", procs.display(), errno_words(errno));
+        status = match (h.mode(), errno) {
+            (rein::Mode::Unified, libc::EPERM | libc::EACCES) => ECGROUPNOTOWNER,
+            (rein::Mode::Unified, libc::ENOENT) => ECGROUPNOTEXIST,
+            (rein::Mode::Unified, _) => ECGROUPNOTALLOWED,
+            _ => EXIT_EXEC_FAILED,
         };
-        // The root ("/": a process that came from there goes back there) or a group.
-        let group = if path.trim_matches('/').is_empty() { Ok(GroupPath::root()) } else { GroupPath::parse(path) };
-        let (Some(mount), Ok(group)) = (mount, group) else { continue };
-        // Through the hardened accessor, as every other write: beneath the mount, no symlink.
-        if let Err(e) = mount.write(&group, "cgroup.procs", &pid.to_string()) {
-            let errno = e.errno().unwrap_or(libc::EINVAL);
-            let procs = mount.file_path(&group, "cgroup.procs");
-            eprintln!("cannot write tid {pid} to {}:{}", procs.display(), errno_words(errno));
-            status = match (h.mode(), errno) {
-                (rein::Mode::Unified, libc::EPERM | libc::EACCES) => ECGROUPNOTOWNER,
-                (rein::Mode::Unified, libc::ENOENT) => ECGROUPNOTEXIST,
-                (rein::Mode::Unified, _) => ECGROUPNOTALLOWED,
-                _ => EXIT_EXEC_FAILED,
-            };
-        }
     }
     status
 }

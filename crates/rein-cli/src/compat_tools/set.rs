@@ -6,12 +6,13 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use rein::backend::{SUBTREE_CONTROL, THREADS};
 use rein::compat::libcgroup;
 use rein::compat::raw;
 use rein::lifecycle::{self, Change};
 use rein::plan::Plan;
 use rein::procfs::ProcTable;
-use rein::{Group, GroupPath, Hierarchy, Spec};
+use rein::{Group, GroupPath, Spec};
 
 use super::options::{COPY_FROM, Item, Tool, VERSION_FLAGS, flag, getopt, help, operand_text, takes};
 use super::specs::{default_scope, hierarchy};
@@ -54,10 +55,10 @@ pub(super) const CGXSET: Tool = Tool {
 /// Files of the cgroup2 core that cgset writes as they are, like libcgroup (not limits:
 /// a thread to move, controllers to enable for the children); the kernel's refusal is
 /// reported with its reason.
-const PASS_THROUGH: [&str; 2] = ["cgroup.threads", ROOT_FILE];
+const PASS_THROUGH: [&str; 2] = [THREADS, ROOT_FILE];
 
 /// The one file cgset writes in the cgroup root: which controllers its children get.
-const ROOT_FILE: &str = "cgroup.subtree_control";
+const ROOT_FILE: &str = SUBTREE_CONTROL;
 
 pub(super) fn cgset(args: &[OsString]) -> anyhow::Result<ExitCode> {
     cgset_as(args, false)
@@ -180,69 +181,40 @@ pub(super) fn cgset_as(args: &[OsString], cgx: bool) -> anyhow::Result<ExitCode>
     if let Some(src) = &copy_from {
         let src = Group::open(h.clone(), src)?;
         for (path, _) in &targets {
-            copy_unmodelled(&h, &src, path)?;
+            lifecycle::copy_unmodelled(&src, path).map_err(|f| match f.refused {
+                Some((file, value)) => anyhow::Error::new(f.error)
+                    .context(format!("cannot copy {file}={value} to group '{}'", path.as_str())),
+                None => f.error.into(),
+            })?;
         }
     }
-    if let Some(u) = h.unified().filter(|_| root) {
-        for (name, value) in &pass {
-            u.mount
-                .write(&GroupPath::root(), name, value)
+    if h.unified().is_some() {
+        // The root first (only its cgroup.subtree_control is given then, see root_ok).
+        for (name, value) in if root { &pass[..] } else { &[] } {
+            lifecycle::control_children(&h, &[GroupPath::root()], value)
+                .map_err(|(_, e)| e)
                 .with_context(|| format!("cannot set {name}={value} in the cgroup root"))?;
         }
-    }
-    if let Some(u) = h.unified() {
+        let refused = |name: &str, value: &str, path: &GroupPath| {
+            format!("cannot set {name}={value} in group '{}'", path.as_str())
+        };
         for (name, value) in &pass {
-            // As libcgroup: -R enables top down and disables bottom up, and leaves the
-            // subtree_control of groups without children alone.
-            let mut order: Vec<&(GroupPath, bool)> = targets.iter().collect();
-            if value.starts_with('-') {
-                order.reverse();
-            }
-            for (path, has_children) in order {
-                if recursive && name == "cgroup.subtree_control" && !has_children && groups.iter().all(|g| g != path) {
-                    continue;
+            if name == ROOT_FILE {
+                // As libcgroup: -R leaves the controllers of groups without children alone.
+                let parents: Vec<GroupPath> = targets
+                    .iter()
+                    .filter(|(path, has_children)| !recursive || *has_children || groups.contains(path))
+                    .map(|(path, _)| path.clone())
+                    .collect();
+                lifecycle::control_children(&h, &parents, value)
+                    .map_err(|(path, e)| anyhow::Error::new(e).context(refused(name, value, &path)))?;
+            } else {
+                for (path, _) in &targets {
+                    lifecycle::move_thread(&h, path, value).with_context(|| refused(name, value, path))?;
                 }
-                u.mount
-                    .write(path, name, value)
-                    .with_context(|| format!("cannot set {name}={value} in group '{}'", path.as_str()))?;
             }
         }
     }
     drop(locks);
     Ok(ExitCode::SUCCESS)
-}
-
-/// `cgset --copy-from`, the rest of it: libcgroup copies every setting of the source's
-/// controllers, and rein's model (copied above) does not hold them all
-/// (memory.swappiness, ...). Every writable one-line controller file of the source whose
-/// value differs in `dst` is written there, in the hierarchy it is in.
-fn copy_unmodelled(h: &Hierarchy, src: &Group, dst: &GroupPath) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for node in src.nodes() {
-        let m = node.place.mount(h);
-        if !m.exists(dst) {
-            continue;
-        }
-        let mut files = m.files(src.path())?;
-        files.sort();
-        for f in files {
-            // Controller files only: not cgroup.*, tasks, notify_on_release, release_agent.
-            match f.split_once('.') {
-                Some((prefix, _)) if prefix != "cgroup" => {}
-                _ => continue,
-            }
-            let writable =
-                std::fs::metadata(m.file_path(src.path(), &f)).is_ok_and(|md| md.permissions().mode() & 0o200 != 0);
-            let Ok(value) = m.read(src.path(), &f) else { continue };
-            let value = value.trim_end();
-            if !writable || value.is_empty() || value.contains('\n') {
-                continue;
-            }
-            if m.read(dst, &f).is_ok_and(|now| now.trim_end() == value) {
-                continue;
-            }
-            m.write(dst, &f, value).with_context(|| format!("cannot copy {f}={value} to group '{}'", dst.as_str()))?;
-        }
-    }
-    Ok(())
 }
