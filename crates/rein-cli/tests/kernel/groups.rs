@@ -357,6 +357,27 @@ fn a_process_in_some_hierarchies_only_is_shown_and_not_frozen_in_vain() {
     ok(e.rein(&["rm", &g]));
 }
 
+/// A new memory limit alone keeps the group's swap limit, lowered and raised, in every
+/// mode (v1 keeps memory plus swap in one file, which must move with the limit).
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn a_new_memory_limit_keeps_the_swap_limit() {
+    let Some(e) = env("keep_swap", ALL) else { return };
+    let g = format!("{}/s", e.parent);
+    let swap_file = e.h.v1_mounts().iter().any(|m| m.controllers.contains(&rein::Controller::Memory));
+    if swap_file && !Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() {
+        eprintln!("keep_swap: no swap accounting on this host");
+        return;
+    }
+    ok(e.rein(&["create", &g, "--memory", "100M", "--swap", "50M"]));
+    for memory in ["20M", "200M"] {
+        ok(e.rein(&["set", &g, "--memory", memory]));
+        let limits = &show(&e, &g)["limits"]["memory"];
+        assert_eq!(limits["swap_max"], 50 << 20, "after --memory {memory}: {limits}");
+    }
+    ok(e.rein(&["rm", &g]));
+}
+
 #[test]
 #[ignore = "real kernel: scripts/test --tier host|vm"]
 fn raw_names_are_translated_to_the_running_mode() {

@@ -92,8 +92,23 @@ pub(super) fn writes(r: &Resources, current: Current<'_>, w: &mut Vec<Write>) ->
         w.push(Write::new(MEMORY_OOM_CONTROL, if disable { "1" } else { "0" }));
     }
     let limit = m.max.map(|l| l.map(|b| b.0));
+    let current_limit =
+        current(MEMORY_LIMIT).and_then(|t| format::v1_memory_limit(MEMORY_LIMIT, &t).ok()).unwrap_or(Limit::Max);
     let memsw = match m.swap_max {
-        None => None,
+        // A new memory limit alone keeps the swap the group has: memsw is memory plus
+        // swap, so it moves with the limit (else 'set --memory 20M' on 100M + 50M of swap
+        // would leave 130M of swap, and raising the limit past memsw would be refused).
+        // A limit of max takes memsw to max too (the kernel keeps memsw >= limit).
+        None => match (
+            limit,
+            current(MEMORY_MEMSW_LIMIT).and_then(|t| format::v1_memory_limit(MEMORY_MEMSW_LIMIT, &t).ok()),
+        ) {
+            (Some(new), Some(now @ Limit::Value(_))) => {
+                let swap = convert::swap_from_memsw(current_limit, now);
+                Some(convert::memsw_from_swap(new, swap)).filter(|_| swap != Limit::Max)
+            }
+            _ => None,
+        },
         Some(swap) => {
             let base = match limit {
                 Some(l) => l,
@@ -114,8 +129,6 @@ pub(super) fn writes(r: &Resources, current: Current<'_>, w: &mut Vec<Write>) ->
     let memsw_write = memsw.map(|l| Write::new(MEMORY_MEMSW_LIMIT, convert::v1_memory_value(l)));
     // memsw must stay >= limit after every write: if the new memsw is at least the
     // current limit it can go first, otherwise the limit must shrink first.
-    let current_limit =
-        current(MEMORY_LIMIT).and_then(|t| format::v1_memory_limit(MEMORY_LIMIT, &t).ok()).unwrap_or(Limit::Max);
     let memsw_first = match (memsw, current_limit) {
         (Some(Limit::Max), _) => true,
         (Some(Limit::Value(t)), Limit::Value(cur)) => t >= cur,

@@ -185,6 +185,37 @@ mod tests {
         assert!(limit_writes(&r, &on(&[Controller::Memory]), &none).is_err());
     }
 
+    /// A memory limit alone keeps the group's swap: memsw moves with it, in the order
+    /// that keeps memsw >= limit; a limit of max takes memsw to max; without a memsw
+    /// limit (or swap accounting) only the limit is written.
+    #[test]
+    fn a_new_memory_limit_keeps_the_swap() {
+        // 100M of memory and 50M of swap.
+        let cur = |f: &str| match f {
+            MEMORY_LIMIT => Some("104857600\n".to_string()),
+            MEMORY_MEMSW_LIMIT => Some("157286400\n".to_string()),
+            _ => None,
+        };
+        let lower = Resources::new().memory_max(Bytes::mib(20));
+        let w = limit_writes(&lower, &on(&[Controller::Memory]), &cur).unwrap();
+        assert_eq!(show(&w), ["memory.limit_in_bytes < 20971520", "memory.memsw.limit_in_bytes < 73400320"]);
+        let raise = Resources::new().memory_max(Bytes::mib(200));
+        let w = limit_writes(&raise, &on(&[Controller::Memory]), &cur).unwrap();
+        assert_eq!(show(&w), ["memory.memsw.limit_in_bytes < 262144000", "memory.limit_in_bytes < 209715200"]);
+        let max = Resources::new().memory_max(Limit::Max);
+        let w = limit_writes(&max, &on(&[Controller::Memory]), &cur).unwrap();
+        assert_eq!(show(&w), ["memory.memsw.limit_in_bytes < -1", "memory.limit_in_bytes < -1"]);
+        let unlimited_swap = |f: &str| match f {
+            MEMORY_LIMIT => Some("104857600\n".to_string()),
+            MEMORY_MEMSW_LIMIT => Some("9223372036854771712\n".to_string()),
+            _ => None,
+        };
+        let w = limit_writes(&lower, &on(&[Controller::Memory]), &unlimited_swap).unwrap();
+        assert_eq!(show(&w), ["memory.limit_in_bytes < 20971520"]);
+        let w = limit_writes(&lower, &on(&[Controller::Memory]), &none).unwrap();
+        assert_eq!(show(&w), ["memory.limit_in_bytes < 20971520"]);
+    }
+
     #[test]
     fn cpu_quota_and_shares() {
         let mut r = Resources::new().cpu_weight(Weight::new(50).unwrap());
