@@ -45,7 +45,10 @@ pub fn print_outcome(r: &Report, program: &str) {
     let mem = r.stats.memory.unwrap_or_default();
     let peak = mem.peak.map(human_bytes).unwrap_or_else(|| "unknown".into());
     if r.oom_kills > 0 {
-        let who = if r.status == ExitStatus::Signaled(libc::SIGKILL) {
+        // A SIGKILL death is the OOM killer's unless rein's policy killed the group (its
+        // own line below says so): then the OOM kill was of another process.
+        let policy_killed = r.policy.as_ref().is_some_and(|p| p.verdict.is_some());
+        let who = if r.status == ExitStatus::Signaled(libc::SIGKILL) && !policy_killed {
             format!("{program} was killed by the kernel OOM killer")
         } else {
             "the kernel OOM killer killed a process in the group".to_string()
