@@ -930,6 +930,11 @@ fn hint_for(op: Op, errno: Errno, file: Option<&str>) -> Option<String> {
                 None => "the kernel refused the value; check its range in docs/interface-files.md".to_string(),
             });
         }
+        (Op::Write, Errno::NOENT) if matches!(file, "blkio.bfq.weight" | "blkio.weight" | "io.bfq.weight") => {
+            "IO weights need the BFQ I/O scheduler on the disks (the group's weight file appears only then): see \
+             /sys/block/DEV/queue/scheduler, and 'modprobe bfq; echo bfq > /sys/block/DEV/queue/scheduler' \
+             ('rein check' says whether this host can weigh IO)"
+        }
         (Op::Write, Errno::NOENT) | (Op::Read, Errno::NOENT) if !file.is_empty() => {
             "the interface file is missing: its controller is not enabled in the parent's cgroup.subtree_control, \
              not available in this kernel, or bound to another hierarchy (see 'rein check')"
@@ -1152,6 +1157,10 @@ mod tests {
         assert!(h(Op::Mkdir, Errno::ACCESS, "").contains("delegated"));
         assert!(h(Op::Mkdir, Errno::AGAIN, "").contains("cgroup.max.descendants"));
         assert!(h(Op::Rmdir, Errno::BUSY, "").contains("still holds processes"));
+        assert!(h(Op::Write, Errno::INVAL, "cpu.cfs_quota_us").contains("more CPU than its parent"));
+        assert!(h(Op::Write, Errno::INVAL, "memory.limit_in_bytes").contains("or -1 there"));
+        assert!(h(Op::Write, Errno::NOENT, "blkio.bfq.weight").contains("BFQ I/O scheduler"));
+        assert!(h(Op::Write, Errno::NOENT, "memory.max").contains("subtree_control"));
         // Every hint is one line, lower case, without a trailing period.
         for (op, e, f) in [
             (Op::Write, Errno::INVAL, "memory.max"),
