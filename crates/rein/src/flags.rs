@@ -238,8 +238,15 @@ fn size(flag: &str, v: &str) -> Result<Bytes> {
     units::parse_size(v).map(Bytes).map_err(|r| invalid(flag, v, r))
 }
 
+/// A parse error of a value that also takes `max`: "expected ..., or max", or for an
+/// error that says no "expected" (a number too large) what to give instead.
+fn or_max(reason: &str, give: &str) -> String {
+    if reason.contains("expected") { format!("{reason}, or max") } else { format!("{reason}: give {give}, or max") }
+}
+
 fn size_limit(flag: &str, v: &str) -> Result<Limit<Bytes>> {
-    units::parse_limit(v, |s| units::parse_size(s).map(Bytes)).map_err(|r| invalid(flag, v, format!("{r}, or max")))
+    units::parse_limit(v, |s| units::parse_size(s).map(Bytes))
+        .map_err(|r| invalid(flag, v, or_max(&r, "a size like 512M")))
 }
 
 /// A duration in µs: `100000`, `100ms`, `1s`, `500us`.
@@ -254,7 +261,9 @@ pub fn parse_micros(v: &str) -> Result<u64, String> {
     } else {
         (t, 1)
     };
-    let n = units::parse_count(num).map_err(|e| format!("{e}; expected microseconds or a duration like 100ms"))?;
+    let n = units::parse_count(num).map_err(|e| {
+        if e.starts_with("too large") { e } else { "expected whole microseconds, or a duration like 100ms".into() }
+    })?;
     n.checked_mul(scale).ok_or_else(|| "too large".to_string())
 }
 
@@ -458,7 +467,8 @@ impl Flags {
         }
         if let Some(v) = self.get(Key::Pids) {
             r.pids.max = Some(
-                units::parse_limit(v, units::parse_count).map_err(|e| invalid("pids", v, format!("{e}, or max")))?,
+                units::parse_limit(v, units::parse_count)
+                    .map_err(|e| invalid("pids", v, or_max(&e, "a number of tasks")))?,
             );
         }
         self.docker(&mut r, resolve)?;

@@ -372,7 +372,7 @@ impl Resources {
             if b.0 < 4096 {
                 return Err(Error::invalid(
                     "memory limit",
-                    b.0.to_string(),
+                    format!("{} bytes", b.0),
                     "below one page (4096 bytes) the kernel rounds it to 0 and would OOM-kill at once; \
                      sizes are bytes unless suffixed (256M, 1.5G)",
                 ));
