@@ -152,7 +152,7 @@ fn refusals_change_nothing_and_name_what_to_do() {
         (&["create", "-g", "memory:a", "-g", "cpu:b"], "one group at a time"),
         (&["set", "web", "--net-egress", "10"], "has no unit"),
         (&["set", "web", "--net-egress", "10mbps"], "ambiguous"),
-        (&["set", "web", "--net-ingress", "0kbit"], "below 1 bit/s"),
+        (&["set", "web", "--net-ingress", "0kbit"], "must be positive"),
         (&["set", "web", "--net-classid", "10"], "MAJ:MIN"),
         (&["set", "web", "--net-priority", "-3"], "not a priority"),
         (&["set", "web", "--net-priority", "3", "--net-classid", "1:1"], "give one"),

@@ -518,6 +518,9 @@ impl Rate {
             return Err(format!("'{s}' is not a rate: give a number and a unit, e.g. 10mbit or 1.25MB/s"));
         }
         let value: f64 = num.parse().map_err(|_| format!("'{num}' is not a number"))?;
+        if value == 0.0 {
+            return Err(format!("'{s}' is no rate: a rate must be positive ('max' removes a limit)"));
+        }
         let lower = unit.trim().to_ascii_lowercase();
         let bits: f64 = match lower.as_str() {
             "" => {
@@ -638,7 +641,8 @@ mod tests {
             ("10mbps", "ambiguous"),
             ("10kbps", "10kB/s for bytes"),
             ("10mb/s", "unknown rate unit"),
-            ("0mbit", "below 1 bit/s"),
+            ("0mbit", "must be positive"),
+            ("0", "must be positive"),
             ("-1mbit", "not a rate"),
             ("mbit", "not a rate"),
             ("1.2.3mbit", "not a number"),
