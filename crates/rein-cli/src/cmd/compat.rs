@@ -20,14 +20,15 @@ fn install(a: &InstallArgs) -> anyhow::Result<ExitCode> {
     let exe = exe.canonicalize().unwrap_or(exe);
     let dir = &a.dir;
     if !dir.is_dir() {
-        bail!(rein::Error::invalid("directory", dir.display().to_string(), "no such directory; create it first"));
+        let why = if dir.exists() { "not a directory" } else { "no such directory; create it first" };
+        bail!(rein::Error::invalid("directory", dir.display().to_string(), why));
     }
     let links: Vec<PathBuf> = TOOLS.iter().map(|t| dir.join(t)).collect();
     let existing: Vec<&PathBuf> = links.iter().filter(|l| l.symlink_metadata().is_ok()).collect();
     if !existing.is_empty() && !a.force {
         let names: Vec<String> = existing.iter().map(|p| p.display().to_string()).collect();
         bail!(rein::Error::state(
-            format!("{} exist already", names.join(", ")),
+            format!("{} already exist{}", names.join(", "), if names.len() == 1 { "s" } else { "" }),
             Some("remove them, or add --force to replace them".into()),
         ));
     }
