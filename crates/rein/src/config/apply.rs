@@ -29,7 +29,7 @@ use super::diff::describe;
 use super::down::{removals, remove_all};
 use super::resolve::{Declared, Problem, Resolved};
 use super::scope::{base_of, full, marked};
-use crate::cgroupfs::GroupPath;
+use crate::cgroupfs::{GroupPath, Mount};
 use crate::compat::raw::{self, Host};
 use crate::error::Error;
 use crate::group::{Group, Spec};
@@ -223,6 +223,11 @@ pub fn plan(
         for w in translated.raw {
             let place = lifecycle::place_of(h, w.home).map_err(refuse)?;
             let m = place.mount(h);
+            refuse_missing_v1_file(m, place, &path, &w.file).map_err(|e| {
+                let mut at = d.at.clone();
+                at.extend(["files".to_string(), w.file.clone()]);
+                Refused { at, error: e }
+            })?;
             let previous = if m.exists(&path) { m.read(&path, &w.file).ok() } else { None };
             if previous.as_deref().is_some_and(|old| {
                 old.trim() == w.value.trim() || crate::cgroupfs::format::same_setting(&w.file, &w.value, old)
@@ -456,6 +461,36 @@ pub fn apply(h: &Arc<Hierarchy>, changes: &Changes) -> std::result::Result<(), B
     remove_all(h, &changes.removals).map_err(|error| Box::new(Failed { error, left: Left::Applied }))
 }
 
+/// Refuses a file a v1 hierarchy has no such file for: every directory of a v1
+/// hierarchy has the files of all its controllers, so the group's directory (or, for a
+/// new group, its nearest existing ancestor) shows whether the kernel knows the name,
+/// and a misspelt name is found by `diff` and by the plan rather than by a failed
+/// write. The root lacks a few files its groups have (pids.max, freezer.state): there a
+/// name of rein's table passes. On cgroup2 a directory has only the files of the
+/// controllers its parent enables, which a plan may be about to enable: no check there.
+fn refuse_missing_v1_file(m: &Mount, place: Place, path: &GroupPath, file: &str) -> crate::error::Result<()> {
+    if place == Place::V2 {
+        return Ok(());
+    }
+    let Some(probe) = path.lineage().into_iter().rev().find(|p| m.exists(p)) else { return Ok(()) };
+    if probe.is_root() && raw::is_known(file) {
+        return Ok(());
+    }
+    match m.read(&probe, file) {
+        Err(e) if e.errno() == Some(libc::ENOENT) => Err(Error::invalid(
+            "interface file",
+            file,
+            format!(
+                "{} has no such file: check the name (the files of a v1 hierarchy are the same in each of its \
+                 groups; ls {})",
+                m.path().display(),
+                m.dir_path(&probe).display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -669,6 +704,24 @@ mod tests {
         assert!(at("mkdir /devices/a/b") < at("mkdir /devices/a/b/c"), "{l:#?}");
         // A group beneath no restricting one stays out (it has nothing to copy).
         assert!(!l.iter().any(|x| x.starts_with("mkdir /devices/z")), "{l:#?}");
+    }
+
+    /// On v1 a file name the hierarchy has no file for is refused at planning, located
+    /// at its key, for an existing group and for a new one (its nearest existing
+    /// ancestor tells); a name the kernel has passes.
+    #[test]
+    fn on_v1_a_file_the_hierarchy_lacks_is_refused_where_it_is_written() {
+        let tree = FakeTree::new(Layout::V1);
+        tree.group("t");
+        let h = tree.hierarchy();
+        for group in ["[groups.t]", "[groups.t.groups.new]", "[groups.fresh]"] {
+            let text = format!("{group}\nfiles = {{ \"memory.nonexistent\" = 5 }}\n");
+            let r = plan(&h, &resolved(&text), "x", &Options::default()).unwrap_err();
+            assert_eq!(r.at.last().map(String::as_str), Some("memory.nonexistent"), "{group}: {:?}", r.at);
+            assert!(r.error.to_string().contains("has no such file"), "{group}: {}", r.error);
+        }
+        let ok = "[groups.t]\nfiles = { \"memory.soft_limit_in_bytes\" = 1048576 }\n";
+        plan(&h, &resolved(ok), "x", &Options::default()).unwrap();
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod write;
 
 pub use check::Values;
 pub use names::{Dialect, Home, Host, home_of, parse_setting};
-pub(crate) use names::{MEMORY_LIMIT_NAMES, is_memory_max};
+pub(crate) use names::{MEMORY_LIMIT_NAMES, is_known, is_memory_max};
 pub use read::{Reader, read};
 pub use write::{RawWrite, Translation, translate, translate_values};
 pub(crate) use write::{controllers_of, field_of, to_model};

@@ -313,6 +313,11 @@ pub(super) fn known(name: &str) -> Option<&'static Known> {
     KNOWN.iter().find(|k| k.name == name)
 }
 
+/// Whether `name` is an interface file of rein's table (of either version).
+pub(crate) fn is_known(name: &str) -> bool {
+    known(name).is_some()
+}
+
 /// Where a name's file lives, from its prefix (`memory.`, `blkio.`, `cgroup.`). Only
 /// a plain interface-file name has a home: lower-case letters, digits, `_` and `.`,
 /// never a path (`-r`, cgget and rein.toml's `files` all come through here).
