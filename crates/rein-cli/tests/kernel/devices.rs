@@ -275,10 +275,13 @@ fn rules_given_later_bind_the_children_a_group_has() {
     nodes.add('c', 1, 5);
     let p = format!("{}/p", e.parent);
     ok(rein(&["create", &p]));
-    ok(rein(&["create", &format!("{p}/c/deep")]));
+    // Leaves (v2 lets processes join leaves only): one child, and one below a middle
+    // group, which joins the devices hierarchy on the way on v1.
+    ok(rein(&["create", &format!("{p}/c")]));
+    ok(rein(&["create", &format!("{p}/m/deep")]));
     ok(rein(&["set", &p, "--device-policy", "strict", "--device-allow", "c 1:3 rw"]));
     let script = [nodes.ask('c', 1, 5, "r"), nodes.ask('c', 1, 3, "rw")].join("; ");
-    for g in [format!("{p}/c"), format!("{p}/c/deep")] {
+    for g in [format!("{p}/c"), format!("{p}/m/deep")] {
         let o = ok(rein(&["exec", &g, "--", "sh", "-c", &script]));
         assert_eq!(answers(&o), ["denied", "allowed"], "{g}: {}", text(&o).1);
     }
