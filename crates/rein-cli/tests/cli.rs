@@ -58,6 +58,14 @@ fn bad_values_exit_125_and_name_the_value() {
         (vec!["--parent", "../etc"], "'..'"),
         (vec!["--name", "cgroup.procs"], "interface file"),
         (vec!["--name", "a\nb"], "control characters"),
+        // One group, made and removed by the run: the groups above it go in --parent.
+        (
+            vec!["--name", "a/b"],
+            "not a path (no '/'); give the groups above it as the parent: --parent /rein/a --name b",
+        ),
+        (vec!["--parent", "jobs", "--name", "x/y/z"], "--parent /jobs/x/y --name z"),
+        (vec!["--name", "/abs"], "invalid --name '/abs': a run's group is one name beneath --parent"),
+        (vec!["--dry-run", "--name", "a/b"], "--parent /rein/a --name b"),
     ] {
         let mut full = vec!["run"];
         full.extend(args.iter());

@@ -48,6 +48,29 @@ fn description(args: &RunArgs) -> String {
     format!("rein run: {text}")
 }
 
+/// Refuses a `--name` with a `/`: a run makes and removes one group, so a path would
+/// leave the groups on its way behind (and a leading `/` was read relative to --parent).
+/// The message gives the --parent and --name that mean it.
+fn one_name(name: &str, parent: Option<&str>) -> rein::Result<()> {
+    if !name.contains('/') {
+        return Ok(());
+    }
+    let trimmed = name.trim_matches('/');
+    let (dirs, last) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
+    // `/a/b` names a group from the root; `a/b` one beneath --parent.
+    let base = if name.starts_with('/') { "" } else { parent.unwrap_or(crate::supervisor::DEFAULT_PARENT) };
+    let above: Vec<&str> = [base, dirs].into_iter().map(|s| s.trim_matches('/')).filter(|s| !s.is_empty()).collect();
+    let instead = match above.is_empty() {
+        true => format!("--name {last} makes it beneath --parent (default {})", crate::supervisor::DEFAULT_PARENT),
+        false => format!("give the groups above it as the parent: --parent /{} --name {last}", above.join("/")),
+    };
+    Err(rein::Error::invalid(
+        "--name",
+        name,
+        format!("a run's group is one name beneath --parent, not a path (no '/'); {instead}"),
+    ))
+}
+
 /// How long after rein's own deadline (timeout + kill-after) systemd ends the scope.
 const SYSTEMD_BACKSTOP: Duration = Duration::from_secs(5);
 
@@ -62,6 +85,7 @@ pub fn run(
     let parent =
         GroupPath::parse(args.parent.as_deref().unwrap_or(crate::supervisor::DEFAULT_PARENT)).context("--parent")?;
     if let Some(name) = &args.name {
+        one_name(name, args.parent.as_deref())?;
         GroupPath::parse(name).context("--name")?;
     }
     let interval = rein::units::parse_duration_usec(&args.record_interval)
