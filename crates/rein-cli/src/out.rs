@@ -3,7 +3,7 @@
 //! std's `print!`, `println!` and `eprintln!` panic when the write fails: `rein show
 //! --json G | head -c10` died with "failed printing to stdout: Broken pipe" and, with
 //! `panic = "abort"`, exit 134. Every line rein prints goes through the macros here
-//! instead ([`out!`], [`outln!`], [`eout!`], [`eoutln!`]; clippy.toml disallows std's).
+//! instead (`out!`, `outln!`, `eout!`, `eoutln!`; clippy.toml disallows std's).
 //!
 //! A closed pipe (EPIPE) ends that stream quietly: what is left to print is dropped, and
 //! the command finishes its work, so a `rein run` still removes its group and a
@@ -28,7 +28,7 @@ static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
 /// The first stdout write error other than EPIPE.
 static STDOUT_ERROR: Mutex<Option<io::Error>> = Mutex::new(None);
 
-/// Writes to stdout ([`out!`], [`outln!`]).
+/// Writes to stdout (`out!`, `outln!`).
 pub fn stdout(args: fmt::Arguments<'_>) {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
@@ -41,7 +41,7 @@ pub fn stdout(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Writes to stderr ([`eout!`], [`eoutln!`]).
+/// Writes to stderr (`eout!`, `eoutln!`).
 pub fn stderr(args: fmt::Arguments<'_>) {
     if STDERR_CLOSED.load(Ordering::Relaxed) {
         return;

@@ -85,8 +85,9 @@ pub fn run(
     let parent =
         GroupPath::parse(args.parent.as_deref().unwrap_or(crate::supervisor::DEFAULT_PARENT)).context("--parent")?;
     if let Some(name) = &args.name {
-        one_name(name, args.parent.as_deref())?;
+        // What no group name may be first (`..`, an interface file's name), then a path.
         GroupPath::parse(name).context("--name")?;
+        one_name(name, args.parent.as_deref())?;
     }
     let interval = rein::units::parse_duration_usec(&args.record_interval)
         .map_err(|e| rein::Error::invalid("--record-interval", &args.record_interval, e))?;
