@@ -21,9 +21,9 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// error's chain joined by ": " (anyhow's `{:#}`), an OS error in the same words on every
 /// build of rein ([`rein::errno::Shown`]).
 pub fn print_error(err: &anyhow::Error) {
-    eprintln!("rein: error: {}", message(err));
+    eoutln!("rein: error: {}", message(err));
     if let Some(hint) = err.chain().find_map(|e| e.downcast_ref::<rein::Error>()).and_then(rein::Error::hint) {
-        eprintln!("rein: hint: {hint}");
+        eoutln!("rein: hint: {hint}");
     }
 }
 

@@ -8,6 +8,12 @@
 //!   command ran, ends rein the same way once it has stopped what it made.
 //! - `rein diff --exit-code`: 0 when applying would change nothing, 1 when it would.
 //! - every other command: 0 on success, 125 on error, 2 on a usage error.
+//! - a reader that went away (EPIPE on stdout or stderr) changes none of these: the rest
+//!   of the output is dropped (out.rs); another stdout error (ENOSPC) is 125.
+
+// First: its macros (outln!, eoutln!, ...) are for every module below.
+#[macro_use]
+mod out;
 
 mod cli;
 mod cmd;
@@ -41,12 +47,12 @@ fn main() -> ExitCode {
     if rustix::process::getuid() != rustix::process::geteuid()
         || rustix::process::getgid() != rustix::process::getegid()
     {
-        eprintln!(
+        eoutln!(
             "rein: error: rein must not run setuid or setgid (real uid {}, effective uid {})",
             rustix::process::getuid().as_raw(),
             rustix::process::geteuid().as_raw()
         );
-        eprintln!(
+        eoutln!(
             "rein: hint: remove the bit (chmod u-s,g-s), and delegate a cgroup subtree to users instead (docs/SECURITY.md)"
         );
         return ExitCode::from(EXIT_FAILURE);
@@ -57,16 +63,27 @@ fn main() -> ExitCode {
     }
     // Multi-call: invoked as cgcreate, cgset, ... (see 'rein compat install').
     if let Some(tool) = compat_tools::called_as() {
-        return compat_tools::main(tool);
+        let code = compat_tools::main(tool);
+        return incomplete_output().unwrap_or(code);
     }
     let args = cli::Cli::parse_args();
-    match cmd::dispatch(args) {
+    let code = match cmd::dispatch(args) {
         Ok(code) => code,
-        // The reader went away (`rein stat --watch 1s | head`): nothing more to say.
+        // The reader went away (`rein stat --watch 1s | head`): nothing more to say (see
+        // out.rs for why 0 and not a SIGPIPE death).
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             print_error(&err);
             ExitCode::from(exit_code(&err))
         }
-    }
+    };
+    incomplete_output().unwrap_or(code)
+}
+
+/// [`EXIT_FAILURE`] with a message when stdout failed other than by its reader going
+/// away (a full disk): the output is incomplete, so it is no success.
+fn incomplete_output() -> Option<ExitCode> {
+    let e = out::stdout_failure()?;
+    eoutln!("rein: error: cannot write the output to stdout: {}", rein::errno::Shown(&e));
+    Some(ExitCode::from(EXIT_FAILURE))
 }

@@ -54,7 +54,7 @@ pub fn print_outcome(r: &Report, program: &str) {
             "the kernel OOM killer killed a process in the group".to_string()
         };
         let kills = if r.oom_kills == 1 { "1 OOM kill".to_string() } else { format!("{} OOM kills", r.oom_kills) };
-        eprintln!("rein: {who}: memory limit {}, peak {peak}, {kills} in {}", limit_text(mem.max), r.group);
+        eoutln!("rein: {who}: memory limit {}, peak {peak}, {kills} in {}", limit_text(mem.max), r.group);
     }
     if let Some(v) = r.policy.as_ref().and_then(|p| p.verdict) {
         use rein::policy::Verdict;
@@ -68,7 +68,7 @@ pub fn print_outcome(r: &Report, program: &str) {
             _ => "was ended by its policy".to_string(),
         };
         let code = v.exit_code().map(|c| format!(", exit {c}")).unwrap_or_default();
-        eprintln!("rein: {} {why}{code}", r.group);
+        eoutln!("rein: {} {why}{code}", r.group);
     }
 }
 

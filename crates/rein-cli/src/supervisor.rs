@@ -166,7 +166,7 @@ impl<'a> Policing<'a> {
     fn print(&mut self) {
         if let Some(e) = self.enforcer.as_mut() {
             for a in e.take_actions() {
-                eprintln!("rein: {a}");
+                eoutln!("rein: {a}");
             }
         }
     }
@@ -174,7 +174,7 @@ impl<'a> Policing<'a> {
     fn report(&mut self) -> Option<PolicyReport> {
         let Some(e) = self.enforcer.as_mut() else { return self.stopped.take() };
         for a in e.take_actions() {
-            eprintln!("rein: {a}");
+            eoutln!("rein: {a}");
         }
         Some(PolicyReport { verdict: e.verdict(), actions: e.counts().clone() })
     }

@@ -58,6 +58,14 @@ fn bad_values_exit_125_and_name_the_value() {
         (vec!["--parent", "../etc"], "'..'"),
         (vec!["--name", "cgroup.procs"], "interface file"),
         (vec!["--name", "a\nb"], "control characters"),
+        // One group, made and removed by the run: the groups above it go in --parent.
+        (
+            vec!["--name", "a/b"],
+            "not a path (no '/'); give the groups above it as the parent: --parent /rein/a --name b",
+        ),
+        (vec!["--parent", "jobs", "--name", "x/y/z"], "--parent /jobs/x/y --name z"),
+        (vec!["--name", "/abs"], "invalid --name '/abs': a run's group is one name beneath --parent"),
+        (vec!["--dry-run", "--name", "a/b"], "--parent /rein/a --name b"),
     ] {
         let mut full = vec!["run"];
         full.extend(args.iter());
@@ -530,4 +538,89 @@ fn completions_and_man_pages() {
     let o = rein(&tree, &["man", file.join("man1").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(125));
     assert!(err(&o).contains("a-file/man1"), "{}", err(&o));
+}
+
+/// `rein ARGS` with stdout and stderr as given (in the fake tree); (exit code, stdout, stderr).
+fn rein_into(tree: &FakeTree, args: &[&str], stdout: std::process::Stdio, stderr: std::process::Stdio) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rein"))
+        .env("REIN_CGROUP_ROOT", tree.path())
+        .args(args)
+        .stdout(stdout)
+        .stderr(stderr)
+        .output()
+        .expect("rein")
+}
+
+/// The write end of a pipe whose reader has gone (`| head -c1` once head exited): every
+/// write gets EPIPE, whatever the pipe's buffer, so the test cannot pass by luck.
+fn closed_pipe() -> std::process::Stdio {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    writer.into()
+}
+
+/// A reader that goes away ends rein's printing quietly, on stdout and on stderr: no
+/// panic ("failed printing to stdout: Broken pipe", exit 134 in release builds), the
+/// command's own status (as ripgrep, not a SIGPIPE death: see src/out.rs), and the
+/// command's work done. A stdout that fails otherwise (a full disk) is an error: the
+/// output is incomplete.
+#[test]
+fn a_reader_that_goes_away_ends_rein_quietly_with_the_commands_status() {
+    use std::process::Stdio;
+    let tree = FakeTree::new(Layout::Hybrid);
+    tree.group("g");
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[groups.a]\nmemory = \"64M\"\n[groups.b]\npids = 9\n").unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[groups.a]\nmemory = \"lots\"\ncpu = \"nope\"\n[groups.b]\nmemroy = 1\n").unwrap();
+    let (good, bad) = (good.to_str().unwrap(), bad.to_str().unwrap());
+    let quiet = |args: &[&str], o: &Output| {
+        let e = err(o);
+        assert!(!e.contains("panicked") && !e.contains("Broken pipe") && !e.contains("os error 32"), "{args:?}: {e}");
+    };
+    for (args, code) in [
+        (&["show", "--json", "g"][..], 0),
+        (&["show", "g"], 0),
+        (&["check", "--json"], 0),
+        (&["check"], 0),
+        (&["ls"], 0),
+        (&["diff", good], 0),
+        // `git diff --exit-code`: the changes are pending whether anyone reads them or not.
+        (&["diff", "--exit-code", good], 1),
+        (&["apply", "--dry-run", good], 0),
+        (&["create", "--dry-run", "x", "--memory", "64M"], 0),
+        (&["run", "--dry-run", "--memory", "64M", "--", "true"], 0),
+        (&["snapshot", "g"], 0),
+        (&["completions", "bash"], 0),
+        (&["--help"], 0),
+    ] {
+        let o = rein_into(&tree, args, closed_pipe(), Stdio::piped());
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", err(&o));
+        quiet(args, &o);
+    }
+    // The work is done when nobody reads what rein says about it.
+    // (The fake tree makes no interface files on mkdir: the groups are there first.)
+    tree.group("a");
+    tree.group("b");
+    let o = rein_into(&tree, &["apply", good], closed_pipe(), Stdio::piped());
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    quiet(&["apply"], &o);
+    let file = |f: &str| std::fs::read_to_string(tree.path().join(f)).unwrap().trim().to_string();
+    assert_eq!((file("pids/b/pids.max"), file("memory/a/memory.limit_in_bytes")), ("9".into(), "67108864".into()));
+    // stderr's reader gone: the error status stays, nothing panics.
+    for args in [&["validate", bad][..], &["run", "--memory", "lots", "--", "true"], &["show", "nope"]] {
+        let o = rein_into(&tree, args, Stdio::piped(), closed_pipe());
+        assert_eq!(o.status.code(), Some(125), "{args:?}");
+        assert!(o.stdout.is_empty(), "{args:?}: {}", out(&o));
+    }
+    // Both gone at once.
+    let o = rein_into(&tree, &["validate", bad], closed_pipe(), closed_pipe());
+    assert_eq!(o.status.code(), Some(125));
+    // A full disk is no reader going away: the output is incomplete, and rein says so.
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let o = rein_into(&tree, &["check", "--json"], full.into(), Stdio::piped());
+        assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+        assert!(err(&o).contains("cannot write the output to stdout: No space left on device"), "{}", err(&o));
+    }
 }

@@ -241,7 +241,8 @@ fn a_snapshot_of_applied_groups_diffs_clean_in_every_layout() {
             "cpu = \"40000/100000\"",
             "pids = 64",
             "[groups.db.groups.cache]",
-            "cpu-weight = 200",
+            // v1 holds the weight as shares, and the snapshot keeps their unit.
+            if layout == Layout::V2 { "cpu-weight = 200" } else { "cpu-shares = 2048" },
             "[groups.web]",
             "memory = \"512M\"",
         ] {

@@ -8,6 +8,10 @@
 //! NUL cannot reach rein through argv (execve takes C strings); names with NUL are
 //! refused by `GroupPath::parse` (tested in the library) and fuzzed (fuzz/).
 
+// Tests print to libtest's captured output, where std's print macros are right (the
+// binary's own printing goes through src/out.rs: crates/rein-cli/clippy.toml).
+#![allow(clippy::disallowed_macros)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -356,11 +356,12 @@ pub fn map(r: &Resources, version: u32) -> Mapping {
             cpu_residual.max = Some(*max);
         }
     }
-    if let Some(w) = r.cpu.weight {
+    if let Some(w) = r.cpu.weight_v2() {
         if ok(&["CPUWeight"]) {
             push("CPUWeight", Value::U64(w.get()));
         } else {
-            cpu_residual.weight = Some(w);
+            cpu_residual.weight = r.cpu.weight;
+            cpu_residual.shares = r.cpu.shares;
         }
     }
 

@@ -32,6 +32,12 @@ pub const THREADS: &str = v2::CGROUP_THREADS;
 /// cgroup2's `cgroup.kill` (5.14): writing `1` kills every process of the group and below.
 pub(crate) const KILL: &str = v2::CGROUP_KILL;
 
+/// v1 settings rein's model does not carry but a snapshot keeps, as libcgroup's
+/// cgsnapshot does (by controller and file): a v1 child copies each from its parent at
+/// mkdir (`memory.swappiness`: mem_cgroup_css_alloc), so a value unlike the parent's was
+/// written. cgroup v2 has none of them (no per-group swappiness).
+pub(crate) const V1_UNMODELLED_SETTINGS: &[(Controller, &str)] = &[(Controller::Memory, v1::MEMORY_SWAPPINESS)];
+
 /// What the host offers, where the answer is a cgroup2 file (so it is asked here, behind
 /// the seam, rather than in [`crate::hierarchy`]).
 impl Hierarchy {

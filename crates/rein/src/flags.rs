@@ -116,7 +116,7 @@ keys! {
     CpuPeriod = "cpu-period", Text, Rein, "\"100ms\"";
     /// CPU weight 1..10000 (cpu.weight; v1 cpu.shares).
     CpuWeight = "cpu-weight", Text, Rein, "200";
-    /// CPU shares 2..262144, converted to a weight (shares x 100 / 1024).
+    /// CPU shares 2..262144: v1 `cpu.shares` as given; on v2 `cpu.weight` = shares x 100 / 1024.
     CpuShares = "cpu-shares", Text, Rein, "512";
     /// A number of CPUs of bandwidth (Docker: `1.5`), or a CPU list to pin to (`"0-1"`).
     Cpus = "cpus", Text, Rein, "1.5";
@@ -425,12 +425,10 @@ impl Flags {
                 return Err(invalid("cpu-shares", v, "--cpu-weight is given too; give one"));
             }
             let n = units::parse_count(v).map_err(|e| invalid("cpu-shares", v, e))?;
-            // Docker's 0: leave the weight as it is.
-            if n != 0 && !(crate::convert::MIN_SHARES..=crate::convert::MAX_SHARES).contains(&n) {
-                return Err(invalid("cpu-shares", v, "shares must be between 2 and 262144 (default 1024)"));
-            }
+            // Docker's 0: leave the weight as it is. Other shares stay shares: v1 writes
+            // them as given, v2 converts them (Cpu::weight_v2).
             if n != 0 {
-                r.cpu.weight = Some(crate::convert::shares_to_weight(n));
+                r.cpu.shares = Some(units::Shares::new(n).map_err(|e| invalid("cpu-shares", v, e))?);
             }
         }
         if let Some(v) = self.get(Key::Cpuset) {
@@ -616,6 +614,29 @@ mod tests {
         // A CPU list is not a count, and --cpu takes any quota.
         assert!(parse(|a| a.set(Key::Cpus, "0-1")).is_ok());
         assert!(parse(|a| a.set(Key::Cpu, "6400%")).is_ok());
+    }
+
+    /// `--cpu-shares` stays in its unit: v1 writes it as given (2..=262144), v2 converts it.
+    #[test]
+    fn cpu_shares_are_kept_as_shares() {
+        for n in [2, 100, 1000, 1024, 262_144] {
+            let r = parse(|a| a.set(Key::CpuShares, n.to_string())).unwrap();
+            assert_eq!((r.cpu.shares.map(u64::from), r.cpu.weight), (Some(n), None), "{n}");
+            assert_eq!(r.cpu.shares_v1(), Some(n));
+            assert_eq!(r.cpu.weight_v2(), Some(crate::convert::shares_to_weight(n)));
+        }
+        assert_eq!(parse(|a| a.set(Key::CpuShares, "0")).unwrap().cpu, Default::default());
+        for bad in ["1", "262145"] {
+            let e = parse(|a| a.set(Key::CpuShares, bad)).unwrap_err().to_string();
+            assert!(e.contains("--cpu-shares") && e.contains("between 2 and 262144"), "{e}");
+        }
+        let e = parse(|a| {
+            a.set(Key::CpuWeight, "50");
+            a.set(Key::CpuShares, "512");
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("give one"), "{e}");
     }
 
     #[test]

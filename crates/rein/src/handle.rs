@@ -76,7 +76,7 @@ use crate::launch;
 use crate::policy::{Policing, Policy, PressureRule};
 use crate::resources::Resources;
 use crate::stats::Stats;
-use crate::units::{Bytes, CpuList, Limit, Weight};
+use crate::units::{Bytes, CpuList, Limit, Shares, Weight};
 
 /// A handle on one group; see the [module guide](self).
 ///
@@ -147,6 +147,15 @@ impl Builder {
         match Weight::new(weight) {
             Ok(w) => Builder { resources: self.resources.clone().cpu_weight(w), ..self },
             Err(reason) => self.fail(Error::invalid("CPU weight", weight.to_string(), reason)),
+        }
+    }
+
+    /// CPU weight in v1's unit, shares 2..=262144, default 1024: `cpu.shares` as given
+    /// on v1, `cpu.weight` = shares x 100 / 1024 on cgroup v2 ([`crate::convert::shares_to_weight`]).
+    pub fn cpu_shares(self, shares: u64) -> Builder {
+        match Shares::new(shares) {
+            Ok(s) => Builder { resources: self.resources.clone().cpu_shares(s), ..self },
+            Err(reason) => self.fail(Error::invalid("CPU shares", shares.to_string(), reason)),
         }
     }
 

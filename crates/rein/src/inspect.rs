@@ -275,6 +275,10 @@ mod tests {
         // The v2 and v1 files of the same limits read back alike, except what only one has.
         assert_eq!(b.memory.oom_kill_disable, Some(false));
         b.memory.oom_kill_disable = None;
+        // v1 keeps shares in its own unit (exactly what the file says); as a weight, the same.
+        assert_eq!(b.cpu.shares.map(u64::from), Some(1024));
+        assert_eq!(b.cpu.weight_v2(), a.cpu.weight);
+        (b.cpu.weight, b.cpu.shares) = (b.cpu.weight_v2(), None);
         let mut a2 = a.clone();
         a2.memory.high = None;
         a2.memory.low = None;

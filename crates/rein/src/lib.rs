@@ -123,4 +123,4 @@ pub use handle::Cgroup;
 pub use hierarchy::{Hierarchy, Mode};
 pub use resources::Resources;
 pub use stats::Stats;
-pub use units::{Bytes, CpuList, DeviceNumber, Limit, Weight};
+pub use units::{Bytes, CpuList, DeviceNumber, Limit, Shares, Weight};

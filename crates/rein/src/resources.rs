@@ -12,11 +12,12 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::convert;
 use crate::devices::DeviceAccess;
 use crate::error::{Error, Result};
 use crate::hierarchy::Controller;
 use crate::network::Network;
-use crate::units::{Bytes, CpuList, DeviceNumber, Limit, Weight};
+use crate::units::{Bytes, CpuList, DeviceNumber, Limit, Shares, Weight};
 
 /// The default CFS period, 100 ms, used when a quota is given as a percentage.
 pub const DEFAULT_CPU_PERIOD_US: u64 = 100_000;
@@ -96,6 +97,26 @@ pub struct Cpu {
     /// Relative weight 1..=10000 (`cpu.weight`; v1 `cpu.shares`, see [`crate::convert`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weight: Option<Weight>,
+    /// The same relative weight given in v1's unit, `cpu.shares` 2..=262144 (`--cpu-shares`,
+    /// rein.toml `cpu-shares`, a `cpu.shares` file): written as given on v1, converted
+    /// to `cpu.weight` on cgroup v2 and systemd ([`crate::convert::shares_to_weight`]).
+    /// At most one of `weight` and `shares` is set ([`Resources::validate`]); read with
+    /// [`Cpu::weight_v2`] and [`Cpu::shares_v1`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shares: Option<Shares>,
+}
+
+impl Cpu {
+    /// The weight as cgroup v2's `cpu.weight` (and systemd's `CPUWeight=`) takes it:
+    /// `weight`, or `shares` converted.
+    pub fn weight_v2(&self) -> Option<Weight> {
+        self.weight.or(self.shares.map(|s| convert::shares_to_weight(s.get())))
+    }
+
+    /// The weight as v1's `cpu.shares` takes it: `shares` exactly, or `weight` converted.
+    pub fn shares_v1(&self) -> Option<u64> {
+        self.shares.map(Shares::get).or(self.weight.map(convert::weight_to_shares))
+    }
 }
 
 /// A CFS bandwidth limit: at most `quota` µs of CPU time per `period` µs.
@@ -310,6 +331,14 @@ impl Resources {
     /// Sets the CPU weight.
     pub fn cpu_weight(mut self, weight: Weight) -> Self {
         self.cpu.weight = Some(weight);
+        self.cpu.shares = None;
+        self
+    }
+
+    /// Sets the CPU weight in v1's unit, `cpu.shares` (written exactly on v1).
+    pub fn cpu_shares(mut self, shares: Shares) -> Self {
+        self.cpu.shares = Some(shares);
+        self.cpu.weight = None;
         self
     }
 
@@ -381,6 +410,13 @@ impl Resources {
         if let Some(max) = &self.cpu.max {
             max.validate()?;
         }
+        if let (Some(w), Some(s)) = (self.cpu.weight, self.cpu.shares) {
+            return Err(Error::invalid(
+                "cpu weight",
+                format!("weight {w} and shares {s}"),
+                "one setting given twice; give cpu.weight or cpu.shares",
+            ));
+        }
         if let Some(Limit::Value(0)) = self.pids.max {
             return Err(Error::invalid("pids limit", "0", "a group needs at least 1 task; use 'max' for no limit"));
         }
@@ -427,7 +463,7 @@ impl Resources {
             (m.swap_max.is_some(), "memory.swap.max"),
             (m.oom_group.is_some(), "memory.oom.group"),
             (m.oom_kill_disable.is_some(), "memory.oom_control"),
-            (self.cpu.weight.is_some(), "cpu.weight"),
+            (self.cpu.weight.is_some() || self.cpu.shares.is_some(), "cpu.weight"),
             (self.cpu.max.is_some(), "cpu.max"),
             (self.cpuset.cpus.is_some(), "cpuset.cpus"),
             (self.cpuset.mems.is_some(), "cpuset.mems"),
@@ -483,7 +519,11 @@ impl Resources {
         take!(memory.oom_group);
         take!(memory.oom_kill_disable);
         take!(cpu.max);
-        take!(cpu.weight);
+        // One setting in two units: the one `other` gives replaces either.
+        if other.cpu.weight.is_some() || other.cpu.shares.is_some() {
+            self.cpu.weight = other.cpu.weight;
+            self.cpu.shares = other.cpu.shares;
+        }
         take!(cpuset.cpus);
         take!(cpuset.mems);
         take!(io.weight);
@@ -579,6 +619,26 @@ mod tests {
         r.validate().unwrap();
         r.io.max.push(r.io.max[0]);
         assert!(r.validate().unwrap_err().to_string().contains("twice"));
+    }
+
+    /// Weight and shares are one setting in two units: never both, and the one given last wins.
+    #[test]
+    fn cpu_weight_and_shares_are_one_setting() {
+        let shares = Resources::new().cpu_shares(Shares::new(2).unwrap());
+        let weight = Resources::new().cpu_weight(Weight::new(300).unwrap());
+        assert_eq!(shares.fields(), ["cpu.weight"]);
+        assert_eq!(shares.overlap(&weight), ["cpu.weight"]);
+        let mut a = shares.clone();
+        a.merge(&weight);
+        assert_eq!(a.cpu, weight.cpu);
+        a.merge(&shares);
+        assert_eq!(a.cpu, shares.cpu);
+        let mut both = shares.clone();
+        both.cpu.weight = Some(Weight::DEFAULT);
+        assert!(both.validate().unwrap_err().to_string().contains("give cpu.weight or cpu.shares"));
+        assert_eq!((shares.cpu.shares_v1(), shares.cpu.weight_v2()), (Some(2), Some(Weight::MIN)));
+        assert_eq!((weight.cpu.shares_v1(), weight.cpu.weight_v2()), (Some(3072), Weight::new(300).ok()));
+        assert_eq!(serde_json::to_string(&shares.cpu).unwrap(), r#"{"shares":2}"#);
     }
 
     #[test]

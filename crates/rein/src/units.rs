@@ -345,6 +345,62 @@ impl fmt::Display for Weight {
     }
 }
 
+/// A CPU weight in cgroup v1's unit, `cpu.shares`: 2..=262144 (default 1024). The model
+/// keeps shares as given, so v1 writes them exactly; cgroup v2 and systemd take the
+/// weight [`crate::convert::shares_to_weight`] makes of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
+pub struct Shares(u32);
+
+impl Shares {
+    /// The kernel's lowest shares (`MIN_SHARES`).
+    pub const MIN: Shares = Shares(2);
+    /// The kernel's default shares.
+    pub const DEFAULT: Shares = Shares(1024);
+    /// The kernel's highest shares (`MAX_SHARES`).
+    pub const MAX: Shares = Shares(262_144);
+
+    /// Shares, if `n` is in 2..=262144.
+    pub fn new(n: u64) -> Result<Shares, String> {
+        if (u64::from(Shares::MIN.0)..=u64::from(Shares::MAX.0)).contains(&n) {
+            Ok(Shares(n as u32))
+        } else {
+            Err(format!("shares must be between 2 and 262144 (default 1024), not {n}"))
+        }
+    }
+
+    /// The numeric value.
+    pub fn get(self) -> u64 {
+        u64::from(self.0)
+    }
+}
+
+impl TryFrom<u64> for Shares {
+    type Error = String;
+    fn try_from(n: u64) -> Result<Self, String> {
+        Shares::new(n)
+    }
+}
+
+impl From<Shares> for u64 {
+    fn from(s: Shares) -> u64 {
+        s.get()
+    }
+}
+
+impl FromStr for Shares {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Shares::new(parse_count(s)?)
+    }
+}
+
+impl fmt::Display for Shares {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// The highest CPU or memory-node number rein accepts in a list (the kernel's NR_CPUS is at most 8192).
 pub const MAX_CPU_ID: u32 = 8191;
 
@@ -765,6 +821,13 @@ mod tests {
         for bad in ["0", "10001", "-5", "x"] {
             assert!(bad.parse::<Weight>().is_err(), "{bad}");
         }
+        for (text, n) in [("2", 2), ("1024", 1024), ("262144", 262_144)] {
+            assert_eq!(text.parse::<Shares>().map(Shares::get), Ok(n));
+        }
+        for bad in ["0", "1", "262145", "-2", "x"] {
+            assert!(bad.parse::<Shares>().is_err(), "{bad}");
+        }
+        assert!("1".parse::<Shares>().unwrap_err().contains("between 2 and 262144"));
     }
 
     #[test]

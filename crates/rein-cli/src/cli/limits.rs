@@ -34,7 +34,7 @@ const HELP: &[(Key, &str, &str)] = &[
     (Key::Cpu, "LIMIT", "CPU limit: a percentage of one CPU (20%, 150%), QUOTA/PERIOD in µs, or max"),
     (Key::CpuPeriod, "PERIOD", "CFS period for --cpu, in µs or with a unit (100ms); default 100ms"),
     (Key::CpuWeight, "N", "CPU weight 1-10000, default 100 (cpu.weight; v1 cpu.shares)"),
-    (Key::CpuShares, "N", "CPU shares 2-262144 (v1 style), converted to a weight as shares*100/1024"),
+    (Key::CpuShares, "N", "CPU shares 2-262144: cpu.shares as given on v1; cpu.weight = shares*100/1024 on v2"),
     (
         Key::Cpus,
         "N|LIST",

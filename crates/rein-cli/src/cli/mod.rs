@@ -391,7 +391,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub parent: Option<String>,
 
-    /// Name of the transient group (cgroupfs driver; default run-PID, PID being rein's)
+    /// Name of the transient group, one name without '/' (cgroupfs driver; default
+    /// run-PID, PID being rein's); groups above it go in --parent
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
 

@@ -146,7 +146,7 @@ pub fn check(h: &std::sync::Arc<Hierarchy>, drivers: DriverOpts, json: bool) -> 
         };
     let r = build(h, chosen);
     if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(ExitCode::SUCCESS);
     }
     let yes = |b: bool| if b { "yes" } else { "no" };
@@ -155,22 +155,22 @@ pub fn check(h: &std::sync::Arc<Hierarchy>, drivers: DriverOpts, json: bool) -> 
         Mode::Legacy => "v1 (legacy)",
         Mode::Hybrid => "hybrid (v1 controllers + cgroup2)",
     };
-    println!("mode         {mode_text}");
-    println!("kernel       {}", r.kernel);
+    outln!("mode         {mode_text}");
+    outln!("kernel       {}", r.kernel);
     if let Some(m) = &r.cgroup2_mount {
         let list =
             if r.cgroup2_controllers.is_empty() { "no controllers".into() } else { r.cgroup2_controllers.join(" ") };
-        println!("cgroup2      {m} ({list})");
+        outln!("cgroup2      {m} ({list})");
     }
-    println!("controllers");
+    outln!("controllers");
     for c in &r.controllers {
-        println!("  {:<11}{}  {}", c.name, c.hierarchy, c.mount);
+        outln!("  {:<11}{}  {}", c.name, c.hierarchy, c.mount);
     }
     for m in &r.missing {
-        println!("  {m:<11}--  not available");
+        outln!("  {m:<11}--  not available");
     }
     let f = &r.features;
-    println!(
+    outln!(
         "features     clone3 {}, CLONE_INTO_CGROUP {}, cgroup.kill {}, memory peak {}, pressure (PSI) {}",
         yes(f.clone3),
         yes(f.clone_into_cgroup),
@@ -178,10 +178,10 @@ pub fn check(h: &std::sync::Arc<Hierarchy>, drivers: DriverOpts, json: bool) -> 
         yes(f.memory_peak),
         yes(f.psi)
     );
-    println!("devices      {}", r.devices);
-    println!("network      {}", r.network);
+    outln!("devices      {}", r.devices);
+    outln!("network      {}", r.network);
     let what = if r.driver == "systemd" { "transient units over D-Bus" } else { "rein writes the cgroup files itself" };
-    println!("driver       {} ({what}): {}", r.driver, r.driver_reason);
+    outln!("driver       {} ({what}): {}", r.driver, r.driver_reason);
     let who = if r.root {
         "root".to_string()
     } else {
@@ -190,9 +190,9 @@ pub fn check(h: &std::sync::Arc<Hierarchy>, drivers: DriverOpts, json: bool) -> 
             _ => "unprivileged, no delegated subtree".into(),
         }
     };
-    println!("privileges   {who}");
+    outln!("privileges   {who}");
     for a in &r.advice {
-        println!("advice       {a}");
+        outln!("advice       {a}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -34,7 +34,7 @@ fn install(a: &InstallArgs) -> anyhow::Result<ExitCode> {
     }
     if a.dry_run {
         for l in &links {
-            println!("ln -sf {} {}", exe.display(), l.display());
+            outln!("ln -sf {} {}", exe.display(), l.display());
         }
         return Ok(ExitCode::SUCCESS);
     }

@@ -21,9 +21,9 @@ pub(super) fn read(file: &std::path::Path, json: bool) -> anyhow::Result<Loaded>
         Ok(l) => Ok(l),
         Err(Error::Config(d)) => {
             if json {
-                println!("{}", serde_json::json!({ "file": d.file, "valid": false, "errors": d.errors }));
+                outln!("{}", serde_json::json!({ "file": d.file, "valid": false, "errors": d.errors }));
             } else {
-                eprint!("{d}");
+                eout!("{d}");
             }
             Err(Error::Config(d).into())
         }
@@ -39,7 +39,7 @@ fn options(f: &FileArgs, prune: bool, kill: bool) -> anyhow::Result<Options> {
 /// A refusal found while planning, shown at its place in the file.
 fn refused(loaded: &Loaded, r: apply::Refused) -> anyhow::Error {
     if !r.at.is_empty() {
-        eprint!("{}", loaded.locate(&r.problem()));
+        eout!("{}", loaded.locate(&r.problem()));
     }
     r.error.into()
 }
@@ -55,10 +55,10 @@ pub fn validate(a: &ValidateArgs) -> anyhow::Result<ExitCode> {
         .map(|g| if parent.is_root() { g.path.to_string() } else { format!("{parent}/{}", g.path.as_str()) })
         .collect();
     if a.json {
-        println!("{}", serde_json::json!({ "file": a.file, "valid": true, "groups": groups, "errors": [] }));
+        outln!("{}", serde_json::json!({ "file": a.file, "valid": true, "groups": groups, "errors": [] }));
     } else {
         let n = groups.len();
-        println!("{}: ok, {n} group{}: {}", a.file.display(), if n == 1 { "" } else { "s" }, groups.join(" "));
+        outln!("{}: ok, {n} group{}: {}", a.file.display(), if n == 1 { "" } else { "s" }, groups.join(" "));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -79,7 +79,7 @@ pub fn snapshot(a: &SnapshotArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitC
         if n == 1 { "it" } else { "them" },
     );
     match &a.output {
-        None => print!("{text}"),
+        None => out!("{text}"),
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}; give -o a file in a writable directory", path.display()))?,
     }
@@ -100,9 +100,9 @@ pub fn diff(a: &DiffArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     if a.json {
         let mut v = serde_json::to_value(&changes.diff)?;
         v["changed"] = changed.into();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", changes.diff);
+        out!("{}", changes.diff);
     }
     // `git diff --exit-code`: 1 says "changes pending" (an error stays 125).
     Ok(if a.exit_code && changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
@@ -132,19 +132,19 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
                 at.push("0".to_string());
             }
             let p = rein::config::resolve::Problem::value(&at, format!("{e} (to start in {path})"));
-            eprint!("{}", loaded.locate(&p));
+            eout!("{}", loaded.locate(&p));
             return Err(e.into());
         }
     }
     if a.dry_run && a.json {
         let actions: Vec<String> = changes.display(&h).lines().map(String::from).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diff": changes.diff, "actions": actions }))?);
+        outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diff": changes.diff, "actions": actions }))?);
         return Ok(ExitCode::SUCCESS);
     }
     if a.dry_run {
-        print!("{}", changes.display(&h));
+        out!("{}", changes.display(&h));
         for (path, d) in &commands {
-            println!(
+            outln!(
                 "# start in {path} unless it holds processes: {}",
                 d.command.as_deref().unwrap_or_default().join(" ")
             );
@@ -192,15 +192,15 @@ pub fn apply(a: &ApplyArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         }
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diff": changes.diff, "started": started }))?);
+        outln!("{}", serde_json::to_string_pretty(&serde_json::json!({ "diff": changes.diff, "started": started }))?);
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", changes.diff);
+    out!("{}", changes.diff);
     for s in &started {
         match s {
-            Started::Started { group, pid } => println!("started in {group}: pid {pid}"),
+            Started::Started { group, pid } => outln!("started in {group}: pid {pid}"),
             Started::Running { group, processes } => {
-                println!(
+                outln!(
                     "not started in {group}: it holds {processes} process{} already",
                     if *processes == 1 { "" } else { "es" }
                 )
@@ -220,12 +220,12 @@ pub fn down(a: &DownArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         down::down(&h, &t)?;
     }
     if a.dry_run && !a.json {
-        print!("{t}");
+        out!("{t}");
         return Ok(ExitCode::SUCCESS);
     }
     if a.json {
         let kept: Vec<_> = t.kept.iter().map(|(g, why)| serde_json::json!({ "group": g, "reason": why })).collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({ "dry_run": a.dry_run, "removed": t.describe(), "kept": kept })
@@ -234,13 +234,13 @@ pub fn down(a: &DownArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for g in t.groups() {
-        println!("removed {g}");
+        outln!("removed {g}");
     }
     for (g, why) in &t.kept {
-        println!("kept {g}: {why}");
+        outln!("kept {g}: {why}");
     }
     if t.groups().is_empty() && t.kept.is_empty() {
-        println!("nothing to remove: no group of this file exists");
+        outln!("nothing to remove: no group of this file exists");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -32,13 +32,13 @@ pub fn events(args: &EventsArgs, hierarchy: &dyn Fn() -> anyhow::Result<Arc<Hier
             other => other,
         })?;
         w.follow_children(&p)?;
-        eprintln!("rein: watching the groups under {parent} ({} now, new ones too)", w.groups().count());
+        eoutln!("rein: watching the groups under {parent} ({} now, new ones too)", w.groups().count());
     } else {
         for p in &paths {
             w.add(&Group::open(h.clone(), p)?)?;
         }
         let names: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
-        eprintln!("rein: watching {}", names.join(", "));
+        eoutln!("rein: watching {}", names.join(", "));
     }
     let mut out = std::io::stdout().lock();
     for event in w {

@@ -100,13 +100,13 @@ mod serve {
         })?;
         let bound = server.server_addr().to_ip().context("the server has no IP address")?;
         if !bound.ip().is_loopback() {
-            eprintln!(
+            eoutln!(
                 "rein: warning: serving on {bound}, not loopback: anyone who can reach it reads every group's \
                  name and usage (no TLS, no authentication)"
             );
         }
         let scope = if tree.scope() == Scope::All { "every group" } else { "rein's groups" };
-        eprintln!(
+        eoutln!(
             "rein exporter: listening on http://{bound}/metrics ({scope} under {}: {} now, read in {:.1} ms, \
              {} files kept open)",
             tree.subtree(),

@@ -100,7 +100,7 @@ fn create(a: &CreateArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let change = change(&h, &path, &a.limits, &a.raw, accounting)?;
     if a.dry_run {
         let plan = lifecycle::plan_create(&h, &path, &change, Mark::Named)?;
-        print!("{}", plan.display(&h));
+        out!("{}", plan.display(&h));
         return Ok(ExitCode::SUCCESS);
     }
     lifecycle::create(h, &path, &change, Mark::Named)?;
@@ -128,7 +128,7 @@ fn set(a: &CreateArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     }
     let plan = lifecycle::plan_set(&group, &change)?;
     if a.dry_run {
-        print!("{}", plan.display(&h));
+        out!("{}", plan.display(&h));
         return Ok(ExitCode::SUCCESS);
     }
     plan.execute(&h)?;
@@ -141,9 +141,9 @@ fn show(a: &ShowArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let group = open(&h, &path)?;
     let i = inspect::inspect(&group, &ProcTable::default())?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&i)?);
+        outln!("{}", serde_json::to_string_pretty(&i)?);
     } else {
-        print!("{}", show_text(&i));
+        out!("{}", show_text(&i));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -283,7 +283,7 @@ fn ls(a: &LsArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
         entries.retain(|e| e.owner.is_some());
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        outln!("{}", serde_json::to_string_pretty(&entries)?);
         return Ok(ExitCode::SUCCESS);
     }
     if a.tree {
@@ -298,14 +298,14 @@ fn ls(a: &LsArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
             } else {
                 String::new()
             };
-            println!("{}{name}{procs}{owner}", "  ".repeat(e.depth));
+            outln!("{}{name}{procs}{owner}", "  ".repeat(e.depth));
         }
         return Ok(ExitCode::SUCCESS);
     }
     let width = entries.iter().map(|e| e.group.len()).max().unwrap_or(5).max(5);
-    println!("{:<width$}  {:>5}  {:<40}  HIERARCHIES", "GROUP", "PROCS", "OWNER");
+    outln!("{:<width$}  {:>5}  {:<40}  HIERARCHIES", "GROUP", "PROCS", "OWNER");
     for e in &entries {
-        println!(
+        outln!(
             "{:<width$}  {:>5}  {:<40}  {}",
             e.group,
             e.procs,
@@ -332,13 +332,13 @@ fn exec(a: &ExecArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let (program, rest) = a.command.split_first().context("no command given")?;
     if a.dry_run {
         if has_change {
-            print!("{}", lifecycle::plan_set(&group, &change)?.display(&h));
+            out!("{}", lifecycle::plan_set(&group, &change)?.display(&h));
         }
         for l in lifecycle::describe_move(&group, places.as_deref(), &[std::process::id()]) {
-            println!("{}", l.replacen(&std::process::id().to_string(), "$$", 1));
+            outln!("{}", l.replacen(&std::process::id().to_string(), "$$", 1));
         }
         let cmdline: Vec<String> = a.command.iter().map(|s| s.to_string_lossy().into_owned()).collect();
-        println!("exec {}", cmdline.join(" "));
+        outln!("exec {}", cmdline.join(" "));
         return Ok(ExitCode::SUCCESS);
     }
     let reopened;
@@ -371,7 +371,7 @@ fn move_(a: &MoveArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let group = open(&h, &path)?;
     if a.dry_run {
         for l in lifecycle::describe_move(&group, None, &pids) {
-            println!("{l}");
+            outln!("{l}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -387,8 +387,8 @@ fn freeze(a: &NameArgs, frozen: bool, hierarchy: Detect<'_>) -> anyhow::Result<E
         let mut r = rein::Resources::new();
         r.freeze = Some(frozen);
         let (plan, _) = Group::plan(&h, &path, &Spec { resources: r, ..Spec::default() }, false)?;
-        print!("{}", plan.display(&h));
-        println!("# then wait until the kernel reports the group {}", if frozen { "frozen" } else { "thawed" });
+        out!("{}", plan.display(&h));
+        outln!("# then wait until the kernel reports the group {}", if frozen { "frozen" } else { "thawed" });
         return Ok(ExitCode::SUCCESS);
     }
     group.freeze(frozen)?;
@@ -436,7 +436,7 @@ fn kill(a: &KillArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
             None => "SIGKILL (through cgroup.kill where the group has it)".to_string(),
             Some(s) => format!("signal {s}"),
         };
-        println!(
+        outln!(
             "# send {what} to {}",
             if pids.is_empty() { "no process".into() } else { procfs::describe_pids(&pids, &ProcTable::default()) }
         );
@@ -457,7 +457,7 @@ fn rm(a: &RmArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     let group = open(&h, &path)?;
     let removal = lifecycle::plan_remove(&group, RemoveOptions { kill: a.kill, recursive: a.recursive })?;
     if a.dry_run {
-        print!("{removal}");
+        out!("{removal}");
         return Ok(ExitCode::SUCCESS);
     }
     lifecycle::remove(&group, &removal)?;
@@ -477,7 +477,7 @@ fn gc(a: &GcArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
     }
     let failed = entries.iter().any(|e| e.error.is_some());
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&entries)?);
+        outln!("{}", serde_json::to_string_pretty(&entries)?);
     } else {
         for e in &entries {
             let owner = match (e.owner, e.pid) {
@@ -499,10 +499,10 @@ fn gc(a: &GcArgs, hierarchy: Detect<'_>) -> anyhow::Result<ExitCode> {
                 n => format!(" and the {n} groups beneath it"),
             };
             match (&e.error, e.remove, a.dry_run) {
-                (Some(err), _, _) => println!("failed  {what}: {err}"),
-                (None, true, true) => println!("would remove  {what}{with} ({owner})"),
-                (None, true, false) => println!("removed  {what}{with} ({owner})"),
-                (None, false, _) => println!("kept  {what}: {}", e.kept_because.as_deref().unwrap_or("")),
+                (Some(err), _, _) => outln!("failed  {what}: {err}"),
+                (None, true, true) => outln!("would remove  {what}{with} ({owner})"),
+                (None, true, false) => outln!("removed  {what}{with} ({owner})"),
+                (None, false, _) => outln!("kept  {what}: {}", e.kept_because.as_deref().unwrap_or("")),
             }
         }
     }

@@ -78,6 +78,6 @@ pub fn exec_command(program: &std::ffi::OsStr, args: &[std::ffi::OsString], me: 
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(program).args(args).exec();
     let code = err.raw_os_error().map(rein::launch::exec_exit_code).unwrap_or(125);
-    eprintln!("{me}: error: cannot run '{}': {err}", program.to_string_lossy());
+    eoutln!("{me}: error: cannot run '{}': {err}", program.to_string_lossy());
     ExitCode::from(code)
 }

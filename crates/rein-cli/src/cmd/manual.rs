@@ -66,7 +66,7 @@ pub fn write_pages(a: &ManArgs) -> anyhow::Result<ExitCode> {
     for (name, text) in pages()? {
         let path = dir.join(&name);
         std::fs::write(&path, text).with_context(|| format!("cannot write the man page {}", path.display()))?;
-        println!("{}", path.display());
+        outln!("{}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

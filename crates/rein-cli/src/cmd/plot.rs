@@ -18,7 +18,7 @@ pub fn plot(args: &PlotArgs) -> anyhow::Result<ExitCode> {
     let dir = args.output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
     let tmp = tempfile_in(dir, &bytes).with_context(|| format!("cannot write {}", args.output.display()))?;
     std::fs::rename(&tmp, &args.output).with_context(|| format!("cannot write {}", args.output.display()))?;
-    eprintln!(
+    eoutln!(
         "rein: wrote {} ({} samples over {}, {} OOM kills)",
         args.output.display(),
         rec.samples.len(),

@@ -48,6 +48,29 @@ fn description(args: &RunArgs) -> String {
     format!("rein run: {text}")
 }
 
+/// Refuses a `--name` with a `/`: a run makes and removes one group, so a path would
+/// leave the groups on its way behind (and a leading `/` was read relative to --parent).
+/// The message gives the --parent and --name that mean it.
+fn one_name(name: &str, parent: Option<&str>) -> rein::Result<()> {
+    if !name.contains('/') {
+        return Ok(());
+    }
+    let trimmed = name.trim_matches('/');
+    let (dirs, last) = trimmed.rsplit_once('/').unwrap_or(("", trimmed));
+    // `/a/b` names a group from the root; `a/b` one beneath --parent.
+    let base = if name.starts_with('/') { "" } else { parent.unwrap_or(crate::supervisor::DEFAULT_PARENT) };
+    let above: Vec<&str> = [base, dirs].into_iter().map(|s| s.trim_matches('/')).filter(|s| !s.is_empty()).collect();
+    let instead = match above.is_empty() {
+        true => format!("--name {last} makes it beneath --parent (default {})", crate::supervisor::DEFAULT_PARENT),
+        false => format!("give the groups above it as the parent: --parent /{} --name {last}", above.join("/")),
+    };
+    Err(rein::Error::invalid(
+        "--name",
+        name,
+        format!("a run's group is one name beneath --parent, not a path (no '/'); {instead}"),
+    ))
+}
+
 /// How long after rein's own deadline (timeout + kill-after) systemd ends the scope.
 const SYSTEMD_BACKSTOP: Duration = Duration::from_secs(5);
 
@@ -62,7 +85,9 @@ pub fn run(
     let parent =
         GroupPath::parse(args.parent.as_deref().unwrap_or(crate::supervisor::DEFAULT_PARENT)).context("--parent")?;
     if let Some(name) = &args.name {
+        // What no group name may be first (`..`, an interface file's name), then a path.
         GroupPath::parse(name).context("--name")?;
+        one_name(name, args.parent.as_deref())?;
     }
     let interval = rein::units::parse_duration_usec(&args.record_interval)
         .map_err(|e| rein::Error::invalid("--record-interval", &args.record_interval, e))?;
@@ -211,8 +236,8 @@ fn finish(args: &RunArgs, program: &str, outcome: Result<Report, RunError>) -> a
         Ok(rep) => {
             report::print_outcome(&rep, program);
             match args.report {
-                Some(ReportFormat::Json) => eprintln!("{}", report::json(&rep)),
-                Some(ReportFormat::Human) => eprint!("{}", report::human(&rep)),
+                Some(ReportFormat::Json) => eoutln!("{}", report::json(&rep)),
+                Some(ReportFormat::Human) => eout!("{}", report::human(&rep)),
                 None => {}
             }
             if let Some(e) = &rep.cleanup_error {
@@ -253,17 +278,17 @@ fn print_policy(p: &rein::policy::Policy) {
     let grace = rein::units::human_usec(p.grace().as_micros() as u64);
     if let Some(t) = p.timeout {
         let t = rein::units::human_usec(t.as_micros() as u64);
-        println!("# policy: at {t} SIGTERM to every process of the group, {grace} later cgroup.kill (exit 124)");
+        outln!("# policy: at {t} SIGTERM to every process of the group, {grace} later cgroup.kill (exit 124)");
     }
     if let Some(t) = p.cpu_time {
         let t = rein::units::human_usec(t.as_micros() as u64);
-        println!("# policy: when the group's CPU time reaches {t}, SIGTERM, {grace} later cgroup.kill (exit 152)");
+        outln!("# policy: when the group's CPU time reaches {t}, SIGTERM, {grace} later cgroup.kill (exit 152)");
     }
     for r in &p.on_pressure {
-        println!("# policy: {} > {} (a PSI trigger), then {r}", r.trigger.kernel_text(), r.trigger.resource.file());
+        outln!("# policy: {} > {} (a PSI trigger), then {r}", r.trigger.kernel_text(), r.trigger.resource.file());
     }
     if let Some(o) = &p.on_oom {
-        println!("# policy: on each OOM kill in the group: {o}");
+        outln!("# policy: on each OOM kill in the group: {o}");
     }
 }
 
@@ -277,28 +302,28 @@ fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &
     if let Target::Existing(_) = target {
         let group = Group::open(h.clone(), &path)?;
         if !spec.resources.is_empty() {
-            print!("{}", group.plan_update(spec)?.display(h));
+            out!("{}", group.plan_update(spec)?.display(h));
         }
         for f in group.procs_files() {
-            println!("$CHILD > {}", f.display());
+            outln!("$CHILD > {}", f.display());
         }
-        println!("# start {} there; the group stays when it exits", cmdline(args));
+        outln!("# start {} there; the group stays when it exits", cmdline(args));
         return Ok(ExitCode::SUCCESS);
     }
     let (mut plan, nodes) = Group::plan(h, &path, spec, true)?;
     plan.mark_new_groups(rein::mark::Mark::transient_for_self(&Default::default())?);
-    print!("{}", plan.display(h));
+    out!("{}", plan.display(h));
     let first = nodes.first().map(|n| n.place.mount(h).dir_path(&path));
     let how = if nodes.iter().any(|n| n.place == rein::plan::Place::V2) && rein::launch::has_clone3() {
         "clone3 CLONE_INTO_CGROUP"
     } else {
         "the child writes 0 to cgroup.procs before exec"
     };
-    println!("# start {} in {} ({how})", cmdline(args), first.map(|p| p.display().to_string()).unwrap_or_default());
+    outln!("# start {} in {} ({how})", cmdline(args), first.map(|p| p.display().to_string()).unwrap_or_default());
     print_policy(&args.policy.to_policy()?);
-    println!("# when it exits: kill what is left in the group, read the accounting, then");
+    outln!("# when it exits: kill what is left in the group, read the accounting, then");
     for n in &nodes {
-        println!("rmdir {}", n.place.mount(h).dir_path(&path).display());
+        outln!("rmdir {}", n.place.mount(h).dir_path(&path).display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -306,29 +331,29 @@ fn dry_run_cgroupfs(args: &RunArgs, h: &Arc<Hierarchy>, target: &Target, spec: &
 fn dry_run_systemd(args: &RunArgs, sd: &Systemd, h: &Hierarchy, spec: &Spec) -> anyhow::Result<ExitCode> {
     let plan = sd.plan(h, spec, 0)?;
     let mount = h.unified().map(|u| u.mount.path().to_path_buf()).unwrap_or_default();
-    println!(
+    outln!(
         "# systemd {} ({} manager): start {} held before exec, then",
         sd.version(),
         sd.instance().as_str(),
         cmdline(args)
     );
-    print!("{}", plan.to_string().replace("PIDs=[0]", "PIDs=[<pid of the held command>]"));
-    println!(
+    out!("{}", plan.to_string().replace("PIDs=[0]", "PIDs=[<pid of the held command>]"));
+    outln!(
         "# wait for the job's JobRemoved signal; the command is then in {}",
         mount.join(&plan.scope_cgroup).display()
     );
     if !plan.residual.is_empty() {
-        println!("# what systemd {} cannot express, written into the scope's own files:", sd.version());
+        outln!("# what systemd {} cannot express, written into the scope's own files:", sd.version());
         for w in plan.residual_writes()? {
-            println!("{} > {}", w.value, mount.join(&plan.scope_cgroup).join(&*w.file).display());
+            outln!("{} > {}", w.value, mount.join(&plan.scope_cgroup).join(&*w.file).display());
         }
     }
     if let Some(frozen) = plan.freeze {
-        println!("{} {}", if frozen { "FreezeUnit" } else { "ThawUnit" }, plan.scope);
+        outln!("{} {}", if frozen { "FreezeUnit" } else { "ThawUnit" }, plan.scope);
     }
     print_policy(&args.policy.to_policy()?);
-    println!("# release the command; when it exits: kill what is left in the scope, read the accounting");
-    println!("# from {} (it outlives the scope), then", mount.join(&plan.slice_cgroup).display());
-    println!("StopUnit {} (mode fail)", plan.slice);
+    outln!("# release the command; when it exits: kill what is left in the scope, read the accounting");
+    outln!("# from {} (it outlives the scope), then", mount.join(&plan.slice_cgroup).display());
+    outln!("StopUnit {} (mode fail)", plan.slice);
     Ok(ExitCode::SUCCESS)
 }

@@ -62,7 +62,7 @@ pub fn stat(args: &StatArgs, hierarchy: &dyn Fn() -> anyhow::Result<Arc<Hierarch
                 Ok(s) => s,
                 // Removed while watched: say so and go on with the others.
                 Err(e) if interval.is_some() && matches!(e.errno(), Some(libc::ENOENT | libc::ENODEV)) => {
-                    eprintln!("rein: group {} was removed", row.group.path());
+                    eoutln!("rein: group {} was removed", row.group.path());
                     gone.push(i);
                     continue;
                 }
@@ -109,7 +109,7 @@ pub fn stat(args: &StatArgs, hierarchy: &dyn Fn() -> anyhow::Result<Arc<Hierarch
         out.flush()?;
         let Some(iv) = interval else { return Ok(ExitCode::SUCCESS) };
         if rows.is_empty() {
-            eprintln!("rein: no group left to watch");
+            eoutln!("rein: no group left to watch");
             return Ok(ExitCode::SUCCESS);
         }
         std::thread::sleep(iv.saturating_sub(started.elapsed()));

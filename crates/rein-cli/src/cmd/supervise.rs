@@ -52,7 +52,7 @@ pub fn supervise(
     let (tx, rx) = mpsc::channel::<Action>();
     let mut active: BTreeMap<GroupPath, Policing> = BTreeMap::new();
     let mut failed: BTreeMap<GroupPath, String> = BTreeMap::new();
-    eprintln!(
+    eoutln!(
         "rein: supervising {} group{} of {}",
         groups.len(),
         if groups.len() == 1 { "" } else { "s" },
@@ -64,8 +64,8 @@ pub fn supervise(
             if active.get(path).is_some_and(|p| p.is_finished()) {
                 let p = active.remove(path).expect("present");
                 match p.stop() {
-                    Ok(_) => eprintln!("rein: {path} is gone; waiting for it to come back"),
-                    Err(e) => eprintln!("rein: {path}: the policy stopped: {e}"),
+                    Ok(_) => eoutln!("rein: {path} is gone; waiting for it to come back"),
+                    Err(e) => eoutln!("rein: {path}: the policy stopped: {e}"),
                 }
             }
             if active.contains_key(path) {
@@ -74,7 +74,7 @@ pub fn supervise(
             match Policing::start_with(h.clone(), path, policy, tx.clone()) {
                 Ok(p) => {
                     failed.remove(path);
-                    eprintln!("rein: {path}: enforcing {}", summary(policy));
+                    eoutln!("rein: {path}: enforcing {}", summary(policy));
                     active.insert(path.clone(), p);
                 }
                 // Not there (yet): looked for again at the next rescan.
@@ -82,7 +82,7 @@ pub fn supervise(
                 Err(e) => {
                     let text = e.to_string();
                     if failed.get(path) != Some(&text) {
-                        eprintln!("rein: {path}: {text}");
+                        eoutln!("rein: {path}: {text}");
                         failed.insert(path.clone(), text);
                     }
                 }
@@ -105,11 +105,11 @@ pub fn supervise(
                 Err(mpsc::RecvTimeoutError::Disconnected) => unreachable!("tx is held here"),
             }
             if let Some((sig, _)) = rein::launch::read_signal(sigfd.as_fd()) {
-                eprintln!("rein: signal {sig}: stopping (groups thawed, throttled limits restored)");
+                eoutln!("rein: signal {sig}: stopping (groups thawed, throttled limits restored)");
                 let mut rc = ExitCode::SUCCESS;
                 for (path, p) in active {
                     if let Err(e) = p.stop() {
-                        eprintln!("rein: {path}: {e}");
+                        eoutln!("rein: {path}: {e}");
                         rc = ExitCode::from(125);
                     }
                 }

@@ -104,7 +104,7 @@ pub(super) fn cgconfigparser(args: &[OsString]) -> anyhow::Result<ExitCode> {
                 let mode = (3..=4).contains(&v.len()).then(|| rein::compat::cgconfig::parse_mode(&v)).flatten();
                 let Some(mode) = mode else {
                     // libcgroup prints this one on stdout.
-                    println!("cgconfigparser wrong mode format {v}");
+                    outln!("cgconfigparser wrong mode format {v}");
                     return Ok(ExitCode::from(255));
                 };
                 match c {
@@ -121,11 +121,11 @@ pub(super) fn cgconfigparser(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut status: Option<u8> = None;
     for f in &files {
         if let Err(e) = loader.load_file(std::path::Path::new(f)) {
-            eprintln!("cgconfigparser: error: {e}");
+            eoutln!("cgconfigparser: error: {e}");
             if let Some(h) = e.error.hint() {
-                eprintln!("cgconfigparser: hint: {h}");
+                eoutln!("cgconfigparser: hint: {h}");
             }
-            eprintln!("cgconfigparser; error loading {f}: {}", e.libcgroup_words());
+            eoutln!("cgconfigparser; error loading {f}: {}", e.libcgroup_words());
             status.get_or_insert(e.status());
         }
     }

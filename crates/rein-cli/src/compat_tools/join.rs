@@ -128,7 +128,7 @@ pub(super) fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut status = 0;
     for t in &pids {
         let Some(pid) = t.parse::<u32>().ok().filter(|p| *p > 0) else {
-            eprintln!("Error: {t} is not valid pid.");
+            eoutln!("Error: {t} is not valid pid.");
             status = 2;
             continue;
         };
@@ -138,8 +138,8 @@ pub(super) fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
             match ProcTable::default().cgroups(pid) {
                 Some(f) => Some(f),
                 None => {
-                    eprintln!("Failed to open: /proc/{pid}/cgroup");
-                    eprintln!("Failed to read /proc/{pid}/cgroups");
+                    eoutln!("Failed to open: /proc/{pid}/cgroup");
+                    eoutln!("Failed to read /proc/{pid}/cgroups");
                     return Ok(ExitCode::from(1));
                 }
             }
@@ -147,12 +147,12 @@ pub(super) fn cgclassify(args: &[OsString]) -> anyhow::Result<ExitCode> {
             None
         };
         if let Err(e) = join(&h, &specs, pid) {
-            eprintln!("Error changing group of pid {pid}: {}", e.detail);
+            eoutln!("Error changing group of pid {pid}: {}", e.detail);
             status = 1;
         }
         let Some(former) = former else { continue };
         if let Err(words) = replace_idle_process(&h, pid) {
-            eprintln!("{words}");
+            eoutln!("{words}");
             return Ok(ExitCode::from(move_back(&h, pid, &former)));
         }
         replace_idle = false;
@@ -236,7 +236,7 @@ fn move_back(h: &Hierarchy, pid: u32, former: &str) -> u8 {
     let mut status = 0;
     for (procs, e) in lifecycle::move_back(h, pid, former, &ProcTable::default()) {
         let errno = e.errno().unwrap_or(libc::EINVAL);
-        eprintln!("cannot write tid {pid} to {}:{}", procs.display(), errno_words(errno));
+        eoutln!("cannot write tid {pid} to {}:{}", procs.display(), errno_words(errno));
         status = match (h.mode(), errno) {
             (rein::Mode::Unified, libc::EPERM | libc::EACCES) => ECGROUPNOTOWNER,
             (rein::Mode::Unified, libc::ENOENT) => ECGROUPNOTEXIST,

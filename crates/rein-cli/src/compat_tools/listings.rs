@@ -86,7 +86,7 @@ pub(super) fn lscgroup(args: &[OsString]) -> anyhow::Result<ExitCode> {
             out.push_str(&format!("{names}:/{}\n", p.as_str().trim_start_matches('/')));
         }
     }
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -162,6 +162,6 @@ pub(super) fn lssubsys(args: &[OsString]) -> anyhow::Result<ExitCode> {
         out.push_str(&line);
         out.push('\n');
     }
-    print!("{out}");
+    out!("{out}");
     Ok(ExitCode::SUCCESS)
 }

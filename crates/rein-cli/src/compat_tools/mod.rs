@@ -125,20 +125,20 @@ pub fn main(tool: &'static str) -> ExitCode {
         Err(e) => match e.downcast_ref::<Usage>() {
             None if e.downcast_ref::<Verbatim>().is_some() => {
                 let v = e.downcast_ref::<Verbatim>().expect("checked");
-                eprintln!("{tool}: {}", v.0);
+                eoutln!("{tool}: {}", v.0);
                 ExitCode::from(v.1)
             }
             Some(u) => {
                 if !u.0.is_empty() {
-                    eprintln!("{tool}: {}", u.0);
+                    eoutln!("{tool}: {}", u.0);
                 }
-                eprintln!("Wrong input parameters, try '{tool} -h' for more information.");
+                eoutln!("Wrong input parameters, try '{tool} -h' for more information.");
                 ExitCode::from(EXIT_BADARGS)
             }
             None => {
-                eprintln!("{tool}: error: {}", crate::exit::message(&e));
+                eoutln!("{tool}: error: {}", crate::exit::message(&e));
                 if let Some(h) = e.chain().find_map(|c| c.downcast_ref::<Error>()).and_then(Error::hint) {
-                    eprintln!("{tool}: hint: {h}");
+                    eoutln!("{tool}: hint: {h}");
                 }
                 ExitCode::from(crate::exit::EXIT_FAILURE)
             }

@@ -274,7 +274,7 @@ pub(super) fn without_version_flags(args: &[OsString]) -> Vec<OsString> {
 }
 
 pub(super) fn help(tool: &Tool) -> anyhow::Result<ExitCode> {
-    print!("{}", tool.help());
+    out!("{}", tool.help());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -706,3 +706,40 @@ fn names_like_interface_files_are_refused_as_the_kernel_would_trip_over_them() {
     std::fs::write(k.join("cgroup.subtree_control"), "+memory").expect("enable once the name is gone");
     eprintln!("a group named memory.max made '+memory' in its grandparent fail with EEXIST; rein refuses such names");
 }
+
+/// A run's `--name` is one group, made and removed by the run: a path (`a/b`) left `a`
+/// behind in every hierarchy after the run, and `/abs` was read beneath --parent. Both
+/// are refused before anything is made, with the --parent and --name that mean it.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn a_run_name_with_a_slash_is_refused_and_makes_nothing() {
+    let Some(e) = env("run_name_path", ALL) else { return };
+    let p = &e.parent;
+    for (name, hint) in [("a/b", format!("--parent /{p}/a --name b")), ("/abs", "--name abs".to_string())] {
+        for dry in [false, true] {
+            let mut args = vec!["run", "--parent", p, "--name", name];
+            if dry {
+                args.push("--dry-run");
+            }
+            args.extend(["--memory", "64M", "--", "true"]);
+            let o = rein().args(&args).output().expect("rein");
+            fails(&o, &["not a path", &hint]);
+            assert!(o.stdout.is_empty(), "{name}: {:?}", text(&o).0);
+        }
+    }
+    // Nothing made: not the parent, not `a`, in any hierarchy.
+    let mounts =
+        e.h.v1_mounts()
+            .iter()
+            .map(|m| m.mount.path().to_path_buf())
+            .chain(e.h.unified().map(|u| u.mount.path().to_path_buf()));
+    for m in mounts {
+        assert!(!m.join(p).exists(), "{} exists", m.join(p).display());
+    }
+    // The way it is meant: --parent holds the groups above.
+    ok(rein()
+        .args(["run", "--parent", &format!("{p}/a"), "--name", "b", "--memory", "64M", "--", "true"])
+        .output()
+        .expect("rein"));
+    assert!(e.leftovers().iter().all(|d| d.ends_with("a")), "{:?}", e.leftovers());
+}

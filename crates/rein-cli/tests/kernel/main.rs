@@ -1,6 +1,10 @@
 //! rein's real-kernel suite: one source, run on the hybrid host (v1 controllers) and in a
 //! pure cgroup v2 VM. See support.rs for how tests declare the modes they support.
 
+// Tests print to libtest's captured output, where std's print macros are right (the
+// binary's own printing goes through src/out.rs: crates/rein-cli/clippy.toml).
+#![allow(clippy::disallowed_macros)]
+
 mod bpf;
 mod config;
 #[path = "../corpus/mod.rs"]

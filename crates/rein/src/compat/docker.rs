@@ -10,7 +10,7 @@
 //! | `--memory-reservation` | soft limit | memory.low (v1 soft_limit_in_bytes) |
 //! | `--cpus` | a number of CPUs (`1.5`); `0` no limit | cpu.max = cpus x period |
 //! | `--cpu-quota`, `--cpu-period` | µs; quota `-1` unlimited, `0` unset; quota at least 1000, period 1000..1000000 | cpu.max |
-//! | `--cpu-shares` | relative weight, 2..262144 | cpu.weight = shares x 100 / 1024 |
+//! | `--cpu-shares` | relative weight, 2..262144 | v1 cpu.shares as given; cpu.weight = shares x 100 / 1024 |
 //! | `--cpuset-cpus`, `--cpuset-mems` | lists | cpuset.cpus, cpuset.mems |
 //! | `--pids-limit` | count; `0` or negative is unlimited | pids.max |
 //! | `--blkio-weight` | 10..1000, `0` unset | io.weight = w x 100 / 500 |

@@ -599,6 +599,38 @@ files = { "memory.limit_in_bytes" = "4G" }
         assert_eq!(l.owner, "/x.toml");
     }
 
+    /// Shares in a file, as the `cpu-shares` key or as a `cpu.shares` file, stay shares
+    /// (v1 writes them as given); a template's weight gives way to a group's shares.
+    #[test]
+    fn shares_in_a_file_stay_shares() {
+        let text = r#"
+[templates.w]
+cpu-weight = 300
+[groups.key]
+cpu-shares = 2
+[groups.file]
+files = { "cpu.shares" = 1000 }
+[groups.over]
+template = "w"
+cpu-shares = 262144
+"#;
+        let l = parse(text, Path::new("x.toml"), "/x.toml", &ctx()).unwrap();
+        let shares: Vec<(String, Option<u64>, Option<u64>)> = l
+            .resolved
+            .groups
+            .iter()
+            .map(|g| {
+                (g.path.as_str().to_string(), g.resources.cpu.shares_v1(), g.resources.cpu.weight.map(|w| w.get()))
+            })
+            .collect();
+        assert_eq!(
+            shares,
+            [("file".into(), Some(1000), None), ("key".into(), Some(2), None), ("over".into(), Some(262_144), None)]
+        );
+        let e = errors("[groups.a]\ncpu-shares = 7\nfiles = { \"cpu.shares\" = 8 }\n");
+        assert!(e.iter().any(|d| d.message.contains("set twice")), "{e:?}");
+    }
+
     #[test]
     fn the_examples_are_valid_and_mean_what_their_comments_say() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
@@ -623,6 +655,8 @@ files = { "memory.limit_in_bytes" = "4G" }
         assert_eq!(db.resources.cpu.max.unwrap().quota, crate::units::Limit::Value(40_000));
         let ci =
             parse(&std::fs::read_to_string(dir.join("ci-runner.toml")).unwrap(), Path::new("c"), "x", &ctx()).unwrap();
-        assert_eq!(ci.resolved.groups[0].resources.cpu.weight.map(|w| w.get()), Some(25));
+        // Shares 256: cpu.shares 256 on v1, cpu.weight 25 on cgroup v2.
+        let cpu = &ci.resolved.groups[0].resources.cpu;
+        assert_eq!((cpu.shares_v1(), cpu.weight_v2().map(|w| w.get())), (Some(256), Some(25)));
     }
 }

@@ -2,7 +2,10 @@
 //!
 //! Each group's limits are read back from the kernel into rein's model (the same reading
 //! `rein show` uses, [`crate::inspect::inspect`]) and written as the file's limit keys
-//! ([`settings_of`]); child groups nest as `[groups.a.groups.b]`. What is the kernel's
+//! ([`settings_of`]; a v1 group's `cpu.shares` as `cpu-shares`, in its own unit, so it
+//! applies back exactly); child groups nest as `[groups.a.groups.b]`. v1 settings outside
+//! the model that a child does not inherit unchanged (`memory.swappiness` unlike the
+//! parent's) go in the group's `files` table, as libcgroup's cgsnapshot keeps them. What is the kernel's
 //! default (`max`, weight 100, no protection, a CPU or memory-node list the group
 //! inherits from its parent) is not written, so applying the file changes nothing on
 //! the host it was taken from. Device access is read back as `rein show` reads it (v1's
@@ -28,7 +31,7 @@ use crate::inspect;
 use crate::mark::Mark;
 use crate::procfs::ProcTable;
 use crate::resources::Resources;
-use crate::units::{Limit, Weight};
+use crate::units::{Limit, Shares, Weight};
 
 /// Writes the live groups beneath `parent` as a [`Config`] whose `parent` is `parent`.
 ///
@@ -120,10 +123,28 @@ pub fn snapshot(h: &Arc<Hierarchy>, parent: &GroupPath, groups: &[GroupPath]) ->
                 None
             };
             settings = settings_of(&own, inherited.as_ref());
+            settings.files = v1_unmodelled(h, g);
         }
         set_settings(&mut config.groups, g, parent, settings);
     }
     Ok(config)
+}
+
+/// The v1 settings outside rein's model that `g` holds unlike its parent
+/// ([`crate::backend::V1_UNMODELLED_SETTINGS`]: `memory.swappiness`), as rein.toml's
+/// `files`; nothing where the controller is not on v1 or a file cannot be read.
+fn v1_unmodelled(h: &Hierarchy, g: &GroupPath) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for &(controller, file) in crate::backend::V1_UNMODELLED_SETTINGS {
+        let Some(crate::hierarchy::Binding::V1(m)) = h.binding(controller) else { continue };
+        let read = |p: &GroupPath| m.mount.read(p, file).ok().map(|t| t.trim().to_string());
+        let Some(own) = read(g) else { continue };
+        if g.parent().and_then(|p| read(&p)).as_ref() != Some(&own) {
+            let value = own.parse::<i64>().map_or_else(|_| Value::Text(own.clone()), Value::Integer);
+            out.insert(file.to_string(), value);
+        }
+    }
+    out
 }
 
 /// Whether two device accesses make the same state (a default and the same exceptions,
@@ -198,6 +219,10 @@ pub fn settings_of(r: &Resources, inherited: Option<&Resources>) -> Settings {
     }
     if let Some(w) = r.cpu.weight.filter(|w| *w != Weight::DEFAULT) {
         put(Key::CpuWeight, int(w.get()));
+    }
+    // v1 reads back shares; as a weight 2 would become 1, which writes back as 10.
+    if let Some(sh) = r.cpu.shares.filter(|sh| *sh != Shares::DEFAULT) {
+        put(Key::CpuShares, int(sh.get()));
     }
     let parent_cpus = inherited.and_then(|p| p.cpuset.cpus.as_ref());
     if let Some(c) = r.cpuset.cpus.as_ref().filter(|c| Some(*c) != parent_cpus) {
@@ -342,6 +367,23 @@ mod tests {
         want.io.max[0].rbps = None;
         want.io.max[0].riops = None;
         assert_eq!(back, want);
+    }
+
+    /// A v1 group's shares are written as `cpu-shares`, which applies to the same shares
+    /// (as a weight, shares 2 were `cpu-weight = 1`, which v1 writes as 10).
+    #[test]
+    fn v1_shares_come_back_exactly() {
+        for n in [2, 100, 1000, 262_144] {
+            let r = v2(&[("cpu.shares", &n.to_string())]);
+            let s = settings_of(&r, None);
+            assert_eq!(s.limits.keys().collect::<Vec<_>>(), [&Key::CpuShares], "{n}");
+            let mut c = Config::default();
+            c.groups.insert("a".into(), GroupConfig { settings: s, ..GroupConfig::default() });
+            let again: Config = toml::from_str(&toml::to_string(&c).unwrap()).unwrap();
+            let back = again.resolve(&Context::host()).unwrap().groups[0].resources.clone();
+            assert_eq!(back.cpu.shares_v1(), Some(n));
+        }
+        assert!(settings_of(&v2(&[("cpu.shares", "1024")]), None).is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::plan::Write;
 use crate::resources::{CpuMax, Resources};
 use crate::stats::{CpuBandwidth, CpuStats, Field, Stats};
+use crate::units::Shares;
 
 use super::core::Current;
 
@@ -35,8 +36,9 @@ pub(super) const STAT_FILES: &[(Field, &[&str])] = &[
 ];
 
 pub(super) fn writes(r: &Resources, current: Current<'_>, w: &mut Vec<Write>) {
-    if let Some(weight) = r.cpu.weight {
-        w.push(Write::new(CPU_SHARES, convert::weight_to_shares(weight).to_string()));
+    // Shares given as shares are written as given; a weight goes through convert.
+    if let Some(shares) = r.cpu.shares_v1() {
+        w.push(Write::new(CPU_SHARES, shares.to_string()));
     }
     if let Some(max) = r.cpu.max {
         let quota = Write::new(CPU_CFS_QUOTA, convert::v1_quota_value(max.quota));
@@ -78,8 +80,13 @@ pub(super) fn read_back(get: &dyn Fn(&str) -> Option<String>, r: &mut Resources)
             period: format::single_u64(CPU_CFS_PERIOD, &p)?,
         });
     }
+    // Read back in v1's unit, exactly: a snapshot of shares 2 applies as 2 again (as a
+    // weight it would be 1, and 1 writes back as 10).
     if let Some(t) = get(CPU_SHARES) {
-        r.cpu.weight = Some(convert::shares_to_weight(format::single_u64(CPU_SHARES, &t)?));
+        // The kernel clamps what it is given to 2..=262144, so the file is in range.
+        let n = format::single_u64(CPU_SHARES, &t)?.clamp(Shares::MIN.get(), Shares::MAX.get());
+        r.cpu.weight = None;
+        r.cpu.shares = Shares::new(n).ok();
     }
     Ok(())
 }

@@ -216,6 +216,20 @@ mod tests {
         assert_eq!(show(&w), ["memory.limit_in_bytes < 20971520"]);
     }
 
+    /// Shares given as shares reach cpu.shares as given, at both ends of the kernel's
+    /// range (as a weight, 2 would be 1 and write back as 10), and read back the same.
+    #[test]
+    fn shares_are_written_as_given_and_read_back_exactly() {
+        for n in [2, 3, 100, 1000, 1024, 1030, 102_400, 262_144] {
+            let r = Resources::new().cpu_shares(crate::units::Shares::new(n).unwrap());
+            let w = limit_writes(&r, &on(&[Controller::Cpu]), &none).unwrap();
+            assert_eq!(show(&w), [format!("cpu.shares < {n}")]);
+            let mut back = Resources::new();
+            read_back(&|f: &str| (f == CPU_SHARES).then(|| format!("{n}\n")), &mut back).unwrap();
+            assert_eq!(back.cpu, r.cpu, "{n}");
+        }
+    }
+
     #[test]
     fn cpu_quota_and_shares() {
         let mut r = Resources::new().cpu_weight(Weight::new(50).unwrap());

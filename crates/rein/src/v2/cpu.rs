@@ -24,7 +24,7 @@ pub(super) const LIMIT_FILES: &[&str] = &[CPU_WEIGHT, CPU_MAX];
 pub(super) const STAT_FILES: &[(Field, &[&str])] = &[(Field::CpuMax, &[CPU_MAX])];
 
 pub(super) fn writes(r: &Resources, w: &mut Vec<Write>) {
-    if let Some(weight) = r.cpu.weight {
+    if let Some(weight) = r.cpu.weight_v2() {
         w.push(Write::new(CPU_WEIGHT, weight.to_string()));
     }
     if let Some(max) = r.cpu.max {

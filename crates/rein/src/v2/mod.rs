@@ -147,6 +147,15 @@ mod tests {
         w.iter().map(|w| format!("{} < {}", w.file, w.value)).collect()
     }
 
+    /// Shares reach cgroup v2 through the one conversion (shares x 100 / 1024, rounded, clamped).
+    #[test]
+    fn shares_become_a_weight() {
+        for (shares, weight) in [(2, 1), (512, 50), (1000, 98), (1024, 100), (262_144, 10_000)] {
+            let r = Resources::new().cpu_shares(crate::units::Shares::new(shares).unwrap());
+            assert_eq!(show(&limit_writes(&r, &all())), [format!("cpu.weight < {weight}")], "{shares}");
+        }
+    }
+
     #[test]
     fn writes_in_order() {
         let mut r = Resources::new()

@@ -86,10 +86,10 @@ fn once(tree: &mut Tree, view: &View, interval: std::time::Duration) -> anyhow::
         _ => {}
     }
     for (path, e) in &snap.errors {
-        eprintln!("rein: warning: {path}: {e}");
+        eoutln!("rein: warning: {path}: {e}");
     }
     if rows.is_empty() {
-        eprintln!("{}", nothing_hint(tree));
+        eoutln!("{}", nothing_hint(tree));
     }
     Ok(ExitCode::SUCCESS)
 }

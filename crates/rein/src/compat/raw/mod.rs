@@ -212,8 +212,9 @@ mod tests {
                 &[("cpu.cfs_period_us", "50000"), ("cpu.cfs_quota_us", "25000")],
                 r#"{"cpu":{"max":{"quota":25000,"period":50000}}}"#,
             ),
-            (&[("cpu.shares", "512")], r#"{"cpu":{"weight":50}}"#),
-            (&[("cpu.shares", "1024")], r#"{"cpu":{"weight":100}}"#),
+            // Shares stay shares in the model; the v2 writer converts them (512 -> 50).
+            (&[("cpu.shares", "512")], r#"{"cpu":{"shares":512}}"#),
+            (&[("cpu.shares", "2")], r#"{"cpu":{"shares":2}}"#),
             (&[("blkio.weight", "500")], r#"{"io":{"weight":100}}"#),
             (&[("blkio.bfq.weight", "300")], r#"{"io":{"weight":300}}"#),
             (

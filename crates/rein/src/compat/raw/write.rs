@@ -155,10 +155,9 @@ pub fn translate_values(
             v1::MEMORY_OOM_CONTROL => r.memory.oom_kill_disable = Some(v1_flag(value).map_err(bad)?),
             v1::CPU_CFS_QUOTA => cfs.0 = Some(v1_quota(value).map_err(bad)?),
             v1::CPU_CFS_PERIOD => cfs.1 = Some(units::parse_count(value).map_err(bad)?),
-            v1::CPU_SHARES => {
-                let n = units::parse_count(value).map_err(bad)?;
-                r.cpu.weight = Some(convert::shares_to_weight(n));
-            }
+            // Kept in its unit: written as given where the host is v1 (a file of
+            // rein.toml is read as on a v2 host), converted by the v2 writer.
+            v1::CPU_SHARES => r.cpu.shares = Some(value.parse::<units::Shares>().map_err(bad)?),
             v1::CPU_CFS_BURST => t.raw.push(RawWrite { home, file: v2::CPU_MAX_BURST.into(), value: value.clone() }),
             v1::CPUSET_CPU_EXCLUSIVE => {
                 let partition = match value.trim() {
