@@ -283,6 +283,17 @@ impl Pids {
     /// `PID_MAX_LIMIT + 1` and refuses any number from there on with EINVAL (32-bit and
     /// `CONFIG_BASE_SMALL` kernels have a smaller limit, 32768, and refuse more themselves).
     pub const KERNEL_MAX: u64 = 4 * 1024 * 1024;
+
+    /// Refuses a `pids.max` number the kernel would refuse for being too large, saying why.
+    pub fn check_kernel_max(n: u64) -> std::result::Result<(), String> {
+        if n > Pids::KERNEL_MAX {
+            return Err(format!(
+                "above the kernel's largest pids.max, {} (PID_MAX_LIMIT); use 'max' for no limit",
+                Pids::KERNEL_MAX
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Resources {
@@ -393,16 +404,7 @@ impl Resources {
             return Err(Error::invalid("pids limit", "0", "a group needs at least 1 task; use 'max' for no limit"));
         }
         if let Some(Limit::Value(n)) = self.pids.max {
-            if n > Pids::KERNEL_MAX {
-                return Err(Error::invalid(
-                    "pids limit",
-                    n.to_string(),
-                    format!(
-                        "above the kernel's largest pids.max, {} (PID_MAX_LIMIT); use 'max' for no limit",
-                        Pids::KERNEL_MAX
-                    ),
-                ));
-            }
+            Pids::check_kernel_max(n).map_err(|why| Error::invalid("pids limit", n.to_string(), why))?;
         }
         self.network.validate().map_err(|e| Error::invalid("network", "priority and class id", e))?;
         if matches!(&self.cpuset.cpus, Some(c) if c.is_empty()) {
