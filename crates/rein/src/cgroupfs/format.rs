@@ -256,6 +256,11 @@ fn per_device_reset(file: &str) -> Option<&'static str> {
         // v1 blk-throttle (and CFQ's weight_device): 0 removes the line.
         f if f.starts_with("blkio.throttle.") && f.ends_with("_device") => Some("0"),
         "blkio.weight_device" => Some("0"),
+        // One line per interface (priority 0 is the default), RDMA device or misc
+        // resource; each write names one.
+        "net_prio.ifpriomap" => Some("0"),
+        "rdma.max" => Some("hca_handle=max hca_object=max"),
+        "misc.max" => Some("max"),
         _ => None,
     }
 }
@@ -306,18 +311,28 @@ pub(crate) fn writable(file: &str, previous: &str) -> String {
 ///
 /// A file with one value is restored by writing the old setting back ([`writable`]). The
 /// per-device files (`io.max`, `io.latency`, `io.weight`, `io.bfq.weight`, v1's
-/// `blkio.throttle.*_device` and the weight_device files) hold one line per device, but a
-/// write names one device and changes only its line: the kernel takes one device per
-/// write, so their whole old text cannot be written back (two lines are refused with
-/// EINVAL, an empty text sets nothing). Their undo is one write per device `written`
-/// named: the device's old line, or, for a device that had none, the value that removes
-/// its line (io.max `MAJ:MIN rbps=max wbps=max riops=max wiops=max`, blkio.throttle
-/// `MAJ:MIN 0`, ...). io.weight's `default N` line is put back as `default <old N>`.
-/// v1's `devices.allow` and `devices.deny` are undone from `devices.list` ([`undo`]);
-/// here, for showing, their old value is that list.
+/// `blkio.throttle.*_device` and the weight_device files, `net_prio.ifpriomap`,
+/// `rdma.max`, `misc.max`) hold one line per device, but a write names one device and
+/// changes only its line: the kernel takes one device per write, so their whole old text
+/// cannot be written back (two lines are refused with EINVAL, an empty text sets
+/// nothing). Their undo is one write per device `written` named ([`old_lines`]).
+/// v1's `devices.allow` and `devices.deny` are undone from `devices.list` ([`undo`]).
 pub(crate) fn undo_writes(file: &str, written: &str, previous: &str) -> Vec<String> {
+    match per_device_reset(file) {
+        Some(_) => old_lines(file, written, previous),
+        None => vec![writable(file, previous)],
+    }
+}
+
+/// What `file` held before a write of `written`, as `rein diff` shows it: the text read
+/// back, but for a per-device file only the lines of the devices `written` names: each
+/// device's old line, or, for a device that had none, the value that removes its line
+/// (io.max `MAJ:MIN rbps=max wbps=max riops=max wiops=max`, blkio.throttle `MAJ:MIN 0`,
+/// ...), which is what a rollback writes back. io.weight's `default N` line is put back
+/// as `default <old N>`.
+pub(crate) fn old_lines(file: &str, written: &str, previous: &str) -> Vec<String> {
     let Some(reset) = per_device_reset(file) else {
-        return vec![writable(file, previous)];
+        return vec![previous.trim_end().to_string()];
     };
     let old_line = |key: &str| {
         previous.lines().map(str::trim).find(|l| l.split_whitespace().next() == Some(key)).map(String::from)
@@ -492,6 +507,13 @@ mod tests {
         assert_eq!(undo_writes("io.weight", "default 50", "default 100\n8:0 200\n"), ["default 100"]);
         assert_eq!(undo_writes("io.weight", "8:0 50", "default 100\n"), ["8:0 default"]);
         assert_eq!(undo_writes("io.latency", "8:0 target=10", ""), ["8:0 target=max"]);
+        assert_eq!(undo_writes("net_prio.ifpriomap", "eth0 5", "lo 0\neth0 3\n"), ["eth0 3"]);
+        assert_eq!(undo_writes("net_prio.ifpriomap", "eth1 5", "lo 0\n"), ["eth1 0"]);
+        assert_eq!(
+            undo_writes("rdma.max", "mlx4_0 hca_handle=2", "mlx4_0 hca_handle=max hca_object=max\n"),
+            ["mlx4_0 hca_handle=max hca_object=max"]
+        );
+        assert_eq!(undo_writes("misc.max", "sev 5", "sev max\nsev_es 2\n"), ["sev max"]);
     }
 
     #[test]
@@ -517,6 +539,8 @@ mod tests {
         ] {
             assert_eq!(writable(file, shown), written_back, "{file} {shown:?}");
             assert_eq!(undo_writes(file, "1", shown), [written_back], "{file} {shown:?}");
+            // rein diff shows what the file showed.
+            assert_eq!(old_lines(file, "1", shown), [shown.trim_end()], "{file} {shown:?}");
         }
     }
 
