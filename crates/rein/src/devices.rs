@@ -581,6 +581,21 @@ impl Effective {
         out
     }
 
+    /// The rules that take a v1 group from this state to `to` when both deny by default,
+    /// never allowing more than one of them does at any moment: the exceptions `to` does
+    /// not have, denied (each takes its whole entry away), then those only `to` has,
+    /// allowed. Rules, not the default, so the kernel takes them on a group with child
+    /// groups too. None when either allows by default: that takes writing the default
+    /// (`a`), which the kernel refuses on a group with child groups.
+    pub fn v1_changes_to(&self, to: &Effective) -> Option<Vec<DeviceRule>> {
+        if self.default_allow || to.default_allow {
+            return None;
+        }
+        let gone = self.exceptions.iter().filter(|e| !to.exceptions.contains(e)).map(|e| e.rule(false));
+        let new = to.exceptions.iter().filter(|e| !self.exceptions.contains(e)).map(|e| e.rule(true));
+        Some(gone.chain(new).collect())
+    }
+
     /// The rules that make this state from nothing: `a` allowed or denied, then each
     /// exception (what `rein show` lists).
     pub fn rules(&self) -> Vec<DeviceRule> {
@@ -593,6 +608,45 @@ impl Effective {
         }];
         out.extend(self.exceptions.iter().map(|e| e.rule(!self.default_allow)));
         out
+    }
+}
+
+/// How a failed change gives a v1 group back its device access: the rules to write, in
+/// order (an allowing one to `devices.allow`, a denying one to `devices.deny`), and
+/// whether they bring all of it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Restore {
+    /// The rules, in order.
+    pub rules: Vec<DeviceRule>,
+    /// False when the group allowed every device by default before: the kernel does not
+    /// list what such a group denies, so what it denied cannot be brought back.
+    pub complete: bool,
+}
+
+/// What gives a v1 group the device access its `devices.list` showed `before` (read when
+/// a change was planned), now that it shows `now` (the rollback of a failed change).
+///
+/// A denying default lists every exception, so it comes back whole: from another
+/// denying default by [`Effective::v1_changes_to`] (rules only, which the kernel takes on
+/// a group with child groups too), from an allowing one by `deny a` and each exception.
+/// An allowing default lists none of what it denies (`a *:* rwm`): when the group now
+/// denies by default, `allow a` brings the default back (with the parent's exceptions,
+/// which the kernel copies); either way what it denied is not known ([`V1Restore::complete`]
+/// false). Text that does not parse counts as unknown too.
+pub fn v1_restore(before: &str, now: &str) -> V1Restore {
+    let all = |allow: bool| DeviceRule { allow, kind: DeviceType::All, major: None, minor: None, access: Access::ALL };
+    let now = Effective::from_v1_list(now);
+    match (Effective::from_v1_list(before), now) {
+        (Some(before), Some(now)) => {
+            V1Restore { rules: now.v1_changes_to(&before).unwrap_or_default(), complete: true }
+        }
+        (Some(before), None) => {
+            let mut rules = vec![all(false)];
+            rules.extend(before.exceptions.iter().map(|e| e.rule(true)));
+            V1Restore { rules, complete: true }
+        }
+        (None, Some(_)) => V1Restore { rules: vec![all(true)], complete: false },
+        (None, None) => V1Restore { rules: Vec::new(), complete: false },
     }
 }
 
@@ -695,6 +749,46 @@ pub(crate) mod tests {
         let t = "Character devices:\n  1 mem\n136 pts\n137 pts\n\nBlock devices:\n136 pts\n  7 loop\n";
         assert_eq!(pts_majors_in(t), vec![136, 137]);
         assert_eq!(pts_majors_in(""), Vec::<u32>::new());
+    }
+
+    fn shown(rules: &[DeviceRule]) -> Vec<String> {
+        rules.iter().map(|r| format!("{} {r}", if r.allow { "allow" } else { "deny" })).collect()
+    }
+
+    #[test]
+    fn a_rollback_brings_a_denying_default_back_whole() {
+        // rein set G --device-allow 'c 1:5 rw' after 'c 1:3 rw': c 1:5 goes, c 1:3 comes back.
+        let r = v1_restore("c 1:3 rw\n", "c 1:5 rw\n");
+        assert!(r.complete);
+        assert_eq!(shown(&r.rules), ["deny c 1:5 rw", "allow c 1:3 rw"]);
+        // The same access bits changed on one device: its entry goes whole, then the old one.
+        let r = v1_restore("c 1:3 rw\nb 7:* r\n", "c 1:3 rwm\nb 7:* r\n");
+        assert_eq!(shown(&r.rules), ["deny c 1:3 rwm", "allow c 1:3 rw"]);
+        // Nothing changed (an older write of the same plan, once the newest is undone).
+        assert_eq!(v1_restore("c 1:3 rw\n", "c 1:3 rw\n"), V1Restore { rules: Vec::new(), complete: true });
+        // From an allowing default: the default, then every exception.
+        let r = v1_restore("c 1:3 rw\nc 1:5 r\n", "a *:* rwm\n");
+        assert_eq!(shown(&r.rules), ["deny a *:* rwm", "allow c 1:3 rw", "allow c 1:5 r"]);
+        // None allowed before (an empty list): every exception goes.
+        assert_eq!(shown(&v1_restore("", "c 1:3 rw\n").rules), ["deny c 1:3 rw"]);
+    }
+
+    #[test]
+    fn a_rollback_cannot_know_what_an_allowing_default_denied() {
+        let r = v1_restore("a *:* rwm\n", "c 1:3 rw\n");
+        assert_eq!((shown(&r.rules), r.complete), (vec!["allow a *:* rwm".to_string()], false));
+        assert_eq!(v1_restore("a *:* rwm\n", "a *:* rwm\n"), V1Restore { rules: Vec::new(), complete: false });
+        assert!(!v1_restore("not a list", "c 1:3 rw\n").complete);
+    }
+
+    #[test]
+    fn a_live_change_between_denying_defaults_is_rules_only() {
+        let a = Effective::from_v1_list("c 1:3 rw\nc 1:9 r\n").unwrap();
+        let b = Effective::from_v1_list("c 1:3 rw\nc 1:5 r\n").unwrap();
+        assert_eq!(shown(&a.v1_changes_to(&b).unwrap()), ["deny c 1:9 r", "allow c 1:5 r"]);
+        let open = Effective { default_allow: true, exceptions: Vec::new() };
+        assert_eq!(a.v1_changes_to(&open), None);
+        assert_eq!(open.v1_changes_to(&a), None);
     }
 
     #[test]

@@ -640,6 +640,19 @@ mod tests {
     }
 
     #[test]
+    fn pids_above_the_kernel_s_limit_are_refused_before_any_write() {
+        assert_eq!(parse(|a| a.set(Key::Pids, "4194304")).unwrap().pids.max, Some(Limit::Value(4_194_304)));
+        for v in ["4194305", "2147483648", "18446744073709551615"] {
+            let e = parse(|a| a.set(Key::Pids, v)).unwrap_err().to_string();
+            assert!(e.contains(&format!("'{v}'")) && e.contains("largest pids.max, 4194304"), "{e}");
+        }
+        for v in ["4194305", "2147483648"] {
+            let e = parse(|a| a.set(Key::PidsLimit, v)).unwrap_err().to_string();
+            assert!(e.contains("largest pids.max, 4194304"), "{e}");
+        }
+    }
+
+    #[test]
     fn docker_semantics() {
         let r = parse(|a| {
             a.set(Key::Memory, "1g");

@@ -151,7 +151,8 @@ fn push_raw(h: &Hierarchy, path: &GroupPath, raw: &[RawWrite], plan: &mut Plan) 
     for w in raw {
         let place = place_of(h, w.home)?;
         let m = place.mount(h);
-        let previous = if m.exists(path) { m.read(path, &w.file).ok() } else { None };
+        let previous =
+            if m.exists(path) { m.read(path, crate::cgroupfs::format::undo_source(&w.file)).ok() } else { None };
         plan.push(Action::Write {
             place,
             group: path.clone(),

@@ -552,19 +552,55 @@ fn rollback(h: &Hierarchy, done: &[&Action], error: Error) -> Box<Failure> {
             }
             Action::Write { place, group, write, previous: Some(old), .. } => {
                 let mount = place.mount(h);
-                for value in format::undo_writes(&write.file, &write.value, old) {
-                    if let Err(e) = mount.write(group, &write.file, &value) {
-                        not_undone
-                            .push(format!("could not restore {}: {e}", mount.file_path(group, &write.file).display()));
+                // The devices files are undone from what devices.list shows now.
+                let source = format::undo_source(&write.file);
+                let now = if source == write.file { None } else { mount.read(group, source).ok() };
+                let undo = format::undo(&write.file, &write.value, old, now.as_deref());
+                for (file, value) in &undo.writes {
+                    if let Err(e) = mount.write(group, file, value) {
+                        let what = mount.file_path(group, file).display().to_string();
+                        not_undone.push(format!("could not restore {what} ({} written): {e}", shell_quote(value)));
+                    }
+                }
+                let mut note = |n: String| {
+                    if !not_undone.contains(&n) {
+                        not_undone.push(n);
+                    }
+                };
+                if let Some(why) = undo.lost {
+                    note(format!("could not restore all of {}: {why}", mount.file_path(group, source).display()));
+                }
+                // A rule denied to a v1 devices group is taken from every group beneath it
+                // too (propagate_exception); giving it back to the group does not.
+                if undo.regrants {
+                    if let Some(children) = mount.children(group).ok().filter(|c| !c.is_empty()) {
+                        note(format!(
+                            "the groups beneath {} ({}) keep whatever the change denied it: the kernel took the \
+                             denied devices from them too, and the rollback gives them back to {group} only",
+                            mount.dir_path(group).display(),
+                            children.join(", ")
+                        ));
                     }
                 }
             }
             // A write into a directory this plan made goes with the directory; one with
-            // nothing to restore elsewhere (controllers enabled) stays, on purpose.
-            Action::Write { place, group, write, previous: None, .. } => {
-                if !created(place, group) && write.kept_on_rollback {
+            // nothing to restore elsewhere (controllers enabled) stays, on purpose, and so
+            // does a v1 cpuset ancestor's first cpus or mems (`if_empty`: a concurrent
+            // rein may have a group beneath it by now). Any other write whose old value
+            // could not be read cannot be undone, and the error says so.
+            Action::Write { place, group, write, previous: None, if_empty } => {
+                if created(place, group) || *if_empty {
+                    continue;
+                }
+                if write.kept_on_rollback {
                     kept.push(format!(
                         "{} > {}",
+                        shell_quote(&write.value),
+                        place.mount(h).file_path(group, &write.file).display()
+                    ));
+                } else {
+                    not_undone.push(format!(
+                        "left {} > {}: its value before was not known",
                         shell_quote(&write.value),
                         place.mount(h).file_path(group, &write.file).display()
                     ));
@@ -649,6 +685,122 @@ mod tests {
         assert!(records[0].0.starts_with(mark::CREATING));
         drop(record);
         assert!(mark::creation_records(m, &t).unwrap().is_empty());
+    }
+
+    /// A v1 tree with a devices hierarchy in which group `g` allows `list`, and `g`'s
+    /// pids.max gone (a write there fails).
+    fn v1_devices_tree(list: &str) -> FakeTree {
+        let tree = FakeTree::new(Layout::V1);
+        tree.group("g");
+        for dir in ["devices", "devices/g"] {
+            let d = tree.path().join(dir);
+            std::fs::create_dir_all(&d).unwrap();
+            for f in ["cgroup.procs", "devices.allow", "devices.deny"] {
+                std::fs::write(d.join(f), "").unwrap();
+            }
+            std::fs::write(d.join("devices.list"), if dir == "devices" { "a *:* rwm\n" } else { list }).unwrap();
+        }
+        std::fs::remove_file(tree.path().join("pids/g/pids.max")).unwrap();
+        tree
+    }
+
+    fn place_of(h: &Hierarchy, controller: crate::hierarchy::Controller) -> Place {
+        Place::V1(h.v1_mounts().iter().position(|m| m.controllers.contains(&controller)).unwrap())
+    }
+
+    fn write(place: Place, file: &'static str, value: &str, previous: Option<&str>) -> Action {
+        Action::Write {
+            place,
+            group: GroupPath::parse("g").unwrap(),
+            write: Write::new(file, value),
+            previous: previous.map(String::from),
+            if_empty: false,
+        }
+    }
+
+    /// A failed plan gives a v1 group back the rules its devices.list showed before: the
+    /// inverse difference from what the list shows at rollback time.
+    #[test]
+    fn a_rollback_restores_v1_device_rules_from_devices_list() {
+        use crate::hierarchy::Controller::{Devices, Pids};
+        let tree = v1_devices_tree("c 1:3 rw\n");
+        let h = tree.hierarchy();
+        let (dev, pids) = (place_of(&h, Devices), place_of(&h, Pids));
+        let mut plan = Plan::new();
+        plan.push(write(dev, "devices.deny", "c 1:3 rw", Some("c 1:3 rw\n")));
+        plan.push(write(dev, "devices.allow", "c 1:5 rw", Some("c 1:3 rw\n")));
+        plan.push(write(pids, "pids.max", "5", Some("max\n")));
+        // What the kernel would show once both rules are written (a fake file does not).
+        std::fs::write(tree.path().join("devices/g/devices.list"), "c 1:5 rw\n").unwrap();
+        crate::cgroupfs::write_log::start();
+        let f = plan.try_execute(&h).unwrap_err();
+        let root = tree.path().display().to_string();
+        let log: Vec<String> = crate::cgroupfs::write_log::take()
+            .into_iter()
+            .map(|(p, v)| format!("{v} > {}", p.display().to_string().replace(&root, "")))
+            .collect();
+        assert!(f.error.to_string().contains("pids.max"), "{}", f.error);
+        assert!(f.undone(), "{:?}", f.not_undone);
+        assert_eq!(
+            log[..4],
+            [
+                "c 1:3 rw > /devices/g/devices.deny",
+                "c 1:5 rw > /devices/g/devices.allow",
+                "c 1:5 rw > /devices/g/devices.deny",
+                "c 1:3 rw > /devices/g/devices.allow",
+            ]
+        );
+    }
+
+    /// What a rollback cannot undo is named: a devices rule on a group that allowed every
+    /// device (what it denied is not listed), a write whose old value was not read, and
+    /// the groups beneath a devices group given back what the change denied.
+    #[test]
+    fn a_rollback_names_what_it_cannot_undo() {
+        use crate::hierarchy::Controller::{Devices, Memory, Pids};
+        let tree = v1_devices_tree("a *:* rwm\n");
+        let h = tree.hierarchy();
+        let (dev, mem, pids) = (place_of(&h, Devices), place_of(&h, Memory), place_of(&h, Pids));
+        let mut plan = Plan::new();
+        plan.push(write(dev, "devices.deny", "c 1:5 rwm", Some("a *:* rwm\n")));
+        plan.push(write(mem, "memory.force_empty", "0", None));
+        plan.push(write(pids, "pids.max", "5", Some("max\n")));
+        std::fs::write(tree.path().join("memory/g/memory.force_empty"), "").unwrap();
+        let f = plan.try_execute(&h).unwrap_err();
+        let root = tree.path().display().to_string();
+        let left: Vec<String> = f.not_undone.iter().map(|n| n.replace(&root, "")).collect();
+        assert_eq!(left.len(), 2, "{left:#?}");
+        assert_eq!(left[0], "left 0 > /memory/g/memory.force_empty: its value before was not known");
+        assert!(left[1].starts_with("could not restore all of /devices/g/devices.list: it allowed every device"));
+        let e = f.into_error();
+        assert!(e.hint().unwrap().contains("memory.force_empty"), "{e:?}");
+
+        // A denying default given back a device the change denied: its child groups are named.
+        let tree = v1_devices_tree("c 1:3 rw\n");
+        std::fs::create_dir_all(tree.path().join("devices/g/child")).unwrap();
+        std::fs::write(tree.path().join("devices/g/devices.list"), "").unwrap();
+        let h = tree.hierarchy();
+        let mut plan = Plan::new();
+        plan.push(write(place_of(&h, Devices), "devices.deny", "c 1:3 rw", Some("c 1:3 rw\n")));
+        plan.push(write(place_of(&h, Pids), "pids.max", "5", Some("max\n")));
+        let f = plan.try_execute(&h).unwrap_err();
+        assert_eq!(f.not_undone.len(), 1, "{:#?}", f.not_undone);
+        assert!(f.not_undone[0].contains("(child) keep whatever the change denied it"), "{:#?}", f.not_undone);
+    }
+
+    /// v1 memory.oom_control reads back three lines and takes one value.
+    #[test]
+    fn a_rollback_writes_memory_oom_control_back_as_the_file_takes_it() {
+        use crate::hierarchy::Controller::{Memory, Pids};
+        let tree = v1_devices_tree("a *:* rwm\n");
+        let h = tree.hierarchy();
+        let mut plan = Plan::new();
+        let before = "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n";
+        plan.push(write(place_of(&h, Memory), "memory.oom_control", "1", Some(before)));
+        plan.push(write(place_of(&h, Pids), "pids.max", "5", Some("max\n")));
+        let f = plan.try_execute(&h).unwrap_err();
+        assert!(f.undone(), "{:?}", f.not_undone);
+        assert_eq!(std::fs::read_to_string(tree.path().join("memory/g/memory.oom_control")).unwrap(), "0");
     }
 
     #[test]

@@ -298,6 +298,25 @@ pub struct Pids {
     pub max: Option<Limit<u64>>,
 }
 
+impl Pids {
+    /// The largest `pids.max` a kernel takes: `PID_MAX_LIMIT` (include/linux/threads.h),
+    /// 4 * 1024 * 1024 on 64-bit kernels. kernel/cgroup/pids.c keeps "max" as
+    /// `PID_MAX_LIMIT + 1` and refuses any number from there on with EINVAL (32-bit and
+    /// `CONFIG_BASE_SMALL` kernels have a smaller limit, 32768, and refuse more themselves).
+    pub const KERNEL_MAX: u64 = 4 * 1024 * 1024;
+
+    /// Refuses a `pids.max` number the kernel would refuse for being too large, saying why.
+    pub fn check_kernel_max(n: u64) -> std::result::Result<(), String> {
+        if n > Pids::KERNEL_MAX {
+            return Err(format!(
+                "above the kernel's largest pids.max, {} (PID_MAX_LIMIT); use 'max' for no limit",
+                Pids::KERNEL_MAX
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Resources {
     /// No limits.
     pub fn new() -> Resources {
@@ -419,6 +438,9 @@ impl Resources {
         }
         if let Some(Limit::Value(0)) = self.pids.max {
             return Err(Error::invalid("pids limit", "0", "a group needs at least 1 task; use 'max' for no limit"));
+        }
+        if let Some(Limit::Value(n)) = self.pids.max {
+            Pids::check_kernel_max(n).map_err(|why| Error::invalid("pids limit", n.to_string(), why))?;
         }
         self.network.validate().map_err(|e| Error::invalid("network", "priority and class id", e))?;
         if matches!(&self.cpuset.cpus, Some(c) if c.is_empty()) {
@@ -612,6 +634,14 @@ mod tests {
     fn validation() {
         assert!(Resources::new().memory_max(Bytes(0)).validate().is_err());
         assert!(Resources::new().pids_max(0).validate().is_err());
+        // kernel/cgroup/pids.c takes up to PID_MAX_LIMIT (4194304 on 64-bit kernels).
+        Resources::new().pids_max(1).validate().unwrap();
+        Resources::new().pids_max(4_194_304).validate().unwrap();
+        Resources::new().pids_max(Limit::Max).validate().unwrap();
+        for n in [4_194_305, 99_999_999, 2_147_483_648, u64::MAX] {
+            let e = Resources::new().pids_max(n).validate().unwrap_err().to_string();
+            assert!(e.contains(&n.to_string()) && e.contains("4194304") && e.contains("'max'"), "{e}");
+        }
         let mut r = Resources::new();
         r.io.max.push(IoMax::new(DeviceNumber { major: 7, minor: 0 }));
         assert!(r.validate().is_err());

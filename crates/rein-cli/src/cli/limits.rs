@@ -49,7 +49,7 @@ const HELP: &[(Key, &str, &str)] = &[
         "IO limit on a whole disk: DEVICE:KEY=VALUE[,KEY=VALUE] with keys rbps wbps riops wiops, DEVICE a path \
          or MAJ:MIN (e.g. /dev/loop0:wbps=1M); repeatable",
     ),
-    (Key::Pids, "N", "Most tasks (processes + threads) in the group (pids.max), or max"),
+    (Key::Pids, "N", "Most tasks (processes + threads) in the group (pids.max, up to 4194304), or max"),
     (
         Key::DeviceAllow,
         "RULE",

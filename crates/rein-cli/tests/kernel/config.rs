@@ -272,6 +272,12 @@ fn diff_exit_code_gates_an_apply_and_bad_input_is_125() {
     fails(e.rein(&["diff", "--exit-code", "--parent", "../up", &dev]), "../up");
     let bad_value = f.write("bad.toml", &example("dev-environment").replace("memory = \"1G\"", "memory = \"lots\""));
     fails(e.rein(&["diff", "--exit-code", "--parent", &e.parent, &bad_value]), "lots");
+    // A pids limit above the kernel's largest pids.max (PID_MAX_LIMIT): refused by
+    // validate and diff, located at the value, before the kernel would refuse it.
+    let too_many = f.write("pids.toml", &example("dev-environment").replace("pids = 1024", "pids = 99999999"));
+    let o = fails(e.rein(&["validate", &too_many]), "invalid pids limit '99999999': above the kernel's largest");
+    assert!(text(&o).1.contains("pids.toml:") && text(&o).1.contains("4194304"), "{}", text(&o).1);
+    fails(e.rein(&["diff", "--exit-code", "--parent", &e.parent, &too_many]), "4194304");
     let o = e.rein(&["diff", "--exit-code", "--no-such-flag", &dev]);
     assert_eq!(o.status.code(), Some(2), "a usage error");
     // Still as applied: nothing of the failed diffs was written.

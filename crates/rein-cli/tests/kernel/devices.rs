@@ -336,6 +336,93 @@ fn rules_given_later_bind_the_children_a_group_has() {
     // q and the other tool's group go with the test's parent.
 }
 
+/// A change the kernel refuses after the group's device rules were written gives the
+/// rules back, in each vocabulary (rein set, libcgroup's cgset, rein apply): on v1 the
+/// inverse difference from devices.list is written, on v2 the earlier program goes back
+/// on. The write that fails is a throttle on a block device no driver has (ENODEV),
+/// which rein passes to the kernel as given. On v1, memory.oom_control is given back too
+/// (it reads back three lines and takes one value).
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn a_change_the_kernel_refuses_gives_the_device_rules_back() {
+    let Some(e) = env("dev_undo", ALL) else { return };
+    let v1 = e.h.mode() != Mode::Unified;
+    let nodes = Nodes::new(&e);
+    nodes.add('c', 1, 3);
+    nodes.add('c', 1, 5);
+    let g = format!("{}/g", e.parent);
+    ok(rein(&["create", &g, "--device-policy", "strict", "--device-allow", "c 1:3 rw"]));
+    let (file, value) = if v1 { ("blkio.throttle.read_bps_device", "60:0 100") } else { ("io.max", "60:0 rbps=100") };
+    let bad = format!("{file}={value}");
+    let list = || std::fs::read_to_string(format!("/sys/fs/cgroup/devices/{g}/devices.list")).ok();
+    let script = [nodes.ask('c', 1, 5, "r"), nodes.ask('c', 1, 3, "rw")].join("; ");
+    let given_back = |what: &str, o: Output, needle: &str| {
+        let err = text(&o).1;
+        assert_eq!(o.status.code(), Some(125), "{what}: {err}");
+        assert!(err.contains(needle), "{what}: wanted '{needle}' in: {err}");
+        assert!(!err.contains("could not restore"), "{what}: {err}");
+        if v1 {
+            assert_eq!(list().as_deref(), Some("c 1:3 rw\n"), "{what} left the rules changed");
+        }
+        let o = ok(rein(&["exec", &g, "--", "sh", "-c", &script]));
+        assert_eq!(answers(&o), ["denied", "allowed"], "{what}: {}", text(&o).1);
+    };
+    given_back(
+        "rein set",
+        rein(&["set", &g, "--device-policy", "strict", "--device-allow", "c 1:5 rw", "-r", &bad]),
+        "No such device",
+    );
+    // Refused before any write now: pids.max above the kernel's largest.
+    given_back(
+        "rein set --pids",
+        rein(&["set", &g, "--device-policy", "strict", "--device-allow", "c 1:5 rw", "--pids", "99999999"]),
+        "largest pids.max, 4194304",
+    );
+
+    let tools = tempfile::tempdir().expect("tempdir");
+    ok(rein(&["compat", "install", tools.path().to_str().expect("utf-8")]));
+    let cgset = Command::new(tools.path().join("cgset"))
+        .args(["-r", "devices.deny=c 1:3 rw", "-r", "devices.allow=c 1:5 rw", "-r", &bad, &g])
+        .output()
+        .expect("cgset");
+    given_back("cgset", cgset, "No such device");
+
+    // rein apply: the group as a file declares it, then a change that fails.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let toml = |allow: &str, files: &str| {
+        let path = dir.path().join("rein.toml");
+        let text = format!("[groups.a]\ndevice-policy = \"strict\"\ndevice-allow = [\"{allow}\"]\n{files}");
+        std::fs::write(&path, text).expect("write rein.toml");
+        path.display().to_string()
+    };
+    let a = format!("{}/a", e.parent);
+    ok(rein(&["apply", "--parent", &e.parent, &toml("c 1:3 rw", "")]));
+    let o = rein(&[
+        "apply",
+        "--parent",
+        &e.parent,
+        &toml("c 1:5 rw", &format!("files = {{ \"{file}\" = \"{value}\" }}\n")),
+    ]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(125), "{err}");
+    assert!(err.contains("nothing applied (every change of this apply was undone"), "{err}");
+    let o = ok(rein(&["exec", &a, "--", "sh", "-c", &script]));
+    assert_eq!(answers(&o), ["denied", "allowed"], "rein apply: {}", text(&o).1);
+    if v1 {
+        let l = std::fs::read_to_string(format!("/sys/fs/cgroup/devices/{a}/devices.list")).expect("devices.list");
+        assert_eq!(l, "c 1:3 rw\n", "rein apply left the rules changed");
+        // memory.oom_control: oom_kill_disable back to 0.
+        let o = rein(&["set", &g, "--oom-kill-disable", "-r", &bad]);
+        assert_eq!(o.status.code(), Some(125), "{}", text(&o).1);
+        assert!(!text(&o).1.contains("could not restore"), "{}", text(&o).1);
+        let oom = std::fs::read_to_string(format!("/sys/fs/cgroup/memory/{g}/memory.oom_control")).expect("oom");
+        assert!(oom.starts_with("oom_kill_disable 0\n"), "{oom}");
+    }
+    ok(rein(&["down", "--parent", &e.parent, &toml("c 1:3 rw", "")]));
+    ok(rein(&["rm", &g]));
+    assert!(e.leftovers().is_empty(), "left: {:?}", e.leftovers());
+}
+
 #[test]
 #[ignore = "real kernel: scripts/test --tier host|vm"]
 fn bad_device_input_is_refused_and_leaves_nothing() {

@@ -4,7 +4,7 @@ use std::os::unix::process::ExitStatusExt;
 
 use rein::Mode;
 
-use crate::support::{ALL, BlockDevice, V2, assert_quota_enforced, bin, env, report, spin_until_throttled, text};
+use crate::support::{ALL, BlockDevice, V2, assert_quota_enforced, bin, env, ok, report, spin_until_throttled, text};
 
 fn testload() -> String {
     bin("rein-testload").display().to_string()
@@ -190,6 +190,20 @@ fn failures_leave_nothing_behind() {
         assert_eq!(out.status.code(), Some(code), "{args:?}: {}", text(&out).1);
         assert!(e.leftovers().is_empty(), "{args:?} left {:?}", e.leftovers());
     }
+    // pids.max above the kernel's largest (PID_MAX_LIMIT, 4194304): refused before any
+    // write, naming the value and the limit, by run and create alike.
+    let g = format!("{}/pids", e.parent);
+    for v in ["4194305", "2147483648", "18446744073709551615"] {
+        for args in [vec!["run", "--pids", v, "--", "true"], vec!["create", "--pids", v, &g]] {
+            let out = e.rein(&args);
+            let err = text(&out).1;
+            assert_eq!(out.status.code(), Some(125), "{args:?}: {err}");
+            assert!(err.contains(&format!("invalid pids limit '{v}'")) && err.contains("pids.max, 4194304"), "{err}");
+            assert!(!err.contains("Invalid argument"), "refused by the kernel, not by rein: {err}");
+            assert!(e.leftovers().is_empty(), "{args:?} left {:?}", e.leftovers());
+        }
+    }
+    ok(e.rein(&["run", "--pids", "4194304", "--", "true"]));
 }
 
 #[test]

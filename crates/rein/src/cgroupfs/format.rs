@@ -205,7 +205,12 @@ fn page_size() -> u64 {
 /// per-device lines, CPU lists may be written in another order).
 pub(crate) fn same_setting(file: &str, written: &str, current: &str) -> bool {
     let (w, c) = (written.trim(), current.trim());
-    if w == c {
+    // A rule is not its file's read-back: devices.list says nothing about whether one
+    // more rule changes it.
+    if undo_source(file) != file {
+        return false;
+    }
+    if w == c || writable(file, c) == w {
         return true;
     }
     let page = page_size();
@@ -251,22 +256,81 @@ fn per_device_reset(file: &str) -> Option<&'static str> {
         // v1 blk-throttle (and CFQ's weight_device): 0 removes the line.
         f if f.starts_with("blkio.throttle.") && f.ends_with("_device") => Some("0"),
         "blkio.weight_device" => Some("0"),
+        // One line per interface (priority 0 is the default), RDMA device or misc
+        // resource; each write names one.
+        "net_prio.ifpriomap" => Some("0"),
+        "rdma.max" => Some("hca_handle=max hca_object=max"),
+        "misc.max" => Some("max"),
         _ => None,
+    }
+}
+
+/// The file whose text a write of `file` is undone from: `file` itself, but for v1's
+/// `devices.allow` and `devices.deny`, which cannot be read, `devices.list`, which shows
+/// the rules they made (Documentation/admin-guide/cgroup-v1/devices.rst).
+pub(crate) fn undo_source(file: &str) -> &str {
+    match file {
+        "devices.allow" | "devices.deny" => "devices.list",
+        f => f,
+    }
+}
+
+/// The text that writes back the setting `file` showed as `previous`, for the files with
+/// one setting whose read-back is not what is written:
+/// - v1 `memory.oom_control` shows `oom_kill_disable N`, `under_oom` and `oom_kill` lines
+///   and takes only the `oom_kill_disable` value (mem_cgroup_oom_control_write);
+/// - v1 memory limits (`memory.*limit_in_bytes`, hugetlb's) show "no limit" as
+///   PAGE_COUNTER_MAX in bytes: written back as `-1`, what the kernel documents;
+/// - `freezer.state` shows `FREEZING` while a freeze is under way, which cannot be
+///   written: `FROZEN` finishes it;
+/// - `cpuset.cpus.partition` shows `root invalid (reason)`: the first word is the mode.
+///
+/// Everything else is written back as shown (numbers, `max`, CPU lists, `-1`).
+pub(crate) fn writable(file: &str, previous: &str) -> String {
+    let t = previous.trim();
+    match file {
+        "memory.oom_control" => match flat_keyed(file, t).ok().and_then(|k| k.get("oom_kill_disable").copied()) {
+            Some(v) => v.to_string(),
+            None => t.to_string(),
+        },
+        f if f.starts_with("memory.") && f.ends_with("limit_in_bytes")
+            || f.starts_with("hugetlb.") && f.ends_with(".limit_in_bytes") =>
+        {
+            match v1_memory_limit(f, t) {
+                Ok(Limit::Max) => "-1".to_string(),
+                _ => t.to_string(),
+            }
+        }
+        "freezer.state" if t == "FREEZING" => "FROZEN".to_string(),
+        "cpuset.cpus.partition" => t.split_whitespace().next().unwrap_or("").to_string(),
+        _ => t.to_string(),
     }
 }
 
 /// The writes that undo a write of `written` to `file`, which held `previous` before.
 ///
-/// A file with one value is restored by writing the old text back. The per-device files
-/// (`io.max`, `io.latency`, `io.weight`, `io.bfq.weight`, v1's `blkio.throttle.*_device`
-/// and the weight_device files) hold one line per device, but a write names one device
-/// and changes only its line: the kernel takes one device per write, so their whole old
-/// text cannot be written back (two lines are refused with EINVAL, an empty text sets
-/// nothing). Their undo is one write per device `written` named: the device's old line,
-/// or, for a device that had none, the value that removes its line (io.max
-/// `MAJ:MIN rbps=max wbps=max riops=max wiops=max`, blkio.throttle `MAJ:MIN 0`, ...).
-/// io.weight's `default N` line is put back as `default <old N>`.
+/// A file with one value is restored by writing the old setting back ([`writable`]). The
+/// per-device files (`io.max`, `io.latency`, `io.weight`, `io.bfq.weight`, v1's
+/// `blkio.throttle.*_device` and the weight_device files, `net_prio.ifpriomap`,
+/// `rdma.max`, `misc.max`) hold one line per device, but a write names one device and
+/// changes only its line: the kernel takes one device per write, so their whole old text
+/// cannot be written back (two lines are refused with EINVAL, an empty text sets
+/// nothing). Their undo is one write per device `written` named ([`old_lines`]).
+/// v1's `devices.allow` and `devices.deny` are undone from `devices.list` ([`undo`]).
 pub(crate) fn undo_writes(file: &str, written: &str, previous: &str) -> Vec<String> {
+    match per_device_reset(file) {
+        Some(_) => old_lines(file, written, previous),
+        None => vec![writable(file, previous)],
+    }
+}
+
+/// What `file` held before a write of `written`, as `rein diff` shows it: the text read
+/// back, but for a per-device file only the lines of the devices `written` names: each
+/// device's old line, or, for a device that had none, the value that removes its line
+/// (io.max `MAJ:MIN rbps=max wbps=max riops=max wiops=max`, blkio.throttle `MAJ:MIN 0`,
+/// ...), which is what a rollback writes back. io.weight's `default N` line is put back
+/// as `default <old N>`.
+pub(crate) fn old_lines(file: &str, written: &str, previous: &str) -> Vec<String> {
     let Some(reset) = per_device_reset(file) else {
         return vec![previous.trim_end().to_string()];
     };
@@ -287,6 +351,59 @@ pub(crate) fn undo_writes(file: &str, written: &str, previous: &str) -> Vec<Stri
         }
     }
     out
+}
+
+/// How a rollback undoes one write: the writes to make, in order, and what it cannot
+/// bring back (said in the error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Undo {
+    /// `(file, value)` writes, in order.
+    pub writes: Vec<(String, String)>,
+    /// Why part of what the file held before cannot be brought back, if so.
+    pub lost: Option<String>,
+    /// The writes allow devices again that the change denied a v1 devices group: the
+    /// kernel denied them to every group beneath it too, and those stay denied.
+    pub regrants: bool,
+}
+
+/// How the rollback undoes a write of `written` to `file`, which showed `previous`
+/// before ([`undo_source`]'s text), given what that source shows now (`now`, read at
+/// rollback time; only the devices files need it).
+///
+/// v1 devices: a write changes the group's rules, which `devices.list` shows, so the
+/// undo is what brings the list from `now` back to `previous`
+/// ([`crate::devices::v1_restore`]): the same for every devices write of one plan, and
+/// nothing once the newest has been undone. Every other file: [`undo_writes`].
+pub(crate) fn undo(file: &str, written: &str, previous: &str, now: Option<&str>) -> Undo {
+    if undo_source(file) != file {
+        let Some(now) = now else {
+            let lost = Some(format!("{} could not be read", undo_source(file)));
+            return Undo { writes: Vec::new(), lost, regrants: false };
+        };
+        let r = crate::devices::v1_restore(previous, now);
+        let regrants = r.rules.iter().any(|rule| rule.allow && rule.kind != crate::devices::DeviceType::All);
+        let writes = r
+            .rules
+            .iter()
+            .map(|rule| {
+                let to = if rule.allow { "devices.allow" } else { "devices.deny" };
+                let text =
+                    if rule.kind == crate::devices::DeviceType::All { "a".to_string() } else { rule.to_string() };
+                (to.to_string(), text)
+            })
+            .collect();
+        let lost = (!r.complete).then(|| {
+            "it allowed every device by default, and the kernel does not list what such a group denies \
+             (devices.list shows 'a *:* rwm'), so what it denied before is not restored"
+                .to_string()
+        });
+        return Undo { writes, lost, regrants };
+    }
+    Undo {
+        writes: undo_writes(file, written, previous).into_iter().map(|v| (file.to_string(), v)).collect(),
+        lost: None,
+        regrants: false,
+    }
 }
 
 #[cfg(test)]
@@ -354,6 +471,9 @@ mod tests {
         assert!(same_setting("blkio.throttle.write_bps_device", "7:0 0", "8:0 5\n"));
         assert!(!same_setting("cpu.max", "20000 100000", "max 100000\n"));
         assert!(!same_setting("pids.max", "5", "max"));
+        // The setting a multi-line read-back shows.
+        assert!(same_setting("memory.oom_control", "1", "oom_kill_disable 1\nunder_oom 0\noom_kill 0\n"));
+        assert!(!same_setting("memory.oom_control", "1", "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n"));
     }
 
     #[test]
@@ -387,6 +507,75 @@ mod tests {
         assert_eq!(undo_writes("io.weight", "default 50", "default 100\n8:0 200\n"), ["default 100"]);
         assert_eq!(undo_writes("io.weight", "8:0 50", "default 100\n"), ["8:0 default"]);
         assert_eq!(undo_writes("io.latency", "8:0 target=10", ""), ["8:0 target=max"]);
+        assert_eq!(undo_writes("net_prio.ifpriomap", "eth0 5", "lo 0\neth0 3\n"), ["eth0 3"]);
+        assert_eq!(undo_writes("net_prio.ifpriomap", "eth1 5", "lo 0\n"), ["eth1 0"]);
+        assert_eq!(
+            undo_writes("rdma.max", "mlx4_0 hca_handle=2", "mlx4_0 hca_handle=max hca_object=max\n"),
+            ["mlx4_0 hca_handle=max hca_object=max"]
+        );
+        assert_eq!(undo_writes("misc.max", "sev 5", "sev max\nsev_es 2\n"), ["sev max"]);
+    }
+
+    #[test]
+    fn a_setting_is_written_back_in_the_form_its_file_takes() {
+        // What each file shows, and what restores it.
+        for (file, shown, written_back) in [
+            ("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n", "0"),
+            ("memory.oom_control", "oom_kill_disable 1\nunder_oom 1\noom_kill 0\n", "1"),
+            ("memory.limit_in_bytes", "9223372036854771712\n", "-1"),
+            ("memory.limit_in_bytes", "20971520\n", "20971520"),
+            ("memory.memsw.limit_in_bytes", "9223372036854771712\n", "-1"),
+            ("memory.soft_limit_in_bytes", "9223372036854771712\n", "-1"),
+            ("memory.kmem.limit_in_bytes", "9223372036854771712\n", "-1"),
+            ("hugetlb.2MB.limit_in_bytes", "9223372036854771712\n", "-1"),
+            ("freezer.state", "FREEZING\n", "FROZEN"),
+            ("freezer.state", "THAWED\n", "THAWED"),
+            ("cpuset.cpus.partition", "root invalid (Cpu list in cpuset.cpus not exclusive)\n", "root"),
+            ("cpuset.cpus", "0-1\n", "0-1"),
+            ("cpuset.cpus", "\n", ""),
+            ("cpu.cfs_quota_us", "-1\n", "-1"),
+            ("cpu.max", "max 100000\n", "max 100000"),
+            ("pids.max", "max\n", "max"),
+        ] {
+            assert_eq!(writable(file, shown), written_back, "{file} {shown:?}");
+            assert_eq!(undo_writes(file, "1", shown), [written_back], "{file} {shown:?}");
+            // rein diff shows what the file showed.
+            assert_eq!(old_lines(file, "1", shown), [shown.trim_end()], "{file} {shown:?}");
+        }
+    }
+
+    #[test]
+    fn a_devices_write_is_undone_from_devices_list() {
+        assert_eq!(undo_source("devices.allow"), "devices.list");
+        assert_eq!(undo_source("devices.deny"), "devices.list");
+        assert_eq!(undo_source("pids.max"), "pids.max");
+        // A rule never counts as already in place: the list does not say.
+        assert!(!same_setting("devices.allow", "c 1:3 rw", "c 1:3 rw\n"));
+        assert!(!same_setting("devices.deny", "c 1:3 rw", "c 1:3 rw\n"));
+        let u = undo("devices.allow", "c 1:5 rw", "c 1:3 rw\n", Some("c 1:5 rw\n"));
+        let w = |f: &str, v: &str| (f.to_string(), v.to_string());
+        assert_eq!(u.writes, [w("devices.deny", "c 1:5 rw"), w("devices.allow", "c 1:3 rw")]);
+        assert_eq!((u.lost, u.regrants), (None, true));
+        // An older write of the same plan, once the list is back: nothing more.
+        let u = undo("devices.deny", "c 1:3 rw", "c 1:3 rw\n", Some("c 1:3 rw\n"));
+        assert!(u.writes.is_empty() && u.lost.is_none() && !u.regrants, "{u:?}");
+        // From an allowing default (after 'deny a'): the default, then the exceptions.
+        let u = undo("devices.deny", "a", "c 1:3 rw\n", Some("a *:* rwm\n"));
+        assert_eq!(u.writes, [w("devices.deny", "a"), w("devices.allow", "c 1:3 rw")]);
+        // To an allowing default: the default comes back, what it denied is said lost.
+        let u = undo("devices.allow", "c 1:3 rw", "a *:* rwm\n", Some("c 1:3 rw\n"));
+        assert_eq!(u.writes, [w("devices.allow", "a")]);
+        assert!(u.lost.unwrap().contains("does not list what such a group denies"));
+        let u = undo("devices.deny", "c 1:5 rwm", "a *:* rwm\n", Some("a *:* rwm\n"));
+        assert!(u.writes.is_empty() && u.lost.is_some());
+        // devices.list unreadable at rollback time: nothing written, said.
+        assert_eq!(
+            undo("devices.allow", "c 1:5 rw", "c 1:3 rw\n", None).lost.unwrap(),
+            "devices.list could not be read"
+        );
+        // Other files: the old setting back, in the file written.
+        let u = undo("memory.oom_control", "1", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n", None);
+        assert_eq!(u.writes, [w("memory.oom_control", "0")]);
     }
 
     #[test]

@@ -609,6 +609,9 @@ mod tests {
         assert_eq!(props(&["TasksMax=64"]).unwrap().pids.max, Some(Limit::Value(64)));
         assert_eq!(props(&["TasksMax=infinity"]).unwrap().pids.max, Some(Limit::Max));
         assert_eq!(props(&["TasksMax=15%"]).unwrap().pids.max, Some(Limit::Value(629_145)));
+        assert_eq!(props(&["TasksMax=4194304"]).unwrap().pids.max, Some(Limit::Value(4_194_304)));
+        let e = props(&["TasksMax=4194305"]).unwrap_err().to_string();
+        assert!(e.contains("'4194305'") && e.contains("largest pids.max, 4194304"), "{e}");
         assert_eq!(props(&["AllowedCPUs=0-1 3"]).unwrap().cpuset.cpus.unwrap().to_string(), "0-1,3");
         assert_eq!(props(&["AllowedMemoryNodes=0"]).unwrap().cpuset.mems.unwrap().to_string(), "0");
         for bad in

@@ -228,10 +228,9 @@ pub fn plan(
                 at.extend(["files".to_string(), w.file.clone()]);
                 Refused { at, error: e }
             })?;
-            let previous = if m.exists(&path) { m.read(&path, &w.file).ok() } else { None };
-            if previous.as_deref().is_some_and(|old| {
-                old.trim() == w.value.trim() || crate::cgroupfs::format::same_setting(&w.file, &w.value, old)
-            }) {
+            let previous =
+                if m.exists(&path) { m.read(&path, crate::cgroupfs::format::undo_source(&w.file)).ok() } else { None };
+            if previous.as_deref().is_some_and(|old| crate::cgroupfs::format::same_setting(&w.file, &w.value, old)) {
                 continue;
             }
             part.push(Action::Write {

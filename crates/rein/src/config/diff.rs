@@ -190,7 +190,7 @@ pub(super) fn describe(
                 }
                 // For a per-device file, the old line of the device written (what a rollback
                 // would write back), not the whole file.
-                let old = previous.as_ref().map(|p| crate::cgroupfs::format::undo_writes(&write.file, &write.value, p));
+                let old = previous.as_ref().map(|p| crate::cgroupfs::format::old_lines(&write.file, &write.value, p));
                 groups[i].files.push(FileDiff {
                     file: write.file.to_string(),
                     path: place.mount(h).file_path(group, &write.file),

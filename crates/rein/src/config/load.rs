@@ -546,6 +546,14 @@ mod tests {
             ("[groups.a]\non-pressure = 5\n", 2, "on-pressure takes a rule or a list of rules"),
             ("[groups.a]\non-oom = \"explode\"\n", 2, "expected notify, notify:COMMAND or kill-group"),
             ("[groups.a]\nkill-after = \"1s\"\n", 1, "neither is given"),
+            // pids.max above PID_MAX_LIMIT, in each vocabulary.
+            (
+                "[groups.a]\npids = 99999999\n",
+                2,
+                "invalid pids limit '99999999': above the kernel's largest pids.max, 4194304",
+            ),
+            ("[groups.a]\nsystemd = { TasksMax = 4194305 }\n", 2, "'4194305': above the kernel's largest pids.max"),
+            ("[groups.a]\nfiles = { \"pids.max\" = 2147483648 }\n", 2, "'2147483648': above the kernel's largest"),
             ("[defaults]\ntimeout = \"1s\"\n[groups.a]\n", 2, "belongs in a group table"),
         ] {
             let e = one(text);

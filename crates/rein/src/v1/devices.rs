@@ -40,16 +40,11 @@ pub(super) fn writes(r: &Resources, current: Current<'_>, w: &mut Vec<Write>) {
     if let Some(parent) = current(PARENT_DEVICES_LIST).as_deref().and_then(Effective::from_v1_list) {
         state = state.within(&parent);
     }
-    match current(DEVICES_LIST).as_deref().and_then(Effective::from_v1_list) {
-        Some(now) if !now.default_allow && !state.default_allow => {
-            for e in now.exceptions.iter().filter(|e| !state.exceptions.contains(e)) {
-                w.push(Write::new(DEVICES_DENY, e.rule(false).to_string()));
-            }
-            for e in state.exceptions.iter().filter(|e| !now.exceptions.contains(e)) {
-                w.push(Write::new(DEVICES_ALLOW, e.rule(true).to_string()));
-            }
-        }
-        _ => state_writes(&state, w),
+    match current(DEVICES_LIST).as_deref().and_then(Effective::from_v1_list).and_then(|now| now.v1_changes_to(&state)) {
+        Some(rules) => w.extend(
+            rules.iter().map(|r| Write::new(if r.allow { DEVICES_ALLOW } else { DEVICES_DENY }, r.to_string())),
+        ),
+        None => state_writes(&state, w),
     }
 }
 

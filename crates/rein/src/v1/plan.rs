@@ -107,7 +107,7 @@ pub(crate) fn plan(
         }
     };
     for write in super::limit_writes(&r, &on, &current)? {
-        let previous = if group_exists { m.read(path, &write.file).ok() } else { None };
+        let previous = if group_exists { m.read(path, format::undo_source(&write.file)).ok() } else { None };
         if previous.as_deref().is_some_and(|old| format::same_setting(&write.file, &write.value, old)) {
             continue;
         }

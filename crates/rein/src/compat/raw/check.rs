@@ -63,7 +63,10 @@ pub(super) fn check_native(name: &str, value: &str, values: Values) -> Result<()
             CpuMax::new(quota, period).map(drop).map_err(|e| e.to_string())
         }
         v1::CPUSET_CPUS | v1::CPUSET_MEMS => CpuList::parse(value).map(drop),
-        v1::PIDS_MAX => units::parse_limit(value, units::parse_count).map(drop),
+        v1::PIDS_MAX => match units::parse_limit(value, units::parse_count)? {
+            Limit::Value(n) => crate::resources::Pids::check_kernel_max(n),
+            Limit::Max => Ok(()),
+        },
         v1::BLKIO_WEIGHT => in_range(units::parse_count(value)?, 10, 1000, "blkio.weight"),
         v1::BLKIO_BFQ_WEIGHT => in_range(units::parse_count(value)?, 1, 1000, "blkio.bfq.weight"),
         v1::BLKIO_READ_BPS | v1::BLKIO_WRITE_BPS | v1::BLKIO_READ_IOPS | v1::BLKIO_WRITE_IOPS => {

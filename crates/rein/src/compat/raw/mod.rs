@@ -138,6 +138,15 @@ mod tests {
     }
 
     #[test]
+    fn a_pids_max_above_the_kernel_s_limit_is_refused() {
+        tr(&v2_host(), &[("pids.max", "4194304")]).unwrap();
+        for host in [v2_host(), hybrid_host()] {
+            let e = tr(&host, &[("pids.max", "99999999")]).unwrap_err().to_string();
+            assert!(e.contains("'99999999'") && e.contains("largest pids.max, 4194304"), "{e}");
+        }
+    }
+
+    #[test]
     fn libcgroup_values_write_a_sub_page_memory_limit_as_the_kernel_takes_it() {
         let lcg = |host: &Host, pairs: &[(&str, &str)]| translate_values(&s(pairs), host, &nothing, Values::AsKernel);
         let raw = |t: Translation| t.raw.iter().map(|w| format!("{}={}", w.file, w.value)).collect::<Vec<_>>();
