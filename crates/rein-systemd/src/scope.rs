@@ -461,7 +461,7 @@ impl<B: Bus> SystemdUnit<B> {
         let fail = |e: Error| (e, slice.clone());
         let in_scope =
             || rein::hierarchy::cgroup_v2_of(pid).is_some_and(|cg| cg.trim_start_matches('/') == plan.scope_cgroup);
-        if !landed(in_scope) {
+        if !crate::unit::landed(in_scope) {
             let actual = rein::hierarchy::cgroup_v2_of(pid).unwrap_or_default();
             return Err(fail(Error::state(
                 format!(
@@ -496,23 +496,6 @@ impl<B: Bus> SystemdUnit<B> {
 /// The limits in force in `group` (the scope), for the report: only the limit files
 /// (`cpu.max`, `memory.max`, `memory.high`, `memory.swap.max`, `pids.max`), read once
 /// right after creation; the accounting itself comes from the per-run slice at the end.
-/// Whether `in_scope()` holds now or within a second: systemd moves a scope's
-/// processes before it answers the start job, but one run in the systemd VM's suite
-/// saw a process still in its old cgroup right after the job ended, so the check
-/// allows systemd a moment before it calls the start failed.
-pub(crate) fn landed(mut in_scope: impl FnMut() -> bool) -> bool {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
-    loop {
-        if in_scope() {
-            return true;
-        }
-        if std::time::Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
 fn limits_in_force(h: &Hierarchy, group: &Group) -> Result<Stats> {
     use rein::cgroupfs::FileSource;
     use rein::stats::{Field, Fields};

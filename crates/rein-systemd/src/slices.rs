@@ -360,7 +360,7 @@ impl<B: Bus> SliceGroup<B> {
             let taken = e.taken;
             return Err((undo_start(&*self.bus, scope, e, in_scope), taken));
         }
-        if !crate::scope::landed(in_scope) {
+        if !crate::unit::landed(in_scope) {
             let actual = rein::hierarchy::cgroup_v2_of(pid).unwrap_or_default();
             let _ = self.bus.stop(scope);
             return Err((

@@ -120,3 +120,20 @@ pub(crate) fn not_delegated_hint(c: Controller, root: &str) -> String {
         )
     }
 }
+
+/// Whether `in_scope()` holds now or within a second: systemd moves a scope's
+/// processes before it answers the start job, but one run in the systemd VM's suite
+/// saw a process still in its old cgroup right after the job ended, so the check
+/// allows systemd a moment before it calls the start failed.
+pub(crate) fn landed(mut in_scope: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        if in_scope() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
