@@ -661,6 +661,94 @@ mod tests {
         assert_eq!(std::fs::read_to_string(tree.path().join("t/b/pids.max")).unwrap().trim(), "9");
     }
 
+    fn mode_of(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn owners_default_to_the_callers_ids_and_names_resolve() {
+        let me = Owner { uid: 7, gid: 8 };
+        let perm = Perm { admin_gid: Some(Id::Name("staff".into())), task_uid: Some(Id::Number(9)), ..Perm::default() };
+        assert_eq!(ids().owners(&perm, me).unwrap(), (Owner { uid: 7, gid: 50 }, Owner { uid: 9, gid: 8 }));
+        let e = ids().owners(&Perm { task_uid: Some(Id::Name("bob".into())), ..Perm::default() }, me).unwrap_err();
+        assert!(e.to_string().contains("bob") && e.to_string().contains("no such user"), "{e}");
+    }
+
+    #[test]
+    fn permissions_go_to_the_group_in_its_controllers_hierarchies_and_cgroup2() {
+        // Hybrid: an existing group with pids; cpu's directory is not the group's concern.
+        let tree = FakeTree::new(Layout::Hybrid);
+        tree.group("t/a");
+        let h = tree.hierarchy();
+        let path = GroupPath::parse("t/a").unwrap();
+        let group = Group::open(h.clone(), &path).unwrap();
+        let controllers = BTreeSet::from([Controller::Pids]);
+        let change = Change { spec: Spec { accounting: controllers.clone(), ..Spec::default() }, raw: Vec::new() };
+        let mut plan = lifecycle::plan_set(&group, &change).unwrap();
+        let perm =
+            Perm { admin_dperm: Some(0o750), admin_fperm: Some(0o640), task_fperm: Some(0o660), ..Perm::default() };
+        plan_permissions(&h, &mut plan, &path, &controllers, &perm, (me(), me())).unwrap();
+        let places: Vec<Place> = plan
+            .actions()
+            .iter()
+            .filter_map(|a| match a {
+                Action::Permissions { place, previous, .. } => {
+                    assert!(!previous.is_empty(), "an existing directory's modes are kept for the rollback");
+                    Some(*place)
+                }
+                _ => None,
+            })
+            .collect();
+        let pids = lifecycle::place_of(&h, Home::Controller(Controller::Pids)).unwrap();
+        assert_eq!(places, vec![pids, Place::V2]);
+        plan.execute(&h).unwrap();
+        let root = tree.path();
+        assert_eq!(mode_of(&root.join("pids/t/a")), 0o750);
+        assert_eq!(mode_of(&root.join("pids/t/a/tasks")), 0o660);
+        assert_eq!(mode_of(&root.join("pids/t/a/cgroup.procs")), 0o640);
+        assert_eq!(mode_of(&root.join("pids/t/a/pids.max")), 0o640);
+        // cgroup2 has no tasks: a task mode given goes to cgroup.procs.
+        assert_eq!(mode_of(&root.join("unified/t/a")), 0o750);
+        assert_eq!(mode_of(&root.join("unified/t/a/cgroup.procs")), 0o660);
+        assert_eq!(mode_of(&root.join("cpu/t/a")), 0o755, "another controller's directory changed");
+
+        // Without a task owner or mode, cgroup.procs is a file like the others.
+        let perm = Perm { admin_fperm: Some(0o600), ..Perm::default() };
+        let mut plan = lifecycle::plan_set(&group, &change).unwrap();
+        plan_permissions(&h, &mut plan, &path, &controllers, &perm, (me(), me())).unwrap();
+        plan.execute(&h).unwrap();
+        assert_eq!(mode_of(&root.join("unified/t/a/cgroup.procs")), 0o600);
+        assert_eq!(mode_of(&root.join("pids/t/a/tasks")), 0o660, "tasks keeps its mode when no task mode is given");
+    }
+
+    #[test]
+    fn a_new_group_gets_its_permissions_after_its_directory_is_made() {
+        let tree = FakeTree::new(Layout::V2);
+        tree.group("t");
+        let h = tree.hierarchy();
+        let path = GroupPath::parse("t/new").unwrap();
+        let controllers = BTreeSet::from([Controller::Pids]);
+        let change = Change { spec: Spec { accounting: controllers.clone(), ..Spec::default() }, raw: Vec::new() };
+        let mut plan = lifecycle::plan_create(&h, &path, &change, Mark::Named).unwrap();
+        let perm = Perm { admin_dperm: Some(0o700), ..Perm::default() };
+        plan_permissions(&h, &mut plan, &path, &controllers, &perm, (me(), me())).unwrap();
+        let (mkdir, perms) = (
+            plan.actions().iter().position(|a| matches!(a, Action::Mkdir { group, .. } if *group == path)),
+            plan.actions()
+                .iter()
+                .position(|a| matches!(a, Action::Permissions { previous, .. } if previous.is_empty())),
+        );
+        assert!(mkdir.unwrap() < perms.unwrap(), "{:?}", plan.actions());
+        plan.execute(&h).unwrap();
+        assert_eq!(mode_of(&tree.path().join("t/new")), 0o700);
+        // A group that neither exists nor is made gets nothing.
+        let mut empty = crate::plan::Plan::default();
+        let other = GroupPath::parse("t/other").unwrap();
+        plan_permissions(&h, &mut empty, &other, &controllers, &perm, (me(), me())).unwrap();
+        assert!(empty.actions().is_empty());
+    }
+
     #[test]
     fn the_default_block_replaces_the_command_lines_and_carries_on() {
         let tree = FakeTree::new(Layout::V2);
