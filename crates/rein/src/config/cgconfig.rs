@@ -666,6 +666,20 @@ mod tests {
         std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o7777
     }
 
+    /// A fake tree holding `existing`, and the change that gives `path` the pids controller.
+    fn pids_group(
+        layout: Layout,
+        existing: &str,
+        path: &str,
+    ) -> (FakeTree, Arc<Hierarchy>, GroupPath, BTreeSet<Controller>, Change) {
+        let tree = FakeTree::new(layout);
+        tree.group(existing);
+        let h = tree.hierarchy();
+        let controllers = BTreeSet::from([Controller::Pids]);
+        let change = Change { spec: Spec { accounting: controllers.clone(), ..Spec::default() }, raw: Vec::new() };
+        (tree, h, GroupPath::parse(path).unwrap(), controllers, change)
+    }
+
     #[test]
     fn owners_default_to_the_callers_ids_and_names_resolve() {
         let me = Owner { uid: 7, gid: 8 };
@@ -678,13 +692,8 @@ mod tests {
     #[test]
     fn permissions_go_to_the_group_in_its_controllers_hierarchies_and_cgroup2() {
         // Hybrid: an existing group with pids; cpu's directory is not the group's concern.
-        let tree = FakeTree::new(Layout::Hybrid);
-        tree.group("t/a");
-        let h = tree.hierarchy();
-        let path = GroupPath::parse("t/a").unwrap();
+        let (tree, h, path, controllers, change) = pids_group(Layout::Hybrid, "t/a", "t/a");
         let group = Group::open(h.clone(), &path).unwrap();
-        let controllers = BTreeSet::from([Controller::Pids]);
-        let change = Change { spec: Spec { accounting: controllers.clone(), ..Spec::default() }, raw: Vec::new() };
         let mut plan = lifecycle::plan_set(&group, &change).unwrap();
         let perm =
             Perm { admin_dperm: Some(0o750), admin_fperm: Some(0o640), task_fperm: Some(0o660), ..Perm::default() };
@@ -724,12 +733,7 @@ mod tests {
 
     #[test]
     fn a_new_group_gets_its_permissions_after_its_directory_is_made() {
-        let tree = FakeTree::new(Layout::V2);
-        tree.group("t");
-        let h = tree.hierarchy();
-        let path = GroupPath::parse("t/new").unwrap();
-        let controllers = BTreeSet::from([Controller::Pids]);
-        let change = Change { spec: Spec { accounting: controllers.clone(), ..Spec::default() }, raw: Vec::new() };
+        let (tree, h, path, controllers, change) = pids_group(Layout::V2, "t", "t/new");
         let mut plan = lifecycle::plan_create(&h, &path, &change, Mark::Named).unwrap();
         let perm = Perm { admin_dperm: Some(0o700), ..Perm::default() };
         plan_permissions(&h, &mut plan, &path, &controllers, &perm, (me(), me())).unwrap();
