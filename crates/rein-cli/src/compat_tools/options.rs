@@ -285,6 +285,49 @@ pub(super) fn operand_text(a: &OsString) -> anyhow::Result<String> {
     a.to_str().map(str::to_string).ok_or_else(|| usage("group names must be UTF-8"))
 }
 
+/// The options cgcreate and cgconfigparser share for owners and modes, read into `perm`
+/// as libcgroup's tools read them (src/tools/tools-common.c): `-a`/`-t` `USER:GROUP`
+/// ([`rein::compat::cgconfig::parse_owner`]), each name looked up now ("can't find uid
+/// of user NAME.", status 255: cgconfigparser's; libcgroup's cgcreate prints the same
+/// words and exits 0, a slip of its `goto err` that rein does not copy), a number taken
+/// as it is (rein: libcgroup looks names up only); `-d`, `-f`, `-s` an octal mode of 3
+/// or 4 digits ("TOOL wrong mode format VALUE" on standard output, status 255). Returns
+/// false for any other option.
+pub(super) fn perm_option(tool: &str, c: char, v: &str, ids: &Ids, perm: &mut Perm) -> anyhow::Result<bool> {
+    match c {
+        'a' | 't' => {
+            let (user, group) = rein::compat::cgconfig::parse_owner(v);
+            let bad = |words: String| anyhow::Error::new(Verbatim(words, 255));
+            let user = match user {
+                Some(u) => Some(Id::Number(ids.user(&u).ok_or_else(|| bad(format!("can't find uid of user {u}.")))?)),
+                None => None,
+            };
+            let group = match group {
+                Some(g) => Some(Id::Number(ids.group(&g).ok_or_else(|| bad(format!("can't find gid of group {g}.")))?)),
+                None => None,
+            };
+            if c == 'a' {
+                (perm.admin_uid, perm.admin_gid) = (user, group);
+            } else {
+                (perm.task_uid, perm.task_gid) = (user, group);
+            }
+        }
+        'd' | 'f' | 's' => {
+            let mode = (3..=4).contains(&v.len()).then(|| rein::compat::cgconfig::parse_mode(v)).flatten();
+            let Some(mode) = mode else {
+                return Err(anyhow::Error::new(Printed(format!("{tool} wrong mode format {v}"), 255)));
+            };
+            match c {
+                'd' => perm.admin_dperm = Some(mode),
+                'f' => perm.admin_fperm = Some(mode),
+                _ => perm.task_fperm = Some(mode),
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,47 +388,4 @@ mod tests {
         assert!(CGSET.help().contains("   or: cgset --copy-from"));
         assert!(CGGET.help().contains("-r, --variable <name>  "));
     }
-}
-
-/// The options cgcreate and cgconfigparser share for owners and modes, read into `perm`
-/// as libcgroup's tools read them (src/tools/tools-common.c): `-a`/`-t` `USER:GROUP`
-/// ([`rein::compat::cgconfig::parse_owner`]), each name looked up now ("can't find uid
-/// of user NAME.", status 255: cgconfigparser's; libcgroup's cgcreate prints the same
-/// words and exits 0, a slip of its `goto err` that rein does not copy), a number taken
-/// as it is (rein: libcgroup looks names up only); `-d`, `-f`, `-s` an octal mode of 3
-/// or 4 digits ("TOOL wrong mode format VALUE" on standard output, status 255). Returns
-/// false for any other option.
-pub(super) fn perm_option(tool: &str, c: char, v: &str, ids: &Ids, perm: &mut Perm) -> anyhow::Result<bool> {
-    match c {
-        'a' | 't' => {
-            let (user, group) = rein::compat::cgconfig::parse_owner(v);
-            let bad = |words: String| anyhow::Error::new(Verbatim(words, 255));
-            let user = match user {
-                Some(u) => Some(Id::Number(ids.user(&u).ok_or_else(|| bad(format!("can't find uid of user {u}.")))?)),
-                None => None,
-            };
-            let group = match group {
-                Some(g) => Some(Id::Number(ids.group(&g).ok_or_else(|| bad(format!("can't find gid of group {g}.")))?)),
-                None => None,
-            };
-            if c == 'a' {
-                (perm.admin_uid, perm.admin_gid) = (user, group);
-            } else {
-                (perm.task_uid, perm.task_gid) = (user, group);
-            }
-        }
-        'd' | 'f' | 's' => {
-            let mode = (3..=4).contains(&v.len()).then(|| rein::compat::cgconfig::parse_mode(v)).flatten();
-            let Some(mode) = mode else {
-                return Err(anyhow::Error::new(Printed(format!("{tool} wrong mode format {v}"), 255)));
-            };
-            match c {
-                'd' => perm.admin_dperm = Some(mode),
-                'f' => perm.admin_fperm = Some(mode),
-                _ => perm.task_fperm = Some(mode),
-            }
-        }
-        _ => return Ok(false),
-    }
-    Ok(true)
 }
