@@ -37,6 +37,7 @@ mod specs;
 mod status;
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 
 use rein::Error;
@@ -125,7 +126,8 @@ pub fn main(tool: &'static str) -> ExitCode {
         Err(e) => match e.downcast_ref::<Usage>() {
             None if e.downcast_ref::<Printed>().is_some() => {
                 let p = e.downcast_ref::<Printed>().expect("checked");
-                println!("{}", p.0);
+                // Not println!: a closed stdout must not make this panic.
+                let _ = writeln!(std::io::stdout(), "{}", p.0);
                 ExitCode::from(p.1)
             }
             None if e.downcast_ref::<Verbatim>().is_some() => {
