@@ -195,7 +195,9 @@ fn hostile_input_through_the_libcgroup_names_is_refused_and_nothing_is_written()
             (vec!["-g", "memory"], 125, "CONTROLLERS:PATH"),
             (vec!["-g", ":"], 125, "no path"),
             (vec!["-g", "memory,,cpu:x"], 125, "controller"),
-            (vec!["-g", "memory:x", "-t", "0:0"], 125, "-t"),
+            // libcgroup's words for an owner it cannot find, a mode it cannot read (stdout).
+            (vec!["-g", "memory:x", "-t", "nosuchuser:0"], 255, "can't find uid of user nosuchuser."),
+            (vec!["-g", "memory:x", "-a", "0:nosuchgroup"], 255, "can't find gid of group nosuchgroup."),
         ] {
             cases.push((tool("cgcreate"), case(&args, code, needle)));
         }

@@ -4,9 +4,9 @@
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use rein::compat::cgconfig::{Id, Perm};
+use rein::compat::cgconfig::Perm;
 
-use super::options::{Item, Tool, flag, getopt, help, takes};
+use super::options::{Item, Tool, flag, getopt, help, perm_option, takes};
 use super::specs::hierarchy;
 use super::status::{Verbatim, io_words, usage};
 
@@ -32,25 +32,6 @@ pub(super) const CGCONFIGPARSER: Tool = Tool {
     stop_at_operand: false,
     base: None,
 };
-
-/// `-a`/`-t`'s `USER:GROUP` (either may be left out; `:GROUP` alone), as libcgroup's
-/// parse_uid_gid reads it: names, or (rein) numbers.
-fn owner_option(v: &str, ids: &rein::config::cgconfig::Ids) -> Result<(Option<Id>, Option<Id>), String> {
-    let (user, group) = match v.strip_prefix(':') {
-        Some(g) => (None, Some(g)),
-        None => match v.split_once(':') {
-            Some((u, g)) => (Some(u), Some(g)),
-            None => (Some(v), None),
-        },
-    };
-    let user = user
-        .filter(|u| !u.is_empty())
-        .map(|u| ids.user(&Id::parse(u)).map(Id::Number).ok_or_else(|| format!("can't find uid of user {u}.")));
-    let group = group
-        .filter(|g| !g.is_empty())
-        .map(|g| ids.group(&Id::parse(g)).map(Id::Number).ok_or_else(|| format!("can't find gid of group {g}.")));
-    Ok((user.transpose()?, group.transpose()?))
-}
 
 /// The `.conf` files of a directory (`-L`), sorted, as libcgroup lists them: regular
 /// files and symlinks whose name ends in `.conf` and is more than that.
@@ -83,7 +64,6 @@ pub(super) fn cgconfigparser(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let ids = Ids::system();
     let mut defaults = Perm::default();
     let mut files: Vec<String> = Vec::new();
-    let bad = |msg: String| anyhow::Error::new(Verbatim(msg, 255));
     for item in getopt(args, CGCONFIGPARSER.opts, false)? {
         match item {
             Item::Opt('h', _) => return help(&CGCONFIGPARSER),
@@ -92,27 +72,7 @@ pub(super) fn cgconfigparser(args: &[OsString]) -> anyhow::Result<ExitCode> {
                 Ok(f) => files.extend(f),
                 Err(e) => return Err(anyhow::Error::new(Verbatim(format!("cannot open {v}: {}", io_words(&e)), 1))),
             },
-            Item::Opt(c @ ('a' | 't'), Some(v)) => {
-                let (u, g) = owner_option(&v, &ids).map_err(bad)?;
-                if c == 'a' {
-                    (defaults.admin_uid, defaults.admin_gid) = (u, g);
-                } else {
-                    (defaults.task_uid, defaults.task_gid) = (u, g);
-                }
-            }
-            Item::Opt(c @ ('d' | 'f' | 's'), Some(v)) => {
-                let mode = (3..=4).contains(&v.len()).then(|| rein::compat::cgconfig::parse_mode(&v)).flatten();
-                let Some(mode) = mode else {
-                    // libcgroup prints this one on stdout.
-                    outln!("cgconfigparser wrong mode format {v}");
-                    return Ok(ExitCode::from(255));
-                };
-                match c {
-                    'd' => defaults.admin_dperm = Some(mode),
-                    'f' => defaults.admin_fperm = Some(mode),
-                    _ => defaults.task_fperm = Some(mode),
-                }
-            }
+            Item::Opt(c, Some(v)) if perm_option("cgconfigparser", c, &v, &ids, &mut defaults)? => {}
             Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => return Err(usage(format!("unexpected operand '{}'", a.to_string_lossy()))),
         }

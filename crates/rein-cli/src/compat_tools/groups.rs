@@ -6,29 +6,40 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use rein::cgroupfs::Owner;
+use rein::compat::cgconfig::Perm;
 use rein::compat::libcgroup::{self, Controllers, GroupSpec};
+use rein::config::cgconfig::{Ids, plan_permissions};
 use rein::lifecycle::{self, Change};
 use rein::mark::Mark;
-use rein::plan::Place;
-use rein::{Error, Group, GroupPath, Hierarchy, Spec};
+use rein::plan::{Place, Plan, Transaction};
+use rein::{Group, Hierarchy, Spec};
 
-use super::options::{Item, Tool, flag, getopt, help, operand_text, takes};
+use super::options::{Item, Tool, flag, getopt, help, operand_text, perm_option, takes};
 use super::specs::{bad_controller, default_scope, group_exists, hierarchy, merge_specs, tool_spec};
 use super::status::{ECGFAIL, ECGINVAL, ECGOTHER, EXIT_BADARGS, EXIT_NO_GROUP, Verbatim, usage};
 use crate::cmd::host::{host, places_for, spec_controllers};
 
+/// cgcreate's owners and modes: the admin and task owners resolved, and what was given.
+type Owned = ((Owner, Owner), Perm);
+
 pub(super) const CGCREATE: Tool = Tool {
     name: "cgcreate",
     usage: &[
-        "cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <agid>:<auid>] [-b] [-c [-S] [-p <pid>]] -g <controllers>:<path> [-g ...]",
+        "cgcreate [-h] [-f mode] [-d mode] [-s mode] [-t <tuid>:<tgid>] [-a <auid>:<agid>] [-b] [-c [-S] [-p <pid>]] -g <controllers>:<path> [-g ...]",
     ],
     about: "Create control group(s) (rein's libcgroup compatibility)",
     opts: &[
-        takes('a', &[], "<agid>:<auid>", "not supported: rein does not change owners or modes"),
-        takes('t', &[], "<tuid>:<tgid>", "not supported: rein does not change owners or modes"),
-        takes('d', &["dperm"], "<mode>", "not supported: rein does not change owners or modes"),
-        takes('f', &["fperm"], "<mode>", "not supported: rein does not change owners or modes"),
-        takes('s', &["tperm"], "<mode>", "not supported: rein does not change owners or modes"),
+        takes(
+            'a',
+            &["admin"],
+            "<auid>:<agid>",
+            "Owner of the group and all its files (user and/or group names or ids)",
+        ),
+        takes('d', &["dperm"], "<mode>", "Group directory permissions (octal, masked by the owner's bits)"),
+        takes('f', &["fperm"], "<mode>", "Group file permissions"),
+        takes('s', &["tperm"], "<mode>", "Tasks file permissions (cgroup.procs on cgroup v2)"),
+        takes('t', &["task"], "<tuid>:<tgid>", "Owner of the tasks file (cgroup.procs on cgroup v2)"),
         takes('g', &[], "<controllers>:<path>", "Control group which should be added"),
         flag('h', &["help"], "Display this help"),
         flag('b', &[], "Ignore the default systemd delegated hierarchy (a scope 'cgcreate -c -S' made the default)"),
@@ -41,9 +52,16 @@ pub(super) const CGCREATE: Tool = Tool {
     base: None,
 };
 
+/// cgcreate: each group created, or (as libcgroup, for one that exists) given the
+/// controllers it lacks; with `-a`, `-t`, `-d`, `-f` or `-s`, its directories and files
+/// given those owners and modes ([`rein::config::cgconfig::plan_permissions`], which
+/// cgconfigparser's `perm` uses too). All groups are one change: when one fails, the
+/// groups made before it go again and the owners, modes and controllers changed are put
+/// back.
 pub(super) fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
     let mut raw_specs = Vec::new();
     let (mut scope, mut set_default, mut scope_pid) = (false, false, None);
+    let (ids, mut perm) = (Ids::system(), Perm::default());
     let items = getopt(args, CGCREATE.opts, false)?;
     let default = default_scope(&items);
     let ignore_default = items.iter().any(|i| matches!(i, Item::Opt('b', _)));
@@ -58,13 +76,8 @@ pub(super) fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
                 Ok(p) if p > 0 => scope_pid = Some(p),
                 _ => bail!(Verbatim(format!("Invalid pid {v}"), EXIT_BADARGS)),
             },
-            Item::Opt(c, _) => bail!(Error::Unsupported {
-                what: format!("cgcreate -{c}"),
-                mode: "rein".into(),
-                reason: "rein's compatibility mode does not change owners or modes of group files; \
-                         chown or chmod the group directory after creating it (or delegate a subtree)"
-                    .into(),
-            }),
+            Item::Opt(c, Some(v)) if perm_option("cgcreate", c, &v, &ids, &mut perm)? => {}
+            Item::Opt(..) => return Err(usage("")),
             Item::Arg(a) => {
                 return Err(usage(format!("unexpected operand '{}'; groups are given with -g", a.to_string_lossy())));
             }
@@ -82,8 +95,11 @@ pub(super) fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
     if raw_specs.is_empty() {
         return Err(usage("no group given: cgcreate -g <controllers>:<path>"));
     }
+    // The owners, resolved now (the names were looked up as the options were read).
+    let me = Owner { uid: rustix::process::getuid().as_raw(), gid: rustix::process::getgid().as_raw() };
+    let perm = if perm.is_empty() { None } else { Some((ids.owners(&perm, me)?, perm)) };
     if scope {
-        return cgcreate_scopes(&raw_specs, set_default, scope_pid);
+        return cgcreate_scopes(&raw_specs, set_default, scope_pid, perm.as_ref());
     }
     let specs = raw_specs.iter().map(|v| tool_spec(v, default.as_ref())).collect::<rein::Result<Vec<GroupSpec>>>()?;
     let h = hierarchy()?;
@@ -93,24 +109,18 @@ pub(super) fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
             bail!(Verbatim(format!("controller {name} can't be added ({e})"), ECGINVAL));
         }
     }
-    let mut created: Vec<GroupPath> = Vec::new();
-    for s in merge_specs(specs) {
-        let r = create_one(&h, &s).map_err(|e| {
-            anyhow::Error::new(Verbatim(format!("can't create cgroup {}: {e:#}", s.path.as_str()), ECGOTHER))
-        });
-        match r {
-            Ok(true) => created.push(s.path.clone()),
-            Ok(false) => {}
-            Err(e) => {
-                // The groups this run created go again: nothing half-made stays.
-                for p in created.iter().rev() {
-                    if let Ok(g) = Group::open(h.clone(), p) {
-                        let _ = g.remove();
-                    }
-                }
-                return Err(e);
-            }
-        }
+    let specs = merge_specs(specs);
+    // The groups that exist, locked at once (in the lock order) until all is done.
+    let existing: Vec<Group> = specs.iter().filter_map(|s| Group::open(h.clone(), &s.path).ok()).collect();
+    let _locks = rein::group::lock_groups(&existing, rein::lock::LOCK_TIMEOUT)?;
+    let mut tx = Transaction::new();
+    for s in &specs {
+        let fail = |e: rein::Error| Verbatim(format!("can't create cgroup {}: {e:#}", s.path.as_str()), ECGOTHER);
+        let plan = match plan_one(&h, s, perm.as_ref()) {
+            Ok(p) => p,
+            Err(e) => return Err(fail(tx.abort(&h, e)).into()),
+        };
+        tx.execute(&h, &plan).map_err(fail)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -121,8 +131,14 @@ pub(super) fn cgcreate(args: &[OsString]) -> anyhow::Result<ExitCode> {
 /// ([`libcgroup::IDLE_PROCESS`]; systemd removes a scope without processes), then the
 /// controllers enabled down to it as for any group. `-S` records the scope as the
 /// default under which the tools place relative paths ([`libcgroup::SYSTEMD_DEFAULT_FILE`]).
-/// Needs systemd as PID 1.
-fn cgcreate_scopes(raw_specs: &[String], set_default: bool, pid: Option<u32>) -> anyhow::Result<ExitCode> {
+/// Needs systemd as PID 1. The owners and modes of `-a`, `-t`, `-d`, `-f`, `-s` go to the
+/// scope's directories as to any group's.
+fn cgcreate_scopes(
+    raw_specs: &[String],
+    set_default: bool,
+    pid: Option<u32>,
+    perm: Option<&Owned>,
+) -> anyhow::Result<ExitCode> {
     use rein_systemd::properties::{Property, Value};
     use rein_systemd::{Bus, DbusBus, Instance};
     // libcgroup's checks of the name come first, in its words (ECGINVAL).
@@ -180,7 +196,11 @@ fn cgcreate_scopes(raw_specs: &[String], set_default: bool, pid: Option<u32>) ->
             bail!(Verbatim(format!("can't create cgroup {slice}/{unit}: {}", e.error), ECGFAIL));
         }
         // The controllers named, enabled down to the scope (libcgroup's cgroup_create_cgroup).
-        create_one(&h, spec).map_err(|e| Verbatim(format!("can't create cgroup {slice}/{unit}: {e:#}"), ECGOTHER))?;
+        // With the owners and modes given (libcgroup's cgroup_create_scope2 calls
+        // cgroup_create_cgroup for them).
+        plan_one(&h, spec, perm)
+            .and_then(|plan| plan.execute(&h))
+            .map_err(|e| Verbatim(format!("can't create cgroup {slice}/{unit}: {e:#}"), ECGOTHER))?;
         if set_default {
             let dir = std::path::Path::new(libcgroup::SYSTEMD_DEFAULT_FILE).parent().expect("a directory");
             std::fs::create_dir_all(dir)
@@ -196,22 +216,19 @@ fn cgcreate_scopes(raw_specs: &[String], set_default: bool, pid: Option<u32>) ->
     Ok(ExitCode::SUCCESS)
 }
 
-/// Creates a group, or (as libcgroup does for an existing one) gives it the missing
-/// controllers. Returns whether it was created.
-fn create_one(h: &Arc<Hierarchy>, s: &GroupSpec) -> anyhow::Result<bool> {
+/// The plan that creates a group, or (as libcgroup does for an existing one) gives it
+/// the missing controllers; then its owners and modes, when cgcreate was given any.
+fn plan_one(h: &Arc<Hierarchy>, s: &GroupSpec, perm: Option<&Owned>) -> rein::Result<Plan> {
     let accounting = spec_controllers(h, std::slice::from_ref(s))?;
-    let change = Change { spec: Spec { accounting, ..Spec::default() }, raw: Vec::new() };
-    match Group::open(h.clone(), &s.path) {
-        Ok(g) => {
-            let _lock = g.lock()?;
-            lifecycle::plan_set(&g, &change)?.execute(h)?;
-            Ok(false)
-        }
-        Err(_) => {
-            lifecycle::create(h.clone(), &s.path, &change, Mark::Named)?;
-            Ok(true)
-        }
+    let change = Change { spec: Spec { accounting: accounting.clone(), ..Spec::default() }, raw: Vec::new() };
+    let mut plan = match Group::open(h.clone(), &s.path) {
+        Ok(g) => lifecycle::plan_set(&g, &change)?,
+        Err(_) => lifecycle::plan_create(h, &s.path, &change, Mark::Named)?,
+    };
+    if let Some((owners, perm)) = perm {
+        plan_permissions(h, &mut plan, &s.path, &accounting, perm, *owners)?;
     }
+    Ok(plan)
 }
 
 pub(super) const CGDELETE: Tool = Tool {

@@ -37,13 +37,14 @@ mod specs;
 mod status;
 
 use std::ffi::OsString;
+use std::io::Write;
 use std::process::ExitCode;
 
 use rein::Error;
 use rein::compat::libcgroup;
 
 use options::{Tool, help, without_version_flags};
-use status::{EXIT_BADARGS, Usage, Verbatim};
+use status::{EXIT_BADARGS, Printed, Usage, Verbatim};
 
 /// The libcgroup tool names rein answers to.
 pub const TOOLS: [&str; 12] = [
@@ -123,6 +124,12 @@ pub fn main(tool: &'static str) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => match e.downcast_ref::<Usage>() {
+            None if e.downcast_ref::<Printed>().is_some() => {
+                let p = e.downcast_ref::<Printed>().expect("checked");
+                // Not println!: a closed stdout must not make this panic.
+                let _ = writeln!(std::io::stdout(), "{}", p.0);
+                ExitCode::from(p.1)
+            }
             None if e.downcast_ref::<Verbatim>().is_some() => {
                 let v = e.downcast_ref::<Verbatim>().expect("checked");
                 eoutln!("{tool}: {}", v.0);

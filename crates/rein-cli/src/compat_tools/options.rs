@@ -7,7 +7,10 @@ use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
-use super::status::usage;
+use rein::compat::cgconfig::{Id, Perm};
+use rein::config::cgconfig::Ids;
+
+use super::status::{Printed, Verbatim, usage};
 
 /// One option a tool takes: its short letter (or a private code for long-only ones),
 /// long names, the value it takes (none for a flag) and its help line. The tables are the
@@ -280,6 +283,49 @@ pub(super) fn help(tool: &Tool) -> anyhow::Result<ExitCode> {
 
 pub(super) fn operand_text(a: &OsString) -> anyhow::Result<String> {
     a.to_str().map(str::to_string).ok_or_else(|| usage("group names must be UTF-8"))
+}
+
+/// The options cgcreate and cgconfigparser share for owners and modes, read into `perm`
+/// as libcgroup's tools read them (src/tools/tools-common.c): `-a`/`-t` `USER:GROUP`
+/// ([`rein::compat::cgconfig::parse_owner`]), each name looked up now ("can't find uid
+/// of user NAME.", status 255: cgconfigparser's; libcgroup's cgcreate prints the same
+/// words and exits 0, a slip of its `goto err` that rein does not copy), a number taken
+/// as it is (rein: libcgroup looks names up only); `-d`, `-f`, `-s` an octal mode of 3
+/// or 4 digits ("TOOL wrong mode format VALUE" on standard output, status 255). Returns
+/// false for any other option.
+pub(super) fn perm_option(tool: &str, c: char, v: &str, ids: &Ids, perm: &mut Perm) -> anyhow::Result<bool> {
+    match c {
+        'a' | 't' => {
+            let (user, group) = rein::compat::cgconfig::parse_owner(v);
+            let bad = |words: String| anyhow::Error::new(Verbatim(words, 255));
+            let user = match user {
+                Some(u) => Some(Id::Number(ids.user(&u).ok_or_else(|| bad(format!("can't find uid of user {u}.")))?)),
+                None => None,
+            };
+            let group = match group {
+                Some(g) => Some(Id::Number(ids.group(&g).ok_or_else(|| bad(format!("can't find gid of group {g}.")))?)),
+                None => None,
+            };
+            if c == 'a' {
+                (perm.admin_uid, perm.admin_gid) = (user, group);
+            } else {
+                (perm.task_uid, perm.task_gid) = (user, group);
+            }
+        }
+        'd' | 'f' | 's' => {
+            let mode = (3..=4).contains(&v.len()).then(|| rein::compat::cgconfig::parse_mode(v)).flatten();
+            let Some(mode) = mode else {
+                return Err(anyhow::Error::new(Printed(format!("{tool} wrong mode format {v}"), 255)));
+            };
+            match c {
+                'd' => perm.admin_dperm = Some(mode),
+                'f' => perm.admin_fperm = Some(mode),
+                _ => perm.task_fperm = Some(mode),
+            }
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -35,6 +35,19 @@ impl std::fmt::Display for Verbatim {
 
 impl std::error::Error for Verbatim {}
 
+/// Words libcgroup's tools print on standard output, as they are, before exiting with
+/// this status (a bad mode: "cgcreate wrong mode format 999").
+#[derive(Debug)]
+pub(super) struct Printed(pub(super) String, pub(super) u8);
+
+impl std::fmt::Display for Printed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Printed {}
+
 /// The status libcgroup's tools exit with for a group or controller that does not exist
 /// (its ECG* error number modulo 256, as measured with cgdelete of a missing group and
 /// cgget of an unknown controller).

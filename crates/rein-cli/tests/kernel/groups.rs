@@ -798,6 +798,65 @@ fn cgconfigparser_loads_a_file_all_or_nothing() {
     assert!(!e.h.places().iter().any(|p| p.mount(&e.h).exists(&GroupPath::parse(&format!("{a}/m")).unwrap())));
 }
 
+/// cgcreate's `-a`, `-t`, `-d`, `-f`, `-s` give owners and modes as libcgroup's do (the
+/// v1 owners and modes below are what libcgroup 2.0.2's cgcreate gives on this host): the
+/// directories of the group's controllers, and its cgroup2 directory (cgroup.procs as the
+/// task file there); owners by name (nobody:nogroup, in /etc/passwd on the host and in
+/// the v2 VM) or number; modes masked by the owner's bits. Bad input (an unknown user or
+/// group, a bad mode) answers in libcgroup's words, status 255, and makes nothing. On an
+/// existing group, the options given apply again (an owner not given is the caller's).
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn cgcreate_gives_owners_and_modes_as_libcgroup() {
+    let Some(e) = env("cgcreate-perm", ALL) else { return };
+    let t = Tools::install(&e);
+    let a = format!("{}/a", e.parent);
+    let spec = format!("cpu,pids:{a}");
+    for (args, stdout, stderr) in [
+        (vec!["-a", "nosuchuser:root"], "", "cgcreate: can't find uid of user nosuchuser."),
+        (vec!["-a", "root:nosuchgrp"], "", "cgcreate: can't find gid of group nosuchgrp."),
+        (vec!["-t", "nosuchuser"], "", "cgcreate: can't find uid of user nosuchuser."),
+        (vec!["-d", "999"], "cgcreate wrong mode format 999", ""),
+        (vec!["-f", "abc"], "cgcreate wrong mode format abc", ""),
+        (vec!["-s", "77777"], "cgcreate wrong mode format 77777", ""),
+    ] {
+        let o = t.run("cgcreate", &[args.as_slice(), &["-g", &spec]].concat());
+        assert_eq!(o.status.code(), Some(255), "{args:?}: {:?}", text(&o));
+        assert_eq!((text(&o).0.trim(), text(&o).1.trim()), (stdout, stderr), "{args:?}");
+        for p in e.h.places() {
+            assert!(!p.mount(&e.h).exists(&GroupPath::parse(&e.parent).unwrap()), "{args:?} left {p:?}");
+        }
+    }
+    let args = ["-a", "nobody:nogroup", "-t", "0:65534", "-d", "750", "-f", "640", "-s", "660", "-g", &spec];
+    ok(t.run("cgcreate", &args));
+    let (admin, task) = ((65534, 65534), (0, 65534));
+    let with = |(u, g): (u32, u32), mode: u32| (u, g, mode);
+    // The files of each hierarchy the group lives in, named by one of its files.
+    let hierarchies: &[&str] = if v2(&e) { &["cpu.max"] } else { &["cpu.shares", "pids.max", "cgroup.freeze"] };
+    for &of in hierarchies {
+        assert_eq!(stat_of(&e, &a, of, None), with(admin, 0o750), "{of}");
+        if v2(&e) || of == "cgroup.freeze" {
+            // cgroup2: cgroup.procs is the task file.
+            assert_eq!(stat_of(&e, &a, of, Some("cgroup.procs")), with(task, 0o660), "{of}");
+            assert_eq!(stat_of(&e, &a, of, Some("cgroup.freeze")), with(admin, 0o640), "{of}");
+        } else {
+            assert_eq!(stat_of(&e, &a, of, Some("tasks")), with(task, 0o660), "{of}");
+            assert_eq!(stat_of(&e, &a, of, Some("cgroup.procs")), with(admin, 0o640), "{of}");
+            assert_eq!(stat_of(&e, &a, of, Some(of)), with(admin, 0o640), "{of}");
+        }
+    }
+    // A read-only file keeps its owner's bits: 640 on a 444 file is 440.
+    assert_eq!(stat_of(&e, &a, hierarchies[0], Some("cpu.stat")), with(admin, 0o440));
+    // The parent, made on the way, is as the kernel made it.
+    assert_eq!(stat_of(&e, &e.parent, hierarchies[0], None), (0, 0, 0o755));
+    // Again on the existing group, a directory mode alone: the owner is the caller's again
+    // (libcgroup re-owns to the caller what -a does not name).
+    ok(t.run("cgcreate", &["-d", "700", "-g", &spec]));
+    assert_eq!(stat_of(&e, &a, hierarchies[0], None), (0, 0, 0o700));
+    ok(t.run("cgdelete", &["-r", "-g", &format!("cpu,pids:{}", e.parent)]));
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
+
 /// cgexec, cgclassify, cgcreate and cgdelete fail as libcgroup's do, word for word where
 /// scripts match them and with its statuses (its ECG* numbers modulo 256, as measured
 /// with libcgroup's own tools on the hybrid host and in the v2 VM): a missing group 82, a

@@ -99,6 +99,16 @@ impl Id {
     }
 }
 
+/// The `USER:GROUP` of cgcreate's and cgconfigparser's `-a` and `-t`, split as
+/// libcgroup's `parse_uid_gid` (src/tools/tools-common.c) splits it with `strtok`: the
+/// user, then the group; `:GROUP` gives the group alone, `USER` (no colon) the user
+/// alone, empty fields are skipped (`a::b` is user `a`, group `b`) and a third field
+/// is ignored. Each is a name, or (rein; libcgroup looks up names only) a number.
+pub fn parse_owner(s: &str) -> (Option<Id>, Option<Id>) {
+    let mut fields = s.split(':').filter(|f| !f.is_empty()).map(Id::parse);
+    if s.starts_with(':') { (None, fields.next()) } else { (fields.next(), fields.next()) }
+}
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -674,6 +684,24 @@ template students/%u {
             let e = parse(text).unwrap_err();
             assert_eq!(e.line, line, "{text:?}: {e}");
             assert!(e.message.contains(needle), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn owners_split_as_libcgroups_strtok() {
+        let name = |s: &str| Some(Id::Name(s.into()));
+        for (text, want) in [
+            ("alice:staff", (name("alice"), name("staff"))),
+            ("alice", (name("alice"), None)),
+            ("alice:", (name("alice"), None)),
+            (":staff", (None, name("staff"))),
+            ("::staff", (None, name("staff"))),
+            ("alice::staff:x", (name("alice"), name("staff"))),
+            ("65534:0", (Some(Id::Number(65534)), Some(Id::Number(0)))),
+            ("", (None, None)),
+            (":", (None, None)),
+        ] {
+            assert_eq!(parse_owner(text), want, "{text:?}");
         }
     }
 

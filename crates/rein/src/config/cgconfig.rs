@@ -60,7 +60,7 @@ use crate::group::{Group, Spec};
 use crate::hierarchy::{Controller, Hierarchy};
 use crate::lifecycle::{self, Change};
 use crate::mark::Mark;
-use crate::plan::{Action, Place, Transaction};
+use crate::plan::{Action, Place, Plan, Transaction};
 
 /// What kind of failure a [`LoadError`] is: it decides libcgroup's exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +186,31 @@ impl Ids {
             Id::Number(n) => Some(*n),
             Id::Name(name) => self.groups.iter().find(|(n, _)| n == name).map(|(_, i)| *i),
         }
+    }
+
+    /// The admin owner and the task owner `perm` names, each id not given being `me`'s
+    /// (libcgroup's `cg_chown`: an owner left out is the caller's uid or gid).
+    pub fn owners(&self, perm: &Perm, me: Owner) -> Result<(Owner, Owner), Error> {
+        let user = |id: &Option<Id>, what: &str| -> Result<u32, Error> {
+            match id {
+                None => Ok(me.uid),
+                Some(i) => self.user(i).ok_or_else(|| {
+                    Error::invalid(what, i.to_string(), "no such user in /etc/passwd; give a user name or a number")
+                }),
+            }
+        };
+        let group = |id: &Option<Id>, what: &str| -> Result<u32, Error> {
+            match id {
+                None => Ok(me.gid),
+                Some(i) => self.group(i).ok_or_else(|| {
+                    Error::invalid(what, i.to_string(), "no such group in /etc/group; give a group name or a number")
+                }),
+            }
+        };
+        Ok((
+            Owner { uid: user(&perm.admin_uid, "admin uid")?, gid: group(&perm.admin_gid, "admin gid")? },
+            Owner { uid: user(&perm.task_uid, "task uid")?, gid: group(&perm.task_gid, "task gid")? },
+        ))
     }
 }
 
@@ -332,26 +357,7 @@ impl Loader {
 
     /// The admin owner and the task owner of `perm` (the caller's ids where unset).
     fn owners(&self, perm: &Perm) -> Result<(Owner, Owner), Error> {
-        let user = |id: &Option<Id>, what: &str| -> Result<u32, Error> {
-            match id {
-                None => Ok(self.me.uid),
-                Some(i) => self.ids.user(i).ok_or_else(|| {
-                    Error::invalid(what, i.to_string(), "no such user in /etc/passwd; give a user name or a number")
-                }),
-            }
-        };
-        let group = |id: &Option<Id>, what: &str| -> Result<u32, Error> {
-            match id {
-                None => Ok(self.me.gid),
-                Some(i) => self.ids.group(i).ok_or_else(|| {
-                    Error::invalid(what, i.to_string(), "no such group in /etc/group; give a group name or a number")
-                }),
-            }
-        };
-        Ok((
-            Owner { uid: user(&perm.admin_uid, "admin uid")?, gid: group(&perm.admin_gid, "admin gid")? },
-            Owner { uid: user(&perm.task_uid, "task uid")?, gid: group(&perm.task_gid, "task gid")? },
-        ))
+        self.ids.owners(perm, self.me)
     }
 
     /// Creates or changes the checked groups, in order, as one transaction.
@@ -389,57 +395,109 @@ impl Loader {
             None => lifecycle::plan_create(h, &g.path, &change, Mark::Named)?,
             Some(group) => lifecycle::plan_set(group, &change)?,
         };
-        // The directories of the group: its controllers' hierarchies, and cgroup2 (where
-        // rein keeps every group's core files, on hybrid hosts too).
         let mut controllers = g.controllers.clone();
         controllers.extend(change.spec.resources.controllers());
         controllers.extend(raw::controllers_of(&change.raw));
-        let mut places: Vec<Place> = Vec::new();
-        for c in controllers {
-            if let Ok(p) = lifecycle::place_of(h, Home::Controller(c)) {
-                if !places.contains(&p) {
-                    places.push(p);
-                }
-            }
-        }
-        if h.unified().is_some() && !places.contains(&Place::V2) {
-            places.push(Place::V2);
-        }
-        let (admin, task) = self.owners(&g.perm)?;
-        let task_given = g.perm.task_uid.is_some() || g.perm.task_gid.is_some() || g.perm.task_fperm.is_some();
-        for place in places {
-            let m = place.mount(h);
-            let new = !m.exists(&g.path);
-            let will_exist = !new
-                || plan
-                    .actions()
-                    .iter()
-                    .any(|a| matches!(a, Action::Mkdir { place: p, group, .. } if *p == place && *group == g.path));
-            if !will_exist {
-                continue;
-            }
-            let task_file = match place {
-                Place::V1(_) => Some(TaskFile { name: "tasks", owner: task, mode: g.perm.task_fperm }),
-                Place::V2 if task_given => {
-                    Some(TaskFile { name: "cgroup.procs", owner: task, mode: g.perm.task_fperm })
-                }
-                Place::V2 => None,
-            };
-            let previous = if new { Vec::new() } else { m.entry_modes(&g.path)? };
-            plan.push(Action::Permissions {
-                place,
-                group: g.path.clone(),
-                permissions: Permissions {
-                    admin,
-                    dir_mode: g.perm.admin_dperm,
-                    file_mode: g.perm.admin_fperm,
-                    task: task_file,
-                },
-                previous,
-            });
-        }
+        plan_permissions(h, &mut plan, &g.path, &controllers, &g.perm, self.owners(&g.perm)?)?;
         Ok((plan, existing.is_none()))
     }
+}
+
+/// Adds to `plan`, which creates or changes the group `path` with `controllers`, the
+/// owners and modes of `perm` (libcgroup's `perm` block, or cgcreate's and
+/// cgconfigparser's `-a`, `-t`, `-d`, `-f`, `-s`), `owners` being its admin and task
+/// owners resolved ([`Ids::owners`]): one [`Action::Permissions`] for each directory the
+/// group has, or that `plan` makes, in its controllers' hierarchies and in cgroup2
+/// (where rein keeps every group's core files, on hybrid hosts too). Each carries the
+/// owners and modes the directory has now, which a rollback puts back (a directory the
+/// plan makes is removed instead).
+///
+/// As libcgroup's `_cgroup_create_cgroup`: the directory and every file go to the admin
+/// owner, the directory gets the admin directory mode, the files the admin file mode,
+/// each masked by the owner bits the kernel gave ([`crate::cgroupfs::owner_masked`]);
+/// on v1 the task file `tasks` goes to the task owner, with the task mode. On cgroup2,
+/// which has no `tasks`, libcgroup ignores the task owner and mode; rein gives them to
+/// `cgroup.procs` when any of them is given (it is the file that says who may move
+/// processes into the group), and otherwise treats it as any other file.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::collections::BTreeSet;
+/// use rein::compat::cgconfig::{Id, Perm};
+/// use rein::config::cgconfig::{Ids, plan_permissions};
+/// use rein::lifecycle::{self, Change};
+/// use rein::{Controller, GroupPath, Hierarchy, Spec};
+/// use rein::cgroupfs::Owner;
+/// use rein::mark::Mark;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let h = Hierarchy::detect()?;
+/// let path = GroupPath::parse("web")?;
+/// let controllers = BTreeSet::from([Controller::Pids]);
+/// let change = Change { spec: Spec { accounting: controllers.clone(), ..Spec::default() }, raw: Vec::new() };
+/// let mut plan = lifecycle::plan_create(&h, &path, &change, Mark::Named)?;
+/// // cgcreate -a nobody:nogroup -d 750 -g pids:web
+/// let perm = Perm {
+///     admin_uid: Some(Id::Name("nobody".into())),
+///     admin_gid: Some(Id::Name("nogroup".into())),
+///     admin_dperm: Some(0o750),
+///     ..Perm::default()
+/// };
+/// let owners = Ids::system().owners(&perm, Owner { uid: 0, gid: 0 })?;
+/// plan_permissions(&h, &mut plan, &path, &controllers, &perm, owners)?;
+/// plan.execute(&h)?;
+/// # Ok(()) }
+/// ```
+pub fn plan_permissions(
+    h: &Hierarchy,
+    plan: &mut Plan,
+    path: &GroupPath,
+    controllers: &BTreeSet<Controller>,
+    perm: &Perm,
+    (admin, task): (Owner, Owner),
+) -> Result<(), Error> {
+    let mut places: Vec<Place> = Vec::new();
+    for c in controllers {
+        if let Ok(p) = lifecycle::place_of(h, Home::Controller(*c)) {
+            if !places.contains(&p) {
+                places.push(p);
+            }
+        }
+    }
+    if h.unified().is_some() && !places.contains(&Place::V2) {
+        places.push(Place::V2);
+    }
+    let task_given = perm.task_uid.is_some() || perm.task_gid.is_some() || perm.task_fperm.is_some();
+    for place in places {
+        let m = place.mount(h);
+        let new = !m.exists(path);
+        let made = plan
+            .actions()
+            .iter()
+            .any(|a| matches!(a, Action::Mkdir { place: p, group, .. } if *p == place && group == path));
+        if new && !made {
+            continue;
+        }
+        let task_file = match place {
+            Place::V1(_) => Some(TaskFile { name: "tasks", owner: task, mode: perm.task_fperm }),
+            Place::V2 if task_given => Some(TaskFile { name: "cgroup.procs", owner: task, mode: perm.task_fperm }),
+            Place::V2 => None,
+        };
+        let previous = if new { Vec::new() } else { m.entry_modes(path)? };
+        plan.push(Action::Permissions {
+            place,
+            group: path.clone(),
+            permissions: Permissions {
+                admin,
+                dir_mode: perm.admin_dperm,
+                file_mode: perm.admin_fperm,
+                task: task_file,
+            },
+            previous,
+        });
+    }
+    Ok(())
 }
 
 /// Reads a group's present files by their native name, in whichever hierarchy has them.
@@ -601,6 +659,98 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.join("pids.max")).unwrap().trim(), "7");
         assert_eq!(mode("pids.max"), 0o600);
         assert_eq!(std::fs::read_to_string(tree.path().join("t/b/pids.max")).unwrap().trim(), "9");
+    }
+
+    fn mode_of(p: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).permissions().mode() & 0o7777
+    }
+
+    /// A fake tree holding `existing`, and the change that gives `path` the pids controller.
+    fn pids_group(
+        layout: Layout,
+        existing: &str,
+        path: &str,
+    ) -> (FakeTree, Arc<Hierarchy>, GroupPath, BTreeSet<Controller>, Change) {
+        let tree = FakeTree::new(layout);
+        tree.group(existing);
+        let h = tree.hierarchy();
+        let controllers = BTreeSet::from([Controller::Pids]);
+        let change = Change { spec: Spec { accounting: controllers.clone(), ..Spec::default() }, raw: Vec::new() };
+        (tree, h, GroupPath::parse(path).unwrap(), controllers, change)
+    }
+
+    #[test]
+    fn owners_default_to_the_callers_ids_and_names_resolve() {
+        let me = Owner { uid: 7, gid: 8 };
+        let perm = Perm { admin_gid: Some(Id::Name("staff".into())), task_uid: Some(Id::Number(9)), ..Perm::default() };
+        assert_eq!(ids().owners(&perm, me).unwrap(), (Owner { uid: 7, gid: 50 }, Owner { uid: 9, gid: 8 }));
+        let e = ids().owners(&Perm { task_uid: Some(Id::Name("bob".into())), ..Perm::default() }, me).unwrap_err();
+        assert!(e.to_string().contains("bob") && e.to_string().contains("no such user"), "{e}");
+    }
+
+    #[test]
+    fn permissions_go_to_the_group_in_its_controllers_hierarchies_and_cgroup2() {
+        // Hybrid: an existing group with pids; cpu's directory is not the group's concern.
+        let (tree, h, path, controllers, change) = pids_group(Layout::Hybrid, "t/a", "t/a");
+        let group = Group::open(h.clone(), &path).unwrap();
+        let mut plan = lifecycle::plan_set(&group, &change).unwrap();
+        let perm =
+            Perm { admin_dperm: Some(0o750), admin_fperm: Some(0o640), task_fperm: Some(0o660), ..Perm::default() };
+        plan_permissions(&h, &mut plan, &path, &controllers, &perm, (me(), me())).unwrap();
+        let places: Vec<Place> = plan
+            .actions()
+            .iter()
+            .filter_map(|a| match a {
+                Action::Permissions { place, previous, .. } => {
+                    assert!(!previous.is_empty(), "an existing directory's modes are kept for the rollback");
+                    Some(*place)
+                }
+                _ => None,
+            })
+            .collect();
+        let pids = lifecycle::place_of(&h, Home::Controller(Controller::Pids)).unwrap();
+        assert_eq!(places, vec![pids, Place::V2]);
+        plan.execute(&h).unwrap();
+        let root = tree.path();
+        assert_eq!(mode_of(&root.join("pids/t/a")), 0o750);
+        assert_eq!(mode_of(&root.join("pids/t/a/tasks")), 0o660);
+        assert_eq!(mode_of(&root.join("pids/t/a/cgroup.procs")), 0o640);
+        assert_eq!(mode_of(&root.join("pids/t/a/pids.max")), 0o640);
+        // cgroup2 has no tasks: a task mode given goes to cgroup.procs.
+        assert_eq!(mode_of(&root.join("unified/t/a")), 0o750);
+        assert_eq!(mode_of(&root.join("unified/t/a/cgroup.procs")), 0o660);
+        assert_eq!(mode_of(&root.join("cpu/t/a")), 0o755, "another controller's directory changed");
+
+        // Without a task owner or mode, cgroup.procs is a file like the others.
+        let perm = Perm { admin_fperm: Some(0o600), ..Perm::default() };
+        let mut plan = lifecycle::plan_set(&group, &change).unwrap();
+        plan_permissions(&h, &mut plan, &path, &controllers, &perm, (me(), me())).unwrap();
+        plan.execute(&h).unwrap();
+        assert_eq!(mode_of(&root.join("unified/t/a/cgroup.procs")), 0o600);
+        assert_eq!(mode_of(&root.join("pids/t/a/tasks")), 0o660, "tasks keeps its mode when no task mode is given");
+    }
+
+    #[test]
+    fn a_new_group_gets_its_permissions_after_its_directory_is_made() {
+        let (tree, h, path, controllers, change) = pids_group(Layout::V2, "t", "t/new");
+        let mut plan = lifecycle::plan_create(&h, &path, &change, Mark::Named).unwrap();
+        let perm = Perm { admin_dperm: Some(0o700), ..Perm::default() };
+        plan_permissions(&h, &mut plan, &path, &controllers, &perm, (me(), me())).unwrap();
+        let (mkdir, perms) = (
+            plan.actions().iter().position(|a| matches!(a, Action::Mkdir { group, .. } if *group == path)),
+            plan.actions()
+                .iter()
+                .position(|a| matches!(a, Action::Permissions { previous, .. } if previous.is_empty())),
+        );
+        assert!(mkdir.unwrap() < perms.unwrap(), "{:?}", plan.actions());
+        plan.execute(&h).unwrap();
+        assert_eq!(mode_of(&tree.path().join("t/new")), 0o700);
+        // A group that neither exists nor is made gets nothing.
+        let mut empty = crate::plan::Plan::default();
+        let other = GroupPath::parse("t/other").unwrap();
+        plan_permissions(&h, &mut empty, &other, &controllers, &perm, (me(), me())).unwrap();
+        assert!(empty.actions().is_empty());
     }
 
     #[test]
