@@ -20,6 +20,13 @@
 //!     sees the drops as loss and slows down. The bucket holds 250 ms of the rate, what
 //!     a sender that lost the tail of a flight would otherwise lose in its minimum
 //!     retransmission timeout (200 ms).
+//!   - A small packet (at most 120 bytes: every TCP segment without
+//!     payload, the ACKs above all) is not dropped at the burst: it passes, charged to
+//!     the clock, until the clock is twice the burst plus one 64 KiB packet ahead (the
+//!     HBM sample's split between small and large packets). When both ends of a
+//!     connection are in the group, the receiver's ACKs leave right after each data
+//!     packet has moved the clock ahead; dropped, they stall the sender on its
+//!     retransmission timer. Both directions do this.
 //!   - The clocks are read and written without a lock (counters use atomic adds): two
 //!     CPUs sending at the same instant may both pass on one reading, so the group can
 //!     go over by a packet per collision. The kernel tests measure the result.
@@ -54,6 +61,11 @@ pub const MAP_NAME: &str = "rein_net";
 const VALUE_SIZE: usize = 64;
 /// Fixed-point shift of the per-byte cost: `cost_ns = len * k >> SHIFT`.
 const SHIFT: u32 = 20;
+/// The largest packet the policer treats as small (not dropped at the burst, see the
+/// module's notes): a TCP segment without payload is at most 100 bytes (IPv6's
+/// 40-byte header, TCP's 20 and 40 of options); the kernel's Host Bandwidth Manager
+/// sample (samples/bpf/hbm_kern.h, `LARGE_PKT_THRESH`) draws the line at 120 too.
+const SMALL_PACKET: u32 = 120;
 
 // Offsets in the configuration value.
 const C_EG_K: i16 = 0;
@@ -145,10 +157,10 @@ pub struct NetCounters {
     pub rx_dropped: u64,
 }
 
-/// The burst a rate allows: 5 ms of the rate, at least 8 KiB (a few full-size packets,
-/// and TCP's smallest paced GSO packet), at most 4 MiB.
+/// The burst a rate allows: 5 ms of the rate, at least 64 KiB (one GSO packet of full
+/// size, what TCP hands down at once on loopback), at most 4 MiB.
 fn burst_ns(bps: u64) -> u64 {
-    let bytes = (bps / 8 / 200).clamp(8 << 10, 4 << 20);
+    let bytes = (bps / 8 / 200).clamp(64 << 10, 4 << 20);
     bytes.saturating_mul(8_000_000_000) / bps.max(1)
 }
 
@@ -263,6 +275,7 @@ pub fn program(map: i32, egress: bool) -> Vec<Insn> {
     let rate = a.label();
     let set_prio = a.label();
     let busy = a.label();
+    let beyond = a.label();
     a.push(Insn::mov64_reg(R6, R1));
     lookup(&mut a, map, 0, R7, early);
     lookup(&mut a, map, 1, R8, early);
@@ -295,13 +308,30 @@ pub fn program(map: i32, egress: bool) -> Vec<Insn> {
     a.push(Insn::mov64_reg(R2, R1));
     a.push(Insn::alu64_reg(Alu::Sub, R2, R0));
     a.push(Insn::ldx_dw(R3, R7, burst));
-    a.jmp_reg(Jmp::Jgt, R2, R3, over);
+    a.jmp_reg(Jmp::Jgt, R2, R3, beyond);
     a.push(Insn::ldx_dw(R4, R10, -16));
     a.push(Insn::alu64_reg(Alu::Add, R1, R4));
     a.push(Insn::stx_dw(R8, tat, R1));
     if egress {
         a.push(Insn::alu64_imm(Alu::Rsh, R3, 1));
         a.jmp_reg(Jmp::Jgt, R2, R3, pass_cn);
+    }
+    a.ja(pass);
+    // Beyond the burst: a small packet (a TCP segment without payload: an ACK, SYN, FIN
+    // or RST) still passes, and is charged, until the clock is past twice the burst plus
+    // one full-size (64 KiB) GSO packet's cost: r3 = 2 x burst + k >> (SHIFT - 16).
+    a.place(beyond);
+    a.jmp_imm(Jmp::Jgt, R9, SMALL_PACKET as i32, over);
+    a.push(Insn::alu64_imm(Alu::Lsh, R3, 1));
+    a.push(Insn::ldx_dw(R4, R7, k));
+    a.push(Insn::alu64_imm(Alu::Rsh, R4, (SHIFT - 16) as i32));
+    a.push(Insn::alu64_reg(Alu::Add, R3, R4));
+    a.jmp_reg(Jmp::Jgt, R2, R3, over);
+    a.push(Insn::ldx_dw(R4, R10, -16));
+    a.push(Insn::alu64_reg(Alu::Add, R1, R4));
+    a.push(Insn::stx_dw(R8, tat, R1));
+    if egress {
+        a.ja(pass_cn);
     }
     // Passed: counted.
     a.place(pass);
@@ -322,6 +352,7 @@ pub fn program(map: i32, egress: bool) -> Vec<Insn> {
     a.place(over);
     a.push(Insn::mov32_imm(R1, 1));
     a.push(Insn::atomic_add_dw(R8, dropped, R1));
+
     // Egress: drop and notify (2); ingress: drop (0).
     a.push(Insn::mov32_imm(R0, if egress { 2 } else { 0 }));
     a.push(Insn::exit());
@@ -465,9 +496,11 @@ mod tests {
         // costs 1.2 ms.
         assert_eq!(cost_k(1_000_000_000), 8 << 20);
         assert_eq!((1500 * cost_k(10_000_000)) >> SHIFT, 1_200_000);
-        // 5 ms of 100 Mbit/s is 62.5 KB; 1 Mbit/s gets the 8 KiB floor (65.5 ms).
-        assert_eq!(burst_ns(100_000_000), 5_000_000);
-        assert_eq!(burst_ns(1_000_000), 65_536_000);
+        // 5 ms of 1 Gbit/s is 625 KB; 100 Mbit/s gets the 64 KiB floor (5.2 ms), and
+        // 1 Mbit/s too (524 ms).
+        assert_eq!(burst_ns(1_000_000_000), 5_000_000);
+        assert_eq!(burst_ns(100_000_000), 5_242_880);
+        assert_eq!(burst_ns(1_000_000), 524_288_000);
         assert!(burst_ns(1) > 0 && cost_k(1) > 0);
     }
 
