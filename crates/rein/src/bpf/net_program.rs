@@ -504,6 +504,110 @@ mod tests {
         assert!(burst_ns(1) > 0 && cost_k(1) > 0);
     }
 
+    /// The egress program run in the interpreter: a map of the two values, a clock the
+    /// test sets, and a packet of `len` bytes; returns the program's verdict.
+    struct Policer {
+        prog: Vec<Insn>,
+        map: Vec<u8>,
+        now: u64,
+    }
+
+    impl Policer {
+        fn new(config: &NetConfig, egress: bool) -> Policer {
+            let mut map = vec![0u8; 2 * VALUE_SIZE];
+            map[..VALUE_SIZE].copy_from_slice(&config.to_bytes());
+            Policer { prog: program(7, egress), map, now: 1_000_000_000 }
+        }
+
+        fn send(&mut self, len: u32) -> u64 {
+            use super::super::interp::{DATA_BASE, STACK_BASE, run_with_data};
+            let mut skb = [0u8; 192];
+            skb[..4].copy_from_slice(&len.to_ne_bytes());
+            let now = self.now;
+            let mut helper = |h: i32, args: [u64; 5], stack: &[u8]| match h {
+                MAP_LOOKUP_ELEM => {
+                    assert_eq!(args[0], 7, "the map's fd");
+                    let at = (args[1] - STACK_BASE) as usize;
+                    let key = u32::from_ne_bytes(stack[at..at + 4].try_into().unwrap());
+                    Ok(if key < 2 { DATA_BASE + u64::from(key) * VALUE_SIZE as u64 } else { 0 })
+                }
+                KTIME_GET_NS => Ok(now),
+                _ => Err(format!("helper {h}")),
+            };
+            run_with_data(&self.prog, &mut skb, &mut self.map, &mut helper).expect("the program runs")
+        }
+
+        fn counters(&self) -> NetCounters {
+            NetCounters::from_bytes(&self.map[VALUE_SIZE..])
+        }
+    }
+
+    #[test]
+    fn small_packets_pass_beyond_the_burst_and_are_charged() {
+        // 10 Mbit/s: the burst is 64 KiB (52.4 ms), a 64 KiB packet costs 52.4 ms, an ACK
+        // of 66 bytes 52.8 us.
+        let config = NetConfig { egress_bps: Some(10_000_000), ..NetConfig::default() };
+        let mut p = Policer::new(&config, true);
+        // Two 64 KiB packets at once: the second finds the clock one burst ahead, no more.
+        assert_eq!(p.send(65536), 1);
+        assert_ne!(p.send(65536) & 1, 0);
+        // The clock is now two bursts ahead: a data packet is dropped (with congestion
+        // notification), an ACK passes (with one).
+        assert_eq!(p.send(1400), 2);
+        assert_eq!(p.send(66), 3);
+        // ACKs pass until the clock is 2 x burst + 64 KiB ahead (157.3 ms): the 104.9 ms
+        // already there plus about 990 ACKs of 52.8 us; then they are dropped too.
+        let mut passed = 1;
+        while p.send(66) == 3 {
+            passed += 1;
+            assert!(passed < 2000, "ACKs are never dropped");
+        }
+        assert!((980..=1000).contains(&passed), "{passed} ACKs passed");
+        let c = p.counters();
+        assert_eq!((c.tx_packets, c.tx_dropped), (2 + passed, 2));
+        assert_eq!(c.tx_bytes, 2 * 65536 + 66 * passed);
+        // Everything that passed was charged: data waits until the clock is back within
+        // the burst, 157.3 - 52.4 ms from now.
+        p.now += 100_000_000;
+        assert_eq!(p.send(1400), 2);
+        p.now += 5_000_000;
+        assert_ne!(p.send(1400) & 1, 0);
+        // A packet over 120 bytes gets no margin.
+        assert_eq!(p.send(121), 2);
+    }
+
+    #[test]
+    fn the_rate_holds_whatever_mix_is_offered() {
+        // 10 Mbit/s offered 20 Mbit/s of 1400-byte packets and a 66-byte packet after each
+        // for 2 s: what passes in any prefix is at most the rate, plus the burst and one
+        // packet, plus the small packets' margin (2 x burst + 64 KiB).
+        for egress in [true, false] {
+            let bps = 10_000_000u64;
+            let config = if egress {
+                NetConfig { egress_bps: Some(bps), ..NetConfig::default() }
+            } else {
+                NetConfig { ingress_bps: Some(bps), ..NetConfig::default() }
+            };
+            let burst = if egress { burst_ns(bps) } else { ingress_burst_ns(bps) };
+            let mut p = Policer::new(&config, egress);
+            let start = p.now;
+            let mut passed = 0u64;
+            for _ in 0..3600 {
+                for len in [1400, 66] {
+                    if p.send(len) & 1 == 1 {
+                        passed += u64::from(len);
+                    }
+                }
+                p.now += 560_000;
+                let most = (p.now - start + 3 * burst + 2 * (cost_k(bps) >> 4)) as f64 * bps as f64 / 8e9;
+                assert!(passed as f64 <= most, "{passed} bytes in {} ns, over {most}", p.now - start);
+            }
+            // And it comes near the rate: more than 90% of it.
+            let rate = passed as f64 * 8e9 / (p.now - start) as f64;
+            assert!(rate > 0.9 * bps as f64, "{rate} bit/s");
+        }
+    }
+
     #[test]
     fn programs_assemble_for_both_directions() {
         for egress in [true, false] {
