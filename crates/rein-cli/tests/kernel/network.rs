@@ -421,8 +421,29 @@ fn a_group_talking_to_itself_gets_near_its_limit() {
         let t0 = std::time::Instant::now();
         let mut send = Command::new(bin("rein"));
         send.args(["exec", &g, "--"]).args(send_args("tcp", &ns, p, 4.0));
-        let o = send.output().expect("sender");
-        assert!(o.status.success(), "sender: {}", text(&o).1);
+        // rein exec execs the sender. It sends for 4 s, then waits for the receiver to
+        // have read everything. A connection stalled on its timers (the bug this test is
+        // for: the old policer had not delivered the 4 s after 150 s) holds it for
+        // minutes, so the test gives it 120 s and then fails.
+        let mut sender = send.stdout(Stdio::null()).spawn().expect("sender");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let status = loop {
+            if let Some(status) = sender.try_wait().expect("wait for the sender") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = sender.kill();
+                let _ = sender.wait();
+                let mut r = r;
+                let _ = r.0.kill();
+                let _ = r.0.wait();
+                let net = &show(&g)["stats"]["network"];
+                let _ = rein(&["rm", &g]);
+                panic!("MTU {mtu}: the transfer had not ended after 120 s (a 4 s send at 10 mbit): {net}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        assert!(status.success(), "sender: {status}");
         let (bytes, rate) = r.finish();
         let outer = t0.elapsed().as_secs_f64();
         let after = show(&g)["stats"]["network"].clone();
