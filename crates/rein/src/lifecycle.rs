@@ -233,7 +233,7 @@ pub fn plan_set(group: &Group, change: &Change) -> Result<Plan> {
 fn join_descendants_to_v1_devices(group: &Group, change: &Change, plan: &mut Plan) -> Result<()> {
     let h = group.hierarchy();
     let Some(Binding::V1(m)) = h.binding(Controller::Devices) else { return Ok(()) };
-    if !change.spec.resources.devices.as_ref().is_some_and(|a| !a.effective(&[]).default_allow) {
+    if change.spec.resources.devices.as_ref().is_none_or(|a| a.effective(&[]).default_allow) {
         return Ok(());
     }
     let place = Place::V1(h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or_default());
