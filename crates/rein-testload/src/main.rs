@@ -16,8 +16,8 @@
 //! rein-testload tick SECS              print a line every 10 ms for SECS (to see freezes)
 //! rein-testload raise SIGNUM           die of signal SIGNUM, with its default action and no core
 //! rein-testload dev DIR c|b MAJ MIN ACC  try one device access, print allowed or denied
-//! rein-testload netns                  a new network namespace (lo up, MTU 1500): print
-//!                                      `ready PID`, hold it until stdin closes
+//! rein-testload netns [MTU]            a new network namespace (lo up, MTU 1500 unless
+//!                                      given): print `ready PID`, hold it until stdin closes
 //! rein-testload recv tcp|udp NS PORT   receive on 127.0.0.1:PORT in netns NS (a path, or -):
 //!                                      print `ready`, then `BYTES SECONDS` (first to last byte)
 //! rein-testload send tcp|udp NS PORT SECS  send to 127.0.0.1:PORT for SECS: print BYTES
@@ -223,7 +223,7 @@ fn main() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        Some("netns") => net::hold_netns(),
+        Some("netns") => net::hold_netns(if args.len() > 2 { arg(&args, 2, "an MTU") } else { 1500 }),
         Some("recv") => net::recv(
             &arg::<String>(&args, 2, "tcp or udp"),
             &arg::<String>(&args, 3, "a netns path or -"),

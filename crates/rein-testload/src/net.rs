@@ -62,14 +62,15 @@ fn lo_up_with_mtu(mtu: i32) -> std::io::Result<()> {
     r
 }
 
-/// `netns`: a new network namespace with lo up at MTU 1500; holds it until stdin closes.
+/// `netns`: a new network namespace with lo up at `mtu` (1500 unless told: an Ethernet
+/// path; 65536 is loopback's own); holds it until stdin closes.
 #[allow(unsafe_code)]
-pub fn hold_netns() {
+pub fn hold_netns(mtu: i32) {
     // SAFETY: unshare of this process's network namespace.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
         die("unshare(CLONE_NEWNET)", std::io::Error::last_os_error());
     }
-    lo_up_with_mtu(1500).unwrap_or_else(|e| die("bring lo up", e));
+    lo_up_with_mtu(mtu).unwrap_or_else(|e| die("bring lo up", e));
     println!("ready {}", std::process::id());
     let _ = std::io::stdout().flush();
     let mut sink = Vec::new();

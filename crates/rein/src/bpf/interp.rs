@@ -3,7 +3,8 @@
 //! its device programs the same way, with rbpf).
 //!
 //! It covers the ALU, ALU64, JMP and JMP32 classes, loads and stores of 1, 2, 4 and 8 bytes
-//! to the context and a 512-byte stack, `ld_imm64`, and helper calls through a callback.
+//! to the context, a 512-byte stack and a data region (map values), atomic adds,
+//! `ld_imm64` (a map fd loads as the number), and helper calls through a callback.
 //! The kernel's verifier is stricter than this: the kernel tiers load every kind of
 //! program rein generates for real.
 
@@ -17,8 +18,17 @@ const STACK_SIZE: usize = 512;
 /// The most instructions one run may execute (programs without loops end far sooner).
 const STEP_LIMIT: usize = 1_000_000;
 
+/// Where [`run_with_data`]'s data region is mapped (what a map lookup points into).
+pub const DATA_BASE: u64 = 0x3000_0000;
+/// The address of the stack's lowest byte (what [`DataHelper`] is given starts there).
+pub const STACK_BASE: u64 = STACK_TOP - STACK_SIZE as u64;
+
 /// A helper call: `(helper number, r1..=r5) -> r0`, or an error for an unknown helper.
 pub type Helper<'a> = dyn FnMut(i32, [u64; 5]) -> Result<u64, String> + 'a;
+
+/// A helper call that also reads the stack (from [`STACK_BASE`] up), where programs
+/// put the keys they pass by pointer.
+pub type DataHelper<'a> = dyn FnMut(i32, [u64; 5], &[u8]) -> Result<u64, String> + 'a;
 
 /// Runs `prog` with r1 pointing at `ctx` (which the program may also write), returning r0.
 pub fn run(prog: &[Insn], ctx: &mut [u8]) -> Result<u64, String> {
@@ -27,6 +37,18 @@ pub fn run(prog: &[Insn], ctx: &mut [u8]) -> Result<u64, String> {
 
 /// [`run`] with helper calls answered by `helper`.
 pub fn run_with(prog: &[Insn], ctx: &mut [u8], helper: &mut Helper<'_>) -> Result<u64, String> {
+    run_with_data(prog, ctx, &mut [], &mut |h, args, _| helper(h, args))
+}
+
+/// [`run_with`] with a data region at [`DATA_BASE`] the program may read and write (a
+/// map's values: the helper answers a lookup with an address in it), `ld_imm64` of a
+/// map fd loading the fd itself, and atomic adds.
+pub fn run_with_data(
+    prog: &[Insn],
+    ctx: &mut [u8],
+    data: &mut [u8],
+    helper: &mut DataHelper<'_>,
+) -> Result<u64, String> {
     let mut reg = [0u64; 11];
     let mut stack = [0u8; STACK_SIZE];
     reg[1] = CTX_BASE;
@@ -70,7 +92,7 @@ pub fn run_with(prog: &[Insn], ctx: &mut [u8], helper: &mut Helper<'_>) -> Resul
                     return Ok(reg[0]);
                 }
                 if i.is_call() {
-                    reg[0] = helper(i.imm, [reg[1], reg[2], reg[3], reg[4], reg[5]])?;
+                    reg[0] = helper(i.imm, [reg[1], reg[2], reg[3], reg[4], reg[5]], &stack)?;
                     continue;
                 }
                 let wide = i.class() == CLASS_JMP;
@@ -101,8 +123,8 @@ pub fn run_with(prog: &[Insn], ctx: &mut [u8], helper: &mut Helper<'_>) -> Resul
             CLASS_LD => {
                 // ld_imm64: the next slot carries the upper half.
                 let next = *prog.get(pc).ok_or("ld_imm64 without its second slot")?;
-                if i.src != 0 {
-                    return Err(format!("ld_imm64 with pseudo source {} (maps) is not interpreted", i.src));
+                if i.src > 1 {
+                    return Err(format!("ld_imm64 with pseudo source {} is not interpreted", i.src));
                 }
                 reg[dst] = u64::from(i.imm as u32) | (u64::from(next.imm as u32) << 32);
                 pc += 1;
@@ -110,7 +132,7 @@ pub fn run_with(prog: &[Insn], ctx: &mut [u8], helper: &mut Helper<'_>) -> Resul
             CLASS_LDX => {
                 let n = size(i.code);
                 let addr = reg[src].wrapping_add(i.off as i64 as u64);
-                let bytes = memory(addr, n, ctx, &mut stack)?;
+                let bytes = memory(addr, n, ctx, &mut stack, data)?;
                 let mut v = [0u8; 8];
                 v[..n].copy_from_slice(bytes);
                 reg[dst] = u64::from_le_bytes(v);
@@ -118,8 +140,18 @@ pub fn run_with(prog: &[Insn], ctx: &mut [u8], helper: &mut Helper<'_>) -> Resul
             CLASS_ST | CLASS_STX => {
                 let n = size(i.code);
                 let addr = reg[dst].wrapping_add(i.off as i64 as u64);
-                let value = if i.class() == CLASS_STX { reg[src] } else { i.imm as i64 as u64 };
-                memory(addr, n, ctx, &mut stack)?.copy_from_slice(&value.to_le_bytes()[..n]);
+                let mut value = if i.class() == CLASS_STX { reg[src] } else { i.imm as i64 as u64 };
+                let cell = memory(addr, n, ctx, &mut stack, data)?;
+                if i.code & 0xe0 == 0xc0 {
+                    // Atomic: only the plain add (imm 0) is generated.
+                    if i.imm != 0 || n < 4 {
+                        return Err(format!("unsupported atomic operation {:#x} at {}", i.imm, pc - 1));
+                    }
+                    let mut old = [0u8; 8];
+                    old[..n].copy_from_slice(cell);
+                    value = value.wrapping_add(u64::from_le_bytes(old));
+                }
+                cell.copy_from_slice(&value.to_le_bytes()[..n]);
             }
             _ => return Err(format!("unsupported instruction class {:#x} at {}", i.code, pc - 1)),
         }
@@ -136,12 +168,22 @@ fn size(code: u8) -> usize {
     }
 }
 
-/// The `n` bytes at `addr`, in the context or the stack.
-fn memory<'m>(addr: u64, n: usize, ctx: &'m mut [u8], stack: &'m mut [u8; STACK_SIZE]) -> Result<&'m mut [u8], String> {
+/// The `n` bytes at `addr`, in the context, the stack or the data region.
+fn memory<'m>(
+    addr: u64,
+    n: usize,
+    ctx: &'m mut [u8],
+    stack: &'m mut [u8; STACK_SIZE],
+    data: &'m mut [u8],
+) -> Result<&'m mut [u8], String> {
     let in_region = |base: u64, len: usize| addr >= base && addr + n as u64 <= base + len as u64;
     if in_region(CTX_BASE, ctx.len()) {
         let at = (addr - CTX_BASE) as usize;
         return Ok(&mut ctx[at..at + n]);
+    }
+    if in_region(DATA_BASE, data.len()) {
+        let at = (addr - DATA_BASE) as usize;
+        return Ok(&mut data[at..at + n]);
     }
     let stack_base = STACK_TOP - STACK_SIZE as u64;
     if in_region(stack_base, STACK_SIZE) {

@@ -20,6 +20,13 @@
 //!     sees the drops as loss and slows down. The bucket holds 250 ms of the rate, what
 //!     a sender that lost the tail of a flight would otherwise lose in its minimum
 //!     retransmission timeout (200 ms).
+//!   - A small packet (at most 120 bytes: every TCP segment without
+//!     payload, the ACKs above all) is not dropped at the burst: it passes, charged to
+//!     the clock, until the clock is twice the burst plus one 64 KiB packet ahead (the
+//!     HBM sample's split between small and large packets). When both ends of a
+//!     connection are in the group, the receiver's ACKs leave right after each data
+//!     packet has moved the clock ahead; dropped, they stall the sender on its
+//!     retransmission timer. Both directions do this.
 //!   - The clocks are read and written without a lock (counters use atomic adds): two
 //!     CPUs sending at the same instant may both pass on one reading, so the group can
 //!     go over by a packet per collision. The kernel tests measure the result.
@@ -54,6 +61,11 @@ pub const MAP_NAME: &str = "rein_net";
 const VALUE_SIZE: usize = 64;
 /// Fixed-point shift of the per-byte cost: `cost_ns = len * k >> SHIFT`.
 const SHIFT: u32 = 20;
+/// The largest packet the policer treats as small (not dropped at the burst, see the
+/// module's notes): a TCP segment without payload is at most 100 bytes (IPv6's
+/// 40-byte header, TCP's 20 and 40 of options); the kernel's Host Bandwidth Manager
+/// sample (samples/bpf/hbm_kern.h, `LARGE_PKT_THRESH`) draws the line at 120 too.
+const SMALL_PACKET: u32 = 120;
 
 // Offsets in the configuration value.
 const C_EG_K: i16 = 0;
@@ -145,10 +157,10 @@ pub struct NetCounters {
     pub rx_dropped: u64,
 }
 
-/// The burst a rate allows: 5 ms of the rate, at least 8 KiB (a few full-size packets,
-/// and TCP's smallest paced GSO packet), at most 4 MiB.
+/// The burst a rate allows: 5 ms of the rate, at least 64 KiB (one GSO packet of full
+/// size, what TCP hands down at once on loopback), at most 4 MiB.
 fn burst_ns(bps: u64) -> u64 {
-    let bytes = (bps / 8 / 200).clamp(8 << 10, 4 << 20);
+    let bytes = (bps / 8 / 200).clamp(64 << 10, 4 << 20);
     bytes.saturating_mul(8_000_000_000) / bps.max(1)
 }
 
@@ -263,6 +275,7 @@ pub fn program(map: i32, egress: bool) -> Vec<Insn> {
     let rate = a.label();
     let set_prio = a.label();
     let busy = a.label();
+    let beyond = a.label();
     a.push(Insn::mov64_reg(R6, R1));
     lookup(&mut a, map, 0, R7, early);
     lookup(&mut a, map, 1, R8, early);
@@ -295,13 +308,30 @@ pub fn program(map: i32, egress: bool) -> Vec<Insn> {
     a.push(Insn::mov64_reg(R2, R1));
     a.push(Insn::alu64_reg(Alu::Sub, R2, R0));
     a.push(Insn::ldx_dw(R3, R7, burst));
-    a.jmp_reg(Jmp::Jgt, R2, R3, over);
+    a.jmp_reg(Jmp::Jgt, R2, R3, beyond);
     a.push(Insn::ldx_dw(R4, R10, -16));
     a.push(Insn::alu64_reg(Alu::Add, R1, R4));
     a.push(Insn::stx_dw(R8, tat, R1));
     if egress {
         a.push(Insn::alu64_imm(Alu::Rsh, R3, 1));
         a.jmp_reg(Jmp::Jgt, R2, R3, pass_cn);
+    }
+    a.ja(pass);
+    // Beyond the burst: a small packet (a TCP segment without payload: an ACK, SYN, FIN
+    // or RST) still passes, and is charged, until the clock is past twice the burst plus
+    // one full-size (64 KiB) GSO packet's cost: r3 = 2 x burst + k >> (SHIFT - 16).
+    a.place(beyond);
+    a.jmp_imm(Jmp::Jgt, R9, SMALL_PACKET as i32, over);
+    a.push(Insn::alu64_imm(Alu::Lsh, R3, 1));
+    a.push(Insn::ldx_dw(R4, R7, k));
+    a.push(Insn::alu64_imm(Alu::Rsh, R4, (SHIFT - 16) as i32));
+    a.push(Insn::alu64_reg(Alu::Add, R3, R4));
+    a.jmp_reg(Jmp::Jgt, R2, R3, over);
+    a.push(Insn::ldx_dw(R4, R10, -16));
+    a.push(Insn::alu64_reg(Alu::Add, R1, R4));
+    a.push(Insn::stx_dw(R8, tat, R1));
+    if egress {
+        a.ja(pass_cn);
     }
     // Passed: counted.
     a.place(pass);
@@ -322,6 +352,7 @@ pub fn program(map: i32, egress: bool) -> Vec<Insn> {
     a.place(over);
     a.push(Insn::mov32_imm(R1, 1));
     a.push(Insn::atomic_add_dw(R8, dropped, R1));
+
     // Egress: drop and notify (2); ingress: drop (0).
     a.push(Insn::mov32_imm(R0, if egress { 2 } else { 0 }));
     a.push(Insn::exit());
@@ -465,10 +496,116 @@ mod tests {
         // costs 1.2 ms.
         assert_eq!(cost_k(1_000_000_000), 8 << 20);
         assert_eq!((1500 * cost_k(10_000_000)) >> SHIFT, 1_200_000);
-        // 5 ms of 100 Mbit/s is 62.5 KB; 1 Mbit/s gets the 8 KiB floor (65.5 ms).
-        assert_eq!(burst_ns(100_000_000), 5_000_000);
-        assert_eq!(burst_ns(1_000_000), 65_536_000);
+        // 5 ms of 1 Gbit/s is 625 KB; 100 Mbit/s gets the 64 KiB floor (5.2 ms), and
+        // 1 Mbit/s too (524 ms).
+        assert_eq!(burst_ns(1_000_000_000), 5_000_000);
+        assert_eq!(burst_ns(100_000_000), 5_242_880);
+        assert_eq!(burst_ns(1_000_000), 524_288_000);
         assert!(burst_ns(1) > 0 && cost_k(1) > 0);
+    }
+
+    /// The egress program run in the interpreter: a map of the two values, a clock the
+    /// test sets, and a packet of `len` bytes; returns the program's verdict.
+    struct Policer {
+        prog: Vec<Insn>,
+        map: Vec<u8>,
+        now: u64,
+    }
+
+    impl Policer {
+        fn new(config: &NetConfig, egress: bool) -> Policer {
+            let mut map = vec![0u8; 2 * VALUE_SIZE];
+            map[..VALUE_SIZE].copy_from_slice(&config.to_bytes());
+            Policer { prog: program(7, egress), map, now: 1_000_000_000 }
+        }
+
+        fn send(&mut self, len: u32) -> u64 {
+            use super::super::interp::{DATA_BASE, STACK_BASE, run_with_data};
+            let mut skb = [0u8; 192];
+            skb[..4].copy_from_slice(&len.to_ne_bytes());
+            let now = self.now;
+            let mut helper = |h: i32, args: [u64; 5], stack: &[u8]| match h {
+                MAP_LOOKUP_ELEM => {
+                    assert_eq!(args[0], 7, "the map's fd");
+                    let at = (args[1] - STACK_BASE) as usize;
+                    let key = u32::from_ne_bytes(stack[at..at + 4].try_into().unwrap());
+                    Ok(if key < 2 { DATA_BASE + u64::from(key) * VALUE_SIZE as u64 } else { 0 })
+                }
+                KTIME_GET_NS => Ok(now),
+                _ => Err(format!("helper {h}")),
+            };
+            run_with_data(&self.prog, &mut skb, &mut self.map, &mut helper).expect("the program runs")
+        }
+
+        fn counters(&self) -> NetCounters {
+            NetCounters::from_bytes(&self.map[VALUE_SIZE..])
+        }
+    }
+
+    #[test]
+    fn small_packets_pass_beyond_the_burst_and_are_charged() {
+        // 10 Mbit/s: the burst is 64 KiB (52.4 ms), a 64 KiB packet costs 52.4 ms, an ACK
+        // of 66 bytes 52.8 us.
+        let config = NetConfig { egress_bps: Some(10_000_000), ..NetConfig::default() };
+        let mut p = Policer::new(&config, true);
+        // Two 64 KiB packets at once: the second finds the clock one burst ahead, no more.
+        assert_eq!(p.send(65536), 1);
+        assert_ne!(p.send(65536) & 1, 0);
+        // The clock is now two bursts ahead: a data packet is dropped (with congestion
+        // notification), an ACK passes (with one).
+        assert_eq!(p.send(1400), 2);
+        assert_eq!(p.send(66), 3);
+        // ACKs pass until the clock is 2 x burst + 64 KiB ahead (157.3 ms): the 104.9 ms
+        // already there plus about 990 ACKs of 52.8 us; then they are dropped too.
+        let mut passed = 1;
+        while p.send(66) == 3 {
+            passed += 1;
+            assert!(passed < 2000, "ACKs are never dropped");
+        }
+        assert!((980..=1000).contains(&passed), "{passed} ACKs passed");
+        let c = p.counters();
+        assert_eq!((c.tx_packets, c.tx_dropped), (2 + passed, 2));
+        assert_eq!(c.tx_bytes, 2 * 65536 + 66 * passed);
+        // Everything that passed was charged: data waits until the clock is back within
+        // the burst, 157.3 - 52.4 ms from now.
+        p.now += 100_000_000;
+        assert_eq!(p.send(1400), 2);
+        p.now += 5_000_000;
+        assert_ne!(p.send(1400) & 1, 0);
+        // A packet over 120 bytes gets no margin.
+        assert_eq!(p.send(121), 2);
+    }
+
+    #[test]
+    fn the_rate_holds_whatever_mix_is_offered() {
+        // 10 Mbit/s offered 20 Mbit/s of 1400-byte packets and a 66-byte packet after each
+        // for 2 s: what passes in any prefix is at most the rate, plus the burst and one
+        // packet, plus the small packets' margin (2 x burst + 64 KiB).
+        for egress in [true, false] {
+            let bps = 10_000_000u64;
+            let config = if egress {
+                NetConfig { egress_bps: Some(bps), ..NetConfig::default() }
+            } else {
+                NetConfig { ingress_bps: Some(bps), ..NetConfig::default() }
+            };
+            let burst = if egress { burst_ns(bps) } else { ingress_burst_ns(bps) };
+            let mut p = Policer::new(&config, egress);
+            let start = p.now;
+            let mut passed = 0u64;
+            for _ in 0..3600 {
+                for len in [1400, 66] {
+                    if p.send(len) & 1 == 1 {
+                        passed += u64::from(len);
+                    }
+                }
+                p.now += 560_000;
+                let most = (p.now - start + 3 * burst + 2 * (cost_k(bps) >> 4)) as f64 * bps as f64 / 8e9;
+                assert!(passed as f64 <= most, "{passed} bytes in {} ns, over {most}", p.now - start);
+            }
+            // And it comes near the rate: more than 90% of it.
+            let rate = passed as f64 * 8e9 / (p.now - start) as f64;
+            assert!(rate > 0.9 * bps as f64, "{rate} bit/s");
+        }
     }
 
     #[test]
