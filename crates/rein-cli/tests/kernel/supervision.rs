@@ -187,10 +187,14 @@ fn a_terminal_hangup_reaches_the_command_when_rein_leads_the_session() {
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
     // rein starts a session whose controlling terminal is the slave, as a terminal
     // emulator or sshd starts a login shell (`xterm -e rein run ...`).
-    // SAFETY: setsid, open, ioctl, dup2 and close are async-signal-safe; the path was
+    // SAFETY: signal, setsid, open, ioctl, dup2 and close are async-signal-safe; the path was
     // made before the fork.
     unsafe {
         cmd.pre_exec(move || {
+            // A terminal emulator starts its session with default dispositions; the test
+            // binary may have inherited SIGHUP ignored (run under nohup), and rein hands
+            // an ignored SIGHUP on to its command, which then rightly outlives a hang-up.
+            libc::signal(libc::SIGHUP, libc::SIG_DFL);
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
