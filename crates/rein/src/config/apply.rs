@@ -475,7 +475,9 @@ fn refuse_missing_v1_file(m: &Mount, place: Place, path: &GroupPath, file: &str)
     if probe.is_root() && raw::is_known(file) {
         return Ok(());
     }
-    match m.read(&probe, file) {
+    // An O_PATH open: whether the file is there, without reading it (the plan reads the
+    // group's value once, below).
+    match m.open_file(&probe, file, rustix::fs::OFlags::PATH) {
         Err(e) if e.errno() == Some(libc::ENOENT) => Err(Error::invalid(
             "interface file",
             file,
