@@ -873,11 +873,7 @@ mod tests {
     /// every other hierarchy.
     fn v1_with_devices(paths: &[&str]) -> FakeTree {
         let tree = FakeTree::new(Layout::V1);
-        let devices = tree.path().join("devices");
-        std::fs::create_dir_all(&devices).unwrap();
-        for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
-            std::fs::write(devices.join(f), v).unwrap();
-        }
+        tree.add_v1_devices(&[]);
         for p in paths {
             tree.group(p);
         }
@@ -934,11 +930,7 @@ mod tests {
     fn on_v1_a_populated_child_outside_the_devices_hierarchy_refuses_new_rules_above_it() {
         let tree = v1_with_devices(&["web/a"]);
         // web is in the devices hierarchy already (allowing all); web/a is not.
-        let web = tree.path().join("devices/web");
-        std::fs::create_dir_all(&web).unwrap();
-        for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
-            std::fs::write(web.join(f), v).unwrap();
-        }
+        tree.add_v1_devices(&["web"]);
         let me = std::process::id();
         std::fs::write(tree.path().join("pids/web/a/cgroup.procs"), format!("{me}\n")).unwrap();
         let g = Group::open(tree.hierarchy(), &GroupPath::parse("web").unwrap()).unwrap();

@@ -255,6 +255,19 @@ impl FakeTree {
         out
     }
 
+    /// Adds a v1 devices hierarchy allowing every device (`devices.list` `a *:* rwm`),
+    /// with a directory for each of `groups` (not their ancestors): the groups a test
+    /// wants inside it, the others outside.
+    pub fn add_v1_devices(&self, groups: &[&str]) {
+        for dir in std::iter::once(self.path().join("devices"))
+            .chain(groups.iter().map(|g| self.path().join("devices").join(g)))
+        {
+            for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
+                write(&dir.join(f), v);
+            }
+        }
+    }
+
     /// [`snapshot`] of this tree.
     pub fn snapshot(&self) -> Vec<String> {
         snapshot(self.path())

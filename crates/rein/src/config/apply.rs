@@ -687,11 +687,7 @@ mod tests {
     #[test]
     fn on_v1_the_new_groups_beneath_a_new_restricting_group_join_the_devices_hierarchy() {
         let tree = FakeTree::new(Layout::V1);
-        let devices = tree.path().join("devices");
-        std::fs::create_dir_all(&devices).unwrap();
-        for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
-            std::fs::write(devices.join(f), v).unwrap();
-        }
+        tree.add_v1_devices(&[]);
         let text = "[groups.a]\ndevice-policy = \"strict\"\ndevice-allow = [\"c 1:3 rw\"]\n\
                     [groups.a.groups.b]\nmemory = \"1G\"\n[groups.a.groups.b.groups.c]\npids = 5\n\
                     [groups.z]\nmemory = \"1G\"\n";
@@ -728,11 +724,7 @@ mod tests {
     #[test]
     fn on_v1_an_existing_group_that_starts_restricting_takes_its_children_along() {
         let tree = FakeTree::new(Layout::V1);
-        let devices = tree.path().join("devices");
-        std::fs::create_dir_all(&devices).unwrap();
-        for (f, v) in [("cgroup.procs", ""), ("tasks", ""), ("devices.list", "a *:* rwm\n")] {
-            std::fs::write(devices.join(f), v).unwrap();
-        }
+        tree.add_v1_devices(&[]);
         // a exists with a child the file does not name.
         tree.group("a/other");
         let text = "[groups.a]\ndevice-policy = \"strict\"\ndevice-allow = [\"c 1:3 rw\"]\n";
