@@ -570,9 +570,12 @@ impl Group {
     /// it in some v1 hierarchies only, and freezing `place` would leave it running while
     /// the freeze reports success.
     fn refuse_processes_outside(&self, place: Place) -> Result<()> {
-        let mut inside = BTreeSet::new();
+        let (mut inside, mut elsewhere) = (BTreeSet::new(), BTreeSet::new());
         collect_pids(self.mount(place), &self.path, &mut inside)?;
-        let outside: Vec<u32> = self.all_pids()?.into_iter().filter(|p| !inside.contains(p)).collect();
+        for n in self.nodes.iter().filter(|n| n.place != place) {
+            collect_pids(self.mount(n.place), &self.path, &mut elsewhere)?;
+        }
+        let outside: Vec<u32> = elsewhere.difference(&inside).copied().collect();
         if outside.is_empty() {
             return Ok(());
         }
