@@ -243,27 +243,20 @@ fn join_descendants_to_v1_devices(group: &Group, change: &Change, plan: &mut Pla
         return Ok(());
     }
     let place = Place::V1(h.v1_mounts().iter().position(|x| std::ptr::eq(x, m)).unwrap_or_default());
+    // Parents first (descendants lists the deepest first); a subtree found empty needs
+    // no second look at the groups in it.
     let mut outside: Vec<GroupPath> =
-        descendants(h, group.path())?.into_iter().filter(|d| d != group.path() && !m.mount.exists(d)).collect();
-    outside.sort_by_key(|d| d.as_str().matches('/').count());
+        descendants(h, group.path())?.into_iter().filter(|d| !m.mount.exists(d)).collect();
+    outside.reverse();
+    let mut empty: Vec<GroupPath> = Vec::new();
     for d in outside {
         let child = Group::open(h.clone(), &d)?;
-        let pids = child.all_procs()?;
-        if !pids.is_empty() {
-            return Err(Error::state(
-                format!(
-                    "group {d} beneath {} has no directory in the devices hierarchy ({}) and holds processes \
-                     ({}); the new device rules would not bind them",
-                    group.path(),
-                    m.mount.path().display(),
-                    describe_pids(&pids, &ProcTable::default())
-                ),
-                Some(format!(
-                    "stop those processes, or remove group {d}, and set the rules again; groups made beneath {} \
-                     once it restricts join the devices hierarchy by themselves",
-                    group.path()
-                )),
-            ));
+        if !empty.iter().any(|e| d.starts_with(e)) {
+            let pids = child.all_procs()?;
+            if !pids.is_empty() {
+                return Err(populated_outside_devices(group, &m.mount, &d, &pids));
+            }
+            empty.push(d.clone());
         }
         plan.push(Action::Mkdir { place, group: d.clone(), must_be_new: false });
         if let Some(mark) = child.mark()? {
@@ -271,6 +264,25 @@ fn join_descendants_to_v1_devices(group: &Group, change: &Change, plan: &mut Pla
         }
     }
     Ok(())
+}
+
+/// The refusal of [`join_descendants_to_v1_devices`]: `d`, beneath `group`, holds `pids`
+/// outside the devices hierarchy `devices`.
+fn populated_outside_devices(group: &Group, devices: &crate::cgroupfs::Mount, d: &GroupPath, pids: &[u32]) -> Error {
+    Error::state(
+        format!(
+            "group {d} beneath {} has no directory in the devices hierarchy ({}) and holds processes ({}); the \
+             new device rules would not bind them",
+            group.path(),
+            devices.path().display(),
+            describe_pids(pids, &ProcTable::default())
+        ),
+        Some(format!(
+            "stop those processes, or remove group {d}, and set the rules again; groups made beneath {} once it \
+             restricts join the devices hierarchy by themselves",
+            group.path()
+        )),
+    )
 }
 
 /// Changes an existing group live (see [`plan_set`]); on failure the values already
