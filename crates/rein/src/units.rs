@@ -319,31 +319,39 @@ impl Weight {
     }
 }
 
-impl TryFrom<u64> for Weight {
-    type Error = String;
-    fn try_from(n: u64) -> Result<Self, String> {
-        Weight::new(n)
-    }
+/// The conversions of a count kept within the kernel's bounds (`new` checks them, `get`
+/// gives the number): from and into u64 (serde), from text, and shown as the number.
+macro_rules! bounded_count {
+    ($t:ident) => {
+        impl TryFrom<u64> for $t {
+            type Error = String;
+            fn try_from(n: u64) -> Result<Self, String> {
+                $t::new(n)
+            }
+        }
+
+        impl From<$t> for u64 {
+            fn from(v: $t) -> u64 {
+                v.get()
+            }
+        }
+
+        impl FromStr for $t {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $t::new(parse_count(s)?)
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
 }
 
-impl From<Weight> for u64 {
-    fn from(w: Weight) -> u64 {
-        w.get()
-    }
-}
-
-impl FromStr for Weight {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Weight::new(parse_count(s)?)
-    }
-}
-
-impl fmt::Display for Weight {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+bounded_count!(Weight);
 
 /// A CPU weight in cgroup v1's unit, `cpu.shares`: 2..=262144 (default 1024). The model
 /// keeps shares as given, so v1 writes them exactly; cgroup v2 and systemd take the
@@ -375,31 +383,7 @@ impl Shares {
     }
 }
 
-impl TryFrom<u64> for Shares {
-    type Error = String;
-    fn try_from(n: u64) -> Result<Self, String> {
-        Shares::new(n)
-    }
-}
-
-impl From<Shares> for u64 {
-    fn from(s: Shares) -> u64 {
-        s.get()
-    }
-}
-
-impl FromStr for Shares {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Shares::new(parse_count(s)?)
-    }
-}
-
-impl fmt::Display for Shares {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
+bounded_count!(Shares);
 
 /// The highest CPU or memory-node number rein accepts in a list (the kernel's NR_CPUS is at most 8192).
 pub const MAX_CPU_ID: u32 = 8191;
