@@ -37,7 +37,6 @@ mod specs;
 mod status;
 
 use std::ffi::OsString;
-use std::io::Write;
 use std::process::ExitCode;
 
 use rein::Error;
@@ -126,8 +125,7 @@ pub fn main(tool: &'static str) -> ExitCode {
         Err(e) => match e.downcast_ref::<Usage>() {
             None if e.downcast_ref::<Printed>().is_some() => {
                 let p = e.downcast_ref::<Printed>().expect("checked");
-                // Not println!: a closed stdout must not make this panic.
-                let _ = writeln!(std::io::stdout(), "{}", p.0);
+                outln!("{}", p.0);
                 ExitCode::from(p.1)
             }
             None if e.downcast_ref::<Verbatim>().is_some() => {
