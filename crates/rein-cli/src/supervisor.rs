@@ -548,6 +548,14 @@ fn supervise<'o>(
                 // the command dies of it): left pending, they would cut short the cleanup's
                 // waits on a service manager (Supervisor::interrupt).
                 while launch::read_signal(sup.sigfd.as_fd()).is_some() {}
+                // What ended the command may be an OOM kill whose notice the kernel still
+                // holds back: the verdict and the report must know of it.
+                if let Some(e) = policing.enforcer.as_mut()
+                    && let Err(err) = e.settle(group)
+                {
+                    crate::print_error(&anyhow::anyhow!("policy: {err}"));
+                }
+                policing.print();
                 return done;
             }
             Ok(None) => {}

@@ -352,6 +352,19 @@ impl Watcher {
         Ok(out)
     }
 
+    /// Reads every watched group's event counters now, whether or not the kernel has
+    /// notified a change yet (it holds memory.events notifications back by up to 20 ms):
+    /// the changes then come from [`Watcher::wait`] with a zero timeout. For a caller that
+    /// must know everything counted before a moment, e.g. a command that just died.
+    pub fn recount(&mut self) {
+        for id in 0..self.groups.len() {
+            if self.groups[id].is_some() {
+                self.check_memory(id);
+                self.check_pids(id);
+            }
+        }
+    }
+
     /// Whether events are queued for [`Watcher::wait`].
     pub fn has_events(&self) -> bool {
         !self.queue.is_empty()

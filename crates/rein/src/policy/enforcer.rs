@@ -508,6 +508,18 @@ impl Enforcer {
         Ok(ready)
     }
 
+    /// [`Enforcer::wake`], the group's event counters read first whether or not the
+    /// kernel has notified them yet. For the moment the group's command has ended: an OOM
+    /// kill counted just before (with `--on-oom kill-group` on cgroup2 the kernel kills the
+    /// whole group itself) is acted on and in the verdict, however the kernel's
+    /// notification and the command's death were ordered.
+    pub fn settle(&mut self, group: &Group) -> Result<()> {
+        if let Some(w) = self.watcher.as_mut() {
+            w.recount();
+        }
+        self.wake(group)
+    }
+
     /// Reads what the kernel reported, acts on it and on the deadlines that passed.
     pub fn wake(&mut self, group: &Group) -> Result<()> {
         let mut fired = Vec::new();
@@ -897,6 +909,7 @@ impl Policing {
                         break;
                     }
                 }
+                enforcer.settle(&group)?;
                 let verdict = enforcer.verdict();
                 enforcer.finish(&group)?;
                 for a in enforcer.take_actions() {
