@@ -491,6 +491,21 @@ mod tests {
         assert!(e[2].message.contains("percentage"), "{}", e[2].message);
     }
 
+    #[test]
+    fn a_bad_value_and_a_conflict_are_told_together() {
+        let e = errors("[groups.a]\nmemory = \"lots\"\ncpu-shares = 100\ncpu-weight = 50\n");
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].message.contains("invalid memory 'lots'"), "{}", e[0].message);
+        assert!(e[1].message.contains("cpu-weight is given too"), "{}", e[1].message);
+        // A key whose partner is in error is not told it lacks the partner.
+        let e = one("[groups.a]\nmemory = \"lots\"\nmemory-swap = \"2G\"\n");
+        assert!(e.message.contains("invalid memory 'lots'"), "{e}");
+        // Two bad values and the conflict of two good ones: three mistakes.
+        let e = errors("[groups.a]\nmemory = \"lots\"\npids = -3\ncpu = \"20%\"\ncpus = 1\n");
+        assert_eq!(e.len(), 3, "{e:#?}");
+        assert!(e.iter().any(|d| d.message.contains("both set a CPU limit")), "{e:#?}");
+    }
+
     fn one(text: &str) -> Diagnostic {
         let e = errors(text);
         assert_eq!(e.len(), 1, "{e:#?}");

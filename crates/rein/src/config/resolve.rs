@@ -262,11 +262,16 @@ fn layer(s: &Settings, base: &[String], ctx: &Context<'_>, out: &mut Vec<Problem
 
     // rein's and Docker's flags, key by key, then together.
     let mut all = Flags::default();
+    // The keys that pass alone, and those that do not: with a mistake in one key, the
+    // conflicts among the others are still told.
+    let mut passed: Vec<Key> = Vec::new();
+    let mut failed: Vec<Key> = Vec::new();
     for (key, value) in &s.limits {
         let path = at(base, key.name());
         let mut f = Flags::default();
         if let Err(m) = set_flag(&mut f, *key, value).and_then(|_| set_flag(&mut all, *key, value)) {
             out.push(Problem::value(&path, m));
+            failed.push(*key);
             continue;
         }
         for p in partners(*key) {
@@ -289,27 +294,49 @@ fn layer(s: &Settings, base: &[String], ctx: &Context<'_>, out: &mut Vec<Problem
                     }
                 }
                 claims.extend(mine.into_iter().map(|f| (f, path.clone())));
+                passed.push(*key);
             }
-            Err(e) if flag_of(&e).is_some_and(|f| f != key.name() && Key::from_name(f) != Some(*key)) => {}
-            Err(e) => out.push(Problem::value(&path, message(&e))),
+            Err(e) if flag_of(&e).is_some_and(|f| f != key.name() && Key::from_name(f) != Some(*key)) => {
+                passed.push(*key);
+            }
+            Err(e) => {
+                out.push(Problem::value(&path, message(&e)));
+                failed.push(*key);
+            }
         }
     }
+    let together = |flags: &Flags| {
+        flags.to_resources(ctx.device, ctx.facts).map_err(|e| {
+            let path = match flag_of(&e).and_then(Key::from_name).filter(|k| s.limits.contains_key(k)) {
+                Some(k) => at(base, k.name()),
+                None => base.to_vec(),
+            };
+            Problem::value(&path, message(&e))
+        })
+    };
     let flags = if out.len() == before {
-        match all.to_resources(ctx.device, ctx.facts) {
+        match together(&all) {
             Ok(mut r) => {
                 apply_bools(s, &mut r);
                 Some(r)
             }
-            Err(e) => {
-                let path = match flag_of(&e).and_then(Key::from_name).filter(|k| s.limits.contains_key(k)) {
-                    Some(k) => at(base, k.name()),
-                    None => base.to_vec(),
-                };
-                out.push(Problem::value(&path, message(&e)));
+            Err(p) => {
+                out.push(p);
                 None
             }
         }
     } else {
+        // A conflict among the keys that passed alone is a mistake of its own, unless a
+        // key it needs (its partner) is the one in error; a key's own check is not told twice.
+        let mut good = Flags::default();
+        for k in passed.iter().filter(|k| !partners(**k).iter().any(|p| failed.contains(p))) {
+            let _ = set_flag(&mut good, *k, &s.limits[k]);
+        }
+        if let Err(p) = together(&good) {
+            if !out[before..].iter().any(|o| o.path() == p.path()) {
+                out.push(p);
+            }
+        }
         None
     };
 
