@@ -171,12 +171,12 @@ impl<W: Write> Observer for Recorder<W> {
     }
 
     fn finished(&mut self, group: &Group) {
-        // The kill that ended the command may be reported a few ms after its death (the
-        // kernel's notifications are rate-limited): give the watcher that long.
-        let until = Instant::now() + Duration::from_millis(30);
+        // The kill that ended the command may be notified a few ms after its death (the
+        // kernel's notifications are rate-limited): the counters are read now instead.
         let mut got = Vec::new();
         if let Some(w) = self.watcher.as_mut() {
-            while let Ok(Some(e)) = w.wait(Some(until.saturating_duration_since(Instant::now()))) {
+            w.recount();
+            while let Ok(Some(e)) = w.wait(Some(Duration::ZERO)) {
                 got.push(e);
             }
         }

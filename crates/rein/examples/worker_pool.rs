@@ -112,10 +112,7 @@ fn run() -> Result<()> {
             return Err("workers did not finish within 120 s".into());
         }
         while let Some(e) = events.wait(Some(Duration::from_millis(20)))? {
-            if matches!(e.kind, EventKind::OomKill { .. } | EventKind::Empty) {
-                println!("event {} {}", e.group, e.kind.name());
-                seen.entry(e.group.name().to_string()).or_default().push(e.kind.name().to_string());
-            }
+            note(&e, &mut seen);
         }
         for (name, _, child, _) in running.iter_mut() {
             if !exits.contains_key(name.as_str()) {
@@ -124,6 +121,12 @@ fn run() -> Result<()> {
                 }
             }
         }
+    }
+    // The kernel may notify an OOM kill a few ms after the worker's death was seen: the
+    // counters are read now, so no kill that ended a worker goes untold.
+    events.recount();
+    while let Some(e) = events.wait(Some(Duration::ZERO))? {
+        note(&e, &mut seen);
     }
 
     // The stuck worker: freeze it (nothing runs, nothing forks), look, then kill the group.
@@ -196,4 +199,12 @@ fn work(args: &[String]) -> Result<()> {
         _ => return Err("unknown work".into()),
     }
     Ok(())
+}
+
+/// Prints an OOM kill or a group's emptying, and keeps it by group.
+fn note(e: &rein::events::Event, seen: &mut BTreeMap<String, Vec<String>>) {
+    if matches!(e.kind, EventKind::OomKill { .. } | EventKind::Empty) {
+        println!("event {} {}", e.group, e.kind.name());
+        seen.entry(e.group.name().to_string()).or_default().push(e.kind.name().to_string());
+    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{ALL, Env, bin, env, text};
+use crate::support::{ALL, Env, bin, env, text, wait_for};
 
 /// How many processes the test starts. rein read `cgroup.procs` until the first short
 /// read, which ended its text after ~8 KiB (1,024 + 1,024 + 2,048 bytes, then one page):
@@ -21,14 +21,6 @@ fn kernel_procs(e: &Env, group: &str) -> usize {
         None => e.h.v1_mounts()[0].mount.path().to_path_buf(),
     };
     std::fs::read_to_string(root.join(group).join("cgroup.procs")).map(|t| t.lines().count()).unwrap_or(0)
-}
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -47,7 +39,7 @@ fn show_and_kill_see_every_process_of_a_large_group() {
         .spawn()
         .expect("start the loader");
     let want = PROCS + 1;
-    wait_for("every process in cgroup.procs", 300, || kernel_procs(&e, &group) == want);
+    wait_for(300, "every process in cgroup.procs", || kernel_procs(&e, &group) == want);
 
     // rein show reads cgroup.procs through the library's accessor.
     let o = e.rein(&["show", &group, "--json"]);
@@ -59,7 +51,7 @@ fn show_and_kill_see_every_process_of_a_large_group() {
     let o = e.rein(&["kill", &group, "--signal", "TERM"]);
     assert!(o.status.success(), "kill: {}", text(&o).1);
     let _ = loader.wait();
-    wait_for("the group to empty after SIGTERM to every process", 120, || kernel_procs(&e, &group) == 0);
+    wait_for(120, "the group to empty after SIGTERM to every process", || kernel_procs(&e, &group) == 0);
     let o = e.rein(&["rm", &group]);
     assert!(o.status.success(), "rm: {}", text(&o).1);
 }

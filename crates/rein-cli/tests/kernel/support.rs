@@ -29,6 +29,16 @@ pub fn bin(name: &str) -> PathBuf {
     panic!("{name} not found next to {} or in its parent; build the workspace first", exe.display());
 }
 
+/// Waits until `cond` holds, for up to `secs`; panics with `what` otherwise. A deadline
+/// for the slowest machine the suite runs on (the emulated VM), never a measurement.
+pub fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out after {secs} s waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Whether a process has not exited. A zombie has: it holds no resources and is its
 /// parent's to reap.
 pub fn alive(pid: u32) -> bool {

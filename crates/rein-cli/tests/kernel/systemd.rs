@@ -423,15 +423,16 @@ fn systemd_policies_timeout_has_a_backstop_and_oom_kill_group_is_oompolicy() {
     let Some(s) = sd("policy") else { return };
     let u = s.unit("t");
     // rein keeps the deadline (its report, exit 124); systemd's RuntimeMaxSec= is the
-    // backstop, 5 s after rein's own kill.
+    // backstop, 5 s after rein's own kill. The deadline leaves the test time to read the
+    // property while the scope lives (each systemctl takes a while in the emulated VM).
     let child = Command::new(bin("rein"))
-        .args(["run", "--unit", &u, "--timeout", "2s", "--kill-after", "1s", "--", "sleep", "60"])
+        .args(["run", "--unit", &u, "--timeout", "10s", "--kill-after", "1s", "--", "sleep", "60"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("rein run");
     wait_active(&format!("{u}.scope"));
-    assert_eq!(systemctl(&["show", "-p", "RuntimeMaxUSec", "--value", &format!("{u}.scope")]), "8s");
+    assert_eq!(systemctl(&["show", "-p", "RuntimeMaxUSec", "--value", &format!("{u}.scope")]), "16s");
     let (o, _) = wait_for(child, Duration::from_secs(30), "rein run --timeout");
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(124), "{err}");

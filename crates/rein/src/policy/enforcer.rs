@@ -508,16 +508,27 @@ impl Enforcer {
         Ok(ready)
     }
 
-    /// [`Enforcer::wake`], the group's event counters read first whether or not the
-    /// kernel has notified them yet. For the moment the group's command has ended: an OOM
+    /// What [`Enforcer::wake`] does for OOM kills, the group's event counters read first
+    /// whether or not the kernel has notified them yet. For the moment the group's command has ended: an OOM
     /// kill counted just before (with `--on-oom kill-group` on cgroup2 the kernel kills the
     /// whole group itself) is acted on and in the verdict, however the kernel's
     /// notification and the command's death were ordered.
+    ///
+    /// Only OOM kills are acted on: a deadline or budget that falls due now is not the
+    /// command's end (it ended first), and pressure on an ended command needs no relief.
     pub fn settle(&mut self, group: &Group) -> Result<()> {
-        if let Some(w) = self.watcher.as_mut() {
-            w.recount();
+        let Some(w) = self.watcher.as_mut() else { return Ok(()) };
+        w.recount();
+        let mut kills = Vec::new();
+        while let Some(ev) = w.wait(Some(Duration::ZERO))? {
+            if let EventKind::OomKill { total, .. } = ev.kind {
+                kills.push(total);
+            }
         }
-        self.wake(group)
+        for total in kills {
+            self.oom(group, total)?;
+        }
+        Ok(())
     }
 
     /// Reads what the kernel reported, acts on it and on the deadlines that passed.
