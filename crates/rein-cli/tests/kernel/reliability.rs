@@ -349,7 +349,11 @@ fn cpuset_refusals_say_what_to_do() {
     // ENOSPC when emptying a populated cpuset, EBUSY when a parent would drop a child's CPU.
     let g = Group::open(e.h.clone(), &empty).expect("open");
     let sleeper = rein().args(["exec", &empty_name, "--", &testload(), "sleep", "30"]).spawn().expect("exec");
-    wait_until("the sleeper to join", 10, || g.all_procs().is_ok_and(|p| !p.is_empty()));
+    // In the cpuset hierarchy itself: rein exec joins the group's other directories
+    // (cgroup2 first) a moment before, and only this one makes the cpuset populated.
+    wait_until("the sleeper to join the cpuset", 10, || {
+        m.read(&empty, "cgroup.procs").is_ok_and(|t| !t.trim().is_empty())
+    });
     // "\n", as echo writes it: a write of zero bytes never reaches the kernel's handler.
     let err = m.write(&empty, "cpuset.cpus", "\n").expect_err("emptying a populated cpuset");
     assert_eq!(err.errno(), Some(libc::ENOSPC), "{err}");
