@@ -137,7 +137,12 @@ impl Group {
         loop {
             let q = match sockdiag::queued(&ids) {
                 Ok(q) => q,
-                Err(e) => return Ok(unseen(format!("cannot list the TCP sockets (NETLINK_SOCK_DIAG): {e}"))),
+                Err(e) => {
+                    // ENOENT: no handler for TCP in sock_diag (inet_diag and tcp_diag are
+                    // modules on many kernels, loaded on demand where modprobe can).
+                    let hint = if e.raw_os_error() == Some(libc::ENOENT) { " (modprobe tcp_diag)" } else { "" };
+                    return Ok(unseen(format!("cannot list the TCP sockets (NETLINK_SOCK_DIAG): {e}{hint}")));
+                }
             };
             let now = Instant::now();
             let done = |end| Drain { end, left: q, waited_usec: now.duration_since(start).as_micros() as u64, error: None };
