@@ -241,12 +241,12 @@ fn main() {
             arg(&args, 4, "a port"),
             arg(&args, 5, "seconds"),
         ),
-        Some("sendall") => net::sendall(
-            &arg::<String>(&args, 2, "a netns path or -"),
-            arg(&args, 3, "a port"),
-            arg(&args, 4, "bytes"),
-        ),
-        Some("recv-stalled") => net::recv_stalled(&arg::<String>(&args, 2, "a netns path or -"), arg(&args, 3, "a port")),
+        Some("sendall") => {
+            net::sendall(&arg::<String>(&args, 2, "a netns path or -"), arg(&args, 3, "a port"), arg(&args, 4, "bytes"))
+        }
+        Some("recv-stalled") => {
+            net::recv_stalled(&arg::<String>(&args, 2, "a netns path or -"), arg(&args, 3, "a port"))
+        }
         Some("dev") => {
             let dir: String = arg(&args, 2, "a directory");
             let kind: String = arg(&args, 3, "c or b");

@@ -145,7 +145,8 @@ impl Group {
                 }
             };
             let now = Instant::now();
-            let done = |end| Drain { end, left: q, waited_usec: now.duration_since(start).as_micros() as u64, error: None };
+            let done =
+                |end| Drain { end, left: q, waited_usec: now.duration_since(start).as_micros() as u64, error: None };
             if q.bytes == 0 {
                 return Ok(done(DrainEnd::Drained));
             }

@@ -183,7 +183,10 @@ pub fn parse(buf: &[u8], out: &mut Vec<TcpSocket>) -> Result<bool, ParseError> {
 /// One `struct inet_diag_msg` and its attributes.
 fn socket(body: &[u8]) -> Result<TcpSocket, ParseError> {
     if body.len() < MSG_LEN {
-        return Err(ParseError::Malformed(format!("an inet_diag message of {} bytes (at least {MSG_LEN})", body.len())));
+        return Err(ParseError::Malformed(format!(
+            "an inet_diag message of {} bytes (at least {MSG_LEN})",
+            body.len()
+        )));
     }
     let u32_at = |i: usize| u32::from_ne_bytes([body[i], body[i + 1], body[i + 2], body[i + 3]]);
     let mut s = TcpSocket {
