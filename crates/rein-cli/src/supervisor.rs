@@ -406,6 +406,7 @@ pub fn run_observed<'o>(
     // Only where there are programs to count it (the spec's network settings: no cost for
     // other runs) and the accounting is read at all.
     if transient && detail == Detail::Full && !spec.resources.network.is_empty() && killed.is_ok() {
+        rein::plan::pause_for_tests("drain");
         report.net_drain = drain_sockets(&group, sup);
     }
     let mut account = || -> Result<()> {

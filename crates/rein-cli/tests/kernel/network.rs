@@ -700,3 +700,74 @@ fn a_stalled_peer_does_not_hold_rein_and_the_rest_is_reported() {
     assert!(waited >= 2_000_000, "gave up after {waited} µs, before 2 s without progress\n{report}");
     assert!(e.leftovers().is_empty(), "left: {:?}", e.leftovers());
 }
+
+/// The same wait through the library: a [`rein::Cgroup`] with an egress limit spawns the
+/// sender, and once it has exited, `wait_sockets_drained` returns when the receiver has
+/// everything; the counters read then cover it.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn library_waits_for_the_sockets_to_drain() {
+    let Some(e) = env("net_drain_lib", ALL) else { return };
+    if !cgroup2(&e) {
+        return;
+    }
+    let p = port(62);
+    let mut recv = Command::new(testload());
+    recv.args(["recv", "tcp", "-", &p.to_string()]);
+    let r = Receiver::start(recv);
+    let mut res = rein::Resources::default();
+    res.network.egress = Some(rein::units::Limit::Value(rein::units::Rate(8_000_000)));
+    let driver: std::sync::Arc<dyn rein::driver::Driver> =
+        std::sync::Arc::new(rein::driver::Cgroupfs::new(e.h.clone()));
+    let path = format!("{}/lib", e.parent);
+    let cg = rein::Cgroup::builder(path.as_str()).driver(driver).resources(&res).create().expect("create");
+    let mut sender = Command::new(testload());
+    sender.args(["sendall", "-", &p.to_string(), "3000000"]).stdout(Stdio::null());
+    let status = cg.spawn(&mut sender).expect("spawn").wait().expect("wait");
+    assert!(status.success(), "sender: {status}");
+    let d = cg.wait_sockets_drained(&rein::drain::DrainLimits::default(), None).expect("wait");
+    assert_eq!(d.end, rein::drain::DrainEnd::Drained, "{d:?}");
+    let tx = cg.stats().expect("stats").network.expect("network counters").tx_bytes;
+    cg.close().expect("close");
+    let (received, _) = r.finish();
+    assert_eq!(received, 3_000_000);
+    assert!(tx >= received, "counted {tx}, the receiver got {received}: {d:?}");
+}
+
+/// SIGTERM ends the wait at once: rein, paused right before the wait (a debug build's
+/// `REIN_TEST_PAUSE=drain`), gets SIGTERM while the group's socket is stuck behind a peer
+/// that never reads; let go, it stops waiting at its first look (no 2 s without
+/// progress), says `interrupted` and what was still queued, and removes the group.
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn a_signal_ends_the_wait_for_the_sockets() {
+    let Some(e) = env("net_drain_sig", ALL) else { return };
+    if !cgroup2(&e) {
+        return;
+    }
+    let p = port(63);
+    let mut peer = Command::new(testload())
+        .args(["recv-stalled", "-", &p.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("recv-stalled");
+    assert_eq!(first_line(peer.stdout.as_mut().expect("stdout")), "ready");
+    let mut args = vec!["run".to_string(), "--parent".into(), e.parent.clone()];
+    args.extend(sendall_args("8mbit", p, 3_000_000).into_iter().skip(1));
+    let paused = crate::lifecycle::Paused::start(&args.iter().map(String::as_str).collect::<Vec<_>>(), "drain");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(paused.pid() as i32).expect("a pid"),
+        rustix::process::Signal::TERM,
+    )
+    .expect("SIGTERM to rein");
+    let (code, stderr) = paused.finish();
+    drop(peer.stdin.take());
+    let _ = peer.wait();
+    assert_eq!(code, Some(0), "{stderr}");
+    let line = stderr.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no report: {stderr}"));
+    let report: serde_json::Value = serde_json::from_str(line).expect("report JSON");
+    assert_eq!(report["net_drain"]["end"], "interrupted", "{report}");
+    assert!(report["net_queued_bytes"].as_u64() > Some(0), "{report}");
+    assert!(e.leftovers().is_empty(), "left: {:?}", e.leftovers());
+}
