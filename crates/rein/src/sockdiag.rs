@@ -152,7 +152,7 @@ pub fn parse(buf: &[u8], out: &mut Vec<TcpSocket>) -> Result<bool, ParseError> {
     let u16_at = |b: &[u8], i: usize| u16::from_ne_bytes([b[i], b[i + 1]]);
     let u32_at = |b: &[u8], i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
     let mut at = 0;
-    while buf.len() - at >= NLMSG_HDR {
+    while buf.len().saturating_sub(at) >= NLMSG_HDR {
         let len = u32_at(buf, at) as usize;
         let kind = u16_at(buf, at + 4);
         if len < NLMSG_HDR || len > buf.len() - at {
@@ -197,7 +197,7 @@ fn socket(body: &[u8]) -> Result<TcpSocket, ParseError> {
         cgroup_id: None,
     };
     let mut at = MSG_LEN;
-    while body.len() - at >= 4 {
+    while body.len().saturating_sub(at) >= 4 {
         let len = u16::from_ne_bytes([body[at], body[at + 1]]) as usize;
         let kind = u16::from_ne_bytes([body[at + 2], body[at + 3]]) & NLA_TYPE_MASK;
         if len < 4 || len > body.len() - at {
@@ -374,8 +374,22 @@ mod tests {
         e.extend_from_slice(&(-libc::ENOENT).to_ne_bytes());
         e.extend_from_slice(&[0; 16]);
         assert_eq!(parse(&e, &mut out), Err(ParseError::Kernel(libc::ENOENT)));
+        assert!(out.is_empty());
         // Truncated garbage after a whole message is left alone (less than a header).
         assert_eq!(parse(&[1, 2, 3], &mut out), Ok(false));
-        assert!(out.is_empty());
+        // A last message whose length is not a multiple of 4 ends the buffer: the aligned
+        // step goes past the end (found by the fuzzer).
+        let mut odd = Vec::new();
+        odd.extend_from_slice(&17u32.to_ne_bytes());
+        odd.extend_from_slice(&[0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(parse(&odd, &mut out), Ok(false));
+        let mut reply = request(2, 1);
+        reply[4..6].copy_from_slice(&20u16.to_ne_bytes());
+        reply.resize(16 + 72 + 5, 0);
+        reply[0..4].copy_from_slice(&(16u32 + 72 + 5).to_ne_bytes());
+        reply[16 + 72..16 + 72 + 2].copy_from_slice(&5u16.to_ne_bytes());
+        assert_eq!(parse(&reply, &mut out), Ok(false));
+        assert_eq!(out.len(), 1);
+        out.clear();
     }
 }
