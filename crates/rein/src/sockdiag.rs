@@ -18,7 +18,9 @@
 //! and not yet acknowledged by the peer, sent or not.
 //!
 //! What it cannot see: sockets in another network namespace than the caller's (a dump
-//! lists its own namespace's sockets only); and a kernel without inet_diag (the
+//! lists its own namespace's sockets only); sockets made while net_cls or net_prio is
+//! active on a v1 hierarchy (the kernel then gives them the root's id, 1, and rein's
+//! network programs do not see them as the group's either); and a kernel without inet_diag (the
 //! `inet_diag` and `tcp_diag` modules, loaded on demand where modprobe works) answers
 //! ENOENT, which [`queued`] returns as an error.
 //!
