@@ -1,6 +1,7 @@
 //! The kernel file-format parsers, the mountinfo, /proc/PID/cgroup, /proc/PID/stat and
-//! /proc/locks parsers, the ownership mark, v1's devices.list and /proc/devices, and a
-//! device program read back from the kernel: never a panic on any input.
+//! /proc/locks parsers, the ownership mark, v1's devices.list and /proc/devices, a
+//! device program read back from the kernel, and a sock_diag reply: never a panic on any
+//! input.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -8,6 +9,9 @@ use rein::bpf::{device_program, insn::Insn};
 use rein::cgroupfs::format;
 
 fuzz_target!(|data: &[u8]| {
+    // Any datagram as a NETLINK_SOCK_DIAG reply (seeds: testdata/sockdiag's dumps).
+    let mut sockets = Vec::new();
+    let _ = rein::sockdiag::parse(data, &mut sockets);
     // Any instructions the kernel hands back as rein's device program: decoded or refused.
     let insns: Vec<Insn> = data.chunks_exact(8).map(|c| Insn::from_bytes(c.try_into().unwrap())).collect();
     if let Some(state) = device_program::decode(&insns) {

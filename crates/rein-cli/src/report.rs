@@ -169,6 +169,9 @@ pub fn human(r: &Report) -> String {
         if n.tx_dropped + n.rx_dropped > 0 {
             text.push_str(&format!("; over the limit: {} out, {} in dropped", n.tx_dropped, n.rx_dropped));
         }
+        if let Some(d) = &r.net_drain {
+            text.push_str(&drain_text(d));
+        }
         line("network", text);
     }
     if let Some(p) = &s.pressure {
@@ -185,6 +188,32 @@ pub fn human(r: &Report) -> String {
     }
     head.push_str(&out);
     head
+}
+
+/// What the network line adds about the sockets' drain: nothing when they drained.
+fn drain_text(d: &rein::drain::Drain) -> String {
+    use rein::drain::{DrainEnd, DrainLimits};
+    // The supervisor waits with the default limits.
+    let limits = DrainLimits::default();
+    let why = match d.end {
+        DrainEnd::Drained => return String::new(),
+        DrainEnd::Unseen => {
+            return format!(
+                "; what the group's sockets still had to send at exit may be missing ({})",
+                d.error.as_deref().unwrap_or("they could not be listed")
+            );
+        }
+        DrainEnd::Stalled => format!("nothing drained for {} s: a peer stopped reading", limits.quiet.as_secs()),
+        DrainEnd::Capped => format!("rein waits {} s at most", limits.cap.as_secs()),
+        DrainEnd::Interrupted => "rein was interrupted".into(),
+        _ => "rein stopped waiting".into(),
+    };
+    let sockets = if d.left.sockets == 1 { "1 socket".to_string() } else { format!("{} sockets", d.left.sockets) };
+    format!(
+        "; {} still queued in the group's sockets ({sockets}) after {} of waiting, not counted ({why})",
+        human_bytes(d.left.bytes),
+        secs(d.waited_usec)
+    )
 }
 
 /// JSON report: summary fields in base units, and the full accounting under "stats"
@@ -215,6 +244,11 @@ pub fn json(r: &Report) -> String {
         "stats": s,
     });
     let mut v = v;
+    if let Some(d) = &r.net_drain {
+        // What was still queued (not counted in net_tx_bytes), and the whole story.
+        v["net_queued_bytes"] = json!(d.left.bytes);
+        v["net_drain"] = json!(d);
+    }
     if let Some(p) = &r.policy {
         v["policy"] = json!(p);
     }

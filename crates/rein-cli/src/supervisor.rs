@@ -12,8 +12,10 @@
 //!    to the whole foreground process group (a terminal's ^C), which the command got
 //!    already.
 //! 5. When the command exits, whatever it left running in the group is killed: a
-//!    transient group ends with its command. Then the final accounting is read and the
-//!    group removed.
+//!    transient group ends with its command. A group with rein's network programs then
+//!    waits, bounded, for its TCP sockets to finish sending what the command left in them
+//!    ([`rein::drain`]), when the accounting is reported. Then the final accounting is read
+//!    and the group removed.
 //!
 //! [`run_in_unit`] is the same life with a service manager's unit as the group (the systemd
 //! driver, see [`rein::driver`]): the command starts held, the manager creates the unit
@@ -27,6 +29,7 @@ use serde::Serialize;
 
 use rein::Hierarchy;
 use rein::cgroupfs::GroupPath;
+use rein::drain::{Drain, DrainEnd, DrainLimits};
 use rein::driver::{Driver, Interrupt};
 use rein::group::{AttachFds, Group, Spec};
 use rein::launch::{self, ExitStatus, Prepared, Rusage, SigMask, SpawnError};
@@ -129,6 +132,10 @@ pub struct Report {
     /// What the run's policies did ([`rein::policy`]), when it had any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<PolicyReport>,
+    /// The wait for the group's TCP sockets to drain before the network counters were
+    /// read ([`rein::drain`]): a transient group with network programs, full accounting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub net_drain: Option<Drain>,
 }
 
 /// What a run's policies did.
@@ -382,6 +389,7 @@ pub fn run_observed<'o>(
         killed_leftovers: false,
         cleanup_error: None,
         policy: policing.report(),
+        net_drain: None,
     };
     // Each step runs whatever the one before did: a failed kill or accounting read must
     // not leave the group behind.
@@ -393,6 +401,14 @@ pub fn run_observed<'o>(
         Ok(_) => Ok(()),
         Err(e) => Err(e),
     };
+    // What the command wrote into TCP sockets and left there is still going out, through
+    // the group's programs, under its limit: counted once it has, or told as not counted.
+    // Only where there are programs to count it (the spec's network settings: no cost for
+    // other runs) and the accounting is read at all.
+    if transient && detail == Detail::Full && !spec.resources.network.is_empty() && killed.is_ok() {
+        rein::plan::pause_for_tests("drain");
+        report.net_drain = drain_sockets(&group, sup);
+    }
     let mut account = || -> Result<()> {
         match detail {
             Detail::Full => {
@@ -480,6 +496,7 @@ pub fn run_in_unit(
         killed_leftovers: false,
         cleanup_error: None,
         policy: policing.report(),
+        net_drain: None,
     };
     let mut finish = || -> Result<()> {
         // The manager removes an empty unit's cgroup on its own, so the group may be gone
@@ -498,6 +515,28 @@ pub fn run_in_unit(
         report.cleanup_error = Some(e);
     }
     Ok(report)
+}
+
+/// Waits for the group's TCP sockets to drain ([`Group::wait_sockets_drained`]), cut short
+/// by SIGINT, SIGTERM, SIGHUP or SIGQUIT (taken: the run is ending anyway, and the
+/// cleanup's own waits must not see it). None if the group's ids could not be read.
+fn drain_sockets(group: &Group, sup: &Supervisor) -> Option<Drain> {
+    let interrupt = sup.interrupt().ok();
+    let drained = group.wait_sockets_drained(&DrainLimits::default(), interrupt.as_ref().map(|i| i.fd()));
+    match drained {
+        Ok(d) => {
+            if d.end == DrainEnd::Interrupted
+                && let Some(i) = &interrupt
+            {
+                i.take();
+            }
+            Some(d)
+        }
+        Err(e) => {
+            crate::print_error(&anyhow::anyhow!("network accounting: {e}; counted without waiting for the sockets"));
+            None
+        }
+    }
 }
 
 fn create_transient(h: &Arc<Hierarchy>, target: &Target, spec: &Spec) -> Result<Group> {

@@ -21,6 +21,12 @@
 //! rein-testload recv tcp|udp NS PORT   receive on 127.0.0.1:PORT in netns NS (a path, or -):
 //!                                      print `ready`, then `BYTES SECONDS` (first to last byte)
 //! rein-testload send tcp|udp NS PORT SECS  send to 127.0.0.1:PORT for SECS: print BYTES
+//! rein-testload sendall NS PORT BYTES  write BYTES into a TCP connection to 127.0.0.1:PORT
+//!                                      (stop early when a write makes no progress for 1 s),
+//!                                      close it and exit at once: print the bytes written
+//! rein-testload recv-stalled NS PORT   accept one TCP connection on 127.0.0.1:PORT with a
+//!                                      4 KiB receive buffer: print `ready`, never read, hold
+//!                                      it until stdin closes
 //! ```
 //!
 //! `dev` asks the device controller one question the way a program meets it: access `m`
@@ -235,6 +241,12 @@ fn main() {
             arg(&args, 4, "a port"),
             arg(&args, 5, "seconds"),
         ),
+        Some("sendall") => {
+            net::sendall(&arg::<String>(&args, 2, "a netns path or -"), arg(&args, 3, "a port"), arg(&args, 4, "bytes"))
+        }
+        Some("recv-stalled") => {
+            net::recv_stalled(&arg::<String>(&args, 2, "a netns path or -"), arg(&args, 3, "a port"))
+        }
         Some("dev") => {
             let dir: String = arg(&args, 2, "a directory");
             let kind: String = arg(&args, 3, "c or b");

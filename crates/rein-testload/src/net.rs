@@ -171,3 +171,55 @@ pub fn send(proto: &str, ns: &str, port: u16, secs: f64) {
     }
     println!("{bytes}");
 }
+
+/// `sendall`: writes `bytes` into a TCP connection, or as much as goes in before a write
+/// makes no progress for 1 s (a peer that does not read), then closes it and returns at
+/// once, leaving the kernel to send what is queued (the socket becomes an orphan).
+pub fn sendall(ns: &str, port: u16, bytes: u64) {
+    join(ns);
+    let buf = vec![0x5au8; 1 << 16];
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| die("connect", e));
+    c.set_write_timeout(Some(Duration::from_secs(1))).ok();
+    let mut sent = 0u64;
+    while sent < bytes {
+        let n = (bytes - sent).min(buf.len() as u64) as usize;
+        match c.write(&buf[..n]) {
+            Ok(n) => sent += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => break,
+            Err(e) => die("write", e),
+        }
+    }
+    drop(c);
+    println!("{sent}");
+}
+
+/// `recv-stalled`: a peer that accepts and never reads, with a small receive buffer, so
+/// that a sender's queue stays full; held until stdin closes.
+#[allow(unsafe_code)]
+pub fn recv_stalled(ns: &str, port: u16) {
+    join(ns);
+    let l = TcpListener::bind(("127.0.0.1", port)).unwrap_or_else(|e| die("bind", e));
+    use std::os::fd::AsRawFd;
+    let size: libc::c_int = 4096;
+    // SAFETY: setsockopt on the listener we own, with a c_int option value; accepted
+    // connections inherit the size.
+    let r = unsafe {
+        libc::setsockopt(
+            l.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        die("setsockopt(SO_RCVBUF)", std::io::Error::last_os_error());
+    }
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    let (c, _) = l.accept().unwrap_or_else(|e| die("accept", e));
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(c);
+}

@@ -474,6 +474,18 @@ impl Cgroup {
         self.inner.group().stats()
     }
 
+    /// Waits, within `limits`, until the group's TCP sockets have sent what its processes
+    /// left in them (see [`crate::drain`]): call it after the processes are gone and
+    /// before reading the network counters with [`Cgroup::stats`]. `interrupt`, when
+    /// readable, ends the wait. Returns what was still queued when it ended.
+    pub fn wait_sockets_drained(
+        &self,
+        limits: &crate::drain::DrainLimits,
+        interrupt: Option<std::os::fd::BorrowedFd<'_>>,
+    ) -> Result<crate::drain::Drain> {
+        self.inner.group().wait_sockets_drained(limits, interrupt)
+    }
+
     /// A [`Watcher`] of the group's events: OOM kills, limit hits, the pressure triggers
     /// of `options`, the group becoming empty. It is independent of the handle: it ends
     /// (as an iterator) once the group is removed.

@@ -79,6 +79,7 @@ pub mod controller;
 pub mod convert;
 pub mod device;
 pub mod devices;
+pub mod drain;
 pub mod driver;
 pub mod errno;
 mod error;
@@ -103,6 +104,7 @@ pub mod plan;
 pub mod policy;
 pub mod procfs;
 pub mod resources;
+pub mod sockdiag;
 pub mod stats;
 // Test support: seccomp filters and re-running a test in a process of its own.
 #[cfg(any(test, feature = "testing"))]

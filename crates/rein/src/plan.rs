@@ -501,8 +501,10 @@ fn run_action(h: &Hierarchy, action: &Action) -> Result<bool> {
 /// <stage> (pid P)`), so the real-kernel suite can `kill -9` it exactly there, or act
 /// while it waits. With `REIN_TEST_RESUME=FILE` too, it goes on as soon as FILE exists.
 /// Stages: `created` (`rein run`: the group exists and is marked, the command has not
-/// started), `cleanup` (`rein run`: the command has ended, leftovers are killed, the
-/// group is about to be removed) and `rollback` (any plan: a step failed, nothing is
+/// started), `drain` (`rein run --report` with a network setting: the command has ended,
+/// leftovers are killed, the wait for the group's sockets is about to begin), `cleanup`
+/// (`rein run`: the command has ended, leftovers are killed, the group is about to be
+/// removed) and `rollback` (any plan: a step failed, nothing is
 /// undone yet). Release builds compile this to nothing and read no variable.
 #[cfg(debug_assertions)]
 #[doc(hidden)]

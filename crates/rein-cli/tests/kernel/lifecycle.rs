@@ -91,7 +91,7 @@ impl Lines {
 
 /// A rein paused by `REIN_TEST_PAUSE=<stage>` until the test lets it go on
 /// (`REIN_TEST_RESUME`, debug builds only: see rein::plan).
-struct Paused {
+pub(crate) struct Paused {
     child: Child,
     lines: Lines,
     resume: PathBuf,
@@ -99,7 +99,7 @@ struct Paused {
 }
 
 impl Paused {
-    fn start(args: &[&str], stage: &str) -> Paused {
+    pub(crate) fn start(args: &[&str], stage: &str) -> Paused {
         let dir = tempfile::tempdir().expect("tempdir");
         let resume = dir.path().join("resume");
         let mut child = rein()
@@ -115,8 +115,13 @@ impl Paused {
         Paused { child, lines, resume, _dir: dir }
     }
 
+    /// The paused rein's pid.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Lets it go on; returns its exit status and stderr.
-    fn finish(self) -> (Option<i32>, String) {
+    pub(crate) fn finish(self) -> (Option<i32>, String) {
         std::fs::write(&self.resume, "").expect("resume");
         let mut child = self.child;
         let status = child.wait().expect("wait");
