@@ -181,6 +181,60 @@ fn frozen(g: &Group) -> bool {
     u.mount.read(g.path(), "cgroup.events").is_ok_and(|t| t.lines().any(|l| l == "frozen 1"))
 }
 
+/// A reader of the group's pressure file every 5 ms (a tight `rein stat` loop, a fast
+/// scrape) keeps the kernel from ever telling a trigger checked in its 2 s averaging (no
+/// CAP_SYS_RESOURCE, as on this host: 0 events in 25 s, measured): rein's own samples of
+/// the stall total act instead (without them this test fails: no throttle in 30 s). With
+/// the capability (the VM) the kernel's poller tells it. Not faster than a jiffy: reads
+/// closer together than that make the kernel's totals themselves undercount (each read
+/// weighs the time since the last by whole jiffies of non-idle time, 0 below one).
+#[test]
+#[ignore = "real kernel: scripts/test --tier host|vm"]
+fn a_pressure_policy_acts_while_another_reads_the_pressure_file() {
+    let Some(e) = env("psi-reader", ALL) else { return };
+    let w = window();
+    let spin = bin("rein-testload").display().to_string();
+    let rule = format!("cpu:some:30%/{w}=throttle");
+    let child = spawn_run(&e, "r", &["--cpuset", "0", "--on-pressure", &rule], &[&spin, "spin-threads", "2", "600"]);
+    wait_for(20, "the group", || group(&e, "r").is_some());
+    let g = group(&e, "r").expect("group");
+    let file = g.hierarchy().unified().expect("cgroup2").mount.path().join(g.path().as_str().trim_start_matches('/'));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        let file = file.join("cpu.pressure");
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if std::fs::read_to_string(&file).is_ok() {
+                    reads += 1;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            reads
+        })
+    };
+    let started = Instant::now();
+    let lowered = {
+        let deadline = started + Duration::from_secs(30);
+        loop {
+            if cpu_quota(&g).is_some() {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().expect("reader");
+    println!("psi-reader: window {w}, {reads} reads of cpu.pressure; cpu.max lowered after {:?}", started.elapsed());
+    let o = finish(child);
+    assert!(lowered, "no throttle in 30 s while cpu.pressure was read every 5 ms: {}", text(&o).1);
+    assert!(e.leftovers().is_empty(), "{:?}", e.leftovers());
+}
+
 /// A memory hog under memory.high stalls in reclaim: the freeze rule freezes the group;
 /// signalled to release its memory, the hog can act only once thawed, which comes when
 /// the pressure is gone (the hog frozen stalls no more); then it stays thawed.

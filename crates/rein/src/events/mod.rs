@@ -60,5 +60,5 @@ pub(crate) mod trigger;
 mod watcher;
 
 pub use event::{Event, EventKind, Options};
-pub use trigger::{PressureResource, PressureTrigger, Stall};
+pub use trigger::{PressureResource, PressureTrigger, Stall, privileged};
 pub use watcher::{RECHECK_INTERVAL, Watcher};

@@ -67,6 +67,16 @@ const WINDOW_MAX_USEC: u64 = 10_000_000;
 /// 2 s, served by its regular 2 s averaging work instead of a real-time poller thread.
 pub(super) const UNPRIVILEGED_WINDOW_USEC: u64 = 2_000_000;
 
+/// Whether this process may write pressure triggers of any window (CAP_SYS_RESOURCE):
+/// the kernel's own poller then checks them. Without it, windows are multiples of 2 s
+/// and the kernel's 2 s averaging checks them, where a read of the pressure file just
+/// before can swallow an event (docs/POLICIES.md).
+pub fn privileged() -> bool {
+    rustix::thread::capabilities(None)
+        .map(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_RESOURCE))
+        .unwrap_or(false)
+}
+
 impl PressureTrigger {
     /// Parses `RESOURCE:some|full:THRESHOLD/WINDOW`, e.g. `memory:some:150ms/1s`, or with
     /// the threshold as a share of the window, `memory:some:15%/1s` (the same trigger).

@@ -159,9 +159,7 @@ impl Watcher {
                             .into(),
                 });
             }
-            let privileged = rustix::thread::capabilities(None)
-                .map(|c| c.effective.contains(rustix::thread::CapabilitySet::SYS_RESOURCE))
-                .unwrap_or(false);
+            let privileged = super::trigger::privileged();
             if let Some(t) = opts.triggers.iter().find(|t| !privileged && t.window_usec % UNPRIVILEGED_WINDOW_USEC != 0)
             {
                 return Err(Error::invalid(
